@@ -1,0 +1,36 @@
+import type { Server } from 'node:http';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { LogLevel } from '@nestjs/common';
+import type { TriageConfig } from '../../../libs/config/src';
+import { AppModule } from './app.module';
+import { ApiExceptionFilter } from './http/exception.filter';
+import { refuseOversizedBeforeContinue } from './http/expect-continue';
+
+const IDLE_SOCKET_TIMEOUT_MS = 120_000;
+
+export interface CreateAppOptions {
+  logger?: LogLevel[] | false;
+}
+
+/**
+ * Builds the HTTP app (not listening yet). The body parsers are off: upload routes read the request
+ * as a stream, and no route takes a JSON or form body.
+ */
+export async function createApp(config: TriageConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    logger: options.logger ?? ['log', 'warn', 'error'],
+  });
+  app.useGlobalFilters(new ApiExceptionFilter());
+  app.disable('x-powered-by');
+  // Behind an ingress, the client's scheme and host come from X-Forwarded-*: links must use them.
+  app.set('trust proxy', true);
+  const server = app.getHttpServer() as Server;
+  // A multi-GB core over a slow link takes longer than Node's default 5-minute request limit;
+  // a stalled client is caught by the idle-socket timeout instead.
+  server.requestTimeout = 0;
+  server.setTimeout(IDLE_SOCKET_TIMEOUT_MS);
+  refuseOversizedBeforeContinue(server, config.maxUploadBytes);
+  return app;
+}

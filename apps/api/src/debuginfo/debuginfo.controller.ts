@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Controller, HttpCode, Inject, Put, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { TriageConfig } from '../../../../libs/config/src';
+import { DebuginfoStore } from '../../../../libs/debuginfo/src/store';
+import { byteLimit } from '../../../../libs/intake/src';
+import { IntakeError } from '../../../../libs/intake/src/types';
+import { declaredLength, discardRest } from '../http/request-body';
+import { CONFIG } from '../infra/tokens';
+import { isElf } from '../intake/sniff';
+
+export interface StoredDebuginfo {
+  buildId: string;
+  kind: 'debuginfo' | 'executable';
+}
+
+async function readHead(path: string, size: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(size);
+    const { bytesRead } = await fh.read(buf, 0, size, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * `PUT /v1/debuginfo`: an ELF file (executable, library or separate .debug) stored by its build-id.
+ * The body goes to a temporary file first: the build-id sits in a note that may be anywhere in the file.
+ */
+@Controller('v1/debuginfo')
+export class DebuginfoController {
+  constructor(
+    @Inject(CONFIG) private readonly config: TriageConfig,
+    private readonly store: DebuginfoStore,
+  ) {}
+
+  @Put()
+  @HttpCode(201)
+  async upload(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<StoredDebuginfo> {
+    const max = this.config.maxUploadBytes;
+    const length = declaredLength(req);
+    const tmp = join(tmpdir(), `triage-debuginfo-${randomUUID()}`);
+    try {
+      if (length !== undefined && length > max) throw new IntakeError('too-large', `the file is ${length} bytes; this server accepts at most ${max}`);
+      await pipeline(req, byteLimit(max), createWriteStream(tmp));
+      const head = await readHead(tmp, 4);
+      if (head.length === 0) throw new IntakeError('empty', 'the body is empty: send an ELF file');
+      if (!isElf(head)) throw new IntakeError('unsupported', 'not an ELF file: send an executable, a shared library or a .debug file');
+      return await this.store.put(tmp);
+    } catch (err) {
+      discardRest(req, res);
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+}

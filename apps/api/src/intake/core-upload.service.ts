@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { byteLimit, compressZstd, hashingPassThrough } from '../../../../libs/intake/src';
+import { IntakeError, type InputFormat } from '../../../../libs/intake/src/types';
+import { keys } from '../../../../libs/storage/src/layout';
+import type { StoragePort } from '../../../../libs/storage/src/storage.port';
+import type { TriageConfig } from '../../../../libs/config/src';
+import type { CoreMeta, CoreState, UploadEvent } from '../cores/core-record';
+import { CoreStore } from '../cores/core-store';
+import { AnalysisQueue } from '../infra/analysis-queue.service';
+import { withDeadline } from '../infra/deadline';
+import { CONFIG, STORAGE } from '../infra/tokens';
+import { Metrics } from '../metrics/metrics.service';
+import { metadataFromAbrtFiles } from './abrt-files';
+import type { AbrtTarFiles } from './abrt-tarball';
+import { openRawCore } from './raw-core-stream';
+import type { UploadFields } from './upload-fields';
+
+/** How long a failed upload may take to wind down (pipeline and store both settled) before we clean up anyway. */
+const SETTLE_DEADLINE_MS = 60_000;
+
+export interface CoreUpload {
+  body: Readable;
+  /** Content-Length, when the client sent one. */
+  declaredLength?: number;
+  fields: UploadFields;
+  via: UploadEvent['via'];
+}
+
+export interface AcceptedCore {
+  id: string;
+  status: CoreState;
+  /** True when these exact bytes were stored before. */
+  duplicate: boolean;
+}
+
+/** A core streamed to uploads/<uuid>, hashed on the way, not yet under its content address. */
+interface StoredUpload {
+  uploadKey: string;
+  sha256: string;
+  size: number;
+  storedSize: number;
+  wireBytes: number;
+  format: InputFormat;
+  abrt?: AbrtTarFiles;
+}
+
+/**
+ * The intake pipeline of the service: body -> raw core -> sha256 -> zstd -> uploads/<uuid> -> cores/<id>,
+ * then meta.json and the analysis job. A client gets 202 only once the core is stored and queued; on any
+ * failure the temporary object is removed, and a new core that cannot be queued is removed again.
+ */
+@Injectable()
+export class CoreUploadService {
+  private readonly logger = new Logger('upload');
+
+  constructor(
+    @Inject(CONFIG) private readonly config: TriageConfig,
+    @Inject(STORAGE) private readonly storage: StoragePort,
+    private readonly cores: CoreStore,
+    private readonly queue: AnalysisQueue,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async accept(upload: CoreUpload): Promise<AcceptedCore> {
+    try {
+      const accepted = await this.acceptOrThrow(upload);
+      this.metrics.upload(upload.via, accepted.duplicate ? 'duplicate' : 'accepted');
+      return accepted;
+    } catch (err) {
+      this.metrics.upload(upload.via, 'rejected');
+      throw err;
+    }
+  }
+
+  private async acceptOrThrow(upload: CoreUpload): Promise<AcceptedCore> {
+    const max = this.config.maxUploadBytes;
+    if (upload.declaredLength !== undefined && upload.declaredLength > max) {
+      throw new IntakeError('too-large', `the upload is ${upload.declaredLength} bytes; this server accepts at most ${max}`);
+    }
+    // Checked first so a client does not send gigabytes only to hear that the queue is down.
+    await this.queue.ping();
+    const stored = await this.store(upload.body);
+    this.metrics.uploadBytes(stored.wireBytes);
+    const id = stored.sha256.slice(0, 32);
+    const created = await this.commit(id, stored, upload);
+    try {
+      const status = await this.schedule(id);
+      return { id, status, duplicate: !created };
+    } catch (err) {
+      if (created) await this.cores.removeCore(id).catch((e: Error) => this.logger.error(`cannot undo core ${id}: ${e.message}`));
+      throw err;
+    }
+  }
+
+  /** Streams the body into uploads/<uuid>; removes the object again when anything on the way fails. */
+  private async store(body: Readable): Promise<StoredUpload> {
+    const uploadKey = keys.upload(randomUUID().replace(/-/g, ''));
+    // `wire` stands between the request and everything else: the request itself is never destroyed,
+    // so a 413/415 can still be answered on the same connection.
+    const wire = new PassThrough();
+    let wireBytes = 0;
+    const wireLimit = byteLimit(this.config.maxUploadBytes);
+    body.on('data', (chunk: Buffer) => {
+      wireBytes += chunk.length;
+    });
+    body.on('error', (err) => wire.destroy(err));
+    body.pipe(wireLimit).pipe(wire);
+    wireLimit.on('error', (err: Error) => wire.destroy(err));
+    const streams: Array<{ destroy(): void }> = [wire, wireLimit];
+    try {
+      const raw = await openRawCore(wire);
+      const coreLimit = byteLimit(this.config.maxCoreBytes);
+      const hasher = hashingPassThrough();
+      const zstd = compressZstd();
+      streams.push(raw.stream, coreLimit, hasher, zstd);
+      const flowing = pipeline(raw.stream, coreLimit, hasher, zstd);
+      const putting = this.storage.put(uploadKey, zstd, { contentType: 'application/zstd' }).catch((err: Error) => {
+        // The store gave up: stop the stream feeding it, or the pipeline would wait on backpressure forever.
+        zstd.destroy(err);
+        throw err;
+      });
+      // Both settle before we go on: deleting the upload while a put still runs could leave it behind.
+      const [flow, put] = await withDeadline(Promise.allSettled([flowing, putting]), SETTLE_DEADLINE_MS, () => new Error('upload did not settle'));
+      if (put.status === 'rejected') throw put.reason;
+      if (flow.status === 'rejected') throw flow.reason;
+      const info = put.value;
+      // The dump dir's small files may follow the core in the tar: read to the end.
+      const abrt = await raw.extras;
+      const digest = hasher.digest();
+      if (digest.size === 0) throw new IntakeError('empty', 'the core is empty');
+      return { uploadKey, sha256: digest.sha256, size: digest.size, storedSize: info.size, wireBytes, format: raw.format, abrt };
+    } catch (err) {
+      body.unpipe(wireLimit);
+      for (const s of streams) s.destroy();
+      await this.storage.delete(uploadKey).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Moves the upload to its content address (or drops it when the core is known) and records the upload. */
+  private async commit(id: string, stored: StoredUpload, upload: CoreUpload): Promise<boolean> {
+    const event: UploadEvent = {
+      at: new Date().toISOString(),
+      hostname: upload.fields.metadata.hostname ?? stored.abrt?.files.hostname?.trim(),
+      via: upload.via,
+      bytes: stored.wireBytes,
+    };
+    try {
+      const created = !(await this.cores.coreExists(id));
+      if (created) await this.storage.move(stored.uploadKey, keys.core(id));
+      else await this.storage.delete(stored.uploadKey);
+      const previous = created ? undefined : await this.cores.readMeta(id);
+      await this.cores.writeMeta(this.mergeMeta(id, previous, stored, upload, event));
+      return created;
+    } catch (err) {
+      await this.storage.delete(stored.uploadKey).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private mergeMeta(id: string, previous: CoreMeta | undefined, stored: StoredUpload, upload: CoreUpload, event: UploadEvent): CoreMeta {
+    // The client's explicit fields win over the dump dir's files; what was known before is kept.
+    const metadata = { ...metadataFromAbrtFiles(stored.abrt?.files ?? {}), ...upload.fields.metadata };
+    if (previous) {
+      return {
+        ...previous,
+        metadata: { ...metadata, ...previous.metadata },
+        filename: previous.filename ?? upload.fields.filename,
+        uploads: [...previous.uploads, event],
+      };
+    }
+    return {
+      id,
+      sha256: stored.sha256,
+      size: stored.size,
+      storedSize: stored.storedSize,
+      format: stored.format,
+      filename: upload.fields.filename,
+      metadata,
+      abrtFiles: stored.abrt ? Object.keys(stored.abrt.files).sort() : undefined,
+      skippedFiles: stored.abrt?.skipped.length ? stored.abrt.skipped : undefined,
+      uploads: [event],
+    };
+  }
+
+  /** Queues an analysis unless one is done or running; a failed analysis is retried by uploading again. */
+  private async schedule(id: string): Promise<CoreState> {
+    const status = await this.cores.readStatus(id);
+    if (status?.state === 'done' || status?.state === 'analyzing') return status.state;
+    // Written before the job exists, so a fast worker's "analyzing" is never overwritten by "queued".
+    if (status?.state !== 'queued') {
+      await this.cores.writeStatus(id, { state: 'queued', updatedAt: new Date().toISOString(), attempts: status?.attempts ?? 0 });
+    }
+    await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
+    return 'queued';
+  }
+}

@@ -1,0 +1,49 @@
+import type { Request } from 'express';
+import type { CoreMetadata } from '../../../../libs/intake/src/types';
+import { badRequest } from '../http/errors';
+
+/** What a client may say about an upload, by query parameter or `X-Triage-<Name>` header. */
+export interface UploadFields {
+  filename?: string;
+  metadata: CoreMetadata;
+}
+
+const FIELDS = {
+  executable: 'executable',
+  cmdline: 'cmdline',
+  hostname: 'hostname',
+  package: 'package',
+  os_release: 'osRelease',
+  component: 'component',
+} as const satisfies Record<string, keyof CoreMetadata>;
+
+const MAX_FIELD_LENGTH = 16 * 1024;
+
+function field(req: Request, name: string): string | undefined {
+  const q = req.query[name];
+  if (typeof q === 'string') return q;
+  if (q !== undefined) throw badRequest(`query parameter ${name} was given more than once`);
+  // Header names use dashes (X-Triage-Os-Release); values may be percent-encoded to carry non-ASCII text.
+  const h = req.get(`x-triage-${name.replace(/_/g, '-')}`);
+  if (h === undefined) return undefined;
+  try {
+    return decodeURIComponent(h);
+  } catch {
+    return h;
+  }
+}
+
+function checked(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value.length > MAX_FIELD_LENGTH) throw badRequest(`${name} is longer than ${MAX_FIELD_LENGTH} characters`);
+  return value;
+}
+
+export function uploadFields(req: Request, defaultFilename?: string): UploadFields {
+  const metadata: CoreMetadata = {};
+  for (const [name, key] of Object.entries(FIELDS)) {
+    const value = checked(name, field(req, name));
+    if (value !== undefined) metadata[key] = value;
+  }
+  return { filename: checked('filename', field(req, 'filename')) ?? defaultFilename, metadata };
+}

@@ -1,0 +1,41 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { StoragePort } from '../../../../libs/storage/src/storage.port';
+import { STORAGE } from '../infra/tokens';
+
+/** An upload still in uploads/ after this long belongs to an API process that died mid-request. */
+const ABANDONED_AFTER_MS = 24 * 60 * 60 * 1000;
+const SWEEP_EVERY_MS = 60 * 60 * 1000;
+
+/**
+ * Failed uploads remove their temporary object themselves; only a crash or a kill of the API can leave
+ * one behind. Those are swept here, long after any upload could still be running.
+ */
+@Injectable()
+export class UploadsJanitor implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('uploads-janitor');
+  private timer?: NodeJS.Timeout;
+
+  constructor(@Inject(STORAGE) private readonly storage: StoragePort) {}
+
+  onApplicationBootstrap(): void {
+    const sweep = () => void this.sweep().catch((err: Error) => this.logger.warn(`sweep failed: ${err.message}`));
+    sweep();
+    this.timer = setInterval(sweep, SWEEP_EVERY_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  async sweep(now = Date.now()): Promise<number> {
+    let removed = 0;
+    for await (const object of this.storage.list('uploads/')) {
+      if (now - object.lastModified.getTime() < ABANDONED_AFTER_MS) continue;
+      await this.storage.delete(object.key);
+      removed++;
+    }
+    if (removed) this.logger.log(`removed ${removed} abandoned upload(s)`);
+    return removed;
+  }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { loadConfig } from '../../../libs/config/src';
+import { createApp } from './app.factory';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const app = await createApp(config);
+  // SIGTERM from Kubernetes or systemd closes Redis and the queue cleanly.
+  app.enableShutdownHooks();
+  await app.listen(config.port, config.host);
+  new Logger('api').log(`listening on http://${config.host}:${config.port} (storage: ${config.storage.kind})`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`triage-api: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

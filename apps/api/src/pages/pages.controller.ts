@@ -1,0 +1,46 @@
+import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { TriageConfig } from '../../../../libs/config/src';
+import { renderMarkdown } from '../../../../libs/report/src';
+import { isCoreId } from '../../../../libs/storage/src/layout';
+import { CoreStore } from '../cores/core-store';
+import { baseUrl, coreLinks } from '../http/links';
+import { CONFIG } from '../infra/tokens';
+import { reportPage } from './report-page';
+import { notFoundPage, pendingPage } from './status-page';
+
+/** The report page whose link goes into tickets (`/r/:id`), and its Markdown form (`/r/:id.md`). */
+@Controller('r')
+export class PagesController {
+  constructor(
+    @Inject(CONFIG) private readonly config: TriageConfig,
+    private readonly cores: CoreStore,
+  ) {}
+
+  @Get(':name')
+  async show(@Param('name') name: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const markdown = name.endsWith('.md');
+    const id = (markdown ? name.slice(0, -3) : name).toLowerCase();
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
+    const status = isCoreId(id) ? await this.cores.currentStatus(id) : undefined;
+    if (!status) {
+      res.status(404).type(markdown ? 'text/markdown' : 'html').send(markdown ? `No core ${id}.\n` : notFoundPage(id));
+      return;
+    }
+    const report = await this.cores.readReport(id);
+    const links = coreLinks(baseUrl(this.config, req), id);
+    if (!report) {
+      const code = status.state === 'failed' ? 422 : 202;
+      if (markdown) res.status(code).type('text/markdown').send(`Core ${id}: analysis ${status.state}${status.reason ? ` (${status.reason})` : ''}.\n`);
+      else res.status(code).type('html').send(pendingPage(id, status));
+      return;
+    }
+    if (markdown) {
+      res.type('text/markdown; charset=utf-8').send(renderMarkdown(report, links.pageUrl));
+      return;
+    }
+    const meta = await this.cores.readMeta(id);
+    res.type('html').send(reportPage(report, meta, { json: links.reportUrl, markdown: `${links.pageUrl}.md` }));
+  }
+}

@@ -1,0 +1,97 @@
+import type { Frame, ModuleEntry, Report, Thread } from '../../../../libs/report/src/model';
+import type { CoreMeta } from '../cores/core-record';
+import { html, type SafeHtml } from './html';
+import { page } from './layout';
+
+/** Links the page offers: the machine-readable forms of the same report. */
+export interface ReportLinks {
+  json: string;
+  markdown: string;
+}
+
+function where(f: { file?: string; line?: number }): string {
+  if (!f.file) return '';
+  return f.line !== undefined ? `${f.file}:${f.line}` : f.file;
+}
+
+function frameRows(frames: Frame[]): SafeHtml {
+  return html`<table><thead><tr><th>#</th><th>function</th><th>source</th><th>module</th></tr></thead><tbody>${frames.map(
+    (f) => html`<tr>
+<td class="mono">${f.index}</td>
+<td class="mono">${f.function ?? '??'}${f.inlined ? html` <span class="dim">(inlined)</span>` : ''}</td>
+<td class="mono">${where(f)}</td>
+<td class="mono">${f.module ?? ''}${f.offset ? html`<span class="dim">+${f.offset}</span>` : ''}</td></tr>`,
+  )}</tbody></table>`;
+}
+
+/** The library-abort flag is the finding people miss: the program did not decide to die, a library did. */
+function libraryAbortBox(report: Report): SafeHtml | '' {
+  const c = report.classification;
+  if (!c.library && !c.flags.includes('library-abort')) return '';
+  const lib = c.library;
+  const entered = lib?.enteredFrom;
+  return html`<div class="callout library-abort"><strong>Aborted inside a library.</strong>
+The program did not call <code>abort()</code> itself: ${lib ? html`<code>${lib.module}</code>${lib.function ? html` (in <code>${lib.function}</code>)` : ''}` : 'a shared library'}
+decided to end the process. ${entered ? html`The program entered that library from <code>${entered.function ?? '??'}</code>${where(entered) ? html` at <code>${where(entered)}</code>` : ''}${entered.module ? html` in <code>${entered.module}</code>` : ''}.` : ''}
+Look at how the program calls the library there (arguments, error paths) before blaming the library itself, and
+include the library's version when you report it upstream.</div>`;
+}
+
+function moduleRows(modules: ModuleEntry[]): SafeHtml {
+  return html`<table><thead><tr><th>module</th><th>build-id</th><th>debuginfo</th><th>path</th></tr></thead><tbody>${modules.map(
+    (m) => html`<tr><td class="mono">${m.name}</td><td class="mono">${m.buildId ?? '—'}</td>
+<td class="${m.debuginfo}">${m.debuginfo}</td><td class="mono dim">${m.path}</td></tr>`,
+  )}</tbody></table>`;
+}
+
+function otherThreads(threads: Thread[]): SafeHtml {
+  if (threads.length === 0) return html``;
+  return html`<h2>Other threads (${threads.length})</h2>${threads.map(
+    (t) => html`<details><summary>thread ${t.tid} · ${t.frames.length} frames${t.frames[0]?.function ? html` · <code>${t.frames[0].function}</code>` : ''}</summary>${frameRows(t.frames)}</details>`,
+  )}`;
+}
+
+function coreFacts(report: Report, meta: CoreMeta | undefined): SafeHtml {
+  const core = report.core;
+  const md = meta?.metadata ?? {};
+  const rows: Array<[string, string | number | undefined]> = [
+    ['executable', core.executable ?? md.executable],
+    ['command line', core.cmdline ?? md.cmdline],
+    ['signal', `${core.signal.name} (${core.signal.number})${core.signal.faultAddress ? ` at ${core.signal.faultAddress}` : ''}`],
+    ['pid', core.pid],
+    ['package', core.package ?? md.package],
+    ['hostname', core.hostname ?? md.hostname],
+    ['os release', md.osRelease],
+    ['kernel', md.kernel],
+    ['core size', `${core.size} bytes${core.truncated ? ' (truncated)' : ''}`],
+    ['core sha256', core.sha256],
+    ['format', core.format ?? meta?.format],
+    ['uploads', meta ? `${meta.uploads.length} (first ${meta.uploads[0]?.at ?? '?'}, last ${meta.uploads.at(-1)?.at ?? '?'})` : undefined],
+    ['analysis', `${report.analysis.tool}, ${report.analysis.durationMs} ms`],
+  ];
+  return html`<table>${rows
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => html`<tr><th>${k}</th><td class="mono">${v}</td></tr>`)}</table>`;
+}
+
+export function reportPage(report: Report, meta: CoreMeta | undefined, links: ReportLinks): string {
+  const c = report.classification;
+  const crashed = report.threads.find((t) => t.crashed) ?? report.threads[0];
+  const others = report.threads.filter((t) => t !== crashed);
+  const blame = [c.blame.function, where(c.blame), c.blame.module].filter(Boolean).join(' · ');
+  const body = html`<nav><a href="${links.json}">JSON</a><a href="${links.markdown}">Markdown</a></nav>
+<h1>${c.summary}</h1>
+<p><span class="kind">${c.kind}</span> ${blame ? html`<code>${blame}</code>` : ''}</p>
+${libraryAbortBox(report)}
+${c.message ? html`<h2>Message</h2><pre class="message">${c.message}</pre>` : ''}
+${c.exceptionType ? html`<p>Exception type: <code>${c.exceptionType}</code></p>` : ''}
+${c.flags.length ? html`<p class="dim">flags: ${c.flags.join(', ')}</p>` : ''}
+<h2>Crashing thread${crashed ? html` (${crashed.tid})` : ''}</h2>
+${crashed ? frameRows(crashed.frames) : html`<p class="dim">no stack</p>`}
+${otherThreads(others)}
+<h2>Modules</h2>${moduleRows(report.modules)}
+<h2>Core</h2>${coreFacts(report, meta)}
+<p class="dim">signature: <code>${report.signature}</code> · report ${report.id} · ${report.createdAt}</p>
+${report.analysis.warnings.length ? html`<details><summary>analysis warnings (${report.analysis.warnings.length})</summary><pre>${report.analysis.warnings.join('\n')}</pre></details>` : ''}`;
+  return page(c.summary, body).value;
+}

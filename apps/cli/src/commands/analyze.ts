@@ -1,0 +1,63 @@
+import { Command, Option } from 'commander';
+import { analyzeInput } from '../../../../libs/analysis/src/analyze';
+import { describeFailure } from '../../../../libs/analysis/src/failure';
+import { renderCoreBacktrace, renderJson, renderMarkdown, renderText } from '../../../../libs/report/src';
+import type { Report } from '../../../../libs/report/src/model';
+import { ExitCode, exitCodeFor, type RegisterCommand } from '../command';
+
+const renderers: Record<string, (r: Report) => string> = {
+  text: renderText,
+  json: renderJson,
+  core_backtrace: renderCoreBacktrace,
+  markdown: (r) => renderMarkdown(r),
+};
+
+interface AnalyzeFlags {
+  exe?: string;
+  debuginfoDir: string[];
+  maps?: string;
+  json?: boolean;
+  format: string;
+  timeout: string;
+  sandbox: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export const registerAnalyze: RegisterCommand = (program: Command) => {
+  program
+    .command('analyze')
+    .description('analyze a core locally (no server): a raw ELF core, a .zst/.lz4/.xz core, an abrt dump dir or its tarball')
+    .argument('<core>', 'the core file, compressed core, abrt dump directory or tarball')
+    .option('--exe <path>', 'the executable that produced the core, if not at its recorded path')
+    .option('--debuginfo-dir <dir>', 'a directory with separate debuginfo by build-id (repeatable; /usr/lib/debug is always searched)', collect, [])
+    .option('--maps <file>', 'a /proc/PID/maps file, for cores without an NT_FILE note')
+    .option('--json', 'print the report JSON (same as --format json)')
+    .addOption(new Option('--format <format>', 'output format').choices(Object.keys(renderers)).default('text'))
+    .option('--timeout <seconds>', 'time limit for each tool run', '60')
+    .option('--no-sandbox', 'run eu-stack/gdb without bubblewrap')
+    .action(async (core: string, flags: AnalyzeFlags) => {
+      const timeoutSeconds = Number(flags.timeout);
+      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+        process.stderr.write(`triage: error: --timeout must be a positive number of seconds, not '${flags.timeout}'\n`);
+        process.exitCode = ExitCode.usage;
+        return;
+      }
+      try {
+        const report = await analyzeInput(core, {
+          executable: flags.exe,
+          debuginfoDirs: flags.debuginfoDir,
+          mapsPath: flags.maps,
+          timeoutMs: timeoutSeconds * 1000,
+          sandbox: flags.sandbox,
+        });
+        const render = renderers[flags.json ? 'json' : flags.format];
+        process.stdout.write(render(report).replace(/\n?$/, '\n'));
+        process.exitCode = ExitCode.ok;
+      } catch (err) {
+        const failure = describeFailure(err);
+        process.stderr.write(`triage: error: ${failure.reason}\n`);
+        process.exitCode = exitCodeFor[failure.category];
+      }
+    });
+};

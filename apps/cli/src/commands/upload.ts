@@ -1,0 +1,224 @@
+import { createReadStream, readdirSync, statSync, type Stats } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createGzip } from 'node:zlib';
+import { SingleBar } from 'cli-progress';
+import { Command } from 'commander';
+import { Pack } from 'tar';
+import { renderText } from '../../../../libs/report/src';
+import type { Report } from '../../../../libs/report/src/model';
+import { ExitCode, type RegisterCommand } from '../command';
+import {
+  DEFAULT_RETRY,
+  errorReason,
+  getJson,
+  parseJson,
+  requestWithRetry,
+  serverOptions,
+  ServerError,
+  UnreachableError,
+  type RetryPolicy,
+  type ServerOptions,
+} from '../http-client';
+
+interface UploadFlags {
+  server?: string;
+  token?: string;
+  wait?: boolean;
+  json?: boolean;
+  waitTimeout: string;
+  retries: string;
+}
+
+/** The service's 202 answer. */
+interface Accepted {
+  id: string;
+  status: string;
+  statusUrl: string;
+  reportUrl: string;
+  pageUrl: string;
+  duplicate?: boolean;
+}
+
+interface CoreStatusAnswer {
+  status: 'queued' | 'analyzing' | 'done' | 'failed';
+  reason?: string;
+}
+
+/** Files of an abrt dump dir that never leave the machine: the environment holds secrets. */
+const PRIVATE_DUMP_FILES = new Set(['environ']);
+
+interface UploadSource {
+  /** Name the server records (the file name, or <dir>.tar.gz). */
+  filename: string;
+  /** Bytes the progress bar counts to (the file size; for a dir, the sum of its files). */
+  total: number;
+  /** Opens the body anew; a retry sends everything again. */
+  open(onBytes: (n: number) => void): { stream: Readable; length?: number };
+}
+
+function counting(onBytes: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      onBytes(chunk.length);
+      done(null, chunk);
+    },
+  });
+}
+
+function fileSource(path: string, st: Stats): UploadSource {
+  return {
+    filename: basename(path),
+    total: st.size,
+    open: (onBytes) => ({ stream: createReadStream(path).pipe(counting(onBytes)), length: st.size }),
+  };
+}
+
+/** An abrt dump dir, sent as the .tar.gz reporter-upload would send, made on the fly (no temp file). */
+function dumpDirSource(dir: string): UploadSource {
+  const files = readdirSync(dir).filter((f) => !PRIVATE_DUMP_FILES.has(f) && statSync(join(dir, f)).isFile());
+  if (!files.some((f) => /^coredump(\.|$)/.test(f))) throw new UsageError(`${dir} has no coredump file: not an abrt dump dir`);
+  const total = files.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  return {
+    filename: `${basename(resolve(dir))}.tar.gz`,
+    total,
+    open: (onBytes) => {
+      const pack = new Pack({ cwd: dir, portable: true });
+      const out = new PassThrough();
+      const gzip = createGzip({ level: 1 });
+      const count = counting(onBytes);
+      pack.on('error', (err: unknown) => out.destroy(err as Error));
+      count.on('error', (err) => out.destroy(err));
+      gzip.on('error', (err) => out.destroy(err));
+      pack.pipe(count);
+      count.pipe(gzip).pipe(out);
+      for (const f of files) pack.add(f);
+      pack.end();
+      return { stream: out };
+    },
+  };
+}
+
+class UsageError extends Error {}
+
+function sourceFor(input: string): UploadSource {
+  const st = statSync(input);
+  if (st.isDirectory()) return dumpDirSource(input);
+  if (!st.isFile()) throw new UsageError(`${input} is neither a file nor an abrt dump dir`);
+  return fileSource(input, st);
+}
+
+/** A progress bar on stderr, only for a person watching (a TTY); scripts and logs get none. */
+function progressBar(total: number): { add(n: number): void; restart(): void; stop(): void } {
+  if (!process.stderr.isTTY || total < 1024 * 1024) return { add: () => undefined, restart: () => undefined, stop: () => undefined };
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: 'uploading [{bar}] {percentage}% | {value}/{total} MiB',
+    formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? (v / 1024 / 1024).toFixed(1) : String(v)),
+    hideCursor: true,
+  });
+  let value = 0;
+  bar.start(total, 0);
+  return {
+    add: (n) => bar.update((value = Math.min(total, value + n))),
+    restart: () => bar.update((value = 0)),
+    stop: () => bar.stop(),
+  };
+}
+
+async function send(source: UploadSource, server: ServerOptions, policy: RetryPolicy): Promise<Accepted> {
+  const bar = progressBar(source.total);
+  try {
+    const answer = await requestWithRetry(
+      {
+        method: 'POST',
+        url: `${server.server}/v1/cores?filename=${encodeURIComponent(source.filename)}`,
+        body: () => {
+          bar.restart();
+          return source.open((n) => bar.add(n));
+        },
+      },
+      server,
+      policy,
+    );
+    if (answer.status !== 202 && answer.status !== 200) throw new ServerError(answer.status, errorReason(answer));
+    return parseJson<Accepted>(answer);
+  } finally {
+    bar.stop();
+  }
+}
+
+async function waitForReport(accepted: Accepted, server: ServerOptions, timeoutMs: number, policy: RetryPolicy): Promise<Report> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 250;
+  for (;;) {
+    const { body: status } = await getJson<CoreStatusAnswer>(accepted.statusUrl, server, policy);
+    if (status.status === 'failed') throw new ServerError(422, `the analysis failed: ${status.reason ?? 'no reason given'}`);
+    if (status.status === 'done') return (await getJson<Report>(accepted.reportUrl, server, policy)).body;
+    if (Date.now() + delay > deadline) throw new UnreachableError(`no report after ${timeoutMs / 1000} s (status ${status.status})`);
+    await sleep(delay);
+    delay = Math.min(delay * 2, 2_000);
+  }
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError) return ExitCode.badInput;
+  if (err instanceof UnreachableError) return ExitCode.unavailable;
+  if (err instanceof ServerError) {
+    if (err.status === 404) return ExitCode.notFound;
+    if (err.status === 413 || err.status === 415 || err.status === 400) return ExitCode.badInput;
+    return err.status >= 500 ? ExitCode.unavailable : ExitCode.failure;
+  }
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EACCES') return ExitCode.notFound;
+  return ExitCode.failure;
+}
+
+export function retryPolicy(retries: string, quiet: boolean): RetryPolicy | undefined {
+  const n = Number(retries);
+  if (!Number.isInteger(n) || n < 0) return undefined;
+  return {
+    ...DEFAULT_RETRY,
+    retries: n,
+    onRetry: quiet ? undefined : (attempt, why, ms) => process.stderr.write(`triage: ${why}; retry ${attempt} in ${(ms / 1000).toFixed(1)} s\n`),
+  };
+}
+
+export const registerUpload: RegisterCommand = (program: Command) => {
+  program
+    .command('upload')
+    .description('send a core (raw, .zst/.lz4/.xz, or an abrt dump dir or its tarball) to the triage service')
+    .argument('<input>', 'core file, compressed core, abrt dump directory or tarball')
+    .option('--server <url>', 'service URL (default: $TRIAGE_SERVER or http://127.0.0.1:8080)')
+    .option('--token <token>', 'bearer token (default: $TRIAGE_TOKEN)')
+    .option('--wait', 'wait for the analysis and print its summary')
+    .option('--json', 'with --wait: print the report JSON; without: the server answer as JSON')
+    .option('--wait-timeout <seconds>', 'how long --wait waits for the report', '600')
+    .option('--retries <n>', 'retries on network errors and 502/503/504, with back-off', String(DEFAULT_RETRY.retries))
+    .action(async (input: string, flags: UploadFlags) => {
+      const policy = retryPolicy(flags.retries, false);
+      const waitSeconds = Number(flags.waitTimeout);
+      if (!policy || !Number.isFinite(waitSeconds) || waitSeconds <= 0) {
+        process.stderr.write('triage: error: --retries must be a whole number >= 0 and --wait-timeout a positive number of seconds\n');
+        process.exitCode = ExitCode.usage;
+        return;
+      }
+      const server = serverOptions(flags);
+      try {
+        const accepted = await send(sourceFor(input), server, policy);
+        if (!flags.wait) {
+          process.stdout.write(flags.json ? `${JSON.stringify(accepted, null, 2)}\n` : `${accepted.pageUrl}\n`);
+          process.exitCode = ExitCode.ok;
+          return;
+        }
+        process.stderr.write(`triage: uploaded as ${accepted.id}, waiting for the analysis\n`);
+        const report = await waitForReport(accepted, server, waitSeconds * 1000, policy);
+        process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderText(report).replace(/\n?$/, '\n')}\n${accepted.pageUrl}\n`);
+        process.exitCode = ExitCode.ok;
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`triage: error: ${reason}\n`);
+        process.exitCode = exitCodeFor(err);
+      }
+    });
+};

@@ -1,0 +1,141 @@
+import { resolve } from 'node:path';
+import { openCore, readAbortMessage, readUncaughtExceptionType } from '../../core-dump/src';
+import type { CoreDump } from '../../core-dump/src/types';
+import { defaultDebuginfoDirs } from '../../debuginfo/src/local';
+import { openInput } from '../../intake/src';
+import type { CoreMetadata, IntakeResult } from '../../intake/src/types';
+import { buildReport, type CrashEvidence } from '../../report/src';
+import type { CoreFacts, ModuleEntry, Report } from '../../report/src/model';
+import { symbolize } from '../../symbolizer/src';
+import type { SymbolizeResult } from '../../symbolizer/src/types';
+import { findLibcFile, moduleRole } from './runtime-files';
+import { signalName, SIGABRT } from './signals';
+import type { AnalyzeOptions } from './types';
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** The one analysis pipeline: intake -> core reader -> symbolizer -> memory evidence -> classification. */
+export async function analyzeInput(inputPath: string, options: AnalyzeOptions = {}): Promise<Report> {
+  const intake = await openInput(inputPath, { workDir: options.workDir, limits: options.limits });
+  try {
+    return await analyzeIntake(intake, options);
+  } finally {
+    await intake.cleanup();
+  }
+}
+
+async function analyzeIntake(intake: IntakeResult, options: AnalyzeOptions): Promise<Report> {
+  const started = Date.now();
+  const metadata: CoreMetadata = { ...options.metadata, ...intake.metadata };
+  const core = await openCore(intake.corePath, { mapsPath: options.mapsPath ?? intake.mapsPath });
+  try {
+    await options.beforeSymbolize?.(core.modules);
+    const debuginfoDirs = [...new Set([...(options.debuginfoDirs ?? []).map((d) => resolve(d)), ...defaultDebuginfoDirs()])];
+    const symbols = await symbolize({
+      corePath: intake.corePath,
+      executable: options.executable ? resolve(options.executable) : undefined,
+      debuginfoDirs,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      sandbox: options.sandbox ?? true,
+    });
+    const evidence = await gatherEvidence(core, symbols, debuginfoDirs, metadata);
+    const modules = moduleEntries(core, symbols);
+    return buildReport({
+      id: intake.sha256.slice(0, 32),
+      createdAt: new Date().toISOString(),
+      core: coreFacts(core, intake, metadata),
+      evidence,
+      modules,
+      analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: symbols.warnings },
+    });
+  } finally {
+    await core.close();
+  }
+}
+
+function moduleEntries(core: CoreDump, symbols: SymbolizeResult): ModuleEntry[] {
+  return core.modules.map((m) => ({
+    name: m.name,
+    path: m.path,
+    buildId: m.buildId,
+    start: `0x${m.start.toString(16)}`,
+    end: `0x${m.end.toString(16)}`,
+    debuginfo: m.buildId && symbols.debuginfo.has(m.buildId) ? 'found' : 'missing',
+  }));
+}
+
+const throwsOrTerminates = /^(__cxa_throw|__cxa_rethrow|std::terminate|__gnu_cxx::__verbose_terminate_handler)/;
+
+async function gatherEvidence(
+  core: CoreDump,
+  symbols: SymbolizeResult,
+  debuginfoDirs: string[],
+  metadata: CoreMetadata,
+): Promise<CrashEvidence> {
+  const crashing = core.crashingThread;
+  const crashingTid = crashing?.tid ?? symbols.threads[0]?.tid ?? 0;
+  const signal = core.siginfo?.signo ?? crashing?.signal ?? metadata.signal ?? 0;
+  const crashFrames = symbols.threads.find((t) => t.tid === crashingTid)?.frames ?? [];
+
+  let abortMessage: string | undefined;
+  if (signal === SIGABRT) {
+    const libc = core.modules.find((m) => moduleRole(m.name) === 'libc');
+    const libcFile = libc ? await findLibcFile(libc, debuginfoDirs) : undefined;
+    if (libc && libcFile) abortMessage = await readAbortMessage(core, libcFile);
+  }
+  let exception: { type?: string; message?: string } | undefined;
+  if (crashFrames.some((f) => f.function && throwsOrTerminates.test(f.function))) {
+    exception = await readUncaughtExceptionType(core);
+  }
+
+  const modules = core.modules.map((m) => ({
+    name: m.name,
+    path: m.path,
+    buildId: m.buildId,
+    start: `0x${m.start.toString(16)}`,
+    end: `0x${m.end.toString(16)}`,
+    debuginfo: (m.buildId && symbols.debuginfo.has(m.buildId) ? 'found' : 'missing') as 'found' | 'missing',
+    isExecutable: m.isExecutable,
+    role: moduleRole(m.name),
+  }));
+  return {
+    threads: symbols.threads.map((t) => ({ tid: t.tid, crashed: t.tid === crashingTid, frames: t.frames })),
+    crashingTid,
+    modules,
+    signal: { number: signal, code: core.siginfo?.code, faultAddress: core.siginfo?.faultAddress },
+    registers: { sp: crashing?.sp },
+    mappings: core.segments.map((s) => ({
+      start: s.vaddr,
+      end: s.vaddr + s.memsz,
+      writable: s.flags.write,
+      path: core.files.find((f) => f.start <= s.vaddr && s.vaddr < f.end)?.path,
+    })),
+    abortMessage,
+    exceptionType: exception?.type,
+    exceptionMessage: exception?.message,
+    truncated: core.truncated,
+    executable: core.modules.find((m) => m.isExecutable)?.path ?? metadata.executable,
+  };
+}
+
+function coreFacts(core: CoreDump, intake: IntakeResult, metadata: CoreMetadata): CoreFacts {
+  const signal = core.siginfo?.signo ?? core.crashingThread?.signal ?? metadata.signal ?? 0;
+  const fault = core.siginfo?.faultAddress;
+  return {
+    sha256: intake.sha256,
+    size: intake.size,
+    truncated: core.truncated,
+    signal: {
+      number: signal,
+      name: signalName(signal),
+      code: core.siginfo?.code,
+      faultAddress: fault === undefined ? undefined : `0x${fault.toString(16)}`,
+    },
+    pid: core.psinfo?.pid ?? metadata.pid,
+    executable: metadata.executable ?? core.modules.find((m) => m.isExecutable)?.path,
+    cmdline: metadata.cmdline ?? core.psinfo?.args,
+    hostname: metadata.hostname,
+    package: metadata.package,
+    format: intake.format,
+  };
+}

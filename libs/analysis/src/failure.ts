@@ -1,0 +1,28 @@
+import { CoreFormatError } from '../../core-dump/src/types';
+import { IntakeError } from '../../intake/src/types';
+import { ToolError } from '../../symbolizer/src/types';
+
+/**
+ * Why an analysis failed, in one place for the CLI (exit code), the API (HTTP status) and the worker
+ * (retry or not): bad input never gets better on retry, a tool failure might.
+ */
+export type FailureCategory = 'not-found' | 'bad-input' | 'too-large' | 'tool' | 'internal';
+
+export interface Failure {
+  category: FailureCategory;
+  reason: string;
+  /** True when retrying the same input cannot succeed. */
+  permanent: boolean;
+}
+
+export function describeFailure(err: unknown): Failure {
+  if (err instanceof IntakeError) {
+    if (err.code === 'not-found') return { category: 'not-found', reason: err.reason, permanent: true };
+    if (err.code === 'too-large') return { category: 'too-large', reason: err.reason, permanent: true };
+    return { category: 'bad-input', reason: err.reason, permanent: true };
+  }
+  if (err instanceof CoreFormatError) return { category: 'bad-input', reason: err.reason, permanent: true };
+  if (err instanceof ToolError) return { category: 'tool', reason: err.message, permanent: false };
+  const message = err instanceof Error ? err.message : String(err);
+  return { category: 'internal', reason: `internal error: ${message}`, permanent: false };
+}

@@ -1,0 +1,28 @@
+import type { CoreModule } from '../../core-dump/src/types';
+import type { CoreMetadata, IntakeLimits } from '../../intake/src/types';
+
+/** Options of the one analysis pipeline that `triage analyze` and the worker both run. */
+export interface AnalyzeOptions {
+  /** The executable that produced the core, when it is not at the path recorded in the core. */
+  executable?: string;
+  /** Extra directories with separate debuginfo by build-id; /usr/lib/debug is always searched too. */
+  debuginfoDirs?: string[];
+  /** A /proc/PID/maps file, for cores without an NT_FILE note. */
+  mapsPath?: string;
+  /** Per tool-run wall-clock limit (default 60 s). */
+  timeoutMs?: number;
+  /** Run eu-stack/gdb in bubblewrap when available (default true). */
+  sandbox?: boolean;
+  /** What the client said about the core (upload fields, abrt files); merged under what intake finds. */
+  metadata?: CoreMetadata;
+  /** Where intake may write decompressed cores (default: the OS temp dir). */
+  workDir?: string;
+  limits?: Partial<IntakeLimits>;
+  /**
+   * Called with the core's modules (build-ids known) before the tools run: the worker fetches
+   * debuginfo and executables into a directory listed in debuginfoDirs here.
+   */
+  beforeSymbolize?: (modules: CoreModule[]) => Promise<void>;
+}
+
+// analyzeInput(inputPath, options): Promise<Report> lives in ./analyze.ts.

@@ -1,0 +1,41 @@
+import type { Readable } from 'node:stream';
+
+/** Object storage, the source of truth: cores, metadata, reports, debuginfo. Keys are '/'-separated. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+  /** User metadata stored with the object (lowercase keys). */
+  metadata: Record<string, string>;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+  /** Known size in bytes, when the caller has it; lets S3 avoid buffering for multipart sizing. */
+  size?: number;
+}
+
+export interface StoragePort {
+  /** Stores a whole object atomically: readers see the old object or the complete new one, never a part. */
+  put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo>;
+  /** Undefined when the key does not exist. */
+  get(key: string): Promise<Readable | undefined>;
+  getBuffer(key: string): Promise<Buffer | undefined>;
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  delete(key: string): Promise<void>;
+  /** Moves an object to a new key (server-side copy then delete on S3, rename on a filesystem). */
+  move(fromKey: string, toKey: string): Promise<void>;
+  /** Lists keys under a prefix, recursively. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Throws when the backend cannot be reached (for /readyz). */
+  ping(): Promise<void>;
+}
+
+/** Thrown by adapters when the backend is unreachable: callers answer 503 and clients retry. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}

@@ -1,0 +1,39 @@
+import type { Frame } from '../../report/src/model';
+
+export interface SymbolizeOptions {
+  corePath: string;
+  /** The executable that produced the core, when it is not at its mapped path. */
+  executable?: string;
+  /** Directories searched for separate debuginfo by build-id (.build-id/xx/rest.debug and xx/rest/debuginfo layouts). */
+  debuginfoDirs: string[];
+  /** Wall-clock limit for each tool run. */
+  timeoutMs: number;
+  /** Run tools inside bubblewrap (no network, read-only view) when it is available. */
+  sandbox: boolean;
+  /** Max frames per thread. */
+  maxFrames?: number;
+}
+
+export interface SymbolizedThread {
+  tid: number;
+  frames: Frame[];
+}
+
+export interface SymbolizeResult {
+  tool: 'eu-stack' | 'gdb';
+  threads: SymbolizedThread[];
+  /** build-id -> path of the debuginfo file the tools used (absent = missing). */
+  debuginfo: Map<string, string>;
+  /** Non-fatal problems: unwinding stopped early, a tool timed out and the fallback ran, ... */
+  warnings: string[];
+}
+
+export class ToolError extends Error {
+  constructor(
+    public readonly tool: string,
+    public readonly reason: string,
+  ) {
+    super(`${tool}: ${reason}`);
+    this.name = 'ToolError';
+  }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what triage and its tests need on Debian 12: the tools it drives and the npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pkgs=(elfutils gdb libc6-dbg zstd lz4 xz-utils bubblewrap binutils gcc g++ make redis-server)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+npm ci --no-audit --no-fund

@@ -1,0 +1,219 @@
+/**
+ * `triage analyze` end to end on real cores: each crasher is compiled, stripped (debuginfo split into a
+ * build-id directory), crashed by the kernel, and analyzed by the CLI exactly as a user runs it.
+ */
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readdirSync, existsSync, rmSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crash, compressedCopy, truncatedCopy, type CrashedCore, type CrasherName } from '../support/crashers';
+import { triage } from '../support/cli';
+import type { Report } from '../../libs/report/src/model';
+
+function analyze(c: CrashedCore | string, extra: string[] = []): Report {
+  const core = typeof c === 'string' ? c : c.core;
+  const debug = typeof c === 'string' ? [] : ['--debuginfo-dir', c.debugDir];
+  const res = triage(['analyze', core, ...debug, '--json', ...extra]);
+  assert.equal(res.status, 0, `triage analyze failed: ${res.stderr}`);
+  return JSON.parse(res.stdout) as Report;
+}
+
+function crashedThread(r: Report) {
+  const t = r.threads.find((x) => x.crashed);
+  assert.ok(t, 'a crashed thread');
+  return t;
+}
+
+interface Expectation {
+  kind: Report['classification']['kind'];
+  blame: string;
+  file: string;
+  line?: number;
+  message?: RegExp;
+}
+
+const cases: Array<[CrasherName, Expectation]> = [
+  ['library-abort', { kind: 'library-abort', blame: 'krbx_translate_gai_error', file: 'libkrbx.c', line: 11 }],
+  ['assert', { kind: 'assertion', blame: 'check_quota', file: 'assert.c', line: 6, message: /Assertion `used <= limit' failed/ }],
+  ['double-free', { kind: 'heap-corruption', blame: 'release_buffer', file: 'double_free.c', line: 5, message: /double free detected/ }],
+  ['null-read', { kind: 'null-dereference', blame: 'session_user_len', file: 'null_read.c', line: 10 }],
+  ['thread-crash', { kind: 'null-dereference', blame: 'process_item', file: 'thread_crash.c', line: 8 }],
+  ['recursion', { kind: 'stack-overflow', blame: 'walk_tree', file: 'recursion.c' }],
+  ['uncaught-exception', { kind: 'uncaught-exception', blame: 'config::parse_port', file: 'uncaught.cpp', line: 13 }],
+  ['stack-protector', { kind: 'stack-protector', blame: 'copy_name', file: 'stack_protector.c', message: /stack smashing detected/ }],
+  ['fortify', { kind: 'fortify', blame: 'main', file: 'fortify.c', message: /buffer overflow detected/ }],
+];
+
+describe('triage analyze classifies real crashes of stripped programs', () => {
+  for (const [name, want] of cases) {
+    test(name, () => {
+      const c = crash(name);
+      const r = analyze(c);
+      const cl = r.classification;
+      assert.equal(cl.kind, want.kind, cl.summary);
+      assert.ok(cl.blame.function?.startsWith(want.blame), `blame ${cl.blame.function}`);
+      assert.ok(cl.blame.file?.endsWith(want.file), `blame file ${cl.blame.file}`);
+      if (want.line !== undefined) assert.equal(cl.blame.line, want.line);
+      if (want.message) assert.match(cl.message ?? '', want.message);
+      assert.ok(cl.summary.length > 10);
+      assert.match(r.signature, /\S/);
+      assert.match(r.core.sha256, /^[0-9a-f]{64}$/);
+      assert.equal(r.id, r.core.sha256.slice(0, 32));
+      const exe = r.modules.find((m) => m.buildId === c.buildIds[name]);
+      assert.ok(exe, 'the executable is listed with its build-id');
+      assert.equal(exe.debuginfo, 'found');
+    });
+  }
+
+  test('library-abort names the library, its function and where the executable entered it', () => {
+    const r = analyze(crash('library-abort'));
+    const lib = r.classification.library;
+    assert.ok(lib);
+    assert.equal(lib.module, 'libkrbx.so.1');
+    assert.equal(lib.function, 'krbx_translate_gai_error');
+    assert.equal(lib.enteredFrom?.function, 'ssl_sock_handshake');
+    assert.ok(r.classification.flags.includes('library-abort'));
+    const text = triage(['analyze', crash('library-abort').core, '--debuginfo-dir', crash('library-abort').debugDir]);
+    assert.equal(text.status, 0);
+    assert.match(text.stdout, /libkrbx\.so\.1/);
+    assert.match(text.stdout, /abort\(\)/);
+  });
+
+  test('uncaught exception names the exception type read from the core', () => {
+    const r = analyze(crash('uncaught-exception'));
+    assert.equal(r.classification.exceptionType, 'config::ParseError');
+  });
+
+  test('a crash in a non-main thread: that thread is the crashed one, all threads listed', () => {
+    const c = crash('thread-crash');
+    const r = analyze(c);
+    assert.equal(r.threads.length, 4);
+    const t = crashedThread(r);
+    assert.notEqual(t.tid, r.core.pid);
+    assert.equal(r.core.signal.name, 'SIGSEGV');
+    assert.equal(r.core.signal.faultAddress, '0x10');
+  });
+
+  test('frames match eu-stack and modules match eu-unstrip -n on the same core', () => {
+    const c = crash('library-abort');
+    const r = analyze(c);
+    const unstrip = execFileSync('eu-unstrip', ['-n', '--core', c.core], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[1].split('@')[0]);
+    assert.deepEqual(r.modules.map((m) => m.buildId).sort(), unstrip.sort());
+    const stack = execFileSync('eu-stack', ['-1', '--core', c.core, `--debuginfo-path=${c.debugDir}:/usr/lib/debug`], { encoding: 'utf8' });
+    const euFunctions = [...stack.matchAll(/^#\d+\s+0x[0-9a-f]+\s+(?:- 1 )?\s*(\S+)/gm)].map((m) => m[1]);
+    const ours = crashedThread(r).frames.filter((f) => !f.inlined).map((f) => f.function ?? '-');
+    assert.deepEqual(ours.slice(0, euFunctions.length), euFunctions);
+  });
+});
+
+describe('signatures', () => {
+  test('two cores of the same bug (other input, other ASLR) share a signature; other bugs differ', () => {
+    const a = analyze(crash('null-read', ['3']));
+    const b = analyze(crash('null-read', ['250'], 1));
+    assert.notEqual(a.core.sha256, b.core.sha256);
+    assert.equal(a.signature, b.signature);
+    const others = (['assert', 'double-free', 'library-abort', 'thread-crash'] as const).map((n) => analyze(crash(n)).signature);
+    assert.equal(new Set([a.signature, ...others]).size, others.length + 1);
+  });
+
+  test('the same crash without debuginfo still gets a stable module+offset signature', () => {
+    const a = analyze(crash('null-read', ['3']).core);
+    const b = analyze(crash('null-read', ['4']).core);
+    assert.equal(a.signature, b.signature);
+    assert.match(a.signature, /null-read\+0x[0-9a-f]+/);
+  });
+});
+
+describe('inputs', () => {
+  test('zstd, lz4 and xz cores give the same report as the raw core', () => {
+    const c = crash('assert');
+    const raw = analyze(c);
+    for (const tool of ['zstd', 'lz4', 'xz'] as const) {
+      const r = analyze(compressedCopy(c, tool), ['--debuginfo-dir', c.debugDir]);
+      assert.equal(r.core.sha256, raw.core.sha256, tool);
+      assert.equal(r.signature, raw.signature, tool);
+      assert.equal(r.classification.kind, 'assertion', tool);
+    }
+  });
+
+  test('a core cut short is reported as truncated and still classified', () => {
+    const c = crash('null-read');
+    const r = analyze(truncatedCopy(c, 0.6), ['--debuginfo-dir', c.debugDir, '--exe', c.exe]);
+    assert.equal(r.core.truncated, true);
+    assert.ok(r.classification.flags.includes('truncated-core'));
+    assert.equal(r.core.signal.name, 'SIGSEGV');
+  });
+
+  test('core_backtrace output is satyr-shaped JSON', () => {
+    const c = crash('library-abort');
+    const res = triage(['analyze', c.core, '--debuginfo-dir', c.debugDir, '--format', 'core_backtrace']);
+    assert.equal(res.status, 0, res.stderr);
+    const bt = JSON.parse(res.stdout) as { signal: number; stacktrace: Array<{ crash_thread?: boolean; frames: Array<{ build_id?: string; function_name?: string }> }> };
+    assert.equal(bt.signal, 6);
+    const crashed = bt.stacktrace.find((t) => t.crash_thread);
+    assert.ok(crashed?.frames.some((f) => f.function_name === 'krbx_translate_gai_error' && f.build_id === c.buildIds['libkrbx.so.1']));
+  });
+});
+
+describe('a real Debian binary with libc6-dbg', () => {
+  test('/usr/bin/sleep killed with SIGSEGV is symbolized in libc with file names', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'triage-sleep-'));
+    try {
+      const child = spawn('bash', ['-c', 'ulimit -c unlimited; exec /usr/bin/sleep 60'], { cwd: dir, stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGSEGV');
+      await new Promise((r) => child.once('exit', r));
+      const coreFile = readdirSync(dir).find((f) => f === 'core' || f.startsWith('core.'));
+      assert.ok(coreFile, 'sleep left a core');
+      const r = analyze(join(dir, coreFile));
+      assert.equal(r.core.signal.name, 'SIGSEGV');
+      const top = crashedThread(r).frames[0];
+      assert.equal(top.module, 'libc.so.6');
+      assert.match(top.function ?? '', /nanosleep/);
+      assert.ok(top.file, 'libc6-dbg gives the source file');
+      assert.equal(r.modules.find((m) => m.name === 'libc.so.6')?.debuginfo, 'found');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bad input gets a clear error and a non-zero exit', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'triage-bad-'));
+  const file = (name: string, content: string | Buffer) => {
+    const p = join(dir, name);
+    writeFileSync(p, content);
+    return p;
+  };
+  const cases: Array<[string, () => string, number, RegExp]> = [
+    ['missing file', () => join(dir, 'nope.core'), 3, /nope\.core/],
+    ['empty file', () => file('empty', ''), 2, /empty/i],
+    ['not an ELF', () => file('notes.txt', 'hello, this is not a core\n'.repeat(100)), 2, /expected/i],
+    ['an ELF that is not a core', () => '/usr/bin/true', 2, /not a core/i],
+    ['unsupported compression (bzip2)', () => {
+      const p = join(dir, 'core.bz2');
+      copyFileSync(crash('null-read').core, join(dir, 'core.raw'));
+      execFileSync('bash', ['-c', `bzip2 -c "${join(dir, 'core.raw')}" > "${p}" || printf 'BZh91AY&SY' > "${p}"`]);
+      return p;
+    }, 2, /expected|unsupported/i],
+    ['corrupt zstd', () => file('core.zst', Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(4096, 7)])), 2, /zst|corrupt/i],
+  ];
+  for (const [what, make, code, reason] of cases) {
+    test(what, () => {
+      const res = triage(['analyze', make()], { timeoutMs: 60_000 });
+      assert.equal(res.status, code, `${what}: exit ${res.status}, stderr ${res.stderr}`);
+      assert.match(res.stderr, /^triage: error: /);
+      assert.match(res.stderr, reason);
+      assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(res.stdout, '');
+    });
+  }
+  after(() => {
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  });
+});

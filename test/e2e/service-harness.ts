@@ -1,0 +1,153 @@
+/**
+ * Real parts for the service tests: an S3 protocol server (s3rver) on a random loopback port, the API
+ * (Nest app on port 0), the worker as a child process, and a unique Redis prefix cleaned up afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import type { INestApplication } from '@nestjs/common';
+import { loadConfig, type TriageConfig } from '../../libs/config/src';
+import { createApp } from '../../apps/api/src/app.factory';
+
+const repoRoot = resolve(__dirname, '..', '..', '..');
+
+interface S3rverOptions {
+  address: string;
+  port: number;
+  directory: string;
+  silent: boolean;
+  configureBuckets: Array<{ name: string }>;
+}
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+type S3rverClass = new (options: S3rverOptions) => S3rverInstance;
+
+// s3rver ships no types; this is the part of its API the tests use.
+const S3rver = createRequire(__filename)('s3rver') as S3rverClass;
+
+export const BUCKET = 'triage';
+
+/** An S3 server that can be stopped and started again on the same port and data, to simulate an outage. */
+export class S3Server {
+  private server?: S3rverInstance;
+  port = 0;
+
+  constructor(private readonly directory: string) {}
+
+  async start(): Promise<void> {
+    const server = new S3rver({ address: '127.0.0.1', port: this.port, directory: this.directory, silent: true, configureBuckets: [{ name: BUCKET }] });
+    const address = await server.run();
+    this.port = address.port;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    this.server = undefined;
+  }
+}
+
+export function serviceEnv(options: { redisPrefix: string; s3Port: number; extra?: Record<string, string> }): Record<string, string> {
+  return {
+    TRIAGE_STORAGE: 's3',
+    S3_ENDPOINT: '127.0.0.1',
+    S3_PORT: String(options.s3Port),
+    S3_ACCESS_KEY: 'S3RVER',
+    S3_SECRET_KEY: 'S3RVER',
+    S3_BUCKET: BUCKET,
+    TRIAGE_REDIS_PREFIX: options.redisPrefix,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...options.extra,
+  };
+}
+
+export function configFrom(env: Record<string, string>): TriageConfig {
+  return loadConfig({ ...process.env, ...env });
+}
+
+export interface RunningApi {
+  app: INestApplication;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(config: TriageConfig): Promise<RunningApi> {
+  const app = await createApp(config, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as AddressInfo;
+  return { app, url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+}
+
+export const workerMain = join(repoRoot, 'dist', 'apps', 'worker', 'src', 'main.js');
+
+/** The worker exactly as deployed: its own process, configured by the environment. */
+export function startWorker(env: Record<string, string>): { child: ChildProcess; output: () => string; stop(): Promise<void> } {
+  let output = '';
+  const child = spawn(process.execPath, [workerMain], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  return {
+    child,
+    output: () => output,
+    stop: () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          done();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Deletes every Redis key of a test run. */
+export async function dropRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  try {
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (found.length) await redis.del(...found);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+export async function http(url: string, init: RequestInit = {}): Promise<Answer> {
+  const res = await fetch(url, init);
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+export function json<T>(answer: Answer): T {
+  return JSON.parse(answer.text) as T;
+}
+
+/** A body sent without Content-Length (chunked), so the server can only count while streaming. */
+export function chunked(data: Buffer, chunkSize = 64 * 1024): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= data.length) return controller.close();
+      controller.enqueue(data.subarray(offset, offset + chunkSize));
+      offset += chunkSize;
+    },
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

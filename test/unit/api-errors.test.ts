@@ -1,0 +1,22 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NotFoundException } from '@nestjs/common';
+import { mapError } from '../../apps/api/src/http/exception.filter';
+import { ApiError, ServiceUnavailableError } from '../../apps/api/src/http/errors';
+import { IntakeError } from '../../libs/intake/src/types';
+import { StorageUnavailableError } from '../../libs/storage/src/storage.port';
+
+test('errors map to statuses with { error, reason } and never leak internals', () => {
+  assert.deepEqual(mapError(new IntakeError('unsupported', 'not a core')), { status: 415, body: { error: 'unsupported', reason: 'not a core' } });
+  assert.equal(mapError(new IntakeError('too-large', 'big')).status, 413);
+  assert.equal(mapError(new IntakeError('unsafe-archive', 'bad path')).status, 415);
+  const storage = mapError(new StorageUnavailableError('connect ECONNREFUSED 127.0.0.1:9000'));
+  assert.equal(storage.status, 503);
+  assert.ok(storage.retryAfterSeconds! > 0);
+  assert.ok(!storage.body.reason.includes('ECONNREFUSED'));
+  assert.equal(mapError(new ServiceUnavailableError('redis down', 7)).retryAfterSeconds, 7);
+  assert.deepEqual(mapError(new ApiError(404, 'not-found', 'no core')).body, { error: 'not-found', reason: 'no core' });
+  assert.equal(mapError(new NotFoundException('Cannot GET /x')).status, 404);
+  const internal = mapError(new Error('secret path /etc/shadow'));
+  assert.deepEqual(internal, { status: 500, body: { error: 'internal', reason: 'internal error' } });
+});
