@@ -10,4 +10,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-npm ci --no-audit --no-fund
+# npm 11 rejects its own lock file when a registry mirror lacks some platforms' optional packages
+# (msgpackr-extract's darwin/win32 builds); the lock is still honoured by a plain install then.
+npm ci --no-audit --no-fund 2>/dev/null || npm install --no-audit --no-fund --no-save
