@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test/.cache/**', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/**', 'dist-*/**', 'node_modules/**', 'test/.cache/**', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
