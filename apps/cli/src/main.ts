@@ -2,13 +2,15 @@
 import { Command } from 'commander';
 import { ExitCode } from './command';
 import { registerAnalyze } from './commands/analyze';
+import { registerDebuginfo } from './commands/debuginfo';
+import { registerUpload } from './commands/upload';
 
 export function buildProgram(): Command {
   const program = new Command('triage')
     .description('Crash triage for Linux core dumps: symbolize, classify and group cores in seconds')
     .version('0.1.0')
     .showHelpAfterError();
-  for (const register of [registerAnalyze]) register(program);
+  for (const register of [registerAnalyze, registerUpload, registerDebuginfo]) register(program);
   return program;
 }
 

@@ -4,11 +4,11 @@ import type { CoreDump } from '../../core-dump/src/types';
 import { defaultDebuginfoDirs } from '../../debuginfo/src/local';
 import { openInput } from '../../intake/src';
 import type { CoreMetadata, IntakeResult } from '../../intake/src/types';
-import { buildReport, type CrashEvidence } from '../../report/src';
+import { buildReport, moduleRole, type CrashEvidence } from '../../report/src';
 import type { CoreFacts, ModuleEntry, Report } from '../../report/src/model';
 import { symbolize } from '../../symbolizer/src';
 import type { SymbolizeResult } from '../../symbolizer/src/types';
-import { findLibcFile, moduleRole } from './runtime-files';
+import { findLibcFile } from './runtime-files';
 import { signalName, SIGABRT } from './signals';
 import type { AnalyzeOptions } from './types';
 
