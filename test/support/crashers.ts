@@ -32,6 +32,8 @@ export const programs = {
   'uncaught-exception': { main: 'uncaught.cpp', cxx: true },
   'stack-protector': { main: 'stack_protector.c', cflags: ['-fstack-protector-all'] },
   fortify: { main: 'fortify.c', cflags: ['-O2', '-D_FORTIFY_SOURCE=2'] },
+  'config-keeper': { main: 'config_keeper.c' },
+  'hash-table': { main: 'hash_table.c' },
 } satisfies Record<string, Program>;
 
 export type CrasherName = keyof typeof programs;

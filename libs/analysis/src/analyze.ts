@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
-import { openCore, readAbortMessage, readUncaughtExceptionType } from '../../core-dump/src';
+import { readAbortMessage, readUncaughtExceptionType } from '../../core-dump/src';
 import type { CoreDump } from '../../core-dump/src/types';
 import { defaultDebuginfoDirs } from '../../debuginfo/src/local';
-import { openInput } from '../../intake/src';
 import type { CoreMetadata, IntakeResult } from '../../intake/src/types';
 import { buildReport, moduleRole, type CrashEvidence } from '../../report/src';
 import type { CoreFacts, ModuleEntry, Report } from '../../report/src/model';
 import { symbolize } from '../../symbolizer/src';
 import type { SymbolizeResult } from '../../symbolizer/src/types';
+import { withCoreInput } from './core-input';
 import { findLibcFile } from './runtime-files';
 import { signalName, SIGABRT } from './signals';
 import type { AnalyzeOptions } from './types';
@@ -16,41 +16,31 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** The one analysis pipeline: intake -> core reader -> symbolizer -> memory evidence -> classification. */
 export async function analyzeInput(inputPath: string, options: AnalyzeOptions = {}): Promise<Report> {
-  const intake = await openInput(inputPath, { workDir: options.workDir, limits: options.limits });
-  try {
-    return await analyzeIntake(intake, options);
-  } finally {
-    await intake.cleanup();
-  }
+  return withCoreInput(inputPath, options, (core, intake) => analyzeCore(core, intake, options));
 }
 
-async function analyzeIntake(intake: IntakeResult, options: AnalyzeOptions): Promise<Report> {
+async function analyzeCore(core: CoreDump, intake: IntakeResult, options: AnalyzeOptions): Promise<Report> {
   const started = Date.now();
   const metadata: CoreMetadata = { ...options.metadata, ...intake.metadata };
-  const core = await openCore(intake.corePath, { mapsPath: options.mapsPath ?? intake.mapsPath });
-  try {
-    await options.beforeSymbolize?.(core.modules);
-    const debuginfoDirs = [...new Set([...(options.debuginfoDirs ?? []).map((d) => resolve(d)), ...defaultDebuginfoDirs()])];
-    const symbols = await symbolize({
-      corePath: intake.corePath,
-      executable: options.executable ? resolve(options.executable) : undefined,
-      debuginfoDirs,
-      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      sandbox: options.sandbox ?? true,
-    });
-    const evidence = await gatherEvidence(core, symbols, debuginfoDirs, metadata);
-    const modules = moduleEntries(core, symbols);
-    return buildReport({
-      id: intake.sha256.slice(0, 32),
-      createdAt: new Date().toISOString(),
-      core: coreFacts(core, intake, metadata),
-      evidence,
-      modules,
-      analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: symbols.warnings },
-    });
-  } finally {
-    await core.close();
-  }
+  await options.beforeSymbolize?.(core.modules);
+  const debuginfoDirs = [...new Set([...(options.debuginfoDirs ?? []).map((d) => resolve(d)), ...defaultDebuginfoDirs()])];
+  const symbols = await symbolize({
+    corePath: intake.corePath,
+    executable: options.executable ? resolve(options.executable) : undefined,
+    debuginfoDirs,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    sandbox: options.sandbox ?? true,
+  });
+  const evidence = await gatherEvidence(core, symbols, debuginfoDirs, metadata);
+  const modules = moduleEntries(core, symbols);
+  return buildReport({
+    id: intake.sha256.slice(0, 32),
+    createdAt: new Date().toISOString(),
+    core: coreFacts(core, intake, metadata),
+    evidence,
+    modules,
+    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: symbols.warnings },
+  });
 }
 
 function moduleEntries(core: CoreDump, symbols: SymbolizeResult): ModuleEntry[] {
@@ -88,16 +78,8 @@ async function gatherEvidence(
     exception = await readUncaughtExceptionType(core);
   }
 
-  const modules = core.modules.map((m) => ({
-    name: m.name,
-    path: m.path,
-    buildId: m.buildId,
-    start: `0x${m.start.toString(16)}`,
-    end: `0x${m.end.toString(16)}`,
-    debuginfo: (m.buildId && symbols.debuginfo.has(m.buildId) ? 'found' : 'missing') as 'found' | 'missing',
-    isExecutable: m.isExecutable,
-    role: moduleRole(m.name),
-  }));
+  const entries = moduleEntries(core, symbols);
+  const modules = core.modules.map((m, i) => ({ ...entries[i], isExecutable: m.isExecutable, role: moduleRole(m.name) }));
   return {
     threads: symbols.threads.map((t) => ({ tid: t.tid, crashed: t.tid === crashingTid, frames: t.frames })),
     crashingTid,

@@ -4,6 +4,7 @@ import { describeFailure } from '../../../../libs/analysis/src/failure';
 import { renderCoreBacktrace, renderJson, renderMarkdown, renderText } from '../../../../libs/report/src';
 import type { Report } from '../../../../libs/report/src/model';
 import { ExitCode, exitCodeFor, type RegisterCommand } from '../command';
+import { positiveSeconds } from '../options';
 
 const renderers: Record<string, (r: Report) => string> = {
   text: renderText,
@@ -37,9 +38,11 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
     .option('--timeout <seconds>', 'time limit for each tool run', '60')
     .option('--no-sandbox', 'run eu-stack/gdb without bubblewrap')
     .action(async (core: string, flags: AnalyzeFlags) => {
-      const timeoutSeconds = Number(flags.timeout);
-      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
-        process.stderr.write(`triage: error: --timeout must be a positive number of seconds, not '${flags.timeout}'\n`);
+      let timeoutSeconds: number;
+      try {
+        timeoutSeconds = positiveSeconds('--timeout', flags.timeout);
+      } catch (err) {
+        process.stderr.write(`triage: error: ${(err as Error).message}\n`);
         process.exitCode = ExitCode.usage;
         return;
       }
