@@ -1,0 +1,301 @@
+/**
+ * Runs the external debugging tools (eu-stack, eu-unstrip, gdb, c++filt) on untrusted cores:
+ * bounded in time, output and memory, with a clean environment, and inside bubblewrap when asked.
+ * A core can be crafted to make an unwinder loop or allocate without end, and gdb executes
+ * whatever a core or its debuginfo points it at (python, auto-load), so nothing here trusts the tool.
+ */
+import { spawn } from 'node:child_process';
+import { constants as fsConstants, existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+
+export interface SandboxSpec {
+  /** Files and directories the tool may read, bound read-only at the same path. Missing ones are skipped. */
+  readPaths: string[];
+  /** Directories the tool may write (a debuginfod client cache). */
+  writePaths?: string[];
+  /** Keep the host network (only for a debuginfod client); everything else runs without one. */
+  network?: boolean;
+}
+
+export interface ResourceLimits {
+  /** RLIMIT_AS in bytes. */
+  addressSpaceBytes?: number;
+  /** RLIMIT_CPU in seconds. */
+  cpuSeconds?: number;
+}
+
+export interface RunToolOptions {
+  timeoutMs: number;
+  /** Cap on each of stdout and stderr; the first bytes are kept. */
+  maxOutputBytes: number;
+  /** Run inside bubblewrap. Falls back to an unsandboxed run (result.sandboxed false) when bwrap cannot run here. */
+  sandbox?: SandboxSpec;
+  /** Extra environment. DEBUGINFOD_URLS is passed only when given here; the rest of the parent's environment never is. */
+  env?: Record<string, string>;
+  limits?: ResourceLimits;
+  /** Bytes written to the tool's stdin, then closed. */
+  input?: string;
+}
+
+export interface ToolRun {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  /** Output went over maxOutputBytes: the tool was stopped and only the first bytes are here. */
+  truncated: boolean;
+  sandboxed: boolean;
+  durationMs: number;
+}
+
+export class ToolNotFoundError extends Error {
+  constructor(public readonly tool: string) {
+    super(`${tool}: not found in PATH`);
+    this.name = 'ToolNotFoundError';
+  }
+}
+
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin';
+/** A stalled debuginfod server otherwise blocks a tool 90 s per module. */
+const DEFAULT_DEBUGINFOD_TIMEOUT = '5';
+/** Time allowed for the pipes to close after the group was killed, in case something escaped the group. */
+const CLOSE_GRACE_MS = 1000;
+
+export function toolEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH || DEFAULT_PATH, LANG: 'C', LC_ALL: 'C' };
+  for (const [k, v] of Object.entries(extra)) env[k] = v;
+  if (env.DEBUGINFOD_URLS) env.DEBUGINFOD_TIMEOUT ??= DEFAULT_DEBUGINFOD_TIMEOUT;
+  else delete env.DEBUGINFOD_URLS;
+  return env;
+}
+
+const resolved = new Map<string, Promise<string | undefined>>();
+
+/** Absolute path of `cmd` in PATH, so a missing tool is an error of its own and not exit status 1 of a wrapper. */
+export function resolveCommand(cmd: string): Promise<string | undefined> {
+  if (isAbsolute(cmd)) return access(cmd, fsConstants.X_OK).then(() => cmd, () => undefined);
+  let found = resolved.get(cmd);
+  if (!found) {
+    const dirs = (process.env.PATH || DEFAULT_PATH).split(delimiter).filter(Boolean);
+    found = (async () => {
+      for (const d of dirs) {
+        const p = join(d, cmd);
+        if (await access(p, fsConstants.X_OK).then(() => true, () => false)) return p;
+      }
+      return undefined;
+    })();
+    resolved.set(cmd, found);
+  }
+  return found;
+}
+
+/** Roots of the read-only system view; /lib, /bin... are symlinks into /usr on merged-/usr systems and real dirs elsewhere. */
+function systemArgs(): string[] {
+  const args = ['--ro-bind', '/usr', '/usr'];
+  for (const dir of ['/lib', '/lib64', '/lib32', '/bin', '/sbin']) {
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(dir), dir);
+    else if (st.isDirectory()) args.push('--ro-bind', dir, dir);
+  }
+  // The loader cache finds multiarch libraries; /etc/alternatives holds symlinks some tools are reached through.
+  for (const f of ['/etc/ld.so.cache', '/etc/alternatives']) args.push('--ro-bind-try', f, f);
+  return args;
+}
+
+const networkFiles = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/ssl', '/etc/ca-certificates', '/etc/pki'];
+
+function underSystemRoot(p: string): boolean {
+  return p === '/usr' || p.startsWith('/usr/');
+}
+
+export function bwrapArgs(spec: SandboxSpec): string[] {
+  const args = ['--unshare-all'];
+  if (spec.network) args.push('--share-net');
+  args.push('--die-with-parent', '--new-session', ...systemArgs(), '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  if (spec.network) for (const f of networkFiles) args.push('--ro-bind-try', f, f);
+  const seen = new Set<string>();
+  for (const raw of spec.readPaths) {
+    const p = resolve(raw);
+    if (seen.has(p) || underSystemRoot(p) || !existsSync(p)) continue;
+    seen.add(p);
+    args.push('--ro-bind', p, p);
+  }
+  for (const raw of spec.writePaths ?? []) {
+    const p = resolve(raw);
+    if (!existsSync(p)) continue;
+    args.push('--bind', p, p);
+  }
+  args.push('--chdir', '/tmp');
+  return args;
+}
+
+interface SandboxStatus {
+  available: boolean;
+  reason?: string;
+}
+
+let sandboxProbe: Promise<SandboxStatus> | undefined;
+
+/** Whether bubblewrap can make a sandbox here (it cannot in many containers without user namespaces). Probed once. */
+export function sandboxStatus(): Promise<SandboxStatus> {
+  sandboxProbe ??= (async (): Promise<SandboxStatus> => {
+    const bwrap = await resolveCommand('bwrap');
+    if (!bwrap) return { available: false, reason: 'bwrap is not installed' };
+    const truePath = (await resolveCommand('true')) ?? '/usr/bin/true';
+    try {
+      const res = await spawnBounded(bwrap, [...bwrapArgs({ readPaths: [] }), truePath], {
+        timeoutMs: 5000,
+        maxOutputBytes: 4096,
+        env: toolEnv(),
+      });
+      if (res.exitCode === 0) return { available: true };
+      const why = res.timedOut ? 'timed out' : res.stderr.trim().split('\n')[0] || `exit ${res.exitCode ?? res.signal}`;
+      return { available: false, reason: `bwrap cannot create a sandbox: ${why}` };
+    } catch (err) {
+      return { available: false, reason: `bwrap cannot run: ${(err as Error).message}` };
+    }
+  })();
+  return sandboxProbe;
+}
+
+export async function sandboxAvailable(): Promise<boolean> {
+  return (await sandboxStatus()).available;
+}
+
+/** One line saying why tools run unsandboxed, or undefined when the sandbox works. */
+export async function sandboxUnavailableReason(): Promise<string | undefined> {
+  return (await sandboxStatus()).reason;
+}
+
+async function limitPrefix(limits: ResourceLimits): Promise<string[]> {
+  const flags: string[] = [];
+  if (limits.addressSpaceBytes) flags.push(`--as=${Math.floor(limits.addressSpaceBytes)}`);
+  if (limits.cpuSeconds) flags.push(`--cpu=${Math.ceil(limits.cpuSeconds)}`);
+  if (flags.length === 0) return [];
+  const prlimit = await resolveCommand('prlimit');
+  if (prlimit) return [prlimit, ...flags, '--'];
+  const bash = await resolveCommand('bash');
+  if (!bash) return [];
+  const ulimits: string[] = [];
+  if (limits.addressSpaceBytes) ulimits.push(`ulimit -v ${Math.floor(limits.addressSpaceBytes / 1024)}`);
+  if (limits.cpuSeconds) ulimits.push(`ulimit -t ${Math.ceil(limits.cpuSeconds)}`);
+  return [bash, '-c', `${ulimits.join('; ')}; exec "$@"`, 'limit'];
+}
+
+/**
+ * Runs `cmd args` without a shell. On timeout or when output overflows, the whole process group
+ * is killed: gdb and bwrap start children of their own, and killing only the leader leaves them running.
+ */
+export async function runTool(cmd: string, args: string[], options: RunToolOptions): Promise<ToolRun> {
+  const exe = await resolveCommand(cmd);
+  if (!exe) throw new ToolNotFoundError(cmd);
+  let argv = [exe, ...args];
+  let sandboxed = false;
+  if (options.sandbox) {
+    const bwrap = await resolveCommand('bwrap');
+    if (bwrap && (await sandboxAvailable())) {
+      argv = [bwrap, ...bwrapArgs(options.sandbox), '--', ...argv];
+      sandboxed = true;
+    }
+  }
+  if (options.limits) argv = [...(await limitPrefix(options.limits)), ...argv];
+  const res = await spawnBounded(argv[0], argv.slice(1), { ...options, env: toolEnv(options.env) });
+  return { ...res, sandboxed };
+}
+
+function spawnBounded(
+  cmd: string,
+  args: string[],
+  options: { timeoutMs: number; maxOutputBytes: number; env: Record<string, string>; input?: string },
+): Promise<Omit<ToolRun, 'sandboxed'>> {
+  return new Promise((resolvePromise, reject) => {
+    const started = Date.now();
+    const child = spawn(cmd, args, {
+      detached: true,
+      env: options.env,
+      cwd: tmpdir(),
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    const size = { stdout: 0, stderr: 0 };
+    let truncated = false;
+    let timedOut = false;
+    let settled = false;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+
+    const killGroup = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // ESRCH: the group is already gone.
+      }
+    };
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (graceTimer) clearTimeout(graceTimer);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolvePromise({
+        stdout: Buffer.concat(out.stdout).toString('utf8'),
+        stderr: Buffer.concat(out.stderr).toString('utf8'),
+        exitCode: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        timedOut,
+        truncated,
+        durationMs: Date.now() - started,
+      });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+      graceTimer = setTimeout(finish, CLOSE_GRACE_MS);
+    }, options.timeoutMs);
+
+    const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      const room = options.maxOutputBytes - size[stream];
+      if (room <= 0) return;
+      const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      out[stream].push(kept);
+      size[stream] += kept.length;
+      if (chunk.length > room) {
+        truncated = true;
+        // The rest would be thrown away, so the tool need not spend CPU on it.
+        killGroup();
+      }
+    };
+    child.stdout?.on('data', collect('stdout'));
+    child.stderr?.on('data', collect('stderr'));
+    child.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      // Only the leader exited; children that kept the pipes are bounded by the group kill below.
+      killGroup();
+      graceTimer ??= setTimeout(finish, CLOSE_GRACE_MS);
+    });
+    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      exit ??= { code, signal };
+      finish();
+    });
+    if (options.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.input);
+    }
+  });
+}
