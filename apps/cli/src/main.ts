@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { ExitCode } from './command';
 import { registerAnalyze } from './commands/analyze';
 import { registerDebuginfo } from './commands/debuginfo';
+import { registerInspect } from './commands/inspect';
+import { registerStrings } from './commands/strings';
 import { registerUpload } from './commands/upload';
 
 export function buildProgram(): Command {
@@ -10,7 +12,7 @@ export function buildProgram(): Command {
     .description('Crash triage for Linux core dumps: symbolize, classify and group cores in seconds')
     .version('0.1.0')
     .showHelpAfterError();
-  for (const register of [registerAnalyze, registerUpload, registerDebuginfo]) register(program);
+  for (const register of [registerAnalyze, registerUpload, registerDebuginfo, registerStrings, registerInspect]) register(program);
   return program;
 }
 

@@ -57,6 +57,12 @@ export interface CoreModule {
   name: string;
   /** Path as mapped (from NT_FILE or maps), or the vdso's "[vdso]" style name. */
   path: string;
+  /**
+   * The path the kernel recorded (NT_FILE/maps) when it differs from `path`, which prefers the dynamic
+   * linker's name (l_name, as eu-unstrip prints it): /usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30
+   * here, /lib/x86_64-linux-gnu/libstdc++.so.6 in `path`.
+   */
+  mappedPath?: string;
   /** Lowercase hex GNU build-id, when its note was found in the dumped ELF headers. */
   buildId?: string;
   /** Address of the build-id note's descriptor in memory (as eu-unstrip -n prints after '@'). */

@@ -155,6 +155,8 @@ export interface GdbEvaluateOptions {
   timeoutMs: number;
   sandbox: boolean;
   solibSearchPath?: string[];
+  /** Mapped objects outside /usr that the sandbox must show (gdb reads libraries at their mapped paths). */
+  readPaths?: string[];
 }
 
 export interface GdbEvaluation {

@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { withCoreInput } from '../../../../libs/analysis/src/core-input';
+import { describeFailure } from '../../../../libs/analysis/src/failure';
+import { defaultDebuginfoDirs } from '../../../../libs/debuginfo/src/local';
+import { gdbEvaluate, type GdbEvaluation } from '../../../../libs/symbolizer/src';
+import { ExitCode, exitCodeFor, type RegisterCommand } from '../command';
+import { positiveSeconds, UsageError } from '../options';
+
+interface InspectFlags {
+  expr: string[];
+  exe?: string;
+  debuginfoDir: string[];
+  maps?: string;
+  json?: boolean;
+  timeout: string;
+  sandbox: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export const registerInspect: RegisterCommand = (program: Command) => {
+  program
+    .command('inspect')
+    .description('evaluate gdb expressions against a core with build-id matched debuginfo (sandboxed, with a timeout)')
+    .argument('<core>', 'the core file, compressed core, abrt dump directory or tarball')
+    .requiredOption('--expr <expression>', 'a gdb expression, e.g. sessions or *sessions.buckets[3] (repeatable)', collect, [])
+    .option('--exe <path>', 'the executable that produced the core, if not at its recorded path')
+    .option('--debuginfo-dir <dir>', 'a directory with separate debuginfo by build-id (repeatable; /usr/lib/debug is always searched)', collect, [])
+    .option('--maps <file>', 'a /proc/PID/maps file, for cores without an NT_FILE note')
+    .option('--json', 'print [{expression, value | error}] as JSON')
+    .option('--timeout <seconds>', 'time limit for gdb', '60')
+    .option('--no-sandbox', 'run gdb without bubblewrap')
+    .action(async (corePath: string, flags: InspectFlags) => {
+      try {
+        const timeoutMs = positiveSeconds('--timeout', flags.timeout) * 1000;
+        const results = await withCoreInput(corePath, { mapsPath: flags.maps }, async (core, intake) => {
+          const executable = flags.exe ? resolve(flags.exe) : core.modules.find((m) => m.isExecutable)?.path;
+          return gdbEvaluate({
+            corePath: intake.corePath,
+            executable,
+            debuginfoDirs: [...new Set([...flags.debuginfoDir.map((d) => resolve(d)), ...defaultDebuginfoDirs()])],
+            expressions: flags.expr,
+            timeoutMs,
+            sandbox: flags.sandbox,
+            readPaths: core.modules.map((m) => m.path).filter((p) => p.startsWith('/')),
+          });
+        });
+        process.stdout.write(flags.json ? `${JSON.stringify(results, null, 2)}\n` : results.map(textLine).join(''));
+        process.exitCode = results.every((r) => r.value !== undefined) ? ExitCode.ok : ExitCode.failure;
+      } catch (err) {
+        if (err instanceof UsageError) {
+          process.stderr.write(`triage: error: ${err.message}\n`);
+          process.exitCode = ExitCode.usage;
+          return;
+        }
+        const failure = describeFailure(err);
+        process.stderr.write(`triage: error: ${failure.reason}\n`);
+        process.exitCode = exitCodeFor[failure.category];
+      }
+    });
+};
+
+function textLine(r: GdbEvaluation): string {
+  return r.value !== undefined ? `${r.expression} = ${r.value}\n` : `${r.expression}: error: ${r.error}\n`;
+}

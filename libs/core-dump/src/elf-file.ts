@@ -1,0 +1,133 @@
+/** Helpers for ELF files on disk (executables, libraries, separate .debug files): they read headers and single sections by offset. */
+import {
+  ET_CORE,
+  ET_DYN,
+  ET_EXEC,
+  ET_REL,
+  PT_NOTE,
+  SHT_DYNSYM,
+  SHT_NOBITS,
+  SHT_NOTE,
+  SHT_SYMTAB,
+  buildIdFromNotes,
+  hex,
+  isHeader,
+  parseElfHeader,
+  parseNotes,
+  parseSectionHeader,
+  readExact,
+  readProgramHeaders,
+  shdrSize,
+  withFile,
+  type ByteSource,
+  type ElfHeader,
+  type SectionHeader,
+} from './elf';
+
+/** Upper bound for one note segment or section read: build-id notes are tiny. */
+const MAX_NOTE_BYTES = 1 << 20;
+/** Upper bound for a symbol or string table read: libc's full .symtab is a few MiB. */
+const MAX_TABLE_BYTES = 256 << 20;
+
+export type ElfKind = 'core' | 'executable' | 'shared-object' | 'relocatable' | 'not-elf';
+
+/** What an ELF file is, from its header alone. PIE executables are ET_DYN and report as shared objects. */
+export async function elfKind(path: string): Promise<ElfKind> {
+  return withFile(path, async (src) => {
+    const h = parseElfHeader((await src(0n, 64)) ?? Buffer.alloc(0));
+    if (!isHeader(h)) return 'not-elf';
+    switch (h.type) {
+      case ET_CORE:
+        return 'core';
+      case ET_EXEC:
+        return 'executable';
+      case ET_DYN:
+        return 'shared-object';
+      case ET_REL:
+        return 'relocatable';
+      default:
+        return 'not-elf';
+    }
+  });
+}
+
+async function readHeader(src: ByteSource): Promise<ElfHeader | undefined> {
+  const h = parseElfHeader((await src(0n, 64)) ?? Buffer.alloc(0));
+  return isHeader(h) ? h : undefined;
+}
+
+async function readSections(src: ByteSource, h: ElfHeader): Promise<SectionHeader[]> {
+  const size = shdrSize(h.layout);
+  if (h.shoff === 0n || h.shentsize !== size || h.shnum === 0 || h.shnum > 65_535) return [];
+  const b = await readExact(src, h.shoff, size * h.shnum);
+  if (!b) return [];
+  const out: SectionHeader[] = [];
+  for (let i = 0; i < h.shnum; i++) out.push(parseSectionHeader(h.layout, b, i * size));
+  return out;
+}
+
+async function readSection(src: ByteSource, s: SectionHeader, max: number): Promise<Buffer | undefined> {
+  if (s.type === SHT_NOBITS || s.size === 0n || s.size > BigInt(max)) return undefined;
+  return readExact(src, s.offset, Number(s.size));
+}
+
+/** The GNU build-id of an ELF file, from its PT_NOTE segments or, in .debug files, its SHT_NOTE sections. */
+export async function readBuildIdFromFile(path: string): Promise<string | undefined> {
+  return withFile(path, async (src) => {
+    const h = await readHeader(src);
+    if (!h) return undefined;
+    for (const ph of (await readProgramHeaders(src, 0n, h)) ?? []) {
+      if (ph.type !== PT_NOTE || ph.filesz > BigInt(MAX_NOTE_BYTES)) continue;
+      const b = await readExact(src, ph.offset, Number(ph.filesz));
+      const note = b && buildIdFromNotes(parseNotes(h.layout, b) ?? []);
+      if (note) return hex(note.desc);
+    }
+    for (const s of await readSections(src, h)) {
+      if (s.type !== SHT_NOTE) continue;
+      const b = await readSection(src, s, MAX_NOTE_BYTES);
+      const note = b && buildIdFromNotes(parseNotes(h.layout, b) ?? []);
+      if (note) return hex(note.desc);
+    }
+    return undefined;
+  });
+}
+
+/**
+ * st_value of a defined symbol, from .dynsym first (present in stripped libraries) and then
+ * .symtab (present in unstripped or .debug files). It is the link-time address: add the load bias.
+ */
+export async function findSymbol(elfPath: string, name: string): Promise<bigint | undefined> {
+  return withFile(elfPath, async (src) => {
+    const h = await readHeader(src);
+    if (!h) return undefined;
+    const sections = await readSections(src, h);
+    const wanted = Buffer.from(name, 'latin1');
+    for (const type of [SHT_DYNSYM, SHT_SYMTAB]) {
+      for (const s of sections.filter((x) => x.type === type)) {
+        const strtab = sections[s.link];
+        if (!strtab) continue;
+        const syms = await readSection(src, s, MAX_TABLE_BYTES);
+        const strs = await readSection(src, strtab, MAX_TABLE_BYTES);
+        if (!syms || !strs) continue;
+        const value = lookup(h, syms, strs, wanted);
+        if (value !== undefined) return value;
+      }
+    }
+    return undefined;
+  });
+}
+
+function lookup(h: ElfHeader, syms: Buffer, strs: Buffer, wanted: Buffer): bigint | undefined {
+  const l = h.layout;
+  const entsize = l.is64 ? 24 : 16;
+  for (let off = entsize; off + entsize <= syms.length; off += entsize) {
+    const nameOff = l.u32(syms, off);
+    const shndx = l.is64 ? l.u16(syms, off + 6) : l.u16(syms, off + 14);
+    // An undefined entry (shndx 0) is an import, whose st_value says nothing about this object.
+    if (shndx === 0 || nameOff + wanted.length >= strs.length) continue;
+    if (strs[nameOff + wanted.length] !== 0) continue;
+    if (!strs.subarray(nameOff, nameOff + wanted.length).equals(wanted)) continue;
+    return l.is64 ? l.u64(syms, off + 8) : BigInt(l.u32(syms, off + 4));
+  }
+  return undefined;
+}

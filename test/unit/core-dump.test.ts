@@ -1,0 +1,336 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  CoreFormatError,
+  demangleType,
+  elfKind,
+  findSymbol,
+  openCore,
+  readAbortMessage,
+  readBuildIdFromFile,
+  readUncaughtExceptionType,
+  type CoreDump,
+  type CoreModule,
+  type MappedFile,
+} from '../../libs/core-dump/src';
+import { cacheDir, crash, truncatedCopy, type CrasherName } from '../support/crashers';
+
+const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
+const NT_FILE = 0x46494c45;
+
+interface ModuleLine {
+  name: string;
+  buildId?: string;
+  start: bigint;
+  end: bigint;
+}
+
+/** `eu-unstrip -n --core`: "start+size buildid@addr file debugfile name"; the executable's name is its full path. */
+function euUnstrip(core: string): ModuleLine[] {
+  const out = execFileSync('eu-unstrip', ['-n', '--core', core], { encoding: 'utf8' });
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [range, id, , , name] = line.split(' ');
+      const [start, size] = range.split('+').map((x) => BigInt(x));
+      const buildId = id === '-' ? undefined : id.split('@')[0];
+      return { name: basename(name), buildId, start, end: start + size };
+    })
+    .sort(byStart);
+}
+
+function byStart(a: { start: bigint }, b: { start: bigint }): number {
+  return a.start < b.start ? -1 : a.start > b.start ? 1 : 0;
+}
+
+function summary(modules: CoreModule[]): ModuleLine[] {
+  return modules.map((m) => ({ name: m.name, buildId: m.buildId, start: m.start, end: m.end })).sort(byStart);
+}
+
+async function withCore<T>(path: string, fn: (core: CoreDump) => Promise<T>, mapsPath?: string): Promise<T> {
+  const core = await openCore(path, { mapsPath });
+  try {
+    return await fn(core);
+  } finally {
+    await core.close();
+  }
+}
+
+function derived(name: string, content: Buffer | string): string {
+  const dir = join(cacheDir, 'derived');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${createHash('sha256').update(content).digest('hex').slice(0, 12)}-${name}`);
+  if (!existsSync(file)) writeFileSync(file, content);
+  return file;
+}
+
+/** A copy of a 64-bit little-endian core whose NT_FILE note has another type, as if the dumper never wrote one. */
+function withoutFileNote(corePath: string): string {
+  const b = Buffer.from(readFileSync(corePath));
+  const phoff = Number(b.readBigUInt64LE(32));
+  const phnum = b.readUInt16LE(56);
+  let patched = 0;
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * 56;
+    if (b.readUInt32LE(ph) !== 4) continue;
+    const start = Number(b.readBigUInt64LE(ph + 8));
+    const end = start + Number(b.readBigUInt64LE(ph + 32));
+    for (let off = start; off + 12 <= end; ) {
+      const namesz = b.readUInt32LE(off);
+      const descsz = b.readUInt32LE(off + 4);
+      if (b.readUInt32LE(off + 8) === NT_FILE) {
+        b.writeUInt32LE(0x7fff0000, off + 8);
+        patched++;
+      }
+      off += 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3);
+    }
+  }
+  assert.equal(patched, 1, 'the core should have one NT_FILE note');
+  return derived('no-nt-file.core', b);
+}
+
+function mapsFrom(files: MappedFile[]): string {
+  const hex = (v: bigint) => v.toString(16).padStart(8, '0');
+  return files.map((f, i) => `${hex(f.start)}-${hex(f.end)} r--p ${hex(f.fileOffset)} fe:01 ${1000 + i}                ${f.path}\n`).join('');
+}
+
+const CRASHERS: CrasherName[] = ['library-abort', 'assert', 'double-free', 'null-read', 'thread-crash', 'recursion', 'uncaught-exception', 'stack-protector', 'fortify'];
+
+for (const name of CRASHERS) {
+  test(`${name}: the module list matches eu-unstrip -n (name, build-id, extent)`, async () => {
+    const c = crash(name);
+    await withCore(c.core, async (core) => {
+      assert.equal(core.modulesSource, 'nt_file');
+      assert.deepEqual(summary(core.modules), euUnstrip(c.core));
+      const exe = core.modules.filter((m) => m.isExecutable);
+      assert.deepEqual(
+        exe.map((m) => [m.name, m.buildId]),
+        [[name, c.buildIds[name]]],
+      );
+      for (const [soname, id] of Object.entries(c.buildIds)) {
+        assert.equal(core.modules.find((m) => m.name === soname)?.buildId, id, soname);
+      }
+    });
+  });
+}
+
+test('the build-id address is where eu-unstrip finds the note', async () => {
+  const c = crash('library-abort');
+  const out = execFileSync('eu-unstrip', ['-n', '--core', c.core], { encoding: 'utf8' });
+  const expected = [...out.matchAll(/@(0x[0-9a-f]+)/g)].map((m) => BigInt(m[1])).sort((a, b) => (a < b ? -1 : 1));
+  await withCore(c.core, async (core) => {
+    const got = core.modules.map((m) => m.buildIdAddress ?? 0n).sort((a, b) => (a < b ? -1 : 1));
+    assert.deepEqual(got, expected);
+  });
+});
+
+test('thread-crash: four threads, the faulting non-main thread first, fault address 0x10', async () => {
+  const c = crash('thread-crash');
+  const stack = execFileSync('eu-stack', ['--core', c.core, '-e', c.exe], { encoding: 'utf8' });
+  const tids = [...stack.matchAll(/^TID (\d+):/gm)].map((m) => Number(m[1]));
+  await withCore(c.core, async (core) => {
+    assert.equal(core.machine, 'x86_64');
+    assert.equal(core.threads.length, 4);
+    assert.deepEqual(
+      core.threads.map((t) => t.tid),
+      tids,
+    );
+    assert.equal(core.crashingThread, core.threads[0]);
+    assert.notEqual(core.crashingThread?.tid, core.psinfo?.pid);
+    assert.equal(core.crashingThread?.signal, 11);
+    assert.equal(core.siginfo?.signo, 11);
+    assert.equal(core.siginfo?.faultAddress, 0x10n);
+    assert.equal(core.psinfo?.fname, 'thread-crash');
+    const t = core.crashingThread;
+    assert.ok(t && t.pc === t.registers.rip && t.sp === t.registers.rsp);
+    assert.ok(core.modules.some((m) => m.start <= t.pc && t.pc < m.end), 'the pc lies in a module');
+  });
+});
+
+test('null-read: SIGSEGV near NULL, psinfo, auxv and the first-page ELF header readable', async () => {
+  const c = crash('null-read');
+  await withCore(c.core, async (core) => {
+    assert.equal(core.threads.length, 1);
+    assert.equal(core.siginfo?.signo, 11);
+    assert.ok(core.siginfo?.faultAddress !== undefined && core.siginfo.faultAddress < 4096n);
+    assert.equal(core.psinfo?.fname, 'null-read');
+    assert.equal(core.psinfo?.uid, process.getuid?.());
+    assert.ok(core.auxv.get(9), 'AT_ENTRY');
+    const exe = core.modules.find((m) => m.isExecutable);
+    assert.ok(exe);
+    const header = await core.readMemory(exe.start, 4);
+    assert.deepEqual(header, Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+    assert.equal(await core.readCString(core.auxv.get(31) ?? 0n), c.exe);
+    assert.equal(core.truncated, false);
+  });
+});
+
+test('abort via kill: siginfo names the sender', async () => {
+  const c = crash('assert');
+  await withCore(c.core, async (core) => {
+    assert.equal(core.siginfo?.signo, 6);
+    assert.equal(core.siginfo?.senderPid, core.psinfo?.pid);
+  });
+});
+
+test('a truncated core is detected and its present memory still reads', async () => {
+  const c = crash('thread-crash');
+  const cut = truncatedCopy(c, 0.5);
+  const original = await openCore(c.core);
+  try {
+    await withCore(cut, async (core) => {
+      assert.equal(core.truncated, true);
+      assert.equal(core.expectedSize, original.size);
+      assert.ok(core.segments.some((s) => s.presentBytes < s.filesz));
+      assert.equal(core.threads.length, 4);
+      const present = core.segments.find((s) => s.presentBytes > 0 && s.presentBytes === s.filesz);
+      const missing = core.segments.find((s) => s.filesz > 0 && s.presentBytes === 0);
+      assert.ok(present && missing);
+      assert.deepEqual(await core.readMemory(present.vaddr, 64), await original.readMemory(present.vaddr, 64));
+      assert.equal(await core.readMemory(missing.vaddr, 8), undefined);
+      // Libraries whose header page was cut off stay listed (from NT_FILE), only without a build-id.
+      const byName = new Map(core.modules.map((m) => [m.name, m]));
+      assert.ok(core.modules.some((m) => m.buildId === undefined), 'some header pages are past the cut');
+      for (const m of original.modules.filter((x) => x.path !== '[vdso]')) {
+        const t = byName.get(m.name);
+        assert.ok(t, m.name);
+        if (t.buildId) assert.deepEqual([t.buildId, t.start, t.end], [m.buildId, m.start, m.end]);
+      }
+    });
+  } finally {
+    await original.close();
+  }
+});
+
+test('readMemory spans adjacent segments and refuses unmapped addresses', async () => {
+  const c = crash('library-abort');
+  await withCore(c.core, async (core) => {
+    const segs = core.segments.filter((s) => s.presentBytes > 0).sort((a, b) => (a.vaddr < b.vaddr ? -1 : 1));
+    const pair = segs.find((s, i) => i + 1 < segs.length && s.vaddr + BigInt(s.presentBytes) === segs[i + 1].vaddr);
+    assert.ok(pair, 'two adjacent dumped segments');
+    const end = pair.vaddr + BigInt(pair.presentBytes);
+    const both = await core.readMemory(end - 8n, 16);
+    assert.equal(both?.length, 16);
+    assert.deepEqual(both?.subarray(8), await core.readMemory(end, 8));
+    assert.equal(await core.readMemory(0n, 8), undefined);
+    assert.equal(await core.readCString(0x10n), undefined);
+  });
+});
+
+test('without NT_FILE, the ELF headers in memory and the link_map give the same modules', async () => {
+  const c = crash('library-abort');
+  const stripped = withoutFileNote(c.core);
+  const original = await openCore(c.core);
+  try {
+    await withCore(stripped, async (core) => {
+      assert.equal(core.modulesSource, 'elf-headers');
+      assert.deepEqual(summary(core.modules), summary(original.modules));
+      assert.deepEqual(
+        core.modules.map((m) => m.path),
+        original.modules.map((m) => m.path),
+      );
+    });
+    const maps = derived('maps', mapsFrom(original.files));
+    await withCore(
+      stripped,
+      async (core) => {
+        assert.equal(core.modulesSource, 'maps');
+        assert.deepEqual(summary(core.modules), summary(original.modules));
+      },
+      maps,
+    );
+  } finally {
+    await original.close();
+  }
+});
+
+async function rejects(path: string, reason: RegExp): Promise<void> {
+  const started = Date.now();
+  await assert.rejects(openCore(path), (err: unknown) => {
+    assert.ok(err instanceof CoreFormatError, `expected CoreFormatError, got ${String(err)}`);
+    assert.match(err.reason, reason);
+    return true;
+  });
+  assert.ok(Date.now() - started < 2000, 'rejected quickly');
+}
+
+test('bad inputs are CoreFormatErrors with a reason', async () => {
+  const c = crash('null-read');
+  const core = readFileSync(c.core);
+  await rejects(derived('empty', Buffer.alloc(0)), /empty/);
+  await rejects(derived('text.txt', 'hello, this is not a core\n'.repeat(100)), /not an ELF file: expected an ELF core \(magic 7f 45 4c 46\)/);
+  await rejects(c.exe, /an ELF executable\/shared object, not a core dump/);
+  await rejects(derived('cut100', core.subarray(0, 100)), /program header table .* outside the 100-byte file/);
+  await rejects(derived('cut10', core.subarray(0, 10)), /ELF header is cut short/);
+  let seed = 42;
+  const noise = Buffer.alloc(1 << 20);
+  for (let i = 0; i < noise.length; i++) noise[i] = (seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 16;
+  await rejects(derived('noise', Buffer.concat([core.subarray(0, 64), noise])), /corrupt|outside|malformed|no PT_NOTE|NT_PRSTATUS/);
+  const badClass = Buffer.from(core.subarray(0, 4096));
+  badClass[4] = 7;
+  await rejects(derived('badclass', badClass), /bad ELF class 7/);
+  const badNotes = Buffer.from(core);
+  const phoff = Number(badNotes.readBigUInt64LE(32));
+  const noteOff = Number(badNotes.readBigUInt64LE(phoff + 8));
+  badNotes.writeUInt32LE(0xfffffff0, noteOff + 4);
+  await rejects(derived('badnotes', badNotes), /malformed notes/);
+});
+
+test('readAbortMessage recovers the assert text and the heap-check message', async () => {
+  const a = crash('assert');
+  await withCore(a.core, async (core) => {
+    assert.equal(core.modules.find((m) => m.name === 'libc.so.6')?.path, LIBC);
+    const msg = await readAbortMessage(core, LIBC);
+    assert.match(msg ?? '', /assert\.c:6: check_quota: Assertion `used <= limit' failed\.$/);
+  });
+  const d = crash('double-free');
+  await withCore(d.core, async (core) => {
+    assert.equal(await readAbortMessage(core, LIBC), 'free(): double free detected in tcache 2');
+  });
+  const n = crash('null-read');
+  await withCore(n.core, async (core) => {
+    assert.equal(await readAbortMessage(core, LIBC), undefined);
+  });
+});
+
+test('readUncaughtExceptionType finds the thrown config::ParseError', async () => {
+  const c = crash('uncaught-exception');
+  await withCore(c.core, async (core) => {
+    assert.deepEqual(await readUncaughtExceptionType(core), { type: 'config::ParseError', message: 'bad port: http' });
+  });
+  const n = crash('null-read');
+  await withCore(n.core, async (core) => {
+    assert.equal(await readUncaughtExceptionType(core), undefined);
+  });
+});
+
+test('demangleType handles the names typeinfo holds', () => {
+  assert.equal(demangleType('N6config10ParseErrorE'), 'config::ParseError');
+  assert.equal(demangleType('St13runtime_error'), 'std::runtime_error');
+  assert.equal(demangleType('9TypeError'), 'TypeError');
+  assert.equal(demangleType('i'), 'int');
+  assert.equal(demangleType('PKc'), 'PKc');
+});
+
+test('on-disk helpers: build-id, symbols, kind', async () => {
+  const c = crash('library-abort');
+  assert.equal(await readBuildIdFromFile(c.exe), c.buildIds['library-abort']);
+  const id = c.buildIds['libkrbx.so.1'];
+  const debugFile = join(c.debugDir, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`);
+  assert.equal(await readBuildIdFromFile(debugFile), id);
+  assert.equal(await readBuildIdFromFile(c.core), undefined);
+  const nm = execFileSync('nm', ['-D', '--defined-only', LIBC], { encoding: 'utf8' });
+  const expected = /^([0-9a-f]+) \S __abort_msg/m.exec(nm);
+  assert.ok(expected);
+  assert.equal(await findSymbol(LIBC, '__abort_msg'), BigInt(`0x${expected[1]}`));
+  assert.equal(await findSymbol(LIBC, 'no_such_symbol_here'), undefined);
+  assert.equal(await elfKind(c.core), 'core');
+  assert.equal(await elfKind(c.exe), 'shared-object');
+  assert.equal(await elfKind(c.libs['libkrbx.so.1']), 'shared-object');
+  assert.equal(await elfKind(derived('text.txt', 'hello, this is not a core\n'.repeat(100))), 'not-elf');
+});
