@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { ExitCode } from './command';
 import { registerAnalyze } from './commands/analyze';
+import { registerCapture } from './commands/capture';
 import { registerDebuginfo } from './commands/debuginfo';
 import { registerInspect } from './commands/inspect';
 import { registerStrings } from './commands/strings';
@@ -12,7 +13,7 @@ export function buildProgram(): Command {
     .description('Crash triage for Linux core dumps: symbolize, classify and group cores in seconds')
     .version('0.1.0')
     .showHelpAfterError();
-  for (const register of [registerAnalyze, registerUpload, registerDebuginfo, registerStrings, registerInspect]) register(program);
+  for (const register of [registerAnalyze, registerUpload, registerDebuginfo, registerStrings, registerInspect, registerCapture]) register(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { CoreFormatError } from '../../core-dump/src/types';
 import { IntakeError } from '../../intake/src/types';
+import { CaptureError } from '../../memory/src/capture';
 import { ToolError } from '../../symbolizer/src/types';
 
 /**
@@ -22,6 +23,10 @@ export function describeFailure(err: unknown): Failure {
     return { category: 'bad-input', reason: err.reason, permanent: true };
   }
   if (err instanceof CoreFormatError) return { category: 'bad-input', reason: err.reason, permanent: true };
+  if (err instanceof CaptureError) {
+    const category = err.failure === 'gone' ? 'not-found' : err.failure === 'not-permitted' ? 'bad-input' : 'tool';
+    return { category, reason: err.reason, permanent: err.failure !== 'failed' };
+  }
   if (err instanceof ToolError) return { category: 'tool', reason: err.message, permanent: false };
   const message = err instanceof Error ? err.message : String(err);
   return { category: 'internal', reason: `internal error: ${message}`, permanent: false };

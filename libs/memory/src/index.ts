@@ -1,2 +1,3 @@
 export { extractStrings, grepStrings, type FoundString, type GrepHit, type StringsOptions } from './strings';
 export { describeRegion, type MemoryRegion, type RegionKind } from './regions';
+export { captureProcess, CaptureError, type Capture, type CaptureFailure, type CaptureOptions } from './capture';

@@ -32,7 +32,7 @@ interface UploadFlags {
 }
 
 /** The service's 202 answer. */
-interface Accepted {
+export interface Accepted {
   id: string;
   status: string;
   statusUrl: string;
@@ -174,6 +174,11 @@ function exitCodeFor(err: unknown): number {
   return ExitCode.failure;
 }
 
+/** Sends a core file or an abrt dump dir; resolves with the service's answer once it is stored and queued. */
+export function uploadInput(input: string, server: ServerOptions, policy: RetryPolicy): Promise<Accepted> {
+  return send(sourceFor(input), server, policy);
+}
+
 export function retryPolicy(retries: string, quiet: boolean): RetryPolicy | undefined {
   const n = Number(retries);
   if (!Number.isInteger(n) || n < 0) return undefined;
@@ -205,7 +210,7 @@ export const registerUpload: RegisterCommand = (program: Command) => {
       }
       const server = serverOptions(flags);
       try {
-        const accepted = await send(sourceFor(input), server, policy);
+        const accepted = await uploadInput(input, server, policy);
         if (!flags.wait) {
           process.stdout.write(flags.json ? `${JSON.stringify(accepted, null, 2)}\n` : `${accepted.pageUrl}\n`);
           process.exitCode = ExitCode.ok;
