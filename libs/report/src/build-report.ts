@@ -1,0 +1,43 @@
+import { classify } from './classify';
+import type { CrashEvidence } from './evidence';
+import type { CoreFacts, ModuleEntry, Report, Thread } from './model';
+import { computeSignature } from './signature';
+
+export interface BuildReportInput {
+  id: string;
+  createdAt: string;
+  core: CoreFacts;
+  evidence: CrashEvidence;
+  modules: ModuleEntry[];
+  analysis: Report['analysis'];
+}
+
+export function buildReport(input: BuildReportInput): Report {
+  const { core } = input;
+  // The core facts know things the evidence may not have been given (pid, a truncation found by intake).
+  const evidence: CrashEvidence = {
+    ...input.evidence,
+    pid: input.evidence.pid ?? core.pid,
+    truncated: input.evidence.truncated || core.truncated,
+    executable: input.evidence.executable ?? core.executable,
+  };
+  const classification = classify(evidence);
+  const { signature, signatureHash } = computeSignature(evidence, classification);
+  return {
+    id: input.id,
+    signature,
+    signatureHash,
+    createdAt: input.createdAt,
+    core,
+    classification,
+    threads: reportThreads(evidence),
+    modules: input.modules,
+    analysis: input.analysis,
+  };
+}
+
+/** Crashed thread first (as the kernel writes them), the rest in the order the tool gave. */
+function reportThreads(evidence: CrashEvidence): Thread[] {
+  const threads = evidence.threads.map((t) => ({ tid: t.tid, crashed: t.tid === evidence.crashingTid, frames: t.frames }));
+  return [...threads.filter((t) => t.crashed), ...threads.filter((t) => !t.crashed)];
+}

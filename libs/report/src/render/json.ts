@@ -1,0 +1,38 @@
+import type { Report } from '../model';
+
+/**
+ * Keys in reading order (the order of DESIGN.md's contract); keys not listed follow alphabetically.
+ * Diffs between two reports and golden files stay readable whatever order the code built them in.
+ */
+export const KEY_ORDER: readonly string[] = [
+  'id', 'signature', 'signatureHash', 'createdAt', 'core', 'classification', 'threads', 'modules', 'analysis',
+  // core
+  'sha256', 'size', 'truncated', 'signal', 'number', 'name', 'code', 'faultAddress', 'pid', 'executable', 'cmdline', 'hostname', 'package', 'format',
+  // classification
+  'kind', 'summary', 'message', 'exceptionType', 'flags', 'blame', 'library', 'enteredFrom',
+  // threads and frames
+  'tid', 'crashed', 'frames', 'index', 'pc', 'module', 'buildId', 'offset', 'function', 'file', 'line', 'column', 'inlined',
+  // modules
+  'path', 'start', 'end', 'debuginfo',
+  // analysis
+  'tool', 'durationMs', 'warnings',
+];
+
+const rank = new Map(KEY_ORDER.map((k, i) => [k, i]));
+
+function compareKeys(a: string, b: string): number {
+  const ra = rank.get(a) ?? Number.MAX_SAFE_INTEGER;
+  const rb = rank.get(b) ?? Number.MAX_SAFE_INTEGER;
+  return ra !== rb ? ra - rb : a < b ? -1 : a > b ? 1 : 0;
+}
+
+function ordered(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(ordered);
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? `0x${value.toString(16)}` : value;
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => compareKeys(a, b));
+  return Object.fromEntries(entries.map(([k, v]) => [k, ordered(v)]));
+}
+
+export function renderJson(report: Report): string {
+  return `${JSON.stringify(ordered(report), null, 2)}\n`;
+}
