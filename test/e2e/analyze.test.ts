@@ -104,8 +104,11 @@ describe('triage analyze classifies real crashes of stripped programs', () => {
       .split('\n')
       .map((l) => l.split(' ')[1].split('@')[0]);
     assert.deepEqual(r.modules.map((m) => m.buildId).sort(), unstrip.sort());
-    const stack = execFileSync('eu-stack', ['-1', '--core', c.core, `--debuginfo-path=${c.debugDir}:/usr/lib/debug`], { encoding: 'utf8' });
-    const euFunctions = [...stack.matchAll(/^#\d+\s+0x[0-9a-f]+\s+(?:- 1 )?\s*(\S+)/gm)].map((m) => m[1]);
+    const stack = execFileSync('eu-stack', ['-v', '--core', c.core, `--debuginfo-path=${c.debugDir}:/usr/lib/debug`], { encoding: 'utf8' });
+    // eu-stack prints the threads in the core's order: the crashing thread's block comes first.
+    const firstThread = stack.split(/^TID \d+:$/m)[1];
+    const euFunctions = [...firstThread.matchAll(/^#\d+\s+0x[0-9a-f]+(?: - 1)?[ \t]*(\S*)/gm)].map((m) => (m[1] === '-' || !m[1] ? '-' : m[1]));
+    assert.ok(euFunctions.length >= 5, stack);
     const ours = crashedThread(r).frames.filter((f) => !f.inlined).map((f) => f.function ?? '-');
     assert.deepEqual(ours.slice(0, euFunctions.length), euFunctions);
   });
