@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { createHash } from 'node:crypto';
 import {
   CoreFormatError,
   demangleType,
@@ -15,12 +14,11 @@ import {
   readUncaughtExceptionType,
   type CoreDump,
   type CoreModule,
-  type MappedFile,
 } from '../../libs/core-dump/src';
-import { cacheDir, crash, truncatedCopy, type CrasherName } from '../support/crashers';
+import { crash, truncatedCopy, type CrasherName } from '../support/crashers';
+import { derived, mapsFrom, withoutFileNote } from '../support/core-variants';
 
 const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
-const NT_FILE = 0x46494c45;
 
 interface ModuleLine {
   name: string;
@@ -59,44 +57,6 @@ async function withCore<T>(path: string, fn: (core: CoreDump) => Promise<T>, map
   } finally {
     await core.close();
   }
-}
-
-function derived(name: string, content: Buffer | string): string {
-  const dir = join(cacheDir, 'derived');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${createHash('sha256').update(content).digest('hex').slice(0, 12)}-${name}`);
-  if (!existsSync(file)) writeFileSync(file, content);
-  return file;
-}
-
-/** A copy of a 64-bit little-endian core whose NT_FILE note has another type, as if the dumper never wrote one. */
-function withoutFileNote(corePath: string): string {
-  const b = Buffer.from(readFileSync(corePath));
-  const phoff = Number(b.readBigUInt64LE(32));
-  const phnum = b.readUInt16LE(56);
-  let patched = 0;
-  for (let i = 0; i < phnum; i++) {
-    const ph = phoff + i * 56;
-    if (b.readUInt32LE(ph) !== 4) continue;
-    const start = Number(b.readBigUInt64LE(ph + 8));
-    const end = start + Number(b.readBigUInt64LE(ph + 32));
-    for (let off = start; off + 12 <= end; ) {
-      const namesz = b.readUInt32LE(off);
-      const descsz = b.readUInt32LE(off + 4);
-      if (b.readUInt32LE(off + 8) === NT_FILE) {
-        b.writeUInt32LE(0x7fff0000, off + 8);
-        patched++;
-      }
-      off += 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3);
-    }
-  }
-  assert.equal(patched, 1, 'the core should have one NT_FILE note');
-  return derived('no-nt-file.core', b);
-}
-
-function mapsFrom(files: MappedFile[]): string {
-  const hex = (v: bigint) => v.toString(16).padStart(8, '0');
-  return files.map((f, i) => `${hex(f.start)}-${hex(f.end)} r--p ${hex(f.fileOffset)} fe:01 ${1000 + i}                ${f.path}\n`).join('');
 }
 
 const CRASHERS: CrasherName[] = ['library-abort', 'assert', 'double-free', 'null-read', 'thread-crash', 'recursion', 'uncaught-exception', 'stack-protector', 'fortify'];

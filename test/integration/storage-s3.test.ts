@@ -1,0 +1,110 @@
+/** The S3 adapter against a real S3 protocol server (s3rver) on a random loopback port. */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createStorage, S3Storage, type S3StorageConfig } from '../../libs/storage/src';
+import { StorageUnavailableError } from '../../libs/storage/src/storage.port';
+import { bytes, readAll, storageContract, streamOf } from '../support/storage-contract';
+
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+type S3rverClass = new (options: { address: string; port: number; directory: string; silent: boolean; configureBuckets: Array<{ name: string }> }) => S3rverInstance;
+// s3rver ships no types; this is the part of its API the tests use.
+const S3rver = createRequire(__filename)('s3rver') as S3rverClass;
+
+const BUCKET = 'triage-test';
+const work = mkdtempSync(join(tmpdir(), 'triage-s3-storage-'));
+let server: S3rverInstance;
+let port = 0;
+
+function config(overrides: Partial<S3StorageConfig> = {}): S3StorageConfig {
+  return { kind: 's3', endPoint: '127.0.0.1', port, useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', bucket: BUCKET, region: 'us-east-1', ...overrides };
+}
+
+/** A loopback port with nothing listening: bound, noted, closed. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const p = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return p;
+}
+
+before(async () => {
+  server = new S3rver({ address: '127.0.0.1', port: 0, directory: join(work, 's3'), silent: true, configureBuckets: [{ name: BUCKET }] });
+  port = (await server.run()).port;
+});
+
+after(async () => {
+  await server?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('S3Storage contract (s3rver)', () => {
+  storageContract('s3', () => new S3Storage(config()));
+});
+
+describe('S3Storage specifics', () => {
+  test('createStorage picks S3 for kind s3', () => {
+    assert.ok(createStorage(config()) instanceof S3Storage);
+  });
+
+  test('a stream larger than one part goes up as a multipart upload', async () => {
+    const s = new S3Storage(config(), { partSize: 5 * 1024 * 1024 });
+    const data = bytes(12 * 1024 * 1024, 3);
+    const info = await s.put('mp/big', streamOf(data, 256 * 1024));
+    assert.equal(info.size, data.length);
+    const body = await s.get('mp/big');
+    assert.ok(body && (await readAll(body)).equals(data));
+  });
+
+  test('the bucket is created on demand when asked to', async () => {
+    const s = new S3Storage(config({ bucket: 'made-on-demand' }), { createBucket: true });
+    await s.ping();
+    await s.put('k', 'v');
+    assert.equal((await s.getBuffer('k'))?.toString(), 'v');
+  });
+
+  test('a missing bucket fails ping when not asked to create it', async () => {
+    await assert.rejects(new S3Storage(config({ bucket: 'no-such-bucket' })).ping(), StorageUnavailableError);
+  });
+
+  test('storage down: every call fails fast with StorageUnavailableError', async () => {
+    const s = new S3Storage(config({ port: await closedPort() }));
+    const started = Date.now();
+    await assert.rejects(s.ping(), StorageUnavailableError);
+    await assert.rejects(s.put('k', 'v'), StorageUnavailableError);
+    await assert.rejects(s.put('k', streamOf(bytes(1000))), StorageUnavailableError);
+    await assert.rejects(s.get('k'), StorageUnavailableError);
+    await assert.rejects(s.getBuffer('k'), StorageUnavailableError);
+    await assert.rejects(s.stat('k'), StorageUnavailableError);
+    await assert.rejects(s.delete('k'), StorageUnavailableError);
+    await assert.rejects(s.move('k', 'l'), StorageUnavailableError);
+    await assert.rejects(async () => {
+      for await (const o of s.list('')) assert.fail(`listed ${o.key}`);
+    }, StorageUnavailableError);
+    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+  });
+
+  test('a server that accepts but never answers fails ping within its deadline', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const s = new S3Storage(config({ port: (silent.address() as AddressInfo).port }), { pingTimeoutMs: 300 });
+      const started = Date.now();
+      await assert.rejects(s.ping(), StorageUnavailableError);
+      assert.ok(Date.now() - started < 2_000);
+    } finally {
+      // The hung request holds its socket open until the server side cuts it.
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+});

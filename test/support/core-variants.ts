@@ -1,0 +1,48 @@
+/** Variants of real cores that the kernel would not write today: no NT_FILE note, plus the maps file to go with it. */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MappedFile } from '../../libs/core-dump/src/types';
+import { cacheDir } from './crashers';
+
+const NT_FILE = 0x46494c45;
+
+export function derived(name: string, content: Buffer | string): string {
+  const dir = join(cacheDir, 'derived');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${createHash('sha256').update(content).digest('hex').slice(0, 12)}-${name}`);
+  if (!existsSync(file)) writeFileSync(file, content);
+  return file;
+}
+
+/** A copy of a 64-bit little-endian core whose NT_FILE note has another type, as if the dumper never wrote one. */
+export function withoutFileNote(corePath: string): string {
+  const b = Buffer.from(readFileSync(corePath));
+  const phoff = Number(b.readBigUInt64LE(32));
+  const phnum = b.readUInt16LE(56);
+  let patched = 0;
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * 56;
+    if (b.readUInt32LE(ph) !== 4) continue;
+    const start = Number(b.readBigUInt64LE(ph + 8));
+    const end = start + Number(b.readBigUInt64LE(ph + 32));
+    for (let off = start; off + 12 <= end; ) {
+      const namesz = b.readUInt32LE(off);
+      const descsz = b.readUInt32LE(off + 4);
+      if (b.readUInt32LE(off + 8) === NT_FILE) {
+        b.writeUInt32LE(0x7fff0000, off + 8);
+        patched++;
+      }
+      off += 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3);
+    }
+  }
+  assert.equal(patched, 1, 'the core should have one NT_FILE note');
+  return derived('no-nt-file.core', b);
+}
+
+export function mapsFrom(files: MappedFile[]): string {
+  const hex = (v: bigint) => v.toString(16).padStart(8, '0');
+  return files.map((f, i) => `${hex(f.start)}-${hex(f.end)} r--p ${hex(f.fileOffset)} fe:01 ${1000 + i}                ${f.path}\n`).join('');
+}
+

@@ -1,0 +1,175 @@
+/**
+ * The deployment files agree with the code: docker-compose.yml and k8s/*.yaml parse, name images,
+ * expose the port the API listens on, set only environment variables libs/config reads, and probe
+ * paths the API serves.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../libs/config/src';
+import { waitListKey } from '../../libs/queue/src';
+
+const root = resolve(__dirname, '..', '..', '..');
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+
+type Doc = Record<string, unknown>;
+interface Container {
+  name: string;
+  image?: string;
+  command?: string[];
+  env?: Array<{ name: string; value?: string }>;
+  envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
+  ports?: Array<{ name?: string; containerPort: number }>;
+  readinessProbe?: { httpGet?: { path: string; port: number | string } };
+  livenessProbe?: { httpGet?: { path: string; port: number | string } };
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+}
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string | number>;
+  ports?: string[];
+}
+
+/** The names libs/config reads: the keys of its zod schema, taken from the source (the schema is not exported). */
+function configKeys(): Set<string> {
+  const source = read('libs/config/src/index.ts');
+  const block = /const schema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source);
+  assert.ok(block, 'found the config schema');
+  const names = [...block[1].matchAll(/^\s+([A-Z][A-Z0-9_]*):\s*z\./gm)].map((m) => m[1]);
+  assert.ok(names.length > 10, `read ${names.length} config names`);
+  return new Set(names);
+}
+
+const k8sDocs: Doc[] = readdirSync(join(root, 'k8s'))
+  .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+  .sort()
+  .flatMap((f) =>
+    parseAllDocuments(read(join('k8s', f))).map((d) => {
+      assert.deepEqual(d.errors, [], `k8s/${f} parses`);
+      return d.toJSON() as Doc;
+    }),
+  );
+const compose = parse(read('docker-compose.yml')) as { services: Record<string, ComposeService> };
+
+function byKind(kind: string, name?: string): Doc[] {
+  return k8sDocs.filter((d) => d.kind === kind && (!name || (d.metadata as { name: string }).name === name));
+}
+
+function podContainers(doc: Doc): Container[] {
+  const spec = doc.spec as { template?: { spec: { containers: Container[] } }; jobTemplate?: unknown };
+  return spec.template?.spec.containers ?? [];
+}
+
+function deployment(name: string): Container {
+  const [d] = byKind('Deployment', name);
+  assert.ok(d, `Deployment ${name}`);
+  const [c] = podContainers(d);
+  assert.ok(c, `${name} has a container`);
+  return c;
+}
+
+const defaults = loadConfig({});
+const triageImageServices = ['api', 'worker'];
+
+test('every manifest names its kind and a name, with no namespace (set at apply time)', () => {
+  assert.ok(k8sDocs.length >= 7);
+  for (const d of k8sDocs) {
+    const meta = d.metadata as { name?: string; namespace?: string };
+    assert.ok(d.apiVersion && d.kind && meta.name, JSON.stringify(d).slice(0, 80));
+    assert.equal(meta.namespace, undefined, `${String(d.kind)} ${meta.name} has no namespace`);
+  }
+  for (const kind of ['ConfigMap', 'Secret', 'Deployment', 'Service', 'Job', 'ScaledObject']) assert.ok(byKind(kind).length > 0, kind);
+});
+
+test('images: every container and compose service names one; api and worker run the same image', () => {
+  for (const d of k8sDocs) for (const c of podContainers(d)) assert.match(c.image ?? '', /^[\w./-]+(:[\w.-]+)$/, `${c.name} pins an image tag`);
+  assert.equal(deployment('triage-api').image, deployment('triage-worker').image);
+  for (const [name, svc] of Object.entries(compose.services)) assert.ok(svc.image || svc.build, `compose service ${name} has an image`);
+  assert.equal(compose.services.api.image, compose.services.worker.image);
+  assert.ok(compose.services.api.build, 'compose builds the image from the Dockerfile');
+  for (const name of triageImageServices) assert.ok(compose.services[name].command?.join(' ').includes(`dist/apps/${name}/src/main.js`));
+  assert.ok(deployment('triage-api').command?.join(' ').includes('dist/apps/api/src/main.js'));
+  assert.ok(deployment('triage-worker').command?.join(' ').includes('dist/apps/worker/src/main.js'));
+  assert.match(read('Dockerfile'), /^FROM node:20-bookworm-slim/m);
+  assert.match(read('Dockerfile'), /^USER (?!root)\S+/m);
+});
+
+test('the API port is the config default everywhere', () => {
+  assert.equal(defaults.port, 8080);
+  const api = deployment('triage-api');
+  assert.deepEqual(api.ports?.map((p) => p.containerPort), [defaults.port]);
+  const [service] = byKind('Service', 'triage-api');
+  const ports = (service.spec as { ports: Array<{ targetPort: number | string }> }).ports;
+  assert.ok(ports.every((p) => p.targetPort === defaults.port || p.targetPort === 'http'));
+  assert.ok(compose.services.api.ports?.some((p) => p.endsWith(`:${defaults.port}`)), 'compose publishes the API port');
+  const configured = (byKind('ConfigMap', 'triage-config')[0].data as Record<string, string>).TRIAGE_PORT;
+  if (configured !== undefined) assert.equal(Number(configured), defaults.port);
+  const composePort = compose.services.api.environment?.TRIAGE_PORT;
+  if (composePort !== undefined) assert.equal(Number(composePort), defaults.port);
+  assert.match(read('Dockerfile'), new RegExp(`^EXPOSE ${defaults.port}$`, 'm'));
+});
+
+test('every environment variable the api and worker get is one libs/config reads', () => {
+  const known = configKeys();
+  const unknown = (names: string[], where: string) => assert.deepEqual(names.filter((n) => !known.has(n)), [], `${where} sets only config names`);
+  for (const name of triageImageServices) unknown(Object.keys(compose.services[name].environment ?? {}), `compose ${name}`);
+  const referenced = new Set<string>();
+  for (const name of ['triage-api', 'triage-worker']) {
+    const c = deployment(name);
+    unknown((c.env ?? []).map((e) => e.name), name);
+    for (const from of c.envFrom ?? []) referenced.add(from.configMapRef?.name ?? from.secretRef?.name ?? '');
+  }
+  for (const d of [...byKind('ConfigMap'), ...byKind('Secret')]) {
+    const name = (d.metadata as { name: string }).name;
+    if (!referenced.has(name)) continue;
+    unknown(Object.keys({ ...(d.data as object), ...(d.stringData as object) }), `${String(d.kind)} ${name}`);
+  }
+  assert.ok(referenced.has('triage-config') && referenced.has('triage-secrets'));
+  // And the values parse: the config the pods would get loads.
+  const cm = byKind('ConfigMap', 'triage-config')[0].data as Record<string, string>;
+  const secret = byKind('Secret', 'triage-secrets')[0].stringData as Record<string, string>;
+  assert.equal(loadConfig({ ...cm, ...secret }).storage.kind, 's3');
+  assert.equal(loadConfig(Object.fromEntries(Object.entries(compose.services.worker.environment ?? {}).map(([k, v]) => [k, String(v)]))).storage.kind, 's3');
+});
+
+test('probes: readiness /readyz and liveness /healthz, both served by the API', () => {
+  const api = deployment('triage-api');
+  assert.equal(api.readinessProbe?.httpGet?.path, '/readyz');
+  assert.equal(api.livenessProbe?.httpGet?.path, '/healthz');
+  const controllers = readdirSync(join(root, 'apps/api/src'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.controller.ts'))
+    .map((f) => read(join('apps/api/src', f)))
+    .join('\n');
+  for (const path of ['healthz', 'readyz']) assert.match(controllers, new RegExp(`@Get\\(['"]/?${path}['"]\\)`), `the API serves /${path}`);
+});
+
+test('resources are set for the api and the worker', () => {
+  for (const name of ['triage-api', 'triage-worker']) {
+    const r = deployment(name).resources;
+    assert.ok(r?.requests?.cpu && r.requests.memory && r.limits?.memory, `${name} has requests and a memory limit`);
+  }
+});
+
+test('KEDA scales the worker on the BullMQ wait list of the configured prefix', () => {
+  const [so] = byKind('ScaledObject');
+  const spec = so.spec as { scaleTargetRef: { name: string }; triggers: Array<{ type: string; metadata: Record<string, string> }> };
+  assert.equal(spec.scaleTargetRef.name, 'triage-worker');
+  const redis = spec.triggers.find((t) => t.type === 'redis');
+  assert.ok(redis);
+  const prefix = (byKind('ConfigMap', 'triage-config')[0].data as Record<string, string>).TRIAGE_REDIS_PREFIX ?? defaults.redisPrefix;
+  assert.equal(redis.metadata.listName, waitListKey(prefix));
+  assert.ok(Number(redis.metadata.listLength) > 0);
+});
+
+test('the bucket-init Job creates the configured bucket', () => {
+  const [job] = byKind('Job');
+  const [c] = podContainers(job);
+  const script = (c.command ?? []).join(' ');
+  assert.match(script, /mc .*mb --ignore-existing/);
+  assert.match(script, /\$S3_BUCKET/);
+  assert.match(compose.services['minio-init'] ? JSON.stringify(compose.services['minio-init']) : '', /mb --ignore-existing \S+\/triage/);
+});
