@@ -25,6 +25,8 @@ export interface CoreMetadata {
   uid?: number;
   signal?: number;
   timestamp?: string;
+  /** The process name the kernel reported (systemd-coredump's COMM): a hint when `executable` is unknown. */
+  comm?: string;
   /** Contents of /proc/PID/maps, when the client sent it (abrt `maps`). */
   maps?: string;
   /** The satyr core_backtrace the client computed, when it sent one. */
@@ -49,6 +51,8 @@ export interface IntakeResult {
   /** Size of the raw decompressed core in bytes. */
   size: number;
   metadata: CoreMetadata;
+  /** abrt files that were present but left out (over maxMetadataFileBytes, or not regular files). */
+  skippedFiles?: string[];
   /** Removes the temporary files intake made (never the caller's input). */
   cleanup(): Promise<void>;
 }

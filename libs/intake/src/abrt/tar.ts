@@ -1,0 +1,188 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Parser, type ReadEntry } from 'tar';
+import { writeCore, type WrittenCore } from '../layers';
+import { IntakeError, type IntakeLimits } from '../types';
+import type { Workspace } from '../workspace';
+import { COREDUMP_NAMES, isAbrtFileName, MAPS_FILE } from './files';
+
+/** abrt dump dirs hold a few dozen files; more entries than this is not a dump dir. */
+export const MAX_TAR_ENTRIES = 200;
+
+const FILE_TYPES: ReadonlySet<string> = new Set(['File', 'OldFile', 'ContiguousFile']);
+const UNSAFE_TYPES: ReadonlySet<string> = new Set(['SymbolicLink', 'Link', 'CharacterDevice', 'BlockDevice', 'FIFO']);
+
+/** The name the core gets in the workspace, whatever the tarball called it (coredump.zst is decompressed). */
+const CORE_FILE = 'coredump';
+
+export interface ExtractedAbrtTar {
+  corePath: string;
+  core: WrittenCore;
+  /** The tar entry holding the core: coredump, coredump.zst, ... */
+  coreEntry: string;
+  files: Map<string, Buffer>;
+  mapsPath?: string;
+  skipped: string[];
+}
+
+function unsafe(entryPath: string, why: string): IntakeError {
+  return new IntakeError('unsafe-archive', `the tarball entry '${entryPath}' ${why}; expected the plain files of one abrt dump directory`);
+}
+
+/**
+ * Where an entry sits in the dump dir. reporter-upload puts the files at the top; hand-made tarballs usually
+ * one folder down. Either is fine, but only one folder: two dump dirs in one tarball would be ambiguous.
+ */
+class Layout {
+  private prefix?: string;
+
+  /** The file's name in the dump dir, or undefined for entries intake does not look at (folders, deeper files). */
+  nameOf(entryPath: string, isFile: boolean): string | undefined {
+    if (entryPath.startsWith('/') || /^[A-Za-z]:/.test(entryPath)) throw unsafe(entryPath, 'has an absolute path');
+    const parts = entryPath.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) throw unsafe(entryPath, "has a '..' component");
+    if (!isFile || parts.length === 0 || parts.length > 2) return undefined;
+    const prefix = parts.length === 2 ? parts[0] : '';
+    this.prefix ??= prefix;
+    if (this.prefix !== prefix) {
+      throw new IntakeError(
+        'unsupported',
+        `the tarball holds files in '${this.prefix || '.'}' and in '${prefix || '.'}'; expected one abrt dump directory`,
+      );
+    }
+    return parts[parts.length - 1];
+  }
+}
+
+async function* chunksOf(entry: ReadEntry): AsyncGenerator<Buffer> {
+  for await (const chunk of entry) yield chunk as Buffer;
+}
+
+async function collect(entry: ReadEntry, max: number, name: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of chunksOf(entry)) {
+    length += chunk.length;
+    if (length > max) throw new IntakeError('too-large', `the tarball's ${name} is larger than its ${max}-byte limit`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Extracts an (already decompressed) abrt dump-dir tarball into the workspace. Only the core and the known
+ * small files are written, under fixed names, so no entry name ever becomes a path; links, devices,
+ * absolute paths and '..' reject the whole tarball.
+ */
+export async function extractAbrtTar(source: AsyncIterable<Buffer>, workspace: Workspace, limits: IntakeLimits): Promise<ExtractedAbrtTar> {
+  const dir = await workspace.dir();
+  const corePath = join(dir, CORE_FILE);
+  // Unknown entries are skipped, not written, but still decompressed: bound the work they can cause.
+  const maxTarBytes = limits.maxCoreBytes + MAX_TAR_ENTRIES * (limits.maxMetadataFileBytes + 1024) + 1024 * 1024;
+  const parser = new Parser({ strict: true, zstd: false, brotli: false });
+  const layout = new Layout();
+  const files = new Map<string, Buffer>();
+  const skipped: string[] = [];
+  const seen = new Set<string>();
+  const active = new Set<ReadEntry>();
+  const tasks: Array<Promise<void>> = [];
+  let core: { entry: string; written?: WrittenCore } | undefined;
+  let entries = 0;
+
+  let failure: Error | undefined;
+  let rejectFailed!: (err: Error) => void;
+  const failed = new Promise<never>((_, reject) => {
+    rejectFailed = reject;
+  });
+  failed.catch(() => undefined);
+  const fail = (err: Error): void => {
+    if (failure) return;
+    failure = err;
+    // Entries being read would otherwise wait forever for data the aborted parser will not send.
+    for (const entry of active) entry.destroy(failure);
+    // A throwaway error: the parser decorates what it is given, and ours goes to the caller.
+    parser.abort(new Error('extraction stopped'));
+    rejectFailed(failure);
+  };
+  const track = (entry: ReadEntry, work: Promise<void>): void => {
+    active.add(entry);
+    tasks.push(work.catch(fail).finally(() => active.delete(entry)));
+  };
+
+  // The parser's own complaints (bad checksum, truncated entry) mean a damaged tarball.
+  parser.on('error', (err: Error) =>
+    fail(err instanceof IntakeError ? err : new IntakeError('corrupt', `the tarball cannot be read (${err.message}); expected a tar of an abrt dump directory`)),
+  );
+  parser.on('entry', (entry: ReadEntry) => {
+    // Destroying an entry with an error emits it; the reader of the entry sees it, nothing else needs to.
+    entry.on('error', () => undefined);
+    if (failure) return void entry.resume();
+    try {
+      if (++entries > MAX_TAR_ENTRIES) throw unsafe(entry.path, `comes after ${MAX_TAR_ENTRIES} entries, more than a dump dir has`);
+      if (UNSAFE_TYPES.has(entry.type)) throw unsafe(entry.path, `is a ${entry.type}`);
+      const name = layout.nameOf(entry.path, FILE_TYPES.has(entry.type));
+      if (name === undefined) return void entry.resume();
+      const isCore = COREDUMP_NAMES.includes(name);
+      if (!isCore && !isAbrtFileName(name)) return void entry.resume();
+      if (seen.has(name)) throw unsafe(entry.path, 'appears twice');
+      seen.add(name);
+      if (isCore) {
+        if (core) throw new IntakeError('unsupported', `the tarball holds two cores, ${core.entry} and ${name}; expected one`);
+        const found: { entry: string; written?: WrittenCore } = { entry: name };
+        core = found;
+        track(
+          entry,
+          writeCore(chunksOf(entry), corePath, limits.maxCoreBytes, `the tarball's ${name}`).then((written) => {
+            found.written = written;
+          }),
+        );
+      } else if (entry.size > limits.maxMetadataFileBytes) {
+        skipped.push(name);
+        entry.resume();
+      } else {
+        track(
+          entry,
+          collect(entry, limits.maxMetadataFileBytes, name).then((bytes) => {
+            files.set(name, bytes);
+          }),
+        );
+      }
+    } catch (err) {
+      entry.resume();
+      fail(err as Error);
+    }
+  });
+  const ended = new Promise<void>((resolve) => parser.once('end', () => resolve()));
+
+  try {
+    let total = 0;
+    for await (const chunk of source) {
+      total += chunk.length;
+      if (total > maxTarBytes) throw new IntakeError('too-large', `the tarball is larger than ${maxTarBytes} bytes, more than a dump dir with a core within the limits`);
+      if (!parser.write(chunk)) await Promise.race([new Promise((resolve) => parser.once('drain', resolve)), failed]);
+      if (failure) throw failure;
+    }
+    parser.end();
+    await Promise.race([ended, failed]);
+    await Promise.race([Promise.all(tasks), failed]);
+    if (failure) throw failure;
+  } catch (err) {
+    fail(err as Error);
+    // Nothing may still be writing when the caller removes the workspace.
+    await Promise.allSettled(tasks);
+    throw failure ?? err;
+  }
+
+  if (!core?.written) {
+    throw new IntakeError('unsupported', 'the tarball has no coredump file; expected an abrt dump directory with coredump or coredump.zst/.lz4/.xz');
+  }
+  for (const [name, bytes] of files) await writeFile(join(dir, name), bytes, { flag: 'wx' });
+  return {
+    corePath,
+    core: core.written,
+    coreEntry: core.entry,
+    files,
+    mapsPath: files.has(MAPS_FILE) ? join(dir, MAPS_FILE) : undefined,
+    skipped,
+  };
+}
