@@ -26,7 +26,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
   const debuginfoDirs = [...new Set([...(options.debuginfoDirs ?? []).map((d) => resolve(d)), ...defaultDebuginfoDirs()])];
   const symbols = await symbolize({
     corePath: intake.corePath,
-    executable: options.executable ? resolve(options.executable) : undefined,
+    executable: options.executable ? resolve(options.executable) : executableHint(core),
     debuginfoDirs,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     sandbox: options.sandbox ?? true,
@@ -41,6 +41,15 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
     modules,
     analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: symbols.warnings },
   });
+}
+
+/**
+ * Without NT_FILE the tools see the executable only as "[pie]": name the file the maps file or the
+ * dynamic linker's list gave us, so they can read its symbols.
+ */
+function executableHint(core: CoreDump): string | undefined {
+  if (core.modulesSource === 'nt_file') return undefined;
+  return core.modules.find((m) => m.isExecutable && m.path.startsWith('/'))?.path;
 }
 
 function moduleEntries(core: CoreDump, symbols: SymbolizeResult): ModuleEntry[] {

@@ -14,9 +14,6 @@ export interface MemoryRegion {
   label: string;
 }
 
-// brk starts within 32 MiB above the end of the executable's data (x86_64 ASLR range).
-const BRK_RANDOM_RANGE = 32n << 20n;
-
 /**
  * Names a segment. NT_FILE lists only file-backed mappings, so the heap and stacks are inferred:
  * the stack holds a thread's stack pointer, the heap is the first anonymous writable mapping after
@@ -34,13 +31,14 @@ export function describeRegion(core: CoreDump, segment: CoreSegment): MemoryRegi
   return { ...base, kind: 'anonymous', label: `[anon ${perms}]` };
 }
 
+/** The heap (brk area) lies above the executable and below the mmap area, where libraries are mapped. */
 function isHeap(core: CoreDump, segment: CoreSegment): boolean {
   const exe = core.modules.find((m) => m.isExecutable);
   if (!exe) return false;
   const exeEnd = core.files.filter((f) => f.path === exe.path).reduce((max, f) => (f.end > max ? f.end : max), exe.end);
-  if (segment.vaddr < exeEnd || segment.vaddr > exeEnd + BRK_RANDOM_RANGE) return false;
-  const firstAnonAfterExe = core.segments
-    .filter((s) => s.vaddr >= exeEnd && s.flags.write && !core.files.some((f) => f.start <= s.vaddr && s.vaddr < f.end))
-    .sort((a, b) => (a.vaddr < b.vaddr ? -1 : 1))[0];
-  return firstAnonAfterExe === segment;
+  const isFileBacked = (s: CoreSegment) => core.files.some((f) => f.start <= s.vaddr && s.vaddr < f.end);
+  const above = core.segments.filter((s) => s.vaddr >= exeEnd).sort((a, b) => (a.vaddr < b.vaddr ? -1 : 1));
+  const firstAnon = above.find((s) => s.flags.write && !isFileBacked(s));
+  const firstFile = above.find(isFileBacked);
+  return firstAnon === segment && (firstFile === undefined || segment.vaddr < firstFile.vaddr);
 }

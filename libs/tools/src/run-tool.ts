@@ -5,7 +5,7 @@
  * whatever a core or its debuginfo points it at (python, auto-load), so nothing here trusts the tool.
  */
 import { spawn } from 'node:child_process';
-import { constants as fsConstants, existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { constants as fsConstants, existsSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
@@ -124,7 +124,10 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
   const seen = new Set<string>();
   for (const raw of spec.readPaths) {
     const p = resolve(raw);
-    if (seen.has(p) || underSystemRoot(p) || !existsSync(p)) continue;
+    if (seen.has(p) || !existsSync(p)) continue;
+    // /lib/x86_64-linux-gnu/libc.so.6 is /usr/lib/... through the /lib symlink: already visible, and
+    // bwrap cannot bind a file below a path it made a symlink.
+    if (underSystemRoot(p) || underSystemRoot(realpathSync(p))) continue;
     seen.add(p);
     args.push('--ro-bind', p, p);
   }
