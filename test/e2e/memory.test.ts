@@ -83,10 +83,10 @@ describe('live capture and strings', () => {
     const r = triage(['strings', c.core, '--writable', '--min', '4', '--grep', 'default_backend', '--around', '1']);
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
-    const match = lines.findIndex((l) => /^0x[0-9a-f]+  \[heap\] {6}default_backend app$/.test(l));
+    const match = lines.findIndex((l) => /^0x[0-9a-f]+ {2}\[heap\] {6}default_backend app$/.test(l));
     assert.ok(match >= 0, r.stdout);
-    assert.match(lines[match - 1], /^0x[0-9a-f]+- \[heap\]  .*bind \*:443/);
-    assert.match(lines[match + 1], /^0x[0-9a-f]+- \[heap\]  backend app$/);
+    assert.match(lines[match - 1], /^0x[0-9a-f]+- \[heap\] {2}.*bind \*:443/);
+    assert.match(lines[match + 1], /^0x[0-9a-f]+- \[heap\] {2}backend app$/);
     const bad = triage(['strings', c.core, '--grep', '(']);
     assert.equal(bad.status, 64);
     assert.match(bad.stderr, /--grep: not a regular expression/);

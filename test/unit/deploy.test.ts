@@ -53,15 +53,16 @@ const k8sDocs: Doc[] = readdirSync(join(root, 'k8s'))
       return d.toJSON() as Doc;
     }),
   );
-const compose = parse(read('docker-compose.yml')) as { services: Record<string, ComposeService> };
+// Compose files use YAML merge keys (<<: *anchor), which YAML 1.2 leaves off by default.
+const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
 
 function byKind(kind: string, name?: string): Doc[] {
   return k8sDocs.filter((d) => d.kind === kind && (!name || (d.metadata as { name: string }).name === name));
 }
 
 function podContainers(doc: Doc): Container[] {
-  const spec = doc.spec as { template?: { spec: { containers: Container[] } }; jobTemplate?: unknown };
-  return spec.template?.spec.containers ?? [];
+  const spec = doc.spec as { template?: { spec: { containers: Container[] } } } | undefined;
+  return spec?.template?.spec.containers ?? [];
 }
 
 function deployment(name: string): Container {
