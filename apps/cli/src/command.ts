@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { FailureCategory } from '../../../libs/analysis/src/failure';
+import { describeFailure, type FailureCategory } from '../../../libs/analysis/src/failure';
+import { UsageError } from './options';
 
 /** Each `triage` subcommand lives in apps/cli/src/commands/<name>.ts and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -25,3 +26,15 @@ export const exitCodeFor: Record<FailureCategory, number> = {
   tool: ExitCode.failure,
   internal: ExitCode.failure,
 };
+
+/** Ends a command that failed: one line on stderr, never a stack trace, and the exit code for its kind. */
+export function exitWithFailure(err: unknown): void {
+  if (err instanceof UsageError) {
+    process.stderr.write(`triage: error: ${err.message}\n`);
+    process.exitCode = ExitCode.usage;
+    return;
+  }
+  const failure = describeFailure(err);
+  process.stderr.write(`triage: error: ${failure.reason}\n`);
+  process.exitCode = exitCodeFor[failure.category];
+}

@@ -2,6 +2,7 @@ import { mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises
 import { hostname, release, arch } from 'node:os';
 import { basename, join } from 'node:path';
 import { elfKind } from '../../core-dump/src';
+import { SAFE_GDB_ARGS } from '../../symbolizer/src/gdb';
 import { runTool } from '../../tools/src/run-tool';
 
 export type CaptureFailure = 'gone' | 'not-permitted' | 'failed';
@@ -92,12 +93,7 @@ async function gcore(pid: number, corePath: string, timeoutMs: number): Promise<
   const run = await runTool(
     'gdb',
     [
-      '-nx',
-      '-batch',
-      '-iex',
-      'set auto-load off',
-      '-iex',
-      'set debuginfod enabled off',
+      ...SAFE_GDB_ARGS,
       '-iex',
       'set auto-solib-add off',
       '-iex',

@@ -20,18 +20,15 @@ export interface GdbRunOptions {
 }
 
 /**
- * Settings go in with -iex: an -ex runs after the files are loaded, too late for
- * debug-file-directory. auto-load and debuginfod are off because a core's objects and a server
- * must not make gdb run scripts or stall.
+ * How every gdb run starts: no init files, batch mode, no auto-loaded scripts and no debuginfod,
+ * because a core's objects and a server must not make gdb run scripts or stall. Settings go in
+ * with -iex: an -ex runs after the files are loaded, too late for them.
  */
+export const SAFE_GDB_ARGS: readonly string[] = ['-nx', '-batch', '-iex', 'set auto-load off', '-iex', 'set debuginfod enabled off'];
+
 function gdbArgs(o: GdbRunOptions, commands: string[]): string[] {
   const args = [
-    '-nx',
-    '-batch',
-    '-iex',
-    'set auto-load off',
-    '-iex',
-    'set debuginfod enabled off',
+    ...SAFE_GDB_ARGS,
     '-iex',
     `set debug-file-directory ${o.debuginfoDirs.map((d) => resolve(d)).join(':')}`,
     '-iex',

@@ -20,7 +20,7 @@ import { gdbBacktrace } from './gdb';
 import { parseUnstripList, type CoreModuleInfo } from './modules';
 import { ToolError, type SymbolizedThread, type SymbolizeOptions, type SymbolizeResult } from './types';
 
-export { gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEvaluateOptions, type GdbEvaluation, type GdbRunOptions } from './gdb';
+export { SAFE_GDB_ARGS, gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEvaluateOptions, type GdbEvaluation, type GdbRunOptions } from './gdb';
 export { parseEuStack } from './eu-stack';
 export { parseUnstripList, type CoreModuleInfo } from './modules';
 export { ToolError } from './types';

@@ -1,9 +1,8 @@
 import { Command, Option } from 'commander';
 import { analyzeInput } from '../../../../libs/analysis/src/analyze';
-import { describeFailure } from '../../../../libs/analysis/src/failure';
 import { renderCoreBacktrace, renderJson, renderMarkdown, renderText } from '../../../../libs/report/src';
 import type { Report } from '../../../../libs/report/src/model';
-import { ExitCode, exitCodeFor, type RegisterCommand } from '../command';
+import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { positiveSeconds } from '../options';
 
 const renderers: Record<string, (r: Report) => string> = {
@@ -38,15 +37,8 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
     .option('--timeout <seconds>', 'time limit for each tool run', '60')
     .option('--no-sandbox', 'run eu-stack/gdb without bubblewrap')
     .action(async (core: string, flags: AnalyzeFlags) => {
-      let timeoutSeconds: number;
       try {
-        timeoutSeconds = positiveSeconds('--timeout', flags.timeout);
-      } catch (err) {
-        process.stderr.write(`triage: error: ${(err as Error).message}\n`);
-        process.exitCode = ExitCode.usage;
-        return;
-      }
-      try {
+        const timeoutSeconds = positiveSeconds('--timeout', flags.timeout);
         const report = await analyzeInput(core, {
           executable: flags.exe,
           debuginfoDirs: flags.debuginfoDir,
@@ -58,9 +50,7 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
         process.stdout.write(render(report).replace(/\n?$/, '\n'));
         process.exitCode = ExitCode.ok;
       } catch (err) {
-        const failure = describeFailure(err);
-        process.stderr.write(`triage: error: ${failure.reason}\n`);
-        process.exitCode = exitCodeFor[failure.category];
+        exitWithFailure(err);
       }
     });
 };

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { analyzeInput } from '../../../../libs/analysis/src/analyze';
-import { describeFailure } from '../../../../libs/analysis/src/failure';
 import { captureProcess } from '../../../../libs/memory/src';
 import { renderJson, renderText } from '../../../../libs/report/src';
-import { ExitCode, exitCodeFor, type RegisterCommand } from '../command';
+import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { serverOptions } from '../http-client';
 import { positiveInteger, positiveSeconds, UsageError } from '../options';
 import { retryPolicy, uploadInput } from './upload';
@@ -54,14 +53,7 @@ export const registerCapture: RegisterCommand = (program: Command) => {
         }
         process.exitCode = ExitCode.ok;
       } catch (err) {
-        if (err instanceof UsageError) {
-          process.stderr.write(`triage: error: ${err.message}\n`);
-          process.exitCode = ExitCode.usage;
-          return;
-        }
-        const failure = describeFailure(err);
-        process.stderr.write(`triage: error: ${failure.reason}\n`);
-        process.exitCode = exitCodeFor[failure.category];
+        exitWithFailure(err);
       }
     });
 };

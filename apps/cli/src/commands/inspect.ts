@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { withCoreInput } from '../../../../libs/analysis/src/core-input';
-import { describeFailure } from '../../../../libs/analysis/src/failure';
 import { defaultDebuginfoDirs } from '../../../../libs/debuginfo/src/local';
 import { gdbEvaluate, type GdbEvaluation } from '../../../../libs/symbolizer/src';
-import { ExitCode, exitCodeFor, type RegisterCommand } from '../command';
-import { positiveSeconds, UsageError } from '../options';
+import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
+import { positiveSeconds } from '../options';
 
 interface InspectFlags {
   expr: string[];
@@ -49,14 +48,7 @@ export const registerInspect: RegisterCommand = (program: Command) => {
         process.stdout.write(flags.json ? `${JSON.stringify(results, null, 2)}\n` : results.map(textLine).join(''));
         process.exitCode = results.every((r) => r.value !== undefined) ? ExitCode.ok : ExitCode.failure;
       } catch (err) {
-        if (err instanceof UsageError) {
-          process.stderr.write(`triage: error: ${err.message}\n`);
-          process.exitCode = ExitCode.usage;
-          return;
-        }
-        const failure = describeFailure(err);
-        process.stderr.write(`triage: error: ${failure.reason}\n`);
-        process.exitCode = exitCodeFor[failure.category];
+        exitWithFailure(err);
       }
     });
 };

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { withCoreInput } from '../../../../libs/analysis/src/core-input';
-import { describeFailure } from '../../../../libs/analysis/src/failure';
 import { extractStrings, grepStrings, type FoundString, type GrepHit } from '../../../../libs/memory/src';
-import { ExitCode, exitCodeFor, type RegisterCommand } from '../command';
+import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { positiveInteger, UsageError } from '../options';
 
 interface StringsFlags {
@@ -42,14 +41,7 @@ export const registerStrings: RegisterCommand = (program: Command) => {
         });
         process.exitCode = ExitCode.ok;
       } catch (err) {
-        if (err instanceof UsageError) {
-          process.stderr.write(`triage: error: ${err.message}\n`);
-          process.exitCode = ExitCode.usage;
-          return;
-        }
-        const failure = describeFailure(err);
-        process.stderr.write(`triage: error: ${failure.reason}\n`);
-        process.exitCode = exitCodeFor[failure.category];
+        exitWithFailure(err);
       }
     });
 };
