@@ -1,7 +1,9 @@
 /** The S3 adapter against a real S3 protocol server (s3rver) on a random loopback port. */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -105,6 +107,28 @@ describe('S3Storage specifics', () => {
       // The hung request holds its socket open until the server side cuts it.
       for (const socket of sockets) socket.destroy();
       silent.close();
+    }
+  });
+
+  test('a read racing an in-place rewrite (torn body, stale ETag) is read again', async () => {
+    const full = Buffer.from('{"state":"done","attempts":1}');
+    const md5 = createHash('md5').update(full).digest('hex');
+    let gets = 0;
+    // Some S3 servers rewrite files in place: the first answer is the half-written file with the new ETag.
+    const fake = createHttpServer((req, res) => {
+      gets += 1;
+      const body = gets === 1 ? full.subarray(0, 5) : full;
+      res.writeHead(200, { 'content-length': body.length, etag: `"${md5}"`, 'last-modified': new Date().toUTCString() });
+      res.end(body);
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    try {
+      const s = new S3Storage(config({ port: (fake.address() as AddressInfo).port }));
+      assert.deepEqual(await s.getBuffer('cores/x/status.json'), full);
+      assert.equal(gets, 2);
+    } finally {
+      fake.closeAllConnections();
+      fake.close();
     }
   });
 });

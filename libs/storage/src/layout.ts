@@ -5,6 +5,7 @@
  *   uploads/<uploadId>            an upload in flight (moved away when complete, never read as a core)
  *   cores/<coreId>/core.zst       the raw core, zstd-compressed (coreId = first 32 hex of the raw core's sha256)
  *   cores/<coreId>/meta.json      what the client said, sha256, size, format, upload count and times
+ *   cores/<coreId>/facts.json     what the upload's single pass read: signal, threads, modules with build-ids
  *   cores/<coreId>/status.json    queued | analyzing | done | failed (+ reason)
  *   reports/<coreId>.json         the report JSON (report id = core id)
  *   debuginfo/<buildId>/debuginfo   separate debuginfo (DWARF) by build-id
@@ -21,6 +22,7 @@ export const keys = {
   upload: (uploadId: string) => `uploads/${checkId('upload id', uploadId, 16, 64)}`,
   core: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/core.zst`,
   coreMeta: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/meta.json`,
+  coreFacts: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/facts.json`,
   coreStatus: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/status.json`,
   report: (coreId: string) => `reports/${checkId('core id', coreId, 32, 32)}.json`,
   debuginfo: (buildId: string, kind: 'debuginfo' | 'executable') => `debuginfo/${checkId('build-id', buildId, 4, 128)}/${kind}`,

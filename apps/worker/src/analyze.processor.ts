@@ -1,0 +1,114 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Inject, Injectable } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { describeFailure } from '../../../libs/analysis/src/failure';
+import type { AnalyzeOptions } from '../../../libs/analysis/src/types';
+import type { TriageConfig } from '../../../libs/config/src';
+import { DebuginfoCache } from '../../../libs/debuginfo/src/cache';
+import { IntakeError, type CoreMetadata } from '../../../libs/intake/src/types';
+import type { AnalyzeJob } from '../../../libs/queue/src';
+import type { Report } from '../../../libs/report/src/model';
+import { CoreRecords, type CoreStatus } from '../../../libs/storage/src/core-records';
+import { isCoreId, keys } from '../../../libs/storage/src/layout';
+import type { StoragePort } from '../../../libs/storage/src/storage.port';
+import { ANALYZER, CONFIG, LOGGER, STORAGE } from './tokens';
+
+/** The analysis pipeline (libs/analysis analyzeInput); injected so the job logic can be tested on its own. */
+export type Analyzer = (inputPath: string, options: AnalyzeOptions) => Promise<Report>;
+
+export interface AnalyzeResult {
+  coreId: string;
+  signature?: string;
+  /** True when a redelivered job found the report already written. */
+  alreadyDone: boolean;
+}
+
+/**
+ * One analysis job: stored core -> local temp dir -> the shared pipeline -> report and status in storage.
+ * Bad input fails at once (UnrecoverableError); anything else is thrown for BullMQ to retry with back-off.
+ * The core is kept either way: a failed analysis is retried by uploading again, or by a newer worker.
+ */
+@Injectable()
+export class AnalyzeProcessor {
+  constructor(
+    @Inject(CONFIG) private readonly config: TriageConfig,
+    @Inject(STORAGE) private readonly storage: StoragePort,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly records: CoreRecords,
+    private readonly cache: DebuginfoCache,
+    @Inject(ANALYZER) private readonly analyzeInput: Analyzer,
+  ) {}
+
+  async process(job: Job<AnalyzeJob>): Promise<AnalyzeResult> {
+    const { coreId } = job.data;
+    if (!isCoreId(coreId)) throw new UnrecoverableError(`invalid core id ${JSON.stringify(coreId)}`);
+    const log = this.logger.child({ coreId, jobId: job.id, attempt: job.attemptsMade + 1 });
+    const previous = await this.records.readStatus(coreId);
+    // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
+    if (previous?.state === 'done' && (await this.storage.stat(keys.report(coreId)))) {
+      log.info('report already written');
+      return { coreId, alreadyDone: true };
+    }
+    const attempts = (previous?.attempts ?? 0) + 1;
+    await this.records.writeStatus(coreId, this.status('analyzing', attempts));
+    const started = Date.now();
+    const work = await mkdtemp(join(tmpdir(), 'triage-job-'));
+    try {
+      const report = await this.analyze(coreId, work);
+      await this.records.writeReport(coreId, report);
+      await this.records.writeStatus(coreId, this.status('done', attempts));
+      log.info({ ms: Date.now() - started, kind: report.classification.kind, signature: report.signature }, 'analysis done');
+      return { coreId, signature: report.signature, alreadyDone: false };
+    } catch (err) {
+      const failure = describeFailure(err);
+      const lastAttempt = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      log.warn({ ms: Date.now() - started, category: failure.category, permanent: failure.permanent, lastAttempt, err }, 'analysis failed');
+      // The status is best effort: with storage down it cannot be written, and the retry will write it.
+      await this.records
+        .writeStatus(coreId, this.status(lastAttempt ? 'failed' : 'queued', attempts, lastAttempt ? failure.reason : `will retry: ${failure.reason}`))
+        .catch((statusErr: unknown) => log.error({ err: statusErr }, 'could not write the status'));
+      if (failure.permanent) throw new UnrecoverableError(failure.reason);
+      throw err;
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  private status(state: CoreStatus['state'], attempts: number, reason?: string): CoreStatus {
+    return { state, updatedAt: new Date().toISOString(), attempts, ...(reason ? { reason } : {}) };
+  }
+
+  private async analyze(coreId: string, work: string): Promise<Report> {
+    const body = await this.storage.get(keys.core(coreId));
+    if (!body) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
+    // Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds.
+    const corePath = join(work, 'core.zst');
+    await pipeline(body, createWriteStream(corePath));
+    const meta = await this.records.readMeta(coreId);
+    const metadata: CoreMetadata = { ...meta?.metadata };
+    let mapsPath: string | undefined;
+    if (metadata.maps) {
+      mapsPath = join(work, 'maps');
+      await writeFile(mapsPath, metadata.maps);
+    }
+    const report = await this.analyzeInput(corePath, {
+      metadata,
+      mapsPath,
+      debuginfoDirs: [this.cache.dir],
+      beforeSymbolize: async (modules) => {
+        await this.cache.fetchForModules(modules.map((m) => m.buildId));
+      },
+      timeoutMs: this.config.toolTimeoutMs,
+      sandbox: this.config.sandbox,
+      workDir: work,
+      limits: { maxCoreBytes: this.config.maxCoreBytes },
+    });
+    if (report.id !== coreId) throw new IntakeError('corrupt', `the stored core ${coreId} does not match its id (its bytes hash to ${report.id})`);
+    return report;
+  }
+}

@@ -1,0 +1,42 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { analyzeInput } from '../../../libs/analysis/src/analyze';
+import type { TriageConfig } from '../../../libs/config/src';
+import { DebuginfoCache } from '../../../libs/debuginfo/src/cache';
+import { DebuginfodClient } from '../../../libs/debuginfo/src/debuginfod-client';
+import { DebuginfoStore } from '../../../libs/debuginfo/src/store';
+import { createStorage } from '../../../libs/storage/src';
+import { CoreRecords } from '../../../libs/storage/src/core-records';
+import type { StoragePort } from '../../../libs/storage/src/storage.port';
+import { AnalyzeProcessor } from './analyze.processor';
+import { AnalyzeWorker } from './analyze.worker';
+import { ANALYZER, CONFIG, LOGGER, STORAGE } from './tokens';
+
+/** The worker: no HTTP, one BullMQ consumer. `WorkerModule.forRoot(config, logger)` so tests can boot it with their own. */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: TriageConfig, logger: Logger): DynamicModule {
+    return {
+      module: WorkerModule,
+      providers: [
+        { provide: CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        { provide: ANALYZER, useValue: analyzeInput },
+        { provide: STORAGE, useFactory: () => createStorage(config.storage) },
+        { provide: DebuginfoStore, inject: [STORAGE], useFactory: (storage: StoragePort) => new DebuginfoStore(storage) },
+        { provide: CoreRecords, inject: [STORAGE], useFactory: (storage: StoragePort) => new CoreRecords(storage) },
+        {
+          provide: DebuginfoCache,
+          inject: [DebuginfoStore],
+          useFactory: (store: DebuginfoStore) =>
+            new DebuginfoCache(config.debuginfoCacheDir, store, {
+              upstream: new DebuginfodClient(config.debuginfodUrls),
+              log: (message, details) => logger.warn(details, message),
+            }),
+        },
+        AnalyzeProcessor,
+        AnalyzeWorker,
+      ],
+    };
+  }
+}

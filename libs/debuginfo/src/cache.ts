@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { DebuginfodClient } from './debuginfod-client';
+import type { DebuginfoKind, DebuginfoStore } from './store';
+
+export type CacheSource = 'cache' | 'store' | 'upstream' | 'missing';
+
+export interface ModuleFiles {
+  debuginfo: CacheSource;
+  executable: CacheSource;
+}
+
+export interface DebuginfoCacheOptions {
+  /** Upstream debuginfod servers (DEBUGINFOD_URLS), asked when our own store lacks a file. */
+  upstream?: DebuginfodClient;
+  /** Build-ids fetched at once. */
+  concurrency?: number;
+  log?: (message: string, details: Record<string, unknown>) => void;
+}
+
+const BUILD_ID = /^[0-9a-f]{4,128}$/;
+const KINDS: readonly DebuginfoKind[] = ['debuginfo', 'executable'];
+
+/**
+ * A local directory laid out the way elfutils and gdb look files up by build-id, so it can be passed
+ * as --debuginfo-path / debug-file-directory:
+ *
+ *   DIR/.build-id/xx/rest.debug   separate debuginfo
+ *   DIR/.build-id/xx/rest         the executable or library itself
+ *
+ * Files arrive from the DebuginfoStore first and upstream debuginfod servers second, each build-id once
+ * even when several analyses ask at the same time, and appear by rename only when complete.
+ */
+export class DebuginfoCache {
+  private readonly inFlight = new Map<string, Promise<CacheSource>>();
+  private readonly upstream?: DebuginfodClient;
+  private readonly concurrency: number;
+  private readonly log?: DebuginfoCacheOptions['log'];
+
+  constructor(
+    readonly dir: string,
+    private readonly store: DebuginfoStore | undefined,
+    options: DebuginfoCacheOptions = {},
+  ) {
+    this.upstream = options.upstream;
+    this.concurrency = options.concurrency ?? 8;
+    this.log = options.log;
+  }
+
+  /** Where elfutils looks for the artifact: a build-id of "abcdef" becomes .build-id/ab/cdef(.debug). */
+  pathOf(buildId: string, kind: DebuginfoKind): string {
+    return join(this.dir, '.build-id', buildId.slice(0, 2), `${buildId.slice(2)}${kind === 'debuginfo' ? '.debug' : ''}`);
+  }
+
+  /** Makes the debuginfo and executable of each build-id available locally when anyone has them. */
+  async fetchForModules(buildIds: Iterable<string | undefined>): Promise<Map<string, ModuleFiles>> {
+    const wanted = [...new Set([...buildIds].filter((b): b is string => !!b).map((b) => b.toLowerCase()))].filter((b) => BUILD_ID.test(b));
+    const results = new Map<string, ModuleFiles>();
+    let next = 0;
+    const worker = async () => {
+      while (next < wanted.length) {
+        const buildId = wanted[next++];
+        const [debuginfo, executable] = await Promise.all(KINDS.map((kind) => this.fetch(buildId, kind)));
+        results.set(buildId, { debuginfo, executable });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, wanted.length) }, worker));
+    return results;
+  }
+
+  /** One artifact, once: concurrent callers share the download in progress. */
+  fetch(buildId: string, kind: DebuginfoKind): Promise<CacheSource> {
+    const key = `${buildId}/${kind}`;
+    let running = this.inFlight.get(key);
+    if (!running) {
+      running = this.load(buildId, kind).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, running);
+    }
+    return running;
+  }
+
+  private async load(buildId: string, kind: DebuginfoKind): Promise<CacheSource> {
+    const target = this.pathOf(buildId, kind);
+    if (await isFile(target)) return 'cache';
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = join(dirname(target), `.tmp-${randomUUID()}`);
+    try {
+      if (this.store) {
+        const body = await this.store.get(buildId, kind);
+        if (body) {
+          await pipeline(body, createWriteStream(tmp));
+          await rename(tmp, target);
+          return 'store';
+        }
+      }
+      if (this.upstream && (await this.upstream.download(buildId, kind, tmp)) === 'found') {
+        await rename(tmp, target);
+        return 'upstream';
+      }
+      return 'missing';
+    } catch (err) {
+      // A file we cannot get now only costs symbols; the analysis goes on without it.
+      this.log?.('debuginfo fetch failed', { buildId, kind, error: err instanceof Error ? err.message : String(err) });
+      return 'missing';
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,122 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { DebuginfoKind } from './store';
+
+export interface DebuginfodClientOptions {
+  /** Until the response headers arrive, per server. elfutils' 90 s default would stall a whole analysis. */
+  timeoutMs?: number;
+  /** For the whole body once a server answered. */
+  downloadTimeoutMs?: number;
+  /** Largest file accepted; a bigger one is treated as a miss. */
+  maxBytes?: number;
+  /** How long a "no server has it" answer is remembered (debuginfod clients cache 404s for 600 s). */
+  missTtlMs?: number;
+  fetch?: typeof fetch;
+}
+
+export type FetchOutcome = 'found' | 'missing';
+
+class TooLargeError extends Error {}
+
+/**
+ * A client of the debuginfod protocol (`GET <url>/buildid/<id>/debuginfo|executable`) over several
+ * servers at once: all are asked in parallel, the first 200 wins and the others are cancelled.
+ */
+export class DebuginfodClient {
+  private readonly urls: string[];
+  private readonly timeoutMs: number;
+  private readonly downloadTimeoutMs: number;
+  private readonly maxBytes: number;
+  private readonly missTtlMs: number;
+  private readonly fetchImpl: typeof fetch;
+  private readonly misses = new Map<string, number>();
+
+  constructor(urls: string[], options: DebuginfodClientOptions = {}) {
+    this.urls = urls.map((u) => u.replace(/\/+$/, '')).filter(Boolean);
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.downloadTimeoutMs = options.downloadTimeoutMs ?? 300_000;
+    this.maxBytes = options.maxBytes ?? 2 * 1024 ** 3;
+    this.missTtlMs = options.missTtlMs ?? 600_000;
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  get enabled(): boolean {
+    return this.urls.length > 0;
+  }
+
+  /** True when the last answer for this artifact was "nobody has it" and that is still fresh. */
+  isKnownMiss(buildId: string, kind: DebuginfoKind): boolean {
+    const key = `${buildId}/${kind}`;
+    const until = this.misses.get(key);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.misses.delete(key);
+    return false;
+  }
+
+  /**
+   * Downloads the artifact to `dest` (the caller renames it into place). Network trouble and 404s
+   * both end as 'missing': symbolizing goes on without it, as elfutils does.
+   */
+  async download(buildId: string, kind: DebuginfoKind, dest: string): Promise<FetchOutcome> {
+    if (!this.enabled || this.isKnownMiss(buildId, kind)) return 'missing';
+    const controllers = this.urls.map(() => new AbortController());
+    let response: Response;
+    let winner: number;
+    try {
+      [response, winner] = await Promise.any(this.urls.map((url, i) => this.ask(`${url}/buildid/${buildId}/${kind}`, controllers[i]).then((r) => [r, i] as const)));
+    } catch {
+      this.rememberMiss(buildId, kind);
+      return 'missing';
+    }
+    controllers.forEach((c, i) => i !== winner && c.abort());
+    const timer = setTimeout(() => controllers[winner].abort(), this.downloadTimeoutMs);
+    try {
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), this.sizeCap(), createWriteStream(dest));
+      return 'found';
+    } catch (err) {
+      await rm(dest, { force: true });
+      // Too big is a property of the file, not of the moment: remember it like a miss.
+      if (err instanceof TooLargeError) this.rememberMiss(buildId, kind);
+      return 'missing';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async ask(url: string, controller: AbortController): Promise<Response> {
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    try {
+      const res = await this.fetchImpl(url, { signal: controller.signal, redirect: 'follow' });
+      const length = Number(res.headers.get('content-length') ?? NaN);
+      if (res.status !== 200 || !res.body || length > this.maxBytes) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new Error(`${url}: ${res.status}`);
+      }
+      return res;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private sizeCap(): Transform {
+    let seen = 0;
+    const max = this.maxBytes;
+    return new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        seen += chunk.length;
+        if (seen > max) return done(new TooLargeError(`larger than ${max} bytes`));
+        done(null, chunk);
+      },
+    });
+  }
+
+  private rememberMiss(buildId: string, kind: DebuginfoKind): void {
+    // Bounded: a flood of unknown build-ids must not grow this forever.
+    if (this.misses.size > 50_000) this.misses.clear();
+    this.misses.set(`${buildId}/${kind}`, Date.now() + this.missTtlMs);
+  }
+}

@@ -1,0 +1,124 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { readBuildIdFromFile } from '../../core-dump/src/elf-file';
+import {
+  isHeader,
+  parseElfHeader,
+  parseSectionHeader,
+  readExact,
+  readProgramHeaders,
+  shdrSize,
+  withFile,
+  PT_LOAD,
+  SHT_NOBITS,
+  type ByteSource,
+  type ElfHeader,
+} from '../../core-dump/src/elf';
+import { IntakeError } from '../../intake/src/types';
+import { keys } from '../../storage/src/layout';
+import type { StoragePort } from '../../storage/src/storage.port';
+
+export type DebuginfoKind = 'debuginfo' | 'executable';
+
+export interface StoredDebuginfo {
+  buildId: string;
+  kind: DebuginfoKind;
+  size: number;
+}
+
+export interface PutDebuginfoOptions {
+  /** The client's name for the file; served back as X-DEBUGINFOD-FILE. */
+  fileName?: string;
+}
+
+const PF_X = 1;
+const MAX_SHSTRTAB_BYTES = 1 << 20;
+
+interface ElfContents {
+  /** DWARF is present (.debug_info, or its compressed .zdebug_info form). */
+  hasDebugInfo: boolean;
+  /** A separate debug file: objcopy --only-keep-debug keeps the section table but drops the code (.text is NOBITS). */
+  separateDebug: boolean;
+  /** The file holds machine code a debugger can unwind through (.eh_frame and .text come with it). */
+  hasCode: boolean;
+}
+
+async function readContents(path: string): Promise<ElfContents | undefined> {
+  return withFile(path, async (src) => {
+    const h = parseElfHeader((await src(0n, 64)) ?? Buffer.alloc(0));
+    if (!isHeader(h)) return undefined;
+    const sections = await namedSections(src, h);
+    const named = (name: string) => sections.find((s) => s.name === name);
+    const debugInfo = named('.debug_info') ?? named('.zdebug_info');
+    const text = named('.text');
+    const loadsCode = ((await readProgramHeaders(src, 0n, h)) ?? []).some((p) => p.type === PT_LOAD && (p.flags & PF_X) !== 0 && p.filesz > 0n);
+    return {
+      hasDebugInfo: debugInfo !== undefined && debugInfo.type !== SHT_NOBITS && debugInfo.size > 0n,
+      separateDebug: text !== undefined && text.type === SHT_NOBITS,
+      hasCode: (text !== undefined && text.type !== SHT_NOBITS && text.size > 0n) || (text === undefined && loadsCode),
+    };
+  });
+}
+
+async function namedSections(src: ByteSource, h: ElfHeader): Promise<Array<{ name: string; type: number; size: bigint }>> {
+  const size = shdrSize(h.layout);
+  if (h.shoff === 0n || h.shentsize !== size || h.shnum === 0 || h.shnum > 65_535 || h.shstrndx >= h.shnum) return [];
+  const table = await readExact(src, h.shoff, size * h.shnum);
+  if (!table) return [];
+  const headers = Array.from({ length: h.shnum }, (_, i) => parseSectionHeader(h.layout, table, i * size));
+  const strtab = headers[h.shstrndx];
+  if (strtab.size === 0n || strtab.size > BigInt(MAX_SHSTRTAB_BYTES)) return [];
+  const names = await readExact(src, strtab.offset, Number(strtab.size));
+  if (!names) return [];
+  return headers.map((s) => {
+    const end = names.indexOf(0, s.name);
+    return { name: names.toString('latin1', s.name, end < 0 ? names.length : end), type: s.type, size: s.size };
+  });
+}
+
+/** Chooses the debuginfod artifact an ELF file serves as; undefined when it is neither. */
+export function debuginfoKindOf(c: ElfContents): DebuginfoKind | undefined {
+  if (c.hasDebugInfo || c.separateDebug) return 'debuginfo';
+  return c.hasCode ? 'executable' : undefined;
+}
+
+/**
+ * Debuginfo and executables by build-id, in object storage (debuginfo/<id>/debuginfo|executable).
+ * The build-id always comes from the file itself: a name or a client's word could file DWARF under
+ * the wrong binary, and the symbolizer would then print confident lies.
+ */
+export class DebuginfoStore {
+  constructor(private readonly storage: StoragePort) {}
+
+  async put(filePath: string, options: PutDebuginfoOptions = {}): Promise<StoredDebuginfo> {
+    const contents = await readContents(filePath);
+    if (!contents) throw new IntakeError('unsupported', 'not an ELF file: send an executable, a shared library or a .debug file');
+    const buildId = await readBuildIdFromFile(filePath);
+    if (!buildId || !/^[0-9a-f]{4,128}$/.test(buildId)) {
+      throw new IntakeError('unsupported', 'the ELF file has no GNU build-id note (link with -Wl,--build-id), so nothing could find it by build-id');
+    }
+    const kind = debuginfoKindOf(contents);
+    if (!kind) throw new IntakeError('unsupported', 'the ELF file has neither debug information nor code');
+    const key = keys.debuginfo(buildId, kind);
+    const { size } = await stat(filePath);
+    const existing = await this.storage.stat(key);
+    // Same build-id and size: the same bytes in practice; skip sending hundreds of MiB again.
+    if (existing?.size === size) return { buildId, kind, size };
+    const metadata = options.fileName ? { file: options.fileName } : undefined;
+    const info = await this.storage.put(key, createReadStream(filePath), { size, contentType: 'application/octet-stream', metadata });
+    return { buildId, kind, size: info.size };
+  }
+
+  async get(buildId: string, kind: DebuginfoKind): Promise<Readable | undefined> {
+    return this.storage.get(keys.debuginfo(buildId.toLowerCase(), kind));
+  }
+
+  async has(buildId: string, kind: DebuginfoKind): Promise<boolean> {
+    return (await this.storage.stat(keys.debuginfo(buildId.toLowerCase(), kind))) !== undefined;
+  }
+
+  async size(buildId: string, kind: DebuginfoKind): Promise<number | undefined> {
+    return (await this.storage.stat(keys.debuginfo(buildId.toLowerCase(), kind)))?.size;
+  }
+}

@@ -1,0 +1,101 @@
+import type { CoreMetadata, InputFormat } from '../../intake/src/types';
+import type { Report } from '../../report/src/model';
+import { keys } from './layout';
+import type { StoragePort } from './storage.port';
+
+/**
+ * The JSON objects kept beside each core, shared by the API (writes meta and "queued") and the worker
+ * (writes "analyzing", "done", "failed" and the report). The API's CoreStore can delegate here.
+ */
+export type CoreState = 'queued' | 'analyzing' | 'done' | 'failed';
+
+/** cores/<id>/status.json */
+export interface CoreStatus {
+  state: CoreState;
+  updatedAt: string;
+  attempts: number;
+  reason?: string;
+}
+
+export interface UploadEvent {
+  at: string;
+  hostname?: string;
+  /** Which door it came in by: the v1 API or abrt's reporter-upload. */
+  via: 'api' | 'abrt';
+  /** Bytes on the wire (compressed as sent). */
+  bytes: number;
+}
+
+/** cores/<id>/meta.json: what the clients said about the core, and how often it was sent. */
+export interface CoreMeta {
+  id: string;
+  sha256: string;
+  /** Size of the raw core in bytes. */
+  size: number;
+  /** Size of the stored core.zst. */
+  storedSize: number;
+  format: InputFormat;
+  filename?: string;
+  metadata: CoreMetadata;
+  /** abrt dump-dir files that came with the core (names only; contents are in `metadata`). */
+  abrtFiles?: string[];
+  /** Files the server left out because they were over their size limit. */
+  skippedFiles?: string[];
+  /** Every upload of these exact bytes: the same core sent twice is counted twice. */
+  uploads: UploadEvent[];
+}
+
+export class CoreRecords {
+  constructor(private readonly storage: StoragePort) {}
+
+  private async readJson<T>(key: string): Promise<T | undefined> {
+    const buf = await this.storage.getBuffer(key);
+    return buf ? (JSON.parse(buf.toString('utf8')) as T) : undefined;
+  }
+
+  private async writeJson(key: string, value: unknown): Promise<void> {
+    await this.storage.put(key, JSON.stringify(value, null, 2), { contentType: 'application/json' });
+  }
+
+  async coreExists(id: string): Promise<boolean> {
+    return (await this.storage.stat(keys.core(id))) !== undefined;
+  }
+
+  readMeta(id: string): Promise<CoreMeta | undefined> {
+    return this.readJson<CoreMeta>(keys.coreMeta(id));
+  }
+
+  writeMeta(meta: CoreMeta): Promise<void> {
+    return this.writeJson(keys.coreMeta(meta.id), meta);
+  }
+
+  readStatus(id: string): Promise<CoreStatus | undefined> {
+    return this.readJson<CoreStatus>(keys.coreStatus(id));
+  }
+
+  writeStatus(id: string, status: CoreStatus): Promise<void> {
+    return this.writeJson(keys.coreStatus(id), status);
+  }
+
+  readReport(id: string): Promise<Report | undefined> {
+    return this.readJson<Report>(keys.report(id));
+  }
+
+  writeReport(id: string, report: Report): Promise<void> {
+    return this.writeJson(keys.report(id), report);
+  }
+
+  /** The status a client sees: status.json, or "queued" for a stored core whose status is not written yet. */
+  async currentStatus(id: string): Promise<CoreStatus | undefined> {
+    const status = await this.readStatus(id);
+    if (status) return status;
+    const meta = await this.readMeta(id);
+    if (!meta) return undefined;
+    return { state: 'queued', updatedAt: meta.uploads.at(-1)?.at ?? new Date(0).toISOString(), attempts: 0 };
+  }
+
+  /** Removes a core and everything beside it; used to undo an upload that could not be queued. */
+  async removeCore(id: string): Promise<void> {
+    for (const key of [keys.coreStatus(id), keys.coreMeta(id), keys.core(id)]) await this.storage.delete(key);
+  }
+}

@@ -1,0 +1,83 @@
+import { StorageUnavailableError } from './storage.port';
+
+/** Socket-level failures: the backend is down or unreachable, not a problem with the request itself. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ESOCKETTIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** S3 error codes that say "try again later" rather than "this request is wrong". */
+const S3_BUSY_CODES = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout', 'RequestTimeTooSkewed', 'XMinioServerNotInitialized']);
+
+/** Local disk conditions that an operator fixes and a retry then gets through. */
+const DISK_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS']);
+
+function codeOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  const code = (err as { code: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isUnavailable(err: unknown, depth = 0): boolean {
+  if (depth > 4 || typeof err !== 'object' || err === null) return false;
+  if (err instanceof StorageUnavailableError) return true;
+  const code = codeOf(err);
+  if (code && (NETWORK_CODES.has(code) || S3_BUSY_CODES.has(code) || DISK_CODES.has(code))) return true;
+  // minio wraps a 5xx answer in a plain Error once its own retries are spent.
+  if (err instanceof Error && /Retryable HTTP status|socket hang up/i.test(err.message)) return true;
+  if (err instanceof AggregateError) return err.errors.some((e) => isUnavailable(e, depth + 1));
+  return 'cause' in err && isUnavailable((err as { cause: unknown }).cause, depth + 1);
+}
+
+/** Rethrows backend outages as StorageUnavailableError (callers answer 503 / retry); anything else unchanged. */
+export function translate(err: unknown, what: string): never {
+  if (err instanceof StorageUnavailableError) throw err;
+  if (isUnavailable(err)) throw new StorageUnavailableError(`object storage unavailable (${what})`, { cause: err });
+  throw err;
+}
+
+export function isErrorCode(err: unknown, ...codes: string[]): boolean {
+  const code = codeOf(err);
+  return code !== undefined && codes.includes(code);
+}
+
+/** Object keys are '/'-separated relative names; refusing odd ones keeps both adapters equivalent and paths safe. */
+export function checkKey(key: string): string {
+  const bad =
+    key.length === 0 ||
+    key.length > 1024 ||
+    key.startsWith('/') ||
+    key.endsWith('/') ||
+    key.includes('\\') ||
+    key.includes('\0') ||
+    key.split('/').some((part) => part === '' || part === '.' || part === '..');
+  if (bad) throw new Error(`invalid object key: ${JSON.stringify(key)}`);
+  return key;
+}
+
+/** A prefix may end with '/' (a folder) or in the middle of a name; the same rules apply otherwise. */
+export function checkPrefix(prefix: string): string {
+  if (prefix === '') return prefix;
+  checkKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+  return prefix;
+}
+
+/** move() of a key that does not exist: a caller bug or a race, never an outage. */
+export class ObjectNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`no such object: ${key}`);
+    this.name = 'ObjectNotFoundError';
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The worker's job logic (apps/worker) with the analysis pipeline replaced by a stand-in: statuses,
+ * reports, retry versus give-up, and one real run through BullMQ on the real Redis.
+ */
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { AnalyzeOptions } from '../../libs/analysis/src/types';
+import { loadConfig, type TriageConfig } from '../../libs/config/src';
+import { DebuginfoCache } from '../../libs/debuginfo/src/cache';
+import { DebuginfoStore } from '../../libs/debuginfo/src/store';
+import { IntakeError } from '../../libs/intake/src/types';
+import { createAnalyzeQueue, enqueueAnalysis, type AnalyzeJob } from '../../libs/queue/src';
+import type { Report } from '../../libs/report/src/model';
+import { CoreRecords, type CoreMeta } from '../../libs/storage/src/core-records';
+import { FsStorage } from '../../libs/storage/src/fs-storage';
+import { keys } from '../../libs/storage/src/layout';
+import { ToolError } from '../../libs/symbolizer/src/types';
+import { AnalyzeProcessor, type Analyzer } from '../../apps/worker/src/analyze.processor';
+import { AnalyzeWorker } from '../../apps/worker/src/analyze.worker';
+
+const work = mkdtempSync(join(tmpdir(), 'triage-worker-test-'));
+const logger = pino({ level: 'silent' });
+const redisPrefix = `triage-worker-test-${process.pid}-${Date.now()}`;
+const config: TriageConfig = {
+  ...loadConfig({}),
+  storage: { kind: 'fs', dir: join(work, 'data') },
+  debuginfoCacheDir: join(work, 'cache'),
+  redisPrefix,
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+};
+const storage = new FsStorage(join(work, 'data'));
+const records = new CoreRecords(storage);
+const cache = new DebuginfoCache(config.debuginfoCacheDir, new DebuginfoStore(storage));
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+let counter = 0;
+async function storedCore(meta: Partial<CoreMeta['metadata']> = {}): Promise<string> {
+  const id = (++counter).toString(16).padStart(32, 'c');
+  await storage.put(keys.core(id), Buffer.from(`zstd bytes of ${id}`));
+  const m: CoreMeta = { id, sha256: `${id}${'0'.repeat(32)}`, size: 100, storedSize: 20, format: 'elf', metadata: meta, uploads: [{ at: new Date().toISOString(), via: 'api', bytes: 20 }] };
+  await records.writeMeta(m);
+  await records.writeStatus(id, { state: 'queued', updatedAt: new Date().toISOString(), attempts: 0 });
+  return id;
+}
+
+function fakeReport(id: string): Report {
+  const partial = { id, signature: 'crash | main', classification: { kind: 'segfault', summary: 'x', flags: [], blame: { module: 'prog', function: 'main' } } };
+  return partial as unknown as Report;
+}
+
+function fakeJob(coreId: string, attemptsMade = 0): Job<AnalyzeJob> {
+  const job = { id: coreId, data: { coreId, coreKey: keys.core(coreId), receivedAt: new Date().toISOString() }, attemptsMade, opts: { attempts: 3 } };
+  return job as unknown as Job<AnalyzeJob>;
+}
+
+function processorWith(analyzer: Analyzer): AnalyzeProcessor {
+  return new AnalyzeProcessor(config, storage, logger, records, cache, analyzer);
+}
+
+describe('AnalyzeProcessor', () => {
+  test('downloads the core, passes metadata, maps and the cache dir, stores the report, ends done', async () => {
+    const id = await storedCore({ hostname: 'h1', maps: '00400000-00401000 r-xp 0 08:01 1 /usr/bin/prog\n' });
+    const seen: { options?: AnalyzeOptions; bytes?: string; maps?: string; statusDuring?: string } = {};
+    const result = await processorWith(async (path, options) => {
+      seen.options = options;
+      seen.bytes = readFileSync(path, 'utf8');
+      seen.maps = options.mapsPath ? readFileSync(options.mapsPath, 'utf8') : undefined;
+      seen.statusDuring = (await records.readStatus(id))?.state;
+      await options.beforeSymbolize?.([]);
+      return fakeReport(id);
+    }).process(fakeJob(id));
+    assert.deepEqual(result, { coreId: id, signature: 'crash | main', alreadyDone: false });
+    assert.equal(seen.bytes, `zstd bytes of ${id}`);
+    assert.equal(seen.statusDuring, 'analyzing');
+    assert.equal(seen.options?.metadata?.hostname, 'h1');
+    assert.match(seen.maps ?? '', /\/usr\/bin\/prog/);
+    assert.deepEqual(seen.options?.debuginfoDirs, [config.debuginfoCacheDir]);
+    assert.equal((await records.readReport(id))?.id, id);
+    const status = await records.readStatus(id);
+    assert.equal(status?.state, 'done');
+    assert.equal(status?.attempts, 1);
+    assert.equal(status?.reason, undefined);
+  });
+
+  test('a redelivered job whose report exists does nothing', async () => {
+    const id = await storedCore();
+    await processorWith(async () => fakeReport(id)).process(fakeJob(id));
+    const result = await processorWith(() => assert.fail('analyzed twice')).process(fakeJob(id));
+    assert.equal(result.alreadyDone, true);
+  });
+
+  test('bad input fails for good: status failed with the reason, no retry, core kept', async () => {
+    const id = await storedCore();
+    await assert.rejects(
+      processorWith(async () => {
+        throw new IntakeError('corrupt', 'the core is cut short');
+      }).process(fakeJob(id)),
+      UnrecoverableError,
+    );
+    const status = await records.readStatus(id);
+    assert.equal(status?.state, 'failed');
+    assert.equal(status?.reason, 'the core is cut short');
+    assert.ok(await storage.stat(keys.core(id)), 'the core is kept');
+  });
+
+  test('a tool failure is retried; on the last attempt the status says failed', async () => {
+    const id = await storedCore();
+    const failing = processorWith(async () => {
+      throw new ToolError('eu-stack', 'timed out');
+    });
+    await assert.rejects(failing.process(fakeJob(id, 0)), (err: unknown) => err instanceof ToolError);
+    let status = await records.readStatus(id);
+    assert.equal(status?.state, 'queued');
+    assert.match(status?.reason ?? '', /will retry: eu-stack: timed out/);
+    await assert.rejects(failing.process(fakeJob(id, 2)), (err: unknown) => err instanceof ToolError);
+    status = await records.readStatus(id);
+    assert.equal(status?.state, 'failed');
+    assert.equal(status?.attempts, 2);
+    assert.ok(await storage.stat(keys.core(id)));
+  });
+
+  test('a core missing from storage fails for good', async () => {
+    const id = 'd'.repeat(32);
+    await assert.rejects(processorWith(async () => fakeReport(id)).process(fakeJob(id)), UnrecoverableError);
+    assert.equal((await records.readStatus(id))?.state, 'failed');
+  });
+
+  test('a report for other bytes than the id says is refused', async () => {
+    const id = await storedCore();
+    await assert.rejects(processorWith(async () => fakeReport('e'.repeat(32))).process(fakeJob(id)), UnrecoverableError);
+    assert.match((await records.readStatus(id))?.reason ?? '', /does not match/);
+  });
+});
+
+describe('AnalyzeWorker on BullMQ', () => {
+  after(async () => {
+    const redis = new Redis(config.redisUrl);
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${redisPrefix}:*`, 'COUNT', 500);
+      if (found.length) await redis.del(...found);
+      cursor = next;
+    } while (cursor !== '0');
+    redis.disconnect();
+  });
+
+  test('a queued core is analyzed once and the worker stops cleanly', async () => {
+    const id = await storedCore();
+    let runs = 0;
+    const processor = processorWith(async () => {
+      runs += 1;
+      return fakeReport(id);
+    });
+    const worker = new AnalyzeWorker(config, logger, processor, records);
+    const { queue, connection } = createAnalyzeQueue(config.redisUrl, redisPrefix);
+    try {
+      worker.onApplicationBootstrap();
+      await enqueueAnalysis(queue, { coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
+      await enqueueAnalysis(queue, { coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
+      for (let i = 0; i < 200 && (await records.readStatus(id))?.state !== 'done'; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal((await records.readStatus(id))?.state, 'done');
+      assert.equal(runs, 1);
+    } finally {
+      await worker.onApplicationShutdown('SIGTERM');
+      await queue.close();
+      connection.disconnect();
+    }
+  });
+});
