@@ -53,9 +53,10 @@ let worker: ReturnType<typeof startWorker>;
 let storage: StoragePort;
 
 /** The CLI in its own process (async: the API lives in this process and must keep serving). */
-function triage(args: string[], extraEnv: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+/** Runs a command without blocking the event loop: the API under test lives in this process. */
+function runCommand(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, TRIAGE_SERVER: api.url, ...extraEnv } });
+    const child = spawn(cmd, args, { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -67,6 +68,10 @@ function triage(args: string[], extraEnv: Record<string, string> = {}): Promise<
       resolve({ status, stdout, stderr });
     });
   });
+}
+
+function triage(args: string[], extraEnv: Record<string, string> = {}): ReturnType<typeof runCommand> {
+  return runCommand(process.execPath, [cliPath, ...args], { TRIAGE_SERVER: api.url, ...extraEnv });
 }
 
 async function keysUnder(prefix: string): Promise<string[]> {
@@ -253,7 +258,7 @@ describe('triage service', { timeout: 170_000 }, () => {
     execFileSync('tar', ['-czf', tarball, '-C', dir, '.']);
 
     // What reporter-upload does: curl -T to URL/<name>.
-    const out = execFileSync('curl', ['-sS', '-w', '\n%{http_code}', '-T', tarball, `${api.url}/abrt/`], { encoding: 'utf8' });
+    const { stdout: out } = await runCommand('curl', ['-sS', '-w', '\n%{http_code}', '-T', tarball, `${api.url}/abrt/`]);
     const [body, code] = [out.slice(0, out.lastIndexOf('\n')), out.slice(out.lastIndexOf('\n') + 1)];
     assert.equal(code, '202', body);
     const accepted = JSON.parse(body) as Accepted;

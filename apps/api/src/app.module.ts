@@ -1,8 +1,14 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import type { TriageConfig } from '../../../libs/config/src';
 import { DebuginfoStore } from '../../../libs/debuginfo/src/store';
 import { createStorage } from '../../../libs/storage/src';
 import type { StoragePort } from '../../../libs/storage/src/storage.port';
+import { AdminController } from './admin/admin.controller';
+import { CoreLifecycle } from './admin/core-lifecycle';
+import { RetentionSweeper } from './admin/retention.service';
+import { AuthGuard } from './auth/auth.guard';
+import { AuthService } from './auth/auth.service';
 import { CoreStore } from './cores/core-store';
 import { CoresController } from './cores/cores.controller';
 import { DebuginfoController } from './debuginfo/debuginfo.controller';
@@ -17,6 +23,11 @@ import { AnalysisEvents } from './metrics/analysis-events.service';
 import { MetricsController } from './metrics/metrics.controller';
 import { Metrics } from './metrics/metrics.service';
 import { PagesController } from './pages/pages.controller';
+import { EventsController } from './events/events.controller';
+import { EventsService } from './events/events.service';
+import { ProblemPagesController } from './pages/problem-pages.controller';
+import { ProblemsController } from './problems/problems.controller';
+import { ProblemsService } from './problems/problems.service';
 
 /** The HTTP app. `AppModule.forRoot(config)` takes the configuration as a value, so tests boot it with their own. */
 @Module({})
@@ -32,11 +43,19 @@ export class AppModule {
       UploadsJanitor,
       Metrics,
       AnalysisEvents,
+      // Access control (tokens, scopes, signed links), admin operations and raw-core retention.
+      AuthService,
+      { provide: APP_GUARD, useClass: AuthGuard },
+      CoreLifecycle,
+      RetentionSweeper,
+      // Problem index (read side) and the lifecycle event stream.
+      ProblemsService,
+      EventsService,
     ];
     return {
       module: AppModule,
       providers,
-      controllers: [UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController],
+      controllers: [UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController],
     };
   }
 }

@@ -7,13 +7,15 @@ import { registerDebuginfo } from './commands/debuginfo';
 import { registerInspect } from './commands/inspect';
 import { registerStrings } from './commands/strings';
 import { registerUpload } from './commands/upload';
+import { registerReindex } from './commands/reindex';
+import { registerWatch } from './commands/watch';
 
 export function buildProgram(): Command {
   const program = new Command('triage')
     .description('Crash triage for Linux core dumps: symbolize, classify and group cores in seconds')
     .version('0.1.0')
     .showHelpAfterError();
-  for (const register of [registerAnalyze, registerUpload, registerDebuginfo, registerStrings, registerInspect, registerCapture]) register(program);
+  for (const register of [registerAnalyze, registerUpload, registerDebuginfo, registerStrings, registerInspect, registerCapture, registerWatch, registerReindex]) register(program);
   return program;
 }
 

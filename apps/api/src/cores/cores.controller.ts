@@ -8,6 +8,7 @@ import { CONFIG } from '../infra/tokens';
 import { coreIdParam } from './core-id';
 import type { CoreState } from './core-record';
 import { CoreStore } from './core-store';
+import { Scope } from '../auth/scope.decorator';
 
 export interface StatusAnswer extends CoreLinks {
   id: string;
@@ -18,6 +19,7 @@ export interface StatusAnswer extends CoreLinks {
   uploads: number;
 }
 
+@Scope('read')
 @Controller('v1')
 export class CoresController {
   constructor(

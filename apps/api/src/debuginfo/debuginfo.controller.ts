@@ -13,6 +13,7 @@ import { IntakeError } from '../../../../libs/intake/src/types';
 import { declaredLength, discardRest } from '../http/request-body';
 import { CONFIG } from '../infra/tokens';
 import { isElf } from '../intake/sniff';
+import { Scope } from '../auth/scope.decorator';
 
 export interface StoredDebuginfo {
   buildId: string;
@@ -34,6 +35,7 @@ async function readHead(path: string, size: number): Promise<Buffer> {
  * `PUT /v1/debuginfo`: an ELF file (executable, library or separate .debug) stored by its build-id.
  * The body goes to a temporary file first: the build-id sits in a note that may be anywhere in the file.
  */
+@Scope('upload')
 @Controller('v1/debuginfo')
 export class DebuginfoController {
   constructor(
@@ -53,7 +55,8 @@ export class DebuginfoController {
       const head = await readHead(tmp, 4);
       if (head.length === 0) throw new IntakeError('empty', 'the body is empty: send an ELF file');
       if (!isElf(head)) throw new IntakeError('unsupported', 'not an ELF file: send an executable, a shared library or a .debug file');
-      return await this.store.put(tmp);
+      const fileName = typeof req.query.filename === 'string' ? req.query.filename : undefined;
+      return await this.store.put(tmp, { fileName });
     } catch (err) {
       discardRest(req, res);
       throw err;

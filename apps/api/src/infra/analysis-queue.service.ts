@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -9,6 +10,7 @@ import { createBullRedis, createHealthRedis, type BullRedis } from './redis';
 import { CONFIG } from './tokens';
 
 const REDIS_DEADLINE_MS = 3_000;
+const FIRST_CONNECT_MS = 1_500;
 
 export interface QueueDepth {
   waiting: number;
@@ -36,6 +38,11 @@ export class AnalysisQueue implements OnModuleDestroy {
   /** Throws ServiceUnavailableError when Redis does not answer a PING promptly. */
   async ping(): Promise<void> {
     try {
+      // Right after start the first connection may still be opening: wait for it rather than refuse
+      // the first request; a Redis that is down ('reconnecting') still fails at once.
+      if (this.health.status === 'connecting' || this.health.status === 'connect') {
+        await withDeadline(once(this.health, 'ready'), FIRST_CONNECT_MS, timedOut);
+      }
       await withDeadline(this.health.ping(), REDIS_DEADLINE_MS, timedOut);
     } catch (err) {
       throw new ServiceUnavailableError('the job queue (Redis) is unavailable', 5, { cause: err });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CoreFactsCollector, type CoreFacts } from '../../../../libs/core-dump/src/stream-facts';
 import { byteLimit, compressZstd, hashingPassThrough } from '../../../../libs/intake/src';
 import { IntakeError, type InputFormat } from '../../../../libs/intake/src/types';
 import { keys } from '../../../../libs/storage/src/layout';
@@ -12,6 +13,7 @@ import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { withDeadline } from '../infra/deadline';
 import { CONFIG, STORAGE } from '../infra/tokens';
+import { EventsService } from '../events/events.service';
 import { Metrics } from '../metrics/metrics.service';
 import { metadataFromAbrtFiles } from './abrt-files';
 import type { AbrtTarFiles } from './abrt-tarball';
@@ -45,6 +47,8 @@ interface StoredUpload {
   wireBytes: number;
   format: InputFormat;
   abrt?: AbrtTarFiles;
+  /** Headers, notes and build-ids read as the raw core passed (cores/<id>/facts.json). */
+  facts?: CoreFacts;
 }
 
 /**
@@ -62,6 +66,7 @@ export class CoreUploadService {
     private readonly cores: CoreStore,
     private readonly queue: AnalysisQueue,
     private readonly metrics: Metrics,
+    private readonly events: EventsService,
   ) {}
 
   async accept(upload: CoreUpload): Promise<AcceptedCore> {
@@ -85,12 +90,29 @@ export class CoreUploadService {
     const stored = await this.store(upload.body);
     this.metrics.uploadBytes(stored.wireBytes);
     const id = stored.sha256.slice(0, 32);
+    const hostname = upload.fields.metadata.hostname ?? stored.abrt?.files.hostname?.trim();
+    // The id is the content hash, so "received" can only be told once the bytes are in.
+    await this.events.publish({ type: 'core-received', coreId: id, via: upload.via, bytes: stored.wireBytes, ...(hostname ? { hostname } : {}) });
     const created = await this.commit(id, stored, upload);
     try {
       const status = await this.schedule(id);
+      const executable = upload.fields.metadata.executable;
+      await this.events.publish({
+        type: 'core-stored',
+        coreId: id,
+        duplicate: !created,
+        size: stored.size,
+        format: stored.format,
+        status,
+        ...(hostname ? { hostname } : {}),
+        ...(executable ? { executable } : {}),
+      });
       return { id, status, duplicate: !created };
     } catch (err) {
-      if (created) await this.cores.removeCore(id).catch((e: Error) => this.logger.error(`cannot undo core ${id}: ${e.message}`));
+      if (created) {
+        await this.cores.removeCore(id).catch((e: Error) => this.logger.error(`cannot undo core ${id}: ${e.message}`));
+        await this.storage.delete(keys.coreFacts(id)).catch(() => undefined);
+      }
       throw err;
     }
   }
@@ -115,8 +137,11 @@ export class CoreUploadService {
       const coreLimit = byteLimit(this.config.maxCoreBytes);
       const hasher = hashingPassThrough();
       const zstd = compressZstd();
-      streams.push(raw.stream, coreLimit, hasher, zstd);
-      const flowing = pipeline(raw.stream, coreLimit, hasher, zstd);
+      // Single pass: the facts collector sees the raw bytes on their way, keeping only headers, notes and first pages.
+      const facts = new CoreFactsCollector();
+      const factsTap = facts.tap();
+      streams.push(raw.stream, coreLimit, factsTap, hasher, zstd);
+      const flowing = pipeline(raw.stream, coreLimit, factsTap, hasher, zstd);
       const putting = this.storage.put(uploadKey, zstd, { contentType: 'application/zstd' }).catch((err: Error) => {
         // The store gave up: stop the stream feeding it, or the pipeline would wait on backpressure forever.
         zstd.destroy(err);
@@ -131,7 +156,7 @@ export class CoreUploadService {
       const abrt = await raw.extras;
       const digest = hasher.digest();
       if (digest.size === 0) throw new IntakeError('empty', 'the core is empty');
-      return { uploadKey, sha256: digest.sha256, size: digest.size, storedSize: info.size, wireBytes, format: raw.format, abrt };
+      return { uploadKey, sha256: digest.sha256, size: digest.size, storedSize: info.size, wireBytes, format: raw.format, abrt, facts: await facts.finish() };
     } catch (err) {
       body.unpipe(wireLimit);
       for (const s of streams) s.destroy();
@@ -154,11 +179,20 @@ export class CoreUploadService {
       else await this.storage.delete(stored.uploadKey);
       const previous = created ? undefined : await this.cores.readMeta(id);
       await this.cores.writeMeta(this.mergeMeta(id, previous, stored, upload, event));
+      await this.writeFacts(id, stored.facts);
       return created;
     } catch (err) {
       await this.storage.delete(stored.uploadKey).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Best effort: the facts let the worker prefetch debuginfo early, but the worker can read them from the core too. */
+  private async writeFacts(id: string, facts: CoreFacts | undefined): Promise<void> {
+    if (!facts) return;
+    await this.storage
+      .put(keys.coreFacts(id), JSON.stringify(facts), { contentType: 'application/json' })
+      .catch((e: Error) => this.logger.warn(`cannot write the facts of core ${id}: ${e.message}`));
   }
 
   private mergeMeta(id: string, previous: CoreMeta | undefined, stored: StoredUpload, upload: CoreUpload, event: UploadEvent): CoreMeta {

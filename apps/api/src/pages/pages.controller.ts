@@ -6,7 +6,8 @@ import { isCoreId } from '../../../../libs/storage/src/layout';
 import { CoreStore } from '../cores/core-store';
 import { baseUrl, coreLinks } from '../http/links';
 import { CONFIG } from '../infra/tokens';
-import { reportPage } from './report-page';
+import { ProblemsService } from '../problems/problems.service';
+import { reportPage, type ReportLinks } from './report-page';
 import { notFoundPage, pendingPage } from './status-page';
 
 /** The report page whose link goes into tickets (`/r/:id`), and its Markdown form (`/r/:id.md`). */
@@ -15,6 +16,7 @@ export class PagesController {
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
     private readonly cores: CoreStore,
+    private readonly problems: ProblemsService,
   ) {}
 
   @Get(':name')
@@ -41,6 +43,18 @@ export class PagesController {
       return;
     }
     const meta = await this.cores.readMeta(id);
-    res.type('html').send(reportPage(report, meta, { json: links.reportUrl, markdown: `${links.pageUrl}.md` }));
+    // The problem link is a convenience: with Redis down the report page still shows (storage has it all).
+    const problem = await this.problemOf(id);
+    res.type('html').send(reportPage(report, meta, { json: links.reportUrl, markdown: `${links.pageUrl}.md`, problem }));
+  }
+
+  private async problemOf(reportId: string): Promise<ReportLinks['problem']> {
+    try {
+      const problemId = await this.problems.index.problemOfReport(reportId);
+      const problem = problemId ? await this.problems.index.get(problemId) : undefined;
+      return problem ? { url: `/p/${problem.id}`, id: problem.id, count: problem.count } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 }

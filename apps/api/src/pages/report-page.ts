@@ -1,12 +1,14 @@
 import type { Frame, ModuleEntry, Report, Thread } from '../../../../libs/report/src/model';
 import type { CoreMeta } from '../cores/core-record';
 import { html, type SafeHtml } from './html';
-import { page } from './layout';
+import { page, when } from './layout';
 
 /** Links the page offers: the machine-readable forms of the same report. */
 export interface ReportLinks {
   json: string;
   markdown: string;
+  /** The problem this report was grouped into, when the index knows it. */
+  problem?: { url: string; id: string; count: number };
 }
 
 function where(f: { file?: string; line?: number }): string {
@@ -74,24 +76,36 @@ function coreFacts(report: Report, meta: CoreMeta | undefined): SafeHtml {
     .map(([k, v]) => html`<tr><th>${k}</th><td class="mono">${v}</td></tr>`)}</table>`;
 }
 
+function classificationFacts(report: Report, links: ReportLinks): SafeHtml {
+  const c = report.classification;
+  const blame = [c.blame.function, where(c.blame) && `at ${where(c.blame)}`, c.blame.module && `in ${c.blame.module}`].filter(Boolean).join(' ');
+  return html`<dl class="facts">
+<dt>kind</dt><dd><span class="kind">${c.kind}</span>${c.flags.includes('library-abort') && c.kind !== 'library-abort' ? html` <span class="badge-lib">library abort</span>` : ''}</dd>
+<dt>signal</dt><dd>${report.core.signal.name} (${report.core.signal.number})${report.core.signal.faultAddress ? html` at <code>${report.core.signal.faultAddress}</code>` : ''}</dd>
+${blame ? html`<dt>blamed frame</dt><dd><code class="blame">${blame}</code></dd>` : ''}
+${c.library ? html`<dt>aborting library</dt><dd><code>${c.library.module}</code>${c.library.function ? html` in <code>${c.library.function}</code>` : ''}</dd>` : ''}
+${c.exceptionType ? html`<dt>exception type</dt><dd><code>${c.exceptionType}</code></dd>` : ''}
+<dt>problem</dt><dd>${links.problem ? html`<a class="problem-link" href="${links.problem.url}">${links.problem.id}</a> <span class="dim">(${links.problem.count} report${links.problem.count === 1 ? '' : 's'})</span>` : html`<span class="dim">not grouped yet</span>`}</dd>
+${c.flags.length ? html`<dt>flags</dt><dd class="dim">${c.flags.join(', ')}</dd>` : ''}
+</dl>`;
+}
+
 export function reportPage(report: Report, meta: CoreMeta | undefined, links: ReportLinks): string {
   const c = report.classification;
   const crashed = report.threads.find((t) => t.crashed) ?? report.threads[0];
   const others = report.threads.filter((t) => t !== crashed);
-  const blame = [c.blame.function, where(c.blame), c.blame.module].filter(Boolean).join(' · ');
-  const body = html`<nav><a href="${links.json}">JSON</a><a href="${links.markdown}">Markdown</a></nav>
+  const found = report.modules.filter((m) => m.debuginfo === 'found').length;
+  const body = html`<nav><a href="${links.json}">JSON</a><a href="${links.markdown}">Markdown</a>${links.problem ? html`<a href="${links.problem.url}">Problem</a>` : ''}</nav>
 <h1>${c.summary}</h1>
-<p><span class="kind">${c.kind}</span> ${blame ? html`<code>${blame}</code>` : ''}</p>
+${classificationFacts(report, links)}
 ${libraryAbortBox(report)}
 ${c.message ? html`<h2>Message</h2><pre class="message">${c.message}</pre>` : ''}
-${c.exceptionType ? html`<p>Exception type: <code>${c.exceptionType}</code></p>` : ''}
-${c.flags.length ? html`<p class="dim">flags: ${c.flags.join(', ')}</p>` : ''}
 <h2>Crashing thread${crashed ? html` (${crashed.tid})` : ''}</h2>
 ${crashed ? frameRows(crashed.frames) : html`<p class="dim">no stack</p>`}
 ${otherThreads(others)}
-<h2>Modules</h2>${moduleRows(report.modules)}
+<h2>Modules <span class="dim">(debuginfo found for ${found} of ${report.modules.length})</span></h2>${moduleRows(report.modules)}
 <h2>Core</h2>${coreFacts(report, meta)}
-<p class="dim">signature: <code>${report.signature}</code> · report ${report.id} · ${report.createdAt}</p>
+<p class="dim">signature: <code>${report.signature}</code> · report ${report.id} · ${when(report.createdAt)}</p>
 ${report.analysis.warnings.length ? html`<details><summary>analysis warnings (${report.analysis.warnings.length})</summary><pre>${report.analysis.warnings.join('\n')}</pre></details>` : ''}`;
   return page(c.summary, body).value;
 }

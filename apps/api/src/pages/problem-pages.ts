@@ -1,0 +1,184 @@
+import type { Problem, ProblemFilters, ProblemPage, ProblemReportRef } from '../../../../libs/problems/src';
+import type { Report } from '../../../../libs/report/src/model';
+import { collapseRuns, crashedThread, frameText, libraryAbortText, meaningfulFrames, repeatText } from '../../../../libs/report/src/render/common';
+import { KINDS } from '../problems/filters';
+import { dayChart, dayRange } from './chart';
+import { html, type SafeHtml } from './html';
+import { page, when } from './layout';
+
+/** The list's sparklines all cover the same window, so rows compare at a glance. */
+export const SPARK_DAYS = 30;
+/** The problem page's chart: up to this many days up to the last occurrence. */
+export const CHART_DAYS = 60;
+
+function kindBadges(p: Pick<Problem, 'kind' | 'libraryAbort' | 'library'>): SafeHtml {
+  return html`<span class="kind">${p.kind}</span>${p.libraryAbort && p.kind !== 'library-abort' ? html` <span class="badge-lib">library abort</span>` : ''}`;
+}
+
+function blameText(p: Problem): string {
+  const b = p.blame;
+  const source = b.file ? `${b.file.split('/').pop()}${b.line !== undefined ? `:${b.line}` : ''}` : '';
+  return [b.function ?? '??', source && `at ${source}`, b.module && `in ${b.module}`].filter(Boolean).join(' ');
+}
+
+/** Links keep every other filter: paging and sorting must not lose the search. */
+function listUrl(filters: ProblemFilters, change: Partial<Record<string, string | number | undefined>>): string {
+  const params = new URLSearchParams();
+  const base: Record<string, string | number | undefined> = {
+    q: filters.q,
+    executable: filters.executable,
+    kind: filters.kind,
+    libraryAbort: filters.libraryAbortOnly ? '1' : undefined,
+    from: filters.from?.toISOString().slice(0, 10),
+    to: filters.to?.toISOString().slice(0, 10),
+    sort: filters.sort,
+    offset: filters.offset || undefined,
+    ...change,
+  };
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && v !== '') params.set(k, String(v));
+  const s = params.toString();
+  return s ? `/problems?${s}` : '/problems';
+}
+
+function option(value: string, label: string, selected: boolean): SafeHtml {
+  return html`<option value="${value}"${selected ? html` selected` : ''}>${label}</option>`;
+}
+
+function filterForm(filters: ProblemFilters, executables: string[]): SafeHtml {
+  return html`<form class="filters" method="get" action="/problems" role="search">
+<label>Search<input type="search" name="q" value="${filters.q ?? ''}" placeholder="function, signature, program"></label>
+<label>Executable<select name="executable">${option('', 'all', !filters.executable)}${executables.map((e) => option(e, e, e === filters.executable))}</select></label>
+<label>Kind<select name="kind">${option('', 'all', !filters.kind)}${KINDS.map((k) => option(k, k, k === filters.kind))}</select></label>
+<label>From<input type="date" name="from" value="${filters.from?.toISOString().slice(0, 10) ?? ''}"></label>
+<label>To<input type="date" name="to" value="${filters.to?.toISOString().slice(0, 10) ?? ''}"></label>
+<label>Sort by<select name="sort">${option('last', 'last seen', filters.sort !== 'count')}${option('count', 'count', filters.sort === 'count')}</select></label>
+<label class="check"><input type="checkbox" name="libraryAbort" value="1"${filters.libraryAbortOnly ? html` checked` : ''}> library aborts only</label>
+<button type="submit">Search</button> <a href="/problems">reset</a>
+</form>`;
+}
+
+export function problemListPage(result: ProblemPage, filters: ProblemFilters, executables: string[], now = new Date()): string {
+  const days = dayRange(now, SPARK_DAYS);
+  const offset = filters.offset ?? 0;
+  const limit = filters.limit ?? 50;
+  const rows = result.problems.map(
+    (p) => html`<tr class="problem">
+<td class="num">${p.count}</td>
+<td><a href="/p/${p.id}">${p.summary}</a><br><code class="dim">${p.signature}</code></td>
+<td>${kindBadges(p)}</td>
+<td class="mono">${p.executable}</td>
+<td class="dim">${when(p.firstSeen)}</td>
+<td>${when(p.lastSeen)}</td>
+<td>${dayChart(p.days, days, { width: 120, height: 24 })}</td></tr>`,
+  );
+  const sortLink = (sort: 'last' | 'count', label: string): SafeHtml =>
+    filters.sort === sort || (sort === 'last' && filters.sort === undefined) ? html`${label} ▾` : html`<a href="${listUrl(filters, { sort, offset: undefined })}">${label}</a>`;
+  const body = html`<h1>Problems</h1>
+${filterForm(filters, executables)}
+<p class="dim">${result.total} problem${result.total === 1 ? '' : 's'}${result.total > limit ? html`, showing ${offset + 1}–${Math.min(offset + limit, result.total)}` : ''}</p>
+${
+  result.problems.length === 0
+    ? html`<p>No problem matches.</p>`
+    : html`<table class="problems"><thead><tr><th class="num">${sortLink('count', 'count')}</th><th>problem</th><th>kind</th><th>executable</th><th>first seen</th><th>${sortLink('last', 'last seen')}</th><th>last ${SPARK_DAYS} days</th></tr></thead><tbody>${rows}</tbody></table>`
+}
+<div class="pager">${offset > 0 ? html`<a href="${listUrl(filters, { offset: Math.max(0, offset - limit) || undefined })}">← newer</a>` : ''}${
+    offset + limit < result.total ? html`<a href="${listUrl(filters, { offset: offset + limit })}">older →</a>` : ''
+  }</div>`;
+  return page('Problems', body).value;
+}
+
+/** Up to CHART_DAYS days ending today, or at the last occurrence when that is older than the window. */
+export function chartDays(p: Problem, now = new Date()): string[] {
+  const last = new Date(p.lastSeen);
+  const end = now.getTime() - last.getTime() > CHART_DAYS * 86_400_000 ? last : now;
+  const span = Math.ceil((end.getTime() - Date.parse(p.firstSeen.slice(0, 10))) / 86_400_000) + 1;
+  return dayRange(end, Math.min(CHART_DAYS, Math.max(14, span)));
+}
+
+function countTable(title: string, counts: Record<string, number>): SafeHtml {
+  const rows = Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return html`<section><h2>${title}</h2><table><thead><tr><th>${title === 'Versions' ? 'package' : 'host'}</th><th class="num">reports</th></tr></thead><tbody>${rows.map(
+    ([k, n]) => html`<tr><td class="mono">${k}</td><td class="num">${n}</td></tr>`,
+  )}</tbody></table></section>`;
+}
+
+function libraryBox(p: Problem): SafeHtml | '' {
+  if (!p.libraryAbort) return '';
+  return html`<div class="callout library-abort"><strong>Aborted inside a library.</strong> The program did not call
+<code>abort()</code> itself: ${p.library ? html`<code>${p.library}</code>` : 'a shared library'} decided to end the process.
+Look at how the program calls that library before blaming the library; the sample report shows where it was entered from.</div>`;
+}
+
+export interface ProblemPageLinks {
+  json: string;
+  markdown: string;
+}
+
+export function problemPage(p: Problem, reports: ProblemReportRef[], links: ProblemPageLinks, now = new Date()): string {
+  const body = html`<nav><a href="${links.json}">JSON</a><a href="${links.markdown}">Markdown</a></nav>
+<h1>${p.summary}</h1>
+<p>${kindBadges(p)} <span class="dim">problem ${p.id}</span></p>
+${libraryBox(p)}
+<dl class="facts">
+<dt>signature</dt><dd><code>${p.signature}</code></dd>
+<dt>blamed frame</dt><dd><code>${blameText(p)}</code></dd>
+<dt>executable</dt><dd><code>${p.executable}</code></dd>
+<dt>reports</dt><dd><strong class="count">${p.count}</strong></dd>
+<dt>first seen</dt><dd>${when(p.firstSeen)}</dd>
+<dt>last seen</dt><dd>${when(p.lastSeen)}</dd>
+</dl>
+<h2>Occurrences per day</h2>
+${dayChart(p.days, chartDays(p, now), { width: 640, height: 110, axis: true })}
+<div class="cols">${countTable('Versions', p.versions)}${countTable('Hosts', p.hosts)}</div>
+<h2>Stack compared for duplicates</h2>
+<pre class="frames">${p.frames.map((f, i) => `${i}  ${f}`).join('\n') || '(no frames)'}</pre>
+${p.signatureHashes.length > 1 ? html`<p class="dim">${p.signatureHashes.length} signatures joined as near-duplicates.</p>` : ''}
+<h2>Reports (${p.count})</h2>
+<table class="reports"><thead><tr><th>report</th><th>received</th></tr></thead><tbody>${reports.map(
+    (r) => html`<tr><td class="mono"><a href="/r/${r.id}">${r.id}</a></td><td>${when(r.receivedAt)}</td></tr>`,
+  )}</tbody></table>
+${p.count > reports.length ? html`<p class="dim">${p.count - reports.length} older reports not listed.</p>` : ''}`;
+  return page(p.summary, body).value;
+}
+
+/** Text from the core must not turn into Markdown emphasis or links. */
+function md(text: string): string {
+  return text.replace(/([\\`*_{}[\]<>#|~!])/g, '\\$1');
+}
+
+function code(text: string): string {
+  const fence = '`'.repeat(Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length)) + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
+export const MARKDOWN_FRAMES = 10;
+
+/** The ticket snippet of a problem: what it is, how often, the flagged library abort, the top frames of the newest report. */
+export function problemMarkdown(p: Problem, sample: Report | undefined, pageUrl: string): string {
+  const out = [`### ${md(p.summary)}`, ''];
+  out.push(`- **Problem:** [${p.id}](${pageUrl}) — ${p.count} report${p.count === 1 ? '' : 's'}, first seen ${when(p.firstSeen)}, last seen ${when(p.lastSeen)}`);
+  out.push(`- **Kind:** ${code(p.kind)} in ${code(p.executable)}`);
+  if (p.libraryAbort) {
+    const text = sample ? libraryAbortText(sample) : undefined;
+    out.push(`- **Library abort:** ${md(text ?? `${p.library ?? 'a shared library'} called abort() itself`)}`);
+  }
+  out.push(`- **Blame:** ${code(blameText(p))}`);
+  out.push(`- **Signature:** ${code(p.signature)}`);
+  const versions = Object.keys(p.versions).filter((v) => v !== 'unknown');
+  if (versions.length) out.push(`- **Versions:** ${versions.map(code).join(', ')}`);
+  let lines: string[];
+  if (sample) {
+    const stack = collapseRuns(meaningfulFrames(crashedThread(sample)).frames);
+    lines = stack.slice(0, MARKDOWN_FRAMES).map((l) => ('frame' in l ? frameText(l.frame, false) : repeatText(l)));
+    if (stack.length > MARKDOWN_FRAMES) lines.push(`... ${stack.length - MARKDOWN_FRAMES} more`);
+  } else {
+    lines = p.frames.slice(0, MARKDOWN_FRAMES).map((f, i) => `#${i} ${f}`);
+  }
+  if (lines.length) {
+    const body = lines.join('\n');
+    const fence = '`'.repeat(Math.max(2, ...[...body.matchAll(/`+/g)].map((m) => m[0].length)) + 1);
+    out.push('', `${fence}text\n${body}\n${fence}`);
+  }
+  return `${out.join('\n')}\n`;
+}

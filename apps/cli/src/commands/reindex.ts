@@ -1,0 +1,47 @@
+import { Command } from 'commander';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../../../libs/config/src';
+import { ProblemIndex } from '../../../../libs/problems/src';
+import { createStorage } from '../../../../libs/storage/src';
+import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
+
+interface ReindexFlags {
+  json?: boolean;
+}
+
+/**
+ * Rebuilds the problem index in Redis from the reports in object storage, with the service's own
+ * configuration (REDIS_URL, TRIAGE_REDIS_PREFIX, TRIAGE_STORAGE, ...): losing Redis loses no data.
+ */
+export const registerReindex: RegisterCommand = (program) => {
+  program.addCommand(
+    new Command('reindex')
+      .description('rebuild the problem index (Redis) from the reports in object storage; configured by the service environment')
+      .option('--json', 'print the counts as JSON')
+      .action(async (flags: ReindexFlags) => {
+        let redis: Redis | undefined;
+        try {
+          const config = loadConfig(process.env);
+          redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
+          redis.on('error', () => undefined);
+          const index = new ProblemIndex(redis, { prefix: config.redisPrefix });
+          const started = Date.now();
+          const result = await index.rebuild(createStorage(config.storage), (done, total) => {
+            if (!flags.json && process.stderr.isTTY && (done % 100 === 0 || done === total)) process.stderr.write(`\r${done}/${total} reports`);
+          });
+          if (!flags.json && process.stderr.isTTY) process.stderr.write('\n');
+          const seconds = ((Date.now() - started) / 1000).toFixed(1);
+          process.stdout.write(
+            flags.json
+              ? `${JSON.stringify({ ...result, seconds: Number(seconds) })}\n`
+              : `reindexed ${result.reports} reports into ${result.problems} problems in ${seconds} s${result.skipped ? ` (${result.skipped} unreadable reports skipped)` : ''}\n`,
+          );
+          process.exitCode = ExitCode.ok;
+        } catch (err) {
+          exitWithFailure(err);
+        } finally {
+          redis?.disconnect();
+        }
+      }),
+  );
+};

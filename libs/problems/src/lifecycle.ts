@@ -1,0 +1,34 @@
+import type { EventBus, LifecycleEvent } from '../../events/src';
+import type { Report } from '../../report/src/model';
+import type { RecordMeta, RecordResult } from './model';
+import type { ProblemIndex } from './problem-index';
+import { executableName } from './distance';
+
+/**
+ * What the worker does once a report is stored: group it, then tell subscribers. Order matters to a
+ * subscriber keeping its own table: problem-new / problem-regressed come before report-ready, so the
+ * problem id that report-ready names is already known to it.
+ */
+export async function recordAndAnnounce(
+  index: ProblemIndex,
+  bus: EventBus,
+  report: Report,
+  meta: RecordMeta,
+): Promise<{ record: RecordResult; events: LifecycleEvent[] }> {
+  const record = await index.record(report, meta);
+  const events: LifecycleEvent[] = [];
+  const c = report.classification;
+  const common = { coreId: report.id, problemId: record.problemId, reportId: report.id, kind: c.kind, signature: report.signature, executable: executableName(report) };
+  if (record.isNew) events.push(await bus.publish({ type: 'problem-new', ...common }));
+  if (record.regressed && record.previousLastSeen) events.push(await bus.publish({ type: 'problem-regressed', ...common, previousLastSeen: record.previousLastSeen }));
+  events.push(
+    await bus.publish({
+      type: 'report-ready',
+      ...common,
+      summary: c.summary,
+      signatureHash: report.signatureHash,
+      libraryAbort: c.kind === 'library-abort' || c.flags.includes('library-abort'),
+    }),
+  );
+  return { record, events };
+}

@@ -1,0 +1,172 @@
+/**
+ * The lifecycle stream over HTTP: the API in-process (filesystem storage, real Redis), events published
+ * as the worker publishes them and by a real upload. Two concurrent subscribers (the CLI's own
+ * `triage watch` client) must receive every event in stream order; a subscriber that disconnects
+ * resumes with Last-Event-ID without losing or repeating one, also across an API restart.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createApp } from '../../apps/api/src/app.factory';
+import { SseParser, watchEvents } from '../../apps/cli/src/commands/watch';
+import { EventBus, type LifecycleEvent, type NewEvent } from '../../libs/events/src';
+import { crash } from '../support/crashers';
+import { configFrom, dropRedisPrefix, sleep, startApi, type RunningApi } from './service-harness';
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The lifecycle of one core as the API and a worker publish it. */
+function lifecycle(coreId: string, n: number): NewEvent[] {
+  const problemId = coreId.slice(0, 16);
+  return [
+    { type: 'core-received', coreId, via: 'api', bytes: 1000 + n },
+    { type: 'core-stored', coreId, duplicate: false, size: 4000 + n, format: 'elf', status: 'queued' },
+    { type: 'analysis-started', coreId, attempt: 1 },
+    { type: 'problem-new', coreId, problemId, reportId: coreId, kind: 'assertion', signature: `assertion | f${n}`, executable: 'prog' },
+    { type: 'report-ready', coreId, reportId: coreId, problemId, kind: 'assertion', summary: `s${n}`, signature: `assertion | f${n}`, signatureHash: 'a'.repeat(64), libraryAbort: false },
+  ];
+}
+
+describe('GET /v1/events', { timeout: 120_000 }, () => {
+  const prefix = `test-events-${randomUUID()}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'triage-events-'));
+  const config = configFrom({ TRIAGE_STORAGE: 'fs', TRIAGE_DATA_DIR: dataDir, TRIAGE_REDIS_PREFIX: prefix, TRIAGE_TOKENS: '', TRIAGE_RETENTION_SWEEP_MS: '0' });
+  const redis = new Redis(config.redisUrl);
+  const bus = new EventBus(redis, { prefix });
+  let api: RunningApi;
+
+  before(async () => {
+    crash('null-read');
+    api = await startApi(config);
+  });
+  after(async () => {
+    await api.close();
+    redis.disconnect();
+    await dropRedisPrefix(prefix);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('two concurrent subscribers get every event in order, including a real upload', async () => {
+    const controller = new AbortController();
+    const got: Record<'a' | 'b', LifecycleEvent[]> = { a: [], b: [] };
+    let connected = 0;
+    const subscribers = (['a', 'b'] as const).map((name) =>
+      watchEvents({
+        server: { server: api.url },
+        signal: controller.signal,
+        onEvent: (e) => got[name].push(e),
+        onStatus: (m) => {
+          if (m.startsWith('connected')) connected++;
+        },
+      }),
+    );
+    await until('both subscribers', () => connected === 2);
+    const from = await bus.lastId();
+
+    // Three "workers" publishing at once, each core's events in its own order.
+    const cores = [0, 1, 2].map(() => randomUUID().replace(/-/g, ''));
+    await Promise.all(cores.map(async (id, n) => {
+      for (const e of lifecycle(id, n)) await bus.publish(e);
+    }));
+    const upload = await fetch(`${api.url}/v1/cores`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: readFileSync(crash('null-read').core) });
+    assert.equal(upload.status, 202, await upload.clone().text());
+    const uploaded = ((await upload.json()) as { id: string }).id;
+
+    const expected = ((await redis.xrange(bus.key, `(${from}`, '+')) as Array<[string, string[]]>).map(([id]) => id);
+    assert.equal(expected.length, 17);
+    await until('all events at both', () => got.a.length >= expected.length && got.b.length >= expected.length);
+    controller.abort();
+    await Promise.all(subscribers);
+
+    assert.deepEqual(got.a.map((e) => e.id), expected);
+    assert.deepEqual(got.b.map((e) => e.id), expected);
+    for (const id of cores) {
+      assert.deepEqual(got.a.filter((e) => e.coreId === id).map((e) => e.type), ['core-received', 'core-stored', 'analysis-started', 'problem-new', 'report-ready']);
+    }
+    const mine = got.a.filter((e) => e.coreId === uploaded);
+    assert.deepEqual(mine.map((e) => e.type), ['core-received', 'core-stored']);
+    const stored = mine[1];
+    assert.ok(stored.type === 'core-stored' && stored.duplicate === false && stored.status === 'queued' && stored.format === 'elf');
+    const ready = got.a.find((e) => e.type === 'report-ready');
+    assert.ok(ready?.type === 'report-ready' && ready.problemId && ready.kind === 'assertion' && ready.signature);
+  });
+
+  test('Last-Event-ID resumes after a disconnect without loss or repeats', async () => {
+    const start = await bus.lastId();
+    const published: string[] = [];
+    const first = new AbortController();
+    const res = await fetch(`${api.url}/v1/events`, { headers: { 'Last-Event-ID': start }, signal: first.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    assert.equal(res.headers.get('cache-control'), 'no-cache, no-transform');
+    for (const e of lifecycle(randomUUID().replace(/-/g, ''), 9)) published.push((await bus.publish(e)).id);
+
+    const parser = new SseParser();
+    const seen: string[] = [];
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    while (seen.length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      for (const m of parser.push(decoder.decode(value, { stream: true }))) if (m.id) seen.push(m.id);
+    }
+    first.abort();
+    const resumeAfter = seen[1];
+    // Published while nobody listens.
+    for (const e of lifecycle(randomUUID().replace(/-/g, ''), 10)) published.push((await bus.publish(e)).id);
+
+    const resumed: string[] = [];
+    const again = new AbortController();
+    const res2 = await fetch(`${api.url}/v1/events?since=0`, { headers: { 'Last-Event-ID': resumeAfter }, signal: again.signal });
+    const parser2 = new SseParser();
+    const reader2 = (res2.body as ReadableStream<Uint8Array>).getReader();
+    while (resumed.length < published.length - 2) {
+      const { value, done } = await reader2.read();
+      if (done) break;
+      for (const m of parser2.push(decoder.decode(value, { stream: true }))) if (m.id) resumed.push(m.id);
+    }
+    again.abort();
+    assert.deepEqual(seen, published.slice(0, 2));
+    assert.deepEqual(resumed, published.slice(2), 'the header wins over ?since and nothing is lost or repeated');
+  });
+
+  test('triage watch reconnects across an API restart and misses nothing', async () => {
+    const port = (api.app.getHttpServer().address() as AddressInfo).port;
+    const controller = new AbortController();
+    const got: LifecycleEvent[] = [];
+    const status: string[] = [];
+    const watching = watchEvents({ server: { server: api.url }, signal: controller.signal, maxBackoffMs: 300, onEvent: (e) => got.push(e), onStatus: (m) => status.push(m) });
+    await until('connected', () => status.some((s) => s.startsWith('connected')));
+    const published: string[] = [];
+    for (const e of lifecycle(randomUUID().replace(/-/g, ''), 20)) published.push((await bus.publish(e)).id);
+    await until('first batch', () => got.length === 5);
+
+    await api.close();
+    for (const e of lifecycle(randomUUID().replace(/-/g, ''), 21)) published.push((await bus.publish(e)).id);
+    const app = await createApp(config, { logger: false });
+    await app.listen(port, '127.0.0.1');
+    api = { app, url: api.url, close: () => app.close() };
+
+    await until('second batch after the restart', () => got.length === 10, 20_000);
+    controller.abort();
+    await watching;
+    assert.deepEqual(got.map((e) => e.id), published);
+    assert.ok(status.some((s) => /resuming after/.test(s)), status.join('\n'));
+  });
+
+  test('a bad Last-Event-ID is refused', async () => {
+    const res = await fetch(`${api.url}/v1/events?since=yesterday`);
+    assert.equal(res.status, 400);
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * The three pages people triage from, in a real browser: headless Debian chromium driven by
+ * playwright-core, with JavaScript disabled (the pages must work without it). Reports come from real
+ * cores analyzed by the pipeline, stored in the API's object storage and grouped in its problem index.
+ * Screenshots land in test/artifacts/ (gitignored) for a person to look at.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { analyzeInput } from '../../libs/analysis/src/analyze';
+import { ProblemIndex } from '../../libs/problems/src';
+import type { Report } from '../../libs/report/src/model';
+import { CoreRecords } from '../../libs/storage/src/core-records';
+import { FsStorage } from '../../libs/storage/src/fs-storage';
+import { crash, type CrasherName } from '../support/crashers';
+import { configFrom, dropRedisPrefix, startApi, type RunningApi } from './service-harness';
+
+const repoRoot = resolve(__dirname, '..', '..', '..');
+const artifacts = join(repoRoot, 'test', 'artifacts');
+const CHROMIUM = '/usr/bin/chromium';
+
+const inputs: Array<{ crasher: CrasherName; args: string[]; variant: number; host: string; pkg: string; daysAgo: number }> = [
+  { crasher: 'library-abort', args: [], variant: 0, host: 'edge1', pkg: 'proxy-3.1', daysAgo: 9 },
+  { crasher: 'library-abort', args: [], variant: 1, host: 'edge2', pkg: 'proxy-3.2', daysAgo: 2 },
+  { crasher: 'library-abort', args: [], variant: 2, host: 'edge2', pkg: 'proxy-3.2', daysAgo: 0 },
+  { crasher: 'null-read', args: ['3'], variant: 0, host: 'web1', pkg: 'sessions-1.0', daysAgo: 5 },
+  { crasher: 'assert', args: [], variant: 0, host: 'db1', pkg: 'quota-2.0', daysAgo: 1 },
+];
+
+describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${CHROMIUM} is not installed`, timeout: 120_000 }, () => {
+  const prefix = `test-pages-${randomUUID()}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'triage-pages-'));
+  const profile = mkdtempSync(join(tmpdir(), 'triage-chromium-'));
+  const config = configFrom({ TRIAGE_STORAGE: 'fs', TRIAGE_DATA_DIR: dataDir, TRIAGE_REDIS_PREFIX: prefix, TRIAGE_TOKENS: '', TRIAGE_RETENTION_SWEEP_MS: '0' });
+  const redis = new Redis(config.redisUrl);
+  let api: RunningApi;
+  let browser: BrowserContext;
+  let page: Page;
+  const reports: Report[] = [];
+  let libProblem = '';
+
+  before(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    const records = new CoreRecords(new FsStorage(dataDir));
+    const index = new ProblemIndex(redis, { prefix });
+    for (const i of inputs) {
+      const c = crash(i.crasher, i.args, i.variant);
+      const report = await analyzeInput(c.core, { debuginfoDirs: [c.debugDir], metadata: { hostname: i.host, package: i.pkg } });
+      const at = new Date(Date.now() - i.daysAgo * 86_400_000).toISOString();
+      await records.writeMeta({
+        id: report.id,
+        sha256: report.core.sha256,
+        size: report.core.size,
+        storedSize: report.core.size,
+        format: 'elf',
+        metadata: { hostname: i.host, package: i.pkg, osRelease: 'Debian GNU/Linux 12' },
+        uploads: [{ at, hostname: i.host, via: 'api', bytes: report.core.size }],
+      });
+      await records.writeReport(report.id, report);
+      await records.writeStatus(report.id, { state: 'done', updatedAt: at, attempts: 1 });
+      const r = await index.record(report, { receivedAt: at, hostname: i.host, package: i.pkg });
+      if (i.crasher === 'library-abort') libProblem = r.problemId;
+      reports.push(report);
+    }
+    api = await startApi(config);
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      javaScriptEnabled: false,
+      viewport: { width: 1280, height: 900 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+  });
+
+  after(async () => {
+    await browser?.close();
+    await api?.close();
+    redis.disconnect();
+    await dropRedisPrefix(prefix);
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  test('/problems lists one row per bug, searches and filters without JavaScript', async () => {
+    const res = await page.goto(`${api.url}/problems`);
+    assert.equal(res?.status(), 200);
+    assert.equal(await page.locator('table.problems tbody tr').count(), 3);
+    assert.equal(await page.locator('table.problems svg.chart').count(), 3, 'a sparkline per row');
+    const first = page.locator('table.problems tbody tr').first();
+    assert.match(await first.innerText(), /library-abort/, 'sorted by last seen: the library abort crashed today');
+    assert.match(await first.locator('td.num').innerText(), /^3$/);
+    await page.screenshot({ path: join(artifacts, 'problems.png'), fullPage: true });
+
+    // The search form is a plain GET form: typing and pressing the button works with scripts off.
+    await page.fill('input[name=q]', 'check_quota');
+    await page.click('button[type=submit]');
+    assert.match(page.url(), /[?&]q=check_quota/);
+    assert.equal(await page.locator('table.problems tbody tr').count(), 1);
+    assert.match(await page.locator('table.problems').innerText(), /assertion/);
+
+    await page.goto(`${api.url}/problems`);
+    await page.check('input[name=libraryAbort]');
+    await page.click('button[type=submit]');
+    assert.equal(await page.locator('table.problems tbody tr').count(), 1);
+    await page.goto(`${api.url}/problems?sort=count&kind=null-dereference`);
+    assert.equal(await page.locator('table.problems tbody tr').count(), 1);
+    await page.goto(`${api.url}/problems?executable=nothing-like-this`);
+    assert.match(await page.locator('body').innerText(), /No problem matches/);
+  });
+
+  test('/p/:id shows the problem: signature, blame, chart, versions, hosts, reports', async () => {
+    await page.goto(`${api.url}/problems`);
+    await page.locator('table.problems tbody tr').first().locator('a').first().click();
+    assert.equal(new URL(page.url()).pathname, `/p/${libProblem}`);
+    const text = await page.locator('body').innerText();
+    assert.match(text, /Aborted inside a library/);
+    assert.match(text, /libkrbx\.so\.1/);
+    assert.match(text, /krbx_translate_gai_error/);
+    assert.match(await page.locator('strong.count').innerText(), /^3$/);
+    assert.match((await page.locator('svg.chart').getAttribute('aria-label')) ?? '', /^3 occurrences/);
+    const versions = await page.locator('section', { hasText: 'Versions' }).innerText();
+    assert.match(versions, /proxy-3\.2\s+2/);
+    assert.match(versions, /proxy-3\.1\s+1/);
+    assert.match(await page.locator('section', { hasText: 'Hosts' }).innerText(), /edge2\s+2/);
+    assert.equal(await page.locator('table.reports tbody tr').count(), 3);
+    await page.screenshot({ path: join(artifacts, 'problem.png'), fullPage: true });
+
+    const md = await (await fetch(`${api.url}/p/${libProblem}.md`)).text();
+    assert.match(md, /\*\*Library abort:\*\*/);
+    assert.match(md, /3 reports/);
+    assert.match(md, /krbx_translate_gai_error at libkrbx\.c:11/);
+  });
+
+  test('/r/:id shows the report and links back to its problem', async () => {
+    await page.goto(`${api.url}/p/${libProblem}`);
+    await page.locator('table.reports a').first().click();
+    assert.match(new URL(page.url()).pathname, /^\/r\/[0-9a-f]{32}$/);
+    const body = page.locator('body');
+    const text = await body.innerText();
+    assert.match(text, /Aborted inside a library/);
+    assert.match(text, /entered that library from/);
+    assert.match(text, /libkrbx\.c:11/, 'crashing stack with file:line');
+    assert.match(text, /SIGABRT/);
+    assert.match(text, /Debian GNU\/Linux 12/, 'core metadata');
+    assert.ok((await page.locator('td.found').count()) > 0, 'modules with debuginfo found');
+    const buildId = reports[0].modules.find((m) => m.buildId)?.buildId ?? '';
+    assert.ok(buildId && text.includes(buildId), 'build-ids listed');
+    assert.equal(await page.locator('a.problem-link').innerText(), libProblem);
+    await page.screenshot({ path: join(artifacts, 'report.png'), fullPage: true });
+
+    // Another thread's stack is folded away, opened by a click (no script: <details>).
+    const nullReport = reports.find((r) => r.core.executable?.endsWith('null-read'));
+    assert.ok(nullReport);
+    await page.goto(`${api.url}/r/${nullReport.id}`);
+    assert.match(await page.locator('body').innerText(), /null-dereference/);
+    await page.locator('a.problem-link').click();
+    assert.match(await page.locator('h1').innerText(), /session_user_len|NULL|null/i);
+  });
+});

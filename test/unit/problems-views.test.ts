@@ -1,0 +1,96 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { dayChart, dayRange } from '../../apps/api/src/pages/chart';
+import { problemListPage, problemMarkdown, problemPage } from '../../apps/api/src/pages/problem-pages';
+import { parseFilters } from '../../apps/api/src/problems/filters';
+import { eventLine, SseParser } from '../../apps/cli/src/commands/watch';
+import { compareStreamIds, isStreamId } from '../../libs/events/src';
+import type { Problem } from '../../libs/problems/src';
+
+const hostile = '<script>alert(1)</script>';
+
+function problem(overrides: Partial<Problem> = {}): Problem {
+  return {
+    id: '0123456789abcdef',
+    signature: `abort | ${hostile}`,
+    signatureHash: 'f'.repeat(64),
+    signatureHashes: ['f'.repeat(64)],
+    kind: 'library-abort',
+    summary: `libfoo aborted in ${hostile}`,
+    blame: { module: 'libfoo.so.1', function: hostile, file: '/src/foo.c', line: 3 },
+    libraryAbort: true,
+    library: 'libfoo.so.1',
+    executable: 'prog',
+    frames: [hostile, 'main'],
+    firstSeen: '2024-03-01T00:00:00.000Z',
+    lastSeen: '2024-03-03T00:00:00.000Z',
+    count: 3,
+    versions: { [hostile]: 3 },
+    hosts: { h: 3 },
+    days: { '2024-03-01': 1, '2024-03-03': 2 },
+    samples: [],
+    ...overrides,
+  };
+}
+
+describe('problem views', () => {
+  test('pages escape everything from cores and clients', () => {
+    const now = new Date('2024-03-05T00:00:00Z');
+    const list = problemListPage({ total: 1, problems: [problem()] }, parseFilters({ q: hostile }), [hostile], now);
+    const one = problemPage(problem(), [{ id: 'a'.repeat(32), receivedAt: '2024-03-03T00:00:00.000Z' }], { json: '/j', markdown: '/m' }, now);
+    for (const html of [list, one]) {
+      assert.ok(!html.includes('<script>'), 'no raw script');
+      assert.ok(html.includes('&lt;script&gt;'));
+    }
+    assert.match(one, /Aborted inside a library/);
+    assert.match(one, /href="\/r\/a{32}"/);
+  });
+
+  test('day chart: one bar per day, empty days grey, counts in titles', () => {
+    const days = dayRange(new Date('2024-03-03T12:00:00Z'), 3);
+    assert.deepEqual(days, ['2024-03-01', '2024-03-02', '2024-03-03']);
+    const svg = dayChart({ '2024-03-01': 1, '2024-03-03': 2 }, days, { width: 90, height: 20 }).value;
+    assert.equal((svg.match(/<rect/g) ?? []).length, 3);
+    assert.equal((svg.match(/class="zero"/g) ?? []).length, 1);
+    assert.match(svg, /aria-label="3 occurrences from 2024-03-01 to 2024-03-03, at most 2 a day"/);
+  });
+
+  test('markdown snippet flags the library abort and lists frames', () => {
+    const md = problemMarkdown(problem(), undefined, 'http://x/p/0123456789abcdef');
+    assert.match(md, /\*\*Library abort:\*\* libfoo\.so\.1 called abort\(\) itself/);
+    assert.match(md, /\[0123456789abcdef\]\(http:\/\/x\/p\/0123456789abcdef\) — 3 reports/);
+    assert.match(md, /```text\n#0 <script>alert\(1\)<\/script>\n#1 main\n```/);
+  });
+
+  test('filters: validated, relative times, library-abort checkbox', () => {
+    const f = parseFilters({ kind: 'assertion', libraryAbort: 'on', from: '7d', to: '2024-03-01', sort: 'count', limit: '10' });
+    assert.equal(f.kind, 'assertion');
+    assert.equal(f.libraryAbortOnly, true);
+    assert.ok(f.from && Date.now() - f.from.getTime() > 6.9 * 86_400_000);
+    assert.equal(f.to?.toISOString(), '2024-03-01T23:59:59.999Z');
+    assert.throws(() => parseFilters({ kind: 'nonsense' }), /kind must be one of/);
+    assert.throws(() => parseFilters({ from: 'yesterday' }), /from must be a date/);
+    assert.throws(() => parseFilters({ limit: '0' }), /limit/);
+  });
+});
+
+describe('event stream format', () => {
+  test('SSE parser: split chunks, comments, multi-line data, CRLF', () => {
+    const p = new SseParser();
+    assert.deepEqual(p.push(': heartbeat\n\nid: 1-0\nevent: core-rec'), []);
+    assert.deepEqual(p.push('eived\ndata: {"a":1}\n\n'), [{ id: '1-0', event: 'core-received', data: '{"a":1}' }]);
+    assert.deepEqual(p.push('data: x\r\ndata: y\r\n\r\n'), [{ id: undefined, event: 'message', data: 'x\ny' }]);
+  });
+
+  test('stream ids compare numerically', () => {
+    assert.ok(isStreamId('1700000000000-0') && isStreamId('0') && !isStreamId('abc') && !isStreamId('1-2-3'));
+    assert.equal(compareStreamIds('9-5', '10-0'), -1);
+    assert.equal(compareStreamIds('10-2', '10-10'), -1);
+    assert.equal(compareStreamIds('10-2', '10-2'), 0);
+  });
+
+  test('watch prints one aligned line per event', () => {
+    const line = eventLine({ id: '1-0', at: '2024-03-01T10:00:00.000Z', coreId: 'c'.repeat(32), type: 'problem-new', problemId: 'p', reportId: 'r', kind: 'assertion', signature: 'assertion | f', executable: 'prog' });
+    assert.equal(line, `10:00:00 problem-new       ${'c'.repeat(32)} NEW problem p assertion in prog: assertion | f`);
+  });
+});
