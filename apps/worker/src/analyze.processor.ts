@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { describeFailure } from '../../../libs/analysis/src/failure';
@@ -16,6 +16,7 @@ import type { Report } from '../../../libs/report/src/model';
 import { CoreRecords, type CoreStatus } from '../../../libs/storage/src/core-records';
 import { isCoreId, keys } from '../../../libs/storage/src/layout';
 import type { StoragePort } from '../../../libs/storage/src/storage.port';
+import { JobLifecycle } from './lifecycle';
 import { ANALYZER, CONFIG, LOGGER, STORAGE } from './tokens';
 
 /** The analysis pipeline (libs/analysis analyzeInput); injected so the job logic can be tested on its own. */
@@ -42,6 +43,7 @@ export class AnalyzeProcessor {
     private readonly records: CoreRecords,
     private readonly cache: DebuginfoCache,
     @Inject(ANALYZER) private readonly analyzeInput: Analyzer,
+    @Optional() private readonly lifecycle?: JobLifecycle,
   ) {}
 
   async process(job: Job<AnalyzeJob>): Promise<AnalyzeResult> {
@@ -52,16 +54,22 @@ export class AnalyzeProcessor {
     // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
     if (previous?.state === 'done' && (await this.storage.stat(keys.report(coreId)))) {
       log.info('report already written');
+      if (this.lifecycle && !(await this.lifecycle.isRecorded(coreId))) {
+        const stored = await this.records.readReport(coreId);
+        if (stored) await this.lifecycle.reportStored(stored, await this.records.readMeta(coreId));
+      }
       return { coreId, alreadyDone: true };
     }
     const attempts = (previous?.attempts ?? 0) + 1;
     await this.records.writeStatus(coreId, this.status('analyzing', attempts));
+    await this.lifecycle?.started(coreId, attempts);
     const started = Date.now();
     const work = await mkdtemp(join(tmpdir(), 'triage-job-'));
     try {
       const report = await this.analyze(coreId, work);
       await this.records.writeReport(coreId, report);
       await this.records.writeStatus(coreId, this.status('done', attempts));
+      await this.lifecycle?.reportStored(report, await this.records.readMeta(coreId));
       log.info({ ms: Date.now() - started, kind: report.classification.kind, signature: report.signature }, 'analysis done');
       return { coreId, signature: report.signature, alreadyDone: false };
     } catch (err) {
@@ -72,6 +80,7 @@ export class AnalyzeProcessor {
       await this.records
         .writeStatus(coreId, this.status(lastAttempt ? 'failed' : 'queued', attempts, lastAttempt ? failure.reason : `will retry: ${failure.reason}`))
         .catch((statusErr: unknown) => log.error({ err: statusErr }, 'could not write the status'));
+      await this.lifecycle?.failed(coreId, failure.reason, attempts, !lastAttempt);
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
     } finally {

@@ -10,6 +10,7 @@ import { CoreRecords } from '../../../libs/storage/src/core-records';
 import type { StoragePort } from '../../../libs/storage/src/storage.port';
 import { AnalyzeProcessor } from './analyze.processor';
 import { AnalyzeWorker } from './analyze.worker';
+import { JobLifecycle } from './lifecycle';
 import { ANALYZER, CONFIG, LOGGER, STORAGE } from './tokens';
 
 /** The worker: no HTTP, one BullMQ consumer. `WorkerModule.forRoot(config, logger)` so tests can boot it with their own. */
@@ -34,6 +35,7 @@ export class WorkerModule {
               log: (message, details) => logger.warn(details, message),
             }),
         },
+        JobLifecycle,
         AnalyzeProcessor,
         AnalyzeWorker,
       ],
