@@ -54,13 +54,21 @@ let storage: StoragePort;
 
 /** The CLI in its own process (async: the API lives in this process and must keep serving). */
 /** Runs a command without blocking the event loop: the API under test lives in this process. */
-function runCommand(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runCommand(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  onStderr?: (soFar: string) => void,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      onStderr?.(stderr);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
     child.on('error', reject);
     child.on('close', (status) => {
@@ -376,8 +384,13 @@ describe('triage service', { timeout: 170_000 }, () => {
 
     // Storage goes away again while the CLI uploads; it retries with back-off and gets through.
     await s3.stop();
-    const upload = triage(['upload', c.core, '--json', '--retries', '8']);
-    await sleep(1_500);
+    // Storage comes back only once the CLI has seen it fail and scheduled a retry.
+    let sawRetry: () => void = () => undefined;
+    const retried = new Promise<void>((r) => (sawRetry = r));
+    const upload = runCommand(process.execPath, [cliPath, 'upload', c.core, '--json', '--retries', '8'], { TRIAGE_SERVER: api.url }, (err) => {
+      if (/retry 1/.test(err)) sawRetry();
+    });
+    await Promise.race([retried, upload]);
     await s3.start();
     const res = await upload;
     assert.equal(res.status, 0, res.stderr);

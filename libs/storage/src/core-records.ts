@@ -1,7 +1,7 @@
 import type { CoreMetadata, InputFormat } from '../../intake/src/types';
 import type { Report } from '../../report/src/model';
 import { keys } from './layout';
-import type { StoragePort } from './storage.port';
+import { StorageUnavailableError, type StoragePort } from './storage.port';
 
 /**
  * The JSON objects kept beside each core, shared by the API (writes meta and "queued") and the worker
@@ -48,9 +48,21 @@ export interface CoreMeta {
 export class CoreRecords {
   constructor(private readonly storage: StoragePort) {}
 
+  /**
+   * A store that overwrites in place (some S3 servers) can hand out a record mid-write: read again
+   * once, and if it is still unreadable say the store is unavailable (retryable), never crash.
+   */
   private async readJson<T>(key: string): Promise<T | undefined> {
-    const buf = await this.storage.getBuffer(key);
-    return buf ? (JSON.parse(buf.toString('utf8')) as T) : undefined;
+    for (let attempt = 0; ; attempt++) {
+      const buf = await this.storage.getBuffer(key);
+      if (!buf) return undefined;
+      try {
+        return JSON.parse(buf.toString('utf8')) as T;
+      } catch {
+        if (attempt >= 2) throw new StorageUnavailableError(`the stored record ${key} is unreadable`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   }
 
   private async writeJson(key: string, value: unknown): Promise<void> {
