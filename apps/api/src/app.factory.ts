@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { LogLevel } from '@nestjs/common';
+import type { LoggerService, LogLevel } from '@nestjs/common';
 import type { TriageConfig } from '../../../libs/config/src';
 import { AppModule } from './app.module';
 import { ApiExceptionFilter } from './http/exception.filter';
@@ -10,7 +10,7 @@ import { refuseOversizedBeforeContinue } from './http/expect-continue';
 const IDLE_SOCKET_TIMEOUT_MS = 120_000;
 
 export interface CreateAppOptions {
-  logger?: LogLevel[] | false;
+  logger?: LoggerService | LogLevel[] | false;
 }
 
 /**

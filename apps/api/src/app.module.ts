@@ -10,6 +10,7 @@ import { RetentionSweeper } from './admin/retention.service';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
 import { CoreStore } from './cores/core-store';
+import { MemoryController } from './memory/memory.controller';
 import { CoresController } from './cores/cores.controller';
 import { DebuginfoController } from './debuginfo/debuginfo.controller';
 import { DebuginfodController } from './debuginfo/debuginfod.controller';
@@ -55,7 +56,7 @@ export class AppModule {
     return {
       module: AppModule,
       providers,
-      controllers: [UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController],
+      controllers: [UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController],
     };
   }
 }

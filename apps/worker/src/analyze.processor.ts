@@ -1,8 +1,6 @@
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -93,11 +91,9 @@ export class AnalyzeProcessor {
   }
 
   private async analyze(coreId: string, work: string): Promise<Report> {
-    const body = await this.storage.get(keys.core(coreId));
-    if (!body) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
     // Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds.
     const corePath = join(work, 'core.zst');
-    await pipeline(body, createWriteStream(corePath));
+    if (!(await this.records.downloadCore(coreId, corePath))) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
     const meta = await this.records.readMeta(coreId);
     const metadata: CoreMetadata = { ...meta?.metadata };
     let mapsPath: string | undefined;

@@ -1,3 +1,5 @@
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { CoreMetadata, InputFormat } from '../../intake/src/types';
 import type { Report } from '../../report/src/model';
 import { keys } from './layout';
@@ -67,6 +69,17 @@ export class CoreRecords {
 
   private async writeJson(key: string, value: unknown): Promise<void> {
     await this.storage.put(key, JSON.stringify(value, null, 2), { contentType: 'application/json' });
+  }
+
+  /**
+   * Copies the stored core (zstd-compressed) to `dest` on local disk for the tools; false when the raw
+   * core is gone (deleted by retention or on request).
+   */
+  async downloadCore(id: string, dest: string): Promise<boolean> {
+    const body = await this.storage.get(keys.core(id));
+    if (!body) return false;
+    await pipeline(body, createWriteStream(dest));
+    return true;
   }
 
   async coreExists(id: string): Promise<boolean> {
