@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '../../../libs/config/src';
+import { logSandboxStatus } from '../../../libs/security/src/sandbox-status';
 import { createApp } from './app.factory';
 
 async function main(): Promise<void> {
@@ -10,7 +11,10 @@ async function main(): Promise<void> {
   // SIGTERM from Kubernetes or systemd closes Redis and the queue cleanly.
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
-  new Logger('api').log(`listening on http://${config.host}:${config.port} (storage: ${config.storage.kind})`);
+  const logger = new Logger('api');
+  logger.log(`listening on http://${config.host}:${config.port} (storage: ${config.storage.kind})`);
+  // The API runs no tools itself, but says whether the host can sandbox them (the worker logs the same).
+  await logSandboxStatus(logger, { enabled: config.sandbox });
 }
 
 main().catch((err: unknown) => {

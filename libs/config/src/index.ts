@@ -28,6 +28,20 @@ const schema = z.object({
   DEBUGINFOD_URLS: z.string().default(''),
   TRIAGE_TOOL_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   TRIAGE_SANDBOX: z.enum(['true', 'false']).default('true'),
+  /** API tokens: `name:scope1+scope2:sha256hex` entries separated by commas, spaces or newlines. None = auth off. */
+  TRIAGE_TOKENS: z.string().default(''),
+  /** A file (a mounted Secret) holding more entries in the TRIAGE_TOKENS format, one a line; `#` starts a comment. */
+  TRIAGE_TOKENS_FILE: z.string().optional(),
+  /** HMAC-SHA256 key for signed, expiring report links (`/r/:id?exp=&sig=`). Unset = signed links off. */
+  TRIAGE_LINK_SECRET: z.string().optional(),
+  /** Raw cores older than this many days are deleted; reports, meta and status stay. 0 = keep forever. */
+  TRIAGE_CORE_RETENTION_DAYS: z.coerce.number().min(0).default(30),
+  /** How often the API runs the retention sweep, in milliseconds. 0 = never (run it elsewhere). */
+  TRIAGE_RETENTION_SWEEP_MS: z.coerce.number().int().min(0).default(3_600_000),
+  /** BullMQ lock of a running job; a worker killed mid-job gives its job back after this long. */
+  TRIAGE_WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** How often workers look for jobs whose worker stopped (BullMQ stalledInterval). */
+  TRIAGE_WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
 });
 
 export type StorageConfig =
@@ -48,6 +62,14 @@ export interface TriageConfig {
   debuginfodUrls: string[];
   toolTimeoutMs: number;
   sandbox: boolean;
+  /** Raw TRIAGE_TOKENS entries (hashes only); parsed and checked by libs/security. Optional (config literals in tests). */
+  tokens?: string;
+  tokensFile?: string;
+  linkSecret?: string;
+  coreRetentionDays?: number;
+  retentionSweepMs?: number;
+  workerLockMs?: number;
+  workerStalledIntervalMs?: number;
 }
 
 export class ConfigError extends Error {}
@@ -86,5 +108,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     debuginfodUrls: e.DEBUGINFOD_URLS.split(/\s+/).filter(Boolean),
     toolTimeoutMs: e.TRIAGE_TOOL_TIMEOUT_MS,
     sandbox: e.TRIAGE_SANDBOX === 'true',
+    tokens: e.TRIAGE_TOKENS,
+    tokensFile: e.TRIAGE_TOKENS_FILE || undefined,
+    linkSecret: e.TRIAGE_LINK_SECRET || undefined,
+    coreRetentionDays: e.TRIAGE_CORE_RETENTION_DAYS,
+    retentionSweepMs: e.TRIAGE_RETENTION_SWEEP_MS,
+    workerLockMs: e.TRIAGE_WORKER_LOCK_MS,
+    workerStalledIntervalMs: e.TRIAGE_WORKER_STALLED_INTERVAL_MS,
   };
 }

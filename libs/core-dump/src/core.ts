@@ -22,7 +22,7 @@ import {
   type ProgramHeader,
 } from './elf';
 import { buildModules } from './modules';
-import { NT_AUXV, NT_FILE, NT_PRPSINFO, NT_PRSTATUS, NT_SIGINFO, decodeAuxv, decodeFileNote, decodePrPsInfo, decodePrStatus, decodeSigInfo } from './notes';
+import { collectCoreNotes } from './notes';
 import { CoreFormatError, type CoreDump, type CorePsInfo, type CoreSegment, type CoreSigInfo, type CoreThread, type MappedFile, type OpenCoreOptions } from './types';
 
 /** Cores have one segment per mapping; a process may have ~65k mappings (vm.max_map_count) plus a few. */
@@ -177,32 +177,8 @@ class CoreFile implements CoreDump {
       }
       const notes = parseNotes(l, await this.readAt(Number(ph.offset), Number(ph.filesz)));
       if (!notes) throw new CoreFormatError(`malformed notes at offset ${ph.offset}: a note runs past the end of its segment`);
-      for (const n of notes) {
-        // Notes named "LINUX" reuse small type numbers (NT_PRXFPREG, ...): only "CORE" ones are decoded by type.
-        if (n.name !== 'CORE') continue;
-        switch (n.type) {
-          case NT_PRSTATUS: {
-            const t = decodePrStatus(l, h.machine, n.desc);
-            if (t) this.threads.push(t);
-            break;
-          }
-          case NT_PRPSINFO:
-            this.psinfo ??= decodePrPsInfo(l, n.desc);
-            break;
-          case NT_SIGINFO:
-            // The first NT_SIGINFO belongs to the first (crashing) thread.
-            this.siginfo ??= decodeSigInfo(l, n.desc);
-            break;
-          case NT_AUXV:
-            if (this.auxv.size === 0) this.auxv = decodeAuxv(l, n.desc);
-            break;
-          case NT_FILE: {
-            const files = decodeFileNote(l, n.desc);
-            if (!files) throw new CoreFormatError('malformed NT_FILE note: its entry count does not fit its size');
-            this.files = files;
-            break;
-          }
-        }
+      if (collectCoreNotes(l, h.machine, notes, this) === 'bad-file-note') {
+        throw new CoreFormatError('malformed NT_FILE note: its entry count does not fit its size');
       }
     }
     if (this.threads.length === 0) throw new CoreFormatError('the core has no NT_PRSTATUS note (thread registers): it is corrupt or not a process core');

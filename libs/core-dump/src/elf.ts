@@ -242,7 +242,8 @@ export function parseNotes(l: Layout, b: Buffer, maxNotes = 100_000): Note[] | u
 }
 
 function align4(n: number): number {
-  return (n + 3) & ~3;
+  // Not `(n + 3) & ~3`: bitwise operators work on int32, and a hostile note size of 2^31 or more turned negative.
+  return n + ((4 - (n % 4)) % 4);
 }
 
 export function alignDown(v: bigint, a: bigint): bigint {

@@ -1,5 +1,5 @@
 /** Decoders for the Linux core notes (NT_PRSTATUS, NT_PRPSINFO, NT_SIGINFO, NT_AUXV, NT_FILE). */
-import { EM_386, EM_AARCH64, EM_X86_64, type Layout } from './elf';
+import { EM_386, EM_AARCH64, EM_X86_64, type Layout, type Note } from './elf';
 import type { CorePsInfo, CoreSigInfo, CoreThread, MappedFile } from './types';
 
 export const NT_PRSTATUS = 1;
@@ -129,4 +129,52 @@ export function decodeFileNote(l: Layout, d: Buffer): MappedFile[] | undefined {
 export function cString(b: Buffer): string {
   const nul = b.indexOf(0);
   return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
+}
+
+/** What the "CORE" notes of a core say, gathered over all its PT_NOTE segments. */
+export interface CoreNotes {
+  threads: CoreThread[];
+  psinfo?: CorePsInfo;
+  siginfo?: CoreSigInfo;
+  auxv: Map<number, bigint>;
+  files: MappedFile[];
+}
+
+export function emptyCoreNotes(): CoreNotes {
+  return { threads: [], auxv: new Map(), files: [] };
+}
+
+/**
+ * Decodes one PT_NOTE segment's notes into `into` (pure: shared by openCore, which reads them by offset,
+ * and the streaming collector, which sees them pass). Returns 'bad-file-note' when NT_FILE is malformed.
+ */
+export function collectCoreNotes(l: Layout, machine: number, notes: Note[], into: CoreNotes): 'bad-file-note' | undefined {
+  for (const n of notes) {
+    // Notes named "LINUX" reuse small type numbers (NT_PRXFPREG, ...): only "CORE" ones are decoded by type.
+    if (n.name !== 'CORE') continue;
+    switch (n.type) {
+      case NT_PRSTATUS: {
+        const t = decodePrStatus(l, machine, n.desc);
+        if (t) into.threads.push(t);
+        break;
+      }
+      case NT_PRPSINFO:
+        into.psinfo ??= decodePrPsInfo(l, n.desc);
+        break;
+      case NT_SIGINFO:
+        // The first NT_SIGINFO belongs to the first (crashing) thread.
+        into.siginfo ??= decodeSigInfo(l, n.desc);
+        break;
+      case NT_AUXV:
+        if (into.auxv.size === 0) into.auxv = decodeAuxv(l, n.desc);
+        break;
+      case NT_FILE: {
+        const files = decodeFileNote(l, n.desc);
+        if (!files) return 'bad-file-note';
+        into.files = files;
+        break;
+      }
+    }
+  }
+  return undefined;
 }

@@ -4,6 +4,7 @@ import { keys } from '../../../../libs/storage/src/layout';
 import type { StoragePort } from '../../../../libs/storage/src/storage.port';
 import { notFound } from '../http/errors';
 import { STORAGE } from '../infra/tokens';
+import { Scope } from '../auth/scope.decorator';
 
 const BUILD_ID = /^[0-9a-f]{4,128}$/;
 const KINDS = new Set(['debuginfo', 'executable']);
@@ -12,6 +13,7 @@ const KINDS = new Set(['debuginfo', 'executable']);
  * The debuginfod protocol (`GET /buildid/<hex>/debuginfo|executable`), so eu-stack, gdb and
  * DEBUGINFOD_URLS users elsewhere fetch what was uploaded here. 404 is the protocol's "no such file".
  */
+@Scope('read')
 @Controller('buildid')
 export class DebuginfodController {
   constructor(@Inject(STORAGE) private readonly storage: StoragePort) {}

@@ -4,6 +4,7 @@ import type { StoragePort } from '../../../../libs/storage/src/storage.port';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { withDeadline } from '../infra/deadline';
 import { STORAGE } from '../infra/tokens';
+import { Public } from '../auth/scope.decorator';
 
 const CHECK_DEADLINE_MS = 3_000;
 
@@ -18,6 +19,7 @@ async function check(probe: () => Promise<void>): Promise<CheckResult> {
   }
 }
 
+@Public()
 @Controller()
 export class HealthController {
   constructor(

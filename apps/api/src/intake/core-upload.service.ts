@@ -136,7 +136,8 @@ export class CoreUploadService {
       const raw = await openRawCore(wire);
       const coreLimit = byteLimit(this.config.maxCoreBytes);
       const hasher = hashingPassThrough();
-      const zstd = compressZstd();
+      // Level 1: half the CPU of level 3 for about the same ratio on core memory (docs/performance.md); ingest is CPU-bound.
+      const zstd = compressZstd(1);
       // Single pass: the facts collector sees the raw bytes on their way, keeping only headers, notes and first pages.
       const facts = new CoreFactsCollector();
       const factsTap = facts.tap();
@@ -178,8 +179,8 @@ export class CoreUploadService {
       if (created) await this.storage.move(stored.uploadKey, keys.core(id));
       else await this.storage.delete(stored.uploadKey);
       const previous = created ? undefined : await this.cores.readMeta(id);
-      await this.cores.writeMeta(this.mergeMeta(id, previous, stored, upload, event));
-      await this.writeFacts(id, stored.facts);
+      // Side by side: each put is fsynced, and the facts must not add to the upload's latency.
+      await Promise.all([this.cores.writeMeta(this.mergeMeta(id, previous, stored, upload, event)), this.writeFacts(id, stored.facts)]);
       return created;
     } catch (err) {
       await this.storage.delete(stored.uploadKey).catch(() => undefined);

@@ -8,6 +8,7 @@ import { CONFIG } from '../infra/tokens';
 import { CoreUploadService } from './core-upload.service';
 import { uploadFields } from './upload-fields';
 import type { UploadEvent } from '../cores/core-record';
+import { Scope } from '../auth/scope.decorator';
 
 export interface UploadAnswer extends CoreLinks {
   id: string;
@@ -19,6 +20,7 @@ export interface UploadAnswer extends CoreLinks {
  * The two doors for cores: the v1 API (raw body plus optional fields) and abrt's reporter-upload, which
  * PUTs the dump dir's tarball to <url>/<name> and expects nothing but a 2xx.
  */
+@Scope('upload')
 @Controller()
 export class UploadsController {
   constructor(

@@ -1,0 +1,407 @@
+/**
+ * `npm run bench`: the figures of issue 6, each beside its floor measured in the same run on this
+ * machine, with the target and by how much it is met or missed. Not a test: it takes minutes and
+ * gigabytes. Environment:
+ *
+ *   BENCH_SIZES=1,4        upload core sizes in GiB (BENCH_SIZES=0.1 for a quick run)
+ *   BENCH_LIST_SMALL_MIB=10  the small core of the listing comparison (the big one is the first size)
+ *   BENCH_LATENCY_N=20     small cores for upload-to-report latency
+ *   BENCH_THROUGHPUT_N=30  small cores per worker-throughput round
+ *   BENCH_WORKER_CONCURRENCY=1  jobs per worker process
+ *   BENCH_SECTIONS=ingest,listing,latency,workers  which parts to run
+ *   BENCH_DIR=/tmp/...     where cores and storage go (default: a temp dir, removed afterwards)
+ *   REDIS_URL              Redis for the queue (a unique prefix is used and dropped)
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { openCore } from '../libs/core-dump/src';
+import { FsStorage } from '../libs/storage/src/fs-storage';
+import {
+  GiB,
+  MiB,
+  RssSampler,
+  buildToucher,
+  distRoot,
+  dropRedisPrefix,
+  fileSize,
+  makeCore,
+  median,
+  now,
+  percentile,
+  startNode,
+  sync,
+  timed,
+  timedSync,
+  uploadFile,
+  waitReport,
+  type Child,
+} from './lib';
+
+interface Row {
+  section: string;
+  measure: string;
+  ours: string;
+  floor: string;
+  ratio: string;
+  target: string;
+  verdict: string;
+}
+
+const rows: Row[] = [];
+
+function envNumber(name: string, fallback: number): number {
+  const v = process.env[name];
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const sizeLabel = (bytes: number): string => (bytes >= GiB ? `${fmt(bytes / GiB, 2)} GiB` : `${fmt(bytes / MiB, 0)} MiB`);
+
+/** "PASS" or "MISS by X" for a figure that must be at least / at most a target. */
+function verdict(value: number, target: number, kind: 'min' | 'max', unit: string): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  const ok = kind === 'min' ? value >= target : value < target;
+  if (ok) return 'PASS';
+  const by = kind === 'min' ? target - value : value - target;
+  const pct = (by / target) * 100;
+  return `MISS by ${fmt(by, 2)}${unit} (${fmt(pct, 0)}%)`;
+}
+
+function add(row: Row): void {
+  rows.push(row);
+  process.stderr.write(`  ${row.measure}: ${row.ours} (floor ${row.floor}) ${row.verdict}\n`);
+}
+
+function printTable(): void {
+  const head: Row = { section: 'section', measure: 'measure', ours: 'triage', floor: 'floor (same run)', ratio: 'ratio', target: 'target', verdict: 'verdict' };
+  const cols: Array<keyof Row> = ['section', 'measure', 'ours', 'floor', 'ratio', 'target', 'verdict'];
+  const all = [head, ...rows];
+  const width = cols.map((c) => Math.max(...all.map((r) => r[c].length)));
+  const line = (r: Row): string => `| ${cols.map((c, i) => r[c].padEnd(width[i])).join(' | ')} |`;
+  const out = [line(head), `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+interface Env {
+  work: string;
+  dataDir: string;
+  prefix: string;
+  env: Record<string, string>;
+}
+
+/** The API in a child process, once /readyz says Redis and storage answer. */
+async function startApi(e: Env): Promise<Child & { url: string }> {
+  const api = await startNode(join(distRoot, 'bench', 'api-server.js'), e.env, /listening (\d+)/);
+  const url = `http://127.0.0.1:${api.match[1]}`;
+  for (let i = 0; ; i++) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    await res?.text();
+    if (res?.status === 200) break;
+    if (i > 200) {
+      await api.stop();
+      throw new Error(`the API never became ready: ${api.output().slice(-1000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { ...api, url };
+}
+
+function startWorker(e: Env): Promise<Child> {
+  return startNode(join(distRoot, 'apps', 'worker', 'src', 'main.js'), e.env, /triage worker started/);
+}
+
+/** Section 1: ingest through the API vs a plain PUT of the same bytes to the same storage; API peak RSS. */
+async function uploadSection(e: Env, exe: string, warmCore: string, sizesGiB: number[], onFirstCore: (core: string) => Promise<void>): Promise<void> {
+  const floorStore = new FsStorage(join(e.work, 'plain-put'));
+  for (const [i, gib] of sizesGiB.entries()) {
+    process.stderr.write(`upload: making a ${gib} GiB core...\n`);
+    const core = makeCore(exe, gib * 1024, join(e.work, 'cores'));
+    const bytes = fileSize(core);
+    // Both runs read the core from the page cache (the kernel just wrote it): the floor is the store, not the disk.
+    // The floor swings with the page cache's writeback state: up to 1 GiB, the median of 3 runs of each.
+    const runs = bytes <= GiB ? 3 : 1;
+    const plainRuns: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      sync();
+      plainRuns.push((await timed(() => floorStore.put('bench/plain', createReadStream(core, { highWaterMark: 1 * MiB })))).ms);
+      await floorStore.delete('bench/plain');
+    }
+    const plain = { ms: median(plainRuns) };
+    sync();
+    const api = await startApi(e);
+    let rss: { sampledMiB: number; hwmMiB: number };
+    const ingestRuns: number[] = [];
+    try {
+      // A server that has served once (JIT, Redis and zstd warm), as in production.
+      await uploadFile(api.url, warmCore);
+      const sampler = new RssSampler(api.pid);
+      for (let r = 0; r < runs; r++) {
+        // The same bytes again would be a duplicate (same id): the API still reads, hashes and compresses them all.
+        ingestRuns.push((await timed(() => uploadFile(api.url, core))).ms);
+        sync();
+      }
+      rss = sampler.stop();
+    } finally {
+      await api.stop();
+    }
+    const ingestMs = median(ingestRuns);
+    const ours = bytes / MiB / (ingestMs / 1000);
+    const floor = bytes / MiB / (plain.ms / 1000);
+    const ratio = ours / floor;
+    add({
+      section: 'ingest',
+      measure: `upload ${sizeLabel(bytes)} core (MiB/s${runs > 1 ? `, median of ${runs}` : ''})`,
+      ours: `${fmt(ours, 0)} MiB/s (${fmt(ingestMs / 1000, 2)} s)`,
+      floor: `plain PUT ${fmt(floor, 0)} MiB/s (${fmt(plain.ms / 1000, 2)} s)`,
+      ratio: `${fmt(ratio, 2)}x`,
+      target: '>= 0.8x',
+      verdict: verdict(ratio, 0.8, 'min', 'x'),
+    });
+    const peak = Math.max(rss.sampledMiB, rss.hwmMiB);
+    add({
+      section: 'ingest',
+      measure: `API peak RSS, ${sizeLabel(bytes)} upload`,
+      ours: `${fmt(peak, 0)} MiB`,
+      floor: `core ${fmt(bytes / MiB, 0)} MiB`,
+      ratio: `${fmt((peak * MiB) / bytes, 3)}x core`,
+      target: '< 200 MiB',
+      verdict: verdict(peak, 200, 'max', ' MiB'),
+    });
+    if (i === 0) await onFirstCore(core);
+    rmSync(dirname(core), { recursive: true, force: true });
+  }
+  rmSync(join(e.dataDir, 'objects', 'cores'), { recursive: true, force: true });
+}
+
+/** Section 2: module/build-id listing of a small vs a big core, ours (openCore) and eu-unstrip -n. */
+async function listingSection(small: string, big: string): Promise<void> {
+  const list = async (core: string): Promise<number> => {
+    const t0 = now();
+    const c = await openCore(core);
+    if (c.modules.filter((m) => m.buildId).length === 0) throw new Error(`no build-ids listed for ${core}`);
+    await c.close();
+    return now() - t0;
+  };
+  // Interleaved, after a warm-up, so JIT and page cache favour neither size.
+  for (let i = 0; i < 10; i++) await list(i % 2 ? small : big);
+  const t = { small: [] as number[], big: [] as number[], euSmall: [] as number[], euBig: [] as number[] };
+  for (let i = 0; i < 40; i++) {
+    t.small.push(await list(small));
+    t.big.push(await list(big));
+  }
+  for (let i = 0; i < 10; i++) {
+    t.euSmall.push(timedSync('eu-unstrip', ['-n', '--core', small]));
+    t.euBig.push(timedSync('eu-unstrip', ['-n', '--core', big]));
+  }
+  const oursSmall = median(t.small);
+  const oursBig = median(t.big);
+  const euSmall = median(t.euSmall);
+  const euBig = median(t.euBig);
+  const sl = sizeLabel(fileSize(small));
+  const bl = sizeLabel(fileSize(big));
+  add({
+    section: 'listing',
+    measure: `modules+build-ids, ${bl} vs ${sl} core`,
+    ours: `${fmt(oursBig, 2)} ms vs ${fmt(oursSmall, 2)} ms`,
+    floor: `eu-unstrip -n ${fmt(euBig, 2)} ms vs ${fmt(euSmall, 2)} ms`,
+    ratio: `${fmt(oursBig / oursSmall, 2)}x (eu-unstrip ${fmt(euBig / euSmall, 2)}x)`,
+    target: '<= 1.5x',
+    verdict: verdict(oursBig / oursSmall, 1.5, 'max', 'x'),
+  });
+  add({
+    section: 'listing',
+    measure: `modules+build-ids ${bl}: openCore vs eu-unstrip`,
+    ours: `${fmt(oursBig, 2)} ms`,
+    floor: `${fmt(euBig, 2)} ms`,
+    ratio: `${fmt(oursBig / euBig, 2)}x`,
+    target: '(report)',
+    verdict: '-',
+  });
+}
+
+/** Section 3: upload-to-report latency of small cores with debuginfo cached, vs bare eu-stack. */
+async function latencySection(e: Env, exe: string, n: number): Promise<void> {
+  const dir = join(e.work, 'latency');
+  process.stderr.write(`latency: making ${n + 2} small cores...\n`);
+  const cores = Array.from({ length: n + 2 }, () => makeCore(exe, 1, dir));
+  const api = await startApi(e);
+  const worker = await startWorker(e);
+  try {
+    // Two warm-ups fill the debuginfo cache (and the tools' page cache): the target is "debuginfo cached".
+    for (const core of cores.slice(0, 2)) await waitReport(api.url, (await uploadFile(api.url, core)).id);
+    const lat: number[] = [];
+    for (const core of cores.slice(2)) {
+      const t0 = now();
+      const { id } = await uploadFile(api.url, core);
+      await waitReport(api.url, id);
+      lat.push(now() - t0);
+    }
+    const stack: number[] = cores.slice(2).map((core) => timedSync('eu-stack', ['-s', '-m', '-v', '-i', '--core', core, '-e', exe]));
+    const p50 = percentile(lat, 50);
+    const p95 = percentile(lat, 95);
+    // The worker's own account of each job (pino "analysis done" lines): where the latency goes.
+    const jobMs = [...worker.output().matchAll(/"ms":(\d+)[^\n]*analysis done/g)].map((m) => Number(m[1])).slice(2);
+    add({
+      section: 'latency',
+      measure: `upload-to-report p50, ${n} small cores (${sizeLabel(fileSize(cores[2]))})`,
+      ours: `${fmt(p50, 0)} ms`,
+      floor: `eu-stack p50 ${fmt(percentile(stack, 50), 0)} ms`,
+      ratio: `${fmt(p50 / percentile(stack, 50), 1)}x`,
+      target: '< 1000 ms',
+      verdict: verdict(p50, 1000, 'max', ' ms'),
+    });
+    add({
+      section: 'latency',
+      measure: 'upload-to-report p95',
+      ours: `${fmt(p95, 0)} ms`,
+      floor: `eu-stack p95 ${fmt(percentile(stack, 95), 0)} ms`,
+      ratio: `${fmt(p95 / percentile(stack, 95), 1)}x`,
+      target: '(report)',
+      verdict: '-',
+    });
+    add({
+      section: 'latency',
+      measure: 'of which the worker job (download+analyze+write), p50',
+      ours: `${fmt(percentile(jobMs, 50), 0)} ms`,
+      floor: `eu-stack p50 ${fmt(percentile(stack, 50), 0)} ms`,
+      ratio: `${fmt(percentile(jobMs, 50) / percentile(stack, 50), 1)}x`,
+      target: '(report)',
+      verdict: '-',
+    });
+  } finally {
+    await worker.stop();
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * When each report appeared (ms, ascending), watching the fs storage directly: polling the API for 30
+ * cores would take CPU from the workers being measured. A failed analysis stops the wait.
+ */
+async function reportTimes(e: Env, ids: string[], timeoutMs: number): Promise<number[]> {
+  const pending = new Set(ids);
+  const times: number[] = [];
+  const deadline = now() + timeoutMs;
+  let round = 0;
+  while (pending.size > 0) {
+    for (const id of [...pending]) {
+      if (existsSync(join(e.dataDir, 'objects', 'reports', `${id}.json`))) {
+        times.push(now());
+        pending.delete(id);
+      } else if (round % 40 === 0 && existsSync(join(e.dataDir, 'objects', 'cores', id, 'status.json'))) {
+        const status = JSON.parse(readFileSync(join(e.dataDir, 'objects', 'cores', id, 'status.json'), 'utf8')) as { state?: string; reason?: string };
+        if (status.state === 'failed') throw new Error(`analysis of ${id} failed: ${status.reason ?? '?'}`);
+      }
+    }
+    if (now() > deadline) throw new Error(`${pending.size} reports not ready after ${timeoutMs} ms`);
+    round++;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return times.sort((a, b) => a - b);
+}
+
+/** Section 4: cores/minute with 1 and 2 worker processes; the queue is filled first, then the workers start. */
+async function throughputSection(e: Env, exe: string, n: number): Promise<void> {
+  const dir = join(e.work, 'throughput');
+  let floorPerMin = NaN;
+  for (const processes of [1, 2]) {
+    process.stderr.write(`throughput: ${processes} worker(s), making ${n} small cores...\n`);
+    const cores = Array.from({ length: n }, () => makeCore(exe, 1, dir));
+    if (processes === 1) {
+      const t = cores.slice(0, 10).map((core) => timedSync('eu-stack', ['-s', '-m', '-v', '-i', '--core', core, '-e', exe]));
+      floorPerMin = 60_000 / median(t);
+    }
+    const api = await startApi(e);
+    const workers: Child[] = [];
+    try {
+      const ids: string[] = [];
+      for (const core of cores) ids.push((await uploadFile(api.url, core)).id);
+      const t0 = now();
+      const starting = Array.from({ length: processes }, () => startWorker(e));
+      for (const w of await Promise.allSettled(starting)) if (w.status === 'fulfilled') workers.push(w.value);
+      if (workers.length < processes) throw new Error('a worker did not start');
+      const started = now();
+      const done = await reportTimes(e, ids, 600_000);
+      // Steady state: from each worker's first finished job to the last one, so start-up is not counted.
+      const perMin = ((n - processes) / (done[n - 1] - done[processes - 1])) * 60_000;
+      const wallPerMin = (n / (done[n - 1] - t0)) * 60_000;
+      const perWorker = perMin / processes;
+      add({
+        section: 'workers',
+        measure: `${processes} worker process${processes > 1 ? 'es' : ''} x concurrency ${e.env.TRIAGE_WORKER_CONCURRENCY}, ${n} cores`,
+        ours: `${fmt(perMin, 0)} cores/min (${fmt(perWorker, 0)}/worker; ${fmt(wallPerMin, 0)}/min with ${fmt(started - t0, 0)} ms start-up)`,
+        floor: `bare eu-stack, one at a time: ${fmt(floorPerMin, 0)}/min`,
+        ratio: `${fmt(perMin / floorPerMin, 2)}x`,
+        target: '>= 60/min per worker',
+        verdict: verdict(perWorker, 60, 'min', '/min'),
+      });
+    } finally {
+      for (const w of workers) await w.stop();
+      await api.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const sizesGiB = (process.env.BENCH_SIZES ?? '1,4')
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => Number.isFinite(n) && n > 0);
+  if (sizesGiB.length === 0) throw new Error('BENCH_SIZES holds no size (GiB, comma-separated)');
+  const keep = Boolean(process.env.BENCH_DIR);
+  const work = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'triage-bench-'));
+  mkdirSync(work, { recursive: true });
+  const dataDir = join(work, 'data');
+  const prefix = `triage-bench-${randomBytes(6).toString('hex')}`;
+  const e: Env = {
+    work,
+    dataDir,
+    prefix,
+    env: {
+      TRIAGE_STORAGE: 'fs',
+      TRIAGE_DATA_DIR: dataDir,
+      TRIAGE_REDIS_PREFIX: prefix,
+      TRIAGE_DEBUGINFO_CACHE: join(work, 'debuginfo-cache'),
+      TRIAGE_MAX_UPLOAD_BYTES: String(64 * GiB),
+      TRIAGE_MAX_CORE_BYTES: String(64 * GiB),
+      TRIAGE_WORKER_CONCURRENCY: String(envNumber('BENCH_WORKER_CONCURRENCY', 1)),
+      TRIAGE_TOKENS: '',
+      DEBUGINFOD_URLS: '',
+      LOG_LEVEL: 'warn',
+    },
+  };
+  const started = Date.now();
+  process.stderr.write(`bench: work dir ${work}, redis prefix ${prefix}, ${cpus().length} CPUs, sizes ${sizesGiB.join(',')} GiB\n`);
+  try {
+    const exe = buildToucher(work);
+    const smallCore = makeCore(exe, envNumber('BENCH_LIST_SMALL_MIB', 10), join(work, 'small'));
+    const sections = new Set((process.env.BENCH_SECTIONS ?? 'ingest,listing,latency,workers').split(',').map((x) => x.trim()));
+    if (sections.has('ingest') || sections.has('listing')) {
+      await uploadSection(e, exe, smallCore, sections.has('ingest') ? sizesGiB : sizesGiB.slice(0, 1), (big) =>
+        sections.has('listing') ? listingSection(smallCore, big) : Promise.resolve(),
+      );
+    }
+    if (sections.has('latency')) await latencySection(e, exe, envNumber('BENCH_LATENCY_N', 20));
+    if (sections.has('workers')) await throughputSection(e, exe, envNumber('BENCH_THROUGHPUT_N', 30));
+  } finally {
+    printTable();
+    const dropped = await dropRedisPrefix(prefix).catch(() => -1);
+    if (!keep) rmSync(work, { recursive: true, force: true });
+    const cpu = cpus()[0]?.model ?? 'unknown CPU';
+    const kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
+    process.stdout.write(
+      `\n${cpus().length} x ${cpu}, Linux ${kernel}, node ${process.version}; ${fmt((Date.now() - started) / 1000, 0)} s; redis keys dropped: ${dropped}\n`,
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

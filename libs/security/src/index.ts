@@ -1,0 +1,3 @@
+export * from './tokens';
+export * from './signed-links';
+export * from './sandbox-status';

@@ -1,0 +1,195 @@
+/**
+ * Faults with real processes: a worker killed with SIGKILL in the middle of a job (BullMQ's stalled-job
+ * recovery hands the job to a second worker: one report, analysed to the end once), and Redis restarted
+ * under the API (503 with Retry-After while it is down, uploads work again once it is back). The Redis
+ * here is our own redis-server on a random loopback port, never the shared one.
+ * (Object storage going away, with the CLI retrying, is covered in service.test.ts.)
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createStorage } from '../../libs/storage/src';
+import { keys } from '../../libs/storage/src/layout';
+import type { StoragePort } from '../../libs/storage/src/storage.port';
+import { crash } from '../support/crashers';
+import { configFrom, dropRedisPrefix, http, json, S3Server, serviceEnv, sleep, startApi, startWorker, workerMain, type RunningApi } from './service-harness';
+
+const work = mkdtempSync(join(tmpdir(), 'triage-faults-'));
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** A redis-server of our own, without persistence, that can be killed and started again on the same port. */
+class OwnRedis {
+  private child?: ChildProcess;
+  constructor(readonly port: number) {}
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if (spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') return;
+      await sleep(50);
+    }
+    throw new Error('redis-server did not start');
+  }
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((r) => {
+      child.once('exit', () => r());
+      child.kill('SIGKILL');
+    });
+  }
+}
+
+/** An upstream debuginfod that accepts connections and never answers: each lookup waits for the client's timeout, so a job stays in "analyzing" for seconds. */
+async function blackHole(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, () => {
+  const s3 = new S3Server(join(work, 's3'));
+  let storage: StoragePort;
+
+  before(async () => {
+    crash('null-read');
+    crash('thread-crash');
+    await s3.start();
+  });
+
+  after(async () => {
+    await s3.stop().catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('Redis restarted under the API: 503 + Retry-After while down, uploads accepted again after', async () => {
+    const redis = new OwnRedis(await freePort());
+    await redis.start();
+    const prefix = `triage-faults-redis-${process.pid}`;
+    const config = configFrom({ ...serviceEnv({ redisPrefix: prefix, s3Port: s3.port }), REDIS_URL: redis.url, TRIAGE_RETENTION_SWEEP_MS: '0' });
+    storage = createStorage(config.storage);
+    const api: RunningApi = await startApi(config);
+    try {
+      for (let i = 0; i < 50 && (await http(`${api.url}/readyz`)).status !== 200; i++) await sleep(100);
+      const first = await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(crash('null-read').core) });
+      assert.equal(first.status, 202, first.text);
+
+      await redis.kill();
+      const down = await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(crash('thread-crash').core) });
+      assert.equal(down.status, 503, down.text);
+      assert.equal(json<{ error: string }>(down).error, 'unavailable');
+      assert.ok(Number(down.headers.get('retry-after')) > 0);
+      assert.equal((await http(`${api.url}/readyz`)).status, 503);
+      // Refused means not stored: no core, no upload left behind.
+      const stored: string[] = [];
+      for await (const o of storage.list('')) stored.push(o.key);
+      assert.ok(!stored.some((k) => k.startsWith('uploads/')), stored.join(', '));
+      // Reads that need only object storage keep working.
+      const id = json<{ id: string }>(first).id;
+      assert.equal((await http(`${api.url}/v1/cores/${id}`)).status, 200);
+
+      await redis.start();
+      let again = 0;
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        again = (await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(crash('thread-crash').core) })).status;
+        if (again === 202) break;
+        await sleep(250);
+      }
+      assert.equal(again, 202, 'the API reconnects by itself');
+      assert.equal((await http(`${api.url}/readyz`)).status, 200);
+    } finally {
+      await api.close();
+      await redis.kill();
+    }
+  });
+
+  test('a worker killed with SIGKILL mid-job: a second worker finishes it; one report, one analysis to the end', async (t) => {
+    if (!existsSync(workerMain)) return t.skip(`no built worker at ${workerMain} (npm run build)`);
+    const prefix = `triage-faults-kill-${process.pid}-${Date.now()}`;
+    const upstream = await blackHole();
+    // Short locks when the worker reads them (TRIAGE_WORKER_LOCK_MS); BullMQ's defaults otherwise.
+    const env = {
+      ...serviceEnv({ redisPrefix: prefix, s3Port: s3.port }),
+      DEBUGINFOD_URLS: upstream.url,
+      TRIAGE_WORKER_LOCK_MS: '4000',
+      TRIAGE_WORKER_STALLED_INTERVAL_MS: '2000',
+      TRIAGE_WORKER_CONCURRENCY: '1',
+      TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-a'),
+      TRIAGE_RETENTION_SWEEP_MS: '0',
+    };
+    const config = configFrom(env);
+    storage = createStorage(config.storage);
+    const api = await startApi(config);
+    const first = startWorker(env);
+    let second: ReturnType<typeof startWorker> | undefined;
+    try {
+      for (let i = 0; i < 50 && (await http(`${api.url}/readyz`)).status !== 200; i++) await sleep(100);
+      const res = await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(crash('null-read').core) });
+      assert.equal(res.status, 202, res.text);
+      const id = json<{ id: string }>(res).id;
+
+      let state = '';
+      for (let i = 0; i < 300 && state !== 'analyzing'; i++) {
+        state = json<{ status: string }>(await http(`${api.url}/v1/cores/${id}`)).status;
+        if (state !== 'analyzing') await sleep(50);
+      }
+      assert.equal(state, 'analyzing', `the first worker took the job: ${first.output()}`);
+      first.child.kill('SIGKILL');
+      await new Promise((r) => (first.child.exitCode !== null || first.child.signalCode !== null ? r(undefined) : first.child.once('exit', r)));
+      assert.equal(first.child.signalCode, 'SIGKILL');
+      assert.equal(await storage.stat(keys.report(id)), undefined, 'killed before it wrote a report');
+
+      second = startWorker({ ...env, TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-b') });
+      let status: { status: string; attempts: number } = { status: '', attempts: 0 };
+      const deadline = Date.now() + 150_000;
+      while (Date.now() < deadline) {
+        status = json<{ status: string; attempts: number }>(await http(`${api.url}/v1/cores/${id}`));
+        if (status.status === 'done' || status.status === 'failed') break;
+        await sleep(500);
+      }
+      assert.equal(status.status, 'done', `second worker: ${second.output()}`);
+      assert.equal(status.attempts, 2, 'started twice (the killed run and the recovery), finished once');
+      const reports: string[] = [];
+      for await (const o of storage.list('reports/')) reports.push(o.key);
+      assert.deepEqual(reports, [keys.report(id)]);
+      const report = await http(`${api.url}/v1/reports/${id}`);
+      assert.equal(report.status, 200);
+      assert.equal(json<{ id: string }>(report).id, id);
+      assert.equal((second.output().match(/analysis done/g) ?? []).length, 1, second.output());
+      assert.equal((first.output().match(/analysis done/g) ?? []).length, 0);
+    } finally {
+      await second?.stop();
+      await first.stop();
+      await api.close();
+      await upstream.close();
+      await dropRedisPrefix(prefix);
+    }
+  });
+});

@@ -1,0 +1,140 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  generateToken,
+  grants,
+  hashToken,
+  loadTokenEntries,
+  parseTokenEntries,
+  parseTtl,
+  signLink,
+  TokenConfigError,
+  TokenSet,
+  verifyLink,
+  linkSignature,
+  logSandboxStatus,
+} from '../../libs/security/src';
+import { defaultScope } from '../../apps/api/src/auth/auth.guard';
+import { loadConfig } from '../../libs/config/src';
+
+const SECRET = 'a-link-secret-of-enough-length';
+const ID = '0123456789abcdef0123456789abcdef';
+
+describe('api tokens', () => {
+  test('entries are name:scopes:sha256, separated by commas, spaces or lines, with comments', () => {
+    const entries = parseTokenEntries(`ci:upload:${hashToken('t1')}, ops:read+admin:${hashToken('t2').toUpperCase()}\n# a comment\nbot:read:${hashToken('t3')} # trailing`);
+    assert.deepEqual(
+      entries.map((e) => [e.name, [...e.scopes].sort()]),
+      [
+        ['ci', ['upload']],
+        ['ops', ['admin', 'read']],
+        ['bot', ['read']],
+      ],
+    );
+  });
+
+  test('bad entries stop the start with a reason that never echoes a token', () => {
+    assert.throws(() => parseTokenEntries('ci:upload'), TokenConfigError);
+    assert.throws(() => parseTokenEntries(`ci:write:${hashToken('x')}`), /unknown scope "write"/);
+    assert.throws(() => parseTokenEntries('ci:upload:plaintext-token-here'), /sha256 in hex/);
+    assert.throws(() => parseTokenEntries(`a:read:${hashToken('1')} a:read:${hashToken('2')}`), /twice/);
+    assert.throws(() => parseTokenEntries('supersecrettokenvalue'), (err: Error) => !err.message.includes('supersecrettokenvalue'));
+  });
+
+  test('a token file (a mounted Secret) adds entries; a missing file is an error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'triage-auth-'));
+    const file = join(dir, 'tokens');
+    writeFileSync(file, `# tokens\nops:admin:${hashToken('adm')}\n`);
+    const entries = loadTokenEntries({ tokens: `ci:upload:${hashToken('up')}`, tokensFile: file });
+    assert.deepEqual(entries.map((e) => e.name), ['ci', 'ops']);
+    assert.throws(() => loadTokenEntries({ tokensFile: join(dir, 'nope') }), /cannot read/);
+  });
+
+  test('verify hashes the presented token; unknown and empty tokens are not found', () => {
+    const { token, entry } = generateToken('ci', ['upload', 'read']);
+    assert.match(token, /^trg_[A-Za-z0-9_-]{43}$/);
+    assert.ok(!entry.includes(token));
+    const set = new TokenSet(parseTokenEntries(entry));
+    assert.equal(set.enabled, true);
+    assert.equal(set.verify(token)?.name, 'ci');
+    assert.equal(set.verify(`${token}x`), undefined);
+    assert.equal(set.verify(''), undefined);
+    assert.equal(set.verify(hashToken(token)), undefined, 'the hash itself is not a token');
+    assert.equal(new TokenSet([]).enabled, false);
+  });
+
+  test('admin implies every scope; read and upload are separate', () => {
+    const [up, rd, adm] = parseTokenEntries(`u:upload:${hashToken('u')} r:read:${hashToken('r')} a:admin:${hashToken('a')}`);
+    assert.equal(grants(up, 'upload'), true);
+    assert.equal(grants(up, 'read'), false);
+    assert.equal(grants(rd, 'upload'), false);
+    assert.equal(grants(rd, 'admin'), false);
+    for (const s of ['upload', 'read', 'admin'] as const) assert.equal(grants(adm, s), true);
+  });
+
+  test('routes without @Scope: GET/HEAD need read, anything else admin', () => {
+    assert.equal(defaultScope('GET'), 'read');
+    assert.equal(defaultScope('HEAD'), 'read');
+    for (const m of ['POST', 'PUT', 'PATCH', 'DELETE']) assert.equal(defaultScope(m), 'admin');
+  });
+
+  test('config: tokens, link secret, retention and worker lock settings', () => {
+    const c = loadConfig({ TRIAGE_TOKENS: 'x', TRIAGE_LINK_SECRET: SECRET, TRIAGE_CORE_RETENTION_DAYS: '7', TRIAGE_WORKER_LOCK_MS: '2000' });
+    assert.equal(c.tokens, 'x');
+    assert.equal(c.linkSecret, SECRET);
+    assert.equal(c.coreRetentionDays, 7);
+    assert.equal(c.workerLockMs, 2000);
+    const d = loadConfig({});
+    assert.equal(d.coreRetentionDays, 30);
+    assert.equal(d.tokens, '');
+    assert.equal(d.linkSecret, undefined);
+  });
+});
+
+describe('signed report links', () => {
+  const now = Date.UTC(2026, 0, 1);
+
+  test('a link verifies for its id until it expires', () => {
+    const { exp, sig } = signLink(SECRET, ID, 3600, now);
+    assert.equal(exp, now / 1000 + 3600);
+    assert.deepEqual(verifyLink(SECRET, ID, String(exp), sig, now), { ok: true });
+    assert.deepEqual(verifyLink(SECRET, ID, String(exp), sig.toUpperCase(), now), { ok: true });
+    assert.deepEqual(verifyLink(SECRET, ID, String(exp), sig, (exp + 1) * 1000), { ok: false, reason: 'the link has expired' });
+  });
+
+  test('another id, a changed expiry, another secret or a malformed signature fail', () => {
+    const { exp, sig } = signLink(SECRET, ID, 3600, now);
+    const other = 'f'.repeat(32);
+    assert.equal(verifyLink(SECRET, other, String(exp), sig, now).ok, false);
+    assert.equal(verifyLink(SECRET, ID, String(exp + 100), sig, now).ok, false);
+    assert.equal(verifyLink(`${SECRET}x`, ID, String(exp), sig, now).ok, false);
+    assert.equal(verifyLink(SECRET, ID, String(exp), sig.slice(1), now).ok, false);
+    assert.equal(verifyLink(SECRET, ID, undefined, sig, now).ok, false);
+    assert.equal(verifyLink(SECRET, ID, ['1', '2'], sig, now).ok, false);
+    assert.equal(verifyLink(SECRET, ID, '-1', sig, now).ok, false);
+    assert.equal(linkSignature(SECRET, ID, exp), sig);
+  });
+
+  test('ttl parsing', () => {
+    assert.equal(parseTtl('7d'), 7 * 86400);
+    assert.equal(parseTtl('12h'), 12 * 3600);
+    assert.equal(parseTtl('30m'), 1800);
+    assert.equal(parseTtl('90'), 90);
+    assert.equal(parseTtl('2w'), 14 * 86400);
+    for (const bad of ['', '0', '-1d', '1y', '400d', '7 days', '1e3']) assert.equal(parseTtl(bad), undefined, bad);
+  });
+});
+
+describe('sandbox status', () => {
+  test('says clearly when tools run unsandboxed', async () => {
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(`warn ${m}`), log: (m: string) => lines.push(`log ${m}`) };
+    assert.equal(await logSandboxStatus(logger, { enabled: false }), false);
+    assert.match(lines[0], /^warn SANDBOX OFF/);
+    const on = await logSandboxStatus(logger);
+    assert.match(lines[1], on ? /^log sandbox: .*bubblewrap/ : /^warn SANDBOX UNAVAILABLE/);
+  });
+});

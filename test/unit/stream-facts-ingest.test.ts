@@ -1,0 +1,63 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { createApp } from '../../apps/api/src/app.factory';
+import { openCore } from '../../libs/core-dump/src';
+import type { CoreFacts } from '../../libs/core-dump/src/stream-facts';
+import { loadConfig } from '../../libs/config/src';
+import { keys } from '../../libs/storage/src/layout';
+import { compressedCopy, crash } from '../support/crashers';
+
+const data = mkdtempSync(join(tmpdir(), 'triage-facts-ingest-'));
+const prefix = `triage-test-facts-${randomBytes(6).toString('hex')}`;
+
+after(async () => {
+  rmSync(data, { recursive: true, force: true });
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  try {
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (found.length) await redis.del(...found);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+});
+
+test('an upload writes cores/<id>/facts.json with the modules openCore finds, raw or zstd-compressed', async () => {
+  const config = loadConfig({ ...process.env, TRIAGE_STORAGE: 'fs', TRIAGE_DATA_DIR: data, TRIAGE_REDIS_PREFIX: prefix, TRIAGE_TOKENS: '' });
+  const app = await createApp(config, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  try {
+    const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    const c = crash('library-abort');
+    const core = await openCore(c.core);
+    try {
+      for (const body of [readFileSync(c.core), readFileSync(compressedCopy(c, 'zstd'))]) {
+        const res = await fetch(`${url}/v1/cores`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+        assert.equal(res.status, 202, await res.clone().text());
+        const { id } = (await res.json()) as { id: string };
+        const facts = JSON.parse(readFileSync(join(data, 'objects', keys.coreFacts(id)), 'utf8')) as CoreFacts;
+        assert.equal(facts.size, core.size);
+        assert.equal(facts.signal?.number, 6);
+        assert.equal(facts.crashingTid, core.crashingThread?.tid);
+        assert.deepEqual(
+          facts.modules.map((m) => [m.path, m.buildId]),
+          core.modules.map((m) => [m.mappedPath ?? m.path, m.buildId]),
+        );
+        assert.ok(facts.modules.some((m) => m.buildId === c.buildIds['libkrbx.so.1']));
+      }
+    } finally {
+      await core.close();
+    }
+  } finally {
+    await app.close();
+  }
+});
