@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import type { INestApplication } from '@nestjs/common';
 import { loadConfig, type TriageConfig } from '../../libs/config/src';
 import { createApp } from '../../apps/api/src/app.factory';
@@ -106,20 +105,7 @@ export function startWorker(env: Record<string, string>): { child: ChildProcess;
   };
 }
 
-/** Deletes every Redis key of a test run. */
-export async function dropRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  try {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (found.length) await redis.del(...found);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
+export { dropRedisPrefix } from '../support/redis';
 
 export interface Answer {
   status: number;

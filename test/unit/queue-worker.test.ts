@@ -2,13 +2,13 @@
  * The worker's job logic (apps/worker) with the analysis pipeline replaced by a stand-in: statuses,
  * reports, retry versus give-up, and one real run through BullMQ on the real Redis.
  */
+import { dropRedisPrefix } from '../support/redis';
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { AnalyzeOptions } from '../../libs/analysis/src/types';
 import { loadConfig, type TriageConfig } from '../../libs/config/src';
@@ -140,16 +140,7 @@ describe('AnalyzeProcessor', () => {
 });
 
 describe('AnalyzeWorker on BullMQ', () => {
-  after(async () => {
-    const redis = new Redis(config.redisUrl);
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${redisPrefix}:*`, 'COUNT', 500);
-      if (found.length) await redis.del(...found);
-      cursor = next;
-    } while (cursor !== '0');
-    redis.disconnect();
-  });
+  after(() => dropRedisPrefix(redisPrefix, config.redisUrl));
 
   test('a queued core is analyzed once and the worker stops cleanly', async () => {
     const id = await storedCore();

@@ -1,4 +1,5 @@
 /** enqueueAnalysis against the real Redis, under a key prefix of its own. */
+import { dropRedisPrefix } from '../support/redis';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
@@ -17,14 +18,7 @@ function job(coreId: string): AnalyzeJob {
 after(async () => {
   await queue.obliterate({ force: true }).catch(() => undefined);
   await queue.close();
-  const redis = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (found.length) await redis.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
-  redis.disconnect();
+  await dropRedisPrefix(prefix, redisUrl);
   connection.disconnect();
 });
 
