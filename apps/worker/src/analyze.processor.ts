@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import type { CoreFacts } from '../../../libs/core-dump/src/stream-facts';
 import { describeFailure } from '../../../libs/analysis/src/failure';
 import type { AnalyzeOptions } from '../../../libs/analysis/src/types';
 import type { TriageConfig } from '../../../libs/config/src';
@@ -90,7 +91,21 @@ export class AnalyzeProcessor {
     return { state, updatedAt: new Date().toISOString(), attempts, ...(reason ? { reason } : {}) };
   }
 
+  /** Best effort: facts.json is missing for uploads older than the single-pass ingest, and the core has the same build-ids. */
+  private async prefetchDebuginfo(coreId: string): Promise<void> {
+    try {
+      const buf = await this.storage.getBuffer(keys.coreFacts(coreId));
+      if (!buf) return;
+      const facts = JSON.parse(buf.toString('utf8')) as Pick<CoreFacts, 'modules'>;
+      await this.cache.fetchForModules((facts.modules ?? []).map((m) => m.buildId));
+    } catch (err) {
+      this.logger.debug({ err, coreId }, 'no debuginfo prefetch from facts');
+    }
+  }
+
   private async analyze(coreId: string, work: string): Promise<Report> {
+    // The build-ids were read while the upload streamed: fetch their debuginfo while the core downloads.
+    const prefetch = this.prefetchDebuginfo(coreId);
     // Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds.
     const corePath = join(work, 'core.zst');
     if (!(await this.records.downloadCore(coreId, corePath))) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
@@ -106,6 +121,7 @@ export class AnalyzeProcessor {
       mapsPath,
       debuginfoDirs: [this.cache.dir],
       beforeSymbolize: async (modules) => {
+        await prefetch;
         await this.cache.fetchForModules(modules.map((m) => m.buildId));
       },
       timeoutMs: this.config.toolTimeoutMs,

@@ -30,6 +30,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
     debuginfoDirs,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     sandbox: options.sandbox ?? true,
+    modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
   });
   const evidence = await gatherEvidence(core, symbols, debuginfoDirs, metadata);
   const modules = moduleEntries(core, symbols);

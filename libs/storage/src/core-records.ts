@@ -121,6 +121,6 @@ export class CoreRecords {
 
   /** Removes a core and everything beside it; used to undo an upload that could not be queued. */
   async removeCore(id: string): Promise<void> {
-    for (const key of [keys.coreStatus(id), keys.coreMeta(id), keys.core(id)]) await this.storage.delete(key);
+    for (const key of [keys.coreStatus(id), keys.coreFacts(id), keys.coreMeta(id), keys.core(id)]) await this.storage.delete(key);
   }
 }

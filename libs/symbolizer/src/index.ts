@@ -67,7 +67,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     warnings,
   };
 
-  const modules = await listModules(ctx);
+  const modules = options.modules ?? (await listModules(ctx));
   for (const m of modules) if (isAbsolute(m.name) && existsSync(m.name)) ctx.readPaths.push(m.name);
   const { debuginfo, tree } = await prepareDebuginfo(ctx, modules);
   try {

@@ -1,4 +1,5 @@
 import type { Frame } from '../../report/src/model';
+import type { CoreModuleInfo } from './modules';
 
 export interface SymbolizeOptions {
   corePath: string;
@@ -12,6 +13,8 @@ export interface SymbolizeOptions {
   sandbox: boolean;
   /** Max frames per thread. */
   maxFrames?: number;
+  /** The core's modules when the caller has read them already (libs/core-dump): saves an eu-unstrip run. */
+  modules?: CoreModuleInfo[];
 }
 
 export interface SymbolizedThread {
