@@ -16,7 +16,10 @@ import {
   verifyLink,
   linkSignature,
   logSandboxStatus,
+  redactReport,
+  looksLikeReport,
 } from '../../libs/security/src';
+import type { Report } from '../../libs/report/src/model';
 import { defaultScope } from '../../apps/api/src/auth/auth.guard';
 import { loadConfig } from '../../libs/config/src';
 
@@ -136,5 +139,41 @@ describe('sandbox status', () => {
     assert.match(lines[0], /^warn SANDBOX OFF/);
     const on = await logSandboxStatus(logger);
     assert.match(lines[1], on ? /^log sandbox: .*bubblewrap/ : /^warn SANDBOX UNAVAILABLE/);
+  });
+});
+
+describe('report redaction', () => {
+  const report: Report = {
+    id: ID,
+    signature: 'login | main',
+    signatureHash: 'a'.repeat(64),
+    createdAt: '2026-01-01T00:00:00.000Z',
+    core: { sha256: 'b'.repeat(64), size: 1, truncated: false, signal: { number: 6, name: 'SIGABRT' }, pid: 7, executable: '/usr/bin/app', cmdline: 'app --password hunter2' },
+    classification: {
+      kind: 'uncaught-exception',
+      summary: 'Uncaught C++ exception std::runtime_error ("bad password hunter2") thrown from login',
+      message: 'bad password hunter2',
+      exceptionType: 'std::runtime_error',
+      flags: [],
+      blame: { module: 'app', function: 'login' },
+    },
+    threads: [],
+    modules: [],
+    analysis: { tool: 'eu-stack', durationMs: 1, warnings: [] },
+  };
+
+  test('the command line and an exception’s what() text go; the type, frames and glibc messages stay', () => {
+    const { report: r, removed } = redactReport(report);
+    assert.deepEqual(removed, ['core.cmdline', 'classification.message']);
+    assert.ok(!JSON.stringify(r).includes('hunter2'));
+    assert.equal(r.classification.summary, 'Uncaught C++ exception std::runtime_error thrown from login');
+    assert.equal(r.classification.exceptionType, 'std::runtime_error');
+    assert.deepEqual(r.classification.flags, ['redacted:core.cmdline', 'redacted:classification.message']);
+    assert.equal(report.core.cmdline, 'app --password hunter2', 'the input is not changed');
+    const assertion = redactReport({ ...report, core: { ...report.core, cmdline: undefined }, classification: { ...report.classification, kind: 'assertion', message: "app: a.c:3: f: Assertion `x' failed." } });
+    assert.deepEqual(assertion.removed, []);
+    assert.equal(assertion.report.classification.message, "app: a.c:3: f: Assertion `x' failed.");
+    assert.equal(looksLikeReport(report), true);
+    assert.equal(looksLikeReport({ id: 'x', status: 'queued' }), false);
   });
 });

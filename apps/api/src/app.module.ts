@@ -1,14 +1,16 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { TriageConfig } from '../../../libs/config/src';
 import { DebuginfoStore } from '../../../libs/debuginfo/src/store';
 import { createStorage } from '../../../libs/storage/src';
 import type { StoragePort } from '../../../libs/storage/src/storage.port';
 import { AdminController } from './admin/admin.controller';
 import { CoreLifecycle } from './admin/core-lifecycle';
+import { ProblemIndexHooks } from './admin/problem-index-hooks';
 import { RetentionSweeper } from './admin/retention.service';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
+import { RedactInterceptor } from './auth/redact.interceptor';
 import { CoreStore } from './cores/core-store';
 import { MemoryController } from './memory/memory.controller';
 import { CoresController } from './cores/cores.controller';
@@ -47,8 +49,10 @@ export class AppModule {
       // Access control (tokens, scopes, signed links), admin operations and raw-core retention.
       AuthService,
       { provide: APP_GUARD, useClass: AuthGuard },
+      { provide: APP_INTERCEPTOR, useClass: RedactInterceptor },
       CoreLifecycle,
       RetentionSweeper,
+      ProblemIndexHooks,
       // Problem index (read side) and the lifecycle event stream.
       ProblemsService,
       EventsService,

@@ -1,0 +1,22 @@
+import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { map, type Observable } from 'rxjs';
+import { grants } from '../../../../libs/security/src/tokens';
+import { looksLikeReport, redactReport } from '../../../../libs/security/src/redact';
+import type { AuthedRequest } from './auth.guard';
+
+/**
+ * Reports returned as JSON (GET /v1/reports/:id) lose the fields that carry the process's run-time data
+ * (command line, an exception's what() text) unless the caller is an admin. With auth off everyone is.
+ * Routes that write the response themselves (@Res pages) must call redactReport on their own.
+ */
+@Injectable()
+export class RedactInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const req = context.switchToHttp().getRequest<AuthedRequest>();
+    const principal = req.principal;
+    const admin = principal !== undefined && grants({ name: principal.name, scopes: principal.scopes, hash: Buffer.alloc(0) }, 'admin');
+    if (admin) return next.handle();
+    return next.handle().pipe(map((body: unknown) => (looksLikeReport(body) ? redactReport(body).report : body)));
+  }
+}

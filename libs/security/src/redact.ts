@@ -1,0 +1,48 @@
+/**
+ * What a report may say to someone who is not an admin. A report is built from the core's structure
+ * (threads, registers, modules, build-ids), symbol names from debuginfo, and glibc's own abort text;
+ * two fields can carry the process's run-time data and are removed here:
+ *   - core.cmdline: the process's command line (NT_PRPSINFO pr_psargs or abrt's cmdline file), where
+ *     passwords and tokens given as arguments end up;
+ *   - the what() text of an uncaught C++ exception (classification.message and its copy in the summary),
+ *     a string read from the heap that the program composed at run time.
+ * The exception's type, the assertion text (the source expression, file and line, compiled into the
+ * binary) and glibc's heap/fortify/stack-protector messages stay: they come from the binaries.
+ */
+import type { Report } from '../../report/src/model';
+
+export const REDACTED_FLAG_PREFIX = 'redacted:';
+
+export interface Redaction {
+  report: Report;
+  /** Report fields that were removed ('core.cmdline', 'classification.message'). */
+  removed: string[];
+}
+
+export function redactReport(report: Report): Redaction {
+  const removed: string[] = [];
+  const core = { ...report.core };
+  if (core.cmdline !== undefined) {
+    delete core.cmdline;
+    removed.push('core.cmdline');
+  }
+  const classification = { ...report.classification, flags: [...report.classification.flags] };
+  if (classification.kind === 'uncaught-exception' && classification.message !== undefined) {
+    const message = classification.message;
+    delete classification.message;
+    classification.summary = classification.summary.replace(` ("${message}")`, '').replace(message, '[redacted]');
+    removed.push('classification.message');
+  }
+  for (const field of removed) {
+    const flag = `${REDACTED_FLAG_PREFIX}${field}`;
+    if (!classification.flags.includes(flag)) classification.flags.push(flag);
+  }
+  return { report: removed.length ? { ...report, core, classification } : report, removed };
+}
+
+/** Whether a JSON value has the shape of a report (for redacting responses generically). */
+export function looksLikeReport(value: unknown): value is Report {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.id === 'string' && typeof v.signature === 'string' && typeof v.core === 'object' && v.core !== null && typeof v.classification === 'object' && v.classification !== null;
+}
