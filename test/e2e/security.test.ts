@@ -16,6 +16,7 @@ import type { StoragePort } from '../../libs/storage/src/storage.port';
 import { generateToken, linkSignature } from '../../libs/security/src';
 import { CoreLifecycle } from '../../apps/api/src/admin/core-lifecycle';
 import { RetentionSweeper } from '../../apps/api/src/admin/retention.service';
+import { triageAsync } from '../support/cli';
 import { crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, http, json, S3Server, serviceEnv, sleep, startApi, type Answer, type RunningApi } from './service-harness';
 
@@ -181,6 +182,14 @@ describe('security: tokens, scopes, signed links, deletion, retention', { timeou
     const { url, expiresAt } = json<{ url: string; expiresAt: string }>(made);
     assert.ok(Math.abs(Date.parse(expiresAt) - Date.now() - 3600_000) < 10_000);
     assert.match(url, new RegExp(`^${api.url}/r/${id}\\?exp=\\d+&sig=[0-9a-f]{64}$`));
+    const cli = await triageAsync(['link', id, '--ttl', '2h', '--json'], { TRIAGE_SERVER: api.url, TRIAGE_TOKEN: rd.token });
+    assert.equal(cli.status, 0, cli.stderr);
+    const cliLink = JSON.parse(cli.stdout) as { url: string; expiresAt: string };
+    assert.ok(Math.abs(Date.parse(cliLink.expiresAt) - Date.now() - 7200_000) < 10_000);
+    assert.equal((await http(cliLink.url)).status, 200);
+    const refused = await triageAsync(['link', id], { TRIAGE_SERVER: api.url, TRIAGE_TOKEN: up.token });
+    assert.equal(refused.status, 4);
+    assert.match(refused.stderr, /^triage: error: .*read/m);
 
     const page = await http(url);
     assert.equal(page.status, 200, page.text);

@@ -5,14 +5,14 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStorage } from '../../libs/storage/src';
 import type { StoragePort } from '../../libs/storage/src/storage.port';
 import type { Report } from '../../libs/report/src/model';
-import { cliPath } from '../support/cli';
+import { cliPath, runAsync } from '../support/cli';
 import { compressedCopy, crash } from '../support/crashers';
 import type { CoreMeta } from '../../apps/api/src/cores/core-record';
 import {
@@ -53,33 +53,8 @@ let worker: ReturnType<typeof startWorker>;
 let storage: StoragePort;
 
 /** The CLI in its own process (async: the API lives in this process and must keep serving). */
-/** Runs a command without blocking the event loop: the API under test lives in this process. */
-function runCommand(
-  cmd: string,
-  args: string[],
-  env: Record<string, string> = {},
-  onStderr?: (soFar: string) => void,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-      onStderr?.(stderr);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-function triage(args: string[], extraEnv: Record<string, string> = {}): ReturnType<typeof runCommand> {
-  return runCommand(process.execPath, [cliPath, ...args], { TRIAGE_SERVER: api.url, ...extraEnv });
+function triage(args: string[], extraEnv: Record<string, string> = {}): ReturnType<typeof runAsync> {
+  return runAsync(process.execPath, [cliPath, ...args], { TRIAGE_SERVER: api.url, ...extraEnv });
 }
 
 async function keysUnder(prefix: string): Promise<string[]> {
@@ -266,7 +241,7 @@ describe('triage service', { timeout: 170_000 }, () => {
     execFileSync('tar', ['-czf', tarball, '-C', dir, '.']);
 
     // What reporter-upload does: curl -T to URL/<name>.
-    const { stdout: out } = await runCommand('curl', ['-sS', '-w', '\n%{http_code}', '-T', tarball, `${api.url}/abrt/`]);
+    const { stdout: out } = await runAsync('curl', ['-sS', '-w', '\n%{http_code}', '-T', tarball, `${api.url}/abrt/`]);
     const [body, code] = [out.slice(0, out.lastIndexOf('\n')), out.slice(out.lastIndexOf('\n') + 1)];
     assert.equal(code, '202', body);
     const accepted = JSON.parse(body) as Accepted;
@@ -387,7 +362,7 @@ describe('triage service', { timeout: 170_000 }, () => {
     // Storage comes back only once the CLI has seen it fail and scheduled a retry.
     let sawRetry: () => void = () => undefined;
     const retried = new Promise<void>((r) => (sawRetry = r));
-    const upload = runCommand(process.execPath, [cliPath, 'upload', c.core, '--json', '--retries', '8'], { TRIAGE_SERVER: api.url }, (err) => {
+    const upload = runAsync(process.execPath, [cliPath, 'upload', c.core, '--json', '--retries', '8'], { TRIAGE_SERVER: api.url }, (err) => {
       if (/retry 1/.test(err)) sawRetry();
     });
     await Promise.race([retried, upload]);

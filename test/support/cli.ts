@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
@@ -20,4 +20,35 @@ export function triage(args: string[], options: { timeoutMs?: number; env?: Node
   });
   if (res.error) throw res.error;
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+/** Runs a command without blocking the event loop: the API under test lives in this process. */
+export function runAsync(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  onStderr?: (soFar: string) => void,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      onStderr?.(stderr);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+
+/** The built `triage` command without blocking the event loop (for tests that run the API in-process). */
+export function triageAsync(args: string[], env: Record<string, string> = {}): ReturnType<typeof runAsync> {
+  return runAsync(process.execPath, [cliPath, ...args], env);
 }

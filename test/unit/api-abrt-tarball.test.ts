@@ -1,7 +1,7 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -59,6 +59,20 @@ describe('abrt tarball parsing', () => {
       assert.match(md.maps ?? '', /usr\/bin\/proxy/);
     });
   }
+
+  test('bytes after the end of the archive are drained, not parsed (no quadratic slowdown)', async () => {
+    const tarPath = dumpDirTar({ coredump: core, hostname: 'web-1\n' });
+    const body = new PassThrough();
+    const t = parseAbrtTarball(body);
+    const started = Date.now();
+    body.write(readFileSync(tarPath));
+    for (let i = 0; i < 80; i++) body.write(Buffer.alloc(256 * 1024, i));
+    body.end();
+    const entry = await t.coredump;
+    assert.ok((await streamToBuffer(entry.stream)).equals(core));
+    assert.equal((await t.done).files.hostname, 'web-1\n');
+    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+  });
 
   test('rejects symlinks', async () => {
     const tarPath = dumpDirTar({ coredump: core }, { extra: (dir) => symlinkSync('/etc/passwd', join(dir, 'executable')) });

@@ -152,4 +152,24 @@ describe('problem grouping: index', () => {
     const page = await index.list({ libraryAbortOnly: true });
     assert.deepEqual(page.problems.map((p) => p.id), [res.problemId]);
   });
+
+  test('removing a report undoes exactly its occurrence; the last one removes the problem', async () => {
+    const stack = ['remove_me', 'main'];
+    const a = report(stack);
+    const b = report(stack);
+    const first = await index.record(a, { receivedAt: '2024-04-01T00:00:00Z', hostname: 'h1', package: 'v1' });
+    await index.record(b, { receivedAt: '2024-04-03T00:00:00Z', hostname: 'h2', package: 'v2' });
+    assert.equal(await index.remove(b.id), true);
+    const p = await index.get(first.problemId);
+    assert.equal(p?.count, 1);
+    assert.deepEqual(p?.hosts, { h1: 1 });
+    assert.deepEqual(p?.versions, { v1: 1 });
+    assert.equal(p?.lastSeen, '2024-04-01T00:00:00.000Z');
+    assert.equal(await index.problemOfReport(b.id), undefined);
+    assert.equal(await index.remove(b.id), false, 'a second removal finds nothing');
+    assert.equal(await index.remove(a.id), true);
+    assert.equal(await index.get(first.problemId), undefined);
+    const again = await index.record(report(stack), { receivedAt: '2024-04-05T00:00:00Z' });
+    assert.equal(again.isNew, true, 'the same bug after removal opens a new problem');
+  });
 });

@@ -5,6 +5,7 @@ import { registerAnalyze } from './commands/analyze';
 import { registerCapture } from './commands/capture';
 import { registerDebuginfo } from './commands/debuginfo';
 import { registerInspect } from './commands/inspect';
+import { registerLink } from './commands/link';
 import { registerStrings } from './commands/strings';
 import { registerUpload } from './commands/upload';
 import { registerReindex } from './commands/reindex';
@@ -15,7 +16,7 @@ export function buildProgram(): Command {
     .description('Crash triage for Linux core dumps: symbolize, classify and group cores in seconds')
     .version('0.1.0')
     .showHelpAfterError();
-  for (const register of [registerAnalyze, registerUpload, registerDebuginfo, registerStrings, registerInspect, registerCapture, registerWatch, registerReindex]) register(program);
+  for (const register of [registerAnalyze, registerUpload, registerDebuginfo, registerStrings, registerInspect, registerCapture, registerWatch, registerReindex, registerLink]) register(program);
   return program;
 }
 

@@ -37,8 +37,8 @@ export class AnalyzeWorker implements OnApplicationBootstrap, OnApplicationShutd
       connection: this.connection,
       prefix: this.config.redisPrefix,
       concurrency: this.config.workerConcurrency,
-      lockDuration: LOCK_MS,
-      stalledInterval: STALLED_INTERVAL_MS,
+      lockDuration: this.config.workerLockMs ?? LOCK_MS,
+      stalledInterval: this.config.workerStalledIntervalMs ?? STALLED_INTERVAL_MS,
       maxStalledCount: MAX_STALLED,
     });
     worker.on('error', (err) => this.logger.error({ err }, 'queue error'));

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, type TriageConfig } from '../../../libs/config/src';
+import { logSandboxStatus } from '../../../libs/security/src/sandbox-status';
 import { createLogger, PinoNestLogger } from './logger';
 import { WorkerModule } from './worker.module';
 
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   // SIGTERM/SIGINT run the shutdown hooks: running jobs finish (or are left to be picked up as stalled).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.init();
+  await logSandboxStatus({ warn: (m) => logger.warn(m), info: (m) => logger.info(m) }, { enabled: config.sandbox });
   logger.info({ storage: config.storage.kind, debuginfoCache: config.debuginfoCacheDir }, 'triage worker started');
 }
 

@@ -1,3 +1,4 @@
+import { redactReport } from '../../security/src/redact';
 import type { EventBus, LifecycleEvent } from '../../events/src';
 import type { Report } from '../../report/src/model';
 import type { RecordMeta, RecordResult } from './model';
@@ -12,9 +13,11 @@ import { executableName } from './distance';
 export async function recordAndAnnounce(
   index: ProblemIndex,
   bus: EventBus,
-  report: Report,
+  stored: Report,
   meta: RecordMeta,
 ): Promise<{ record: RecordResult; events: LifecycleEvent[] }> {
+  // Subscribers hold read tokens: events never carry the process's run-time data.
+  const report = redactReport(stored).report;
   const record = await index.record(report, meta);
   const events: LifecycleEvent[] = [];
   const c = report.classification;

@@ -1,3 +1,4 @@
+import { redactReport } from '../../security/src/redact';
 import type { Redis } from 'ioredis';
 import type { CrashKind, Report } from '../../report/src/model';
 import { isCoreId, keys } from '../../storage/src/layout';
@@ -61,7 +62,41 @@ redis.call('ZADD', KEYS[7], last, ARGV[6])
 redis.call('ZADD', KEYS[8], count, ARGV[6])
 redis.call('SET', KEYS[9], ARGV[6])
 redis.call('ZADD', KEYS[10], last, ARGV[6])
+redis.call('SET', KEYS[11], ARGV[3] .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5])
 return {1, prevLast or ''}
+`;
+
+/**
+ * Takes one report out of its problem (a core deleted on request), undoing exactly what RECORD_SCRIPT
+ * counted for it (its version, host and day are kept per report for this). Returns the problem's
+ * remaining count, or -1 when the report was not in it.
+ */
+const REMOVE_SCRIPT = `
+if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return -1 end
+local meta = redis.call('GET', KEYS[11])
+if meta then
+  local v, h, d = string.match(meta, '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)$')
+  for i, field in ipairs({v, h, d}) do
+    if field and redis.call('HINCRBY', KEYS[2 + i], field, -1) <= 0 then redis.call('HDEL', KEYS[2 + i], field) end
+  end
+end
+redis.call('LREM', KEYS[6], 0, ARGV[1])
+redis.call('DEL', KEYS[9], KEYS[11])
+local count = redis.call('HINCRBY', KEYS[1], 'count', -1)
+if count <= 0 then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+  redis.call('ZREM', KEYS[7], ARGV[2])
+  redis.call('ZREM', KEYS[8], ARGV[2])
+  redis.call('ZREM', KEYS[10], ARGV[2])
+  return 0
+end
+local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local last = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+redis.call('HSET', KEYS[1], 'firstSeen', first[2], 'lastSeen', last[2])
+redis.call('ZADD', KEYS[7], last[2], ARGV[2])
+redis.call('ZADD', KEYS[8], count, ARGV[2])
+redis.call('ZADD', KEYS[10], last[2], ARGV[2])
+return count
 `;
 
 function toDate(value: Date | string): Date {
@@ -104,17 +139,20 @@ export class ProblemIndex {
     signature: (hash: string) => `${this.p}:sig:${hash}`,
     candidates: (kind: CrashKind, exe: string) => `${this.p}:cand:${kindGroup(kind)}:${exe}`,
     report: (reportId: string) => `${this.p}:report:${reportId}`,
+    reportMeta: (reportId: string) => `${this.p}:report-meta:${reportId}`,
     byLast: () => `${this.p}:by-last`,
     byCount: () => `${this.p}:by-count`,
   };
 
-  async record(report: Report, meta: RecordMeta): Promise<RecordResult> {
+  /** Groups a report. The index is read with read tokens, so it keeps only the redacted report's fields. */
+  async record(stored: Report, meta: RecordMeta): Promise<RecordResult> {
+    const report = redactReport(stored).report;
     const at = toDate(meta.receivedAt);
     const { id, match } = await this.problemFor(report);
     const exe = executableName(report);
     const [counted, prev] = (await this.redis.eval(
       RECORD_SCRIPT,
-      10,
+      11,
       this.key.problem(id),
       this.key.part(id, 'reports'),
       this.key.part(id, 'versions'),
@@ -125,6 +163,7 @@ export class ProblemIndex {
       this.key.byCount(),
       this.key.report(report.id),
       this.key.candidates(report.classification.kind, exe),
+      this.key.reportMeta(report.id),
       report.id,
       String(at.getTime()),
       meta.package || 'unknown',
@@ -136,6 +175,39 @@ export class ProblemIndex {
     const previousLastSeen = prev ? iso(prev) : undefined;
     const regressed = counted === 1 && prev !== '' && at.getTime() - Number(prev) >= this.regressionMs;
     return { problemId: id, isNew: match === 'new' && counted === 1, regressed, previousLastSeen, match, counted: counted === 1 };
+  }
+
+  /**
+   * Takes a report out of the index (its core was deleted): counts, hosts, versions and days lose its
+   * occurrence, and a problem left with no report is gone. False when the report was not indexed.
+   */
+  async remove(reportId: string): Promise<boolean> {
+    const id = await this.problemOfReport(reportId);
+    if (!id) return false;
+    const docText = await this.redis.hget(this.key.problem(id), 'doc');
+    const doc = docText ? (JSON.parse(docText) as ProblemDoc) : undefined;
+    const left = (await this.redis.eval(
+      REMOVE_SCRIPT,
+      11,
+      this.key.problem(id),
+      this.key.part(id, 'reports'),
+      this.key.part(id, 'versions'),
+      this.key.part(id, 'hosts'),
+      this.key.part(id, 'days'),
+      this.key.part(id, 'samples'),
+      this.key.byLast(),
+      this.key.byCount(),
+      this.key.report(reportId),
+      doc ? this.key.candidates(doc.kind, doc.executable) : this.key.candidates('signal', ''),
+      this.key.reportMeta(reportId),
+      reportId,
+      id,
+    )) as number;
+    if (left === 0) {
+      const hashes = await this.redis.smembers(this.key.part(id, 'hashes'));
+      await this.redis.del(this.key.part(id, 'hashes'), ...hashes.map((h) => this.key.signature(h)));
+    }
+    return left >= 0;
   }
 
   /** Finds (or opens) the problem a report belongs to: same signatureHash, else the nearest near-duplicate. */

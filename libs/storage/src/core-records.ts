@@ -17,6 +17,9 @@ export interface CoreStatus {
   updatedAt: string;
   attempts: number;
   reason?: string;
+  /** The raw core was deleted (retention); the report and metadata remain. */
+  coreDeleted?: boolean;
+  coreDeletedAt?: string;
 }
 
 export interface UploadEvent {

@@ -4,6 +4,12 @@ import { grants } from '../../../../libs/security/src/tokens';
 import { looksLikeReport, redactReport } from '../../../../libs/security/src/redact';
 import type { AuthedRequest } from './auth.guard';
 
+/** Admins (and everyone when auth is off) see a report whole; others never see the process's run-time data. */
+export function seesRunTimeData(req: AuthedRequest): boolean {
+  const principal = req.principal;
+  return principal !== undefined && grants({ name: principal.name, scopes: principal.scopes, hash: Buffer.alloc(0) }, 'admin');
+}
+
 /**
  * Reports returned as JSON (GET /v1/reports/:id) lose the fields that carry the process's run-time data
  * (command line, an exception's what() text) unless the caller is an admin. With auth off everyone is.
@@ -13,10 +19,7 @@ import type { AuthedRequest } from './auth.guard';
 export class RedactInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const req = context.switchToHttp().getRequest<AuthedRequest>();
-    const principal = req.principal;
-    const admin = principal !== undefined && grants({ name: principal.name, scopes: principal.scopes, hash: Buffer.alloc(0) }, 'admin');
-    if (admin) return next.handle();
+    if (seesRunTimeData(context.switchToHttp().getRequest<AuthedRequest>())) return next.handle();
     return next.handle().pipe(map((body: unknown) => (looksLikeReport(body) ? redactReport(body).report : body)));
   }
 }

@@ -17,6 +17,8 @@ export interface StatusAnswer extends CoreLinks {
   attempts: number;
   reason?: string;
   uploads: number;
+  /** The raw core is gone (retention or request); the report remains. */
+  coreDeleted?: boolean;
 }
 
 @Scope('read')
@@ -37,6 +39,7 @@ export class CoresController {
       attempts: status.attempts,
       ...(status.reason ? { reason: status.reason } : {}),
       uploads: meta?.uploads.length ?? 0,
+      ...(status.coreDeleted ? { coreDeleted: true } : {}),
       ...coreLinks(baseUrl(this.config, req), id),
     };
   }

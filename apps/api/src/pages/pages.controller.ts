@@ -3,6 +3,9 @@ import type { Request, Response } from 'express';
 import type { TriageConfig } from '../../../../libs/config/src';
 import { renderMarkdown } from '../../../../libs/report/src';
 import { isCoreId } from '../../../../libs/storage/src/layout';
+import { redactReport } from '../../../../libs/security/src/redact';
+import type { AuthedRequest } from '../auth/auth.guard';
+import { seesRunTimeData } from '../auth/redact.interceptor';
 import { CoreStore } from '../cores/core-store';
 import { baseUrl, coreLinks } from '../http/links';
 import { CONFIG } from '../infra/tokens';
@@ -30,7 +33,9 @@ export class PagesController {
       res.status(404).type(markdown ? 'text/markdown' : 'html').send(markdown ? `No core ${id}.\n` : notFoundPage(id));
       return;
     }
-    const report = await this.cores.readReport(id);
+    const stored = await this.cores.readReport(id);
+    const whole = seesRunTimeData(req as AuthedRequest);
+    const report = stored && !whole ? redactReport(stored).report : stored;
     const links = coreLinks(baseUrl(this.config, req), id);
     if (!report) {
       const code = status.state === 'failed' ? 422 : 202;
@@ -42,7 +47,8 @@ export class PagesController {
       res.type('text/markdown; charset=utf-8').send(renderMarkdown(report, links.pageUrl));
       return;
     }
-    const meta = await this.cores.readMeta(id);
+    const storedMeta = await this.cores.readMeta(id);
+    const meta = storedMeta && !whole ? { ...storedMeta, metadata: { ...storedMeta.metadata, cmdline: undefined } } : storedMeta;
     // The problem link is a convenience: with Redis down the report page still shows (storage has it all).
     const problem = await this.problemOf(id);
     res.type('html').send(reportPage(report, meta, { json: links.reportUrl, markdown: `${links.pageUrl}.md`, problem }));

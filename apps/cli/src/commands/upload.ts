@@ -162,7 +162,8 @@ async function waitForReport(accepted: Accepted, server: ServerOptions, timeoutM
   }
 }
 
-function exitCodeFor(err: unknown): number {
+/** The exit code for a failed exchange with the service (refused input, unknown id, server down, ...). */
+export function serverExitCode(err: unknown): number {
   if (err instanceof UsageError) return ExitCode.badInput;
   if (err instanceof UnreachableError) return ExitCode.unavailable;
   if (err instanceof ServerError) {
@@ -223,7 +224,7 @@ export const registerUpload: RegisterCommand = (program: Command) => {
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         process.stderr.write(`triage: error: ${reason}\n`);
-        process.exitCode = exitCodeFor(err);
+        process.exitCode = serverExitCode(err);
       }
     });
 };
