@@ -136,7 +136,8 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
     if (!existsSync(p)) continue;
     args.push('--bind', p, p);
   }
-  args.push('--chdir', '/tmp');
+  // The root bwrap builds is a throwaway tmpfs: read-only too, so a tool can write only to its private /tmp.
+  args.push('--remount-ro', '/', '--chdir', '/tmp');
   return args;
 }
 
@@ -268,13 +269,13 @@ function spawnBounded(
 
     const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
       const room = options.maxOutputBytes - size[stream];
-      if (room <= 0) return;
-      const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-      out[stream].push(kept);
+      const kept = chunk.length > room ? chunk.subarray(0, Math.max(room, 0)) : chunk;
+      if (kept.length) out[stream].push(kept);
       size[stream] += kept.length;
-      if (chunk.length > room) {
+      // Output past the cap (in this chunk, or after a chunk that filled it exactly) is thrown away,
+      // so the tool need not spend CPU on it.
+      if (chunk.length > room && !truncated) {
         truncated = true;
-        // The rest would be thrown away, so the tool need not spend CPU on it.
         killGroup();
       }
     };
