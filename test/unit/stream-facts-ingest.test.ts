@@ -1,3 +1,4 @@
+import { dropRedisPrefix } from '../support/redis';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -5,7 +6,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { createApp } from '../../apps/api/src/app.factory';
 import { openCore } from '../../libs/core-dump/src';
 import type { CoreFacts } from '../../libs/core-dump/src/stream-facts';
@@ -18,17 +18,7 @@ const prefix = `triage-test-facts-${randomBytes(6).toString('hex')}`;
 
 after(async () => {
   rmSync(data, { recursive: true, force: true });
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  try {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (found.length) await redis.del(...found);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await dropRedisPrefix(prefix);
 });
 
 test('an upload writes cores/<id>/facts.json with the modules openCore finds, raw or zstd-compressed', async () => {

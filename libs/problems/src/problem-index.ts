@@ -153,17 +153,7 @@ export class ProblemIndex {
     const [counted, prev] = (await this.redis.eval(
       RECORD_SCRIPT,
       11,
-      this.key.problem(id),
-      this.key.part(id, 'reports'),
-      this.key.part(id, 'versions'),
-      this.key.part(id, 'hosts'),
-      this.key.part(id, 'days'),
-      this.key.part(id, 'samples'),
-      this.key.byLast(),
-      this.key.byCount(),
-      this.key.report(report.id),
-      this.key.candidates(report.classification.kind, exe),
-      this.key.reportMeta(report.id),
+      ...this.scriptKeys(id, report.id, report.classification.kind, exe),
       report.id,
       String(at.getTime()),
       meta.package || 'unknown',
@@ -175,6 +165,23 @@ export class ProblemIndex {
     const previousLastSeen = prev ? iso(prev) : undefined;
     const regressed = counted === 1 && prev !== '' && at.getTime() - Number(prev) >= this.regressionMs;
     return { problemId: id, isNew: match === 'new' && counted === 1, regressed, previousLastSeen, match, counted: counted === 1 };
+  }
+
+  /** The keys RECORD_SCRIPT and REMOVE_SCRIPT touch, in the order both expect. */
+  private scriptKeys(id: string, reportId: string, kind: CrashKind, exe: string): string[] {
+    return [
+      this.key.problem(id),
+      this.key.part(id, 'reports'),
+      this.key.part(id, 'versions'),
+      this.key.part(id, 'hosts'),
+      this.key.part(id, 'days'),
+      this.key.part(id, 'samples'),
+      this.key.byLast(),
+      this.key.byCount(),
+      this.key.report(reportId),
+      this.key.candidates(kind, exe),
+      this.key.reportMeta(reportId),
+    ];
   }
 
   /**
@@ -189,17 +196,7 @@ export class ProblemIndex {
     const left = (await this.redis.eval(
       REMOVE_SCRIPT,
       11,
-      this.key.problem(id),
-      this.key.part(id, 'reports'),
-      this.key.part(id, 'versions'),
-      this.key.part(id, 'hosts'),
-      this.key.part(id, 'days'),
-      this.key.part(id, 'samples'),
-      this.key.byLast(),
-      this.key.byCount(),
-      this.key.report(reportId),
-      doc ? this.key.candidates(doc.kind, doc.executable) : this.key.candidates('signal', ''),
-      this.key.reportMeta(reportId),
+      ...this.scriptKeys(id, reportId, doc?.kind ?? 'signal', doc?.executable ?? ''),
       reportId,
       id,
     )) as number;
