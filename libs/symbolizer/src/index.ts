@@ -17,12 +17,14 @@ import { runTool, sandboxStatus, ToolNotFoundError, type SandboxSpec } from '../
 import { demangleFrames } from './demangle';
 import { parseEuStack } from './eu-stack';
 import { gdbBacktrace } from './gdb';
+import { verifiedModuleFiles } from './module-files';
 import { parseUnstripList, type CoreModuleInfo } from './modules';
 import { ToolError, type SymbolizedThread, type SymbolizeOptions, type SymbolizeResult } from './types';
 
 export { SAFE_GDB_ARGS, gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEvaluateOptions, type GdbEvaluation, type GdbRunOptions } from './gdb';
 export { parseEuStack } from './eu-stack';
 export { parseUnstripList, type CoreModuleInfo } from './modules';
+export { verifiedModuleFiles } from './module-files';
 export { ToolError } from './types';
 export type { SymbolizeOptions, SymbolizeResult, SymbolizedThread } from './types';
 
@@ -68,7 +70,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
   };
 
   const modules = options.modules ?? (await listModules(ctx));
-  for (const m of modules) if (isAbsolute(m.name) && existsSync(m.name)) ctx.readPaths.push(m.name);
+  ctx.readPaths.push(...(await verifiedModuleFiles(modules.map((m) => ({ path: m.name, buildId: m.buildId })))));
   const { debuginfo, tree } = await prepareDebuginfo(ctx, modules);
   try {
     const toolDirs = tree ? [...dirs, tree.root] : dirs;

@@ -8,7 +8,7 @@ import { DebuginfoCache } from '../../../../libs/debuginfo/src/cache';
 import { defaultDebuginfoDirs } from '../../../../libs/debuginfo/src/local';
 import { DebuginfoStore } from '../../../../libs/debuginfo/src/store';
 import { extractStrings, grepStrings, type FoundString, type GrepHit } from '../../../../libs/memory/src';
-import { gdbEvaluate, type GdbEvaluation } from '../../../../libs/symbolizer/src';
+import { gdbEvaluate, verifiedModuleFiles, type GdbEvaluation } from '../../../../libs/symbolizer/src';
 import type { AuthedRequest } from '../auth/auth.guard';
 import { Scope } from '../auth/scope.decorator';
 import { coreIdParam } from '../cores/core-id';
@@ -115,7 +115,7 @@ export class MemoryController {
           expressions,
           timeoutMs: this.config.toolTimeoutMs,
           sandbox: this.config.sandbox,
-          readPaths: core.modules.map((m) => m.path).filter((p) => p.startsWith('/')),
+          readPaths: await verifiedModuleFiles(core.modules),
         });
       }),
     );

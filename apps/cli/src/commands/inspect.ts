@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { withCoreInput } from '../../../../libs/analysis/src/core-input';
 import { defaultDebuginfoDirs } from '../../../../libs/debuginfo/src/local';
-import { gdbEvaluate, type GdbEvaluation } from '../../../../libs/symbolizer/src';
+import { gdbEvaluate, verifiedModuleFiles, type GdbEvaluation } from '../../../../libs/symbolizer/src';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { positiveSeconds } from '../options';
 
@@ -42,7 +42,7 @@ export const registerInspect: RegisterCommand = (program: Command) => {
             expressions: flags.expr,
             timeoutMs,
             sandbox: flags.sandbox,
-            readPaths: core.modules.map((m) => m.path).filter((p) => p.startsWith('/')),
+            readPaths: await verifiedModuleFiles(core.modules),
           });
         });
         process.stdout.write(flags.json ? `${JSON.stringify(results, null, 2)}\n` : results.map(textLine).join(''));
