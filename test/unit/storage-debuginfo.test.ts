@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DebuginfoCache } from '../../libs/debuginfo/src/cache';
 import { DebuginfodClient } from '../../libs/debuginfo/src/debuginfod-client';
-import { DebuginfoStore } from '../../libs/debuginfo/src/store';
+import { DebuginfoConflictError, DebuginfoStore } from '../../libs/debuginfo/src/store';
 import { IntakeError } from '../../libs/intake/src/types';
 import { FsStorage } from '../../libs/storage/src/fs-storage';
 import { keys } from '../../libs/storage/src/layout';
@@ -57,6 +57,20 @@ describe('DebuginfoStore', () => {
     const stored = await store.put(lib.libs[soname]);
     assert.equal(stored.buildId, lib.buildIds[soname]);
     assert.equal(stored.kind, 'executable');
+  });
+
+  test('the first file stored under a build-id stays: a forged one with the same build-id is refused', async () => {
+    const store = new DebuginfoStore(new FsStorage(join(work, 'store-forge')));
+    await store.put(debugFile);
+    assert.deepEqual(await store.put(debugFile), { buildId: exeId, kind: 'debuginfo', size: readFileSync(debugFile).length }, 'the same file again is fine');
+    const forged = join(work, 'forged.debug');
+    const src = join(work, 'forged.c');
+    writeFileSync(src, 'int main(void) { return 0; }\n');
+    execFileSync('gcc', ['-g', `-Wl,--build-id=0x${exeId}`, '-o', `${forged}.exe`, src]);
+    execFileSync('objcopy', ['--only-keep-debug', `${forged}.exe`, forged]);
+    await assert.rejects(store.put(forged), (err: unknown) => err instanceof DebuginfoConflictError && err.buildId === exeId);
+    const body = await store.get(exeId, 'debuginfo');
+    assert.ok(body && (await readStream(body)).equals(readFileSync(debugFile)), 'the stored file is unchanged');
   });
 
   test('an ELF file without a build-id, and a non-ELF file, are refused as unsupported', async () => {

@@ -88,6 +88,17 @@ export function debuginfoKindOf(c: ElfContents): DebuginfoKind | undefined {
  * The build-id always comes from the file itself: a name or a client's word could file DWARF under
  * the wrong binary, and the symbolizer would then print confident lies.
  */
+/** A different file is already stored under this build-id. */
+export class DebuginfoConflictError extends Error {
+  constructor(
+    readonly buildId: string,
+    readonly kind: DebuginfoKind,
+  ) {
+    super(`a different ${kind} file is already stored for build-id ${buildId}; the first upload stays`);
+    this.name = 'DebuginfoConflictError';
+  }
+}
+
 export class DebuginfoStore {
   constructor(private readonly storage: StoragePort) {}
 
@@ -105,6 +116,9 @@ export class DebuginfoStore {
     const existing = await this.storage.stat(key);
     // Same build-id and size: the same bytes in practice; skip sending hundreds of MiB again.
     if (existing?.size === size) return { buildId, kind, size };
+    // First upload wins: a build-id is only bytes the uploader wrote, and replacing libc's debuginfo
+    // with a forged file would make every later report lie with confidence.
+    if (existing) throw new DebuginfoConflictError(buildId, kind);
     const metadata = options.fileName ? { file: options.fileName } : undefined;
     const info = await this.storage.put(key, createReadStream(filePath), { size, contentType: 'application/octet-stream', metadata });
     return { buildId, kind, size: info.size };

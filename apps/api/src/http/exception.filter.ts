@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
+import { DebuginfoConflictError } from '../../../../libs/debuginfo/src/store';
 import { IntakeError } from '../../../../libs/intake/src/types';
 import { StorageUnavailableError } from '../../../../libs/storage/src/storage.port';
 import { ApiError, ServiceUnavailableError } from './errors';
@@ -29,6 +30,7 @@ const RETRY_AFTER_SECONDS = 5;
 /** Maps any thrown value to a status and a client-safe body. Unknown errors say "internal error" and nothing else. */
 export function mapError(err: unknown): Mapped {
   if (err instanceof ApiError) return { status: err.status, body: { error: err.error, reason: err.reason } };
+  if (err instanceof DebuginfoConflictError) return { status: 409, body: { error: 'conflict', reason: err.message } };
   if (err instanceof IntakeError) return { status: INTAKE_STATUS[err.code], body: { error: err.code, reason: err.reason } };
   if (err instanceof ServiceUnavailableError) {
     return { status: 503, body: { error: 'unavailable', reason: err.reason }, retryAfterSeconds: err.retryAfterSeconds };
