@@ -216,6 +216,26 @@ describe('bad input gets a clear error and a non-zero exit', () => {
       assert.equal(res.stdout, '');
     });
   }
+  test('a missing --maps or --exe file: exit 3 before any work', () => {
+    const core = crash('null-read').core;
+    for (const flag of ['--maps', '--exe']) {
+      const res = triage(['analyze', core, flag, join(dir, 'absent')]);
+      assert.equal(res.status, 3, res.stderr);
+      assert.equal(res.stderr, `triage: error: ${flag} ${join(dir, 'absent')}: no such file\n`);
+    }
+  });
+
+  test('usage errors: one line and exit 64, never the whole help', () => {
+    for (const args of [['analyze', 'x', '--bogus'], ['analyze'], ['analyze', 'x', '--format', 'xml'], ['bogus'], ['analyze', 'a', 'b'], ['analyze', 'x', '--timeout', '-1']]) {
+      const res = triage(args);
+      assert.equal(res.status, 64, `${args.join(' ')}: ${res.stderr}`);
+      assert.match(res.stderr, /^triage: error: [^\n]+\n$/, args.join(' '));
+    }
+    const help = triage(['analyze', '--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage: triage analyze/);
+  });
+
   after(() => {
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   });

@@ -3,7 +3,7 @@ import { analyzeInput } from '../../../../libs/analysis/src/analyze';
 import { renderCoreBacktrace, renderJson, renderMarkdown, renderText } from '../../../../libs/report/src';
 import type { Report } from '../../../../libs/report/src/model';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
-import { positiveSeconds } from '../options';
+import { positiveSeconds, requireFile } from '../options';
 
 const renderers: Record<string, (r: Report) => string> = {
   text: renderText,
@@ -38,6 +38,8 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
     .option('--no-sandbox', 'run eu-stack/gdb without bubblewrap')
     .action(async (core: string, flags: AnalyzeFlags) => {
       try {
+        requireFile('--exe', flags.exe);
+        requireFile('--maps', flags.maps);
         const timeoutSeconds = positiveSeconds('--timeout', flags.timeout);
         const report = await analyzeInput(core, {
           executable: flags.exe,

@@ -4,7 +4,7 @@ import { withCoreInput } from '../../../../libs/analysis/src/core-input';
 import { defaultDebuginfoDirs } from '../../../../libs/debuginfo/src/local';
 import { gdbEvaluate, verifiedModuleFiles, type GdbEvaluation } from '../../../../libs/symbolizer/src';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
-import { positiveSeconds } from '../options';
+import { positiveSeconds, requireFile } from '../options';
 
 interface InspectFlags {
   expr: string[];
@@ -32,6 +32,8 @@ export const registerInspect: RegisterCommand = (program: Command) => {
     .option('--no-sandbox', 'run gdb without bubblewrap')
     .action(async (corePath: string, flags: InspectFlags) => {
       try {
+        requireFile('--exe', flags.exe);
+        requireFile('--maps', flags.maps);
         const timeoutMs = positiveSeconds('--timeout', flags.timeout) * 1000;
         const results = await withCoreInput(corePath, { mapsPath: flags.maps }, async (core, intake) => {
           const executable = flags.exe ? resolve(flags.exe) : core.modules.find((m) => m.isExecutable)?.path;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { withCoreInput } from '../../../../libs/analysis/src/core-input';
 import { extractStrings, grepStrings, type FoundString, type GrepHit } from '../../../../libs/memory/src';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
-import { positiveInteger, UsageError } from '../options';
+import { UsageError, positiveInteger, requireFile } from '../options';
 
 interface StringsFlags {
   writable?: boolean;
@@ -30,6 +30,7 @@ export const registerStrings: RegisterCommand = (program: Command) => {
     .option('--json', 'one JSON object per line: address, region, text')
     .action(async (corePath: string, flags: StringsFlags) => {
       try {
+        requireFile('--maps', flags.maps);
         const minLength = positiveInteger('--min', flags.min);
         const minLines = positiveInteger('--min-lines', flags.minLines);
         const around = positiveInteger('--around', flags.around, { allowZero: true });
