@@ -17,7 +17,26 @@ function analyze(c: CrashedCore | string, extra: string[] = []): Report {
   const debug = typeof c === 'string' ? [] : ['--debuginfo-dir', c.debugDir];
   const res = triage(['analyze', core, ...debug, '--json', ...extra]);
   assert.equal(res.status, 0, `triage analyze failed: ${res.stderr}`);
-  return JSON.parse(res.stdout) as Report;
+  const report = JSON.parse(res.stdout) as Report;
+  assertContractKeys(report);
+  return report;
+}
+
+/** DESIGN.md's report contract: these keys are always there (null when unknown). */
+function assertContractKeys(r: Report): void {
+  const has = (o: object, keys: string[], where: string) => {
+    for (const k of keys) assert.ok(k in o, `${where} lacks "${k}"`);
+  };
+  has(r, ['id', 'signature', 'core', 'classification', 'threads', 'modules'], 'report');
+  has(r.core, ['sha256', 'size', 'truncated', 'signal', 'pid', 'executable'], 'core');
+  has(r.core.signal, ['number', 'name'], 'core.signal');
+  has(r.classification, ['kind', 'summary', 'flags', 'blame'], 'classification');
+  has(r.classification.blame, ['module', 'function'], 'blame');
+  for (const t of r.threads) {
+    has(t, ['tid', 'crashed', 'frames'], 'thread');
+    for (const f of t.frames) has(f, ['index', 'pc', 'module', 'buildId', 'offset'], `frame #${f.index} of ${t.tid}`);
+  }
+  for (const m of r.modules) has(m, ['name', 'path', 'buildId', 'start', 'end', 'debuginfo'], `module ${m.name}`);
 }
 
 function crashedThread(r: Report) {

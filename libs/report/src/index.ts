@@ -21,7 +21,7 @@ export {
 } from './frames';
 export { computeSignature, signatureFrames, SIGNATURE_FRAMES, type Signature } from './signature';
 export { coreBacktrace, renderCoreBacktrace, type CoreBacktrace } from './render/core-backtrace';
-export { renderJson } from './render/json';
+export { contractJson, renderJson, type ReportJson } from './render/json';
 export { renderMarkdown } from './render/markdown';
 export { renderText } from './render/text';
 export type * from './model';

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { TriageConfig } from '../../../../libs/config/src';
-import type { Report } from '../../../../libs/report/src/model';
+import { contractJson, type ReportJson } from '../../../../libs/report/src';
 import { ApiError, notFound } from '../http/errors';
 import { baseUrl, coreLinks, type CoreLinks } from '../http/links';
 import { CONFIG } from '../infra/tokens';
@@ -51,10 +51,10 @@ export class CoresController {
 
   /** 200 with the report; 202 with the status while the analysis is pending; 422 when it failed; 404 unknown. */
   @Get('reports/:id')
-  async report(@Param('id') raw: string, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<Report | StatusAnswer> {
+  async report(@Param('id') raw: string, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<ReportJson | StatusAnswer> {
     const id = coreIdParam(raw);
     const report = await this.cores.readReport(id);
-    if (report) return report;
+    if (report) return contractJson(report);
     const status = await this.statusOf(id, req);
     if (status.status === 'failed') throw new ApiError(422, 'analysis-failed', status.reason ?? 'the analysis failed');
     res.status(202).setHeader('Retry-After', '2');

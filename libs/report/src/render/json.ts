@@ -33,6 +33,31 @@ function ordered(value: unknown): unknown {
   return Object.fromEntries(entries.map(([k, v]) => [k, ordered(v)]));
 }
 
+/** A plain JSON object: the report as tools outside the project read it. */
+export type ReportJson = Record<string, unknown>;
+
+const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+
+/**
+ * The report with every key the contract (DESIGN.md) lists present: null where the value is unknown
+ * (a frame at a garbage pc has no module; a cut-short core may have no executable), so a consumer
+ * reading `frame.module` or `blame.function` finds the key. Optional keys (`?` in the contract) stay
+ * absent when unknown.
+ */
+export function contractJson(report: Report): ReportJson {
+  const c = report.classification;
+  return ordered({
+    ...report,
+    core: { ...report.core, pid: orNull(report.core.pid), executable: orNull(report.core.executable) },
+    classification: { ...c, blame: { ...c.blame, module: orNull(c.blame.module), function: orNull(c.blame.function) } },
+    threads: report.threads.map((t) => ({
+      ...t,
+      frames: t.frames.map((f) => ({ ...f, module: orNull(f.module), buildId: orNull(f.buildId), offset: orNull(f.offset) })),
+    })),
+    modules: report.modules.map((m) => ({ ...m, buildId: orNull(m.buildId) })),
+  }) as ReportJson;
+}
+
 export function renderJson(report: Report): string {
-  return `${JSON.stringify(ordered(report), null, 2)}\n`;
+  return `${JSON.stringify(contractJson(report), null, 2)}\n`;
 }
