@@ -157,6 +157,13 @@ describe('security: tokens, scopes, signed links, deletion, retention', { timeou
     }
   });
 
+  test('triage upload --wait with an upload-only token: the upload counts, the CLI says it cannot read the report', async () => {
+    const cli = await triageAsync(['upload', crash('null-read').core, '--wait'], { TRIAGE_SERVER: api.url, TRIAGE_TOKEN: up.token });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.equal(cli.stdout, `${api.url}/r/${id}\n`);
+    assert.match(cli.stderr, /needs the read scope/);
+  });
+
   test('the raw core is downloadable only with admin, and is the stored zstd of the exact core', async () => {
     const path = `${api.url}/v1/cores/${id}/core`;
     assert.equal((await http(path)).status, 401);

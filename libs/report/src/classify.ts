@@ -123,8 +123,8 @@ export const RULES: readonly ClassificationRule[] = [
     summary: (f) => {
       const lib = f.library;
       const entered = lib?.enteredFrom;
-      const from = entered ? `, entered from ${entered.module ?? 'the program'}'s ${describeFrame(entered)}` : '';
-      return `${lib?.module} called abort() in ${lib?.function ?? '??'}${from}: the library aborted, not the program`;
+      const from = !entered ? '' : entered.function ? `, entered from ${entered.module ?? 'the program'}'s ${describeFrame(entered)}` : `, entered from ${describeFrame(entered)}`;
+      return `${lib?.module} called abort()${lib?.function ? ` in ${lib.function}` : ''}${from}: the library aborted, not the program`;
     },
     message: abortMessage,
   },
@@ -329,6 +329,8 @@ function blameOf(frame: Frame | undefined): Blame {
   const blame: Blame = {};
   if (frame.module) blame.module = frame.module;
   if (frame.function) blame.function = frame.function;
+  // Without a name, module+offset is what identifies the code (and what the signature uses).
+  else if (frame.offset) blame.offset = frame.offset;
   if (frame.file) blame.file = frame.file;
   if (frame.line !== undefined) blame.line = frame.line;
   return blame;

@@ -51,6 +51,8 @@ export interface ModuleEntry {
 export interface Blame {
   module?: string;
   function?: string;
+  /** Hex offset in the module, when the function has no name. */
+  offset?: string;
   file?: string;
   line?: number;
 }
@@ -60,7 +62,7 @@ export interface LibraryAbort {
   module: string;
   function?: string;
   /** The last frame of the executable before the chain of library frames. */
-  enteredFrom?: { module?: string; function?: string; file?: string; line?: number };
+  enteredFrom?: { module?: string; function?: string; offset?: string; file?: string; line?: number };
 }
 
 export interface Classification {

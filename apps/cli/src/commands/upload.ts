@@ -218,7 +218,17 @@ export const registerUpload: RegisterCommand = (program: Command) => {
           return;
         }
         process.stderr.write(`triage: uploaded as ${accepted.id}, waiting for the analysis\n`);
-        const report = await waitForReport(accepted, server, waitSeconds * 1000, policy);
+        const report = await waitForReport(accepted, server, waitSeconds * 1000, policy).catch((err: unknown) => {
+          // The upload itself worked: a token with only the upload scope just cannot read the result.
+          if (err instanceof ServerError && (err.status === 401 || err.status === 403)) return undefined;
+          throw err;
+        });
+        if (!report) {
+          process.stderr.write(`triage: this token cannot read reports (it needs the read scope); the report will be at:\n`);
+          process.stdout.write(flags.json ? `${JSON.stringify(accepted, null, 2)}\n` : `${accepted.pageUrl}\n`);
+          process.exitCode = ExitCode.ok;
+          return;
+        }
         process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderText(report).replace(/\n?$/, '\n')}\n${accepted.pageUrl}\n`);
         process.exitCode = ExitCode.ok;
       } catch (err) {

@@ -66,7 +66,7 @@ export function libraryAbortText(report: Report): string | undefined {
   const e = lib?.enteredFrom;
   const source = e ? sourceOf(e) : undefined;
   const entered = e
-    ? ` The program entered that library from ${e.function ?? '??'}${source ? ` at ${source}` : ''}${e.module ? ` in ${e.module}` : ''}.`
+    ? ` The program entered that library from ${e.function ?? (e.offset ? `${e.module ?? ''}+${e.offset}` : 'an unnamed function')}${source ? ` at ${source}` : ''}${e.function && e.module ? ` in ${e.module}` : ''}.`
     : '';
   return (
     `Aborted inside a library: the program did not call abort() itself; ${who} decided to end the process.${entered}` +
