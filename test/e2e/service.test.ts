@@ -282,6 +282,10 @@ describe('triage service', { timeout: 170_000 }, () => {
     const exe = await postCore(readFileSync(crash('null-read').exe));
     assert.equal(exe.status, 415);
     assert.match(json<{ reason: string }>(exe).reason, /not a core/);
+    // A core cut before its notes: `triage analyze` refuses it, so the API does too, at once.
+    const cut = await postCore(readFileSync(crash('null-read').core).subarray(0, 1000));
+    assert.equal(cut.status, 415, cut.text);
+    assert.match(json<{ reason: string }>(cut).reason, /no readable thread/);
     const cli = await triage(['upload', join(work, 'no-such-core')]);
     assert.equal(cli.status, 3);
     const txt = join(work, 'notes.txt');

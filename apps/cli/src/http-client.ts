@@ -1,3 +1,4 @@
+import { UsageError } from './options';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
@@ -13,6 +14,8 @@ export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
 export function serverOptions(flags: { server?: string; token?: string }, env: NodeJS.ProcessEnv = process.env): ServerOptions {
   const server = (flags.server ?? env.TRIAGE_SERVER ?? DEFAULT_SERVER).replace(/\/+$/, '');
+  // A typo is not a network error: refuse it now instead of retrying it for a minute.
+  if (!/^https?:\/\/[^/]/.test(server) || !URL.canParse(server)) throw new UsageError(`the server must be an http(s) URL like http://triage:8080, not '${server}'`);
   return { server, token: flags.token ?? (env.TRIAGE_TOKEN || undefined) };
 }
 

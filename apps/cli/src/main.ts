@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from './command';
+import { UsageError } from './options';
 import { registerAnalyze } from './commands/analyze';
 import { registerCapture } from './commands/capture';
 import { registerDebuginfo } from './commands/debuginfo';
@@ -37,6 +38,6 @@ if (require.main === module) {
     .catch((err: unknown) => {
       if (err instanceof CommanderError) exitForCommander(err);
       process.stderr.write(`triage: error: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(ExitCode.failure);
+      process.exit(err instanceof UsageError ? ExitCode.usage : ExitCode.failure);
     });
 }

@@ -157,7 +157,11 @@ export class CoreUploadService {
       const abrt = await raw.extras;
       const digest = hasher.digest();
       if (digest.size === 0) throw new IntakeError('empty', 'the core is empty');
-      return { uploadKey, sha256: digest.sha256, size: digest.size, storedSize: info.size, wireBytes, format: raw.format, abrt, facts: await facts.finish() };
+      const found = await facts.finish();
+      const refusal = notACore(found);
+      // Refused now (415), as `triage analyze` would refuse it, rather than accepted and failed later.
+      if (refusal) throw new IntakeError('unsupported', refusal);
+      return { uploadKey, sha256: digest.sha256, size: digest.size, storedSize: info.size, wireBytes, format: raw.format, abrt, facts: found };
     } catch (err) {
       body.unpipe(wireLimit);
       for (const s of streams) s.destroy();
@@ -232,4 +236,13 @@ export class CoreUploadService {
     await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
     return 'queued';
   }
+}
+
+/** Why the uploaded bytes are no core the analysis can read, from what the single pass saw. */
+function notACore(facts: CoreFacts | undefined): string | undefined {
+  if (!facts) return 'an ELF file that is not a core dump: expected an ELF core (ET_CORE), compressed or not, or an abrt dump dir';
+  if (facts.threads.length === 0) {
+    return `the core has no readable thread (NT_PRSTATUS): it was cut short before its notes or is not a real core${facts.problems?.length ? ` (${facts.problems[0]})` : ''}`;
+  }
+  return undefined;
 }

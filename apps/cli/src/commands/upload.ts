@@ -9,6 +9,7 @@ import { Pack } from 'tar';
 import { renderText } from '../../../../libs/report/src';
 import type { Report } from '../../../../libs/report/src/model';
 import { ExitCode, type RegisterCommand } from '../command';
+import { UsageError as OptionError } from '../options';
 import {
   DEFAULT_RETRY,
   errorReason,
@@ -164,6 +165,7 @@ async function waitForReport(accepted: Accepted, server: ServerOptions, timeoutM
 
 /** The exit code for a failed exchange with the service (refused input, unknown id, server down, ...). */
 export function serverExitCode(err: unknown): number {
+  if (err instanceof OptionError) return ExitCode.usage;
   if (err instanceof UsageError) return ExitCode.badInput;
   if (err instanceof UnreachableError) return ExitCode.unavailable;
   if (err instanceof ServerError) {
