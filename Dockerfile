@@ -4,7 +4,9 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# npm 11 can reject a lock made against a registry mirror that lacks other platforms' optional
+# packages (msgpackr-extract); a plain install still honours the lock then (as scripts/install-deps.sh).
+RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund --no-save
 COPY tsconfig.json nest-cli.json ./
 COPY apps ./apps
 COPY libs ./libs
