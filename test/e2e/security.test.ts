@@ -164,6 +164,13 @@ describe('security: tokens, scopes, signed links, deletion, retention', { timeou
     assert.match(cli.stderr, /needs the read scope/);
   });
 
+  test('triage debuginfo upload with a token that lacks the upload scope stops at once: exit 4, one line', async () => {
+    const c = crash('null-read');
+    const cli = await triageAsync(['debuginfo', 'upload', c.exe, c.debugDir], { TRIAGE_SERVER: api.url, TRIAGE_TOKEN: rd.token });
+    assert.equal(cli.status, 4, cli.stderr);
+    assert.match(cli.stderr, /^triage: error: [^\n]*upload[^\n]*\n$/);
+  });
+
   test('the raw core is downloadable only with admin, and is the stored zstd of the exact core', async () => {
     const path = `${api.url}/v1/cores/${id}/core`;
     assert.equal((await http(path)).status, 401);

@@ -2,8 +2,8 @@ import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync
 import { basename, join } from 'node:path';
 import { Command } from 'commander';
 import { ExitCode, type RegisterCommand } from '../command';
-import { DEFAULT_RETRY, errorReason, parseJson, requestWithRetry, serverOptions, UnreachableError, type RetryPolicy, type ServerOptions } from '../http-client';
-import { retryPolicy } from './upload';
+import { DEFAULT_RETRY, errorReason, parseJson, requestWithRetry, serverOptions, ServerError, type RetryPolicy, type ServerOptions } from '../http-client';
+import { retryPolicy, serverExitCode } from './upload';
 
 interface DebuginfoFlags {
   server?: string;
@@ -113,14 +113,16 @@ export const registerDebuginfo: RegisterCommand = (program: Command) => {
       try {
         for (const file of files) {
           const result = await uploadOne(file, server, policy);
+          // A token the server does not take fails every file the same way: stop at the first.
+          if (!('buildId' in result) && (result.status === 401 || result.status === 403)) throw new ServerError(result.status, result.reason);
           results.push(result);
           if (flags.json) continue;
           if ('buildId' in result) process.stdout.write(`${result.buildId} ${result.kind} ${file}\n`);
-          else process.stderr.write(`triage: ${file}: refused (${result.status}): ${result.reason}\n`);
+          else process.stderr.write(`triage: error: ${file}: refused (${result.status}): ${result.reason}\n`);
         }
       } catch (err) {
         process.stderr.write(`triage: error: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = err instanceof UnreachableError ? ExitCode.unavailable : ExitCode.failure;
+        process.exitCode = serverExitCode(err);
         return;
       }
       if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
