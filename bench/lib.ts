@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import { stopChild } from '../test/support/processes';
 
 export const repoRoot = resolve(__dirname, '..', '..');
 export const distRoot = resolve(__dirname, '..');
@@ -78,16 +78,7 @@ export interface Child {
 export function startNode(script: string, env: Record<string, string>, ready: RegExp, timeoutMs = 30_000): Promise<Child & { match: RegExpExecArray }> {
   const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const stop = (): Promise<void> =>
-    new Promise<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        done();
-      });
-      child.kill('SIGTERM');
-    });
+  const stop = (): Promise<void> => stopChild(child);
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       void stop();
@@ -185,21 +176,7 @@ export async function waitReport(baseUrl: string, id: string, timeoutMs = 120_00
   }
 }
 
-export async function dropRedisPrefix(prefix: string): Promise<number> {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  let dropped = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (found.length) dropped += await redis.del(...found);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return dropped;
-}
+export { dropRedisPrefix } from '../test/support/redis';
 
 export function sync(): void {
   spawnSync('sync', [], { stdio: 'ignore' });

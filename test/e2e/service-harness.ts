@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import { stopChild } from '../support/processes';
 import { loadConfig, type TriageConfig } from '../../libs/config/src';
 import { createApp } from '../../apps/api/src/app.factory';
 
@@ -92,16 +93,7 @@ export function startWorker(env: Record<string, string>): { child: ChildProcess;
   return {
     child,
     output: () => output,
-    stop: () =>
-      new Promise<void>((done) => {
-        if (child.exitCode !== null || child.signalCode !== null) return done();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          done();
-        });
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopChild(child),
   };
 }
 

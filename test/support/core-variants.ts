@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NT_FILE } from '../../libs/core-dump/src/notes';
 import type { MappedFile } from '../../libs/core-dump/src/types';
 import { cacheDir } from './crashers';
-
-const NT_FILE = 0x46494c45;
 
 export function derived(name: string, content: Buffer | string): string {
   const dir = join(cacheDir, 'derived');

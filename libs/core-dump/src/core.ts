@@ -16,6 +16,7 @@ import {
   parseProgramHeader,
   parseSectionHeader,
   phdrSize,
+  PN_XNUM,
   shdrSize,
   type ElfHeader,
   type Layout,
@@ -31,7 +32,6 @@ const MAX_SEGMENTS = 1 << 20;
 const MAX_NOTES_BYTES = 256 << 20;
 /** One readMemory call: callers read headers and strings, not whole heaps. */
 const MAX_READ = 256 << 20;
-const PN_XNUM = 0xffff;
 
 export async function openCore(path: string, options: OpenCoreOptions = {}): Promise<CoreDump> {
   const fh = await open(path, 'r');

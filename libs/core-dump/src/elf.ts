@@ -22,6 +22,8 @@ export const SHT_NOBITS = 8;
 export const SHT_DYNSYM = 11;
 
 export const NT_GNU_BUILD_ID = 3;
+/** e_phnum saying "more than 65534 program headers: the real count is in section header 0". */
+export const PN_XNUM = 0xffff;
 
 export const EM_386 = 3;
 export const EM_X86_64 = 62;

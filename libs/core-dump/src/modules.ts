@@ -27,7 +27,7 @@ import type { CoreDump, CoreModule, MappedFile } from './types';
 const AT_PHDR = 3;
 const AT_ENTRY = 9;
 const AT_EXECFN = 31;
-const AT_SYSINFO_EHDR = 33;
+export const AT_SYSINFO_EHDR = 33;
 
 const DT_NULL = 0;
 const DT_STRTAB = 5;

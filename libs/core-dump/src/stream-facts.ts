@@ -25,23 +25,21 @@ import {
   parseNotes,
   parseProgramHeader,
   phdrSize,
+  PN_XNUM,
   type ElfHeader,
   type ProgramHeader,
 } from './elf';
-import { buildModules, type CoreMemory } from './modules';
+import { AT_SYSINFO_EHDR, buildModules, type CoreMemory } from './modules';
 import { collectCoreNotes, emptyCoreNotes, type CoreNotes } from './notes';
 import type { CoreDump, CorePsInfo, CoreSegment } from './types';
 
 const PAGE = 4096;
 /** Notes hold registers and the file table; beyond this we stop rather than buffer. */
 const MAX_NOTES_BYTES = 64 << 20;
-/** 65534 program headers at most (PN_XNUM puts the real count at the end of the file, out of reach). */
-const PN_XNUM = 0xffff;
 /** The vdso is two pages; its soname needs its dynamic section and string table. */
 const MAX_VDSO_BYTES = 64 << 10;
 /** At most this many captured pages (16 MiB): a process with more ELF mappings is cut off, and says so. */
 const MAX_PAGES = 4096;
-const AT_SYSINFO_EHDR = 33;
 
 export interface CoreFactsThread {
   tid: number;
