@@ -12,7 +12,7 @@ import { DebuginfoCache } from '../../../libs/debuginfo/src/cache';
 import { IntakeError, type CoreMetadata } from '../../../libs/intake/src/types';
 import type { AnalyzeJob } from '../../../libs/queue/src';
 import type { Report } from '../../../libs/report/src/model';
-import { CoreRecords, type CoreStatus } from '../../../libs/storage/src/core-records';
+import { CoreRecords, type CoreMeta, type CoreStatus } from '../../../libs/storage/src/core-records';
 import { isCoreId, keys } from '../../../libs/storage/src/layout';
 import type { StoragePort } from '../../../libs/storage/src/storage.port';
 import { JobLifecycle } from './lifecycle';
@@ -65,10 +65,10 @@ export class AnalyzeProcessor {
     const started = Date.now();
     const work = await mkdtemp(join(tmpdir(), 'triage-job-'));
     try {
-      const report = await this.analyze(coreId, work);
+      const { report, meta } = await this.analyze(coreId, work);
       await this.records.writeReport(coreId, report);
       await this.records.writeStatus(coreId, this.status('done', attempts));
-      await this.lifecycle?.reportStored(report, await this.records.readMeta(coreId));
+      await this.lifecycle?.reportStored(report, meta);
       log.info({ ms: Date.now() - started, kind: report.classification.kind, signature: report.signature }, 'analysis done');
       return { coreId, signature: report.signature, alreadyDone: false };
     } catch (err) {
@@ -103,7 +103,7 @@ export class AnalyzeProcessor {
     }
   }
 
-  private async analyze(coreId: string, work: string): Promise<Report> {
+  private async analyze(coreId: string, work: string): Promise<{ report: Report; meta: CoreMeta | undefined }> {
     // The build-ids were read while the upload streamed: fetch their debuginfo while the core downloads.
     const prefetch = this.prefetchDebuginfo(coreId);
     // Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds.
@@ -130,6 +130,6 @@ export class AnalyzeProcessor {
       limits: { maxCoreBytes: this.config.maxCoreBytes },
     });
     if (report.id !== coreId) throw new IntakeError('corrupt', `the stored core ${coreId} does not match its id (its bytes hash to ${report.id})`);
-    return report;
+    return { report, meta };
   }
 }

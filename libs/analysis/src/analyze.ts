@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { readAbortMessage, readUncaughtExceptionType } from '../../core-dump/src';
 import type { CoreDump } from '../../core-dump/src/types';
-import { defaultDebuginfoDirs } from '../../debuginfo/src/local';
+import { debuginfoSearchDirs } from '../../debuginfo/src/local';
 import type { CoreMetadata, IntakeResult } from '../../intake/src/types';
 import { buildReport, moduleRole, type CrashEvidence } from '../../report/src';
 import type { CoreFacts, ModuleEntry, Report } from '../../report/src/model';
@@ -23,7 +23,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
   const started = Date.now();
   const metadata: CoreMetadata = { ...options.metadata, ...intake.metadata };
   await options.beforeSymbolize?.(core.modules);
-  const debuginfoDirs = [...new Set([...(options.debuginfoDirs ?? []).map((d) => resolve(d)), ...defaultDebuginfoDirs()])];
+  const debuginfoDirs = debuginfoSearchDirs(options.debuginfoDirs ?? []);
   const symbols = await symbolize({
     corePath: intake.corePath,
     executable: options.executable ? resolve(options.executable) : executableHint(core),
@@ -32,12 +32,13 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
     sandbox: options.sandbox ?? true,
     modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
   });
-  const evidence = await gatherEvidence(core, symbols, debuginfoDirs, metadata);
   const modules = moduleEntries(core, symbols);
+  const signal = signalOf(core, metadata);
+  const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, metadata);
   return buildReport({
     id: intake.sha256.slice(0, 32),
     createdAt: new Date().toISOString(),
-    core: coreFacts(core, intake, metadata),
+    core: coreFacts(core, intake, metadata, signal),
     evidence,
     modules,
     analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: symbols.warnings },
@@ -51,6 +52,11 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
 function executableHint(core: CoreDump): string | undefined {
   if (core.modulesSource === 'nt_file') return undefined;
   return core.modules.find((m) => m.isExecutable && m.path.startsWith('/'))?.path;
+}
+
+/** The fatal signal: NT_SIGINFO, else the crashing thread's pr_cursig, else what the client said. */
+function signalOf(core: CoreDump, metadata: CoreMetadata): number {
+  return core.siginfo?.signo ?? core.crashingThread?.signal ?? metadata.signal ?? 0;
 }
 
 function moduleEntries(core: CoreDump, symbols: SymbolizeResult): ModuleEntry[] {
@@ -69,12 +75,13 @@ const throwsOrTerminates = /^(__cxa_throw|__cxa_rethrow|std::terminate|__gnu_cxx
 async function gatherEvidence(
   core: CoreDump,
   symbols: SymbolizeResult,
+  entries: ModuleEntry[],
+  signal: number,
   debuginfoDirs: string[],
   metadata: CoreMetadata,
 ): Promise<CrashEvidence> {
   const crashing = core.crashingThread;
   const crashingTid = crashing?.tid ?? symbols.threads[0]?.tid ?? 0;
-  const signal = core.siginfo?.signo ?? crashing?.signal ?? metadata.signal ?? 0;
   const crashFrames = symbols.threads.find((t) => t.tid === crashingTid)?.frames ?? [];
 
   let abortMessage: string | undefined;
@@ -88,7 +95,6 @@ async function gatherEvidence(
     exception = await readUncaughtExceptionType(core);
   }
 
-  const entries = moduleEntries(core, symbols);
   const modules = core.modules.map((m, i) => ({ ...entries[i], isExecutable: m.isExecutable, role: moduleRole(m.name) }));
   return {
     threads: symbols.threads.map((t) => ({ tid: t.tid, crashed: t.tid === crashingTid, frames: t.frames })),
@@ -110,8 +116,7 @@ async function gatherEvidence(
   };
 }
 
-function coreFacts(core: CoreDump, intake: IntakeResult, metadata: CoreMetadata): CoreFacts {
-  const signal = core.siginfo?.signo ?? core.crashingThread?.signal ?? metadata.signal ?? 0;
+function coreFacts(core: CoreDump, intake: IntakeResult, metadata: CoreMetadata, signal: number): CoreFacts {
   const fault = core.siginfo?.faultAddress;
   return {
     sha256: intake.sha256,

@@ -15,6 +15,11 @@ export function defaultDebuginfoDirs(): string[] {
   return existsSync(SYSTEM_DEBUG_DIR) ? [SYSTEM_DEBUG_DIR] : [];
 }
 
+/** The directories the tools search: the given ones made absolute (eu-stack needs that), then the system's, once each. */
+export function debuginfoSearchDirs(dirs: readonly string[]): string[] {
+  return [...new Set([...dirs, ...defaultDebuginfoDirs()].map((d) => resolve(d)))];
+}
+
 function normalizeBuildId(buildId: string): string | undefined {
   const id = buildId.toLowerCase();
   // Build-ids come from cores and requests: never let one walk out of the directory.

@@ -1,3 +1,4 @@
 export { extractStrings, grepStrings, type FoundString, type GrepHit, type StringsOptions } from './strings';
 export { describeRegion, type MemoryRegion, type RegionKind } from './regions';
 export { captureProcess, CaptureError, type Capture, type CaptureFailure, type CaptureOptions } from './capture';
+export { inspectCore, type InspectOptions } from './inspect';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
   debuginfoCandidates,
-  defaultDebuginfoDirs,
+  debuginfoSearchDirs,
   findDebuginfo,
   findExecutableByBuildId,
   inBuildIdLayout,
@@ -51,7 +51,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
   const executable = options.executable ? resolve(options.executable) : undefined;
   if (!existsSync(corePath)) throw new ToolError('eu-stack', `core not found: ${corePath}`);
   // elfutils resolves relative debuginfo dirs against each module's own directory, and an explicit path drops its /usr/lib/debug default.
-  const dirs = [...new Set([...options.debuginfoDirs, ...defaultDebuginfoDirs()].map((d) => resolve(d)))];
+  const dirs = debuginfoSearchDirs(options.debuginfoDirs);
   let sandbox = false;
   if (options.sandbox) {
     const status = await sandboxStatus();

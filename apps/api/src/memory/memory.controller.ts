@@ -5,10 +5,9 @@ import { Controller, Get, HttpCode, Inject, Logger, Param, Post, Query, Req } fr
 import { withCoreInput } from '../../../../libs/analysis/src/core-input';
 import type { TriageConfig } from '../../../../libs/config/src';
 import { DebuginfoCache } from '../../../../libs/debuginfo/src/cache';
-import { defaultDebuginfoDirs } from '../../../../libs/debuginfo/src/local';
 import { DebuginfoStore } from '../../../../libs/debuginfo/src/store';
-import { extractStrings, grepStrings, type FoundString, type GrepHit } from '../../../../libs/memory/src';
-import { gdbEvaluate, verifiedModuleFiles, type GdbEvaluation } from '../../../../libs/symbolizer/src';
+import { extractStrings, grepStrings, inspectCore, type FoundString, type GrepHit } from '../../../../libs/memory/src';
+import type { GdbEvaluation } from '../../../../libs/symbolizer/src';
 import type { AuthedRequest } from '../auth/auth.guard';
 import { Scope } from '../auth/scope.decorator';
 import { coreIdParam } from '../cores/core-id';
@@ -108,14 +107,11 @@ export class MemoryController {
     return this.withStoredCore(id, (corePath) =>
       withCoreInput(corePath, {}, async (core, intake) => {
         await this.debuginfo.fetchForModules(core.modules.map((m) => m.buildId));
-        return gdbEvaluate({
-          corePath: intake.corePath,
-          executable: core.modules.find((m) => m.isExecutable)?.path,
-          debuginfoDirs: [this.debuginfo.dir, ...defaultDebuginfoDirs()],
+        return inspectCore(core, intake.corePath, {
           expressions,
+          debuginfoDirs: [this.debuginfo.dir],
           timeoutMs: this.config.toolTimeoutMs,
           sandbox: this.config.sandbox,
-          readPaths: await verifiedModuleFiles(core.modules),
         });
       }),
     );

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { withCoreInput } from '../../../../libs/analysis/src/core-input';
-import { defaultDebuginfoDirs } from '../../../../libs/debuginfo/src/local';
-import { gdbEvaluate, verifiedModuleFiles, type GdbEvaluation } from '../../../../libs/symbolizer/src';
+import { inspectCore } from '../../../../libs/memory/src';
+import type { GdbEvaluation } from '../../../../libs/symbolizer/src';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { positiveSeconds, requireFile } from '../options';
 
@@ -35,18 +35,15 @@ export const registerInspect: RegisterCommand = (program: Command) => {
         requireFile('--exe', flags.exe);
         requireFile('--maps', flags.maps);
         const timeoutMs = positiveSeconds('--timeout', flags.timeout) * 1000;
-        const results = await withCoreInput(corePath, { mapsPath: flags.maps }, async (core, intake) => {
-          const executable = flags.exe ? resolve(flags.exe) : core.modules.find((m) => m.isExecutable)?.path;
-          return gdbEvaluate({
-            corePath: intake.corePath,
-            executable,
-            debuginfoDirs: [...new Set([...flags.debuginfoDir.map((d) => resolve(d)), ...defaultDebuginfoDirs()])],
+        const results = await withCoreInput(corePath, { mapsPath: flags.maps }, (core, intake) =>
+          inspectCore(core, intake.corePath, {
             expressions: flags.expr,
+            executable: flags.exe ? resolve(flags.exe) : undefined,
+            debuginfoDirs: flags.debuginfoDir,
             timeoutMs,
             sandbox: flags.sandbox,
-            readPaths: await verifiedModuleFiles(core.modules),
-          });
-        });
+          }),
+        );
         process.stdout.write(flags.json ? `${JSON.stringify(results, null, 2)}\n` : results.map(textLine).join(''));
         process.exitCode = results.every((r) => r.value !== undefined) ? ExitCode.ok : ExitCode.failure;
       } catch (err) {
