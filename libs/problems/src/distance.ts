@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
-import { blameIndex, canonicalFunction, frameKey, isSkipFrame, moduleRole, type CrashEvidence } from '../../report/src';
-import type { CrashKind, Frame, Report } from '../../report/src/model';
+import { moduleRole, signatureFrames, type CrashEvidence } from '../../report/src';
+import type { CrashKind, Report } from '../../report/src/model';
 import { SIGNATURE_KIND_LABEL } from '../../report/src/signature';
 
 /**
@@ -56,24 +56,7 @@ function evidenceOf(report: Report): CrashEvidence {
  * of the signature's five, because a distance needs more of the stack to measure than a hash does.
  */
 export function problemFrames(report: Report, limit = PROBLEM_FRAMES): string[] {
-  const evidence = evidenceOf(report);
-  const frames: Frame[] = evidence.threads.find((t) => t.tid === evidence.crashingTid)?.frames ?? [];
-  if (frames.length === 0) return [];
-  const start = blameIndex(evidence, frames);
-  const out: string[] = [];
-  const above = frames[start - 1];
-  if (above?.function && !isSkipFrame(above)) out.push(canonicalFunction(above.function));
-  for (const frame of frames.slice(start)) {
-    if (out.length >= limit) break;
-    if (isSkipFrame(frame)) continue;
-    // Unnamed runtime frames move with every libc build: they would make two builds of one bug differ.
-    if (!frame.function && frame.module && moduleRole(frame.module) !== 'library') continue;
-    const key = frameKey(frame);
-    if (key === undefined || key === out[out.length - 1]) continue;
-    out.push(key);
-    if (key === 'main') break;
-  }
-  return out;
+  return signatureFrames(evidenceOf(report), limit);
 }
 
 /** Edit distance between two frame lists (insert, delete, substitute a whole frame: cost 1 each). */

@@ -44,7 +44,8 @@ export function computeSignature(evidence: CrashEvidence, classification: Pick<C
   return { signature, signatureHash: createHash('sha256').update(signature).digest('hex') };
 }
 
-export function signatureFrames(evidence: CrashEvidence): string[] {
+/** The crashing thread's meaningful frames by the signature's rules; `limit` deep (the signature takes five). */
+export function signatureFrames(evidence: CrashEvidence, limit = SIGNATURE_FRAMES): string[] {
   const frames = crashingThread(evidence)?.frames ?? [];
   if (frames.length === 0) return [];
   const start = blameIndex(evidence, frames);
@@ -52,7 +53,7 @@ export function signatureFrames(evidence: CrashEvidence): string[] {
   const above = frames[start - 1];
   if (above?.function && !skipCategory(above)) out.push(canonicalFunction(above.function));
   for (const frame of frames.slice(start)) {
-    if (out.length >= SIGNATURE_FRAMES) break;
+    if (out.length >= limit) break;
     if (skipCategory(frame) || unnamedRuntime(evidence, frame)) continue;
     const key = frameKey(withOffset(evidence, frame));
     if (key === undefined || key === out[out.length - 1]) continue;
