@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseAbrtTarball } from '../../apps/api/src/intake/abrt-tarball';
-import { metadataFromAbrtFiles } from '../../apps/api/src/intake/abrt-files';
+import { metadataFromAbrtFiles } from '../../libs/intake/src/abrt/files';
 import { peekHead } from '../../apps/api/src/intake/peek';
 import { IntakeError } from '../../libs/intake/src/types';
 
@@ -53,7 +53,7 @@ describe('abrt tarball parsing', () => {
       const done = await t.done;
       assert.equal(done.files.environ, undefined, 'environ is never read');
       assert.equal(done.files.hostname, 'web-1\n');
-      const md = metadataFromAbrtFiles(done.files);
+      const md = metadataFromAbrtFiles(new Map(Object.entries(done.files)));
       assert.equal(md.executable, '/usr/bin/proxy');
       assert.equal(md.pid, 1234);
       assert.match(md.maps ?? '', /usr\/bin\/proxy/);

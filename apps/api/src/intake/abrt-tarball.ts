@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import { IntakeError } from '../../../../libs/intake/src/types';
-import { ABRT_FILES, isCoredumpName } from './abrt-files';
+import { ABRT_FILES, isAbrtFileName, isCoredumpName } from '../../../../libs/intake/src/abrt/files';
 
 export interface TarCoredump {
   /** Entry name: coredump, coredump.zst, ... */
@@ -100,9 +100,8 @@ export function parseAbrtTarball(tar: Readable): AbrtTarball {
         resolveCore(core);
         return;
       }
-      const spec = ABRT_FILES[name];
-      if (!spec) return void entry.resume();
-      if (entry.size > spec.limit) {
+      if (!isAbrtFileName(name)) return void entry.resume();
+      if (entry.size > ABRT_FILES[name].limit) {
         skipped.push(name);
         return void entry.resume();
       }

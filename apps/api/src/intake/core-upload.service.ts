@@ -15,7 +15,7 @@ import { withDeadline } from '../infra/deadline';
 import { CONFIG, STORAGE } from '../infra/tokens';
 import { EventsService } from '../events/events.service';
 import { Metrics } from '../metrics/metrics.service';
-import { metadataFromAbrtFiles } from './abrt-files';
+import { metadataFromAbrtFiles } from '../../../../libs/intake/src/abrt/files';
 import type { AbrtTarFiles } from './abrt-tarball';
 import { openRawCore } from './raw-core-stream';
 import type { UploadFields } from './upload-fields';
@@ -202,7 +202,7 @@ export class CoreUploadService {
 
   private mergeMeta(id: string, previous: CoreMeta | undefined, stored: StoredUpload, upload: CoreUpload, event: UploadEvent): CoreMeta {
     // The client's explicit fields win over the dump dir's files; what was known before is kept.
-    const metadata = { ...metadataFromAbrtFiles(stored.abrt?.files ?? {}), ...upload.fields.metadata };
+    const metadata = { ...metadataFromAbrtFiles(new Map(Object.entries(stored.abrt?.files ?? {}))), ...upload.fields.metadata };
     if (previous) {
       return {
         ...previous,

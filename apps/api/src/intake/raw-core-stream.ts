@@ -1,9 +1,9 @@
 import { pipeline, type Duplex, type Readable } from 'node:stream';
-import { decompressStream, detectFormat } from '../../../../libs/intake/src';
+import { decompressStream, detectFormat, looksLikeTar } from '../../../../libs/intake/src';
 import { IntakeError, type InputFormat } from '../../../../libs/intake/src/types';
 import { parseAbrtTarball, type AbrtTarFiles } from './abrt-tarball';
 import { peekHead } from './peek';
-import { elfType, isElf, isElfCore, isTar } from './sniff';
+import { elfType, isElfCore } from './sniff';
 
 /** Enough bytes for every magic number, the ELF header and the first tar header. */
 const HEAD_BYTES = 512;
@@ -22,15 +22,15 @@ type Sniffed = { kind: 'core' } | { kind: 'tar' } | { kind: 'compressed'; format
 
 function sniff(head: Buffer, what: string): Sniffed {
   if (head.length === 0) throw new IntakeError('empty', `${what} is empty`);
-  if (isElf(head)) {
+  const format = detectFormat(head);
+  if (format === 'elf') {
     if (isElfCore(head)) return { kind: 'core' };
     throw new IntakeError(
       'unsupported',
       `${what} is an ELF file but not a core (e_type ${elfType(head) ?? '?'}); executables and debuginfo go to PUT /v1/debuginfo`,
     );
   }
-  if (isTar(head)) return { kind: 'tar' };
-  const format = detectFormat(head);
+  if (looksLikeTar(head)) return { kind: 'tar' };
   if (format && COMPRESSED.has(format)) return { kind: 'compressed', format };
   throw new IntakeError('unsupported', `${what} is not a core: expected an ELF core, a .zst/.lz4/.xz core or an abrt dump-dir tarball`);
 }

@@ -4,6 +4,8 @@ type Parse = 'text' | 'verbatim' | 'integer' | 'unix-time';
 
 interface AbrtFile {
   field: keyof CoreMetadata;
+  /** Largest copy the upload API keeps of this file (it streams tarballs and holds the files in memory). */
+  limit: number;
   /** text: trimmed; verbatim: as is (multi-line files); integer: decimal; unix-time: seconds -> ISO 8601. */
   parse: Parse;
 }
@@ -13,26 +15,30 @@ interface AbrtFile {
  * holds secrets) is never read from a directory nor written out of a tarball.
  */
 export const ABRT_FILES: Readonly<Record<string, AbrtFile>> = {
-  executable: { field: 'executable', parse: 'text' },
-  cmdline: { field: 'cmdline', parse: 'text' },
-  maps: { field: 'maps', parse: 'verbatim' },
-  pid: { field: 'pid', parse: 'integer' },
-  uid: { field: 'uid', parse: 'integer' },
-  reason: { field: 'reason', parse: 'text' },
-  package: { field: 'package', parse: 'text' },
-  component: { field: 'component', parse: 'text' },
-  os_release: { field: 'osRelease', parse: 'verbatim' },
-  kernel: { field: 'kernel', parse: 'text' },
-  architecture: { field: 'architecture', parse: 'text' },
-  hostname: { field: 'hostname', parse: 'text' },
-  core_backtrace: { field: 'coreBacktrace', parse: 'verbatim' },
-  time: { field: 'timestamp', parse: 'unix-time' },
+  executable: { field: 'executable', parse: 'text', limit: 4 * 1024 },
+  cmdline: { field: 'cmdline', parse: 'text', limit: 64 * 1024 },
+  maps: { field: 'maps', parse: 'verbatim', limit: 4 * 1024 * 1024 },
+  pid: { field: 'pid', parse: 'integer', limit: 64 },
+  uid: { field: 'uid', parse: 'integer', limit: 64 },
+  reason: { field: 'reason', parse: 'text', limit: 16 * 1024 },
+  package: { field: 'package', parse: 'text', limit: 4 * 1024 },
+  component: { field: 'component', parse: 'text', limit: 4 * 1024 },
+  os_release: { field: 'osRelease', parse: 'verbatim', limit: 16 * 1024 },
+  kernel: { field: 'kernel', parse: 'text', limit: 1024 },
+  architecture: { field: 'architecture', parse: 'text', limit: 256 },
+  hostname: { field: 'hostname', parse: 'text', limit: 1024 },
+  core_backtrace: { field: 'coreBacktrace', parse: 'verbatim', limit: 1024 * 1024 },
+  time: { field: 'timestamp', parse: 'unix-time', limit: 64 },
 };
 
 /** The dump dir's core, in the order abrt would have written them. */
 export const COREDUMP_NAMES: readonly string[] = ['coredump', 'coredump.zst', 'coredump.lz4', 'coredump.xz', 'coredump.gz'];
 
 export const MAPS_FILE = 'maps';
+
+export function isCoredumpName(name: string): boolean {
+  return COREDUMP_NAMES.includes(name);
+}
 
 export function isAbrtFileName(name: string): boolean {
   return Object.hasOwn(ABRT_FILES, name);
@@ -58,13 +64,13 @@ function parseValue(raw: string, parse: Parse): string | number | undefined {
 }
 
 /** Turns the dump dir's files (by name) into metadata; unknown names and unparsable values are left out. */
-export function metadataFromAbrtFiles(files: ReadonlyMap<string, Buffer>): CoreMetadata {
+export function metadataFromAbrtFiles(files: ReadonlyMap<string, Buffer | string>): CoreMetadata {
   const metadata: Record<string, string | number> = {};
   for (const [name, bytes] of files) {
     // hasOwn, not a lookup: a file named "constructor" must not reach Object.prototype.
     if (!isAbrtFileName(name)) continue;
     const spec = ABRT_FILES[name];
-    const value = parseValue(bytes.toString('utf8'), spec.parse);
+    const value = parseValue(typeof bytes === 'string' ? bytes : bytes.toString('utf8'), spec.parse);
     if (value !== undefined) metadata[spec.field] = value;
   }
   return metadata as CoreMetadata;
