@@ -91,9 +91,10 @@ describe('memory reads in the service', { timeout: 120_000 }, () => {
 
   test('inspect: admin evaluates expressions with debuginfo from the store', async () => {
     const c = crash('hash-table');
-    const debugFiles = readdirSync(join(c.debugDir, '.build-id'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.debug'));
-    for (const f of debugFiles) {
-      const put = await http(`${url}/v1/debuginfo`, { method: 'PUT', body: readFileSync(join(c.debugDir, '.build-id', f)), headers: bearer(up) });
+    // The executable and its debuginfo: the service finds objects by build-id, never at the path the core names.
+    const files = readdirSync(join(c.storeDir, '.build-id'), { recursive: true, encoding: 'utf8' }).filter((f) => /\/[0-9a-f]+(\.debug)?$/.test(f));
+    for (const f of files) {
+      const put = await http(`${url}/v1/debuginfo`, { method: 'PUT', body: readFileSync(join(c.storeDir, '.build-id', f)), headers: bearer(up) });
       assert.equal(put.status, 201, put.text);
     }
     const id = await upload(c.core);

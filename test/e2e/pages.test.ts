@@ -50,7 +50,7 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
     const index = new ProblemIndex(redis, { prefix });
     for (const i of inputs) {
       const c = crash(i.crasher, i.args, i.variant);
-      const report = await analyzeInput(c.core, { debuginfoDirs: [c.debugDir], metadata: { hostname: i.host, package: i.pkg } });
+      const report = await analyzeInput(c.core, { debuginfoDirs: [c.storeDir], metadata: { hostname: i.host, package: i.pkg } });
       const at = new Date(Date.now() - i.daysAgo * 86_400_000).toISOString();
       await records.writeMeta({
         id: report.id,

@@ -64,7 +64,7 @@ describe('problems: real cores of a few bugs land in one problem per bug', () =>
     const t0 = Date.now() - cases.length * 3_600_000;
     for (const [i, c] of cases.entries()) {
       const core = crash(c.crasher, c.args, c.variant);
-      const report = await analyzeInput(core.core, { debuginfoDirs: [core.debugDir], metadata: { hostname: c.host, package: c.pkg } });
+      const report = await analyzeInput(core.core, { debuginfoDirs: [core.storeDir], metadata: { hostname: c.host, package: c.pkg } });
       analyzed.push({ c, report, at: new Date(t0 + i * 3_600_000) });
     }
   });

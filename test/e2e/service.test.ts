@@ -151,11 +151,13 @@ describe('triage service', { timeout: 170_000 }, () => {
   test('debuginfo uploaded with the CLI is served by the debuginfod protocol and used by the worker', async () => {
     const nullRead = crash('null-read');
     const lib = crash('library-abort');
-    const up = await triage(['debuginfo', 'upload', nullRead.debugDir, lib.debugDir, '--json']);
+    // The programs' own (stripped) objects too: the worker finds objects by build-id only, never at a path the core names.
+    const up = await triage(['debuginfo', 'upload', nullRead.debugDir, lib.debugDir, nullRead.binDir, lib.binDir, '--json']);
     assert.equal(up.status, 0, up.stderr);
     const stored = JSON.parse(up.stdout) as Array<{ file: string; buildId: string; kind: string }>;
     const exeId = nullRead.buildIds['null-read'];
-    const entry = stored.find((s) => s.buildId === exeId);
+    assert.ok(stored.some((s) => s.buildId === exeId && s.kind === 'executable'), `the executable is stored: ${up.stdout}`);
+    const entry = stored.find((s) => s.buildId === exeId && s.kind === 'debuginfo');
     assert.ok(entry, `the executable's debuginfo is stored: ${up.stdout}`);
     assert.equal(entry.kind, 'debuginfo');
     assert.ok(stored.some((s) => s.buildId === lib.buildIds['libkrbx.so.1']));

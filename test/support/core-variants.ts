@@ -45,3 +45,29 @@ export function mapsFrom(files: MappedFile[]): string {
   return files.map((f, i) => `${hex(f.start)}-${hex(f.end)} r--p ${hex(f.fileOffset)} fe:01 ${1000 + i}                ${f.path}\n`).join('');
 }
 
+
+/**
+ * What a hostile client can send for a core without NT_FILE (issue 16): a maps file that names a host
+ * file of its choosing over the executable's .rodata, so that a reader following the maps would copy
+ * that file's bytes into the report (the uncaught exception's type name), and names the executable
+ * itself as a host directory the tools would then be shown. `secretFile` holds only runs of `Q`.
+ */
+export interface LeakBait {
+  core: string;
+  maps: string;
+  secretFile: string;
+  secretDir: string;
+  secretPattern: RegExp;
+}
+
+export function leakBait(core: { core: string; exe: string }, files: MappedFile[], exe: { start: bigint; end: bigint; path: string }, dir: string): LeakBait {
+  const secretDir = join(dir, 'secrets');
+  mkdirSync(secretDir, { recursive: true });
+  // Named like a library and mapped where no ELF header was dumped: a module without a build-id.
+  const secretFile = join(secretDir, 'libleak.so');
+  const block = `${'Q'.repeat(63)}\0`;
+  writeFileSync(secretFile, block.repeat(Math.ceil(Number(exe.end - exe.start) / block.length) + 1024));
+  const renamed = files.map((f) => (f.path === exe.path ? { ...f, path: secretDir } : f));
+  const maps = [{ start: exe.start - 0x1000n, end: exe.end, fileOffset: 0n, path: secretFile }, ...renamed];
+  return { core: withoutFileNote(core.core), maps: mapsFrom(maps), secretFile, secretDir, secretPattern: /Q{8,}/ };
+}

@@ -48,6 +48,11 @@ export interface BuiltProgram {
   libs: Record<string, string>;
   /** Root of the separate debuginfo: DEBUG/.build-id/xx/rest.debug. */
   debugDir: string;
+  /**
+   * What the worker's cache holds once the program's objects and debuginfo were uploaded to the store:
+   * STORE/.build-id/xx/rest (the stripped object) and rest.debug. The service finds objects only so.
+   */
+  storeDir: string;
   /** build-id of each built object (executable under its file name), lowercase hex. */
   buildIds: Record<string, string>;
 }
@@ -115,7 +120,14 @@ export function buildProgram(name: CrasherName): BuiltProgram {
     }
     const exe = join(bin, name);
     run(cc, [...base, '-o', exe, join(sourceDir, p.main), ...libArgs, "-Wl,-rpath,$ORIGIN", ...(p.threads ? ['-pthread'] : [])]);
-    for (const f of readdirSync(bin)) splitDebuginfo(join(bin, f), dbg);
+    const store = join(tmp, 'store');
+    for (const f of readdirSync(bin)) {
+      const id = splitDebuginfo(join(bin, f), dbg);
+      const dir = join(store, '.build-id', id.slice(0, 2));
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(join(bin, f), join(dir, id.slice(2)));
+      copyFileSync(join(dbg, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`), join(dir, `${id.slice(2)}.debug`));
+    }
     mkdirSync(join(tmp, 'cores'));
     publish(tmp, final);
   }
@@ -126,7 +138,7 @@ export function buildProgram(name: CrasherName): BuiltProgram {
     buildIds[f] = readBuildId(join(binDir, f));
     if (f !== name) libs[f] = join(binDir, f);
   }
-  return { name, binDir, exe: join(binDir, name), libs, debugDir: join(final, 'debug'), buildIds };
+  return { name, binDir, exe: join(binDir, name), libs, debugDir: join(final, 'debug'), storeDir: join(final, 'store'), buildIds };
 }
 
 function corePattern(): string {

@@ -18,7 +18,7 @@ function names(frames: Frame[]): Array<string | undefined> {
 
 test('null-read with its debuginfo: the crashing frame has function, line, module, build-id and offset', async () => {
   const c = crash('null-read');
-  const r = await symbolize({ corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
+  const r = await symbolize({ trustMappedPaths: true, corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
   assert.equal(r.tool, 'eu-stack');
   assert.equal(r.threads.length, 1);
   const top = r.threads[0].frames[0];
@@ -34,8 +34,8 @@ test('null-read with its debuginfo: the crashing frame has function, line, modul
 
 test('null-read without debuginfo: the stripped executable still gives module and offset', async () => {
   const c = crash('null-read');
-  const withDebug = await symbolize({ corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: false });
-  const r = await symbolize({ corePath: c.core, debuginfoDirs: [], timeoutMs: TIMEOUT, sandbox: false });
+  const withDebug = await symbolize({ trustMappedPaths: true, corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: false });
+  const r = await symbolize({ trustMappedPaths: true, corePath: c.core, debuginfoDirs: [], timeoutMs: TIMEOUT, sandbox: false });
   const top = r.threads[0].frames[0];
   assert.equal(top.function, undefined);
   assert.equal(top.module, 'null-read');
@@ -47,7 +47,7 @@ test('null-read without debuginfo: the stripped executable still gives module an
 
 test('library .dynsym names survive without debuginfo', async () => {
   const c = crash('library-abort');
-  const r = await symbolize({ corePath: c.core, debuginfoDirs: [], timeoutMs: TIMEOUT, sandbox: false });
+  const r = await symbolize({ trustMappedPaths: true, corePath: c.core, debuginfoDirs: [], timeoutMs: TIMEOUT, sandbox: false });
   const frames = r.threads[0].frames;
   const krb = frames.find((f) => f.module === 'libkrbx.so.1');
   assert.equal(krb?.function, 'krbx_translate_gai_error');
@@ -57,7 +57,7 @@ test('library .dynsym names survive without debuginfo', async () => {
 
 test('thread-crash: four threads, the crashing one first, process_item in it', async () => {
   const c = crash('thread-crash');
-  const r = await symbolize({ corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
+  const r = await symbolize({ trustMappedPaths: true, corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
   assert.equal(r.threads.length, 4);
   const withItem = r.threads.filter((t) => t.frames.some((f) => f.function === 'process_item'));
   assert.equal(withItem.length, 1);
@@ -67,7 +67,7 @@ test('thread-crash: four threads, the crashing one first, process_item in it', a
 
 test('library-abort: krbx_translate_gai_error in libkrbx.so.1, then tlsx_handshake, then ssl_sock_handshake', async () => {
   const c = crash('library-abort');
-  const r = await symbolize({ corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
+  const r = await symbolize({ trustMappedPaths: true, corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
   const frames = r.threads[0].frames;
   const i = frames.findIndex((f) => f.function === 'krbx_translate_gai_error');
   assert.ok(i > 0, names(frames).join(' | '));
@@ -86,7 +86,7 @@ test('library-abort: krbx_translate_gai_error in libkrbx.so.1, then tlsx_handsha
 
 test('uncaught-exception: C++ names come demangled', async () => {
   const c = crash('uncaught-exception');
-  const r = await symbolize({ corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
+  const r = await symbolize({ trustMappedPaths: true, corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
   const fns = names(r.threads[0].frames);
   assert.ok(fns.some((f) => f?.startsWith('config::parse_port(')), fns.join(' | '));
   assert.ok(fns.includes('__cxa_throw'));
@@ -115,11 +115,11 @@ test('frames match raw eu-stack (function, module, offset), sandboxed or not', a
   for (const name of ['null-read', 'thread-crash', 'library-abort', 'uncaught-exception'] as const) {
     const c = crash(name);
     const expected = rawEuStack(c.core, c.exe, c.debugDir);
-    const plain = await symbolize({ corePath: c.core, executable: c.exe, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: false });
+    const plain = await symbolize({ trustMappedPaths: true, corePath: c.core, executable: c.exe, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: false });
     const got = plain.threads.flatMap((th) => th.frames.map((f) => [f.function, f.module, f.offset]));
     assert.deepEqual(got, expected, name);
     if (await sandboxAvailable()) {
-      const boxed = await symbolize({ corePath: c.core, executable: c.exe, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
+      const boxed = await symbolize({ trustMappedPaths: true, corePath: c.core, executable: c.exe, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
       assert.deepEqual(boxed.threads, plain.threads, `${name}: sandboxed run differs`);
     } else t.diagnostic('bwrap unavailable: sandboxed comparison skipped');
   }
@@ -144,7 +144,7 @@ test('debuginfo in the debuginfod and unified layouts is found and used by the t
   assert.equal(await findDebuginfo(id.toUpperCase(), [c.debugDir]), src);
   assert.equal(await findDebuginfo('../../etc', [c.debugDir]), undefined);
   for (const dir of [debuginfod, unified]) {
-    const r = await symbolize({ corePath: c.core, debuginfoDirs: [dir], timeoutMs: TIMEOUT, sandbox: true });
+    const r = await symbolize({ trustMappedPaths: true, corePath: c.core, debuginfoDirs: [dir], timeoutMs: TIMEOUT, sandbox: true });
     assert.equal(r.threads[0].frames[0].function, 'session_user_len', dir);
     assert.equal(r.threads[0].frames[0].line, 10);
   }
@@ -154,7 +154,7 @@ test('gdb fallback parses null-read into the same frames as eu-stack', async () 
   const c = crash('null-read');
   const modules = parseUnstripList(execFileSync('eu-unstrip', ['-n', '--core', c.core], { encoding: 'utf8' }));
   const gdb = await gdbBacktrace({ corePath: c.core, executable: c.exe, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true }, modules);
-  const eu = await symbolize({ corePath: c.core, executable: c.exe, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: false });
+  const eu = await symbolize({ trustMappedPaths: true, corePath: c.core, executable: c.exe, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: false });
   assert.equal(gdb.threads.length, 1);
   assert.equal(gdb.threads[0].tid, eu.threads[0].tid);
   const pick = (f: Frame) => [f.function, f.module, f.buildId, f.offset, f.line];
@@ -183,7 +183,7 @@ test('gdbEvaluate prints expressions against the core and reports errors per exp
 });
 
 test('a missing core is a ToolError, not a hang', async () => {
-  await assert.rejects(symbolize({ corePath: '/nonexistent/core', debuginfoDirs: [], timeoutMs: 1000, sandbox: false }), { name: 'ToolError' });
+  await assert.rejects(symbolize({ trustMappedPaths: true, corePath: '/nonexistent/core', debuginfoDirs: [], timeoutMs: 1000, sandbox: false }), { name: 'ToolError' });
 });
 
 test('parser: inline chains, unknown frames and the frame cap', () => {

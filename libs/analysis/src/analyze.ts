@@ -5,7 +5,7 @@ import { debuginfoSearchDirs } from '../../debuginfo/src/local';
 import type { CoreMetadata, IntakeResult } from '../../intake/src/types';
 import { buildReport, moduleRole, type CrashEvidence } from '../../report/src';
 import type { CoreFacts, ModuleEntry, Report } from '../../report/src/model';
-import { symbolize } from '../../symbolizer/src';
+import { resolveObjectFiles, symbolize, type ObjectFiles } from '../../symbolizer/src';
 import type { SymbolizeResult } from '../../symbolizer/src/types';
 import { withCoreInput } from './core-input';
 import { findLibcFile } from './runtime-files';
@@ -24,17 +24,19 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
   const metadata: CoreMetadata = { ...options.metadata, ...intake.metadata };
   await options.beforeSymbolize?.(core.modules);
   const debuginfoDirs = debuginfoSearchDirs(options.debuginfoDirs ?? []);
+  const objects = await resolveObjectFiles(core.modules, { dirs: debuginfoDirs, mappedPaths: options.trustMappedPaths ?? false });
   const symbols = await symbolize({
     corePath: intake.corePath,
-    executable: options.executable ? resolve(options.executable) : executableHint(core),
+    executable: options.executable ? resolve(options.executable) : executableHint(core, objects),
     debuginfoDirs,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     sandbox: options.sandbox ?? true,
     modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
+    objects,
   });
   const modules = moduleEntries(core, symbols);
   const signal = signalOf(core, metadata);
-  const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, metadata);
+  const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata);
   return buildReport({
     id: intake.sha256.slice(0, 32),
     createdAt: new Date().toISOString(),
@@ -46,12 +48,13 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
 }
 
 /**
- * Without NT_FILE the tools see the executable only as "[pie]": name the file the maps file or the
- * dynamic linker's list gave us, so they can read its symbols.
+ * Without NT_FILE the tools see the executable only as "[pie]": give them the executable's file, found
+ * by its build-id (never the path the maps file or AT_EXECFN names), so they can read its symbols.
  */
-function executableHint(core: CoreDump): string | undefined {
+function executableHint(core: CoreDump, objects: ObjectFiles): string | undefined {
   if (core.modulesSource === 'nt_file') return undefined;
-  return core.modules.find((m) => m.isExecutable && m.path.startsWith('/'))?.path;
+  const exe = core.modules.find((m) => m.isExecutable);
+  return exe?.buildId ? objects.get(exe.buildId) : undefined;
 }
 
 /** The fatal signal: NT_SIGINFO, else the crashing thread's pr_cursig, else what the client said. */
@@ -78,6 +81,7 @@ async function gatherEvidence(
   entries: ModuleEntry[],
   signal: number,
   debuginfoDirs: string[],
+  objects: ObjectFiles,
   metadata: CoreMetadata,
 ): Promise<CrashEvidence> {
   const crashing = core.crashingThread;
@@ -87,12 +91,12 @@ async function gatherEvidence(
   let abortMessage: string | undefined;
   if (signal === SIGABRT) {
     const libc = core.modules.find((m) => moduleRole(m.name) === 'libc');
-    const libcFile = libc ? await findLibcFile(libc, debuginfoDirs) : undefined;
+    const libcFile = libc ? await findLibcFile(libc, debuginfoDirs, objects) : undefined;
     if (libc && libcFile) abortMessage = await readAbortMessage(core, libcFile);
   }
   let exception: { type?: string; message?: string } | undefined;
   if (crashFrames.some((f) => f.function && throwsOrTerminates.test(f.function))) {
-    exception = await readUncaughtExceptionType(core);
+    exception = await readUncaughtExceptionType(core, (buildId) => objects.get(buildId));
   }
 
   const modules = core.modules.map((m, i) => ({ ...entries[i], isExecutable: m.isExecutable, role: moduleRole(m.name) }));

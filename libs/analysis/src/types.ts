@@ -11,6 +11,12 @@ export interface AnalyzeOptions {
   mapsPath?: string;
   /** Per tool-run wall-clock limit (default 60 s). */
   timeoutMs?: number;
+  /**
+   * The core comes from this machine (or the user vouches for it): a mapped object may be read at the
+   * path the core names when its build-id matches. Default false, as in the service, which never opens
+   * a path a client named and finds every object by build-id.
+   */
+  trustMappedPaths?: boolean;
   /** Run eu-stack/gdb in bubblewrap when available (default true). */
   sandbox?: boolean;
   /** What the client said about the core (upload fields, abrt files); merged under what intake finds. */

@@ -62,7 +62,7 @@ const STACK_SCAN_BYTES = 64 * 1024;
  * unwinder's frames), so pointers from the stack are tried as thrown objects and accepted only
  * when the header's exception_class and type_info check out.
  */
-export async function readUncaughtExceptionType(core: CoreDump): Promise<{ type?: string; message?: string } | undefined> {
+export async function readUncaughtExceptionType(core: CoreDump, objectFile: ObjectFileLookup = () => undefined): Promise<{ type?: string; message?: string } | undefined> {
   const thread = core.crashingThread;
   if (!thread || core.elfClass !== 64 || !core.littleEndian) return undefined;
   const stack = await readStack(core, thread.sp);
@@ -74,7 +74,7 @@ export async function readUncaughtExceptionType(core: CoreDump): Promise<{ type?
   for (const x of candidates) {
     if (x % 16n !== 0n || x < HEADER_SIZE) continue;
     if (!writable.some((s) => s.vaddr + HEADER_SIZE <= x && x < s.vaddr + BigInt(s.presentBytes))) continue;
-    const found = await exceptionAt(core, x);
+    const found = await exceptionAt(core, x, objectFile);
     if (found) return found;
   }
   return undefined;
@@ -89,7 +89,7 @@ async function readStack(core: CoreDump, sp: bigint): Promise<Buffer | undefined
   return core.readMemory(start, Math.min(STACK_SCAN_BYTES, available));
 }
 
-async function exceptionAt(core: CoreDump, x: bigint): Promise<{ type?: string; message?: string } | undefined> {
+async function exceptionAt(core: CoreDump, x: bigint, objectFile: ObjectFileLookup): Promise<{ type?: string; message?: string } | undefined> {
   const cls = await readPointer(core, x - CLASS_OFFSET);
   if (cls !== GXX_PRIMARY_CLASS && cls !== GXX_DEPENDENT_CLASS) return undefined;
   const typeInfo = await readPointer(core, x - HEADER_SIZE + TYPE_OFFSET);
@@ -97,7 +97,7 @@ async function exceptionAt(core: CoreDump, x: bigint): Promise<{ type?: string; 
   const namePtr = await readPointer(core, typeInfo + 8n);
   if (!namePtr) return undefined;
   // GCC marks type names local to a translation unit with a leading '*'.
-  const mangled = (await readStringWithFiles(core, namePtr, 1024))?.replace(/^\*/, '');
+  const mangled = (await readStringWithFiles(core, namePtr, 1024, objectFile))?.replace(/^\*/, '');
   if (!mangled || !/^[A-Za-z0-9_]+$/.test(mangled)) return undefined;
   const result: { type?: string; message?: string } = { type: demangleType(mangled) };
   const message = await runtimeErrorMessage(core, x);
@@ -106,18 +106,25 @@ async function exceptionAt(core: CoreDump, x: bigint): Promise<{ type?: string; 
 }
 
 /**
- * Type names live in .rodata, which the kernel does not dump for file mappings: read them from the
- * mapped file on disk, provided it is still the same build as in the core.
+ * A mapped object's local file by its build-id (found by the caller in directories it trusts), or
+ * undefined. Never the path the core names: that is the client's word.
  */
-async function readStringWithFiles(core: CoreDump, address: bigint, maxLength: number): Promise<string | undefined> {
+export type ObjectFileLookup = (buildId: string) => string | undefined;
+
+/**
+ * Type names live in .rodata, which the kernel does not dump for file mappings: read them from the
+ * object's own file, found by the build-id of the module that covers the address.
+ */
+async function readStringWithFiles(core: CoreDump, address: bigint, maxLength: number, objectFile: ObjectFileLookup): Promise<string | undefined> {
   const inCore = await core.readCString(address, maxLength);
   if (inCore !== undefined) return inCore;
-  const file = core.files.find((f) => f.start <= address && address < f.end);
   const module = core.modules.find((m) => m.start <= address && address < m.end);
-  if (!file) return undefined;
-  if (module?.buildId && (await readBuildIdFromFile(file.path).catch(() => undefined)) !== module.buildId) return undefined;
-  const position = file.fileOffset + (address - file.start);
-  const bytes = await readFileAt(file.path, position, maxLength).catch(() => undefined);
+  const file = module ? objectFile(module.buildId ?? '') : undefined;
+  // The mapping gives only where in the object the address falls; the bytes come from the verified file.
+  const mapping = module && core.files.find((f) => f.path === module.path && f.start <= address && address < f.end);
+  if (!file || !mapping) return undefined;
+  const position = mapping.fileOffset + (address - mapping.start);
+  const bytes = await readFileAt(file, position, maxLength).catch(() => undefined);
   if (!bytes) return undefined;
   const nul = bytes.indexOf(0);
   return nul < 0 ? undefined : bytes.subarray(0, nul).toString('utf8');

@@ -1,4 +1,4 @@
 export { openCore, readMaps } from './core';
 export { elfKind, findSymbol, readBuildIdFromFile, type ElfKind } from './elf-file';
-export { demangleType, readAbortMessage, readUncaughtExceptionType } from './forensics';
+export { demangleType, readAbortMessage, readUncaughtExceptionType, type ObjectFileLookup } from './forensics';
 export * from './types';

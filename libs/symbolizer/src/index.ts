@@ -3,12 +3,11 @@
  * times out or finds no frames. Both run bounded and, when asked, inside bubblewrap.
  */
 import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   debuginfoCandidates,
   debuginfoSearchDirs,
   findDebuginfo,
-  findExecutableByBuildId,
   inBuildIdLayout,
   linkBuildIdTree,
   type BuildIdTree,
@@ -17,14 +16,14 @@ import { runTool, sandboxStatus, ToolNotFoundError, type SandboxSpec } from '../
 import { demangleFrames } from './demangle';
 import { parseEuStack } from './eu-stack';
 import { gdbBacktrace } from './gdb';
-import { verifiedModuleFiles } from './module-files';
+import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
 import { parseUnstripList, type CoreModuleInfo } from './modules';
 import { ToolError, type SymbolizedThread, type SymbolizeOptions, type SymbolizeResult } from './types';
 
 export { SAFE_GDB_ARGS, gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEvaluateOptions, type GdbEvaluation, type GdbRunOptions } from './gdb';
 export { parseEuStack } from './eu-stack';
 export { parseUnstripList, type CoreModuleInfo } from './modules';
-export { verifiedModuleFiles } from './module-files';
+export { objectFilePaths, resolveObjectFiles, SYSTEM_OBJECT_DIRS, type MappedObject, type ObjectFilePolicy, type ObjectFiles } from './object-files';
 export { ToolError } from './types';
 export type { SymbolizeOptions, SymbolizeResult, SymbolizedThread } from './types';
 
@@ -70,8 +69,14 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
   };
 
   const modules = options.modules ?? (await listModules(ctx));
-  ctx.readPaths.push(...(await verifiedModuleFiles(modules.map((m) => ({ path: m.name, buildId: m.buildId })))));
-  const { debuginfo, tree } = await prepareDebuginfo(ctx, modules);
+  const objects =
+    options.objects ??
+    (await resolveObjectFiles(
+      modules.map((m) => ({ path: m.name, buildId: m.buildId })),
+      { dirs, mappedPaths: options.trustMappedPaths ?? false },
+    ));
+  ctx.readPaths.push(...objectFilePaths(objects));
+  const { debuginfo, tree } = await prepareDebuginfo(ctx, modules, objects);
   try {
     const toolDirs = tree ? [...dirs, tree.root] : dirs;
     if (tree) ctx.readPaths.push(tree.root);
@@ -136,13 +141,15 @@ async function listModules(ctx: Context): Promise<CoreModuleInfo[]> {
 }
 
 /**
- * Finds each module's debuginfo in the given dirs. Files in layouts the tools cannot read
- * (unified, debuginfod) and objects missing at their mapped path are linked into a temporary
- * .build-id tree the tools are pointed at.
+ * Finds each module's debuginfo in the given dirs. Debuginfo in layouts the tools cannot read
+ * (unified, debuginfod) and objects found by build-id away from a .build-id tree are linked into a
+ * temporary .build-id tree the tools are pointed at: that is how they find an object without
+ * opening the path the core names.
  */
 async function prepareDebuginfo(
   ctx: Context,
   modules: CoreModuleInfo[],
+  objects: ObjectFiles,
 ): Promise<{ debuginfo: Map<string, string>; tree?: BuildIdTree }> {
   const debuginfo = new Map<string, string>();
   const links: Array<{ buildId: string; debuginfo?: string; executable?: string }> = [];
@@ -152,11 +159,8 @@ async function prepareDebuginfo(
     if (debug) debuginfo.set(m.buildId, debug);
     const link: { buildId: string; debuginfo?: string; executable?: string } = { buildId: m.buildId };
     if (debug && !inBuildIdLayout(debug)) link.debuginfo = debug;
-    const mappedMissing = isAbsolute(m.name) && !existsSync(m.name);
-    if (mappedMissing) {
-      const exe = await findExecutableByBuildId(m.buildId, ctx.dirs);
-      if (exe && !inBuildIdLayout(exe)) link.executable = exe;
-    }
+    const object = objects.get(m.buildId);
+    if (object && !inBuildIdLayout(object)) link.executable = object;
     if (link.debuginfo || link.executable) links.push(link);
   }
   let tree: BuildIdTree | undefined;

@@ -1,9 +1,10 @@
 import type { Frame } from '../../report/src/model';
 import type { CoreModuleInfo } from './modules';
+import type { ObjectFiles } from './object-files';
 
 export interface SymbolizeOptions {
   corePath: string;
-  /** The executable that produced the core, when it is not at its mapped path. */
+  /** The executable that produced the core, when it is not at its mapped path: the user's own file or one found by build-id, never a path from the core. */
   executable?: string;
   /** Directories searched for separate debuginfo by build-id (.build-id/xx/rest.debug and xx/rest/debuginfo layouts). */
   debuginfoDirs: string[];
@@ -15,6 +16,10 @@ export interface SymbolizeOptions {
   maxFrames?: number;
   /** The core's modules when the caller has read them already (libs/core-dump): saves an eu-unstrip run. */
   modules?: CoreModuleInfo[];
+  /** The core's objects as local files, found by build-id (resolveObjectFiles): the only mapped files the tools are shown. */
+  objects?: ObjectFiles;
+  /** When `objects` is not given: may an object be taken at the path the core names (build-id checked)? Only for local cores. */
+  trustMappedPaths?: boolean;
 }
 
 export interface SymbolizedThread {

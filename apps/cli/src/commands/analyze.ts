@@ -20,6 +20,7 @@ interface AnalyzeFlags {
   format: string;
   timeout: string;
   sandbox: boolean;
+  mappedPaths: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -36,6 +37,7 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
     .addOption(new Option('--format <format>', 'output format').choices(Object.keys(renderers)).default('text'))
     .option('--timeout <seconds>', 'time limit for each tool run', '60')
     .option('--no-sandbox', 'run eu-stack/gdb without bubblewrap')
+    .option('--no-mapped-paths', 'find mapped objects by build-id only, never at the paths the core names (a core from elsewhere)')
     .action(async (core: string, flags: AnalyzeFlags) => {
       try {
         requireFile('--exe', flags.exe);
@@ -47,6 +49,7 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
           mapsPath: flags.maps,
           timeoutMs: timeoutSeconds * 1000,
           sandbox: flags.sandbox,
+          trustMappedPaths: flags.mappedPaths,
         });
         const render = renderers[flags.json ? 'json' : flags.format];
         process.stdout.write(render(report).replace(/\n?$/, '\n'));

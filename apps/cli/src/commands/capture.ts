@@ -46,7 +46,7 @@ export const registerCapture: RegisterCommand = (program: Command) => {
           const accepted = await uploadInput(capture.dumpDir, serverOptions(flags), policy);
           process.stdout.write(flags.json ? `${JSON.stringify(accepted, null, 2)}\n` : `${accepted.pageUrl}\n`);
         } else if (flags.analyze) {
-          const report = await analyzeInput(capture.dumpDir, { timeoutMs, sandbox: flags.sandbox });
+          const report = await analyzeInput(capture.dumpDir, { timeoutMs, sandbox: flags.sandbox, trustMappedPaths: true });
           process.stdout.write((flags.json ? renderJson(report) : renderText(report)).replace(/\n?$/, '\n'));
         } else {
           process.stdout.write(`${capture.dumpDir}\n`);

@@ -14,6 +14,7 @@ interface InspectFlags {
   json?: boolean;
   timeout: string;
   sandbox: boolean;
+  mappedPaths: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -30,6 +31,7 @@ export const registerInspect: RegisterCommand = (program: Command) => {
     .option('--json', 'print [{expression, value | error}] as JSON')
     .option('--timeout <seconds>', 'time limit for gdb', '60')
     .option('--no-sandbox', 'run gdb without bubblewrap')
+    .option('--no-mapped-paths', 'find mapped objects by build-id only, never at the paths the core names (a core from elsewhere)')
     .action(async (corePath: string, flags: InspectFlags) => {
       try {
         requireFile('--exe', flags.exe);
@@ -42,6 +44,7 @@ export const registerInspect: RegisterCommand = (program: Command) => {
             debuginfoDirs: flags.debuginfoDir,
             timeoutMs,
             sandbox: flags.sandbox,
+            trustMappedPaths: flags.mappedPaths,
           }),
         );
         process.stdout.write(flags.json ? `${JSON.stringify(results, null, 2)}\n` : results.map(textLine).join(''));

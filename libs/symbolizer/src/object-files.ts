@@ -1,0 +1,108 @@
+/**
+ * The mapped objects (executable, libraries) of a core, as local files found by build-id. A core's
+ * paths (NT_FILE, maps, AT_EXECFN, link_map) are attacker-controlled for an uploaded core: the service
+ * never opens one. It finds each object by the build-id the core recorded, in directories it chose
+ * itself (the debuginfo cache filled from the store and debuginfod, --debuginfo-dir, /usr/lib/debug,
+ * and an index of the host's system directories), and keeps a file only when its own build-id is the
+ * recorded one. `triage analyze` on the machine that crashed may also take the object at its mapped
+ * path, again only when the build-id matches.
+ */
+import type { Dirent } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { basename, isAbsolute, join } from 'node:path';
+import { readBuildIdFromFile } from '../../core-dump/src';
+import { findExecutableByBuildId } from '../../debuginfo/src/local';
+
+export interface MappedObject {
+  /** Path as the core names it (NT_FILE, maps): attacker-controlled for an uploaded core. */
+  path: string;
+  buildId?: string;
+}
+
+export interface ObjectFilePolicy {
+  /** Directories searched by build-id (.build-id/xx/rest, xx/rest/executable, <id>/executable). */
+  dirs: readonly string[];
+  /**
+   * Also accept the file at the path the core names. Only for a core analyzed on the machine it
+   * came from (the CLI): a service must never open a path a client named.
+   */
+  mappedPaths: boolean;
+  /** Host directories whose files are looked up by the mapped object's file name (default: the system's). */
+  systemDirs?: readonly string[];
+}
+
+/** build-id -> a local regular file whose build-id is that one. */
+export type ObjectFiles = ReadonlyMap<string, string>;
+
+/** Where distributions install executables and shared objects; all of it is visible to the tool sandbox anyway. */
+export const SYSTEM_OBJECT_DIRS: readonly string[] = ['/usr/lib', '/usr/lib64', '/usr/lib32', '/usr/libexec', '/usr/bin', '/usr/sbin'];
+
+export async function resolveObjectFiles(objects: readonly MappedObject[], policy: ObjectFilePolicy): Promise<ObjectFiles> {
+  const found = new Map<string, string>();
+  for (const o of objects) {
+    const id = o.buildId?.toLowerCase();
+    if (!id || found.has(id)) continue;
+    const file = await firstWithBuildId(id, candidates(o, id, policy));
+    if (file) found.set(id, file);
+  }
+  return found;
+}
+
+/** Cheapest first: the build-id dirs, the mapped path when trusted, then the system index (built on first need). */
+async function* candidates(o: MappedObject, id: string, policy: ObjectFilePolicy): AsyncGenerator<string> {
+  const byId = await findExecutableByBuildId(id, [...policy.dirs]);
+  if (byId) yield byId;
+  if (policy.mappedPaths && isAbsolute(o.path)) yield o.path;
+  const system = await systemIndex(policy.systemDirs ?? SYSTEM_OBJECT_DIRS);
+  yield* system.get(basename(o.path)) ?? [];
+}
+
+async function firstWithBuildId(id: string, files: AsyncIterable<string>): Promise<string | undefined> {
+  for await (const file of files) if (await hasBuildId(file, id)) return file;
+  return undefined;
+}
+
+/** A regular file (not a directory, device or /proc entry reached through a link) with this build-id. */
+async function hasBuildId(file: string, buildId: string): Promise<boolean> {
+  const st = await lstat(file).catch(() => undefined);
+  // The .build-id trees are symlinks to the objects: those are ours, so follow them; nothing else is.
+  const isLinkInTree = st?.isSymbolicLink() && /\/\.build-id\/[0-9a-f]{2}\/[0-9a-f]+$/.test(file);
+  if (!st || (!st.isFile() && !isLinkInTree)) return false;
+  return (await readBuildIdFromFile(file).catch(() => undefined)) === buildId;
+}
+
+const MAX_INDEX_DEPTH = 6;
+const indexes = new Map<string, Promise<Map<string, string[]>>>();
+
+/** File name -> paths under the system dirs, listed once per process (names only: no file is opened). */
+function systemIndex(dirs: readonly string[]): Promise<Map<string, string[]>> {
+  const key = dirs.join('\0');
+  let index = indexes.get(key);
+  if (!index) {
+    index = (async () => {
+      const byName = new Map<string, string[]>();
+      const walk = async (dir: string, depth: number): Promise<void> => {
+        let entries: Dirent[];
+        try {
+          entries = await readdir(dir, { withFileTypes: true });
+        } catch {
+          return;
+        }
+        for (const e of entries) {
+          const p = join(dir, e.name);
+          if (e.isDirectory() && depth < MAX_INDEX_DEPTH) await walk(p, depth + 1);
+          else if (e.isFile()) byName.set(e.name, [...(byName.get(e.name) ?? []), p]);
+        }
+      };
+      for (const d of dirs) await walk(d, 0);
+      return byName;
+    })();
+    indexes.set(key, index);
+  }
+  return index;
+}
+
+/** The object files a sandbox may show the tools: the resolved ones, nothing named by the core. */
+export function objectFilePaths(files: ObjectFiles): string[] {
+  return [...new Set(files.values())];
+}
