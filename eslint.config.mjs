@@ -11,4 +11,29 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // Each library has one front door (its src/index.ts, as @triage/<lib>): no reaching into another's files.
+    files: ['apps/**/*.ts', 'libs/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(\\.\\./)+(libs/)?[a-z][a-z-]*/src(/|$)', message: 'import another library through its front door: @triage/<lib>' },
+            { regex: '^@triage/[^/]+/', message: 'import @triage/<lib> itself, not a file inside it' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // A library's index.ts is its front door: re-exports only, no code of its own.
+    files: ['libs/*/src/index.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'Program > :not(ExportNamedDeclaration[source], ExportAllDeclaration)', message: 'index.ts only re-exports' },
+      ],
+    },
+  },
 );

@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../apps/api/src/app.factory';
-import { loadConfig } from '../libs/config/src';
+import { loadConfig } from '@triage/config';
 
 async function main(): Promise<void> {
   const app = await createApp(loadConfig(), { logger: ['error'] });

@@ -17,8 +17,8 @@ import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmS
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { openCore } from '../libs/core-dump/src';
-import { FsStorage } from '../libs/storage/src/fs-storage';
+import { openCore } from '@triage/core-dump';
+import { FsStorage } from '@triage/storage';
 import {
   GiB,
   MiB,

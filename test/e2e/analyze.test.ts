@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crash, compressedCopy, truncatedCopy, type CrashedCore, type CrasherName } from '../support/crashers';
 import { triage } from '../support/cli';
-import type { Report } from '../../libs/report/src/model';
+import type { Report } from '@triage/report';
 
 function analyze(c: CrashedCore | string, extra: string[] = []): Report {
   const core = typeof c === 'string' ? c : c.core;

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createApp } from '../../apps/api/src/app.factory';
 import { SseParser, watchEvents } from '../../apps/cli/src/commands/watch';
-import { EventBus, type LifecycleEvent, type NewEvent } from '../../libs/events/src';
+import { EventBus, type LifecycleEvent, type NewEvent } from '@triage/events';
 import { crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, sleep, startApi, type RunningApi } from './service-harness';
 

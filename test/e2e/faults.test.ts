@@ -12,9 +12,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStorage } from '../../libs/storage/src';
-import { keys } from '../../libs/storage/src/layout';
-import type { StoragePort } from '../../libs/storage/src/storage.port';
+import { createStorage } from '@triage/storage';
+import { keys } from '@triage/storage';
+import type { StoragePort } from '@triage/storage';
 import { crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, http, json, S3Server, serviceEnv, sleep, startApi, startWorker, workerMain, type RunningApi } from './service-harness';
 

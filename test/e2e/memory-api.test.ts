@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp } from '../../apps/api/src/app.factory';
-import { generateToken } from '../../libs/security/src';
+import { generateToken } from '@triage/security';
 import { cacheDir, crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, http, json } from './service-harness';
 

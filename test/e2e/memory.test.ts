@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { openCore } from '../../libs/core-dump/src';
+import { openCore } from '@triage/core-dump';
 import { derived, mapsFrom, withoutFileNote } from '../support/core-variants';
 import { buildProgram, cacheDir, crash } from '../support/crashers';
 import { triage } from '../support/cli';

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { analyzeInput } from '../../libs/analysis/src/analyze';
-import { ProblemIndex } from '../../libs/problems/src';
-import type { Report } from '../../libs/report/src/model';
-import { CoreRecords } from '../../libs/storage/src/core-records';
-import { FsStorage } from '../../libs/storage/src/fs-storage';
+import { analyzeInput } from '@triage/analysis';
+import { ProblemIndex } from '@triage/problems';
+import type { Report } from '@triage/report';
+import { CoreRecords } from '@triage/storage';
+import { FsStorage } from '@triage/storage';
 import { crash, type CrasherName } from '../support/crashers';
 import { configFrom, dropRedisPrefix, startApi, type RunningApi } from './service-harness';
 

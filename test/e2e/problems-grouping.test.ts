@@ -11,11 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { analyzeInput } from '../../libs/analysis/src/analyze';
-import { ProblemIndex, type Problem } from '../../libs/problems/src';
-import type { Report } from '../../libs/report/src/model';
-import { CoreRecords, type CoreMeta } from '../../libs/storage/src/core-records';
-import { FsStorage } from '../../libs/storage/src/fs-storage';
+import { analyzeInput } from '@triage/analysis';
+import { ProblemIndex, type Problem } from '@triage/problems';
+import type { Report } from '@triage/report';
+import { CoreRecords, type CoreMeta } from '@triage/storage';
+import { FsStorage } from '@triage/storage';
 import { spawnSync } from 'node:child_process';
 import { crash, type CrasherName } from '../support/crashers';
 

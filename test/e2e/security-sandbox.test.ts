@@ -10,8 +10,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { runTool, sandboxStatus } from '../../libs/tools/src/run-tool';
-import { gdbBacktrace, SAFE_GDB_ARGS } from '../../libs/symbolizer/src/gdb';
+import { runTool, sandboxStatus } from '@triage/tools';
+import { gdbBacktrace, SAFE_GDB_ARGS } from '@triage/symbolizer';
 import { crash } from '../support/crashers';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-sandbox-'));

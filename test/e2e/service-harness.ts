@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { stopChild } from '../support/processes';
-import { loadConfig, type TriageConfig } from '../../libs/config/src';
+import { loadConfig, type TriageConfig } from '@triage/config';
 import { createApp } from '../../apps/api/src/app.factory';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openCore } from '../../libs/core-dump/src';
+import { openCore } from '@triage/core-dump';
 import { cliPath, runAsync } from '../support/cli';
 import { leakBait } from '../support/core-variants';
 import { crash } from '../support/crashers';

@@ -8,8 +8,8 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStorage, S3Storage, type S3StorageConfig } from '../../libs/storage/src';
-import { StorageUnavailableError } from '../../libs/storage/src/storage.port';
+import { createStorage, S3Storage, type S3StorageConfig } from '@triage/storage';
+import { StorageUnavailableError } from '@triage/storage';
 import { bytes, readAll, storageContract, streamOf } from '../support/storage-contract';
 
 interface S3rverInstance {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NT_FILE } from '../../libs/core-dump/src/notes';
-import type { MappedFile } from '../../libs/core-dump/src/types';
+import { NT_FILE } from '@triage/core-dump';
+import type { MappedFile } from '@triage/core-dump';
 import { cacheDir } from './crashers';
 
 export function derived(name: string, content: Buffer | string): string {

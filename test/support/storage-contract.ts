@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
-import { ObjectNotFoundError } from '../../libs/storage/src/errors';
-import type { StoragePort } from '../../libs/storage/src/storage.port';
+import { ObjectNotFoundError } from '@triage/storage';
+import type { StoragePort } from '@triage/storage';
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

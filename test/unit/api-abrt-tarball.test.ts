@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { parseAbrtTarball } from '../../apps/api/src/intake/abrt-tarball';
-import { metadataFromAbrtFiles } from '../../libs/intake/src/abrt/files';
+import { metadataFromAbrtFiles } from '@triage/intake';
 import { peekHead } from '../../apps/api/src/intake/peek';
-import { IntakeError } from '../../libs/intake/src/types';
+import { IntakeError } from '@triage/intake';
 
 function streamToBuffer(s: NodeJS.ReadableStream): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { NotFoundException } from '@nestjs/common';
 import { mapError } from '../../apps/api/src/http/exception.filter';
 import { ApiError, ServiceUnavailableError } from '../../apps/api/src/http/errors';
-import { IntakeError } from '../../libs/intake/src/types';
-import { StorageUnavailableError } from '../../libs/storage/src/storage.port';
+import { IntakeError } from '@triage/intake';
+import { StorageUnavailableError } from '@triage/storage';
 
 test('errors map to statuses with { error, reason } and never leak internals', () => {
   assert.deepEqual(mapError(new IntakeError('unsupported', 'not a core')), { status: 415, body: { error: 'unsupported', reason: 'not a core' } });

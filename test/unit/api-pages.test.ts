@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { escapeHtml, html } from '../../apps/api/src/pages/html';
 import { reportPage } from '../../apps/api/src/pages/report-page';
 import { pendingPage } from '../../apps/api/src/pages/status-page';
-import type { Report } from '../../libs/report/src/model';
+import type { Report } from '@triage/report';
 
 const hostile = '<script>alert("x")</script>&\'';
 

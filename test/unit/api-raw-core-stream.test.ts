@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { openRawCore } from '../../apps/api/src/intake/raw-core-stream';
-import { IntakeError } from '../../libs/intake/src/types';
+import { IntakeError } from '@triage/intake';
 import { compressedCopy, crash } from '../support/crashers';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-raw-core-'));

@@ -18,10 +18,10 @@ import {
   logSandboxStatus,
   redactReport,
   looksLikeReport,
-} from '../../libs/security/src';
-import type { Report } from '../../libs/report/src/model';
+} from '@triage/security';
+import type { Report } from '@triage/report';
 import { defaultScope } from '../../apps/api/src/auth/auth.guard';
-import { loadConfig } from '../../libs/config/src';
+import { loadConfig } from '@triage/config';
 
 const SECRET = 'a-link-secret-of-enough-length';
 const ID = '0123456789abcdef0123456789abcdef';

@@ -14,7 +14,7 @@ import {
   readUncaughtExceptionType,
   type CoreDump,
   type CoreModule,
-} from '../../libs/core-dump/src';
+} from '@triage/core-dump';
 import { crash, truncatedCopy, type CrasherName } from '../support/crashers';
 import { derived, mapsFrom, withoutFileNote } from '../support/core-variants';
 

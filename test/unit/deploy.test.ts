@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig } from '../../libs/config/src';
-import { waitListKey } from '../../libs/queue/src';
+import { loadConfig } from '@triage/config';
+import { waitListKey } from '@triage/queue';
 
 const root = resolve(__dirname, '..', '..', '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -36,7 +36,7 @@ interface ComposeService {
 
 /** The names libs/config reads: the keys of its zod schema, taken from the source (the schema is not exported). */
 function configKeys(): Set<string> {
-  const source = read('libs/config/src/index.ts');
+  const source = read('libs/config/src/config.ts');
   const block = /const schema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source);
   assert.ok(block, 'found the config schema');
   const names = [...block[1].matchAll(/^\s+([A-Z][A-Z0-9_]*):\s*z\./gm)].map((m) => m[1]);

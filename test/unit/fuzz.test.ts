@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { CoreFormatError, openCore, readAbortMessage, readUncaughtExceptionType, readMaps } from '../../libs/core-dump/src';
-import { CoreFactsCollector } from '../../libs/core-dump/src/stream-facts';
-import { IntakeError, openInput } from '../../libs/intake/src';
+import { CoreFormatError, openCore, readAbortMessage, readUncaughtExceptionType, readMaps } from '@triage/core-dump';
+import { CoreFactsCollector } from '@triage/core-dump';
+import { IntakeError, openInput } from '@triage/intake';
 import { crash } from '../support/crashers';
 
 const TOTAL = Math.max(10, Number(process.env.FUZZ_CASES ?? 3000));

@@ -18,8 +18,8 @@ import {
   looksLikeTar,
   openInput,
   type IntakeResult,
-} from '../../libs/intake/src';
-import { parseGetfattrHex } from '../../libs/intake/src/systemd';
+} from '@triage/intake';
+import { parseGetfattrHex } from '@triage/intake';
 import { compressedCopy, crash, truncatedCopy } from '../support/crashers';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-intake-test-'));

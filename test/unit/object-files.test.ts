@@ -7,9 +7,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { analyzeInput } from '../../libs/analysis/src/analyze';
-import { openCore } from '../../libs/core-dump/src';
-import { resolveObjectFiles } from '../../libs/symbolizer/src';
+import { analyzeInput } from '@triage/analysis';
+import { openCore } from '@triage/core-dump';
+import { resolveObjectFiles } from '@triage/symbolizer';
 import * as tools from '../../libs/tools/src/run-tool';
 import { leakBait } from '../support/core-variants';
 import { buildProgram, crash, readBuildId } from '../support/crashers';

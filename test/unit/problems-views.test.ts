@@ -4,8 +4,8 @@ import { dayChart, dayRange } from '../../apps/api/src/pages/chart';
 import { problemListPage, problemMarkdown, problemPage } from '../../apps/api/src/pages/problem-pages';
 import { parseFilters } from '../../apps/api/src/problems/filters';
 import { eventLine, SseParser } from '../../apps/cli/src/commands/watch';
-import { compareStreamIds, isStreamId } from '../../libs/events/src';
-import type { Problem } from '../../libs/problems/src';
+import { compareStreamIds, isStreamId } from '@triage/events';
+import type { Problem } from '@triage/problems';
 
 const hostile = '<script>alert(1)</script>';
 

@@ -2,8 +2,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { levenshtein, problemFrames, ProblemIndex, stackDistance, isNearDuplicate } from '../../libs/problems/src';
-import type { CrashKind, Frame, Report } from '../../libs/report/src/model';
+import { levenshtein, problemFrames, ProblemIndex, stackDistance, isNearDuplicate } from '@triage/problems';
+import type { CrashKind, Frame, Report } from '@triage/report';
 
 let seq = 0;
 

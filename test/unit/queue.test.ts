@@ -4,8 +4,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ANALYZE_JOB_OPTIONS, createAnalyzeQueue, enqueueAnalysis, waitListKey, type AnalyzeJob } from '../../libs/queue/src';
-import { keys } from '../../libs/storage/src/layout';
+import { ANALYZE_JOB_OPTIONS, createAnalyzeQueue, enqueueAnalysis, waitListKey, type AnalyzeJob } from '@triage/queue';
+import { keys } from '@triage/storage';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `triage-queue-test-${process.pid}-${Date.now()}`;

@@ -20,7 +20,7 @@ import {
   type CrashKind,
   type Frame,
   type Report,
-} from '../../libs/report/src';
+} from '@triage/report';
 
 interface ModSpec {
   name: string;

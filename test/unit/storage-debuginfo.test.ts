@@ -7,12 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DebuginfoCache } from '../../libs/debuginfo/src/cache';
-import { DebuginfodClient } from '../../libs/debuginfo/src/debuginfod-client';
-import { DebuginfoConflictError, DebuginfoStore } from '../../libs/debuginfo/src/store';
-import { IntakeError } from '../../libs/intake/src/types';
-import { FsStorage } from '../../libs/storage/src/fs-storage';
-import { keys } from '../../libs/storage/src/layout';
+import { DebuginfoCache } from '@triage/debuginfo';
+import { DebuginfodClient } from '@triage/debuginfo';
+import { DebuginfoConflictError, DebuginfoStore } from '@triage/debuginfo';
+import { IntakeError } from '@triage/intake';
+import { FsStorage } from '@triage/storage';
+import { keys } from '@triage/storage';
 import { buildProgram, type BuiltProgram } from '../support/crashers';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-debuginfo-'));

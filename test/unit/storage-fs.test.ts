@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStorage, FsStorage } from '../../libs/storage/src';
-import { translate } from '../../libs/storage/src/errors';
-import { StorageUnavailableError } from '../../libs/storage/src/storage.port';
+import { createStorage, FsStorage } from '@triage/storage';
+import { translate } from '@triage/storage';
+import { StorageUnavailableError } from '@triage/storage';
 import { storageContract } from '../support/storage-contract';
 
 const root = mkdtempSync(join(tmpdir(), 'triage-fs-storage-'));

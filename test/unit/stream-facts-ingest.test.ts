@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../apps/api/src/app.factory';
-import { openCore } from '../../libs/core-dump/src';
-import type { CoreFacts } from '../../libs/core-dump/src/stream-facts';
-import { loadConfig } from '../../libs/config/src';
-import { keys } from '../../libs/storage/src/layout';
+import { openCore } from '@triage/core-dump';
+import type { CoreFacts } from '@triage/core-dump';
+import { loadConfig } from '@triage/config';
+import { keys } from '@triage/storage';
 import { compressedCopy, crash } from '../support/crashers';
 
 const data = mkdtempSync(join(tmpdir(), 'triage-facts-ingest-'));

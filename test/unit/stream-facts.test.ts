@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createReadStream, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { openCore, type CoreDump } from '../../libs/core-dump/src';
-import { CoreFactsCollector, type CoreFacts } from '../../libs/core-dump/src/stream-facts';
+import { openCore, type CoreDump } from '@triage/core-dump';
+import { CoreFactsCollector, type CoreFacts } from '@triage/core-dump';
 import { crash, truncatedCopy, type CrasherName } from '../support/crashers';
 import { withoutFileNote } from '../support/core-variants';
 

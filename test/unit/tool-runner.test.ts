@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runTool, sandboxAvailable, sandboxUnavailableReason, ToolNotFoundError } from '../../libs/tools/src/run-tool';
+import { runTool, sandboxAvailable, sandboxUnavailableReason, ToolNotFoundError } from '@triage/tools';
 
 test('a timeout kills the whole process group promptly', async () => {
   const started = Date.now();

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { LoggerService, LogLevel } from '@nestjs/common';
-import type { TriageConfig } from '../../../libs/config/src';
+import type { TriageConfig } from '@triage/config';
 import { AppModule } from './app.module';
 import { ApiExceptionFilter } from './http/exception.filter';
 import { refuseOversizedBeforeContinue } from './http/expect-continue';

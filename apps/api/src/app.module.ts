@@ -1,9 +1,9 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
-import type { TriageConfig } from '../../../libs/config/src';
-import { DebuginfoStore } from '../../../libs/debuginfo/src/store';
-import { createStorage } from '../../../libs/storage/src';
-import type { StoragePort } from '../../../libs/storage/src/storage.port';
+import type { TriageConfig } from '@triage/config';
+import { DebuginfoStore } from '@triage/debuginfo';
+import { createStorage } from '@triage/storage';
+import type { StoragePort } from '@triage/storage';
 import { AdminController } from './admin/admin.controller';
 import { CoreLifecycle } from './admin/core-lifecycle';
 import { ProblemIndexHooks } from './admin/problem-index-hooks';

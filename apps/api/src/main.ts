@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '../../../libs/config/src';
-import { logSandboxStatus } from '../../../libs/security/src/sandbox-status';
+import { loadConfig } from '@triage/config';
+import { logSandboxStatus } from '@triage/security';
 import { createApp } from './app.factory';
 
 async function main(): Promise<void> {

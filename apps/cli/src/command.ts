@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeFailure, type FailureCategory } from '../../../libs/analysis/src/failure';
+import { describeFailure, type FailureCategory } from '@triage/analysis';
 import { UsageError } from './options';
 
 /** Each `triage` subcommand lives in apps/cli/src/commands/<name>.ts and registers itself on the program. */

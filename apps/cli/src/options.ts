@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { IntakeError } from '../../../libs/intake/src/types';
+import { IntakeError } from '@triage/intake';
 
 /** A flag value the user must fix: exit 64, no analysis attempted. */
 export class UsageError extends Error {

@@ -2,9 +2,9 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { TriageConfig } from '../../../libs/config/src';
-import { ANALYZE_QUEUE, createQueueConnection, type AnalyzeJob } from '../../../libs/queue/src';
-import { CoreRecords } from '../../../libs/storage/src/core-records';
+import type { TriageConfig } from '@triage/config';
+import { ANALYZE_QUEUE, createQueueConnection, type AnalyzeJob } from '@triage/queue';
+import { CoreRecords } from '@triage/storage';
 import { AnalyzeProcessor, type AnalyzeResult } from './analyze.processor';
 import { CONFIG, LOGGER } from './tokens';
 

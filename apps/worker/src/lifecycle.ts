@@ -1,11 +1,11 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { TriageConfig } from '../../../libs/config/src';
-import { EventBus } from '../../../libs/events/src';
-import { ProblemIndex, recordAndAnnounce, recordMetaOf } from '../../../libs/problems/src';
-import type { Report } from '../../../libs/report/src/model';
-import type { CoreMeta } from '../../../libs/storage/src/core-records';
+import type { TriageConfig } from '@triage/config';
+import { EventBus } from '@triage/events';
+import { ProblemIndex, recordAndAnnounce, recordMetaOf } from '@triage/problems';
+import type { Report } from '@triage/report';
+import type { CoreMeta } from '@triage/storage';
 import { CONFIG, LOGGER } from './tokens';
 
 /**

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadConfig, type TriageConfig } from '../../../libs/config/src';
-import { logSandboxStatus } from '../../../libs/security/src/sandbox-status';
+import { ConfigError, loadConfig, type TriageConfig } from '@triage/config';
+import { logSandboxStatus } from '@triage/security';
 import { createLogger, PinoNestLogger } from './logger';
 import { WorkerModule } from './worker.module';
 

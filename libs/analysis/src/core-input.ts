@@ -1,7 +1,7 @@
-import { openCore } from '../../core-dump/src';
-import type { CoreDump } from '../../core-dump/src/types';
-import { openInput } from '../../intake/src';
-import type { IntakeLimits, IntakeResult } from '../../intake/src/types';
+import { openCore } from '@triage/core-dump';
+import type { CoreDump } from '@triage/core-dump';
+import { openInput } from '@triage/intake';
+import type { IntakeLimits, IntakeResult } from '@triage/intake';
 
 export interface CoreInputOptions {
   mapsPath?: string;

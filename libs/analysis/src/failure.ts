@@ -1,7 +1,7 @@
-import { CoreFormatError } from '../../core-dump/src/types';
-import { IntakeError } from '../../intake/src/types';
-import { CaptureError } from '../../memory/src/capture';
-import { ToolError } from '../../symbolizer/src/types';
+import { CoreFormatError } from '@triage/core-dump';
+import { IntakeError } from '@triage/intake';
+import { CaptureError } from '@triage/memory';
+import { ToolError } from '@triage/symbolizer';
 
 /**
  * Why an analysis failed, in one place for the CLI (exit code), the API (HTTP status) and the worker

@@ -1,6 +1,6 @@
-import type { CoreModule } from '../../core-dump/src/types';
-import { findDebuginfo } from '../../debuginfo/src/local';
-import type { ObjectFiles } from '../../symbolizer/src';
+import type { CoreModule } from '@triage/core-dump';
+import { findDebuginfo } from '@triage/debuginfo';
+import type { ObjectFiles } from '@triage/symbolizer';
 
 /**
  * A file with the symbol table of the libc that was mapped in the core: its separate debuginfo by

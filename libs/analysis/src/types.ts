@@ -1,5 +1,5 @@
-import type { CoreModule } from '../../core-dump/src/types';
-import type { CoreMetadata, IntakeLimits } from '../../intake/src/types';
+import type { CoreModule } from '@triage/core-dump';
+import type { CoreMetadata, IntakeLimits } from '@triage/intake';
 
 /** Options of the one analysis pipeline that `triage analyze` and the worker both run. */
 export interface AnalyzeOptions {

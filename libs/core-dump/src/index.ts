@@ -2,3 +2,7 @@ export { openCore, readMaps } from './core';
 export { elfKind, findSymbol, readBuildIdFromFile, type ElfKind } from './elf-file';
 export { demangleType, readAbortMessage, readUncaughtExceptionType, type ObjectFileLookup } from './forensics';
 export * from './types';
+export * from './elf';
+export * from './elf-file';
+export * from './notes';
+export * from './stream-facts';

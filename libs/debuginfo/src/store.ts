@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { readBuildIdFromFile } from '../../core-dump/src/elf-file';
+import { readBuildIdFromFile } from '@triage/core-dump';
 import {
   isHeader,
   parseElfHeader,
@@ -14,10 +14,10 @@ import {
   SHT_NOBITS,
   type ByteSource,
   type ElfHeader,
-} from '../../core-dump/src/elf';
-import { IntakeError } from '../../intake/src/types';
-import { keys } from '../../storage/src/layout';
-import type { StoragePort } from '../../storage/src/storage.port';
+} from '@triage/core-dump';
+import { IntakeError } from '@triage/intake';
+import { keys } from '@triage/storage';
+import type { StoragePort } from '@triage/storage';
 
 export type DebuginfoKind = 'debuginfo' | 'executable';
 

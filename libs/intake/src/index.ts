@@ -9,3 +9,5 @@ export { sniffHead, type Sniffed } from './stream/sniff';
 export { DEFAULT_LIMITS } from './limits';
 export { parseSystemdName, type SystemdName } from './systemd';
 export * from './types';
+export * from './abrt/files';
+export * from './systemd';

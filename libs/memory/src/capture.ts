@@ -1,9 +1,9 @@
 import { mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, release, arch } from 'node:os';
 import { basename, join } from 'node:path';
-import { elfKind } from '../../core-dump/src';
-import { SAFE_GDB_ARGS } from '../../symbolizer/src/gdb';
-import { runTool } from '../../tools/src/run-tool';
+import { elfKind } from '@triage/core-dump';
+import { SAFE_GDB_ARGS } from '@triage/symbolizer';
+import { runTool } from '@triage/tools';
 
 export type CaptureFailure = 'gone' | 'not-permitted' | 'failed';
 

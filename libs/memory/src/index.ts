@@ -2,3 +2,4 @@ export { extractStrings, grepStrings, type FoundString, type GrepHit, type Strin
 export { describeRegion, type MemoryRegion, type RegionKind } from './regions';
 export { captureProcess, CaptureError, type Capture, type CaptureFailure, type CaptureOptions } from './capture';
 export { inspectCore, type InspectOptions } from './inspect';
+export * from './capture';

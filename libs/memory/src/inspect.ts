@@ -1,6 +1,6 @@
-import type { CoreDump } from '../../core-dump/src/types';
-import { debuginfoSearchDirs } from '../../debuginfo/src/local';
-import { gdbEvaluate, objectFilePaths, resolveObjectFiles, type GdbEvaluation } from '../../symbolizer/src';
+import type { CoreDump } from '@triage/core-dump';
+import { debuginfoSearchDirs } from '@triage/debuginfo';
+import { gdbEvaluate, objectFilePaths, resolveObjectFiles, type GdbEvaluation } from '@triage/symbolizer';
 
 export interface InspectOptions {
   expressions: string[];

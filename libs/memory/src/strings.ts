@@ -1,4 +1,4 @@
-import type { CoreDump, CoreSegment } from '../../core-dump/src/types';
+import type { CoreDump, CoreSegment } from '@triage/core-dump';
 import { describeRegion, type MemoryRegion } from './regions';
 
 export interface StringsOptions {

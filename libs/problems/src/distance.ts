@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
-import { moduleRole, signatureFrames, type CrashEvidence } from '../../report/src';
-import type { CrashKind, Report } from '../../report/src/model';
-import { SIGNATURE_KIND_LABEL } from '../../report/src/signature';
+import { moduleRole, signatureFrames, type CrashEvidence } from '@triage/report';
+import type { CrashKind, Report } from '@triage/report';
+import { SIGNATURE_KIND_LABEL } from '@triage/report';
 
 /**
  * Near-duplicate detection, as satyr and FAF do it: the Levenshtein distance between the normalized

@@ -1,6 +1,6 @@
-import { redactReport } from '../../security/src/redact';
-import type { EventBus, LifecycleEvent } from '../../events/src';
-import type { Report } from '../../report/src/model';
+import { redactReport } from '@triage/security';
+import type { EventBus, LifecycleEvent } from '@triage/events';
+import type { Report } from '@triage/report';
 import type { RecordMeta, RecordResult } from './model';
 import type { ProblemIndex } from './problem-index';
 import { executableName } from './distance';

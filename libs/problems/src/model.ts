@@ -1,4 +1,4 @@
-import type { Blame, CrashKind } from '../../report/src/model';
+import type { Blame, CrashKind } from '@triage/report';
 
 /** One bug: every report whose signature matched, or whose stack was a near-duplicate of the first one's. */
 export interface Problem {

@@ -1,8 +1,8 @@
-import { redactReport } from '../../security/src/redact';
+import { redactReport } from '@triage/security';
 import type { Redis } from 'ioredis';
-import type { CrashKind, Report } from '../../report/src/model';
-import { isCoreId, keys } from '../../storage/src/layout';
-import type { StoragePort } from '../../storage/src/storage.port';
+import type { CrashKind, Report } from '@triage/report';
+import { isCoreId, keys } from '@triage/storage';
+import type { StoragePort } from '@triage/storage';
 import { executableName, kindGroup, NEAR_DUPLICATE_THRESHOLD, problemFrames, stackDistance } from './distance';
 import type { Problem, ProblemFilters, ProblemPage, ProblemReportRef, RebuildResult, RecordMeta, RecordResult } from './model';
 

@@ -25,3 +25,6 @@ export { contractJson, renderJson, type ReportJson } from './render/json';
 export { renderMarkdown } from './render/markdown';
 export { renderText } from './render/text';
 export type * from './model';
+export * from './model';
+export * from './render/common';
+export * from './signature';

@@ -9,7 +9,7 @@
  * The exception's type, the assertion text (the source expression, file and line, compiled into the
  * binary) and glibc's heap/fortify/stack-protector messages stay: they come from the binaries.
  */
-import type { Report } from '../../report/src/model';
+import type { Report } from '@triage/report';
 
 export const REDACTED_FLAG_PREFIX = 'redacted:';
 

@@ -1,4 +1,4 @@
-import { sandboxUnavailableReason } from '../../tools/src/run-tool';
+import { sandboxUnavailableReason } from '@triage/tools';
 
 /** The part of a logger this needs: Nest's Logger and pino both fit. */
 export interface WarnLogger {

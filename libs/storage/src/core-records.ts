@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import type { CoreMetadata, InputFormat } from '../../intake/src/types';
-import type { Report } from '../../report/src/model';
+import type { CoreMetadata, InputFormat } from '@triage/intake';
+import type { Report } from '@triage/report';
 import { keys } from './layout';
 import { StorageUnavailableError, type StoragePort } from './storage.port';
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable, Transform } from 'node:stream';
 import { Client, type BucketItem } from 'minio';
-import type { StorageConfig } from '../../config/src';
+import type { StorageConfig } from '@triage/config';
 import { checkKey, checkPrefix, isErrorCode, ObjectNotFoundError, translate } from './errors';
 import { StorageUnavailableError, type ObjectInfo, type PutOptions, type StoragePort } from './storage.port';
 

@@ -1,4 +1,4 @@
-import { runTool } from '../../tools/src/run-tool';
+import { runTool } from '@triage/tools';
 import type { SymbolizedThread } from './types';
 
 /**

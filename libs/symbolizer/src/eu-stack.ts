@@ -1,4 +1,4 @@
-import type { Frame } from '../../report/src/model';
+import type { Frame } from '@triage/report';
 import { moduleName } from './modules';
 import type { SymbolizedThread } from './types';
 

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { runTool, ToolNotFoundError, type SandboxSpec, type ToolRun } from '../../tools/src/run-tool';
-import type { Frame } from '../../report/src/model';
+import { runTool, ToolNotFoundError, type SandboxSpec, type ToolRun } from '@triage/tools';
+import type { Frame } from '@triage/report';
 import { canonicalHex, markInlined } from './eu-stack';
 import { moduleAt, moduleName, type CoreModuleInfo } from './modules';
 import { ToolError, type SymbolizedThread } from './types';

@@ -10,8 +10,8 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
-import { readBuildIdFromFile } from '../../core-dump/src';
-import { findExecutableByBuildId } from '../../debuginfo/src/local';
+import { readBuildIdFromFile } from '@triage/core-dump';
+import { findExecutableByBuildId } from '@triage/debuginfo';
 
 export interface MappedObject {
   /** Path as the core names it (NT_FILE, maps): attacker-controlled for an uploaded core. */

@@ -1,4 +1,4 @@
-import type { Frame } from '../../report/src/model';
+import type { Frame } from '@triage/report';
 import type { CoreModuleInfo } from './modules';
 import type { ObjectFiles } from './object-files';
 

@@ -1,10 +1,10 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { TriageConfig } from '../../../../libs/config/src';
-import { parseTtl, signLink } from '../../../../libs/security/src/signed-links';
-import { keys } from '../../../../libs/storage/src/layout';
-import type { StoragePort } from '../../../../libs/storage/src/storage.port';
-import type { SweepResult } from '../../../../libs/retention/src';
+import type { TriageConfig } from '@triage/config';
+import { parseTtl, signLink } from '@triage/security';
+import { keys } from '@triage/storage';
+import type { StoragePort } from '@triage/storage';
+import type { SweepResult } from '@triage/retention';
 import { AuthService } from '../auth/auth.service';
 import { Scope } from '../auth/scope.decorator';
 import { coreIdParam } from '../cores/core-id';

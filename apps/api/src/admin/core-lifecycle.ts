@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { keys } from '../../../../libs/storage/src/layout';
-import type { StoragePort } from '../../../../libs/storage/src/storage.port';
+import { keys } from '@triage/storage';
+import type { StoragePort } from '@triage/storage';
 import { STORAGE } from '../infra/tokens';
 
 /** Removes a core's entries from an index (the problem index in Redis); must be idempotent. */

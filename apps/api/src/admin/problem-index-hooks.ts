@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { StoragePort } from '../../../../libs/storage/src/storage.port';
+import type { StoragePort } from '@triage/storage';
 import { ProblemsService } from '../problems/problems.service';
 import { ServiceUnavailableError } from '../http/errors';
 import { STORAGE } from '../infra/tokens';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { TriageConfig } from '../../../../libs/config/src';
-import { DEFAULT_CORE_RETENTION_DAYS, sweepExpiredCores, type SweepResult } from '../../../../libs/retention/src';
-import type { StoragePort } from '../../../../libs/storage/src/storage.port';
+import type { TriageConfig } from '@triage/config';
+import { DEFAULT_CORE_RETENTION_DAYS, sweepExpiredCores, type SweepResult } from '@triage/retention';
+import type { StoragePort } from '@triage/storage';
 import { CONFIG, STORAGE } from '../infra/tokens';
 
 const FIRST_SWEEP_DELAY_MS = 60_000;

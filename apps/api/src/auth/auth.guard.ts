@@ -1,8 +1,8 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import { grants, type Scope, type TokenEntry } from '../../../../libs/security/src/tokens';
-import { verifyLink } from '../../../../libs/security/src/signed-links';
+import { grants, type Scope, type TokenEntry } from '@triage/security';
+import { verifyLink } from '@triage/security';
 import { ApiError } from '../http/errors';
 import { AuthService } from './auth.service';
 import { PUBLIC_KEY, SCOPE_KEY } from './scope.decorator';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { TriageConfig } from '../../../../libs/config/src';
-import { loadTokenEntries, TokenSet } from '../../../../libs/security/src/tokens';
+import type { TriageConfig } from '@triage/config';
+import { loadTokenEntries, TokenSet } from '@triage/security';
 import { CONFIG } from '../infra/tokens';
 
 /** The configured tokens (hashes) and link secret, loaded once at start-up; a bad entry stops the start. */

@@ -1,7 +1,7 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { map, type Observable } from 'rxjs';
-import { grants } from '../../../../libs/security/src/tokens';
-import { looksLikeReport, redactReport } from '../../../../libs/security/src/redact';
+import { grants } from '@triage/security';
+import { looksLikeReport, redactReport } from '@triage/security';
 import type { AuthedRequest } from './auth.guard';
 
 /** Admins (and everyone when auth is off) see a report whole; others never see the process's run-time data. */

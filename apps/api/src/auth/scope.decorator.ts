@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import type { Scope as TokenScope } from '../../../../libs/security/src/tokens';
+import type { Scope as TokenScope } from '@triage/security';
 
 export const SCOPE_KEY = 'triage:scope';
 export const PUBLIC_KEY = 'triage:public';

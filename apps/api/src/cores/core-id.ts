@@ -1,4 +1,4 @@
-import { isCoreId } from '../../../../libs/storage/src/layout';
+import { isCoreId } from '@triage/storage';
 import { notFound } from '../http/errors';
 
 /** Ids in URLs are checked before they reach the storage layout; an id that cannot exist is simply unknown. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CoreRecords } from '../../../../libs/storage/src/core-records';
-import type { StoragePort } from '../../../../libs/storage/src/storage.port';
+import { CoreRecords } from '@triage/storage';
+import type { StoragePort } from '@triage/storage';
 import { STORAGE } from '../infra/tokens';
 
 /** The API's injectable handle on the JSON objects kept beside each core (meta, status, report). */

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { TriageConfig } from '../../../../libs/config/src';
-import { contractJson, type ReportJson } from '../../../../libs/report/src';
+import type { TriageConfig } from '@triage/config';
+import { contractJson, type ReportJson } from '@triage/report';
 import { ApiError, notFound } from '../http/errors';
 import { baseUrl, coreLinks, type CoreLinks } from '../http/links';
 import { CONFIG } from '../infra/tokens';

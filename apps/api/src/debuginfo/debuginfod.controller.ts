@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { keys } from '../../../../libs/storage/src/layout';
-import type { StoragePort } from '../../../../libs/storage/src/storage.port';
+import { keys } from '@triage/storage';
+import type { StoragePort } from '@triage/storage';
 import { notFound } from '../http/errors';
 import { STORAGE } from '../infra/tokens';
 import { Scope } from '../auth/scope.decorator';

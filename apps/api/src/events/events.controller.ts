@@ -1,6 +1,6 @@
 import { Controller, Get, Req, Res, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isStreamId, type LifecycleEvent } from '../../../../libs/events/src';
+import { isStreamId, type LifecycleEvent } from '@triage/events';
 import { badRequest } from '../http/errors';
 import { EventsService } from './events.service';
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import type { TriageConfig } from '../../../../libs/config/src';
-import { EventBus, type LifecycleEvent, type NewEvent } from '../../../../libs/events/src';
+import type { TriageConfig } from '@triage/config';
+import { EventBus, type LifecycleEvent, type NewEvent } from '@triage/events';
 import { CONFIG } from '../infra/tokens';
 
 /** The lifecycle event stream as the API sees it: it publishes intake events and serves subscribers. */

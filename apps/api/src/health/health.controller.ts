@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import type { StoragePort } from '../../../../libs/storage/src/storage.port';
+import type { StoragePort } from '@triage/storage';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { withDeadline } from '../infra/deadline';
 import { STORAGE } from '../infra/tokens';

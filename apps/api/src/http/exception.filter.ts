@@ -1,8 +1,8 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { DebuginfoConflictError } from '../../../../libs/debuginfo/src/store';
-import { IntakeError } from '../../../../libs/intake/src/types';
-import { StorageUnavailableError } from '../../../../libs/storage/src/storage.port';
+import { DebuginfoConflictError } from '@triage/debuginfo';
+import { IntakeError } from '@triage/intake';
+import { StorageUnavailableError } from '@triage/storage';
 import { ApiError, ServiceUnavailableError } from './errors';
 
 export interface ErrorBody {

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { TriageConfig } from '../../../../libs/config/src';
+import type { TriageConfig } from '@triage/config';
 
 export interface CoreLinks {
   statusUrl: string;

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
-import { IntakeError } from '../../../../libs/intake/src/types';
-import { ABRT_FILES, isAbrtFileName, isCoredumpName } from '../../../../libs/intake/src/abrt/files';
+import { IntakeError } from '@triage/intake';
+import { ABRT_FILES, isAbrtFileName, isCoredumpName } from '@triage/intake';
 
 export interface TarCoredump {
   /** Entry name: coredump, coredump.zst, ... */

@@ -1,6 +1,6 @@
 import { pipeline, type Duplex, type Readable } from 'node:stream';
-import { decompressStream, detectFormat, looksLikeTar } from '../../../../libs/intake/src';
-import { IntakeError, type InputFormat } from '../../../../libs/intake/src/types';
+import { decompressStream, detectFormat, looksLikeTar } from '@triage/intake';
+import { IntakeError, type InputFormat } from '@triage/intake';
 import { parseAbrtTarball, type AbrtTarFiles } from './abrt-tarball';
 import { peekHead } from './peek';
 import { elfType, isElfCore } from './sniff';

@@ -1,5 +1,5 @@
 /** What the upload needs beyond intake's detectFormat/looksLikeTar: is this ELF file a core. */
-import { detectFormat } from '../../../../libs/intake/src';
+import { detectFormat } from '@triage/intake';
 
 const ET_CORE = 4;
 

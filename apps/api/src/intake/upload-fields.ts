@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { CoreMetadata } from '../../../../libs/intake/src/types';
+import type { CoreMetadata } from '@triage/intake';
 import { badRequest } from '../http/errors';
 
 /** What a client may say about an upload, by query parameter or `X-Triage-<Name>` header. */

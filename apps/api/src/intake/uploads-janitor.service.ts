@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { StoragePort } from '../../../../libs/storage/src/storage.port';
+import type { StoragePort } from '@triage/storage';
 import { STORAGE } from '../infra/tokens';
 
 /** An upload still in uploads/ after this long belongs to an API process that died mid-request. */

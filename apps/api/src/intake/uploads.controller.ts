@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Inject, Param, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { TriageConfig } from '../../../../libs/config/src';
+import type { TriageConfig } from '@triage/config';
 import type { CoreState } from '../cores/core-record';
 import { baseUrl, coreLinks, type CoreLinks } from '../http/links';
 import { declaredLength, discardRest } from '../http/request-body';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { QueueEvents } from 'bullmq';
-import type { TriageConfig } from '../../../../libs/config/src';
-import { ANALYZE_QUEUE } from '../../../../libs/queue/src';
+import type { TriageConfig } from '@triage/config';
+import { ANALYZE_QUEUE } from '@triage/queue';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { withDeadline } from '../infra/deadline';
 import { createBullRedis, type BullRedis } from '../infra/redis';

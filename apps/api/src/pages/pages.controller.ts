@@ -1,9 +1,9 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { TriageConfig } from '../../../../libs/config/src';
-import { renderMarkdown } from '../../../../libs/report/src';
-import { isCoreId } from '../../../../libs/storage/src/layout';
-import { redactReport } from '../../../../libs/security/src/redact';
+import type { TriageConfig } from '@triage/config';
+import { renderMarkdown } from '@triage/report';
+import { isCoreId } from '@triage/storage';
+import { redactReport } from '@triage/security';
 import type { AuthedRequest } from '../auth/auth.guard';
 import { seesRunTimeData } from '../auth/redact.interceptor';
 import { CoreStore } from '../cores/core-store';

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Query as QueryParams, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { TriageConfig } from '../../../../libs/config/src';
-import type { Report } from '../../../../libs/report/src/model';
+import type { TriageConfig } from '@triage/config';
+import type { Report } from '@triage/report';
 import { CoreStore } from '../cores/core-store';
 import { ApiError } from '../http/errors';
 import { baseUrl } from '../http/links';

@@ -1,6 +1,6 @@
-import type { Problem, ProblemFilters, ProblemPage, ProblemReportRef } from '../../../../libs/problems/src';
-import type { Report } from '../../../../libs/report/src/model';
-import { collapseRuns, crashedThread, frameText, libraryAbortText, meaningfulFrames, repeatText } from '../../../../libs/report/src/render/common';
+import type { Problem, ProblemFilters, ProblemPage, ProblemReportRef } from '@triage/problems';
+import type { Report } from '@triage/report';
+import { collapseRuns, crashedThread, frameText, libraryAbortText, meaningfulFrames, repeatText } from '@triage/report';
 import { KINDS } from '../problems/filters';
 import { dayChart, dayRange } from './chart';
 import { html, type SafeHtml } from './html';

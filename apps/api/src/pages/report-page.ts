@@ -1,4 +1,4 @@
-import type { Frame, ModuleEntry, Report, Thread } from '../../../../libs/report/src/model';
+import type { Frame, ModuleEntry, Report, Thread } from '@triage/report';
 import type { CoreMeta } from '../cores/core-record';
 import { html, type SafeHtml } from './html';
 import { page, when } from './layout';

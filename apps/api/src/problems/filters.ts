@@ -1,5 +1,5 @@
-import type { ProblemFilters } from '../../../../libs/problems/src';
-import type { CrashKind } from '../../../../libs/report/src/model';
+import type { ProblemFilters } from '@triage/problems';
+import type { CrashKind } from '@triage/report';
 import { badRequest } from '../http/errors';
 
 export const KINDS: readonly CrashKind[] = [

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Query as QueryParams, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import type { TriageConfig } from '../../../../libs/config/src';
-import type { Problem, ProblemReportRef } from '../../../../libs/problems/src';
+import type { TriageConfig } from '@triage/config';
+import type { Problem, ProblemReportRef } from '@triage/problems';
 import { notFound } from '../http/errors';
 import { baseUrl } from '../http/links';
 import { CONFIG } from '../infra/tokens';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import type { TriageConfig } from '../../../../libs/config/src';
-import { ProblemIndex } from '../../../../libs/problems/src';
+import type { TriageConfig } from '@triage/config';
+import { ProblemIndex } from '@triage/problems';
 import { CONFIG } from '../infra/tokens';
 
 /** The API's handle on the problem index (read side; the worker records into it). */

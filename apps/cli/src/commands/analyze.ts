@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { analyzeInput } from '../../../../libs/analysis/src/analyze';
-import { renderCoreBacktrace, renderJson, renderMarkdown, renderText } from '../../../../libs/report/src';
-import type { Report } from '../../../../libs/report/src/model';
+import { analyzeInput } from '@triage/analysis';
+import { renderCoreBacktrace, renderJson, renderMarkdown, renderText } from '@triage/report';
+import type { Report } from '@triage/report';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { positiveSeconds, requireFile } from '../options';
 

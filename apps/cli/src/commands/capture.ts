@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { analyzeInput } from '../../../../libs/analysis/src/analyze';
-import { captureProcess } from '../../../../libs/memory/src';
-import { renderJson, renderText } from '../../../../libs/report/src';
+import { analyzeInput } from '@triage/analysis';
+import { captureProcess } from '@triage/memory';
+import { renderJson, renderText } from '@triage/report';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { serverOptions } from '../http-client';
 import { positiveInteger, positiveSeconds, UsageError } from '../options';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { withCoreInput } from '../../../../libs/analysis/src/core-input';
-import { inspectCore } from '../../../../libs/memory/src';
-import type { GdbEvaluation } from '../../../../libs/symbolizer/src';
+import { withCoreInput } from '@triage/analysis';
+import { inspectCore } from '@triage/memory';
+import type { GdbEvaluation } from '@triage/symbolizer';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { positiveSeconds, requireFile } from '../options';
 

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../../../../libs/config/src';
-import { ProblemIndex } from '../../../../libs/problems/src';
-import { createStorage } from '../../../../libs/storage/src';
+import { loadConfig } from '@triage/config';
+import { ProblemIndex } from '@triage/problems';
+import { createStorage } from '@triage/storage';
 import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
 
 interface ReindexFlags {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { withCoreInput } from '../../../../libs/analysis/src/core-input';
-import { extractStrings, grepStrings, type FoundString, type GrepHit } from '../../../../libs/memory/src';
+import { withCoreInput } from '@triage/analysis';
+import { extractStrings, grepStrings, type FoundString, type GrepHit } from '@triage/memory';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { UsageError, positiveInteger, requireFile } from '../options';
 

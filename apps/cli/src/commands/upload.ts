@@ -6,8 +6,8 @@ import { createGzip } from 'node:zlib';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { Pack } from 'tar';
-import { renderText } from '../../../../libs/report/src';
-import type { Report } from '../../../../libs/report/src/model';
+import { renderText } from '@triage/report';
+import type { Report } from '@triage/report';
 import { ExitCode, type RegisterCommand } from '../command';
 import { UsageError as OptionError } from '../options';
 import {

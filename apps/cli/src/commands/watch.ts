@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Command } from 'commander';
-import type { LifecycleEvent } from '../../../../libs/events/src';
+import type { LifecycleEvent } from '@triage/events';
 import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
 import { serverOptions, type ServerOptions } from '../http-client';
 import { UsageError } from '../options';

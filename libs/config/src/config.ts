@@ -1,0 +1,119 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/** Service configuration, read from the environment once at start-up (API and worker read the same names). */
+const schema = z.object({
+  TRIAGE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  TRIAGE_HOST: z.string().default('0.0.0.0'),
+  /** Base URL that report links are built from (what a ticket reader can open). */
+  TRIAGE_PUBLIC_URL: z.string().url().optional(),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Prefix for BullMQ queues and Redis keys, so several deployments (or test runs) can share one Redis. */
+  TRIAGE_REDIS_PREFIX: z.string().default('triage'),
+  TRIAGE_STORAGE: z.enum(['fs', 's3']).default('fs'),
+  TRIAGE_DATA_DIR: z.string().default(join(process.cwd(), '.triage-data')),
+  S3_ENDPOINT: z.string().default('127.0.0.1'),
+  S3_PORT: z.coerce.number().int().min(1).max(65535).default(9000),
+  S3_USE_SSL: z.enum(['true', 'false']).default('false'),
+  S3_ACCESS_KEY: z.string().default('minioadmin'),
+  S3_SECRET_KEY: z.string().default('minioadmin'),
+  S3_BUCKET: z.string().default('triage'),
+  S3_REGION: z.string().default('us-east-1'),
+  TRIAGE_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 ** 3),
+  TRIAGE_MAX_CORE_BYTES: z.coerce.number().int().positive().default(16 * 1024 ** 3),
+  TRIAGE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  TRIAGE_DEBUGINFO_CACHE: z.string().default(join(tmpdir(), 'triage-debuginfo-cache')),
+  /** Upstream debuginfod servers, space-separated, as elfutils reads DEBUGINFOD_URLS. */
+  DEBUGINFOD_URLS: z.string().default(''),
+  TRIAGE_TOOL_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  TRIAGE_SANDBOX: z.enum(['true', 'false']).default('true'),
+  /** API tokens: `name:scope1+scope2:sha256hex` entries separated by commas, spaces or newlines. None = auth off. */
+  TRIAGE_TOKENS: z.string().default(''),
+  /** A file (a mounted Secret) holding more entries in the TRIAGE_TOKENS format, one a line; `#` starts a comment. */
+  TRIAGE_TOKENS_FILE: z.string().optional(),
+  /** HMAC-SHA256 key for signed, expiring report links (`/r/:id?exp=&sig=`). Unset = signed links off. */
+  TRIAGE_LINK_SECRET: z.string().optional(),
+  /** Raw cores older than this many days are deleted; reports, meta and status stay. 0 = keep forever. */
+  TRIAGE_CORE_RETENTION_DAYS: z.coerce.number().min(0).default(30),
+  /** How often the API runs the retention sweep, in milliseconds. 0 = never (run it elsewhere). */
+  TRIAGE_RETENTION_SWEEP_MS: z.coerce.number().int().min(0).default(3_600_000),
+  /** BullMQ lock of a running job; a worker killed mid-job gives its job back after this long. */
+  TRIAGE_WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** How often workers look for jobs whose worker stopped (BullMQ stalledInterval). */
+  TRIAGE_WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
+});
+
+export type StorageConfig =
+  | { kind: 'fs'; dir: string }
+  | { kind: 's3'; endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string; region: string };
+
+export interface TriageConfig {
+  port: number;
+  host: string;
+  publicUrl?: string;
+  redisUrl: string;
+  redisPrefix: string;
+  storage: StorageConfig;
+  maxUploadBytes: number;
+  maxCoreBytes: number;
+  workerConcurrency: number;
+  debuginfoCacheDir: string;
+  debuginfodUrls: string[];
+  toolTimeoutMs: number;
+  sandbox: boolean;
+  /** Raw TRIAGE_TOKENS entries (hashes only); parsed and checked by libs/security. Optional (config literals in tests). */
+  tokens?: string;
+  tokensFile?: string;
+  linkSecret?: string;
+  coreRetentionDays?: number;
+  retentionSweepMs?: number;
+  workerLockMs?: number;
+  workerStalledIntervalMs?: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const storage: StorageConfig =
+    e.TRIAGE_STORAGE === 'fs'
+      ? { kind: 'fs', dir: e.TRIAGE_DATA_DIR }
+      : {
+          kind: 's3',
+          endPoint: e.S3_ENDPOINT,
+          port: e.S3_PORT,
+          useSSL: e.S3_USE_SSL === 'true',
+          accessKey: e.S3_ACCESS_KEY,
+          secretKey: e.S3_SECRET_KEY,
+          bucket: e.S3_BUCKET,
+          region: e.S3_REGION,
+        };
+  return {
+    port: e.TRIAGE_PORT,
+    host: e.TRIAGE_HOST,
+    publicUrl: e.TRIAGE_PUBLIC_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.TRIAGE_REDIS_PREFIX,
+    storage,
+    maxUploadBytes: e.TRIAGE_MAX_UPLOAD_BYTES,
+    maxCoreBytes: e.TRIAGE_MAX_CORE_BYTES,
+    workerConcurrency: e.TRIAGE_WORKER_CONCURRENCY,
+    debuginfoCacheDir: e.TRIAGE_DEBUGINFO_CACHE,
+    debuginfodUrls: e.DEBUGINFOD_URLS.split(/\s+/).filter(Boolean),
+    toolTimeoutMs: e.TRIAGE_TOOL_TIMEOUT_MS,
+    sandbox: e.TRIAGE_SANDBOX === 'true',
+    tokens: e.TRIAGE_TOKENS,
+    tokensFile: e.TRIAGE_TOKENS_FILE || undefined,
+    linkSecret: e.TRIAGE_LINK_SECRET || undefined,
+    coreRetentionDays: e.TRIAGE_CORE_RETENTION_DAYS,
+    retentionSweepMs: e.TRIAGE_RETENTION_SWEEP_MS,
+    workerLockMs: e.TRIAGE_WORKER_LOCK_MS,
+    workerStalledIntervalMs: e.TRIAGE_WORKER_STALLED_INTERVAL_MS,
+  };
+}

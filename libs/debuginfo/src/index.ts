@@ -1,0 +1,4 @@
+export * from './cache';
+export * from './debuginfod-client';
+export * from './local';
+export * from './store';

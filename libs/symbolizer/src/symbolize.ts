@@ -1,0 +1,206 @@
+/**
+ * Stacks for every thread of a core: eu-stack first (milliseconds), gdb when eu-stack fails,
+ * times out or finds no frames. Both run bounded and, when asked, inside bubblewrap.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  debuginfoCandidates,
+  debuginfoSearchDirs,
+  findDebuginfo,
+  inBuildIdLayout,
+  linkBuildIdTree,
+  type BuildIdTree,
+} from '@triage/debuginfo';
+import { runTool, sandboxStatus, ToolNotFoundError, type SandboxSpec } from '@triage/tools';
+import { demangleFrames } from './demangle';
+import { parseEuStack } from './eu-stack';
+import { gdbBacktrace } from './gdb';
+import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
+import { parseUnstripList, type CoreModuleInfo } from './modules';
+import { ToolError, type SymbolizedThread, type SymbolizeOptions, type SymbolizeResult } from './types';
+
+
+const DEFAULT_MAX_FRAMES = 256;
+const EU_STACK_OUTPUT_CAP = 32 * 1024 * 1024;
+const UNSTRIP_OUTPUT_CAP = 4 * 1024 * 1024;
+/** Generous for eu-stack, whose use is a few hundred MiB on big cores; stops a crafted core from eating the host. */
+const ADDRESS_SPACE_LIMIT = 8 * 1024 * 1024 * 1024;
+
+interface Context {
+  corePath: string;
+  executable?: string;
+  dirs: string[];
+  sandbox: boolean;
+  timeoutMs: number;
+  maxFrames: number;
+  readPaths: string[];
+  warnings: string[];
+}
+
+export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeResult> {
+  const warnings: string[] = [];
+  const corePath = resolve(options.corePath);
+  const executable = options.executable ? resolve(options.executable) : undefined;
+  if (!existsSync(corePath)) throw new ToolError('eu-stack', `core not found: ${corePath}`);
+  // elfutils resolves relative debuginfo dirs against each module's own directory, and an explicit path drops its /usr/lib/debug default.
+  const dirs = debuginfoSearchDirs(options.debuginfoDirs);
+  let sandbox = false;
+  if (options.sandbox) {
+    const status = await sandboxStatus();
+    sandbox = status.available;
+    if (!status.available) warnings.push(`tools ran without a sandbox: ${status.reason ?? 'bwrap unavailable'}`);
+  }
+  const ctx: Context = {
+    corePath,
+    executable,
+    dirs,
+    sandbox,
+    timeoutMs: options.timeoutMs,
+    maxFrames: options.maxFrames ?? DEFAULT_MAX_FRAMES,
+    readPaths: [corePath, ...(executable ? [executable] : []), ...dirs],
+    warnings,
+  };
+
+  const modules = options.modules ?? (await listModules(ctx));
+  const objects =
+    options.objects ??
+    (await resolveObjectFiles(
+      modules.map((m) => ({ path: m.name, buildId: m.buildId })),
+      { dirs, mappedPaths: options.trustMappedPaths ?? false },
+    ));
+  ctx.readPaths.push(...objectFilePaths(objects));
+  const { debuginfo, tree } = await prepareDebuginfo(ctx, modules, objects);
+  try {
+    const toolDirs = tree ? [...dirs, tree.root] : dirs;
+    if (tree) ctx.readPaths.push(tree.root);
+    let result: { tool: 'eu-stack' | 'gdb'; threads: SymbolizedThread[] };
+    try {
+      result = { tool: 'eu-stack', threads: await euStack(ctx, toolDirs) };
+    } catch (err) {
+      if (!(err instanceof ToolError)) throw err;
+      warnings.push(`${err.message}; fell back to gdb`);
+      try {
+        const gdb = await gdbBacktrace(
+          { corePath, executable, debuginfoDirs: toolDirs, timeoutMs: ctx.timeoutMs, sandbox, readPaths: ctx.readPaths, maxFrames: ctx.maxFrames },
+          modules,
+        );
+        warnings.push(...gdb.warnings);
+        result = { tool: 'gdb', threads: gdb.threads };
+      } catch (gdbErr) {
+        if (gdbErr instanceof ToolError) throw new ToolError('eu-stack', `${err.reason}; gdb fallback: ${gdbErr.reason}`);
+        throw gdbErr;
+      }
+    }
+    const demangleWarning = await demangleFrames(result.threads, ctx.timeoutMs);
+    if (demangleWarning) warnings.push(demangleWarning);
+    for (const t of result.threads) {
+      for (const f of t.frames) {
+        if (!f.buildId || debuginfo.has(f.buildId)) continue;
+        const found = await findDebuginfo(f.buildId, dirs);
+        if (found) debuginfo.set(f.buildId, found);
+      }
+    }
+    return { tool: result.tool, threads: result.threads, debuginfo, warnings };
+  } finally {
+    await tree?.remove();
+  }
+}
+
+function sandboxSpec(ctx: Context): SandboxSpec | undefined {
+  return ctx.sandbox ? { readPaths: ctx.readPaths } : undefined;
+}
+
+function limits(ctx: Context): { addressSpaceBytes: number; cpuSeconds: number } {
+  return { addressSpaceBytes: ADDRESS_SPACE_LIMIT, cpuSeconds: Math.ceil(ctx.timeoutMs / 1000) + 1 };
+}
+
+/** The core's modules with their build-ids and load ranges; gdb output is mapped through it. */
+async function listModules(ctx: Context): Promise<CoreModuleInfo[]> {
+  try {
+    const run = await runTool('eu-unstrip', ['-n', '--core', ctx.corePath], {
+      timeoutMs: ctx.timeoutMs,
+      maxOutputBytes: UNSTRIP_OUTPUT_CAP,
+      sandbox: sandboxSpec(ctx),
+      limits: limits(ctx),
+    });
+    if (run.timedOut) ctx.warnings.push(`eu-unstrip: timed out after ${ctx.timeoutMs} ms`);
+    const modules = parseUnstripList(run.stdout);
+    if (modules.length === 0) ctx.warnings.push(`eu-unstrip: no modules (${firstLine(run.stderr) || `exit ${run.exitCode ?? run.signal}`})`);
+    return modules;
+  } catch (err) {
+    ctx.warnings.push(`eu-unstrip: ${(err as Error).message}`);
+    return [];
+  }
+}
+
+/**
+ * Finds each module's debuginfo in the given dirs. Debuginfo in layouts the tools cannot read
+ * (unified, debuginfod) and objects found by build-id away from a .build-id tree are linked into a
+ * temporary .build-id tree the tools are pointed at: that is how they find an object without
+ * opening the path the core names.
+ */
+async function prepareDebuginfo(
+  ctx: Context,
+  modules: CoreModuleInfo[],
+  objects: ObjectFiles,
+): Promise<{ debuginfo: Map<string, string>; tree?: BuildIdTree }> {
+  const debuginfo = new Map<string, string>();
+  const links: Array<{ buildId: string; debuginfo?: string; executable?: string }> = [];
+  for (const m of modules) {
+    if (!m.buildId || debuginfo.has(m.buildId)) continue;
+    const debug = await findDebuginfo(m.buildId, ctx.dirs);
+    if (debug) debuginfo.set(m.buildId, debug);
+    const link: { buildId: string; debuginfo?: string; executable?: string } = { buildId: m.buildId };
+    if (debug && !inBuildIdLayout(debug)) link.debuginfo = debug;
+    const object = objects.get(m.buildId);
+    if (object && !inBuildIdLayout(object)) link.executable = object;
+    if (link.debuginfo || link.executable) links.push(link);
+  }
+  let tree: BuildIdTree | undefined;
+  try {
+    tree = await linkBuildIdTree(links);
+  } catch (err) {
+    ctx.warnings.push(`could not link debuginfo for the tools: ${(err as Error).message}`);
+  }
+  return { debuginfo, tree };
+}
+
+async function euStack(ctx: Context, toolDirs: string[]): Promise<SymbolizedThread[]> {
+  const args = ['-b', '-m', '-s', '-i', '-v', '-n', String(ctx.maxFrames), '--core', ctx.corePath];
+  if (ctx.executable) args.push('-e', ctx.executable);
+  args.push(`--debuginfo-path=${toolDirs.join(':')}`);
+  let run;
+  try {
+    run = await runTool('eu-stack', args, {
+      timeoutMs: ctx.timeoutMs,
+      maxOutputBytes: EU_STACK_OUTPUT_CAP,
+      sandbox: sandboxSpec(ctx),
+      limits: limits(ctx),
+    });
+  } catch (err) {
+    if (err instanceof ToolNotFoundError) throw new ToolError('eu-stack', 'eu-stack is not installed');
+    throw err;
+  }
+  if (run.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
+  const parsed = parseEuStack(run.stdout, run.stderr);
+  const frames = parsed.threads.reduce((n, t) => n + t.frames.length, 0);
+  if (frames === 0) {
+    throw new ToolError('eu-stack', `no frames (${firstLine(run.stderr) || `exit ${run.exitCode ?? run.signal}`})`);
+  }
+  ctx.warnings.push(...parsed.warnings);
+  if (run.truncated) ctx.warnings.push('eu-stack: output cut at the size cap; later threads are missing');
+  else if (run.exitCode !== 0 && parsed.warnings.length === 0) {
+    ctx.warnings.push(`eu-stack: exit ${run.exitCode ?? run.signal}`);
+  }
+  return parsed.threads;
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? '';
+}
+
+/** Where a tool would look for `buildId`'s debuginfo in `dirs`: for messages naming what is missing. */
+export function debuginfoSearchPaths(buildId: string, dirs: string[]): string[] {
+  return dirs.flatMap((d) => debuginfoCandidates(buildId, resolve(d)));
+}
