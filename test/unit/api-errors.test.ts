@@ -5,6 +5,8 @@ import { mapError } from '../../apps/api/src/http/exception.filter';
 import { ApiError, ServiceUnavailableError } from '../../apps/api/src/http/errors';
 import { IntakeError } from '@triage/intake';
 import { StorageUnavailableError } from '@triage/storage';
+import { CoreFormatError } from '@triage/core-dump';
+import { ToolError } from '@triage/symbolizer';
 
 test('errors map to statuses with { error, reason } and never leak internals', () => {
   assert.deepEqual(mapError(new IntakeError('unsupported', 'not a core')), { status: 415, body: { error: 'unsupported', reason: 'not a core' } });
@@ -19,4 +21,12 @@ test('errors map to statuses with { error, reason } and never leak internals', (
   assert.equal(mapError(new NotFoundException('Cannot GET /x')).status, 404);
   const internal = mapError(new Error('secret path /etc/shadow'));
   assert.deepEqual(internal, { status: 500, body: { error: 'internal', reason: 'internal error' } });
+});
+
+test('library errors get the categories the CLI and worker use: a corrupt core is 415, a failed tool 502', () => {
+  assert.deepEqual(mapError(new CoreFormatError('the core has no PT_NOTE segment')), { status: 415, body: { error: 'bad-input', reason: 'the core has no PT_NOTE segment' } });
+  const tool = mapError(new ToolError('gdb', 'timed out after 1000 ms'));
+  assert.equal(tool.status, 502);
+  assert.equal(tool.body.error, 'tool-failed');
+  assert.match(tool.body.reason, /timed out/);
 });

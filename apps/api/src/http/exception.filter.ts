@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
+import { describeFailure, type FailureCategory } from '@triage/analysis';
 import { DebuginfoConflictError } from '@triage/debuginfo';
 import { IntakeError } from '@triage/intake';
 import { StorageUnavailableError } from '@triage/storage';
@@ -25,6 +26,18 @@ const INTAKE_STATUS: Record<IntakeError['code'], number> = {
   'not-found': 404,
 };
 
+/**
+ * Library errors (a corrupt core, a failed tool) get the same categories the CLI's exit codes and the
+ * worker's retry decision come from (libs/analysis describeFailure). A core we cannot read is 415, as at
+ * upload; a tool that failed may do better on a retry, which clients do for 502.
+ */
+const FAILURE_ANSWER: Record<Exclude<FailureCategory, 'internal'>, { status: number; error: string }> = {
+  'not-found': { status: 404, error: 'not-found' },
+  'bad-input': { status: 415, error: 'bad-input' },
+  'too-large': { status: 413, error: 'too-large' },
+  tool: { status: 502, error: 'tool-failed' },
+};
+
 const RETRY_AFTER_SECONDS = 5;
 
 /** Maps any thrown value to a status and a client-safe body. Unknown errors say "internal error" and nothing else. */
@@ -44,6 +57,11 @@ export function mapError(err: unknown): Mapped {
     const message = typeof response === 'object' && response !== null && 'message' in response ? response.message : err.message;
     const reason = Array.isArray(message) ? message.join('; ') : String(message);
     return { status, body: { error: status === 404 ? 'not-found' : status < 500 ? 'bad-request' : 'internal', reason } };
+  }
+  const failure = describeFailure(err);
+  if (failure.category !== 'internal') {
+    const answer = FAILURE_ANSWER[failure.category];
+    return { status: answer.status, body: { error: answer.error, reason: failure.reason } };
   }
   return { status: 500, body: { error: 'internal', reason: 'internal error' } };
 }
