@@ -91,6 +91,7 @@ describe('DebuginfoCache and DebuginfodClient', () => {
   let slow: Server;
   let slowUrl = '';
   const requests: string[] = [];
+  const slowRequests: string[] = [];
   const upstreamFiles = new Map<string, Buffer>();
 
   before(async () => {
@@ -103,7 +104,7 @@ describe('DebuginfoCache and DebuginfodClient', () => {
       }
       res.writeHead(200, { 'content-length': body.length }).end(body);
     });
-    slow = createServer(() => undefined);
+    slow = createServer((req) => slowRequests.push(req.url ?? ''));
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
@@ -140,7 +141,11 @@ describe('DebuginfoCache and DebuginfodClient', () => {
     assert.equal(await cache.fetch(bid, 'debuginfo'), 'upstream');
     assert.ok(Date.now() - started < 900, 'did not wait for the stalled server');
     // A miss is only known once every server said no or timed out.
-    assert.deepEqual((await cache.fetchForModules([bid])).get(bid), { debuginfo: 'cache', executable: 'missing' });
+    assert.deepEqual((await cache.fetchForModules([bid])).get(bid), {
+      debuginfo: 'cache',
+      executable: 'missing',
+      unreachable: [`${slowUrl}: no answer within 1000 ms`],
+    });
     assert.equal(readFileSync(cache.pathOf(bid, 'debuginfo'), 'utf8'), 'DWARF!');
   });
 
@@ -164,13 +169,37 @@ describe('DebuginfoCache and DebuginfodClient', () => {
     upstreamFiles.set(`/buildid/${bid}/debuginfo`, Buffer.alloc(5_000, 1));
     const client = new DebuginfodClient([upstreamUrl], { maxBytes: 1_000 });
     const dest = join(work, 'too-big');
-    assert.equal(await client.download(bid, 'debuginfo', dest), 'missing');
+    assert.equal((await client.download(bid, 'debuginfo', dest)).outcome, 'missing');
     assert.equal(existsSync(dest), false);
   });
 
   test('no upstream servers: nothing is asked', async () => {
     const client = new DebuginfodClient([]);
     assert.equal(client.enabled, false);
-    assert.equal(await client.download('abcd', 'debuginfo', join(work, 'x')), 'missing');
+    assert.deepEqual(await client.download('abcd', 'debuginfo', join(work, 'x')), { outcome: 'missing', unreachable: [] });
+  });
+
+  test('a server that never answers is asked once per build-id, and every report says so', async () => {
+    const client = new DebuginfodClient([slowUrl], { timeoutMs: 300, missTtlMs: 600_000 });
+    const cache = new DebuginfoCache(join(work, 'cache-7'), undefined, { upstream: client });
+    const ids = ['1111aaaa2222bbbb', '3333cccc4444dddd'];
+    slowRequests.length = 0;
+    const first = await cache.fetchForModules(ids);
+    assert.equal(slowRequests.length, 4, 'debuginfo and executable of each build-id were asked once');
+    const warning = `debuginfod ${slowUrl}: no answer within 300 ms for 2 build-ids: analysed without its files; not asked again for 600 s`;
+    assert.deepEqual(cache.unreachableWarnings(first), [warning]);
+    // The next analysis of the same objects does not wait again, and its report still says why files are missing.
+    const second = await cache.fetchForModules(ids);
+    assert.equal(slowRequests.length, 4, 'not asked again');
+    assert.deepEqual(cache.unreachableWarnings(second), [warning]);
+    // A refused connection is unreachable too, with the reason.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const refused = new DebuginfodClient([`http://127.0.0.1:${port}`], { timeoutMs: 1_000 });
+    const r = await refused.download('5555eeee6666ffff', 'debuginfo', join(work, 'y'));
+    assert.equal(r.outcome, 'missing');
+    assert.match(r.unreachable[0] ?? '', new RegExp(`^http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
   });
 });

@@ -1,26 +1,32 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { ExitCode } from './command';
-import { UsageError } from './options';
-import { registerAnalyze } from './commands/analyze';
-import { registerCapture } from './commands/capture';
-import { registerDebuginfo } from './commands/debuginfo';
-import { registerInspect } from './commands/inspect';
-import { registerLink } from './commands/link';
-import { registerStrings } from './commands/strings';
-import { registerUpload } from './commands/upload';
-import { registerReindex } from './commands/reindex';
-import { registerWatch } from './commands/watch';
+import { COMMANDS } from './commands/registry';
+import { ExitCode } from './exit-codes';
 
-export function buildProgram(): Command {
+/**
+ * The `triage` program. Only the command being run is loaded: the others appear in `--help` by name
+ * and summary alone, so a command pays for its own libraries and `--version` for none.
+ */
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('triage')
     .description('Crash triage for Linux core dumps: symbolize, classify and group cores in seconds')
     .version('0.1.0')
     // Usage errors end like every other error: one line, exit 64 (see exitForCommander).
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
-  for (const register of [registerAnalyze, registerUpload, registerDebuginfo, registerStrings, registerInspect, registerCapture, registerWatch, registerReindex, registerLink]) register(program);
+  const wanted = commandNamed(argv.slice(2));
+  for (const entry of COMMANDS) {
+    if (entry.name === wanted) (await entry.load())(program);
+    else program.command(entry.name).description(entry.summary);
+  }
   return program;
+}
+
+/** The subcommand the arguments name (`triage help NAME` names NAME), if any. */
+function commandNamed(args: readonly string[]): string | undefined {
+  const words = args.filter((a) => !a.startsWith('-'));
+  const name = words[0] === 'help' ? words[1] : words[0];
+  return COMMANDS.some((c) => c.name === name) ? name : undefined;
 }
 
 const SUCCESSFUL_EXITS = new Set(['commander.helpDisplayed', 'commander.version']);
@@ -32,12 +38,15 @@ function exitForCommander(err: CommanderError): never {
   process.exit(ExitCode.usage);
 }
 
-if (require.main === module) {
-  buildProgram()
-    .parseAsync(process.argv)
-    .catch((err: unknown) => {
-      if (err instanceof CommanderError) exitForCommander(err);
-      process.stderr.write(`triage: error: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(err instanceof UsageError ? ExitCode.usage : ExitCode.failure);
-    });
+async function main(): Promise<void> {
+  try {
+    await (await buildProgram()).parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) exitForCommander(err);
+    // UsageError lives with the commands; its name is enough here and keeps this file light.
+    process.stderr.write(`triage: error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(err instanceof Error && err.name === 'UsageError' ? ExitCode.usage : ExitCode.failure);
+  }
 }
+
+if (require.main === module) void main();

@@ -122,7 +122,9 @@ export class AnalyzeProcessor {
       debuginfoDirs: [this.cache.dir],
       beforeSymbolize: async (modules) => {
         await prefetch;
-        await this.cache.fetchForModules(modules.map((m) => m.buildId));
+        const warnings = this.cache.unreachableWarnings(await this.cache.fetchForModules(modules.map((m) => m.buildId)));
+        for (const w of warnings) this.logger.warn({ coreId }, w);
+        return warnings;
       },
       timeoutMs: this.config.toolTimeoutMs,
       sandbox: this.config.sandbox,

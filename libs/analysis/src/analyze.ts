@@ -22,7 +22,7 @@ export async function analyzeInput(inputPath: string, options: AnalyzeOptions = 
 async function analyzeCore(core: CoreDump, intake: IntakeResult, options: AnalyzeOptions): Promise<Report> {
   const started = Date.now();
   const metadata: CoreMetadata = { ...options.metadata, ...intake.metadata };
-  await options.beforeSymbolize?.(core.modules);
+  const fetchWarnings = (await options.beforeSymbolize?.(core.modules)) ?? [];
   const debuginfoDirs = debuginfoSearchDirs(options.debuginfoDirs ?? []);
   const objects = await resolveObjectFiles(core.modules, { dirs: debuginfoDirs, mappedPaths: options.trustMappedPaths ?? false });
   const symbols = await symbolize({
@@ -43,7 +43,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
     core: coreFacts(core, intake, metadata, signal),
     evidence,
     modules,
-    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: symbols.warnings },
+    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...fetchWarnings, ...symbols.warnings] },
   });
 }
 

@@ -26,9 +26,10 @@ export interface AnalyzeOptions {
   limits?: Partial<IntakeLimits>;
   /**
    * Called with the core's modules (build-ids known) before the tools run: the worker fetches
-   * debuginfo and executables into a directory listed in debuginfoDirs here.
+   * debuginfo and executables into a directory listed in debuginfoDirs here. What it returns are
+   * warnings for the report (an upstream server that did not answer).
    */
-  beforeSymbolize?: (modules: CoreModule[]) => Promise<void>;
+  beforeSymbolize?: (modules: CoreModule[]) => Promise<string[] | void>;
 }
 
 // analyzeInput(inputPath, options): Promise<Report> lives in ./analyze.ts.

@@ -11,6 +11,13 @@ export type CacheSource = 'cache' | 'store' | 'upstream' | 'missing';
 export interface ModuleFiles {
   debuginfo: CacheSource;
   executable: CacheSource;
+  /** Upstream servers that gave no answer for this build-id (now, or when the miss was remembered). */
+  unreachable?: string[];
+}
+
+interface Loaded {
+  source: CacheSource;
+  unreachable: string[];
 }
 
 export interface DebuginfoCacheOptions {
@@ -35,7 +42,7 @@ const KINDS: readonly DebuginfoKind[] = ['debuginfo', 'executable'];
  * even when several analyses ask at the same time, and appear by rename only when complete.
  */
 export class DebuginfoCache {
-  private readonly inFlight = new Map<string, Promise<CacheSource>>();
+  private readonly inFlight = new Map<string, Promise<Loaded>>();
   private readonly upstream?: DebuginfodClient;
   private readonly concurrency: number;
   private readonly log?: DebuginfoCacheOptions['log'];
@@ -63,16 +70,34 @@ export class DebuginfoCache {
     const worker = async () => {
       while (next < wanted.length) {
         const buildId = wanted[next++];
-        const [debuginfo, executable] = await Promise.all(KINDS.map((kind) => this.fetch(buildId, kind)));
-        results.set(buildId, { debuginfo, executable });
+        const [debuginfo, executable] = await Promise.all(KINDS.map((kind) => this.loadOnce(buildId, kind)));
+        const unreachable = [...new Set([...debuginfo.unreachable, ...executable.unreachable])];
+        results.set(buildId, { debuginfo: debuginfo.source, executable: executable.source, ...(unreachable.length ? { unreachable } : {}) });
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, wanted.length) }, worker));
     return results;
   }
 
+  /**
+   * One warning per unreachable upstream server for a report: which server, why, for how many
+   * build-ids, and that the analysis went on without their files (silence would read as "no debuginfo").
+   */
+  unreachableWarnings(results: ReadonlyMap<string, ModuleFiles>): string[] {
+    const byServer = new Map<string, number>();
+    for (const files of results.values()) for (const u of files.unreachable ?? []) byServer.set(u, (byServer.get(u) ?? 0) + 1);
+    const ttl = this.upstream?.missTtlSeconds ?? 0;
+    return [...byServer].map(
+      ([server, n]) => `debuginfod ${server} for ${n} build-id${n === 1 ? '' : 's'}: analysed without its files; not asked again for ${ttl} s`,
+    );
+  }
+
   /** One artifact, once: concurrent callers share the download in progress. */
-  fetch(buildId: string, kind: DebuginfoKind): Promise<CacheSource> {
+  async fetch(buildId: string, kind: DebuginfoKind): Promise<CacheSource> {
+    return (await this.loadOnce(buildId, kind)).source;
+  }
+
+  private loadOnce(buildId: string, kind: DebuginfoKind): Promise<Loaded> {
     const key = `${buildId}/${kind}`;
     let running = this.inFlight.get(key);
     if (!running) {
@@ -82,9 +107,9 @@ export class DebuginfoCache {
     return running;
   }
 
-  private async load(buildId: string, kind: DebuginfoKind): Promise<CacheSource> {
+  private async load(buildId: string, kind: DebuginfoKind): Promise<Loaded> {
     const target = this.pathOf(buildId, kind);
-    if (await isFile(target)) return 'cache';
+    if (await isFile(target)) return { source: 'cache', unreachable: [] };
     await mkdir(dirname(target), { recursive: true });
     const tmp = join(dirname(target), `.tmp-${randomUUID()}`);
     try {
@@ -93,18 +118,20 @@ export class DebuginfoCache {
         if (body) {
           await pipeline(body, createWriteStream(tmp));
           await rename(tmp, target);
-          return 'store';
+          return { source: 'store', unreachable: [] };
         }
       }
-      if (this.upstream && (await this.upstream.download(buildId, kind, tmp)) === 'found') {
+      if (!this.upstream) return { source: 'missing', unreachable: [] };
+      const fetched = await this.upstream.download(buildId, kind, tmp);
+      if (fetched.outcome === 'found') {
         await rename(tmp, target);
-        return 'upstream';
+        return { source: 'upstream', unreachable: [] };
       }
-      return 'missing';
+      return { source: 'missing', unreachable: fetched.unreachable };
     } catch (err) {
       // A file we cannot get now only costs symbols; the analysis goes on without it.
       this.log?.('debuginfo fetch failed', { buildId, kind, error: err instanceof Error ? err.message : String(err) });
-      return 'missing';
+      return { source: 'missing', unreachable: [] };
     } finally {
       await rm(tmp, { force: true });
     }

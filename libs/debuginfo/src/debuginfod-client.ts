@@ -19,6 +19,15 @@ export interface DebuginfodClientOptions {
 
 export type FetchOutcome = 'found' | 'missing';
 
+export interface FetchResult {
+  outcome: FetchOutcome;
+  /**
+   * Servers that gave no answer (timed out, refused, reset) rather than a 404, each with why: the
+   * analysis went on without their files, and a report must say so instead of hiding the wait.
+   */
+  unreachable: string[];
+}
+
 class TooLargeError extends Error {}
 
 /**
@@ -32,7 +41,7 @@ export class DebuginfodClient {
   private readonly maxBytes: number;
   private readonly missTtlMs: number;
   private readonly fetchImpl: typeof fetch;
-  private readonly misses = new Map<string, number>();
+  private readonly misses = new Map<string, { until: number; unreachable: string[] }>();
 
   constructor(urls: string[], options: DebuginfodClientOptions = {}) {
     this.urls = urls.map((u) => u.replace(/\/+$/, '')).filter(Boolean);
@@ -47,41 +56,62 @@ export class DebuginfodClient {
     return this.urls.length > 0;
   }
 
-  /** True when the last answer for this artifact was "nobody has it" and that is still fresh. */
-  isKnownMiss(buildId: string, kind: DebuginfoKind): boolean {
+  /**
+   * The remembered "nobody has it" for this artifact while fresh, with the servers that did not
+   * answer then: a stalled server costs its timeout once per build-id, not once per analysis.
+   */
+  knownMiss(buildId: string, kind: DebuginfoKind): { unreachable: string[] } | undefined {
     const key = `${buildId}/${kind}`;
-    const until = this.misses.get(key);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
+    const miss = this.misses.get(key);
+    if (miss === undefined) return undefined;
+    if (miss.until > Date.now()) return { unreachable: miss.unreachable };
     this.misses.delete(key);
-    return false;
+    return undefined;
+  }
+
+  isKnownMiss(buildId: string, kind: DebuginfoKind): boolean {
+    return this.knownMiss(buildId, kind) !== undefined;
   }
 
   /**
    * Downloads the artifact to `dest` (the caller renames it into place). Network trouble and 404s
-   * both end as 'missing': symbolizing goes on without it, as elfutils does.
+   * both end as 'missing': symbolizing goes on without it, as elfutils does; the trouble is reported.
    */
-  async download(buildId: string, kind: DebuginfoKind, dest: string): Promise<FetchOutcome> {
-    if (!this.enabled || this.isKnownMiss(buildId, kind)) return 'missing';
+  async download(buildId: string, kind: DebuginfoKind, dest: string): Promise<FetchResult> {
+    if (!this.enabled) return { outcome: 'missing', unreachable: [] };
+    const known = this.knownMiss(buildId, kind);
+    if (known) return { outcome: 'missing', unreachable: known.unreachable };
     const controllers = this.urls.map(() => new AbortController());
+    const unreachable: string[] = [];
     let response: Response;
     let winner: number;
     try {
-      [response, winner] = await Promise.any(this.urls.map((url, i) => this.ask(`${url}/buildid/${buildId}/${kind}`, controllers[i]).then((r) => [r, i] as const)));
+      [response, winner] = await Promise.any(
+        this.urls.map((url, i) =>
+          this.ask(`${url}/buildid/${buildId}/${kind}`, controllers[i]).then(
+            (r) => [r, i] as const,
+            (err: unknown) => {
+              if (!(err instanceof NotThereError)) unreachable.push(`${url}: ${describeNetworkError(err, this.timeoutMs)}`);
+              throw err;
+            },
+          ),
+        ),
+      );
     } catch {
-      this.rememberMiss(buildId, kind);
-      return 'missing';
+      this.rememberMiss(buildId, kind, unreachable);
+      return { outcome: 'missing', unreachable };
     }
     controllers.forEach((c, i) => i !== winner && c.abort());
     const timer = setTimeout(() => controllers[winner].abort(), this.downloadTimeoutMs);
     try {
       await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), this.sizeCap(), createWriteStream(dest));
-      return 'found';
+      return { outcome: 'found', unreachable: [] };
     } catch (err) {
       await rm(dest, { force: true });
       // Too big is a property of the file, not of the moment: remember it like a miss.
-      if (err instanceof TooLargeError) this.rememberMiss(buildId, kind);
-      return 'missing';
+      if (err instanceof TooLargeError) this.rememberMiss(buildId, kind, []);
+      else unreachable.push(`${this.urls[winner]}: download failed (${describeNetworkError(err, this.downloadTimeoutMs)})`);
+      return { outcome: 'missing', unreachable };
     } finally {
       clearTimeout(timer);
     }
@@ -94,7 +124,8 @@ export class DebuginfodClient {
       const length = Number(res.headers.get('content-length') ?? NaN);
       if (res.status !== 200 || !res.body || length > this.maxBytes) {
         await res.body?.cancel().catch(() => undefined);
-        throw new Error(`${url}: ${res.status}`);
+        // An answer, even a 5xx, is not a stall: only silence and broken connections are "unreachable".
+        throw new NotThereError(`${url}: ${res.status}`);
       }
       return res;
     } finally {
@@ -114,9 +145,22 @@ export class DebuginfodClient {
     });
   }
 
-  private rememberMiss(buildId: string, kind: DebuginfoKind): void {
+  private rememberMiss(buildId: string, kind: DebuginfoKind, unreachable: string[]): void {
     // Bounded: a flood of unknown build-ids must not grow this forever.
     if (this.misses.size > 50_000) this.misses.clear();
-    this.misses.set(`${buildId}/${kind}`, Date.now() + this.missTtlMs);
+    this.misses.set(`${buildId}/${kind}`, { until: Date.now() + this.missTtlMs, unreachable });
   }
+
+  /** Seconds a miss is remembered, for the words of a warning. */
+  get missTtlSeconds(): number {
+    return Math.round(this.missTtlMs / 1000);
+  }
+}
+
+class NotThereError extends Error {}
+
+function describeNetworkError(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && err.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+  return cause ?? (err instanceof Error ? err.message : String(err));
 }

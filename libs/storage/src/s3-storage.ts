@@ -3,7 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable, Transform } from 'node:stream';
-import { Client, type BucketItem } from 'minio';
+import type { BucketItem, Client } from 'minio';
 import type { StorageConfig } from '@triage/config';
 import { checkKey, checkPrefix, isErrorCode, ObjectNotFoundError, translate } from './errors';
 import { StorageUnavailableError, type ObjectInfo, type PutOptions, type StoragePort } from './storage.port';
@@ -45,7 +45,10 @@ export class S3Storage implements StoragePort {
     this.pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
     this.partSize = Math.max(options.partSize ?? DEFAULT_PART_SIZE, MIN_PART_SIZE);
     const agentOptions = { keepAlive: true };
-    this.client = new Client({
+    // minio (with xml2js, lodash, ...) loads only when S3 is configured: the CLI's local path never pays for it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Client: MinioClient } = require('minio') as typeof import('minio');
+    this.client = new MinioClient({
       endPoint: config.endPoint,
       port: config.port,
       useSSL: config.useSSL,

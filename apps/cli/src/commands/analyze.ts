@@ -3,6 +3,7 @@ import { analyzeInput } from '@triage/analysis';
 import { renderCoreBacktrace, renderJson, renderMarkdown, renderText } from '@triage/report';
 import type { Report } from '@triage/report';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
+import { summaryOf } from './registry';
 import { positiveSeconds, requireFile } from '../options';
 
 const renderers: Record<string, (r: Report) => string> = {
@@ -28,7 +29,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export const registerAnalyze: RegisterCommand = (program: Command) => {
   program
     .command('analyze')
-    .description('analyze a core locally (no server): a raw ELF core, a .zst/.lz4/.xz core, an abrt dump dir or its tarball')
+    .description(summaryOf('analyze'))
     .argument('<core>', 'the core file, compressed core, abrt dump directory or tarball')
     .option('--exe <path>', 'the executable that produced the core, if not at its recorded path')
     .option('--debuginfo-dir <dir>', 'a directory with separate debuginfo by build-id (repeatable; /usr/lib/debug is always searched)', collect, [])

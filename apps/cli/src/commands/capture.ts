@@ -4,6 +4,7 @@ import { analyzeInput } from '@triage/analysis';
 import { captureProcess } from '@triage/memory';
 import { renderJson, renderText } from '@triage/report';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
+import { summaryOf } from './registry';
 import { serverOptions } from '../http-client';
 import { positiveInteger, positiveSeconds, UsageError } from '../options';
 import { retryPolicy, uploadInput } from './upload';
@@ -23,7 +24,7 @@ interface CaptureFlags {
 export const registerCapture: RegisterCommand = (program: Command) => {
   program
     .command('capture')
-    .description('snapshot a running process into a core (gdb gcore; stopped only while it is written), then analyze or upload it')
+    .description(summaryOf('capture'))
     .argument('<pid>', 'the process to capture')
     .option('--out <dir>', 'where the dump directory (coredump, maps, cmdline, executable, ...) is written', '.')
     .option('--upload', 'send the capture to the triage service instead of analyzing it here')

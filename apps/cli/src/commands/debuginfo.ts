@@ -2,6 +2,7 @@ import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync
 import { basename, join } from 'node:path';
 import { Command } from 'commander';
 import { ExitCode, type RegisterCommand } from '../command';
+import { summaryOf } from './registry';
 import { DEFAULT_RETRY, errorReason, parseJson, requestWithRetry, serverOptions, ServerError, type RetryPolicy, type ServerOptions } from '../http-client';
 import { retryPolicy, serverExitCode } from './upload';
 
@@ -79,7 +80,7 @@ async function uploadOne(file: string, server: ServerOptions, policy: RetryPolic
 }
 
 export const registerDebuginfo: RegisterCommand = (program: Command) => {
-  const debuginfo = program.command('debuginfo').description('debuginfo kept by the triage service, by build-id');
+  const debuginfo = program.command('debuginfo').description(summaryOf('debuginfo'));
   debuginfo
     .command('upload')
     .description('store ELF files (executables, libraries, separate .debug files) on the service by their build-id')

@@ -4,6 +4,7 @@ import { withCoreInput } from '@triage/analysis';
 import { inspectCore } from '@triage/memory';
 import type { GdbEvaluation } from '@triage/symbolizer';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
+import { summaryOf } from './registry';
 import { positiveSeconds, requireFile } from '../options';
 
 interface InspectFlags {
@@ -22,7 +23,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export const registerInspect: RegisterCommand = (program: Command) => {
   program
     .command('inspect')
-    .description('evaluate gdb expressions against a core with build-id matched debuginfo (sandboxed, with a timeout)')
+    .description(summaryOf('inspect'))
     .argument('<core>', 'the core file, compressed core, abrt dump directory or tarball')
     .requiredOption('--expr <expression>', 'a gdb expression, e.g. sessions or *sessions.buckets[3] (repeatable)', collect, [])
     .option('--exe <path>', 'the executable that produced the core, if not at its recorded path')

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode, type RegisterCommand } from '../command';
+import { summaryOf } from './registry';
 import { DEFAULT_RETRY, errorReason, parseJson, requestWithRetry, serverOptions, ServerError } from '../http-client';
 import { UsageError } from '../options';
 import { serverExitCode } from './upload';
@@ -20,7 +21,7 @@ interface SignedLink {
 export const registerLink: RegisterCommand = (program: Command) => {
   program
     .command('link')
-    .description('a signed, expiring link to a report page for a ticket (opens the page only, never the raw core)')
+    .description(summaryOf('link'))
     .argument('<id>', 'the core/report id')
     .option('--ttl <duration>', 'how long the link works: 30m, 12h, 7d (at most a year)', '7d')
     .option('--server <url>', 'service URL (default: $TRIAGE_SERVER or http://127.0.0.1:8080)')

@@ -4,6 +4,7 @@ import { loadConfig } from '@triage/config';
 import { ProblemIndex } from '@triage/problems';
 import { createStorage } from '@triage/storage';
 import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
+import { summaryOf } from './registry';
 
 interface ReindexFlags {
   json?: boolean;
@@ -16,7 +17,7 @@ interface ReindexFlags {
 export const registerReindex: RegisterCommand = (program) => {
   program.addCommand(
     new Command('reindex')
-      .description('rebuild the problem index (Redis) from the reports in object storage; configured by the service environment')
+      .description(summaryOf('reindex'))
       .option('--json', 'print the counts as JSON')
       .action(async (flags: ReindexFlags) => {
         let redis: Redis | undefined;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { withCoreInput } from '@triage/analysis';
 import { extractStrings, grepStrings, type FoundString, type GrepHit } from '@triage/memory';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
+import { summaryOf } from './registry';
 import { UsageError, positiveInteger, requireFile } from '../options';
 
 interface StringsFlags {
@@ -18,7 +19,7 @@ interface StringsFlags {
 export const registerStrings: RegisterCommand = (program: Command) => {
   program
     .command('strings')
-    .description("text recovered from a core's memory, by mapping, writable (heap, anonymous, data) mappings first")
+    .description(summaryOf('strings'))
     .argument('<core>', 'the core file, compressed core, abrt dump directory or tarball')
     .option('--writable', 'only writable mappings: what the process read or built at run time')
     .option('--min <n>', 'shortest string shown', '6')

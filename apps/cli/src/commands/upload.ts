@@ -9,6 +9,7 @@ import { Pack } from 'tar';
 import { renderText } from '@triage/report';
 import type { Report } from '@triage/report';
 import { ExitCode, type RegisterCommand } from '../command';
+import { summaryOf } from './registry';
 import { UsageError as OptionError } from '../options';
 import {
   DEFAULT_RETRY,
@@ -195,7 +196,7 @@ export function retryPolicy(retries: string, quiet: boolean): RetryPolicy | unde
 export const registerUpload: RegisterCommand = (program: Command) => {
   program
     .command('upload')
-    .description('send a core (raw, .zst/.lz4/.xz, or an abrt dump dir or its tarball) to the triage service')
+    .description(summaryOf('upload'))
     .argument('<input>', 'core file, compressed core, abrt dump directory or tarball')
     .option('--server <url>', 'service URL (default: $TRIAGE_SERVER or http://127.0.0.1:8080)')
     .option('--token <token>', 'bearer token (default: $TRIAGE_TOKEN)')

@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { Command } from 'commander';
 import type { LifecycleEvent } from '@triage/events';
 import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
+import { summaryOf } from './registry';
 import { serverOptions, type ServerOptions } from '../http-client';
 import { UsageError } from '../options';
 
@@ -158,7 +159,7 @@ export async function watchEvents(options: WatchOptions): Promise<void> {
 export const registerWatch: RegisterCommand = (program) => {
   program.addCommand(
     new Command('watch')
-      .description('print the service\'s lifecycle events live (cores received, analyses, reports, new and regressed problems)')
+      .description(summaryOf('watch'))
       .option('--server <url>', 'service URL (default $TRIAGE_SERVER or http://127.0.0.1:8080)')
       .option('--token <token>', 'API token (default $TRIAGE_TOKEN)')
       .option('--since <event-id>', 'start after this event id instead of now')
