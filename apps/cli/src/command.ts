@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { describeFailure, type FailureCategory } from '@triage/analysis';
 import { ExitCode } from './exit-codes';
 import { UsageError } from './options';
+import { OutputClosed } from './output';
 
 /** Each `triage` subcommand lives in apps/cli/src/commands/<name>.ts and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -18,6 +19,11 @@ export const exitCodeFor: Record<FailureCategory, number> = {
 
 /** Ends a command that failed: one line on stderr, never a stack trace, and the exit code for its kind. */
 export function exitWithFailure(err: unknown): void {
+  // The reader closed the pipe (`| head`): it had what it wanted.
+  if (err instanceof OutputClosed) {
+    process.exitCode = ExitCode.ok;
+    return;
+  }
   if (err instanceof UsageError) {
     process.stderr.write(`triage: error: ${err.message}\n`);
     process.exitCode = ExitCode.usage;

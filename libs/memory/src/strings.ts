@@ -1,4 +1,5 @@
 import type { CoreDump, CoreSegment } from '@triage/core-dump';
+import { configBlocks } from './config-text';
 import { describeRegion, type MemoryRegion } from './regions';
 
 export interface StringsOptions {
@@ -7,8 +8,9 @@ export interface StringsOptions {
   /** Shortest run of printable bytes reported (default 6). */
   minLength?: number;
   /**
-   * Config mode: newlines belong to a run, and only runs of at least `minLines` printable lines are
-   * kept, so a text file read into memory comes back as one block.
+   * Config mode: newlines belong to a run, and a run is cut to its config text (config-text.ts): a
+   * block needs at least `minLines` settings, sections or list items, so a config file read into
+   * memory comes back as one block, without the log line before it or another file's text after it.
    */
   blocks?: boolean;
   minLines?: number;
@@ -46,10 +48,14 @@ export async function* extractStrings(core: CoreDump, options: StringsOptions = 
   for (const segment of scanOrder(core.segments, options.writableOnly ?? false)) {
     const region = describeRegion(core, segment);
     for await (const run of printableRuns(core, segment, printable, maxLength)) {
-      const text = blocks ? trimBlock(run.text) : run.text;
-      if (text.length < minLength) continue;
-      if (blocks && text.split('\n').filter((l) => l.trim().length > 0).length < minLines) continue;
-      yield { address: run.address, region, text };
+      if (!blocks) {
+        if (run.text.length >= minLength) yield { address: run.address, region, text: run.text };
+        continue;
+      }
+      for (const block of configBlocks(run.text)) {
+        if (block.text.length < minLength || block.contentLines < minLines) continue;
+        yield { address: run.address + BigInt(block.offset), region, text: block.text };
+      }
     }
   }
 }
@@ -108,10 +114,6 @@ async function* printableRuns(
   }
   const last = flush();
   if (last) yield last;
-}
-
-function trimBlock(text: string): string {
-  return text.replace(/\r/g, '').replace(/^\s+|\s+$/g, '');
 }
 
 export interface GrepOptions {

@@ -4,6 +4,7 @@ import { extractStrings, grepStrings, type FoundString, type GrepHit } from '@tr
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';
 import { UsageError, positiveInteger, requireFile } from '../options';
+import { writeOut } from '../output';
 
 interface StringsFlags {
   writable?: boolean;
@@ -25,8 +26,8 @@ export const registerStrings: RegisterCommand = (program: Command) => {
     .option('--min <n>', 'shortest string shown', '6')
     .option('--grep <regex>', 'only strings matching this regular expression')
     .option('--around <n>', 'with --grep: neighbouring strings shown before and after each match', '0')
-    .option('--config', 'reassemble runs of adjacent printable lines into blocks (a config file read into memory)')
-    .option('--min-lines <n>', 'with --config: fewest lines in a block', '3')
+    .option('--config', 'config text read into memory, as blocks cut at the edges of the config (see README)')
+    .option('--min-lines <n>', 'with --config: fewest settings or sections in a block', '3')
     .option('--maps <file>', 'a /proc/PID/maps file, for cores without an NT_FILE note')
     .option('--json', 'one JSON object per line: address, region, text')
     .action(async (corePath: string, flags: StringsFlags) => {
@@ -39,7 +40,7 @@ export const registerStrings: RegisterCommand = (program: Command) => {
         await withCoreInput(corePath, { mapsPath: flags.maps }, async (core) => {
           const found = extractStrings(core, { writableOnly: flags.writable, minLength, blocks: flags.config, minLines });
           const shown: AsyncIterable<FoundString | GrepHit> = pattern ? grepStrings(found, { pattern, around }) : found;
-          for await (const s of shown) write(flags.json ? jsonLine(s) : textLine(s, flags.config ?? false));
+          for await (const s of shown) writeOut(flags.json ? jsonLine(s) : textLine(s, flags.config ?? false));
         });
         process.exitCode = ExitCode.ok;
       } catch (err) {
@@ -54,10 +55,6 @@ function regex(source: string): RegExp {
   } catch (err) {
     throw new UsageError(`--grep: not a regular expression: ${(err as Error).message}`);
   }
-}
-
-function write(line: string): void {
-  process.stdout.write(line);
 }
 
 const hex = (a: bigint) => `0x${a.toString(16).padStart(12, '0')}`;

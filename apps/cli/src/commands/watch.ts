@@ -6,6 +6,7 @@ import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';
 import { serverOptions, type ServerOptions } from '../http-client';
 import { UsageError } from '../options';
+import { onOutputClosed } from '../output';
 
 interface WatchFlags {
   server?: string;
@@ -170,6 +171,7 @@ export const registerWatch: RegisterCommand = (program) => {
           const controller = new AbortController();
           process.once('SIGINT', () => controller.abort());
           process.once('SIGTERM', () => controller.abort());
+          onOutputClosed(() => controller.abort());
           await watchEvents({
             server: serverOptions(flags),
             since: flags.since,
