@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
 import { createStorage } from '@triage/storage';
 import { keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
@@ -227,6 +228,26 @@ describe('security: tokens, scopes, signed links, deletion, retention', { timeou
     assert.match(errorOf(expired).reason, /expired/);
     const forged = await http(`${api.url}/r/${id}?exp=${exp}&sig=${linkSignature('another-secret-xxxxxxxx', id, exp)}`);
     assert.equal(forged.status, 401);
+  });
+
+  test('links never take their host from the Host header (without TRIAGE_PUBLIC_URL: the address the API was reached on)', async () => {
+    const { port } = new URL(api.url);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: `/v1/cores/${id}/link?ttl=1h`, headers: { ...bearer(rd), host: 'evil.example:443', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(answer.status, 201, answer.body);
+    const { url } = JSON.parse(answer.body) as { url: string };
+    assert.ok(url.startsWith(`${api.url}/r/${id}?`), url);
+    assert.doesNotMatch(answer.body, /evil/);
   });
 
   test('auth off when no tokens are configured; signed links then say they are not configured', async () => {

@@ -24,8 +24,8 @@ export async function createApp(config: TriageConfig, options: CreateAppOptions 
   });
   app.useGlobalFilters(new ApiExceptionFilter());
   app.disable('x-powered-by');
-  // Behind an ingress, the client's scheme and host come from X-Forwarded-*: links must use them.
-  app.set('trust proxy', true);
+  // X-Forwarded-* are the client's word: links come from TRIAGE_PUBLIC_URL (set it behind an ingress) or the socket.
+  app.set('trust proxy', false);
   const server = app.getHttpServer() as Server;
   // A multi-GB core over a slow link takes longer than Node's default 5-minute request limit;
   // a stalled client is caught by the idle-socket timeout instead.
