@@ -1,9 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeHtml, html } from '../../apps/api/src/pages/html';
-import { reportPage } from '../../apps/api/src/pages/report-page';
-import { pendingPage } from '../../apps/api/src/pages/status-page';
-import type { Report } from '@triage/report';
+import { escapeHtml, html, pendingPage, reportPage, type Report } from '@triage/report';
 
 const hostile = '<script>alert("x")</script>&\'';
 

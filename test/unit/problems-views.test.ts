@@ -1,7 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { dayChart, dayRange } from '../../apps/api/src/pages/chart';
-import { problemListPage, problemMarkdown, problemPage } from '../../apps/api/src/pages/problem-pages';
+import { dayChart, dayRange, problemListPage, renderProblemMarkdown as problemMarkdown, problemPage } from '@triage/report';
 import { parseFilters } from '../../apps/api/src/problems/filters';
 import { eventLine, SseParser } from '../../apps/cli/src/commands/watch';
 import { compareStreamIds, isStreamId } from '@triage/events';

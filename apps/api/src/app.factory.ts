@@ -6,6 +6,7 @@ import type { TriageConfig } from '@triage/config';
 import { AppModule } from './app.module';
 import { ApiExceptionFilter } from './http/exception.filter';
 import { refuseOversizedBeforeContinue } from './http/expect-continue';
+import { securityHeaders } from './http/security-headers';
 
 const IDLE_SOCKET_TIMEOUT_MS = 120_000;
 
@@ -22,8 +23,7 @@ export async function createApp(config: TriageConfig, options: CreateAppOptions 
     bodyParser: false,
     logger: options.logger ?? ['log', 'warn', 'error'],
   });
-  app.useGlobalFilters(new ApiExceptionFilter());
-  app.disable('x-powered-by');
+  configureHttp(app);
   // X-Forwarded-* are the client's word: links come from TRIAGE_PUBLIC_URL (set it behind an ingress) or the socket.
   app.set('trust proxy', false);
   const server = app.getHttpServer() as Server;
@@ -33,4 +33,11 @@ export async function createApp(config: TriageConfig, options: CreateAppOptions 
   server.setTimeout(IDLE_SOCKET_TIMEOUT_MS);
   refuseOversizedBeforeContinue(server, config.maxUploadBytes);
   return app;
+}
+
+/** What every HTTP app of ours has, whatever its module: security headers, the error mapping, no X-Powered-By. */
+export function configureHttp(app: NestExpressApplication): void {
+  app.use(securityHeaders);
+  app.useGlobalFilters(new ApiExceptionFilter());
+  app.disable('x-powered-by');
 }

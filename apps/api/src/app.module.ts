@@ -10,7 +10,6 @@ import { ProblemIndexHooks } from './admin/problem-index-hooks';
 import { RetentionSweeper } from './admin/retention.service';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
-import { RedactInterceptor } from './auth/redact.interceptor';
 import { CoreStore } from './cores/core-store';
 import { MemoryController } from './memory/memory.controller';
 import { CoresController } from './cores/cores.controller';
@@ -18,6 +17,7 @@ import { DebuginfoController } from './debuginfo/debuginfo.controller';
 import { DebuginfodController } from './debuginfo/debuginfod.controller';
 import { HealthController } from './health/health.controller';
 import { AnalysisQueue } from './infra/analysis-queue.service';
+import { ResponseInterceptor } from './http/response.interceptor';
 import { CONFIG, STORAGE } from './infra/tokens';
 import { CoreUploadService } from './intake/core-upload.service';
 import { UploadsController } from './intake/uploads.controller';
@@ -49,7 +49,8 @@ export class AppModule {
       // Access control (tokens, scopes, signed links), admin operations and raw-core retention.
       AuthService,
       { provide: APP_GUARD, useClass: AuthGuard },
-      { provide: APP_INTERCEPTOR, useClass: RedactInterceptor },
+      // Redaction for non-admins and page rendering: one interceptor for every route.
+      { provide: APP_INTERCEPTOR, useClass: ResponseInterceptor },
       CoreLifecycle,
       RetentionSweeper,
       ProblemIndexHooks,

@@ -16,6 +16,12 @@ export type CrashKind =
   | 'fpe'
   | 'signal';
 
+/** Every kind, in the order lists and filters show them (the contract's order). */
+export const CRASH_KINDS: readonly CrashKind[] = [
+  'library-abort', 'assertion', 'heap-corruption', 'stack-protector', 'fortify', 'uncaught-exception', 'abort',
+  'null-dereference', 'stack-overflow', 'segfault', 'bus-error', 'illegal-instruction', 'fpe', 'signal',
+];
+
 export interface Frame {
   index: number;
   /** Hex string, "0x7f...": JSON numbers cannot hold 64-bit addresses. */

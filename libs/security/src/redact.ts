@@ -46,3 +46,23 @@ export function looksLikeReport(value: unknown): value is Report {
   const v = value as Record<string, unknown>;
   return typeof v.id === 'string' && typeof v.signature === 'string' && typeof v.core === 'object' && v.core !== null && typeof v.classification === 'object' && v.classification !== null;
 }
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * What a reader (not an admin) is shown of any answer: every report inside it is redacted (redactReport)
+ * and no `cmdline` field survives anywhere (core metadata carries the client's copy of the command line).
+ * Plain objects and arrays are copied, never changed in place; other values (dates, buffers) pass as they are.
+ */
+export function redactForReader<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => redactForReader(v)) as T;
+  if (!isPlainObject(value)) return value;
+  if (looksLikeReport(value)) return redactReport(value).report as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (k !== 'cmdline') out[k] = redactForReader(v);
+  return out as T;
+}

@@ -66,7 +66,6 @@ export class AdminController {
     res.setHeader('Content-Length', String(info.size));
     res.setHeader('Content-Disposition', `attachment; filename="core-${id}.zst"`);
     res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('X-Content-Type-Options', 'nosniff');
     await new Promise<void>((resolve, reject) => {
       body.on('error', reject);
       res.on('close', resolve);

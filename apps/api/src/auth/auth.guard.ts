@@ -83,6 +83,12 @@ export class AuthGuard implements CanActivate {
   }
 }
 
+/** Admins (and everyone when auth is off) see a report whole; others never see the process's run-time data. */
+export function seesRunTimeData(req: AuthedRequest): boolean {
+  const principal = req.principal;
+  return principal !== undefined && principal.scopes.has('admin');
+}
+
 export function defaultScope(method: string): Scope {
   return method === 'GET' || method === 'HEAD' ? 'read' : 'admin';
 }

@@ -1,17 +1,13 @@
-import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { Controller, Get, Inject, Param, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import type { TriageConfig } from '@triage/config';
-import { renderMarkdown } from '@triage/report';
+import type { ReportLinks } from '@triage/report';
 import { isCoreId } from '@triage/storage';
-import { redactReport } from '@triage/security';
-import type { AuthedRequest } from '../auth/auth.guard';
-import { seesRunTimeData } from '../auth/redact.interceptor';
 import { CoreStore } from '../cores/core-store';
 import { baseUrl, coreLinks } from '../http/links';
+import { PageResponse, pageName } from '../http/page-response';
 import { CONFIG } from '../infra/tokens';
 import { ProblemsService } from '../problems/problems.service';
-import { reportPage, type ReportLinks } from './report-page';
-import { notFoundPage, pendingPage } from './status-page';
 
 /** The report page whose link goes into tickets (`/r/:id`), and its Markdown form (`/r/:id.md`). */
 @Controller('r')
@@ -23,37 +19,18 @@ export class PagesController {
   ) {}
 
   @Get(':name')
-  async show(@Param('name') name: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const markdown = name.endsWith('.md');
-    const id = (markdown ? name.slice(0, -3) : name).toLowerCase();
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
+  async show(@Param('name') name: string, @Req() req: Request): Promise<PageResponse> {
+    const { id, format } = pageName(name);
     const status = isCoreId(id) ? await this.cores.currentStatus(id) : undefined;
-    if (!status) {
-      res.status(404).type(markdown ? 'text/markdown' : 'html').send(markdown ? `No core ${id}.\n` : notFoundPage(id));
-      return;
-    }
-    const stored = await this.cores.readReport(id);
-    const whole = seesRunTimeData(req as AuthedRequest);
-    const report = stored && !whole ? redactReport(stored).report : stored;
+    if (!status) return new PageResponse({ view: 'core-status', id }, format, 404);
+    const report = await this.cores.readReport(id);
+    if (!report) return new PageResponse({ view: 'core-status', id, status }, format, status.state === 'failed' ? 422 : 202);
     const links = coreLinks(baseUrl(this.config, req), id);
-    if (!report) {
-      const code = status.state === 'failed' ? 422 : 202;
-      if (markdown) res.status(code).type('text/markdown').send(`Core ${id}: analysis ${status.state}${status.reason ? ` (${status.reason})` : ''}.\n`);
-      else res.status(code).type('html').send(pendingPage(id, status));
-      return;
-    }
-    if (markdown) {
-      res.type('text/markdown; charset=utf-8').send(renderMarkdown(report, links.pageUrl));
-      return;
-    }
-    const storedMeta = await this.cores.readMeta(id);
-    const meta = storedMeta && !whole ? { ...storedMeta, metadata: { ...storedMeta.metadata, cmdline: undefined } } : storedMeta;
-    // The problem link is a convenience: with Redis down the report page still shows (storage has it all).
-    const problem = await this.problemOf(id);
-    res.type('html').send(reportPage(report, meta, { json: links.reportUrl, markdown: `${links.pageUrl}.md`, problem }));
+    const [core, problem] = await Promise.all([this.cores.readMeta(id), this.problemOf(id)]);
+    return new PageResponse({ view: 'report', report, core, links: { json: links.reportUrl, markdown: `${links.pageUrl}.md`, page: links.pageUrl, problem } }, format);
   }
 
+  /** The problem link is a convenience: with Redis down the report page still shows (storage has it all). */
   private async problemOf(reportId: string): Promise<ReportLinks['problem']> {
     try {
       const problemId = await this.problems.index.problemOfReport(reportId);

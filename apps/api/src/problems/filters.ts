@@ -1,23 +1,6 @@
 import type { ProblemFilters } from '@triage/problems';
-import type { CrashKind } from '@triage/report';
+import { CRASH_KINDS, type CrashKind } from '@triage/report';
 import { badRequest } from '../http/errors';
-
-export const KINDS: readonly CrashKind[] = [
-  'library-abort',
-  'assertion',
-  'heap-corruption',
-  'stack-protector',
-  'fortify',
-  'uncaught-exception',
-  'abort',
-  'null-dereference',
-  'stack-overflow',
-  'segfault',
-  'bus-error',
-  'illegal-instruction',
-  'fpe',
-  'signal',
-];
 
 /** Query values as Express parses them: a repeated parameter is an array, and we take its first value. */
 export type Query = Record<string, unknown>;
@@ -49,7 +32,7 @@ function int(name: string, value: string | undefined, min: number, max: number):
 /** The list filters shared by GET /v1/problems and the /problems page (same names in both). */
 export function parseFilters(query: Query): ProblemFilters {
   const kind = one(query, 'kind');
-  if (kind !== undefined && !KINDS.includes(kind as CrashKind)) throw badRequest(`kind must be one of ${KINDS.join(', ')}`);
+  if (kind !== undefined && !CRASH_KINDS.includes(kind as CrashKind)) throw badRequest(`kind must be one of ${CRASH_KINDS.join(', ')}`);
   const sort = one(query, 'sort');
   if (sort !== undefined && sort !== 'last' && sort !== 'count') throw badRequest('sort must be "last" or "count"');
   const lib = one(query, 'libraryAbort') ?? one(query, 'library_abort');

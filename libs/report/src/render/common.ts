@@ -1,5 +1,5 @@
 import { frameKey, skipCategory, sourceOf } from '../frames';
-import type { Frame, Report, Thread } from '../model';
+import type { Classification, Frame, LibraryAbort, Report, Thread } from '../model';
 
 /** Runs at least this long print as two frames and a count: a 1000-deep recursion is one line of news. */
 export const COLLAPSE_RUN = 4;
@@ -57,21 +57,51 @@ export function blameText(report: Report, fullPaths = true): string | undefined 
   return `${b.function ?? '??'}${source ? ` at ${source}` : ''}${b.module ? ` in ${b.module}` : ''}`;
 }
 
-/** The finding people miss: the program did not decide to die, a library did. */
-export function libraryAbortText(report: Report): string | undefined {
-  const c = report.classification;
+/**
+ * Text with the parts a renderer shows as code (module, function, source): HTML wraps them in <code>,
+ * Markdown and plain text print them as they are. Explanations are written once, as prose.
+ */
+export type Prose = Array<string | { code: string }>;
+
+export function proseText(prose: Prose): string {
+  return prose.map((p) => (typeof p === 'string' ? p : p.code)).join('');
+}
+
+/** What the library-abort explanation needs: a report's classification, or a problem's library alone. */
+export interface LibraryAbortFacts {
+  kind: Classification['kind'];
+  flags: readonly string[];
+  library?: Partial<LibraryAbort> & { module?: string };
+}
+
+/**
+ * The finding people miss: the program did not decide to die, a library did. The one explanation every
+ * renderer shows (text, Markdown, the report and problem pages); undefined when it was no library abort.
+ */
+export function libraryAbortProse(c: LibraryAbortFacts, fullPaths = false): Prose | undefined {
   if (c.kind !== 'library-abort' && !c.flags.includes('library-abort')) return undefined;
   const lib = c.library;
-  const who = lib ? `${lib.module}${lib.function ? ` (in ${lib.function})` : ''}` : 'a shared library';
+  const out: Prose = lib?.module ? [{ code: lib.module }] : ['A shared library'];
+  if (lib?.module && lib.function) out.push(' (in ', { code: lib.function }, ')');
+  out.push(' called abort() itself: the program did not decide to end the process.');
   const e = lib?.enteredFrom;
-  const source = e ? sourceOf(e) : undefined;
-  const entered = e
-    ? ` The program entered that library from ${e.function ?? (e.offset ? `${e.module ?? ''}+${e.offset}` : 'an unnamed function')}${source ? ` at ${source}` : ''}${e.function && e.module ? ` in ${e.module}` : ''}.`
-    : '';
-  return (
-    `Aborted inside a library: the program did not call abort() itself; ${who} decided to end the process.${entered}` +
-    ' Check how the program calls the library there (arguments, error paths) before blaming the library, and include its version in an upstream report.'
-  );
+  if (e) {
+    const source = sourceOf(e, fullPaths);
+    out.push(' The program entered that library from ', { code: e.function ?? (e.offset ? `${e.module ?? ''}+${e.offset}` : 'an unnamed function') });
+    if (source) out.push(' at ', { code: source });
+    if (e.function && e.module) out.push(' in ', { code: e.module });
+    out.push('.');
+  }
+  out.push(' Check how the program calls the library there (arguments, error paths) before blaming the library, and include its version in an upstream report.');
+  return out;
+}
+
+export const LIBRARY_ABORT_TITLE = 'Aborted inside a library';
+
+/** The library-abort explanation as one line of plain text (terminal output). */
+export function libraryAbortText(report: Report): string | undefined {
+  const prose = libraryAbortProse(report.classification);
+  return prose ? `${LIBRARY_ABORT_TITLE}: ${proseText(prose)}` : undefined;
 }
 
 export function missingDebuginfo(report: Report): string[] {

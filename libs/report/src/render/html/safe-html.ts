@@ -1,3 +1,5 @@
+import type { Prose } from '../common';
+
 /**
  * The one escape helper of the web pages. Every page is built with the `html` tag: interpolated values
  * are escaped unless they are themselves `html` fragments, so forgetting to escape is not possible.
@@ -30,4 +32,9 @@ export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): Saf
     out += render(v) + strings[i + 1];
   });
   return new SafeHtml(out);
+}
+
+/** Prose with its code parts in <code>. */
+export function proseHtml(prose: Prose): SafeHtml {
+  return html`${prose.map((p) => (typeof p === 'string' ? p : html`<code>${p.code}</code>`))}`;
 }

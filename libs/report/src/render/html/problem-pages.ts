@@ -1,28 +1,23 @@
-import type { Problem, ProblemFilters, ProblemPage, ProblemReportRef } from '@triage/problems';
-import type { Report } from '@triage/report';
-import { collapseRuns, crashedThread, frameText, libraryAbortText, meaningfulFrames, repeatText } from '@triage/report';
-import { KINDS } from '../problems/filters';
+import { CRASH_KINDS, type Report } from '../../model';
+import { problemBlameText, problemLibraryProse } from '../problem-markdown';
+import { when } from '../time';
+import type { ProblemListFilters, ProblemListView, ProblemReportView, ProblemView } from '../views';
 import { dayChart, dayRange } from './chart';
-import { html, type SafeHtml } from './html';
-import { page, when } from './layout';
+import { page } from './layout';
+import { libraryAbortBox } from './report-page';
+import { html, type SafeHtml } from './safe-html';
 
 /** The list's sparklines all cover the same window, so rows compare at a glance. */
 export const SPARK_DAYS = 30;
 /** The problem page's chart: up to this many days up to the last occurrence. */
 export const CHART_DAYS = 60;
 
-function kindBadges(p: Pick<Problem, 'kind' | 'libraryAbort' | 'library'>): SafeHtml {
+function kindBadges(p: Pick<ProblemView, 'kind' | 'libraryAbort' | 'library'>): SafeHtml {
   return html`<span class="kind">${p.kind}</span>${p.libraryAbort && p.kind !== 'library-abort' ? html` <span class="badge-lib">library abort</span>` : ''}`;
 }
 
-function blameText(p: Problem): string {
-  const b = p.blame;
-  const source = b.file ? `${b.file.split('/').pop()}${b.line !== undefined ? `:${b.line}` : ''}` : '';
-  return [b.function ?? '??', source && `at ${source}`, b.module && `in ${b.module}`].filter(Boolean).join(' ');
-}
-
 /** Links keep every other filter: paging and sorting must not lose the search. */
-function listUrl(filters: ProblemFilters, change: Partial<Record<string, string | number | undefined>>): string {
+function listUrl(filters: ProblemListFilters, change: Partial<Record<string, string | number | undefined>>): string {
   const params = new URLSearchParams();
   const base: Record<string, string | number | undefined> = {
     q: filters.q,
@@ -44,11 +39,11 @@ function option(value: string, label: string, selected: boolean): SafeHtml {
   return html`<option value="${value}"${selected ? html` selected` : ''}>${label}</option>`;
 }
 
-function filterForm(filters: ProblemFilters, executables: string[]): SafeHtml {
+function filterForm(filters: ProblemListFilters, executables: readonly string[]): SafeHtml {
   return html`<form class="filters" method="get" action="/problems" role="search">
 <label>Search<input type="search" name="q" value="${filters.q ?? ''}" placeholder="function, signature, program"></label>
 <label>Executable<select name="executable">${option('', 'all', !filters.executable)}${executables.map((e) => option(e, e, e === filters.executable))}</select></label>
-<label>Kind<select name="kind">${option('', 'all', !filters.kind)}${KINDS.map((k) => option(k, k, k === filters.kind))}</select></label>
+<label>Kind<select name="kind">${option('', 'all', !filters.kind)}${CRASH_KINDS.map((k) => option(k, k, k === filters.kind))}</select></label>
 <label>From<input type="date" name="from" value="${filters.from?.toISOString().slice(0, 10) ?? ''}"></label>
 <label>To<input type="date" name="to" value="${filters.to?.toISOString().slice(0, 10) ?? ''}"></label>
 <label>Sort by<select name="sort">${option('last', 'last seen', filters.sort !== 'count')}${option('count', 'count', filters.sort === 'count')}</select></label>
@@ -57,7 +52,7 @@ function filterForm(filters: ProblemFilters, executables: string[]): SafeHtml {
 </form>`;
 }
 
-export function problemListPage(result: ProblemPage, filters: ProblemFilters, executables: string[], now = new Date()): string {
+export function problemListPage(result: ProblemListView, filters: ProblemListFilters, executables: readonly string[], now = new Date()): string {
   const days = dayRange(now, SPARK_DAYS);
   const offset = filters.offset ?? 0;
   const limit = filters.limit ?? 50;
@@ -88,7 +83,7 @@ ${
 }
 
 /** Up to CHART_DAYS days ending today, or at the last occurrence when that is older than the window. */
-export function chartDays(p: Problem, now = new Date()): string[] {
+export function chartDays(p: ProblemView, now = new Date()): string[] {
   const last = new Date(p.lastSeen);
   const end = now.getTime() - last.getTime() > CHART_DAYS * 86_400_000 ? last : now;
   const span = Math.ceil((end.getTime() - Date.parse(p.firstSeen.slice(0, 10))) / 86_400_000) + 1;
@@ -102,26 +97,21 @@ function countTable(title: string, counts: Record<string, number>): SafeHtml {
   )}</tbody></table></section>`;
 }
 
-function libraryBox(p: Problem): SafeHtml | '' {
-  if (!p.libraryAbort) return '';
-  return html`<div class="callout library-abort"><strong>Aborted inside a library.</strong> The program did not call
-<code>abort()</code> itself: ${p.library ? html`<code>${p.library}</code>` : 'a shared library'} decided to end the process.
-Look at how the program calls that library before blaming the library; the sample report shows where it was entered from.</div>`;
-}
-
 export interface ProblemPageLinks {
   json: string;
   markdown: string;
+  /** The page's own absolute URL (for the Markdown snippet's link). */
+  page?: string;
 }
 
-export function problemPage(p: Problem, reports: ProblemReportRef[], links: ProblemPageLinks, now = new Date()): string {
+export function problemPage(p: ProblemView, reports: readonly ProblemReportView[], links: ProblemPageLinks, now = new Date(), sample?: Report): string {
   const body = html`<nav><a href="${links.json}">JSON</a><a href="${links.markdown}">Markdown</a></nav>
 <h1>${p.summary}</h1>
 <p>${kindBadges(p)} <span class="dim">problem ${p.id}</span></p>
-${libraryBox(p)}
+${libraryAbortBox(problemLibraryProse(p, sample))}
 <dl class="facts">
 <dt>signature</dt><dd><code>${p.signature}</code></dd>
-<dt>blamed frame</dt><dd><code>${blameText(p)}</code></dd>
+<dt>blamed frame</dt><dd><code>${problemBlameText(p)}</code></dd>
 <dt>executable</dt><dd><code>${p.executable}</code></dd>
 <dt>reports</dt><dd><strong class="count">${p.count}</strong></dd>
 <dt>first seen</dt><dd>${when(p.firstSeen)}</dd>
@@ -139,46 +129,4 @@ ${p.signatureHashes.length > 1 ? html`<p class="dim">${p.signatureHashes.length}
   )}</tbody></table>
 ${p.count > reports.length ? html`<p class="dim">${p.count - reports.length} older reports not listed.</p>` : ''}`;
   return page(p.summary, body).value;
-}
-
-/** Text from the core must not turn into Markdown emphasis or links. */
-function md(text: string): string {
-  return text.replace(/([\\`*_{}[\]<>#|~!])/g, '\\$1');
-}
-
-function code(text: string): string {
-  const fence = '`'.repeat(Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length)) + 1);
-  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-  return `${fence}${pad}${text}${pad}${fence}`;
-}
-
-export const MARKDOWN_FRAMES = 10;
-
-/** The ticket snippet of a problem: what it is, how often, the flagged library abort, the top frames of the newest report. */
-export function problemMarkdown(p: Problem, sample: Report | undefined, pageUrl: string): string {
-  const out = [`### ${md(p.summary)}`, ''];
-  out.push(`- **Problem:** [${p.id}](${pageUrl}) — ${p.count} report${p.count === 1 ? '' : 's'}, first seen ${when(p.firstSeen)}, last seen ${when(p.lastSeen)}`);
-  out.push(`- **Kind:** ${code(p.kind)} in ${code(p.executable)}`);
-  if (p.libraryAbort) {
-    const text = sample ? libraryAbortText(sample) : undefined;
-    out.push(`- **Library abort:** ${md(text ?? `${p.library ?? 'a shared library'} called abort() itself`)}`);
-  }
-  out.push(`- **Blame:** ${code(blameText(p))}`);
-  out.push(`- **Signature:** ${code(p.signature)}`);
-  const versions = Object.keys(p.versions).filter((v) => v !== 'unknown');
-  if (versions.length) out.push(`- **Versions:** ${versions.map(code).join(', ')}`);
-  let lines: string[];
-  if (sample) {
-    const stack = collapseRuns(meaningfulFrames(crashedThread(sample)).frames);
-    lines = stack.slice(0, MARKDOWN_FRAMES).map((l) => ('frame' in l ? frameText(l.frame, false) : repeatText(l)));
-    if (stack.length > MARKDOWN_FRAMES) lines.push(`... ${stack.length - MARKDOWN_FRAMES} more`);
-  } else {
-    lines = p.frames.slice(0, MARKDOWN_FRAMES).map((f, i) => `#${i} ${f}`);
-  }
-  if (lines.length) {
-    const body = lines.join('\n');
-    const fence = '`'.repeat(Math.max(2, ...[...body.matchAll(/`+/g)].map((m) => m[0].length)) + 1);
-    out.push('', `${fence}text\n${body}\n${fence}`);
-  }
-  return `${out.join('\n')}\n`;
 }

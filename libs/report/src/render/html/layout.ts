@@ -1,4 +1,4 @@
-import { html, SafeHtml, type HtmlValue } from './html';
+import { html, SafeHtml, type HtmlValue } from './safe-html';
 
 const STYLE = `
 :root{--fg:#1c1c1c;--dim:#666;--line:#e5e5e5;--accent:#1d4ed8;--warn:#d97706}
@@ -36,11 +36,4 @@ ${options.refreshSeconds ? html`<meta http-equiv="refresh" content="${options.re
 <body><header class="top"><a class="brand" href="/problems">triage</a><a href="/problems">Problems</a></header>
 ${body}</body></html>
 `;
-}
-
-/** "2024-03-01 10:00 UTC": times on pages are UTC, like the per-day counts. */
-export function when(iso: string | undefined): string {
-  if (!iso) return '';
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }

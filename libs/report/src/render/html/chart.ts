@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from './html';
+import { html, type SafeHtml } from './safe-html';
 
 const DAY_MS = 86_400_000;
 

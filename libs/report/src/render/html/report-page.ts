@@ -1,12 +1,16 @@
-import type { Frame, ModuleEntry, Report, Thread } from '@triage/report';
-import type { CoreMeta } from '../cores/core-record';
-import { html, type SafeHtml } from './html';
-import { page, when } from './layout';
+import type { Frame, ModuleEntry, Report, Thread } from '../../model';
+import { LIBRARY_ABORT_TITLE, libraryAbortProse } from '../common';
+import { when } from '../time';
+import type { CoreRecordView } from '../views';
+import { page } from './layout';
+import { html, proseHtml, type SafeHtml } from './safe-html';
 
 /** Links the page offers: the machine-readable forms of the same report. */
 export interface ReportLinks {
   json: string;
   markdown: string;
+  /** The page's own absolute URL (for the Markdown snippet's link). */
+  page?: string;
   /** The problem this report was grouped into, when the index knows it. */
   problem?: { url: string; id: string; count: number };
 }
@@ -27,16 +31,8 @@ function frameRows(frames: Frame[]): SafeHtml {
 }
 
 /** The library-abort flag is the finding people miss: the program did not decide to die, a library did. */
-function libraryAbortBox(report: Report): SafeHtml | '' {
-  const c = report.classification;
-  if (!c.library && !c.flags.includes('library-abort')) return '';
-  const lib = c.library;
-  const entered = lib?.enteredFrom;
-  return html`<div class="callout library-abort"><strong>Aborted inside a library.</strong>
-The program did not call <code>abort()</code> itself: ${lib ? html`<code>${lib.module}</code>${lib.function ? html` (in <code>${lib.function}</code>)` : ''}` : 'a shared library'}
-decided to end the process. ${entered ? html`The program entered that library from <code>${entered.function ?? '??'}</code>${where(entered) ? html` at <code>${where(entered)}</code>` : ''}${entered.module ? html` in <code>${entered.module}</code>` : ''}.` : ''}
-Look at how the program calls the library there (arguments, error paths) before blaming the library itself, and
-include the library's version when you report it upstream.</div>`;
+export function libraryAbortBox(prose: ReturnType<typeof libraryAbortProse>): SafeHtml | '' {
+  return prose ? html`<div class="callout library-abort"><strong>${LIBRARY_ABORT_TITLE}.</strong> ${proseHtml(prose)}</div>` : '';
 }
 
 function moduleRows(modules: ModuleEntry[]): SafeHtml {
@@ -53,7 +49,7 @@ function otherThreads(threads: Thread[]): SafeHtml {
   )}`;
 }
 
-function coreFacts(report: Report, meta: CoreMeta | undefined): SafeHtml {
+function coreFacts(report: Report, meta: CoreRecordView | undefined): SafeHtml {
   const core = report.core;
   const md = meta?.metadata ?? {};
   const rows: Array<[string, string | number | undefined]> = [
@@ -90,7 +86,7 @@ ${c.flags.length ? html`<dt>flags</dt><dd class="dim">${c.flags.join(', ')}</dd>
 </dl>`;
 }
 
-export function reportPage(report: Report, meta: CoreMeta | undefined, links: ReportLinks): string {
+export function reportPage(report: Report, meta: CoreRecordView | undefined, links: ReportLinks): string {
   const c = report.classification;
   const crashed = report.threads.find((t) => t.crashed) ?? report.threads[0];
   const others = report.threads.filter((t) => t !== crashed);
@@ -98,7 +94,7 @@ export function reportPage(report: Report, meta: CoreMeta | undefined, links: Re
   const body = html`<nav><a href="${links.json}">JSON</a><a href="${links.markdown}">Markdown</a>${links.problem ? html`<a href="${links.problem.url}">Problem</a>` : ''}</nav>
 <h1>${c.summary}</h1>
 ${classificationFacts(report, links)}
-${libraryAbortBox(report)}
+${libraryAbortBox(libraryAbortProse(report.classification, true))}
 ${c.message ? html`<h2>Message</h2><pre class="message">${c.message}</pre>` : ''}
 <h2>Crashing thread${crashed ? html` (${crashed.tid})` : ''}</h2>
 ${crashed ? frameRows(crashed.frames) : html`<p class="dim">no stack</p>`}

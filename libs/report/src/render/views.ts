@@ -1,0 +1,68 @@
+/**
+ * What the pages show, as data. The API's controllers build these; the renderers beside this file turn
+ * them into HTML or Markdown. Problem shapes are written here (not imported from the problem catalog,
+ * which itself reads reports): any catalog whose records have these fields can be shown.
+ */
+import type { Blame, CrashKind } from '../model';
+
+/** What the clients said about a core and when it was sent (the API's cores/<id>/meta.json). */
+export interface CoreRecordView {
+  format?: string;
+  metadata: {
+    executable?: string;
+    cmdline?: string;
+    package?: string;
+    hostname?: string;
+    osRelease?: string;
+    kernel?: string;
+  };
+  uploads: ReadonlyArray<{ at: string }>;
+}
+
+export interface CoreStatusView {
+  state: string;
+  updatedAt?: string;
+  attempts?: number;
+  reason?: string;
+}
+
+export interface ProblemView {
+  id: string;
+  signature: string;
+  signatureHashes: readonly string[];
+  kind: CrashKind;
+  summary: string;
+  blame: Blame;
+  libraryAbort: boolean;
+  library?: string;
+  executable: string;
+  frames: readonly string[];
+  firstSeen: string;
+  lastSeen: string;
+  count: number;
+  versions: Record<string, number>;
+  hosts: Record<string, number>;
+  days: Record<string, number>;
+}
+
+export interface ProblemReportView {
+  id: string;
+  receivedAt: string;
+}
+
+export interface ProblemListFilters {
+  q?: string;
+  executable?: string;
+  kind?: CrashKind;
+  libraryAbortOnly?: boolean;
+  from?: Date;
+  to?: Date;
+  sort?: 'last' | 'count';
+  limit?: number;
+  offset?: number;
+}
+
+export interface ProblemListView {
+  total: number;
+  problems: readonly ProblemView[];
+}
