@@ -27,6 +27,21 @@ export default tseslint.config(
     },
   },
   {
+    // The records beside a core (meta, status, facts, report) have one reader and writer, libs/cores,
+    // with one torn-read rule; nobody else builds their keys.
+    files: ['apps/**/*.ts', 'libs/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['libs/cores/**', 'libs/storage/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='keys'][property.name=/^(coreMeta|coreStatus|coreFacts|report)$/]",
+          message: 'read and write core records through CoreRecords (@triage/cores)',
+        },
+      ],
+    },
+  },
+  {
     // A library's index.ts is its front door: re-exports only, no code of its own.
     files: ['libs/*/src/index.ts'],
     rules: {

@@ -15,7 +15,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { analyzeInput } from '@triage/analysis';
 import { ProblemIndex } from '@triage/problems';
 import type { Report } from '@triage/report';
-import { CoreRecords } from '@triage/storage';
+import { CoreRecords } from '@triage/cores';
 import { FsStorage } from '@triage/storage';
 import { crash, type CrasherName } from '../support/crashers';
 import { configFrom, dropRedisPrefix, startApi, type RunningApi } from './service-harness';

@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { analyzeInput } from '@triage/analysis';
 import { ProblemIndex, type Problem } from '@triage/problems';
 import type { Report } from '@triage/report';
-import { CoreRecords, type CoreMeta } from '@triage/storage';
+import { CoreRecords, type CoreMeta } from '@triage/cores';
 import { FsStorage } from '@triage/storage';
 import { spawnSync } from 'node:child_process';
 import { crash, type CrasherName } from '../support/crashers';
@@ -115,7 +115,7 @@ describe('problems: real cores of a few bugs land in one problem per bug', () =>
       await records.writeMeta(meta);
     }
     const rebuilt = new ProblemIndex(redis, { prefix: reindexPrefix });
-    const result = await rebuilt.rebuild(storage);
+    const result = await rebuilt.rebuild(records);
     // The same core run twice with identical input can produce identical bytes, hence one report.
     const distinctReports = new Set(analyzed.map((a) => a.report.id)).size;
     assert.deepEqual(result, { reports: distinctReports, problems: 4, skipped: 0 });

@@ -14,7 +14,7 @@ import type { StoragePort } from '@triage/storage';
 import type { Report } from '@triage/report';
 import { cliPath, runAsync } from '../support/cli';
 import { compressedCopy, crash } from '../support/crashers';
-import type { CoreMeta } from '../../apps/api/src/cores/core-record';
+import type { CoreMeta } from '@triage/cores';
 import {
   chunked,
   configFrom,

@@ -17,7 +17,7 @@ import { DebuginfoStore } from '@triage/debuginfo';
 import { IntakeError } from '@triage/intake';
 import { createAnalyzeQueue, enqueueAnalysis, type AnalyzeJob } from '@triage/queue';
 import type { Report } from '@triage/report';
-import { CoreRecords, type CoreMeta } from '@triage/storage';
+import { CoreRecords, type CoreMeta } from '@triage/cores';
 import { FsStorage } from '@triage/storage';
 import { keys } from '@triage/storage';
 import { ToolError } from '@triage/symbolizer';
@@ -61,7 +61,7 @@ function fakeJob(coreId: string, attemptsMade = 0): Job<AnalyzeJob> {
 }
 
 function processorWith(analyzer: Analyzer): AnalyzeProcessor {
-  return new AnalyzeProcessor(config, storage, logger, records, cache, analyzer);
+  return new AnalyzeProcessor(config, logger, records, cache, analyzer);
 }
 
 describe('AnalyzeProcessor', () => {

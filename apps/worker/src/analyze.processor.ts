@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { CoreFacts } from '@triage/core-dump';
 import { describeFailure } from '@triage/analysis';
 import type { AnalyzeOptions } from '@triage/analysis';
 import type { TriageConfig } from '@triage/config';
@@ -12,11 +11,10 @@ import { DebuginfoCache } from '@triage/debuginfo';
 import { IntakeError, type CoreMetadata } from '@triage/intake';
 import type { AnalyzeJob } from '@triage/queue';
 import type { Report } from '@triage/report';
-import { CoreRecords, type CoreMeta, type CoreStatus } from '@triage/storage';
-import { isCoreId, keys } from '@triage/storage';
-import type { StoragePort } from '@triage/storage';
+import { CoreRecords, type CoreMeta, type CoreStatus } from '@triage/cores';
+import { isCoreId } from '@triage/storage';
 import { JobLifecycle } from './lifecycle';
-import { ANALYZER, CONFIG, LOGGER, STORAGE } from './tokens';
+import { ANALYZER, CONFIG, LOGGER } from './tokens';
 
 /** The analysis pipeline (libs/analysis analyzeInput); injected so the job logic can be tested on its own. */
 export type Analyzer = (inputPath: string, options: AnalyzeOptions) => Promise<Report>;
@@ -37,7 +35,6 @@ export interface AnalyzeResult {
 export class AnalyzeProcessor {
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
-    @Inject(STORAGE) private readonly storage: StoragePort,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly records: CoreRecords,
     private readonly cache: DebuginfoCache,
@@ -51,7 +48,7 @@ export class AnalyzeProcessor {
     const log = this.logger.child({ coreId, jobId: job.id, attempt: job.attemptsMade + 1 });
     const previous = await this.records.readStatus(coreId);
     // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
-    if (previous?.state === 'done' && (await this.storage.stat(keys.report(coreId)))) {
+    if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
       log.info('report already written');
       if (this.lifecycle && !(await this.lifecycle.isRecorded(coreId))) {
         const stored = await this.records.readReport(coreId);
@@ -94,10 +91,7 @@ export class AnalyzeProcessor {
   /** Best effort: facts.json is missing for uploads older than the single-pass ingest, and the core has the same build-ids. */
   private async prefetchDebuginfo(coreId: string): Promise<void> {
     try {
-      const buf = await this.storage.getBuffer(keys.coreFacts(coreId));
-      if (!buf) return;
-      const facts = JSON.parse(buf.toString('utf8')) as Pick<CoreFacts, 'modules'>;
-      await this.cache.fetchForModules((facts.modules ?? []).map((m) => m.buildId));
+      await this.cache.fetchForModules(await this.records.readFactsBuildIds(coreId));
     } catch (err) {
       this.logger.debug({ err, coreId }, 'no debuginfo prefetch from facts');
     }

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TriageConfig } from '@triage/config';
 import { ANALYZE_QUEUE, createQueueConnection, type AnalyzeJob } from '@triage/queue';
-import { CoreRecords } from '@triage/storage';
+import { CoreRecords } from '@triage/cores';
 import { AnalyzeProcessor, type AnalyzeResult } from './analyze.processor';
 import { CONFIG, LOGGER } from './tokens';
 

@@ -5,7 +5,7 @@ import type { TriageConfig } from '@triage/config';
 import { EventBus } from '@triage/events';
 import { ProblemIndex, recordAndAnnounce, recordMetaOf } from '@triage/problems';
 import type { Report } from '@triage/report';
-import type { CoreMeta } from '@triage/storage';
+import type { CoreMeta } from '@triage/cores';
 import { CONFIG, LOGGER } from './tokens';
 
 /**

@@ -6,7 +6,7 @@ import { DebuginfoCache } from '@triage/debuginfo';
 import { DebuginfodClient } from '@triage/debuginfo';
 import { DebuginfoStore } from '@triage/debuginfo';
 import { createStorage } from '@triage/storage';
-import { CoreRecords } from '@triage/storage';
+import { CoreRecords } from '@triage/cores';
 import type { StoragePort } from '@triage/storage';
 import { AnalyzeProcessor } from './analyze.processor';
 import { AnalyzeWorker } from './analyze.worker';

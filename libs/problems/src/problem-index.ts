@@ -1,8 +1,7 @@
 import { redactReport } from '@triage/security';
 import type { Redis } from 'ioredis';
 import type { CrashKind, Report } from '@triage/report';
-import { isCoreId, keys } from '@triage/storage';
-import type { StoragePort } from '@triage/storage';
+import type { CoreRecords } from '@triage/cores';
 import { executableName, kindGroup, NEAR_DUPLICATE_THRESHOLD, problemFrames, stackDistance } from './distance';
 import type { Problem, ProblemFilters, ProblemPage, ProblemReportRef, RebuildResult, RecordMeta, RecordResult } from './model';
 
@@ -387,17 +386,16 @@ export class ProblemIndex {
    * and near-duplicate choices come out as they did live. Run it while workers are stopped: a report
    * recorded during the rebuild may be cleared with the rest.
    */
-  async rebuild(storage: StoragePort, onProgress?: (done: number, total: number) => void): Promise<RebuildResult> {
+  async rebuild(records: CoreRecords, onProgress?: (done: number, total: number) => void): Promise<RebuildResult> {
     const entries: Array<{ id: string; at: Date; hostname?: string; package?: string }> = [];
     let skipped = 0;
-    for await (const obj of storage.list('reports/')) {
-      const m = /^reports\/([0-9a-f]{32})\.json$/.exec(obj.key);
-      if (!m || !isCoreId(m[1])) continue;
-      const meta = await readJson<StoredMeta>(storage, keys.coreMeta(m[1])).catch(() => undefined);
+    for await (const stored of records.reports()) {
+      // The meta only adds hosts and packages: an unreadable one (libs/cores' torn-read rule) leaves them out.
+      const meta = await records.readMeta(stored.id).catch(() => undefined);
       const first = meta?.uploads?.[0];
       entries.push({
-        id: m[1],
-        at: toDate(first?.at ?? obj.lastModified),
+        id: stored.id,
+        at: toDate(first?.at ?? stored.lastModified),
         hostname: meta?.metadata?.hostname ?? first?.hostname,
         package: meta?.metadata?.package,
       });
@@ -406,7 +404,8 @@ export class ProblemIndex {
     await this.clear();
     let reports = 0;
     for (const [i, e] of entries.entries()) {
-      const report = await readJson<Report>(storage, keys.report(e.id)).catch(() => undefined);
+      // An unreadable report is counted as skipped, never written over.
+      const report = await records.readReport(e.id).catch(() => undefined);
       if (!report?.signatureHash || !report.classification) {
         skipped++;
         continue;
@@ -417,17 +416,6 @@ export class ProblemIndex {
     }
     return { reports, problems: await this.redis.zcard(this.key.byLast()), skipped };
   }
-}
-
-/** The fields of cores/<id>/meta.json reindex reads (libs/storage CoreMeta). */
-interface StoredMeta {
-  metadata?: { hostname?: string; package?: string };
-  uploads?: Array<{ at: string; hostname?: string }>;
-}
-
-async function readJson<T>(storage: StoragePort, key: string): Promise<T | undefined> {
-  const buf = await storage.getBuffer(key);
-  return buf ? (JSON.parse(buf.toString('utf8')) as T) : undefined;
 }
 
 /** The occurrence facts of a report as the worker and reindex know them. */

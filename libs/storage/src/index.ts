@@ -4,8 +4,6 @@ export { S3Storage, type S3StorageConfig, type S3StorageOptions } from './s3-sto
 export { ObjectNotFoundError, isUnavailable } from './errors';
 export { keys, isCoreId } from './layout';
 export { StorageUnavailableError, type ObjectInfo, type PutOptions, type StoragePort } from './storage.port';
-export { CoreRecords, type CoreMeta, type CoreState, type CoreStatus, type UploadEvent } from './core-records';
-export * from './core-records';
 export * from './errors';
 export * from './fs-storage';
 export * from './layout';

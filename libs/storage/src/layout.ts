@@ -8,6 +8,8 @@
  *   cores/<coreId>/facts.json     what the upload's single pass read: signal, threads, modules with build-ids
  *   cores/<coreId>/status.json    queued | analyzing | done | failed (+ reason)
  *   reports/<coreId>.json         the report JSON (report id = core id)
+ *
+ * The JSON records (meta, facts, status, report) are read and written only by libs/cores (CoreRecords).
  *   debuginfo/<buildId>/debuginfo   separate debuginfo (DWARF) by build-id
  *   debuginfo/<buildId>/executable  the stripped ELF object by build-id
  */

@@ -2,16 +2,14 @@ import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res
 import type { Request, Response } from 'express';
 import type { TriageConfig } from '@triage/config';
 import { parseTtl, signLink } from '@triage/security';
-import { keys } from '@triage/storage';
-import type { StoragePort } from '@triage/storage';
-import type { SweepResult } from '@triage/retention';
+import type { SweepResult } from '@triage/cores';
 import { AuthService } from '../auth/auth.service';
 import { Scope } from '../auth/scope.decorator';
 import { coreIdParam } from '../cores/core-id';
 import { CoreStore } from '../cores/core-store';
 import { ApiError, badRequest, notFound } from '../http/errors';
 import { baseUrl } from '../http/links';
-import { CONFIG, STORAGE } from '../infra/tokens';
+import { CONFIG } from '../infra/tokens';
 import { CoreLifecycle, type DeletedCore } from './core-lifecycle';
 import { RetentionSweeper } from './retention.service';
 
@@ -28,7 +26,6 @@ const DEFAULT_LINK_TTL = '7d';
 export class AdminController {
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
-    @Inject(STORAGE) private readonly storage: StoragePort,
     private readonly cores: CoreStore,
     private readonly lifecycle: CoreLifecycle,
     private readonly retention: RetentionSweeper,
@@ -54,16 +51,15 @@ export class AdminController {
   @Scope('admin')
   async download(@Param('id') raw: string, @Res() res: Response): Promise<void> {
     const id = coreIdParam(raw);
-    const info = await this.storage.stat(keys.core(id));
-    if (!info) {
+    const core = await this.cores.openCore(id);
+    if (!core) {
       const status = await this.cores.readStatus(id);
       throw status ? new ApiError(410, 'gone', `the raw core of ${id} was deleted (retention or request); its report remains`) : notFound(`no core ${id}`);
     }
-    const body = await this.storage.get(keys.core(id));
-    if (!body) throw notFound(`no core ${id}`);
+    const { body } = core;
     res.status(200);
     res.setHeader('Content-Type', 'application/zstd');
-    res.setHeader('Content-Length', String(info.size));
+    res.setHeader('Content-Length', String(core.size));
     res.setHeader('Content-Disposition', `attachment; filename="core-${id}.zst"`);
     res.setHeader('Cache-Control', 'no-store');
     await new Promise<void>((resolve, reject) => {

@@ -1,8 +1,7 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { StoragePort } from '@triage/storage';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ProblemsService } from '../problems/problems.service';
 import { ServiceUnavailableError } from '../http/errors';
-import { STORAGE } from '../infra/tokens';
+import { CoreStore } from '../cores/core-store';
 import { CoreLifecycle } from './core-lifecycle';
 
 /** What deleting a core needs from the problem index; ProblemIndex gets it as `remove(reportId)`. */
@@ -21,11 +20,11 @@ export class ProblemIndexHooks implements OnModuleInit {
   constructor(
     private readonly lifecycle: CoreLifecycle,
     private readonly problems: ProblemsService,
-    @Inject(STORAGE) private readonly storage: StoragePort,
+    private readonly cores: CoreStore,
   ) {}
 
   onModuleInit(): void {
-    this.lifecycle.onReindex('problems', async () => ({ ...(await this.problems.index.rebuild(this.storage)) }));
+    this.lifecycle.onReindex('problems', async () => ({ ...(await this.problems.index.rebuild(this.cores)) }));
     this.lifecycle.onDelete('problems', (id) =>
       this.removeReport(id).catch((err: unknown) => {
         // Nothing is deleted while the index cannot be updated: the client retries on 503.

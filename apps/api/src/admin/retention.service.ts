@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { TriageConfig } from '@triage/config';
-import { DEFAULT_CORE_RETENTION_DAYS, sweepExpiredCores, type SweepResult } from '@triage/retention';
-import type { StoragePort } from '@triage/storage';
-import { CONFIG, STORAGE } from '../infra/tokens';
+import { DEFAULT_CORE_RETENTION_DAYS, sweepExpiredCores, type SweepResult } from '@triage/cores';
+import { CoreStore } from '../cores/core-store';
+import { CONFIG } from '../infra/tokens';
 
 const FIRST_SWEEP_DELAY_MS = 60_000;
 
@@ -19,7 +19,7 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
-    @Inject(STORAGE) private readonly storage: StoragePort,
+    private readonly cores: CoreStore,
   ) {}
 
   get retentionDays(): number {
@@ -44,7 +44,7 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
 
   /** One sweep now (or the one already running). */
   sweep(now?: Date): Promise<SweepResult> {
-    this.running ??= sweepExpiredCores(this.storage, { retentionDays: this.retentionDays, now })
+    this.running ??= sweepExpiredCores(this.cores, { retentionDays: this.retentionDays, now })
       .then((result) => {
         if (result.deleted.length) this.logger.log(`deleted ${result.deleted.length} raw core(s) older than ${this.retentionDays} days`);
         for (const e of result.errors) this.logger.warn(`core ${e.id}: ${e.reason}`);

@@ -111,7 +111,6 @@ export class CoreUploadService {
     } catch (err) {
       if (created) {
         await this.cores.removeCore(id).catch((e: Error) => this.logger.error(`cannot undo core ${id}: ${e.message}`));
-        await this.storage.delete(keys.coreFacts(id)).catch(() => undefined);
       }
       throw err;
     }
@@ -195,8 +194,8 @@ export class CoreUploadService {
   /** Best effort: the facts let the worker prefetch debuginfo early, but the worker can read them from the core too. */
   private async writeFacts(id: string, facts: CoreFacts | undefined): Promise<void> {
     if (!facts) return;
-    await this.storage
-      .put(keys.coreFacts(id), JSON.stringify(facts), { contentType: 'application/json' })
+    await this.cores
+      .writeFacts(id, facts)
       .catch((e: Error) => this.logger.warn(`cannot write the facts of core ${id}: ${e.message}`));
   }
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { loadConfig } from '@triage/config';
+import { CoreRecords } from '@triage/cores';
 import { ProblemIndex } from '@triage/problems';
 import { createStorage } from '@triage/storage';
 import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
@@ -27,7 +28,7 @@ export const registerReindex: RegisterCommand = (program) => {
           redis.on('error', () => undefined);
           const index = new ProblemIndex(redis, { prefix: config.redisPrefix });
           const started = Date.now();
-          const result = await index.rebuild(createStorage(config.storage), (done, total) => {
+          const result = await index.rebuild(new CoreRecords(createStorage(config.storage)), (done, total) => {
             if (!flags.json && process.stderr.isTTY && (done % 100 === 0 || done === total)) process.stderr.write(`\r${done}/${total} reports`);
           });
           if (!flags.json && process.stderr.isTTY) process.stderr.write('\n');

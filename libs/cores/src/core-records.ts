@@ -1,0 +1,175 @@
+import { createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { CoreFacts } from '@triage/core-dump';
+import type { Report } from '@triage/report';
+import { isCoreId, keys, StorageUnavailableError, type StoragePort } from '@triage/storage';
+import type { CoreFactsRecord, CoreMeta, CoreStatus, DeletedCore } from './records';
+
+const RAW_CORE_KEY = /^cores\/([0-9a-f]{32})\/core\.zst$/;
+const REPORT_KEY = /^reports\/([0-9a-f]{32})\.json$/;
+const TORN_READ_ATTEMPTS = 3;
+const TORN_READ_PAUSE_MS = 50;
+
+/** A stored object of a core, for the sweeps that walk the bucket (retention, reindex). */
+export interface StoredObject {
+  id: string;
+  lastModified: Date;
+}
+
+/**
+ * The one reader and writer of the records beside each core (meta, status, facts, report) and of their
+ * deletion. One torn-read rule for all of them: a record that is still unreadable after a re-read is an
+ * error (StorageUnavailableError), never "absent", so no caller can mistake it for a missing record and
+ * write a fresh one over it.
+ */
+export class CoreRecords {
+  constructor(private readonly storage: StoragePort) {}
+
+  /**
+   * A store that overwrites in place (some S3 servers) can hand out a record mid-write: read again, and
+   * if it is still unreadable say the store is unavailable (retryable), never crash.
+   */
+  private async readJson<T>(key: string): Promise<T | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const buf = await this.storage.getBuffer(key);
+      if (!buf) return undefined;
+      try {
+        const parsed: unknown = JSON.parse(buf.toString('utf8'));
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as T;
+      } catch {
+        // torn or corrupt: read again below
+      }
+      if (attempt >= TORN_READ_ATTEMPTS) throw new StorageUnavailableError(`the stored record ${key} is unreadable`);
+      await new Promise((r) => setTimeout(r, TORN_READ_PAUSE_MS));
+    }
+  }
+
+  private async writeJson(key: string, value: unknown): Promise<void> {
+    await this.storage.put(key, JSON.stringify(value, null, 2), { contentType: 'application/json' });
+  }
+
+  /**
+   * Copies the stored core (zstd-compressed) to `dest` on local disk for the tools; false when the raw
+   * core is gone (deleted by retention or on request).
+   */
+  async downloadCore(id: string, dest: string): Promise<boolean> {
+    const body = await this.storage.get(keys.core(id));
+    if (!body) return false;
+    await pipeline(body, createWriteStream(dest));
+    return true;
+  }
+
+  /** The stored core (zstd-compressed) as a stream with its size, for the admin download. */
+  async openCore(id: string): Promise<{ size: number; body: Readable } | undefined> {
+    const info = await this.storage.stat(keys.core(id));
+    if (!info) return undefined;
+    const body = await this.storage.get(keys.core(id));
+    return body ? { size: info.size, body } : undefined;
+  }
+
+  async coreExists(id: string): Promise<boolean> {
+    return (await this.storage.stat(keys.core(id))) !== undefined;
+  }
+
+  readMeta(id: string): Promise<CoreMeta | undefined> {
+    return this.readJson<CoreMeta>(keys.coreMeta(id));
+  }
+
+  writeMeta(meta: CoreMeta): Promise<void> {
+    return this.writeJson(keys.coreMeta(meta.id), meta);
+  }
+
+  readStatus(id: string): Promise<CoreStatus | undefined> {
+    return this.readJson<CoreStatus>(keys.coreStatus(id));
+  }
+
+  writeStatus(id: string, status: CoreStatus): Promise<void> {
+    return this.writeJson(keys.coreStatus(id), status);
+  }
+
+  readReport(id: string): Promise<Report | undefined> {
+    return this.readJson<Report>(keys.report(id));
+  }
+
+  writeReport(id: string, report: Report): Promise<void> {
+    return this.writeJson(keys.report(id), report);
+  }
+
+  async hasReport(id: string): Promise<boolean> {
+    return (await this.storage.stat(keys.report(id))) !== undefined;
+  }
+
+  /** Keeps of the upload's facts only what the worker reads: the build-ids to prefetch debuginfo for. */
+  writeFacts(id: string, facts: CoreFacts): Promise<void> {
+    const record: CoreFactsRecord = { version: 2, buildIds: facts.modules.flatMap((m) => (m.buildId ? [m.buildId] : [])) };
+    return this.writeJson(keys.coreFacts(id), record);
+  }
+
+  /** The build-ids the upload saw; empty when facts.json is missing (uploads older than the single-pass ingest). */
+  async readFactsBuildIds(id: string): Promise<string[]> {
+    const record = await this.readJson<Partial<CoreFactsRecord> & { modules?: Array<{ buildId?: string }> }>(keys.coreFacts(id));
+    if (!record) return [];
+    // Version 1 kept every fact of the single pass; its modules carry the same build-ids.
+    const ids = record.buildIds ?? (record.modules ?? []).map((m) => m.buildId);
+    return ids.filter((b): b is string => typeof b === 'string');
+  }
+
+  /** The status a client sees: status.json, or "queued" for a stored core whose status is not written yet. */
+  async currentStatus(id: string): Promise<CoreStatus | undefined> {
+    const status = await this.readStatus(id);
+    if (status) return status;
+    const meta = await this.readMeta(id);
+    if (!meta) return undefined;
+    return { state: 'queued', updatedAt: meta.uploads.at(-1)?.at ?? new Date(0).toISOString(), attempts: 0 };
+  }
+
+  /** Removes a core and everything beside it; used to undo an upload that could not be queued. */
+  async removeCore(id: string): Promise<void> {
+    for (const key of [keys.coreStatus(id), keys.coreFacts(id), keys.coreMeta(id), keys.core(id)]) await this.storage.delete(key);
+  }
+
+  /**
+   * Deletes the raw core and records that in status.json; the report, meta and status stay. `status` is
+   * what currentStatus said (a torn status.json throws there, so it is never written over).
+   */
+  async deleteRawCore(id: string, status: CoreStatus | undefined, now = new Date()): Promise<void> {
+    await this.storage.delete(keys.core(id));
+    // A raw core with no record at all beside it: say what is left, not that an analysis ran.
+    const base: CoreStatus = status ?? ((await this.hasReport(id)) ? { state: 'done', updatedAt: '', attempts: 0 } : { state: 'failed', updatedAt: '', attempts: 0, reason: 'the raw core was deleted before it was analysed' });
+    await this.writeStatus(id, { ...base, updatedAt: now.toISOString(), coreDeleted: true, coreDeletedAt: now.toISOString() });
+  }
+
+  /**
+   * Deletes a core and every record of it. `beforeDelete` runs once something is known to exist and
+   * before anything is deleted (index owners remove their entries there, so no index points at a half
+   * deleted core). Then the raw core, every other object under cores/<id>/, the report, and the status
+   * last: a delete cut off halfway is finished by running it again. Undefined when nothing was stored.
+   */
+  async deleteCore(id: string, beforeDelete?: () => Promise<void>): Promise<DeletedCore | undefined> {
+    const beside: string[] = [];
+    for await (const o of this.storage.list(`cores/${id}/`)) beside.push(o.key);
+    const present = [...beside, ...((await this.hasReport(id)) ? [keys.report(id)] : [])];
+    if (present.length === 0) return undefined;
+    await beforeDelete?.();
+    const rank = (key: string): number => (key === keys.core(id) ? 0 : key === keys.coreStatus(id) ? 3 : key === keys.report(id) ? 2 : 1);
+    for (const key of [...present].sort((a, b) => rank(a) - rank(b))) await this.storage.delete(key);
+    return { id, deleted: present.sort() };
+  }
+
+  /** Every stored raw core with when it was stored. */
+  async *rawCores(): AsyncIterable<StoredObject> {
+    for await (const obj of this.storage.list('cores/')) {
+      const m = RAW_CORE_KEY.exec(obj.key);
+      if (m) yield { id: m[1], lastModified: obj.lastModified };
+    }
+  }
+
+  /** Every stored report with when it was written (reindex). */
+  async *reports(): AsyncIterable<StoredObject> {
+    for await (const obj of this.storage.list('reports/')) {
+      const m = REPORT_KEY.exec(obj.key);
+      if (m && isCoreId(m[1])) yield { id: m[1], lastModified: obj.lastModified };
+    }
+  }
+}
