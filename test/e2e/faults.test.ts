@@ -8,7 +8,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,7 +143,10 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
       TRIAGE_WORKER_CONCURRENCY: '1',
       TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-a'),
       TRIAGE_RETENTION_SWEEP_MS: '0',
+      // The workers' own temp dir, to see what a killed job leaves behind.
+      TMPDIR: join(work, 'worker-tmp'),
     };
+    mkdirSync(env.TMPDIR, { recursive: true });
     const config = configFrom(env);
     storage = createStorage(config.storage);
     const api = await startApi(config);
@@ -165,6 +168,8 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
       await new Promise((r) => (first.child.exitCode !== null || first.child.signalCode !== null ? r(undefined) : first.child.once('exit', r)));
       assert.equal(first.child.signalCode, 'SIGKILL');
       assert.equal(await storage.stat(keys.report(id)), undefined, 'killed before it wrote a report');
+      const left = readdirSync(env.TMPDIR).filter((n) => n.startsWith(`triage-job-${first.child.pid}-`));
+      assert.equal(left.length, 1, 'the killed job left its scratch dir (with the core) behind');
 
       second = startWorker({ ...env, TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-b') });
       let status: { status: string; attempts: number } = { status: '', attempts: 0 };
@@ -184,6 +189,7 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
       assert.equal(json<{ id: string }>(report).id, id);
       assert.equal((second.output().match(/analysis done/g) ?? []).length, 1, second.output());
       assert.equal((first.output().match(/analysis done/g) ?? []).length, 0);
+      assert.deepEqual(readdirSync(env.TMPDIR).filter((n) => n.startsWith('triage-')), [], 'the second worker swept the dead one\'s scratch dir');
     } finally {
       await second?.stop();
       await first.stop();

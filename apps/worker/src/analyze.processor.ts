@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
@@ -13,6 +12,7 @@ import type { AnalyzeJob } from '@triage/queue';
 import type { Report } from '@triage/report';
 import { CoreRecords, type CoreMeta, type CoreStatus } from '@triage/cores';
 import { isCoreId } from '@triage/storage';
+import { makeScratchDir } from '@triage/tools';
 import { JobLifecycle } from './lifecycle';
 import { ANALYZER, CONFIG, LOGGER } from './tokens';
 
@@ -60,7 +60,7 @@ export class AnalyzeProcessor {
     await this.records.writeStatus(coreId, this.status('analyzing', attempts));
     await this.lifecycle?.started(coreId, attempts);
     const started = Date.now();
-    const work = await mkdtemp(join(tmpdir(), 'triage-job-'));
+    const work = await makeScratchDir('job');
     try {
       const { report, meta } = await this.analyze(coreId, work);
       await this.records.writeReport(coreId, report);

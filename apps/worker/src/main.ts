@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, type TriageConfig } from '@triage/config';
 import { logSandboxStatus } from '@triage/security';
+import { sweepScratch } from '@triage/tools';
 import { createLogger, PinoNestLogger } from './logger';
 import { WorkerModule } from './worker.module';
 
@@ -24,7 +25,17 @@ async function main(): Promise<void> {
   await app.init();
   await logSandboxStatus({ warn: (m) => logger.warn(m), info: (m) => logger.info(m) }, { enabled: config.sandbox });
   logger.info({ storage: config.storage.kind, debuginfoCache: config.debuginfoCacheDir }, 'triage worker started');
+  // Job dirs hold whole cores: a worker killed mid-job leaves one; the next start (and every hour) removes it.
+  const sweep = (): void =>
+    void sweepScratch().then(
+      (removed) => removed.length && logger.info({ removed }, 'removed scratch dirs of dead processes'),
+      (err: unknown) => logger.warn({ err }, 'scratch sweep failed'),
+    );
+  sweep();
+  setInterval(sweep, SCRATCH_SWEEP_EVERY_MS).unref();
 }
+
+const SCRATCH_SWEEP_EVERY_MS = 60 * 60 * 1000;
 
 main().catch((err: unknown) => {
   process.stderr.write(`triage-worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

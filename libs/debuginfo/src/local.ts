@@ -5,8 +5,8 @@
  * server can be given as a directory.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, stat, symlink } from 'node:fs/promises';
+import { makeScratchDir } from '@triage/tools';
 import { join, resolve } from 'node:path';
 
 const SYSTEM_DEBUG_DIR = '/usr/lib/debug';
@@ -83,7 +83,7 @@ export async function linkBuildIdTree(
 ): Promise<BuildIdTree | undefined> {
   const wanted = entries.filter((e) => normalizeBuildId(e.buildId) && (e.debuginfo || e.executable));
   if (wanted.length === 0) return undefined;
-  const root = await mkdtemp(join(tmpdir(), 'triage-buildid-'));
+  const root = await makeScratchDir('buildid');
   for (const e of wanted) {
     const id = normalizeBuildId(e.buildId) as string;
     const dir = join(root, '.build-id', id.slice(0, 2));

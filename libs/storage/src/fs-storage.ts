@@ -195,6 +195,20 @@ export class FsStorage implements StoragePort {
     }
   }
 
+  async sweepAbandoned(olderThan: Date): Promise<number> {
+    await this.init();
+    let removed = 0;
+    for (const name of await readdir(this.tmp)) {
+      const path = join(this.tmp, name);
+      // A live write keeps its file's mtime fresh; only a writer that died leaves an old one.
+      const st = await stat(path).catch(() => undefined);
+      if (!st || st.mtime >= olderThan) continue;
+      await rm(path, { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+
   async ping(): Promise<void> {
     try {
       await this.init();

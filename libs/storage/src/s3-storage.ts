@@ -253,6 +253,34 @@ export class S3Storage implements StoragePort {
     }
   }
 
+  /**
+   * Aborts multipart uploads a killed process never completed (their parts are billed and invisible).
+   * A server without ListMultipartUploads (NotImplemented) has nothing we can sweep: a bucket lifecycle
+   * rule (AbortIncompleteMultipartUpload) does it there.
+   */
+  async sweepAbandoned(olderThan: Date): Promise<number> {
+    let removed = 0;
+    let keyMarker = '';
+    let uploadIdMarker = '';
+    for (;;) {
+      let page;
+      try {
+        page = await this.client.listIncompleteUploadsQuery(this.bucket, '', keyMarker, uploadIdMarker, '');
+      } catch (err) {
+        if ((err as { code?: string }).code === 'NotImplemented') return removed;
+        return translate(err, 'list incomplete uploads');
+      }
+      for (const u of page.uploads) {
+        if (u.initiated >= olderThan) continue;
+        await this.client.abortMultipartUpload(this.bucket, u.key, u.uploadId);
+        removed++;
+      }
+      if (!page.isTruncated) return removed;
+      keyMarker = page.nextKeyMarker;
+      uploadIdMarker = page.nextUploadIdMarker;
+    }
+  }
+
   async ping(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {

@@ -30,6 +30,11 @@ export interface StoragePort {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Throws when the backend cannot be reached (for /readyz). */
   ping(): Promise<void>;
+  /**
+   * Removes what interrupted writes left behind (a killed process mid-put): temporary files on a
+   * filesystem, incomplete multipart uploads on S3, started before `olderThan`. Returns how many.
+   */
+  sweepAbandoned(olderThan: Date): Promise<number>;
 }
 
 /** Thrown by adapters when the backend is unreachable: callers answer 503 and clients retry. */

@@ -1,1 +1,2 @@
 export * from './run-tool';
+export * from './scratch';

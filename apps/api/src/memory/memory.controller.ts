@@ -1,5 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Controller, Get, HttpCode, Inject, Logger, Param, Post, Query, Req } from '@nestjs/common';
 import { withCoreInput } from '@triage/analysis';
@@ -8,6 +7,7 @@ import { DebuginfoCache } from '@triage/debuginfo';
 import { DebuginfoStore } from '@triage/debuginfo';
 import { extractStrings, grepStrings, inspectCore, type FoundString, type GrepHit } from '@triage/memory';
 import type { GdbEvaluation } from '@triage/symbolizer';
+import { makeScratchDir } from '@triage/tools';
 import type { AuthedRequest } from '../auth/auth.guard';
 import { Scope } from '../auth/scope.decorator';
 import { coreIdParam } from '../cores/core-id';
@@ -118,7 +118,7 @@ export class MemoryController {
   }
 
   private async withStoredCore<T>(id: string, use: (corePath: string) => Promise<T>): Promise<T> {
-    const work = await mkdtemp(join(tmpdir(), 'triage-memory-'));
+    const work = await makeScratchDir('memory');
     try {
       const corePath = join(work, 'core.zst');
       if (!(await this.cores.downloadCore(id, corePath))) {
