@@ -164,12 +164,14 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
         if (state !== 'analyzing') await sleep(50);
       }
       assert.equal(state, 'analyzing', `the first worker took the job: ${first.output()}`);
+      const jobDirs = () => readdirSync(env.TMPDIR).filter((n) => n.startsWith(`triage-job-${first.child.pid}-`));
+      // The status is written before the job's scratch dir is made: wait for the dir (the core goes into it).
+      for (let i = 0; i < 200 && jobDirs().length === 0; i++) await sleep(25);
       first.child.kill('SIGKILL');
       await new Promise((r) => (first.child.exitCode !== null || first.child.signalCode !== null ? r(undefined) : first.child.once('exit', r)));
       assert.equal(first.child.signalCode, 'SIGKILL');
       assert.equal(await storage.stat(keys.report(id)), undefined, 'killed before it wrote a report');
-      const left = readdirSync(env.TMPDIR).filter((n) => n.startsWith(`triage-job-${first.child.pid}-`));
-      assert.equal(left.length, 1, 'the killed job left its scratch dir (with the core) behind');
+      assert.equal(jobDirs().length, 1, 'the killed job left its scratch dir (with the core) behind');
 
       second = startWorker({ ...env, TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-b') });
       let status: { status: string; attempts: number } = { status: '', attempts: 0 };
