@@ -69,18 +69,23 @@ export function debianCore(name: string, argv: string[], options: { files?: Reco
   return { core: join(final, 'core'), dir: final, stderr: readFileSync(join(final, 'stderr'), 'utf8') };
 }
 
-/** A C program built with Debian's gcc and `pkg-config --cflags --libs PKG` (glib-2.0), with its DWARF built in. */
-export function buildWithPkgConfig(name: string, source: string, pkg: string): string {
-  const key = hashOf([name, source, pkg]);
+/**
+ * A C program built with Debian's gcc against Debian's libraries (`pkg-config --cflags --libs PKG`
+ * for glib-2.0, or plain -l flags), with its DWARF built in (-g, not stripped).
+ */
+export function buildC(name: string, source: string, link: { pkgConfig?: string; libs?: string[] }): string {
+  const key = hashOf([name, source, JSON.stringify(link), readFileSync(__filename, 'utf8')]);
   const dir = join(cacheDir, 'debian', 'build', `${name}-${key}`);
   const exe = join(dir, name);
   if (!existsSync(exe)) {
     mkdirSync(dir, { recursive: true });
     const src = join(dir, `${name}.c`);
     writeFileSync(src, source);
-    const flags = execFileSync('pkg-config', ['--cflags', '--libs', pkg], { encoding: 'utf8' }).trim().split(/\s+/);
+    const flags = link.pkgConfig ? execFileSync('pkg-config', ['--cflags', '--libs', link.pkgConfig], { encoding: 'utf8' }).trim().split(/\s+/) : [];
+    flags.push(...(link.libs ?? []));
     const tmp = `${exe}.tmp-${process.pid}`;
-    execFileSync('gcc', ['-g', '-O0', '-fno-omit-frame-pointer', '-o', tmp, src, ...flags], { cwd: dir });
+    // A relative source name, as a project build gives it: glib's messages carry __FILE__.
+    execFileSync('gcc', ['-g', '-O0', '-fno-omit-frame-pointer', '-o', tmp, `${name}.c`, ...flags], { cwd: dir });
     renameSync(tmp, exe);
   }
   return exe;

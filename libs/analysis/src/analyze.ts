@@ -3,11 +3,12 @@ import { readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
 import type { CoreDump } from '@triage/core-dump';
 import { debuginfoSearchDirs } from '@triage/debuginfo';
 import type { CoreMetadata, IntakeResult } from '@triage/intake';
-import { buildReport, moduleRole, type CrashEvidence } from '@triage/report';
+import { buildReport, helperCallFor, moduleRole, type CrashEvidence } from '@triage/report';
 import type { CoreFacts, ModuleEntry, Report } from '@triage/report';
 import { resolveObjectFiles, symbolize, type ObjectFiles } from '@triage/symbolizer';
 import type { SymbolizeResult } from '@triage/symbolizer';
 import { withCoreInput } from './core-input';
+import { readHelperMessage } from './helper-message';
 import { findLibcFile } from './runtime-files';
 import { signalName, SIGABRT } from './signals';
 import type { AnalyzeOptions } from './types';
@@ -99,6 +100,9 @@ async function gatherEvidence(
     exception = await readUncaughtExceptionType(core, (buildId) => objects.get(buildId));
   }
 
+  const helperCall = helperCallFor(signal, crashFrames);
+  const helperMessage = helperCall ? await readHelperMessage(core, helperCall, crashFrames, objects, debuginfoDirs) : undefined;
+
   const modules = core.modules.map((m, i) => ({ ...entries[i], isExecutable: m.isExecutable, role: moduleRole(m.name) }));
   return {
     threads: symbols.threads.map((t) => ({ tid: t.tid, crashed: t.tid === crashingTid, frames: t.frames })),
@@ -113,6 +117,7 @@ async function gatherEvidence(
       path: core.files.find((f) => f.start <= s.vaddr && s.vaddr < f.end)?.path,
     })),
     abortMessage,
+    helperMessage,
     exceptionType: exception?.type,
     exceptionMessage: exception?.message,
     truncated: core.truncated,

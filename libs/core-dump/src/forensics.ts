@@ -35,7 +35,7 @@ async function findLibcModule(core: CoreDump, libcFile: string): Promise<CoreMod
   return byId ?? core.modules.find((m) => /^libc(-[0-9.]+)?\.so/.test(m.name));
 }
 
-async function readPointer(core: CoreDump, address: bigint): Promise<bigint | undefined> {
+export async function readPointer(core: CoreDump, address: bigint): Promise<bigint | undefined> {
   const size = core.elfClass === 64 ? 8 : 4;
   const b = await core.readMemory(address, size);
   if (!b) return undefined;
@@ -115,13 +115,14 @@ export type ObjectFileLookup = (buildId: string) => string | undefined;
  * Type names live in .rodata, which the kernel does not dump for file mappings: read them from the
  * object's own file, found by the build-id of the module that covers the address.
  */
-async function readStringWithFiles(core: CoreDump, address: bigint, maxLength: number, objectFile: ObjectFileLookup): Promise<string | undefined> {
+export async function readStringWithFiles(core: CoreDump, address: bigint, maxLength: number, objectFile: ObjectFileLookup): Promise<string | undefined> {
   const inCore = await core.readCString(address, maxLength);
   if (inCore !== undefined) return inCore;
   const module = core.modules.find((m) => m.start <= address && address < m.end);
   const file = module ? objectFile(module.buildId ?? '') : undefined;
   // The mapping gives only where in the object the address falls; the bytes come from the verified file.
-  const mapping = module && core.files.find((f) => f.path === module.path && f.start <= address && address < f.end);
+  // Matched by address: a module's path may be the loader's name for it (/lib/...) and NT_FILE's the real file.
+  const mapping = module && core.files.find((f) => f.start <= address && address < f.end);
   if (!file || !mapping) return undefined;
   const position = mapping.fileOffset + (address - mapping.start);
   const bytes = await readFileAt(file, position, maxLength).catch(() => undefined);

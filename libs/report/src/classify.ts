@@ -1,6 +1,8 @@
 import { basename } from 'node:path';
 import { crashingThread, findModule, isRuntimeRole, moduleRole, type CrashEvidence, type ModuleRole } from './evidence';
 import { canonicalFunction, describeFrame, frameKey, isPrefixFrame, isSystemSourceFrame, skipCategory, type FrameCategory } from './frames';
+import { helperCallFor, type HelperCall } from './assertion-helpers';
+import { HELPER_RULES } from './helper-rules';
 import type { Blame, Classification, CrashKind, Frame, LibraryAbort } from './model';
 import { SIG, describeSignalCode, hex, sentByProcess, signalName } from './signals';
 
@@ -43,6 +45,8 @@ export interface CrashFacts {
   blameIndex: number;
   blame?: Frame;
   library?: LibraryAbort & { frameIndex: number };
+  /** A library's assertion or fatal-error helper the program called (assertion-helpers.ts). */
+  helper?: HelperCall;
   recursion?: { key: string; depth: number; cut: boolean };
   stackFault?: string;
 }
@@ -80,6 +84,7 @@ export const RULES: readonly ClassificationRule[] = [
     summary: (f) => `Heap corruption detected by glibc${f.message ? ` (${f.message})` : ''} in ${place(f)}`,
     message: abortMessage,
   },
+  ...HELPER_RULES,
   {
     kind: 'assertion',
     when: "SIGABRT through __assert_fail, or an assert text in __abort_msg",
@@ -226,6 +231,7 @@ export function crashFacts(evidence: CrashEvidence): CrashFacts {
     blameIndex: index,
     blame: frames[index],
     library: signal === SIG.ABRT ? libraryAbort(evidence, frames) : undefined,
+    helper: helperCallFor(signal, frames),
     recursion: signal === SIG.SEGV ? deepRecursion(evidence, frames) : undefined,
     stackFault: signal === SIG.SEGV ? stackFault(evidence) : undefined,
   };
@@ -255,6 +261,9 @@ function identifiable(frame: Frame): boolean {
  * argument. When the whole stack is runtime (a libc-internal thread), the first real frame is used.
  */
 export function blameIndex(evidence: CrashEvidence, frames: readonly Frame[]): number {
+  // A library's assertion or fatal-error helper reports for its caller: that is the code to blame.
+  const helper = helperCallFor(evidence.signal.number, frames);
+  if (helper) return helper.callerIndex;
   const first = frames.findIndex(
     (f) => identifiable(f) && !skipCategory(f) && !isPrefixFrame(f) && !isSystemSourceFrame(f) && !isRuntimeRole(roleOf(evidence, f)),
   );

@@ -63,6 +63,8 @@ export interface CrashEvidence {
   mappings: MemoryMapping[];
   /** glibc's __abort_msg text. */
   abortMessage?: string;
+  /** What a library's assertion or fatal-error helper left in memory (ASSERTION_HELPERS). */
+  helperMessage?: string;
   exceptionType?: string;
   exceptionMessage?: string;
   /** The core file was cut short. */

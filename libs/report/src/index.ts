@@ -1,4 +1,16 @@
 export { buildReport, type BuildReportInput } from './build-report';
+export {
+  ASSERTION_HELPERS,
+  findHelperCall,
+  helperCallFor,
+  helperMessageText,
+  isHelperFrame,
+  HELPER_END_SIGNALS,
+  type AssertionHelper,
+  type HelperCall,
+  type HelperMessageSource,
+} from './assertion-helpers';
+export { HELPER_RULES } from './helper-rules';
 export { classify, blameIndex, RULES, FLAG_RULES, type ClassificationRule, type CrashFacts } from './classify';
 export {
   moduleRole,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
+import { isHelperFrame } from './assertion-helpers';
 import { blameIndex } from './classify';
 import { crashingThread, findModule, isRuntimeRole, moduleRole, type CrashEvidence } from './evidence';
 import { canonicalFunction, frameKey, skipCategory } from './frames';
@@ -51,7 +52,8 @@ export function signatureFrames(evidence: CrashEvidence, limit = SIGNATURE_FRAME
   const start = blameIndex(evidence, frames);
   const out: string[] = [];
   const above = frames[start - 1];
-  if (above?.function && !skipCategory(above)) out.push(canonicalFunction(above.function));
+  // An assertion helper above the blamed frame is the report, not what the program did wrong.
+  if (above?.function && !skipCategory(above) && !isHelperFrame(above)) out.push(canonicalFunction(above.function));
   for (const frame of frames.slice(start)) {
     if (out.length >= limit) break;
     if (skipCategory(frame) || unnamedRuntime(evidence, frame)) continue;

@@ -8,7 +8,7 @@
  * path, again only when the build-id matches.
  */
 import { readdirSync, type Dirent } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { readBuildIdFromFile } from '@triage/core-dump';
 import { findExecutableByBuildId } from '@triage/debuginfo';
@@ -63,9 +63,21 @@ async function* candidates(o: MappedObject, id: string, policy: ObjectFilePolicy
   const name = basename(o.path);
   if (name === '..' || name === '.') return;
   const dirs = policy.systemDirs ?? SYSTEM_OBJECT_DIRS;
-  for (const dir of [...(policy.systemDirs ? [] : MULTIARCH_DIRS), ...dirs]) yield join(dir, name);
+  for (const dir of [...(policy.systemDirs ? [] : MULTIARCH_DIRS), ...dirs]) yield await inSystemDirs(join(dir, name), dirs);
   const system = systemIndex(dirs);
-  yield* system.get(name) ?? [];
+  for (const p of system.get(name) ?? []) yield await inSystemDirs(p, dirs);
+}
+
+/**
+ * A library is mapped by its soname (libglib-2.0.so.0), which the system dirs hold as a symlink to the
+ * versioned file. Such a link is followed only to a file that is itself inside the system dirs.
+ */
+async function inSystemDirs(path: string, dirs: readonly string[]): Promise<string> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isSymbolicLink()) return path;
+  const target = await realpath(path).catch(() => undefined);
+  const roots = await Promise.all(dirs.map((d) => realpath(d).catch(() => d)));
+  return target && roots.some((r) => target.startsWith(`${r}/`)) ? target : path;
 }
 
 async function firstWithBuildId(id: string, files: AsyncIterable<string>): Promise<string | undefined> {
@@ -105,7 +117,7 @@ function systemIndex(dirs: readonly string[]): Map<string, string[]> {
       for (const e of entries) {
         const p = join(dir, e.name);
         if (e.isDirectory() && depth < MAX_INDEX_DEPTH) walk(p, depth + 1);
-        else if (e.isFile()) byName.set(e.name, [...(byName.get(e.name) ?? []), p]);
+        else if (e.isFile() || e.isSymbolicLink()) byName.set(e.name, [...(byName.get(e.name) ?? []), p]);
       }
     };
     for (const d of dirs) walk(d, 0);

@@ -1,0 +1,202 @@
+import { canonicalFunction, isSkipFrame } from './frames';
+import type { Frame } from './model';
+
+/**
+ * Libraries' assertion and fatal-error helpers. A program's g_assert() fails inside glib, its
+ * CHECK() inside glog, its panic!() inside Rust's std: the library only reports and ends the
+ * process on the program's behalf. The crash is then the program's own assertion (or deliberate
+ * fatal error), blamed on the function that called the helper, with the helper's message when the
+ * library keeps it in memory. A library that aborts on its own (krb5's abort() in
+ * k5_json_array_get) has no helper here and stays a library-abort.
+ *
+ * Kept as data (satyr and Socorro keep their frame lists so): one row per helper family, what its
+ * frames are called, and where it keeps its message.
+ */
+
+/** Where a helper leaves its message for a post-mortem reader. */
+export type HelperMessageSource =
+  /** A global `char *` exported in the library's .dynsym, set right before the process ends. */
+  | { from: 'global-string-pointer'; symbol: string }
+  /**
+   * glib's structured log fields: an array of `{const char *key; const void *value; gssize length}`
+   * on the crashing thread's stack, one of whose keys is `key`.
+   */
+  | { from: 'log-field'; key: string }
+  /** Printed to stderr and kept nowhere the core can be asked for. */
+  | { from: 'stderr-only' };
+
+export interface AssertionHelper {
+  /** Who provides it, for readers of the table and for the summary ("glib's g_assert()"). */
+  library: string;
+  /** What the program wrote to get here. */
+  call: string;
+  /** The crash is an assertion (a checked condition) or a fatal error the program chose to report. */
+  kind: 'assertion' | 'fatal-error';
+  /** The module the helper lives in (a static build puts it in the executable: then any module). */
+  module?: RegExp;
+  /** Canonical function names (canonicalFunction) of the helper and of what it calls on the way to the end. */
+  frames: RegExp;
+  message: HelperMessageSource;
+  /** For a fatal-error helper whose message says it was an assertion after all (glog's CHECK: "Check failed: "). */
+  assertionMessage?: RegExp;
+}
+
+export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
+  {
+    library: 'glib',
+    call: 'g_assert()',
+    kind: 'assertion',
+    module: /^libglib-2\.0\.so/,
+    frames: /^(g_assertion_message(_expr|_cmpnum|_cmpint|_cmpstr|_cmpstrv|_error|_cmpnum_unsupported)?|g_assert_warning)$/,
+    // g_assertion_message() stores "[DOMAIN:]ERROR:FILE:LINE:FUNC: MESSAGE" there just before abort().
+    message: { from: 'global-string-pointer', symbol: '__glib_assert_msg' },
+  },
+  {
+    library: 'glib',
+    call: 'g_error() or fatal g_critical()',
+    kind: 'fatal-error',
+    module: /^libglib-2\.0\.so/,
+    // g_error() (and g_critical() under G_DEBUG=fatal-criticals) ends in G_BREAKPOINT: SIGTRAP, or abort().
+    frames: /^(g_log|g_logv|g_log_structured|g_log_structured_array|g_log_structured_standard|g_log_default_handler|g_log_writer_default|g_log_writer_standard_streams|_g_log_abort|g_return_if_fail_warning|g_warn_message|g_critical|g_error)$/,
+    message: { from: 'log-field', key: 'MESSAGE' },
+    // g_return_if_fail() under G_DEBUG=fatal-criticals: "set_name: assertion 'name != NULL' failed".
+    assertionMessage: /assertion '.*' failed/s,
+  },
+  {
+    library: 'Qt',
+    call: 'Q_ASSERT()',
+    kind: 'assertion',
+    module: /^libQt\dCore\.so/,
+    frames: /^(qt_assert|qt_assert_x)$/,
+    message: { from: 'stderr-only' },
+  },
+  {
+    library: 'Qt',
+    call: 'qFatal()',
+    kind: 'fatal-error',
+    module: /^libQt\dCore\.so/,
+    frames: /^(qFatal|QMessageLogger::fatal|qt_message_fatal|qt_message_output|qt_message|qt_check_pointer|qBadAlloc|qAbort)$/,
+    message: { from: 'stderr-only' },
+  },
+  {
+    library: 'glog',
+    call: 'LOG(FATAL) / CHECK()',
+    kind: 'fatal-error',
+    frames: /^(google::LogMessage::(Fail|SendToLog|Flush|~LogMessage)|google::LogMessageFatal::~LogMessageFatal|google::(DumpStackTraceAndExit|logging_fail))$/,
+    message: { from: 'stderr-only' },
+    assertionMessage: /Check failed/,
+  },
+  {
+    library: 'abseil',
+    call: 'LOG(FATAL) / CHECK()',
+    kind: 'fatal-error',
+    frames: /^absl::(lts_\d+::)?log_internal::(LogMessage(Fatal|QuietlyFatal)?::(~LogMessage\w*|Die|SendToLog|Flush|FailWithoutStackTrace|FailQuietly)|Check\w*Impl|MakeCheckOpString\w*)$/,
+    message: { from: 'stderr-only' },
+    assertionMessage: /Check failed/,
+  },
+  {
+    library: 'libstdc++',
+    call: '__glibcxx_assert() (_GLIBCXX_ASSERTIONS)',
+    kind: 'assertion',
+    frames: /^std::(__glibcxx_assert_fail|__replacement_assert)$/,
+    message: { from: 'stderr-only' },
+  },
+  {
+    library: 'Rust std',
+    call: 'panic!() (panic = "abort")',
+    kind: 'fatal-error',
+    frames: /^(core::panicking::\w+|std::panicking::\w+|std::panicking::begin_panic\w*|rust_panic|rust_begin_unwind|__rust_start_panic|__rust_abort|panic_abort::__rust_start_panic::abort|std::sys::\w+::abort_internal|std::process::abort|core::result::unwrap_failed|core::option::(unwrap_failed|expect_failed))$/,
+    message: { from: 'stderr-only' },
+  },
+  {
+    library: 'Go runtime',
+    call: 'throw() / fatal() (GOTRACEBACK=crash)',
+    kind: 'fatal-error',
+    frames: /^runtime\.(throw|fatal|fatalthrow|fatalpanic|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m)(\.func\d+)?$/,
+    message: { from: 'stderr-only' },
+  },
+  {
+    library: 'CPython',
+    call: 'Py_FatalError()',
+    kind: 'fatal-error',
+    module: /^(libpython3\.\d+\.so|python3\.\d+)/,
+    frames: /^(Py_FatalError|_Py_FatalErrorFunc|_Py_FatalErrorFormat|_Py_FatalError_TstateNULL|fatal_error|fatal_error_exit|_PyObject_AssertFailed|_Py_FatalRefcountErrorFunc)$/,
+    message: { from: 'stderr-only' },
+  },
+  {
+    library: 'OpenSSL',
+    call: 'OPENSSL_die() (ossl_assert)',
+    kind: 'fatal-error',
+    module: /^libcrypto\.so/,
+    frames: /^OPENSSL_die$/,
+    message: { from: 'stderr-only' },
+  },
+  {
+    library: 'Boost',
+    call: 'BOOST_ASSERT() (BOOST_ENABLE_ASSERT_HANDLER)',
+    kind: 'assertion',
+    frames: /^boost::assertion_failed(_msg)?$/,
+    message: { from: 'stderr-only' },
+  },
+];
+
+export interface HelperCall {
+  helper: AssertionHelper;
+  /** Topmost frame of the helper. */
+  frameIndex: number;
+  /** The frame that called the helper: the program's own code, blamed. */
+  callerIndex: number;
+}
+
+export function helperOf(frame: Pick<Frame, 'function' | 'module'>): AssertionHelper | undefined {
+  if (!frame.function) return undefined;
+  const name = canonicalFunction(frame.function);
+  return ASSERTION_HELPERS.find((h) => h.frames.test(name) && (!h.module || !frame.module || h.module.test(frame.module)));
+}
+
+export function isHelperFrame(frame: Pick<Frame, 'function' | 'module'>): boolean {
+  return helperOf(frame) !== undefined;
+}
+
+/**
+ * The helper call on a crashing stack: its topmost helper frame, and the first frame below the helper
+ * chain (helper frames, unnamed frames of the helper's module such as a `.cold` part) that says
+ * something. Frames above the helper (abort, raise, the helper's unnamed fragments) are the ending.
+ */
+export function findHelperCall(frames: readonly Frame[]): HelperCall | undefined {
+  const frameIndex = frames.findIndex((f) => helperOf(f) !== undefined);
+  if (frameIndex < 0) return undefined;
+  const top = frames[frameIndex];
+  // The helper that ends the chain decides (g_assertion_message_expr under g_log is still the assertion).
+  let last = frameIndex;
+  for (let i = frameIndex + 1; i < frames.length; i++) {
+    const f = frames[i];
+    const unnamedHelperPart = !f.function && f.module !== undefined && f.module === top.module;
+    if (helperOf(f) === undefined && !unnamedHelperPart) break;
+    if (helperOf(f) !== undefined) last = i;
+  }
+  const helper = helperOf(frames[last]) ?? (helperOf(top) as AssertionHelper);
+  const callerIndex = frames.findIndex((f, i) => i > last && Boolean(f.function || f.module) && !isSkipFrame(f));
+  if (callerIndex < 0) return undefined;
+  return { helper, frameIndex, callerIndex };
+}
+
+/**
+ * The part of a helper's message a person reads: glib's "ERROR:gassert.c:3:check_config: assertion
+ * failed: (n > 3)" is "(n > 3)" (the place is in the blame); other texts stay whole.
+ */
+export function helperMessageText(message: string): string {
+  const glib = /^(?:[^\s:]+:)?ERROR:[^:\n]+:\d+:[^:\n]*: (.*)$/s.exec(message);
+  const text = glib ? glib[1] : message;
+  return text.replace(/^assertion failed:?\s*/, '').trim();
+}
+
+/**
+ * How helpers end a process: abort() (SIGABRT) or a compiled-in breakpoint (glib's G_BREAKPOINT,
+ * SIGTRAP). A fault inside a helper (a bad format argument in g_log) is a fault, not the helper's report.
+ */
+export const HELPER_END_SIGNALS: ReadonlySet<number> = new Set([5, 6]);
+
+export function helperCallFor(signal: number, frames: readonly Frame[]): HelperCall | undefined {
+  return HELPER_END_SIGNALS.has(signal) ? findHelperCall(frames) : undefined;
+}

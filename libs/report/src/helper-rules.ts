@@ -1,0 +1,40 @@
+import { helperMessageText, type HelperCall } from './assertion-helpers';
+import type { ClassificationRule, CrashFacts } from './classify';
+import { describeFrame } from './frames';
+
+/** The classification rules for ASSERTION_HELPERS, spliced into RULES before the plain SIGABRT rules. */
+
+const place = (f: CrashFacts) => describeFrame(f.blame);
+const through = (call: HelperCall) => `${call.helper.library}'s ${call.helper.call}`;
+const text = (f: CrashFacts) => (f.evidence.helperMessage ? helperMessageText(f.evidence.helperMessage) : undefined);
+
+function helperKind(f: CrashFacts): 'assertion' | 'fatal-error' | undefined {
+  const call = f.helper;
+  if (!call) return undefined;
+  const { kind, assertionMessage } = call.helper;
+  if (kind === 'fatal-error' && assertionMessage && f.evidence.helperMessage && assertionMessage.test(f.evidence.helperMessage)) return 'assertion';
+  return kind;
+}
+
+export const HELPER_RULES: readonly ClassificationRule[] = [
+  {
+    kind: 'assertion',
+    when: "SIGABRT or SIGTRAP through a library's assertion helper (ASSERTION_HELPERS: g_assert, Q_ASSERT, CHECK, ...): the calling function's assertion, with the helper's message",
+    test: (f) => helperKind(f) === 'assertion',
+    summary: (f) => {
+      const t = text(f);
+      return `Assertion failed in ${place(f)} (${through(f.helper as HelperCall)})${t ? `: ${t}` : ''}`;
+    },
+    message: (f) => f.evidence.helperMessage,
+  },
+  {
+    kind: 'abort',
+    when: "SIGABRT or SIGTRAP through a library's fatal-error helper (g_error, qFatal, LOG(FATAL), panic!, Py_FatalError, OPENSSL_die): the calling function ended the process on purpose",
+    test: (f) => helperKind(f) === 'fatal-error',
+    summary: (f) => {
+      const t = text(f);
+      return `Fatal error reported by ${place(f)} through ${through(f.helper as HelperCall)}${t ? `: ${t}` : ''}`;
+    },
+    message: (f) => f.evidence.helperMessage,
+  },
+];

@@ -1,0 +1,131 @@
+/**
+ * Issue 11 item 3 on real Debian programs' real cores: small programs linked against Debian's glib
+ * (libglib2.0-dev) fail g_assert(), g_assert_cmpint(), g_assert_not_reached(), g_error() and a fatal
+ * g_return_if_fail(); glib's helpers end the process for them, so the crash is the program's own
+ * assertion or fatal error, blamed on the calling function, with the message glib kept in memory.
+ * A library that aborts on its own (Debian's libkrb5support, k5_json_array_get) stays a library-abort.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Report } from '@triage/report';
+import { triage } from '../support/cli';
+import { buildC, debianCore } from '../support/debian-programs';
+
+const GLIB = { pkgConfig: 'glib-2.0' };
+
+const PROGRAMS = {
+  gassert: `#include <glib.h>
+static int check_config(int n) {
+  g_assert(n > 3);
+  return n;
+}
+int main(int argc, char **argv) { (void)argv; return check_config(argc) ? 0 : 1; }
+`,
+  gcmpint: `#include <glib.h>
+static void check_count(int have) {
+  int want = 2;
+  g_assert_cmpint(have, ==, want);
+}
+int main(int argc, char **argv) { (void)argv; check_count(argc); return 0; }
+`,
+  gnotreached: `#include <glib.h>
+static int pick(int n) {
+  if (n > 0) g_assert_not_reached();
+  return n;
+}
+int main(int argc, char **argv) { (void)argv; return pick(argc); }
+`,
+  gerror: `#include <glib.h>
+static void load_settings(const char *path) {
+  g_error("cannot load settings from %s: boom", path);
+}
+int main(void) { load_settings("/etc/demo.conf"); return 0; }
+`,
+  gcritical: `#include <glib.h>
+static void set_name(const char *name) { g_return_if_fail(name != NULL); }
+int main(void) { set_name(NULL); return 0; }
+`,
+};
+
+function analyzeProgram(name: keyof typeof PROGRAMS, env: Record<string, string> = {}): Report {
+  const exe = buildC(name, PROGRAMS[name], GLIB);
+  const { core } = debianCore(name, [exe], { env });
+  const r = triage(['analyze', core, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Report;
+}
+
+describe("glib's assertion and fatal-error helpers are the program's own (issue 11, item 3)", () => {
+  test('g_assert(): an assertion in the calling function with the text of __glib_assert_msg', () => {
+    const r = analyzeProgram('gassert');
+    assert.equal(r.core.signal.name, 'SIGABRT');
+    assert.equal(r.classification.kind, 'assertion');
+    assert.deepEqual([r.classification.blame.module, r.classification.blame.function, r.classification.blame.line], ['gassert', 'check_config', 3]);
+    assert.equal(r.classification.message, 'ERROR:gassert.c:3:check_config: assertion failed: (n > 3)');
+    assert.equal(r.classification.summary, "Assertion failed in check_config (gassert.c:3) (glib's g_assert()): (n > 3)");
+    assert.equal(r.signature, 'assertion | check_config | main');
+    assert.ok(!r.classification.flags.includes('library-abort'));
+  });
+
+  test('g_assert_cmpint() and g_assert_not_reached() the same way', () => {
+    const cmp = analyzeProgram('gcmpint');
+    assert.equal(cmp.classification.kind, 'assertion');
+    assert.equal(cmp.classification.blame.function, 'check_count');
+    assert.equal(cmp.classification.message, 'ERROR:gcmpint.c:4:check_count: assertion failed (have == want): (1 == 2)');
+    assert.match(cmp.classification.summary, /: \(have == want\): \(1 == 2\)$/);
+    assert.equal(cmp.signature, 'assertion | check_count | main');
+    const nr = analyzeProgram('gnotreached');
+    assert.equal(nr.classification.kind, 'assertion');
+    assert.equal(nr.classification.blame.function, 'pick');
+    assert.match(nr.classification.message ?? '', /code should not be reached$/);
+  });
+
+  test('g_error(): SIGTRAP from G_BREAKPOINT, the fatal error of the caller, message from the GLogField on the stack', () => {
+    const r = analyzeProgram('gerror');
+    assert.equal(r.core.signal.name, 'SIGTRAP');
+    assert.equal(r.classification.kind, 'abort');
+    assert.equal(r.classification.blame.function, 'load_settings');
+    assert.equal(r.classification.message, 'cannot load settings from /etc/demo.conf: boom');
+    assert.equal(r.classification.summary, "Fatal error reported by load_settings (gerror.c:3) through glib's g_error() or fatal g_critical(): cannot load settings from /etc/demo.conf: boom");
+    assert.equal(r.signature, 'abort | load_settings | main');
+  });
+
+  test('a g_return_if_fail() made fatal by G_DEBUG=fatal-criticals is an assertion in the caller', () => {
+    const r = analyzeProgram('gcritical', { G_DEBUG: 'fatal-criticals' });
+    assert.equal(r.core.signal.name, 'SIGTRAP');
+    assert.equal(r.classification.kind, 'assertion');
+    assert.equal(r.classification.blame.function, 'set_name');
+    assert.equal(r.classification.message, "set_name: assertion 'name != NULL' failed");
+  });
+});
+
+describe('a library that aborts on its own stays a library-abort', () => {
+  test("Debian's libkrb5support abort() in k5_json_array_get has no helper: library-abort entered from the program", () => {
+    const exe = buildC(
+      'kjson',
+      `#include <stdio.h>
+#include <stddef.h>
+typedef struct k5_json_array_st *k5_json_array;
+typedef void *k5_json_value;
+int k5_json_array_create(k5_json_array *array_out);
+k5_json_value k5_json_array_get(k5_json_array array, size_t idx);
+static k5_json_value last_entry(k5_json_array a, size_t n) { return k5_json_array_get(a, n); }
+int main(void) {
+  k5_json_array a;
+  if (k5_json_array_create(&a) != 0) return 2;
+  printf("%p\\n", last_entry(a, 3));
+  return 0;
+}
+`,
+      { libs: ['-lkrb5support'] },
+    );
+    const { core } = debianCore('kjson', [exe]);
+    const res = triage(['analyze', core, '--json']);
+    assert.equal(res.status, 0, res.stderr);
+    const r = JSON.parse(res.stdout) as Report;
+    assert.equal(r.classification.kind, 'library-abort');
+    assert.equal(r.classification.library?.module, 'libkrb5support.so.0');
+    assert.equal(r.classification.library?.function, 'k5_json_array_get');
+    assert.equal(r.classification.library?.enteredFrom?.function, 'last_entry');
+  });
+});
