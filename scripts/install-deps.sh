@@ -2,7 +2,7 @@
 # Installs what triage and its tests need on Debian 12: the tools it drives and the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(elfutils gdb libc6-dbg zstd lz4 xz-utils bubblewrap binutils gcc g++ make redis-server chromium pkg-config libglib2.0-dev libkrb5-dev python3.11 python3.11-dbg)
+pkgs=(elfutils gdb libc6-dbg zstd lz4 xz-utils bubblewrap binutils gcc g++ make redis-server postgresql chromium pkg-config libglib2.0-dev libkrb5-dev python3.11 python3.11-dbg)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -10,6 +10,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The catalog: PostgreSQL (with pg_trgm, part of the server package) running, reachable over TCP as
+# postgres/postgres, with the databases `triage` (the service's default DATABASE_URL) and `test` (the tests').
+bash scripts/start-postgres.sh
 # npm 11 rejects its own lock file when a registry mirror lacks some platforms' optional packages
 # (msgpackr-extract's darwin/win32 builds); the lock is still honoured by a plain install then.
 npm ci --no-audit --no-fund 2>/dev/null || npm install --no-audit --no-fund --no-save

@@ -10,15 +10,15 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { analyzeInput } from '@triage/analysis';
-import { ProblemIndex } from '@triage/problems';
+import { ProblemCatalog } from '@triage/problems';
 import type { Report } from '@triage/report';
 import { CoreRecords } from '@triage/cores';
 import { FsStorage } from '@triage/storage';
 import { crash, type CrasherName } from '../support/crashers';
-import { configFrom, dropRedisPrefix, startApi, type RunningApi } from './service-harness';
+import { catalogSchemaFor, configFrom, dropRedisPrefix, startApi, type RunningApi } from './service-harness';
+import { migrateCatalog, openCatalog } from '@triage/catalog';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
 const artifacts = join(repoRoot, 'test', 'artifacts');
@@ -37,7 +37,7 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
   const dataDir = mkdtempSync(join(tmpdir(), 'triage-pages-'));
   const profile = mkdtempSync(join(tmpdir(), 'triage-chromium-'));
   const config = configFrom({ TRIAGE_STORAGE: 'fs', TRIAGE_DATA_DIR: dataDir, TRIAGE_REDIS_PREFIX: prefix, TRIAGE_TOKENS: '', TRIAGE_RETENTION_SWEEP_MS: '0' });
-  const redis = new Redis(config.redisUrl);
+  const db = openCatalog({ url: config.catalog.url, schema: catalogSchemaFor(prefix), poolSize: 2 });
   let api: RunningApi;
   let browser: BrowserContext;
   let page: Page;
@@ -47,7 +47,8 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
     const records = new CoreRecords(new FsStorage(dataDir));
-    const index = new ProblemIndex(redis, { prefix });
+    await migrateCatalog(db, config.catalog.schema);
+    const index = new ProblemCatalog(db);
     for (const i of inputs) {
       const c = crash(i.crasher, i.args, i.variant);
       const report = await analyzeInput(c.core, { debuginfoDirs: [c.storeDir], metadata: { hostname: i.host, package: i.pkg } });
@@ -81,7 +82,7 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
   after(async () => {
     await browser?.close();
     await api?.close();
-    redis.disconnect();
+    await db.destroy();
     await dropRedisPrefix(prefix);
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(profile, { recursive: true, force: true });

@@ -1,22 +1,22 @@
 /**
  * Grouping on real cores: compiled crashers run with different inputs and ASLR, analyzed by the one
- * pipeline (analyzeInput, as the worker runs it), recorded into the problem index in real Redis. The
+ * pipeline (analyzeInput, as the worker runs it), recorded into the problem catalog in real PostgreSQL. The
  * number of problems must equal the number of distinct bugs, and a reindex from object storage must
  * give the same problems.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { analyzeInput } from '@triage/analysis';
-import { ProblemIndex, type Problem } from '@triage/problems';
+import { ProblemCatalog, rebuildCatalog, type Problem } from '@triage/problems';
 import type { Report } from '@triage/report';
 import { CoreRecords, type CoreMeta } from '@triage/cores';
 import { FsStorage } from '@triage/storage';
 import { spawnSync } from 'node:child_process';
+import { createTestCatalog, testDatabaseUrl, testSchemaName, dropTestSchema, type TestCatalog } from '../support/catalog';
+import { openCatalog } from '@triage/catalog';
 import { crash, type CrasherName } from '../support/crashers';
 
 /** The CLI compiled beside this test (dist/ or another outDir), so the test runs the code it was built with. */
@@ -51,16 +51,18 @@ const cases: Case[] = [
 ];
 
 describe('problems: real cores of a few bugs land in one problem per bug', () => {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const prefix = `test-problems-e2e-${randomUUID()}`;
-  const reindexPrefix = `${prefix}-reindex`;
   const dataDir = mkdtempSync(join(tmpdir(), 'triage-problems-'));
   const storage = new FsStorage(dataDir);
   const records = new CoreRecords(storage);
-  const index = new ProblemIndex(redis, { prefix });
+  let live: TestCatalog;
+  let reindexed: TestCatalog;
+  let index: ProblemCatalog;
   const analyzed: Array<{ c: Case; report: Report; at: Date }> = [];
 
   before(async () => {
+    live = await createTestCatalog('problems-e2e');
+    reindexed = await createTestCatalog('problems-e2e-reindex');
+    index = new ProblemCatalog(live.db);
     const t0 = Date.now() - cases.length * 3_600_000;
     for (const [i, c] of cases.entries()) {
       const core = crash(c.crasher, c.args, c.variant);
@@ -70,9 +72,8 @@ describe('problems: real cores of a few bugs land in one problem per bug', () =>
   });
 
   after(async () => {
-    await index.clear();
-    await new ProblemIndex(redis, { prefix: reindexPrefix }).clear();
-    redis.disconnect();
+    await live?.drop();
+    await reindexed?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -114,8 +115,8 @@ describe('problems: real cores of a few bugs land in one problem per bug', () =>
       };
       await records.writeMeta(meta);
     }
-    const rebuilt = new ProblemIndex(redis, { prefix: reindexPrefix });
-    const result = await rebuilt.rebuild(records);
+    const rebuilt = new ProblemCatalog(reindexed.db);
+    const result = await rebuildCatalog(rebuilt, records);
     // The same core run twice with identical input can produce identical bytes, hence one report.
     const distinctReports = new Set(analyzed.map((a) => a.report.id)).size;
     assert.deepEqual(result, { reports: distinctReports, problems: 4, skipped: 0 });
@@ -132,18 +133,21 @@ describe('problems: real cores of a few bugs land in one problem per bug', () =>
   });
 
   test('`triage reindex` does the same with the service configuration', async () => {
-    const cliPrefix = `${prefix}-cli`;
+    const schema = testSchemaName('problems-e2e-cli');
+    const env = { TRIAGE_STORAGE: 'fs', TRIAGE_DATA_DIR: dataDir, DATABASE_URL: testDatabaseUrl, TRIAGE_DATABASE_SCHEMA: schema };
+    const db = openCatalog({ url: testDatabaseUrl, schema, poolSize: 1 });
     try {
-      const res = triage(['reindex', '--json'], { env: { TRIAGE_STORAGE: 'fs', TRIAGE_DATA_DIR: dataDir, TRIAGE_REDIS_PREFIX: cliPrefix } });
+      const res = triage(['reindex', '--json'], { env });
       assert.equal(res.status, 0, res.stderr);
       const out = JSON.parse(res.stdout) as { reports: number; problems: number; skipped: number };
       assert.deepEqual([out.reports, out.problems, out.skipped], [new Set(analyzed.map((a) => a.report.id)).size, 4, 0]);
-      const text = triage(['reindex'], { env: { TRIAGE_STORAGE: 'fs', TRIAGE_DATA_DIR: dataDir, TRIAGE_REDIS_PREFIX: cliPrefix } });
+      const text = triage(['reindex'], { env });
       assert.match(text.stdout, /^reindexed \d+ reports into 4 problems in [\d.]+ s\n$/);
-      const ids = (await new ProblemIndex(redis, { prefix: cliPrefix }).list()).problems.map((p) => p.id).sort();
+      const ids = (await new ProblemCatalog(db).list()).problems.map((p) => p.id).sort();
       assert.deepEqual(ids, (await index.list()).problems.map((p) => p.id).sort());
     } finally {
-      await new ProblemIndex(redis, { prefix: cliPrefix }).clear();
+      await db.destroy();
+      await dropTestSchema(schema);
     }
   });
 });

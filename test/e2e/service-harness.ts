@@ -7,7 +7,10 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { dropTestSchema, testDatabaseUrl } from '../support/catalog';
 import { stopChild } from '../support/processes';
+import { dropRedisPrefix as dropRedisKeys } from '../support/redis';
 import { loadConfig, type TriageConfig } from '@triage/config';
 import { createApp } from '../../apps/api/src/app.factory';
 
@@ -61,12 +64,29 @@ export function serviceEnv(options: { redisPrefix: string; s3Port: number; extra
     S3_BUCKET: BUCKET,
     TRIAGE_REDIS_PREFIX: options.redisPrefix,
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...catalogEnvFor(options.redisPrefix),
     ...options.extra,
   };
 }
 
+/**
+ * The catalog schema of a test run, named after its Redis prefix: the API, the worker processes and the
+ * CLI of one run share it, other runs (parallel test files) never see it. Created by the service's
+ * start-up migration, dropped by dropRedisPrefix.
+ */
+export function catalogSchemaFor(redisPrefix: string): string {
+  const clean = redisPrefix.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 40);
+  return `t_${clean}_${createHash('sha256').update(redisPrefix).digest('hex').slice(0, 8)}`;
+}
+
+export function catalogEnvFor(redisPrefix: string): { DATABASE_URL: string; TRIAGE_DATABASE_SCHEMA: string } {
+  return { DATABASE_URL: testDatabaseUrl, TRIAGE_DATABASE_SCHEMA: catalogSchemaFor(redisPrefix) };
+}
+
+/** The service configuration for a test: the catalog is the run's own schema unless the env names one. */
 export function configFrom(env: Record<string, string>): TriageConfig {
-  return loadConfig({ ...process.env, ...env });
+  const prefix = env.TRIAGE_REDIS_PREFIX ?? process.env.TRIAGE_REDIS_PREFIX ?? 'triage';
+  return loadConfig({ ...process.env, ...catalogEnvFor(prefix), ...env });
 }
 
 export interface RunningApi {
@@ -97,7 +117,11 @@ export function startWorker(env: Record<string, string>): { child: ChildProcess;
   };
 }
 
-export { dropRedisPrefix } from '../support/redis';
+/** Cleans up a test run: its Redis keys and its catalog schema. */
+export async function dropRedisPrefix(prefix: string, url?: string): Promise<number> {
+  await dropTestSchema(catalogSchemaFor(prefix));
+  return dropRedisKeys(prefix, url);
+}
 
 export interface Answer {
   status: number;

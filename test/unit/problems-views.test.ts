@@ -20,6 +20,8 @@ function problem(overrides: Partial<Problem> = {}): Problem {
     libraryAbort: true,
     library: 'libfoo.so.1',
     executable: 'prog',
+    program: 'prog',
+    reprocessed: 0,
     frames: [hostile, 'main'],
     firstSeen: '2024-03-01T00:00:00.000Z',
     lastSeen: '2024-03-03T00:00:00.000Z',

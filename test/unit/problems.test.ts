@@ -1,36 +1,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { levenshtein, problemFrames, ProblemIndex, stackDistance, isNearDuplicate } from '@triage/problems';
-import type { CrashKind, Frame, Report } from '@triage/report';
-
-let seq = 0;
-
-/** A hand-made report: `stack` lists the crashing thread's function names from the top ("mod!fn" names the module). */
-function report(stack: string[], options: { kind?: CrashKind; exe?: string; signature?: string; flags?: string[] } = {}): Report {
-  const exe = options.exe ?? 'server';
-  const frames: Frame[] = stack.map((s, index) => {
-    const [module, fn] = s.includes('!') ? s.split('!') : [exe, s];
-    return { index, pc: `0x${(0x1000 + index).toString(16)}`, module, offset: `0x${(0x100 + index).toString(16)}`, ...(fn ? { function: fn } : {}) };
-  });
-  const id = (++seq).toString(16).padStart(32, '0');
-  const signature = options.signature ?? `${options.kind ?? 'segfault'} | ${stack.slice(0, 5).join(' | ')}`;
-  return {
-    id,
-    signature,
-    signatureHash: createHash('sha256').update(signature).digest('hex'),
-    createdAt: '2024-03-01T00:00:00.000Z',
-    core: { sha256: id.padEnd(64, '0'), size: 1, truncated: false, signal: { number: 11, name: 'SIGSEGV' }, executable: `/usr/bin/${exe}` },
-    classification: { kind: options.kind ?? 'segfault', summary: `crash in ${stack[0]}`, flags: options.flags ?? [], blame: { module: exe, function: stack[0] } },
-    threads: [{ tid: 1, crashed: true, frames }],
-    modules: [
-      { name: exe, path: `/usr/bin/${exe}`, start: '0x1000', end: '0x9000', debuginfo: 'found' },
-      { name: 'libc.so.6', path: '/lib/libc.so.6', start: '0x10000', end: '0x90000', debuginfo: 'found' },
-    ],
-    analysis: { tool: 'eu-stack', durationMs: 1, warnings: [] },
-  };
-}
+import { levenshtein, problemFrames, ProblemCatalog, stackDistance, isNearDuplicate } from '@triage/problems';
+import { createTestCatalog, type TestCatalog } from '../support/catalog';
+import { report } from '../support/fake-reports';
 
 const chain = ['parse_header(char const*, int)', 'read_request', 'handle_conn', 'worker_loop', 'serve', 'main', 'libc.so.6!__libc_start_call_main', 'libc.so.6!__libc_start_main', '_start'];
 
@@ -65,18 +37,15 @@ describe('problem grouping: distance', () => {
   });
 });
 
-describe('problem grouping: index', () => {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const prefix = `test-problems-${randomUUID()}`;
-  let index: ProblemIndex;
+describe('problem grouping: catalog', () => {
+  let catalog: TestCatalog;
+  let index: ProblemCatalog;
 
-  before(() => {
-    index = new ProblemIndex(redis, { prefix, regressionDays: 7 });
+  before(async () => {
+    catalog = await createTestCatalog('problems');
+    index = new ProblemCatalog(catalog.db, { regressionDays: 7 });
   });
-  after(async () => {
-    await index.clear();
-    redis.disconnect();
-  });
+  after(() => catalog.drop());
 
   test('same signature, near-duplicates, and different bugs', async () => {
     const a1 = report(chain);

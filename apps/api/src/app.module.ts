@@ -1,6 +1,8 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { CatalogModule } from '@triage/catalog';
 import type { TriageConfig } from '@triage/config';
+import { problemCatalogProvider } from '@triage/problems';
 import { DebuginfoStore } from '@triage/debuginfo';
 import { createStorage } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
@@ -54,12 +56,14 @@ export class AppModule {
       CoreLifecycle,
       RetentionSweeper,
       ProblemIndexHooks,
-      // Problem index (read side) and the lifecycle event stream.
+      // Problem catalog (read side) and the lifecycle event stream.
+      problemCatalogProvider,
       ProblemsService,
       EventsService,
     ];
     return {
       module: AppModule,
+      imports: [CatalogModule.forRoot(config.catalog)],
       providers,
       controllers: [UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController],
     };

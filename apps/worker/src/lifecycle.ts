@@ -3,26 +3,28 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TriageConfig } from '@triage/config';
 import { EventBus } from '@triage/events';
-import { ProblemIndex, recordAndAnnounce, recordMetaOf } from '@triage/problems';
+import { ProblemCatalog, recordAndAnnounce, recordMetaOf } from '@triage/problems';
 import type { Report } from '@triage/report';
 import type { CoreMeta } from '@triage/cores';
 import { CONFIG, LOGGER } from './tokens';
 
 /**
- * The worker's side of the problem index and the event stream. Lifecycle notices are best effort
+ * The worker's side of the problem catalog and the event stream. Lifecycle notices are best effort
  * (a subscriber can always re-read status); grouping a finished report is not: it throws, so the job
- * is retried and the index never misses a stored report.
+ * is retried and the catalog never misses a stored report.
  */
 @Injectable()
 export class JobLifecycle implements OnModuleDestroy {
   private readonly redis: Redis;
-  private readonly problems: ProblemIndex;
   private readonly events: EventBus;
 
-  constructor(@Inject(CONFIG) config: TriageConfig, @Inject(LOGGER) private readonly logger: Logger) {
+  constructor(
+    @Inject(CONFIG) config: TriageConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly problems: ProblemCatalog,
+  ) {
     this.redis = new Redis(config.redisUrl, { connectTimeout: 2_000, maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(n * 250, 2_000) });
     this.redis.on('error', () => undefined);
-    this.problems = new ProblemIndex(this.redis, { prefix: config.redisPrefix });
     this.events = new EventBus(this.redis, { prefix: config.redisPrefix });
   }
 

@@ -1,10 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { analyzeInput } from '@triage/analysis';
+import { CatalogModule } from '@triage/catalog';
 import type { TriageConfig } from '@triage/config';
 import { DebuginfoCache } from '@triage/debuginfo';
 import { DebuginfodClient } from '@triage/debuginfo';
 import { DebuginfoStore } from '@triage/debuginfo';
+import { problemCatalogProvider } from '@triage/problems';
 import { createStorage } from '@triage/storage';
 import { CoreRecords } from '@triage/cores';
 import type { StoragePort } from '@triage/storage';
@@ -19,6 +21,7 @@ export class WorkerModule {
   static forRoot(config: TriageConfig, logger: Logger): DynamicModule {
     return {
       module: WorkerModule,
+      imports: [CatalogModule.forRoot(config.catalog)],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -35,6 +38,7 @@ export class WorkerModule {
               log: (message, details) => logger.warn(details, message),
             }),
         },
+        problemCatalogProvider,
         JobLifecycle,
         AnalyzeProcessor,
         AnalyzeWorker,

@@ -11,6 +11,17 @@ const schema = z.object({
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** Prefix for BullMQ queues and Redis keys, so several deployments (or test runs) can share one Redis. */
   TRIAGE_REDIS_PREFIX: z.string().default('triage'),
+  /** The catalog of reports and problems (PostgreSQL): lists, filters, search and counts. */
+  DATABASE_URL: z.string().default('postgres://postgres:postgres@127.0.0.1:5432/triage'),
+  /** The PostgreSQL schema the catalog's tables live in (several deployments or test runs can share a database). */
+  TRIAGE_DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
+    .default('public'),
+  /** Connections per process to the catalog. */
+  TRIAGE_DATABASE_POOL: z.coerce.number().int().min(1).max(100).default(10),
+  /** Run the catalog's migrations when the API or worker starts (else run `triage migrate`). */
+  TRIAGE_MIGRATE_ON_START: z.enum(['true', 'false']).default('true'),
   TRIAGE_STORAGE: z.enum(['fs', 's3']).default('fs'),
   TRIAGE_DATA_DIR: z.string().default(join(process.cwd(), '.triage-data')),
   S3_ENDPOINT: z.string().default('127.0.0.1'),
@@ -48,12 +59,20 @@ export type StorageConfig =
   | { kind: 'fs'; dir: string }
   | { kind: 's3'; endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; bucket: string; region: string };
 
+export interface CatalogConfig {
+  url: string;
+  schema: string;
+  poolSize: number;
+  migrateOnStart: boolean;
+}
+
 export interface TriageConfig {
   port: number;
   host: string;
   publicUrl?: string;
   redisUrl: string;
   redisPrefix: string;
+  catalog: CatalogConfig;
   storage: StorageConfig;
   maxUploadBytes: number;
   maxCoreBytes: number;
@@ -100,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     publicUrl: e.TRIAGE_PUBLIC_URL,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.TRIAGE_REDIS_PREFIX,
+    catalog: { url: e.DATABASE_URL, schema: e.TRIAGE_DATABASE_SCHEMA, poolSize: e.TRIAGE_DATABASE_POOL, migrateOnStart: e.TRIAGE_MIGRATE_ON_START === 'true' },
     storage,
     maxUploadBytes: e.TRIAGE_MAX_UPLOAD_BYTES,
     maxCoreBytes: e.TRIAGE_MAX_CORE_BYTES,

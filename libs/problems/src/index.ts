@@ -8,6 +8,23 @@ export {
   problemFrames,
   stackDistance,
 } from './distance';
-export { DEFAULT_REGRESSION_DAYS, MAX_CANDIDATES, ProblemIndex, recordMetaOf, SAMPLE_REPORTS, type ProblemIndexOptions } from './problem-index';
+export { lengthBand, missingBuildIds, osName, pickNearest, programOf, type Candidate } from './grouping';
+export { Grouper } from './grouper';
+export {
+  CursorError,
+  DEFAULT_REGRESSION_DAYS,
+  keyedHash,
+  LIST_CHART_DAYS,
+  MAX_CANDIDATES,
+  ProblemCatalog,
+  problemCatalogProvider,
+  problemRow,
+  SAMPLE_REPORTS,
+  searchText,
+  type ProblemCatalogOptions,
+} from './problem-catalog';
+export { CatalogLoader } from './catalog-loader';
+export { rebuildCatalog, type RebuildOptions } from './rebuild';
+export { recordMetaOf, type StoredMetaFields } from './record-meta';
 export type * from './model';
 export { recordAndAnnounce } from './lifecycle';

@@ -2,7 +2,7 @@ import { redactReport } from '@triage/security';
 import type { EventBus, LifecycleEvent } from '@triage/events';
 import type { Report } from '@triage/report';
 import type { RecordMeta, RecordResult } from './model';
-import type { ProblemIndex } from './problem-index';
+import type { ProblemCatalog } from './problem-catalog';
 import { executableName } from './distance';
 
 /**
@@ -11,14 +11,14 @@ import { executableName } from './distance';
  * problem id that report-ready names is already known to it.
  */
 export async function recordAndAnnounce(
-  index: ProblemIndex,
+  catalog: ProblemCatalog,
   bus: EventBus,
   stored: Report,
   meta: RecordMeta,
 ): Promise<{ record: RecordResult; events: LifecycleEvent[] }> {
   // Subscribers hold read tokens: events never carry the process's run-time data.
   const report = redactReport(stored).report;
-  const record = await index.record(report, meta);
+  const record = await catalog.record(report, meta);
   const events: LifecycleEvent[] = [];
   const c = report.classification;
   const common = { coreId: report.id, problemId: record.problemId, reportId: report.id, kind: c.kind, signature: report.signature, executable: executableName(report) };

@@ -17,6 +17,8 @@ export interface Problem {
   library?: string;
   /** Executable basename ("unknown" when the core did not say). */
   executable: string;
+  /** The grouping scope: the package's component when known, else the executable basename. */
+  program: string;
   /** The normalized crashing-thread frames near-duplicates are measured against. */
   frames: string[];
   firstSeen: string;
@@ -29,12 +31,18 @@ export interface Problem {
   days: Record<string, number>;
   /** The last sample report ids, newest first (at most SAMPLE_REPORTS). */
   samples: string[];
+  /** Reports that left this problem when reprocessing grouped them elsewhere (their signature changed). */
+  reprocessed: number;
 }
 
 export interface RecordMeta {
   hostname?: string;
   /** Package name and version as the client sent it (abrt "package"): counted as the executable version. */
   package?: string;
+  /** The package's component (abrt "component"): groups reports of one program across executables. */
+  component?: string;
+  /** The operating system as the client named it (os-release PRETTY_NAME, or abrt's os_release line). */
+  os?: string;
   /** When the core arrived (its first upload); drives first/last seen and the per-day counts. */
   receivedAt: Date | string;
 }
@@ -51,10 +59,12 @@ export interface RecordResult {
   match: 'signature' | 'near-duplicate' | 'new';
   /** False when this report was already in the index (a redelivered job): nothing was counted. */
   counted: boolean;
+  /** Reprocessing only: the problem the report was in before, when it moved to another one. */
+  movedFrom?: string;
 }
 
 export interface ProblemFilters {
-  /** Case-insensitive substring of the id, signature, summary, executable or blamed function. */
+  /** Case-insensitive substring of the id, signature, summary, functions, library, executable or kind. */
   q?: string;
   executable?: string;
   kind?: CrashKind;
@@ -62,20 +72,48 @@ export interface ProblemFilters {
   /** Problems with an occurrence in [from, to]: lastSeen >= from and firstSeen <= to. */
   from?: Date;
   to?: Date;
+  /** Problems with at least one report of this package version, host or OS. */
+  version?: string;
+  host?: string;
+  os?: string;
   sort?: 'last' | 'count';
   limit?: number;
   offset?: number;
+  /** Keyset pagination: the `nextCursor` of the previous page (then `offset` is ignored). */
+  after?: string;
 }
 
 export interface ProblemPage {
   total: number;
   problems: Problem[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  nextCursor?: string;
 }
 
 export interface ProblemReportRef {
   id: string;
   receivedAt: string;
+  host: string;
+  version: string;
+  /** When this report was last replaced by a reprocessed analysis. */
+  reprocessedAt?: string;
 }
+
+export interface ReportPageOptions {
+  limit?: number;
+  offset?: number;
+  /** Keyset pagination: the `nextCursor` of the previous page. */
+  before?: string;
+}
+
+export interface ReportPage {
+  total: number;
+  reports: ProblemReportRef[];
+  nextCursor?: string;
+}
+
+/** Reports per UTC day ("YYYY-MM-DD"), oldest first. */
+export type DayCount = { day: string; count: number };
 
 export interface RebuildResult {
   reports: number;

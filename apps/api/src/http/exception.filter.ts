@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { describeFailure, type FailureCategory } from '@triage/analysis';
+import { isCatalogUnavailable } from '@triage/catalog';
 import { DebuginfoConflictError } from '@triage/debuginfo';
 import { IntakeError } from '@triage/intake';
 import { StorageUnavailableError } from '@triage/storage';
@@ -50,6 +51,9 @@ export function mapError(err: unknown): Mapped {
   }
   if (err instanceof StorageUnavailableError) {
     return { status: 503, body: { error: 'unavailable', reason: 'object storage is unavailable' }, retryAfterSeconds: RETRY_AFTER_SECONDS };
+  }
+  if (isCatalogUnavailable(err)) {
+    return { status: 503, body: { error: 'unavailable', reason: 'the catalog (PostgreSQL) is unavailable' }, retryAfterSeconds: RETRY_AFTER_SECONDS };
   }
   if (err instanceof HttpException) {
     const status = err.getStatus();

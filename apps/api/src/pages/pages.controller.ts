@@ -33,8 +33,8 @@ export class PagesController {
   /** The problem link is a convenience: with Redis down the report page still shows (storage has it all). */
   private async problemOf(reportId: string): Promise<ReportLinks['problem']> {
     try {
-      const problemId = await this.problems.index.problemOfReport(reportId);
-      const problem = problemId ? await this.problems.index.get(problemId) : undefined;
+      const problemId = await this.problems.catalog.problemOfReport(reportId);
+      const problem = problemId ? await this.problems.catalog.get(problemId) : undefined;
       return problem ? { url: `/p/${problem.id}`, id: problem.id, count: problem.count } : undefined;
     } catch {
       return undefined;

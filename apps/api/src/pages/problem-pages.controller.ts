@@ -3,12 +3,16 @@ import type { Request } from 'express';
 import type { TriageConfig } from '@triage/config';
 import type { Report } from '@triage/report';
 import { CoreStore } from '../cores/core-store';
-import { ApiError } from '../http/errors';
+import { CursorError } from '@triage/problems';
+import { ApiError, badRequest } from '../http/errors';
 import { baseUrl } from '../http/links';
 import { PageResponse, pageName } from '../http/page-response';
 import { CONFIG } from '../infra/tokens';
 import { parseFilters, type Query } from '../problems/filters';
 import { ProblemsService } from '../problems/problems.service';
+
+/** Reports listed per page of a problem; older ones are a keyset page away. */
+const REPORTS_PER_PAGE = 200;
 
 const ALL_PROBLEMS = { href: '/problems', label: 'all problems' };
 
@@ -30,19 +34,26 @@ export class ProblemPagesController {
       if (!(err instanceof ApiError)) throw err;
       return new PageResponse({ view: 'message', title: 'Problems', message: err.reason, back: ALL_PROBLEMS }, 'html', err.status);
     }
-    const [result, executables] = await Promise.all([this.problems.index.list(filters), this.problems.index.executables()]);
+    const [result, executables] = await Promise.all([this.problems.catalog.list(filters), this.problems.catalog.executables()]);
     return new PageResponse({ view: 'problem-list', result, filters, executables });
   }
 
   @Get('p/:name')
-  async show(@Param('name') name: string, @Req() req: Request): Promise<PageResponse> {
+  async show(@Param('name') name: string, @QueryParams() query: Query, @Req() req: Request): Promise<PageResponse> {
     const { id, format } = pageName(name);
-    const problem = await this.problems.index.get(id);
+    const problem = await this.problems.catalog.get(id);
     if (!problem) return new PageResponse({ view: 'message', title: `No problem ${id}`, message: '', back: ALL_PROBLEMS }, format, 404);
     const base = baseUrl(this.config, req);
     const links = { json: `${base}/v1/problems/${problem.id}`, markdown: `${base}/p/${problem.id}.md`, page: `${base}/p/${problem.id}` };
-    const [reports, sample] = await Promise.all([this.problems.index.reportsOf(problem.id, { limit: 200 }), this.newestSample(problem.samples)]);
-    return new PageResponse({ view: 'problem', problem, reports, links, sample }, format);
+    const before = typeof query.before === 'string' ? query.before : undefined;
+    const [reports, sample] = await Promise.all([
+      this.problems.catalog.reportPage(problem.id, { limit: REPORTS_PER_PAGE, before }).catch((err: unknown) => {
+        throw err instanceof CursorError ? badRequest(err.message) : err;
+      }),
+      this.newestSample(problem.samples),
+    ]);
+    const olderReports = reports.nextCursor ? `/p/${problem.id}?before=${encodeURIComponent(reports.nextCursor)}` : undefined;
+    return new PageResponse({ view: 'problem', problem, reports: reports.reports, links: { ...links, ...(olderReports ? { olderReports } : {}) }, sample }, format);
   }
 
   /** The newest sample whose report can be read gives file:line frames; the index alone has names only. */

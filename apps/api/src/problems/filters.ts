@@ -43,8 +43,17 @@ export function parseFilters(query: Query): ProblemFilters {
     libraryAbortOnly: lib === '1' || lib === 'true' || lib === 'on',
     from: time('from', one(query, 'from'), false),
     to: time('to', one(query, 'to'), true),
+    version: one(query, 'version'),
+    host: one(query, 'host'),
+    os: one(query, 'os'),
     sort: sort ?? 'last',
     limit: int('limit', one(query, 'limit'), 1, 500) ?? 50,
     offset: int('offset', one(query, 'offset'), 0, 1_000_000) ?? 0,
+    after: one(query, 'after'),
   };
+}
+
+/** A problem's reports page: `reportsLimit` (1-1000, default 500) and the keyset cursor `before`. */
+export function parseReportPage(query: Query): { limit: number; before?: string } {
+  return { limit: int('reportsLimit', one(query, 'reportsLimit'), 1, 1000) ?? 500, before: one(query, 'before') };
 }

@@ -1,11 +1,11 @@
 import { Controller, Get, Inject, Param, Query as QueryParams, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import type { TriageConfig } from '@triage/config';
-import type { Problem, ProblemReportRef } from '@triage/problems';
-import { notFound } from '../http/errors';
+import { CursorError, type DayCount, type Problem, type ProblemReportRef } from '@triage/problems';
+import { badRequest, notFound } from '../http/errors';
 import { baseUrl } from '../http/links';
 import { CONFIG } from '../infra/tokens';
-import { parseFilters, type Query } from './filters';
+import { parseFilters, parseReportPage, type Query } from './filters';
 import { ProblemsService } from './problems.service';
 
 type ProblemJson = Problem & { pageUrl: string; markdownUrl: string };
@@ -23,19 +23,61 @@ export class ProblemsController {
   }
 
   @Get()
-  async list(@QueryParams() query: Query, @Req() req: Request): Promise<{ total: number; offset: number; limit: number; problems: ProblemJson[] }> {
+  async list(
+    @QueryParams() query: Query,
+    @Req() req: Request,
+  ): Promise<{ total: number; offset: number; limit: number; nextCursor?: string; next?: string; problems: ProblemJson[] }> {
     const filters = parseFilters(query);
-    const page = await this.problems.index.list(filters);
+    const page = await cursorErrors(this.problems.catalog.list(filters));
     const base = baseUrl(this.config, req);
-    return { total: page.total, offset: filters.offset ?? 0, limit: filters.limit ?? 50, problems: page.problems.map((p) => this.withLinks(p, base)) };
+    return {
+      total: page.total,
+      offset: filters.after ? 0 : (filters.offset ?? 0),
+      limit: filters.limit ?? 50,
+      ...(page.nextCursor ? { nextCursor: page.nextCursor, next: `${base}/v1/problems?${nextQuery(query, 'after', page.nextCursor)}` } : {}),
+      problems: page.problems.map((p) => this.withLinks(p, base)),
+    };
   }
 
+  /** Reports per UTC day of the problems the same filters select: `[{ day, count }]`, oldest first. */
+  @Get('daily')
+  async daily(@QueryParams() query: Query): Promise<{ days: DayCount[] }> {
+    const filters = parseFilters(query);
+    return { days: await this.problems.catalog.dailyCounts(filters) };
+  }
+
+  /** A problem with its newest reports; `?reportsLimit=N&before=CURSOR` pages through the rest. */
   @Get(':id')
-  async get(@Param('id') id: string, @Req() req: Request): Promise<ProblemJson & { reports: Array<ProblemReportRef & { pageUrl: string }> }> {
-    const problem = await this.problems.index.get(id.toLowerCase());
+  async get(
+    @Param('id') id: string,
+    @QueryParams() query: Query,
+    @Req() req: Request,
+  ): Promise<ProblemJson & { reports: Array<ProblemReportRef & { pageUrl: string }>; reportsNextCursor?: string }> {
+    const problem = await this.problems.catalog.get(id.toLowerCase());
     if (!problem) throw notFound(`no problem ${id}`);
     const base = baseUrl(this.config, req);
-    const reports = await this.problems.index.reportsOf(problem.id, { limit: 500 });
-    return { ...this.withLinks(problem, base), reports: reports.map((r) => ({ ...r, pageUrl: `${base}/r/${r.id}` })) };
+    const { limit, before } = parseReportPage(query);
+    const page = await cursorErrors(this.problems.catalog.reportPage(problem.id, { limit, before }));
+    return {
+      ...this.withLinks(problem, base),
+      reports: page.reports.map((r) => ({ ...r, pageUrl: `${base}/r/${r.id}` })),
+      ...(page.nextCursor ? { reportsNextCursor: page.nextCursor } : {}),
+    };
   }
+}
+
+/** A cursor the catalog cannot read is the client's mistake (400), not ours. */
+async function cursorErrors<T>(answer: Promise<T>): Promise<T> {
+  try {
+    return await answer;
+  } catch (err) {
+    throw err instanceof CursorError ? badRequest(err.message) : err;
+  }
+}
+
+function nextQuery(query: Query, name: string, value: string): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (typeof v === 'string' && k !== name && k !== 'offset') params.set(k, v);
+  params.set(name, value);
+  return params.toString();
 }

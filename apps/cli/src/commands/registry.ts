@@ -45,8 +45,13 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'reindex',
-    summary: 'rebuild the problem index (Redis) from the reports in object storage; configured by the service environment',
+    summary: 'rebuild the problem catalog (PostgreSQL) from the reports in object storage; safe while workers run; configured by the service environment',
     load: async () => (await import('./reindex.js')).registerReindex,
+  },
+  {
+    name: 'migrate',
+    summary: "apply the catalog's (PostgreSQL) schema migrations; configured by the service environment (DATABASE_URL, TRIAGE_DATABASE_SCHEMA)",
+    load: async () => (await import('./migrate.js')).registerMigrate,
   },
   {
     name: 'link',

@@ -43,11 +43,15 @@ export interface ProblemView {
   versions: Record<string, number>;
   hosts: Record<string, number>;
   days: Record<string, number>;
+  /** Reports that left this problem when reprocessing grouped them elsewhere. */
+  reprocessed?: number;
 }
 
 export interface ProblemReportView {
   id: string;
   receivedAt: string;
+  /** When the report was replaced by a reprocessed analysis. */
+  reprocessedAt?: string;
 }
 
 export interface ProblemListFilters {

@@ -102,6 +102,8 @@ export interface ProblemPageLinks {
   markdown: string;
   /** The page's own absolute URL (for the Markdown snippet's link). */
   page?: string;
+  /** The next page of this problem's reports (keyset cursor), when there are more. */
+  olderReports?: string;
 }
 
 export function problemPage(p: ProblemView, reports: readonly ProblemReportView[], links: ProblemPageLinks, now = new Date(), sample?: Report): string {
@@ -123,10 +125,12 @@ ${dayChart(p.days, chartDays(p, now), { width: 640, height: 110, axis: true })}
 <h2>Stack compared for duplicates</h2>
 <pre class="frames">${p.frames.map((f, i) => `${i}  ${f}`).join('\n') || '(no frames)'}</pre>
 ${p.signatureHashes.length > 1 ? html`<p class="dim">${p.signatureHashes.length} signatures joined as near-duplicates.</p>` : ''}
+${p.reprocessed ? html`<p class="dim reprocessed">${p.reprocessed} report${p.reprocessed === 1 ? ' was' : 's were'} reprocessed with new debuginfo and moved to another problem.</p>` : ''}
 <h2>Reports (${p.count})</h2>
-<table class="reports"><thead><tr><th>report</th><th>received</th></tr></thead><tbody>${reports.map(
-    (r) => html`<tr><td class="mono"><a href="/r/${r.id}">${r.id}</a></td><td>${when(r.receivedAt)}</td></tr>`,
+<table class="reports"><thead><tr><th>report</th><th>received</th><th></th></tr></thead><tbody>${reports.map(
+    (r) =>
+      html`<tr><td class="mono"><a href="/r/${r.id}">${r.id}</a></td><td>${when(r.receivedAt)}</td><td class="dim">${r.reprocessedAt ? html`reprocessed ${when(r.reprocessedAt)}` : ''}</td></tr>`,
   )}</tbody></table>
-${p.count > reports.length ? html`<p class="dim">${p.count - reports.length} older reports not listed.</p>` : ''}`;
+${links.olderReports ? html`<div class="pager"><a href="${links.olderReports}">older reports →</a></div>` : p.count > reports.length ? html`<p class="dim">${p.count - reports.length} older reports not listed.</p>` : ''}`;
   return page(p.summary, body).value;
 }

@@ -1,0 +1,68 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** timestamptz: read as a Date, written as a Date or an ISO string. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** One bug within one program: every report grouped into it (see docs/problems.md). */
+export interface ProblemsTable {
+  id: string;
+  /** The grouping scope: the package's component when the client sent one, else the executable basename. */
+  program: string;
+  kind: string;
+  signature: string;
+  signature_hash: string;
+  summary: string;
+  blame: ColumnType<unknown, string, string>;
+  library_abort: boolean;
+  library: string | null;
+  executable: string;
+  /** The normalized crashing-thread frames near-duplicates are measured against. */
+  frames: string[];
+  frame_count: number;
+  first_seen: Timestamp;
+  last_seen: Timestamp;
+  count: number;
+  /** Reports that left this problem when they were reprocessed into another one. */
+  reprocessed: Generated<number>;
+  /** Lower-case text the list's search (pg_trgm) looks in: id, signature, summary, functions, library, executable, kind. */
+  search: string;
+}
+
+/** The grouping key: a signature seen in a program belongs to one problem. */
+export interface ProblemSignaturesTable {
+  program: string;
+  signature_hash: string;
+  problem_id: string;
+}
+
+export interface ReportsTable {
+  /** The core id (one report per core). */
+  id: string;
+  problem_id: string;
+  /** Insertion order: breaks ties between reports received at the same instant. */
+  seq: Generated<string>;
+  received_at: Timestamp;
+  version: string;
+  host: string;
+  os: string;
+  signature_hash: string;
+  kind: string;
+  /** Build-ids of mapped objects analysed without debuginfo: their arrival queues this report again. */
+  missing_build_ids: string[];
+  /** When the report was last replaced by a reprocessed one. */
+  reprocessed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+/** Occurrences per problem and UTC day, kept as reports are counted (the list's sparkline and per-day counts). */
+export interface ProblemDaysTable {
+  problem_id: string;
+  day: ColumnType<string, string, string>;
+  count: number;
+}
+
+export interface CatalogTables {
+  problems: ProblemsTable;
+  problem_signatures: ProblemSignaturesTable;
+  reports: ReportsTable;
+  problem_days: ProblemDaysTable;
+}

@@ -1,0 +1,469 @@
+import { createHash } from 'node:crypto';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CATALOG_DB, type CatalogDb, type CatalogTables, type ProblemsTable } from '@triage/catalog';
+import type { Blame, CrashKind, Report } from '@triage/report';
+import { redactReport } from '@triage/security';
+import { executableName, NEAR_DUPLICATE_THRESHOLD, problemFrames } from './distance';
+import { lengthBand, missingBuildIds, pickNearest, problemIdCandidates, programOf } from './grouping';
+import type { DayCount, Problem, ProblemFilters, ProblemPage, ProblemReportRef, RecordMeta, RecordResult, ReportPage, ReportPageOptions } from './model';
+
+export const SAMPLE_REPORTS = 20;
+export const DEFAULT_REGRESSION_DAYS = 7;
+/** Near-duplicates are measured against at most this many problems of the same program, kind and stack length. */
+export const MAX_CANDIDATES = 500;
+/** The list's per-row chart shows this many days; the problem page gets every day. */
+export const LIST_CHART_DAYS = 31;
+const DAY_MS = 24 * 3600 * 1000;
+/** First key of the catalog's advisory locks (pg_advisory_xact_lock(int, int)); the second is the program's hash. */
+const GROUPING_LOCK = 0x7452;
+
+export interface ProblemCatalogOptions {
+  /** A problem seen again after this many days without occurrences is "regressed". */
+  regressionDays?: number;
+  threshold?: number;
+  maxCandidates?: number;
+}
+
+type Db = Kysely<CatalogTables> | Transaction<CatalogTables>;
+type ProblemRow = Selectable<ProblemsTable>;
+
+function toDate(value: Date | string): Date {
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? new Date() : d;
+}
+
+/** The lower-case text the list's search looks in (pg_trgm index): what a person types to find a problem. */
+export function searchText(p: { id: string; signature: string; summary: string; executable: string; program: string; kind: string; blame: Blame; library?: string; frames: readonly string[] }): string {
+  return [p.id, p.signature, p.summary, p.executable, p.program, p.kind, p.blame.function ?? '', p.library ?? '', ...p.frames].join('\n').toLowerCase();
+}
+
+function encodeCursor(value: string | number, id: string): string {
+  return Buffer.from(JSON.stringify([value, id])).toString('base64url');
+}
+
+export class CursorError extends Error {}
+
+function decodeCursor(cursor: string): [string | number, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && (typeof v[0] === 'string' || typeof v[0] === 'number') && typeof v[1] === 'string') return [v[0], v[1]];
+  } catch {
+    // reported below
+  }
+  throw new CursorError('the cursor is not one this server handed out');
+}
+
+/** LIKE pattern for a substring, with LIKE's own characters taken literally. */
+function likeSubstring(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function counts(rows: Array<{ key: string; n: number | string }>): Record<string, number> {
+  return Object.fromEntries(rows.map((r) => [r.key, Number(r.n)]));
+}
+
+/**
+ * The problem catalog in PostgreSQL: which problem each report belongs to, per-problem counts (per
+ * version, host and day), first/last seen, samples, and the queries the list, filters, search and pages
+ * need, each answered from an index. Object storage stays the source of truth: `rebuildCatalog`
+ * recreates all of it from the reports.
+ */
+export class ProblemCatalog {
+  private readonly regressionMs: number;
+  readonly threshold: number;
+  readonly maxCandidates: number;
+
+  constructor(
+    readonly db: CatalogDb,
+    options: ProblemCatalogOptions = {},
+  ) {
+    this.regressionMs = (options.regressionDays ?? DEFAULT_REGRESSION_DAYS) * DAY_MS;
+    this.threshold = options.threshold ?? NEAR_DUPLICATE_THRESHOLD;
+    this.maxCandidates = options.maxCandidates ?? MAX_CANDIDATES;
+  }
+
+  /**
+   * Groups a report and counts it, in one transaction under a lock on its program, so concurrent workers
+   * never lose an occurrence or open a problem twice, and a redelivered job is not counted twice.
+   * With `replace` (reprocessing), a report already in the catalog is taken out first and grouped again.
+   * The catalog is read with read tokens, so it keeps only the redacted report's fields.
+   */
+  async record(stored: Report, meta: RecordMeta, options: { replace?: boolean } = {}): Promise<RecordResult> {
+    const report = redactReport(stored).report;
+    const at = toDate(meta.receivedAt);
+    const program = programOf(report, meta);
+    return this.db.transaction().execute(async (tx) => {
+      const before = await tx
+        .selectFrom('reports')
+        .innerJoin('problems', 'problems.id', 'reports.problem_id')
+        .select(['reports.problem_id', 'problems.last_seen', 'problems.program'])
+        .where('reports.id', '=', report.id)
+        .executeTakeFirst();
+      // Locks in a fixed order: a report moving between programs never deadlocks with another worker.
+      for (const p of [...new Set([program, ...(before && options.replace ? [before.program] : [])])].sort()) await this.lock(tx, p);
+      const existing = before
+        ? await tx.selectFrom('reports').select(['problem_id', 'received_at', 'version', 'host', 'os']).where('id', '=', report.id).executeTakeFirst()
+        : undefined;
+      if (existing && !options.replace) {
+        return { problemId: existing.problem_id, isNew: false, regressed: false, match: 'signature', counted: false };
+      }
+      if (existing) await this.takeOut(tx, report.id);
+      const { id, match } = await this.problemFor(tx, report, program, at);
+      const previous = await tx.selectFrom('problems').select(['last_seen', 'count']).where('id', '=', id).executeTakeFirstOrThrow();
+      await tx
+        .insertInto('reports')
+        .values({
+          id: report.id,
+          problem_id: id,
+          received_at: existing?.received_at ?? at,
+          version: meta.package || existing?.version || 'unknown',
+          host: meta.hostname || existing?.host || 'unknown',
+          os: meta.os || existing?.os || 'unknown',
+          signature_hash: report.signatureHash,
+          kind: report.classification.kind,
+          missing_build_ids: missingBuildIds(report),
+          reprocessed_at: existing ? new Date() : null,
+        })
+        .execute();
+      const counted = existing?.received_at ?? at;
+      await this.countIn(tx, id, counted);
+      const movedFrom = existing && existing.problem_id !== id ? existing.problem_id : undefined;
+      if (movedFrom) await tx.updateTable('problems').set((eb) => ({ reprocessed: eb('reprocessed', '+', 1) })).where('id', '=', movedFrom).execute();
+      const wasSeen = previous.count > 0;
+      const previousLastSeen = wasSeen ? previous.last_seen.toISOString() : undefined;
+      const regressed = !existing && wasSeen && counted.getTime() - previous.last_seen.getTime() >= this.regressionMs;
+      return {
+        problemId: id,
+        isNew: match === 'new',
+        regressed,
+        ...(previousLastSeen ? { previousLastSeen } : {}),
+        match,
+        counted: true,
+        ...(movedFrom ? { movedFrom } : {}),
+      };
+    });
+  }
+
+  private async lock(tx: Transaction<CatalogTables>, program: string): Promise<void> {
+    await sql`select pg_advisory_xact_lock(${GROUPING_LOCK}::int, hashtext(${program}))`.execute(tx);
+  }
+
+  /** Adds one occurrence at `at` to a problem: count, first/last seen, the day. */
+  private async countIn(tx: Transaction<CatalogTables>, id: string, at: Date): Promise<void> {
+    await tx
+      .updateTable('problems')
+      .set((eb) => ({
+        count: eb('count', '+', 1),
+        first_seen: sql<Date>`case when count = 0 then ${at}::timestamptz else least(first_seen, ${at}::timestamptz) end`,
+        last_seen: sql<Date>`case when count = 0 then ${at}::timestamptz else greatest(last_seen, ${at}::timestamptz) end`,
+      }))
+      .where('id', '=', id)
+      .execute();
+    await tx
+      .insertInto('problem_days')
+      .values({ problem_id: id, day: at.toISOString().slice(0, 10), count: 1 })
+      .onConflict((oc) => oc.columns(['problem_id', 'day']).doUpdateSet((eb) => ({ count: eb('problem_days.count', '+', 1) })))
+      .execute();
+  }
+
+  /**
+   * Takes one report out of its problem, undoing what counting it did; a problem left without reports
+   * is deleted (with its signatures and days). Returns the problem it was in.
+   */
+  private async takeOut(tx: Transaction<CatalogTables>, reportId: string): Promise<string | undefined> {
+    const gone = await tx.deleteFrom('reports').where('id', '=', reportId).returning(['problem_id', 'received_at']).executeTakeFirst();
+    if (!gone) return undefined;
+    const day = gone.received_at.toISOString().slice(0, 10);
+    await tx.updateTable('problem_days').set((eb) => ({ count: eb('count', '-', 1) })).where('problem_id', '=', gone.problem_id).where('day', '=', day).execute();
+    await tx.deleteFrom('problem_days').where('problem_id', '=', gone.problem_id).where('count', '<=', 0).execute();
+    const left = await tx
+      .selectFrom('reports')
+      .select((eb) => [eb.fn.countAll<string>().as('n'), eb.fn.min('received_at').as('first'), eb.fn.max('received_at').as('last')])
+      .where('problem_id', '=', gone.problem_id)
+      .executeTakeFirstOrThrow();
+    if (Number(left.n) === 0) {
+      await tx.deleteFrom('problems').where('id', '=', gone.problem_id).execute();
+    } else {
+      await tx
+        .updateTable('problems')
+        .set({ count: Number(left.n), first_seen: left.first as Date, last_seen: left.last as Date })
+        .where('id', '=', gone.problem_id)
+        .execute();
+    }
+    return gone.problem_id;
+  }
+
+  /**
+   * Takes a report out of the catalog (its core was deleted): counts, hosts, versions and days lose its
+   * occurrence, and a problem left with no report is gone. False when the report was not in it.
+   */
+  async remove(reportId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx
+        .selectFrom('reports')
+        .innerJoin('problems', 'problems.id', 'reports.problem_id')
+        .select('problems.program')
+        .where('reports.id', '=', reportId)
+        .executeTakeFirst();
+      if (!row) return false;
+      await this.lock(tx, row.program);
+      return (await this.takeOut(tx, reportId)) !== undefined;
+    });
+  }
+
+  /** Finds (or opens) the problem of a report: same program and signatureHash, else the nearest near-duplicate. */
+  private async problemFor(tx: Transaction<CatalogTables>, report: Report, program: string, at: Date): Promise<{ id: string; match: RecordResult['match'] }> {
+    const known = await tx
+      .selectFrom('problem_signatures')
+      .select('problem_id')
+      .where('program', '=', program)
+      .where('signature_hash', '=', report.signatureHash)
+      .executeTakeFirst();
+    if (known) return { id: known.problem_id, match: 'signature' };
+
+    const frames = problemFrames(report);
+    const near = await this.nearest(tx, program, report.classification.kind, frames);
+    if (near) {
+      // Remembered, so the next report with this signature joins without measuring again.
+      await tx.insertInto('problem_signatures').values({ program, signature_hash: report.signatureHash, problem_id: near }).execute();
+      return { id: near, match: 'near-duplicate' };
+    }
+    const id = await this.freeId(tx, report.signatureHash, program);
+    await tx.insertInto('problems').values(problemRow(id, report, program, frames, at)).execute();
+    await tx.insertInto('problem_signatures').values({ program, signature_hash: report.signatureHash, problem_id: id }).execute();
+    return { id, match: 'new' };
+  }
+
+  private async freeId(tx: Transaction<CatalogTables>, signatureHash: string, program: string): Promise<string> {
+    const ids = problemIdCandidates(signatureHash, keyedHash(program, signatureHash));
+    const taken = new Set((await tx.selectFrom('problems').select('id').where('id', 'in', ids).execute()).map((r) => r.id));
+    const free = ids.find((id) => !taken.has(id));
+    if (!free) throw new Error(`no free problem id for ${signatureHash} in ${program}`);
+    return free;
+  }
+
+  /** The near-duplicate search: candidates of the same program and kind within the length band, through problems_candidates. */
+  private async nearest(db: Db, program: string, kind: CrashKind, frames: string[]): Promise<string | undefined> {
+    if (frames.length === 0) return undefined;
+    const band = lengthBand(frames.length, this.threshold);
+    const candidates = await db
+      .selectFrom('problems')
+      .select(['id', 'frames'])
+      .where('program', '=', program)
+      .where('kind', '=', kind)
+      .where('frame_count', '>=', band.min)
+      .where('frame_count', '<=', band.max)
+      .orderBy('last_seen', 'desc')
+      .limit(this.maxCandidates)
+      .execute();
+    return pickNearest(frames, candidates, this.threshold);
+  }
+
+  async problemOfReport(reportId: string): Promise<string | undefined> {
+    return (await this.db.selectFrom('reports').select('problem_id').where('id', '=', reportId).executeTakeFirst())?.problem_id;
+  }
+
+  async get(id: string): Promise<Problem | undefined> {
+    if (!/^[0-9a-f]{16,64}$/.test(id)) return undefined;
+    const row = await this.db.selectFrom('problems').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    const [hashes, days, versions, hosts, samples] = await Promise.all([
+      this.db.selectFrom('problem_signatures').select('signature_hash').where('problem_id', '=', id).execute(),
+      this.db.selectFrom('problem_days').select(['day', 'count']).where('problem_id', '=', id).execute(),
+      this.db.selectFrom('reports').select((eb) => [eb.ref('version').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('version').execute(),
+      this.db.selectFrom('reports').select((eb) => [eb.ref('host').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('host').execute(),
+      this.db.selectFrom('reports').select('id').where('problem_id', '=', id).orderBy('received_at', 'desc').orderBy('seq', 'desc').limit(SAMPLE_REPORTS).execute(),
+    ]);
+    return {
+      ...toProblem(row, Object.fromEntries(days.map((d) => [d.day, d.count]))),
+      signatureHashes: hashes.map((h) => h.signature_hash).sort(),
+      versions: counts(versions),
+      hosts: counts(hosts),
+      samples: samples.map((s) => s.id),
+    };
+  }
+
+  /** The list: filters and the sort answered from indexes, keyset pagination with `after` (or `offset`). */
+  async list(filters: ProblemFilters = {}): Promise<ProblemPage> {
+    const limit = Math.max(1, Math.min(filters.limit ?? 50, 500));
+    const byCount = filters.sort === 'count';
+    const filtered = this.filtered(filters);
+    let page = filtered.selectAll('p');
+    if (filters.after) {
+      const [value, id] = decodeCursor(filters.after);
+      page = byCount ? page.where(sql<boolean>`(p.count, p.id) < (${Number(value)}, ${id})`) : page.where(sql<boolean>`(p.last_seen, p.id) < (${String(value)}::timestamptz, ${id})`);
+    } else if (filters.offset) {
+      page = page.offset(Math.max(0, filters.offset));
+    }
+    page = byCount ? page.orderBy('p.count', 'desc').orderBy('p.id', 'desc') : page.orderBy('p.last_seen', 'desc').orderBy('p.id', 'desc');
+    const [rows, total] = await Promise.all([page.limit(limit + 1).execute(), filtered.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()]);
+    const shown = rows.slice(0, limit);
+    const days = await this.recentDays(shown.map((r) => r.id));
+    const last = shown[shown.length - 1];
+    return {
+      total: Number(total.n),
+      problems: shown.map((r) => toProblem(r, days.get(r.id) ?? {})),
+      ...(rows.length > limit && last ? { nextCursor: byCount ? encodeCursor(last.count, last.id) : encodeCursor(last.last_seen.toISOString(), last.id) } : {}),
+    };
+  }
+
+  private filtered(f: ProblemFilters) {
+    let q = this.db.selectFrom('problems as p');
+    if (f.executable) q = q.where('p.executable', '=', f.executable);
+    if (f.kind) q = q.where('p.kind', '=', f.kind);
+    if (f.libraryAbortOnly) q = q.where('p.library_abort', '=', true);
+    if (f.from) q = q.where('p.last_seen', '>=', f.from);
+    if (f.to) q = q.where('p.first_seen', '<=', f.to);
+    const text = f.q?.trim().toLowerCase();
+    if (text) q = q.where(sql<boolean>`p.search like ${likeSubstring(text)}`);
+    for (const [column, value] of [['version', f.version], ['host', f.host], ['os', f.os]] as const) {
+      if (value) q = q.where((eb) => eb.exists(eb.selectFrom('reports as r').select(sql`1`.as('one')).whereRef('r.problem_id', '=', 'p.id').where(`r.${column}`, '=', value)));
+    }
+    return q;
+  }
+
+  private async recentDays(ids: string[]): Promise<Map<string, Record<string, number>>> {
+    const out = new Map<string, Record<string, number>>();
+    if (ids.length === 0) return out;
+    const since = new Date(Date.now() - LIST_CHART_DAYS * DAY_MS).toISOString().slice(0, 10);
+    const rows = await this.db.selectFrom('problem_days').select(['problem_id', 'day', 'count']).where('problem_id', 'in', ids).where('day', '>=', since).execute();
+    for (const r of rows) {
+      const days = out.get(r.problem_id) ?? {};
+      days[r.day] = r.count;
+      out.set(r.problem_id, days);
+    }
+    return out;
+  }
+
+  /** Reports per UTC day of the problems a filter selects (every problem without one), oldest first. */
+  async dailyCounts(filters: Omit<ProblemFilters, 'sort' | 'limit' | 'offset' | 'after'> = {}, range: { from?: Date; to?: Date } = {}): Promise<DayCount[]> {
+    const noFilter = !filters.q && !filters.executable && !filters.kind && !filters.libraryAbortOnly && !filters.from && !filters.to && !filters.version && !filters.host && !filters.os;
+    let q = this.db.selectFrom('problem_days as d').select((eb) => ['d.day', eb.fn.sum<string>('d.count').as('n')]);
+    if (!noFilter) q = q.where('d.problem_id', 'in', this.filtered(filters).select('p.id'));
+    if (range.from) q = q.where('d.day', '>=', range.from.toISOString().slice(0, 10));
+    if (range.to) q = q.where('d.day', '<=', range.to.toISOString().slice(0, 10));
+    const rows = await q.groupBy('d.day').orderBy('d.day').execute();
+    return rows.map((r) => ({ day: r.day, count: Number(r.n) }));
+  }
+
+  /** Executables with at least one problem, for the list's filter menu (an index skip-scan, not a full read). */
+  async executables(): Promise<string[]> {
+    const { rows } = await sql<{ executable: string }>`
+      with recursive e(executable) as (
+        (select executable from problems order by executable limit 1)
+        union all
+        select (select p.executable from problems p where p.executable > e.executable order by p.executable limit 1) from e where e.executable is not null
+      )
+      select executable from e where executable is not null`.execute(this.db);
+    return rows.map((r) => r.executable);
+  }
+
+  /** Report ids of a problem, newest first, paged by `before` (keyset) or `offset`. */
+  async reportsOf(id: string, options: ReportPageOptions = {}): Promise<ProblemReportRef[]> {
+    return (await this.reportPage(id, options)).reports;
+  }
+
+  async reportPage(id: string, options: ReportPageOptions = {}): Promise<ReportPage> {
+    const limit = Math.max(1, Math.min(options.limit ?? 100, 1000));
+    let q = this.db.selectFrom('reports').select(['id', 'received_at', 'host', 'version', 'seq', 'reprocessed_at']).where('problem_id', '=', id);
+    if (options.before) {
+      const [at, seq] = decodeCursor(options.before);
+      q = q.where(sql<boolean>`(received_at, seq) < (${String(at)}::timestamptz, ${seq}::bigint)`);
+    } else if (options.offset) {
+      q = q.offset(Math.max(0, options.offset));
+    }
+    const [rows, problem] = await Promise.all([
+      q.orderBy('received_at', 'desc').orderBy('seq', 'desc').limit(limit + 1).execute(),
+      this.db.selectFrom('problems').select('count').where('id', '=', id).executeTakeFirst(),
+    ]);
+    const shown = rows.slice(0, limit);
+    const last = shown[shown.length - 1];
+    return {
+      total: problem?.count ?? 0,
+      reports: shown.map((r) => ({
+        id: r.id,
+        receivedAt: r.received_at.toISOString(),
+        host: r.host,
+        version: r.version,
+        ...(r.reprocessed_at ? { reprocessedAt: r.reprocessed_at.toISOString() } : {}),
+      })),
+      ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.received_at.toISOString(), String(last.seq)) } : {}),
+    };
+  }
+
+  async counts(): Promise<{ problems: number; reports: number }> {
+    const [p, r] = await Promise.all([
+      this.db.selectFrom('problems').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+      this.db.selectFrom('reports').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { problems: Number(p.n), reports: Number(r.n) };
+  }
+
+  /** Empties the catalog. */
+  async clear(): Promise<void> {
+    await sql`truncate problem_days, reports, problem_signatures, problems`.execute(this.db);
+  }
+}
+
+/** sha256(program NUL signatureHash): the id space of a signature seen in more than one program. */
+export function keyedHash(program: string, signatureHash: string): string {
+  return createHash('sha256').update(`${program}\0${signatureHash}`).digest('hex');
+}
+
+/** The row a report opens a problem with (count 0: counting it is a separate step). */
+export function problemRow(id: string, report: Report, program: string, frames: string[], at: Date) {
+  const c = report.classification;
+  const libraryAbort = c.kind === 'library-abort' || c.flags.includes('library-abort');
+  const executable = executableName(report);
+  const library = c.library?.module ?? null;
+  return {
+    id,
+    program,
+    kind: c.kind,
+    signature: report.signature,
+    signature_hash: report.signatureHash,
+    summary: c.summary,
+    blame: JSON.stringify(c.blame),
+    library_abort: libraryAbort,
+    library,
+    executable,
+    frames,
+    frame_count: frames.length,
+    first_seen: at,
+    last_seen: at,
+    count: 0,
+    search: searchText({ id, signature: report.signature, summary: c.summary, executable, program, kind: c.kind, blame: c.blame, library: library ?? undefined, frames }),
+  };
+}
+
+function toProblem(row: ProblemRow, days: Record<string, number>): Problem {
+  return {
+    id: row.id,
+    signature: row.signature,
+    signatureHash: row.signature_hash,
+    signatureHashes: [row.signature_hash],
+    kind: row.kind as CrashKind,
+    summary: row.summary,
+    blame: row.blame as Blame,
+    libraryAbort: row.library_abort,
+    ...(row.library ? { library: row.library } : {}),
+    executable: row.executable,
+    program: row.program,
+    frames: row.frames,
+    firstSeen: row.first_seen.toISOString(),
+    lastSeen: row.last_seen.toISOString(),
+    count: row.count,
+    versions: {},
+    hosts: {},
+    days,
+    samples: [],
+    reprocessed: row.reprocessed,
+  };
+}
+
+/** The Nest provider of ProblemCatalog over CatalogModule's connection (API and worker). */
+export const problemCatalogProvider = {
+  provide: ProblemCatalog,
+  inject: [CATALOG_DB],
+  useFactory: (db: CatalogDb) => new ProblemCatalog(db),
+};

@@ -1,0 +1,75 @@
+import type { CoreRecords } from '@triage/cores';
+import { CatalogLoader } from './catalog-loader';
+import type { RebuildResult } from './model';
+import type { ProblemCatalog } from './problem-catalog';
+import { recordMetaOf } from './record-meta';
+
+/** Objects read from storage at once. */
+const READ_AHEAD = 32;
+
+export interface RebuildOptions {
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Maps `items` through `fn` with at most `width` calls under way, yielding results in the items' order. */
+async function* inOrder<T, R>(items: readonly T[], width: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
+  const pending: Array<Promise<R>> = [];
+  let next = 0;
+  while (next < items.length && pending.length < width) pending.push(fn(items[next++]));
+  while (pending.length) {
+    const result = await (pending.shift() as Promise<R>);
+    if (next < items.length) pending.push(fn(items[next++]));
+    yield result;
+  }
+}
+
+/**
+ * Recreates the catalog from object storage: every reports/<id>.json, with arrival time, hosts, packages,
+ * components and OS from cores/<id>/meta.json. Reports are grouped oldest first, so problem ids (the
+ * first report's hash) and near-duplicate choices come out as they did live. Workers may keep working:
+ * see CatalogLoader for how a report they record during the rebuild is kept.
+ */
+export async function rebuildCatalog(catalog: ProblemCatalog, records: CoreRecords, options: RebuildOptions = {}): Promise<RebuildResult> {
+  const stored: Array<{ id: string; lastModified: Date }> = [];
+  for await (const object of records.reports()) stored.push(object);
+  // An unreadable meta (libs/cores' torn-read rule) only leaves out hosts and packages; an unreadable report is skipped.
+  const readMeta = (id: string) => records.readMeta(id).catch(() => undefined);
+  const readReport = async (id: string, receivedAt: number) => {
+    const [report, meta] = await Promise.all([records.readReport(id).catch(() => undefined), readMeta(id)]);
+    return report?.signatureHash && report.classification ? { report, meta: { ...recordMetaOf(report, meta), receivedAt: new Date(receivedAt) } } : undefined;
+  };
+  // Arrival order first: only the time is kept per report while sorting; the reports are read after.
+  const arrivals: Array<{ id: string; at: number }> = [];
+  let read = 0;
+  for await (const entry of inOrder(stored, READ_AHEAD, async (o) => ({ id: o.id, meta: await readMeta(o.id), lastModified: o.lastModified }))) {
+    const first = entry.meta?.uploads?.[0]?.at;
+    const at = first && !Number.isNaN(Date.parse(first)) ? Date.parse(first) : entry.lastModified.getTime();
+    arrivals.push({ id: entry.id, at });
+    if (++read % 1000 === 0) options.onProgress?.(0, stored.length);
+  }
+  arrivals.sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
+
+  const loader = new CatalogLoader(catalog);
+  await loader.start();
+  let done = 0;
+  let skipped = 0;
+  try {
+    for await (const entry of inOrder(arrivals, READ_AHEAD, (a) => readReport(a.id, a.at))) {
+      done++;
+      if (entry) await loader.add(entry.report, entry.meta);
+      else skipped++;
+      if (done % 100 === 0 || done === arrivals.length) options.onProgress?.(done, arrivals.length);
+    }
+  } catch (err) {
+    await loader.drop();
+    throw err;
+  }
+  const recordedMeanwhile = await loader.finish();
+  for (const id of recordedMeanwhile) {
+    const entry = await readReport(id, Date.now());
+    const meta = entry && (await readMeta(id));
+    if (entry) await catalog.record(entry.report, recordMetaOf(entry.report, meta));
+  }
+  const counts = await catalog.counts();
+  return { reports: counts.reports, problems: counts.problems, skipped };
+}
