@@ -1,7 +1,7 @@
 /**
  * The three pages people triage from, in a real browser: headless Debian chromium driven by
  * playwright-core, with JavaScript disabled (the pages must work without it). Reports come from real
- * cores analyzed by the pipeline, stored in the API's object storage and grouped in its problem index.
+ * cores analyzed by the pipeline, stored in the API's object storage and grouped in its problem catalog.
  * Screenshots land in test/artifacts/ (gitignored) for a person to look at.
  */
 import { test, describe, before, after } from 'node:test';

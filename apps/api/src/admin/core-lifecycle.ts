@@ -4,7 +4,7 @@ import { CoreStore } from '../cores/core-store';
 
 export type { DeletedCore } from '@triage/cores';
 
-/** Removes a core's entries from an index (the problem index in Redis); must be idempotent. */
+/** Removes a core's entries from an index (the problem catalog); must be idempotent. */
 export type CoreDeleteHook = (id: string) => Promise<void>;
 /** Rebuilds an index from object storage; returns what it wants the admin to see. */
 export type ReindexHook = () => Promise<Record<string, unknown>>;
