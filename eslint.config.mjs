@@ -38,6 +38,10 @@ export default tseslint.config(
           selector: "MemberExpression[object.name='keys'][property.name=/^(coreMeta|coreStatus|coreFacts|report)$/]",
           message: 'read and write core records through CoreRecords (@triage/cores)',
         },
+        {
+          selector: "MemberExpression[object.property.name='constants'][property.name='signals'], MemberExpression[object.name='constants'][property.name='signals']",
+          message: "a core's signals are Linux's: name them with signalName/SIG from @triage/report, not the host's os.constants",
+        },
       ],
     },
   },

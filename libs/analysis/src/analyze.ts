@@ -3,14 +3,13 @@ import { readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
 import type { CoreDump } from '@triage/core-dump';
 import { debuginfoSearchDirs } from '@triage/debuginfo';
 import type { CoreMetadata, IntakeResult } from '@triage/intake';
-import { buildReport, helperCallFor, moduleRole, type CrashEvidence } from '@triage/report';
-import type { CoreFacts, ModuleEntry, Report } from '@triage/report';
+import { buildReport, helperCallFor, moduleRole, SIG, signalName, type CrashEvidence } from '@triage/report';
+import type { ModuleEntry, Report, ReportCore } from '@triage/report';
 import { resolveObjectFiles, symbolize, type ObjectFiles } from '@triage/symbolizer';
 import type { SymbolizeResult } from '@triage/symbolizer';
 import { withCoreInput } from './core-input';
 import { readHelperMessage } from './helper-message';
 import { findLibcFile } from './runtime-files';
-import { signalName, SIGABRT } from './signals';
 import type { AnalyzeOptions } from './types';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -41,7 +40,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
   return buildReport({
     id: intake.sha256.slice(0, 32),
     createdAt: new Date().toISOString(),
-    core: coreFacts(core, intake, metadata, signal),
+    core: reportCore(core, intake, metadata, signal),
     evidence,
     modules,
     analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...fetchWarnings, ...symbols.warnings] },
@@ -90,7 +89,7 @@ async function gatherEvidence(
   const crashFrames = symbols.threads.find((t) => t.tid === crashingTid)?.frames ?? [];
 
   let abortMessage: string | undefined;
-  if (signal === SIGABRT) {
+  if (signal === SIG.ABRT) {
     const libc = core.modules.find((m) => moduleRole(m.name) === 'libc');
     const libcFile = libc ? await findLibcFile(libc, debuginfoDirs, objects) : undefined;
     if (libc && libcFile) abortMessage = await readAbortMessage(core, libcFile);
@@ -125,7 +124,7 @@ async function gatherEvidence(
   };
 }
 
-function coreFacts(core: CoreDump, intake: IntakeResult, metadata: CoreMetadata, signal: number): CoreFacts {
+function reportCore(core: CoreDump, intake: IntakeResult, metadata: CoreMetadata, signal: number): ReportCore {
   const fault = core.siginfo?.faultAddress;
   return {
     sha256: intake.sha256,

@@ -1,12 +1,12 @@
 import { classify } from './classify';
 import type { CrashEvidence } from './evidence';
-import type { CoreFacts, ModuleEntry, Report, Thread } from './model';
+import type { ReportCore, ModuleEntry, Report, Thread } from './model';
 import { computeSignature } from './signature';
 
 export interface BuildReportInput {
   id: string;
   createdAt: string;
-  core: CoreFacts;
+  core: ReportCore;
   evidence: CrashEvidence;
   modules: ModuleEntry[];
   analysis: Report['analysis'];

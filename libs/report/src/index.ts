@@ -32,6 +32,7 @@ export {
   type FrameRule,
 } from './frames';
 export { computeSignature, signatureFrames, SIGNATURE_FRAMES, type Signature } from './signature';
+export { SIG, signalName } from './signals';
 export { coreBacktrace, renderCoreBacktrace, type CoreBacktrace } from './render/core-backtrace';
 export { contractJson, renderJson, type ReportJson } from './render/json';
 export { renderMarkdown } from './render/markdown';

@@ -85,7 +85,8 @@ export interface Classification {
   exceptionType?: string;
 }
 
-export interface CoreFacts {
+/** The report's `core` section: what the core is (libs/core-dump's CoreFacts is what an upload's single pass read). */
+export interface ReportCore {
   sha256: string;
   size: number;
   truncated: boolean;
@@ -105,7 +106,7 @@ export interface Report {
   /** sha256 of the signature: the grouping key. */
   signatureHash: string;
   createdAt: string;
-  core: CoreFacts;
+  core: ReportCore;
   classification: Classification;
   threads: Thread[];
   modules: ModuleEntry[];

@@ -1,6 +1,7 @@
 /**
  * Linux signal numbers and si_code meanings (asm-generic; x86, arm and the other common ABIs agree).
- * The report lib keeps its own table: a core from another machine must not be named by this host.
+ * The one table of signal names (the analysis names a core's signal with it too): a core from another
+ * machine must not be named by this host's numbering (node's os.constants on macOS has SIGBUS = 10).
  */
 export const SIG = { ILL: 4, ABRT: 6, BUS: 7, FPE: 8, SEGV: 11 } as const;
 
