@@ -61,7 +61,7 @@ export interface CoreFactsModule {
   isExecutable: boolean;
 }
 
-/** cores/<id>/facts.json: what is known about a core the moment its upload completes. */
+/** What the upload's single pass knows about a core the moment it completes (its build-ids are kept in cores/<id>/facts.json). */
 export interface CoreFacts {
   version: 1;
   /** Raw core bytes seen. */

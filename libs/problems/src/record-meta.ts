@@ -2,7 +2,7 @@ import type { Report } from '@triage/report';
 import { osName } from './grouping';
 import type { RecordMeta } from './model';
 
-/** The fields of cores/<id>/meta.json grouping reads (libs/storage CoreMeta). */
+/** The fields of cores/<id>/meta.json grouping reads (libs/cores CoreMeta). */
 export interface StoredMetaFields {
   metadata?: { hostname?: string; package?: string; component?: string; osRelease?: string };
   uploads?: Array<{ at: string; hostname?: string }>;

@@ -47,7 +47,7 @@ interface StoredUpload {
   wireBytes: number;
   format: InputFormat;
   abrt?: AbrtTarFiles;
-  /** Headers, notes and build-ids read as the raw core passed (cores/<id>/facts.json). */
+  /** Headers, notes and build-ids read as the raw core passed (the build-ids go to cores/<id>/facts.json). */
   facts?: CoreFacts;
 }
 
