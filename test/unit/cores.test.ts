@@ -1,0 +1,58 @@
+/** libs/cores on a filesystem store: the torn-read rule, facts.json old and new, raw-core deletion. */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreRecords, sweepExpiredCores } from '@triage/cores';
+import { FsStorage, keys, StorageUnavailableError } from '@triage/storage';
+
+const dir = mkdtempSync(join(tmpdir(), 'triage-cores-'));
+const storage = new FsStorage(dir);
+const records = new CoreRecords(storage);
+const id = (n: number) => n.toString(16).padStart(32, '0');
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('a record that stays unreadable is an error, never "absent"', async () => {
+  for (const bytes of ['{"state": "do', 'null', '[]']) {
+    await storage.put(keys.coreStatus(id(1)), bytes);
+    await assert.rejects(records.readStatus(id(1)), (err: unknown) => err instanceof StorageUnavailableError && /status\.json is unreadable/.test(err.message), bytes);
+    await assert.rejects(records.currentStatus(id(1)), StorageUnavailableError);
+  }
+  assert.equal(await records.readStatus(id(2)), undefined, 'a missing record is absent');
+});
+
+test('facts.json: the build-ids, from this version and from the first one', async () => {
+  await storage.put(keys.coreFacts(id(3)), JSON.stringify({ version: 1, size: 10, threads: [], modules: [{ name: 'a', buildId: 'ab12' }, { name: '[vdso]' }, { name: 'b', buildId: 'cd34' }] }));
+  assert.deepEqual(await records.readFactsBuildIds(id(3)), ['ab12', 'cd34']);
+  assert.deepEqual(await records.readFactsBuildIds(id(4)), [], 'uploads older than the single pass have none');
+});
+
+test('retention: a raw core with no record beside it is deleted and says it was never analysed', async () => {
+  await storage.put(keys.core(id(5)), Buffer.from('zstd'));
+  const result = await sweepExpiredCores(records, { retentionDays: 1, now: new Date(Date.now() + 2 * 24 * 3600 * 1000) });
+  assert.deepEqual(result.deleted, [id(5)]);
+  assert.equal(await records.coreExists(id(5)), false);
+  const status = await records.readStatus(id(5));
+  assert.equal(status?.state, 'failed');
+  assert.equal(status?.coreDeleted, true);
+  assert.match(status?.reason ?? '', /deleted before it was analysed/);
+});
+
+test('deleteCore runs the hook once something exists, then removes every record, status last', async () => {
+  let hooked = 0;
+  assert.equal(await records.deleteCore(id(6), async () => void hooked++), undefined);
+  assert.equal(hooked, 0, 'nothing stored: no hook');
+  await storage.put(keys.core(id(6)), Buffer.from('zstd'));
+  await records.writeStatus(id(6), { state: 'done', updatedAt: new Date().toISOString(), attempts: 1 });
+  await storage.put(keys.report(id(6)), '{}');
+  const deleted = await records.deleteCore(id(6), async () => {
+    hooked++;
+    assert.equal(await records.coreExists(id(6)), true, 'the hook runs before anything is deleted');
+  });
+  assert.equal(hooked, 1);
+  assert.deepEqual(deleted?.deleted, [keys.core(id(6)), keys.coreStatus(id(6)), keys.report(id(6))].sort());
+  for await (const o of storage.list(`cores/${id(6)}/`)) assert.fail(`left behind: ${o.key}`);
+  assert.equal(await records.hasReport(id(6)), false);
+});
