@@ -7,9 +7,10 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../apps/api/src/app.factory';
 import { loadConfig } from '@triage/config';
+import { createLogger } from '@triage/infra';
 
 async function main(): Promise<void> {
-  const app = await createApp(loadConfig(), { logger: ['error'] });
+  const app = await createApp(loadConfig(), { log: createLogger('triage-api', { level: 'error', pretty: false }) });
   app.enableShutdownHooks();
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as AddressInfo).port;

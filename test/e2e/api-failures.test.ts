@@ -1,7 +1,7 @@
 /**
  * Library errors reach API clients as the same categories the CLI and the worker use (libs/analysis
  * describeFailure): a stored core the reader refuses is a 415 with the reader's reason, not a 500.
- * API in-process on a filesystem store and the real Redis.
+ * API in-process and a worker (memory reads run there) on a filesystem store and the real Redis.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,28 +12,31 @@ import { after, before, describe, test } from 'node:test';
 import { generateToken } from '@triage/security';
 import { FsStorage, keys } from '@triage/storage';
 import { crash } from '../support/crashers';
-import { configFrom, dropRedisPrefix, http, json, startApi, type RunningApi } from './service-harness';
+import { configFrom, dropRedisPrefix, http, json, startApi, startWorker, type RunningApi } from './service-harness';
 
 const run = `triage-fail-${process.pid}-${Date.now()}`;
 const work = mkdtempSync(join(tmpdir(), 'triage-api-failures-'));
 const adm = generateToken('ops', ['admin']);
 let api: RunningApi;
+let worker: ReturnType<typeof startWorker> | undefined;
 
 describe('the API answers library errors with their category', { timeout: 60_000 }, () => {
   before(async () => {
-    const config = configFrom({
+    const env = {
       TRIAGE_STORAGE: 'fs',
       TRIAGE_DATA_DIR: join(work, 'data'),
       TRIAGE_DEBUGINFO_CACHE: join(work, 'cache'),
       TRIAGE_REDIS_PREFIX: run,
       TRIAGE_TOKENS: adm.entry,
       TRIAGE_RETENTION_SWEEP_MS: '0',
-    });
-    api = await startApi(config);
+    };
+    worker = startWorker(env);
+    api = await startApi(configFrom(env));
   });
 
   after(async () => {
     await api?.close();
+    await worker?.stop();
     await dropRedisPrefix(run);
     rmSync(work, { recursive: true, force: true });
   });

@@ -1,6 +1,8 @@
 /**
  * Memory reads in the service: strings and gdb expressions on stored cores, admin tokens only, every
- * read logged with who asked and what for. API in-process on a filesystem store and the real Redis.
+ * read logged with who asked and what for. The API (in-process) queues them and a worker (its own
+ * process, as deployed) runs them; without a worker the API answers 504 once TRIAGE_MEMORY_TIMEOUT_MS
+ * has passed. Filesystem store and the real Redis.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp } from '../../apps/api/src/app.factory';
 import { generateToken } from '@triage/security';
 import { cacheDir, crash } from '../support/crashers';
-import { configFrom, dropRedisPrefix, http, json } from './service-harness';
+import { configFrom, dropRedisPrefix, http, json, startWorker } from './service-harness';
 
 const CONFIG = 'global\n    maxconn 4096\nfrontend https-in\n    bind *:443 ssl crt /etc/ssl/private/site.pem\n    default_backend app\nbackend app\n    server app1 10.0.0.11:8080 check\n';
 const run = `triage-mem-${process.pid}-${Date.now()}`;
@@ -34,7 +36,16 @@ class CapturingLogger implements LoggerService {
 }
 
 let app: NestExpressApplication;
+let worker: ReturnType<typeof startWorker> | undefined;
 let url = '';
+const env = {
+  TRIAGE_STORAGE: 'fs',
+  TRIAGE_DATA_DIR: join(work, 'data'),
+  TRIAGE_DEBUGINFO_CACHE: join(work, 'cache'),
+  TRIAGE_REDIS_PREFIX: run,
+  TRIAGE_TOKENS: [up.entry, rd.entry, adm.entry].join(','),
+  TRIAGE_RETENTION_SWEEP_MS: '0',
+};
 const logger = new CapturingLogger();
 
 async function upload(core: string): Promise<string> {
@@ -45,22 +56,17 @@ async function upload(core: string): Promise<string> {
 
 describe('memory reads in the service', { timeout: 120_000 }, () => {
   before(async () => {
-    const config = configFrom({
-      TRIAGE_STORAGE: 'fs',
-      TRIAGE_DATA_DIR: join(work, 'data'),
-      TRIAGE_DEBUGINFO_CACHE: join(work, 'cache'),
-      TRIAGE_REDIS_PREFIX: run,
-      TRIAGE_TOKENS: [up.entry, rd.entry, adm.entry].join(','),
-      TRIAGE_RETENTION_SWEEP_MS: '0',
-    });
-    app = await createApp(config, { logger });
+    worker = startWorker(env);
+    app = await createApp(configFrom(env), { logger });
     await app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
   });
 
   after(async () => {
     await app?.close();
+    await worker?.stop();
     await dropRedisPrefix(run);
+    await dropRedisPrefix(`${run}-idle`);
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -108,5 +114,25 @@ describe('memory reads in the service', { timeout: 120_000 }, () => {
     ]);
     assert.ok(logger.lines.some((l) => l.includes(`ops inspected core ${id}: ["sessions.count","sessions.size"]`)), logger.lines.join('\n'));
     assert.equal((await http(`${url}/v1/cores/${id}/inspect`, { method: 'POST', headers: bearer(adm) })).status, 400);
+  });
+
+  test('no worker answers: 504 with the reason, and the read was still logged', async () => {
+    // Another Redis prefix: the same stored cores, but no worker listens on its queues.
+    const idle = await createApp(configFrom({ ...env, TRIAGE_REDIS_PREFIX: `${run}-idle`, TRIAGE_MEMORY_TIMEOUT_MS: '1000' }), { logger });
+    try {
+      await idle.listen(0, '127.0.0.1');
+      const idleUrl = `http://127.0.0.1:${(idle.getHttpServer().address() as AddressInfo).port}`;
+      const id = await upload(crash('null-read').core);
+      const res = await http(`${idleUrl}/v1/cores/${id}/strings`, { headers: bearer(adm) });
+      assert.equal(res.status, 504, res.text);
+      const body = json<{ error: string; reason: string }>(res);
+      assert.equal(body.error, 'timeout');
+      assert.match(body.reason, /no worker answered the strings read of core [0-9a-f]{32} within 1 s/);
+      assert.ok(logger.lines.some((l) => l.startsWith('memory-read: ops read strings of core') && l.includes(id)), logger.lines.join('\n'));
+      // A core the store does not hold is answered at once, without a job.
+      assert.equal((await http(`${idleUrl}/v1/cores/${'0'.repeat(32)}/strings`, { headers: bearer(adm) })).status, 404);
+    } finally {
+      await idle.close();
+    }
   });
 });

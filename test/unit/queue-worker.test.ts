@@ -14,6 +14,7 @@ import type { AnalyzeOptions } from '@triage/analysis';
 import { loadConfig, type TriageConfig } from '@triage/config';
 import { DebuginfoCache } from '@triage/debuginfo';
 import { DebuginfoStore } from '@triage/debuginfo';
+import { RedisConnections } from '@triage/infra';
 import { IntakeError } from '@triage/intake';
 import { createAnalyzeQueue, enqueueAnalysis, type AnalyzeJob } from '@triage/queue';
 import type { Report } from '@triage/report';
@@ -149,7 +150,8 @@ describe('AnalyzeWorker on BullMQ', () => {
       runs += 1;
       return fakeReport(id);
     });
-    const worker = new AnalyzeWorker(config, logger, processor, records);
+    const redis = new RedisConnections(config.redisUrl);
+    const worker = new AnalyzeWorker(config, logger, processor, records, redis);
     const { queue, connection } = createAnalyzeQueue(config.redisUrl, redisPrefix);
     try {
       worker.onApplicationBootstrap();
@@ -160,6 +162,7 @@ describe('AnalyzeWorker on BullMQ', () => {
       assert.equal(runs, 1);
     } finally {
       await worker.onApplicationShutdown('SIGTERM');
+      redis.onApplicationShutdown();
       await queue.close();
       connection.disconnect();
     }

@@ -1,8 +1,11 @@
 import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { LoggerService, LogLevel } from '@nestjs/common';
+import type { LoggerService } from '@nestjs/common';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
+import type { Logger } from 'pino';
 import type { TriageConfig } from '@triage/config';
+import { createLogger } from '@triage/infra';
 import { AppModule } from './app.module';
 import { ApiExceptionFilter } from './http/exception.filter';
 import { refuseOversizedBeforeContinue } from './http/expect-continue';
@@ -11,7 +14,13 @@ import { securityHeaders } from './http/security-headers';
 const IDLE_SOCKET_TIMEOUT_MS = 120_000;
 
 export interface CreateAppOptions {
-  logger?: LoggerService | LogLevel[] | false;
+  /**
+   * The process log (JSON lines, one per request too). Default: a new one at TRIAGE_LOG_LEVEL, or a
+   * silent one when `logger` takes Nest's messages instead.
+   */
+  log?: Logger;
+  /** Nest's messages (audit lines included) to this logger instead of the process log (tests capture them); false = nowhere. */
+  logger?: LoggerService | false;
 }
 
 /**
@@ -19,10 +28,14 @@ export interface CreateAppOptions {
  * as a stream, and no route takes a JSON or form body.
  */
 export async function createApp(config: TriageConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  const own = options.logger === undefined;
+  const log = options.log ?? createLogger('triage-api', { level: own ? config.logLevel : 'silent' });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, log), {
     bodyParser: false,
-    logger: options.logger ?? ['log', 'warn', 'error'],
+    bufferLogs: own,
+    ...(own ? {} : { logger: options.logger }),
   });
+  if (own) app.useLogger(app.get(NestPinoLogger));
   configureHttp(app);
   // X-Forwarded-* are the client's word: links come from TRIAGE_PUBLIC_URL (set it behind an ingress) or the socket.
   app.set('trust proxy', false);

@@ -1,7 +1,9 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import type { Logger } from 'pino';
 import { CatalogModule } from '@triage/catalog';
 import type { TriageConfig } from '@triage/config';
+import { LoggingModule, RedisModule } from '@triage/infra';
 import { problemCatalogProvider } from '@triage/problems';
 import { DebuginfoStore } from '@triage/debuginfo';
 import { createStorage } from '@triage/storage';
@@ -14,6 +16,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
 import { CoreStore } from './cores/core-store';
 import { MemoryController } from './memory/memory.controller';
+import { MemoryReads } from './memory/memory-reads.service';
 import { CoresController } from './cores/cores.controller';
 import { DebuginfoController } from './debuginfo/debuginfo.controller';
 import { DebuginfodController } from './debuginfo/debuginfod.controller';
@@ -34,15 +37,19 @@ import { ProblemPagesController } from './pages/problem-pages.controller';
 import { ProblemsController } from './problems/problems.controller';
 import { ProblemsService } from './problems/problems.service';
 
-/** The HTTP app. `AppModule.forRoot(config)` takes the configuration as a value, so tests boot it with their own. */
+/**
+ * The HTTP app. `AppModule.forRoot(config, logger)` takes the configuration and the process logger as
+ * values, so tests boot it with their own.
+ */
 @Module({})
 export class AppModule {
-  static forRoot(config: TriageConfig): DynamicModule {
+  static forRoot(config: TriageConfig, logger: Logger): DynamicModule {
     const providers: Provider[] = [
       { provide: CONFIG, useValue: config },
       { provide: STORAGE, useFactory: () => createStorage(config.storage) },
       { provide: DebuginfoStore, inject: [STORAGE], useFactory: (storage: StoragePort) => new DebuginfoStore(storage) },
       AnalysisQueue,
+      MemoryReads,
       CoreStore,
       CoreUploadService,
       UploadsJanitor,
@@ -63,7 +70,7 @@ export class AppModule {
     ];
     return {
       module: AppModule,
-      imports: [CatalogModule.forRoot(config.catalog)],
+      imports: [RedisModule.forRoot(config.redisUrl), LoggingModule.forRoot(logger), CatalogModule.forRoot(config.catalog)],
       providers,
       controllers: [UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController],
     };

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   await app.listen(config.port, config.host);
   const logger = new Logger('api');
   logger.log(`listening on http://${config.host}:${config.port} (storage: ${config.storage.kind})`);
-  // The API runs no tools itself, but says whether the host can sandbox them (the worker logs the same).
+  // The API runs no tools itself (memory reads run on the workers), but says whether the host can sandbox them.
   await logSandboxStatus(logger, { enabled: config.sandbox });
 }
 

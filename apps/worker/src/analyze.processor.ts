@@ -7,6 +7,7 @@ import { describeFailure } from '@triage/analysis';
 import type { AnalyzeOptions } from '@triage/analysis';
 import type { TriageConfig } from '@triage/config';
 import { DebuginfoCache } from '@triage/debuginfo';
+import { LOGGER } from '@triage/infra';
 import { IntakeError, type CoreMetadata } from '@triage/intake';
 import type { AnalyzeJob } from '@triage/queue';
 import type { Report } from '@triage/report';
@@ -14,7 +15,7 @@ import { CoreRecords, type CoreMeta, type CoreStatus } from '@triage/cores';
 import { isCoreId } from '@triage/storage';
 import { makeScratchDir } from '@triage/tools';
 import { JobLifecycle } from './lifecycle';
-import { ANALYZER, CONFIG, LOGGER } from './tokens';
+import { ANALYZER, CONFIG } from './tokens';
 
 /** The analysis pipeline (libs/analysis analyzeInput); injected so the job logic can be tested on its own. */
 export type Analyzer = (inputPath: string, options: AnalyzeOptions) => Promise<Report>;

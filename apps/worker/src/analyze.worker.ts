@@ -1,44 +1,40 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TriageConfig } from '@triage/config';
-import { ANALYZE_QUEUE, createQueueConnection, type AnalyzeJob } from '@triage/queue';
 import { CoreRecords } from '@triage/cores';
+import { LOGGER, RedisConnections } from '@triage/infra';
+import { ANALYZE_QUEUE, type AnalyzeJob } from '@triage/queue';
 import { AnalyzeProcessor, type AnalyzeResult } from './analyze.processor';
-import { CONFIG, LOGGER } from './tokens';
+import { closeWorker } from './close-worker';
+import { CONFIG } from './tokens';
 
 /**
- * A worker that dies mid-job stops renewing its lock; after LOCK_MS another worker's stalled check
- * (every STALLED_INTERVAL_MS) moves the job back to waiting. A job that kills its worker that often
- * (an OOM on one core) fails instead of taking every worker down in turn.
+ * A worker that dies mid-job stops renewing its lock; after TRIAGE_WORKER_LOCK_MS another worker's stalled
+ * check (every TRIAGE_WORKER_STALLED_INTERVAL_MS) moves the job back to waiting. A job that kills its
+ * worker that often (an OOM on one core) fails instead of taking every worker down in turn.
  */
-const LOCK_MS = 30_000;
-const STALLED_INTERVAL_MS = 15_000;
 const MAX_STALLED = 2;
-/** Within Kubernetes' default 30 s grace period; a job cut off here is picked up again as stalled. */
-const SHUTDOWN_GRACE_MS = 20_000;
 
 @Injectable()
 export class AnalyzeWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private worker?: Worker<AnalyzeJob, AnalyzeResult>;
-  private connection?: Redis;
 
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly processor: AnalyzeProcessor,
     private readonly records: CoreRecords,
+    private readonly redis: RedisConnections,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.connection = createQueueConnection(this.config.redisUrl);
     const worker = new Worker<AnalyzeJob, AnalyzeResult>(ANALYZE_QUEUE, (job) => this.processor.process(job), {
-      connection: this.connection,
+      connection: this.redis.blocking(),
       prefix: this.config.redisPrefix,
       concurrency: this.config.workerConcurrency,
-      lockDuration: this.config.workerLockMs ?? LOCK_MS,
-      stalledInterval: this.config.workerStalledIntervalMs ?? STALLED_INTERVAL_MS,
+      lockDuration: this.config.workerLockMs,
+      stalledInterval: this.config.workerStalledIntervalMs,
       maxStalledCount: MAX_STALLED,
     });
     worker.on('error', (err) => this.logger.error({ err }, 'queue error'));
@@ -65,24 +61,12 @@ export class AnalyzeWorker implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
+  /** Runs before RedisConnections (an imported module) cuts the connections at shutdown. */
   async onApplicationShutdown(signal?: string): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
     this.logger.info({ signal }, 'stopping: finishing running jobs');
-    let timer: NodeJS.Timeout | undefined;
-    const forced = new Promise<'forced'>((resolve) => {
-      timer = setTimeout(() => resolve('forced'), SHUTDOWN_GRACE_MS);
-    });
-    const outcome = await Promise.race([worker.close().then(() => 'closed' as const), forced]).catch((err: unknown) => {
-      this.logger.error({ err }, 'worker close failed');
-      return 'forced' as const;
-    });
-    clearTimeout(timer);
-    if (outcome === 'forced') {
-      this.logger.warn('running jobs did not finish in time; they will be picked up again as stalled');
-      await worker.close(true).catch(() => undefined);
-    }
-    this.connection?.disconnect();
+    await closeWorker(worker, this.logger);
     this.logger.info('stopped');
   }
 }

@@ -1,12 +1,12 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { TriageConfig } from '@triage/config';
 import { EventBus } from '@triage/events';
+import { LOGGER, RedisConnections } from '@triage/infra';
 import { ProblemCatalog, recordAndAnnounce, recordMetaOf } from '@triage/problems';
 import type { Report } from '@triage/report';
 import type { CoreMeta } from '@triage/cores';
-import { CONFIG, LOGGER } from './tokens';
+import { CONFIG } from './tokens';
 
 /**
  * The worker's side of the problem catalog and the event stream. Lifecycle notices are best effort
@@ -14,18 +14,16 @@ import { CONFIG, LOGGER } from './tokens';
  * is retried and the catalog never misses a stored report.
  */
 @Injectable()
-export class JobLifecycle implements OnModuleDestroy {
-  private readonly redis: Redis;
+export class JobLifecycle {
   private readonly events: EventBus;
 
   constructor(
     @Inject(CONFIG) config: TriageConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly problems: ProblemCatalog,
+    redis: RedisConnections,
   ) {
-    this.redis = new Redis(config.redisUrl, { connectTimeout: 2_000, maxRetriesPerRequest: 2, retryStrategy: (n) => Math.min(n * 250, 2_000) });
-    this.redis.on('error', () => undefined);
-    this.events = new EventBus(this.redis, { prefix: config.redisPrefix });
+    this.events = new EventBus(redis.commands, { prefix: config.redisPrefix });
   }
 
   async started(coreId: string, attempt: number): Promise<void> {
@@ -46,9 +44,5 @@ export class JobLifecycle implements OnModuleDestroy {
   /** For a redelivered job whose report exists: records it if a crash came between storing and grouping. */
   async isRecorded(coreId: string): Promise<boolean> {
     return (await this.problems.problemOfReport(coreId)) !== undefined;
-  }
-
-  onModuleDestroy(): void {
-    this.redis.disconnect();
   }
 }

@@ -1,25 +1,30 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { ConfigError, loadConfig, type TriageConfig } from '@triage/config';
+import { createLogger } from '@triage/infra';
 import { logSandboxStatus } from '@triage/security';
 import { sweepScratch } from '@triage/tools';
-import { createLogger, PinoNestLogger } from './logger';
 import { WorkerModule } from './worker.module';
 
+const SCRATCH_SWEEP_EVERY_MS = 60 * 60 * 1000;
+
 async function main(): Promise<void> {
-  const logger = createLogger();
   let config: TriageConfig;
   try {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      logger.fatal(err.message);
+      createLogger('triage-worker').fatal(err.message);
       process.exitCode = 2;
       return;
     }
     throw err;
   }
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger), { logger: new PinoNestLogger(logger) });
+  const logger = createLogger('triage-worker', { level: config.logLevel });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger), { bufferLogs: true });
+  // Nest's own messages (module init, shutdown) go to the same log as ours.
+  app.useLogger(app.get(NestPinoLogger));
   // SIGTERM/SIGINT run the shutdown hooks: running jobs finish (or are left to be picked up as stalled).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.init();
@@ -34,8 +39,6 @@ async function main(): Promise<void> {
   sweep();
   setInterval(sweep, SCRATCH_SWEEP_EVERY_MS).unref();
 }
-
-const SCRATCH_SWEEP_EVERY_MS = 60 * 60 * 1000;
 
 main().catch((err: unknown) => {
   process.stderr.write(`triage-worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

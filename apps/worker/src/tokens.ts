@@ -1,5 +1,4 @@
-/** DI tokens for the worker's providers that are not classes. */
+/** DI tokens for the worker's providers that are not classes (the logger's is LOGGER from @triage/infra). */
 export const CONFIG = Symbol('TriageConfig');
 export const STORAGE = Symbol('StoragePort');
-export const LOGGER = Symbol('Logger');
 export const ANALYZER = Symbol('Analyzer');

@@ -3,28 +3,30 @@ import type { Logger } from 'pino';
 import { analyzeInput } from '@triage/analysis';
 import { CatalogModule } from '@triage/catalog';
 import type { TriageConfig } from '@triage/config';
-import { DebuginfoCache } from '@triage/debuginfo';
-import { DebuginfodClient } from '@triage/debuginfo';
-import { DebuginfoStore } from '@triage/debuginfo';
 import { problemCatalogProvider } from '@triage/problems';
-import { createStorage } from '@triage/storage';
 import { CoreRecords } from '@triage/cores';
-import type { StoragePort } from '@triage/storage';
+import { DebuginfoCache, DebuginfodClient, DebuginfoStore } from '@triage/debuginfo';
+import { LoggingModule, RedisModule } from '@triage/infra';
+import { createStorage, type StoragePort } from '@triage/storage';
 import { AnalyzeProcessor } from './analyze.processor';
 import { AnalyzeWorker } from './analyze.worker';
 import { JobLifecycle } from './lifecycle';
-import { ANALYZER, CONFIG, LOGGER, STORAGE } from './tokens';
+import { MemoryProcessor } from './memory.processor';
+import { MemoryWorker } from './memory.worker';
+import { ANALYZER, CONFIG, STORAGE } from './tokens';
 
-/** The worker: no HTTP, one BullMQ consumer. `WorkerModule.forRoot(config, logger)` so tests can boot it with their own. */
+/**
+ * The worker: no HTTP, two BullMQ consumers (analyses, and the API's memory reads).
+ * `WorkerModule.forRoot(config, logger)` so tests can boot it with their own.
+ */
 @Module({})
 export class WorkerModule {
   static forRoot(config: TriageConfig, logger: Logger): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CatalogModule.forRoot(config.catalog)],
+      imports: [RedisModule.forRoot(config.redisUrl), LoggingModule.forRoot(logger), CatalogModule.forRoot(config.catalog)],
       providers: [
         { provide: CONFIG, useValue: config },
-        { provide: LOGGER, useValue: logger },
         { provide: ANALYZER, useValue: analyzeInput },
         { provide: STORAGE, useFactory: () => createStorage(config.storage) },
         { provide: DebuginfoStore, inject: [STORAGE], useFactory: (storage: StoragePort) => new DebuginfoStore(storage) },
@@ -42,6 +44,8 @@ export class WorkerModule {
         JobLifecycle,
         AnalyzeProcessor,
         AnalyzeWorker,
+        MemoryProcessor,
+        MemoryWorker,
       ],
     };
   }

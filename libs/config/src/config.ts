@@ -2,7 +2,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 
-/** Service configuration, read from the environment once at start-up (API and worker read the same names). */
+/**
+ * Service configuration, read from the environment once at start-up (API and worker read the same names).
+ * Every default lives here and nowhere else: code reads the resulting TriageConfig, never a fallback of its own.
+ */
 const schema = z.object({
   TRIAGE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   TRIAGE_HOST: z.string().default('0.0.0.0'),
@@ -53,6 +56,12 @@ const schema = z.object({
   TRIAGE_WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often workers look for jobs whose worker stopped (BullMQ stalledInterval). */
   TRIAGE_WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
+  /** Memory reads (inspect, strings) a worker runs at once, beside its analyses; gdb is heavy, so few. */
+  TRIAGE_MEMORY_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
+  /** How long the API waits for a worker to answer a memory read before it answers 504. */
+  TRIAGE_MEMORY_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
+  /** pino level of the API and worker logs. */
+  TRIAGE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type StorageConfig =
@@ -85,11 +94,16 @@ export interface TriageConfig {
   tokens?: string;
   tokensFile?: string;
   linkSecret?: string;
-  coreRetentionDays?: number;
-  retentionSweepMs?: number;
-  workerLockMs?: number;
-  workerStalledIntervalMs?: number;
+  coreRetentionDays: number;
+  retentionSweepMs: number;
+  workerLockMs: number;
+  workerStalledIntervalMs: number;
+  memoryConcurrency: number;
+  memoryTimeoutMs: number;
+  logLevel: LogLevel;
 }
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export class ConfigError extends Error {}
 
@@ -135,5 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     retentionSweepMs: e.TRIAGE_RETENTION_SWEEP_MS,
     workerLockMs: e.TRIAGE_WORKER_LOCK_MS,
     workerStalledIntervalMs: e.TRIAGE_WORKER_STALLED_INTERVAL_MS,
+    memoryConcurrency: e.TRIAGE_MEMORY_CONCURRENCY,
+    memoryTimeoutMs: e.TRIAGE_MEMORY_TIMEOUT_MS,
+    logLevel: e.TRIAGE_LOG_LEVEL,
   };
 }

@@ -6,7 +6,6 @@
  */
 import type { CoreRecords } from './core-records';
 
-export const DEFAULT_CORE_RETENTION_DAYS = 30;
 const DAY_MS = 24 * 3600 * 1000;
 
 export interface SweepOptions {

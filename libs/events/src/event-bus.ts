@@ -146,9 +146,12 @@ export class EventBus {
     return { events, gap };
   }
 
-  /** A subscriber with its own connection, so its blocking reads never stall publishers or other subscribers. */
+  /**
+   * A subscriber with its own connection, so its blocking reads never stall publishers or other subscribers.
+   * The copy queues its first read until it has connected, even when the shared client fails fast.
+   */
   subscriber(): EventSubscriber {
-    return new EventSubscriber(this, this.redis.duplicate());
+    return new EventSubscriber(this, this.redis.duplicate({ enableOfflineQueue: true }));
   }
 }
 

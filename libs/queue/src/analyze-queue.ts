@@ -1,7 +1,8 @@
 /** Queue names and job payloads shared by the API (producer) and the worker (consumer). */
 
 import { Job, Queue, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedis } from '@triage/infra';
 
 export const ANALYZE_QUEUE = 'triage-analyze';
 
@@ -45,17 +46,9 @@ export async function enqueueAnalysis(queue: Queue, job: AnalyzeJob): Promise<vo
   await queue.add(ANALYZE_QUEUE, job, { ...ANALYZE_JOB_OPTIONS, jobId: job.coreId });
 }
 
-/** BullMQ requires connections without a per-request retry limit (blocking commands wait indefinitely). */
-export function createQueueConnection(redisUrl: string): Redis {
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null, connectTimeout: 2_000 });
-  // Reconnects are automatic; without a listener an 'error' event would crash the process.
-  connection.on('error', () => undefined);
-  return connection;
-}
-
 /** The analyze queue for a producer outside the API (CLI tools, tests). Close the queue, then the connection. */
 export function createAnalyzeQueue(redisUrl: string, prefix: string): { queue: Queue<AnalyzeJob>; connection: Redis } {
-  const connection = createQueueConnection(redisUrl);
+  const connection = createRedis(redisUrl, 'blocking');
   const queue = new Queue<AnalyzeJob>(ANALYZE_QUEUE, { connection, prefix });
   queue.on('error', () => undefined);
   return { queue, connection };

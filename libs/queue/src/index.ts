@@ -1,1 +1,2 @@
 export * from './analyze-queue';
+export * from './memory-queue';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { TriageConfig } from '@triage/config';
-import { DEFAULT_CORE_RETENTION_DAYS, sweepExpiredCores, type SweepResult } from '@triage/cores';
+import { sweepExpiredCores, type SweepResult } from '@triage/cores';
 import { CoreStore } from '../cores/core-store';
 import { CONFIG } from '../infra/tokens';
 
@@ -23,11 +23,11 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   get retentionDays(): number {
-    return this.config.coreRetentionDays ?? DEFAULT_CORE_RETENTION_DAYS;
+    return this.config.coreRetentionDays;
   }
 
   onApplicationBootstrap(): void {
-    const every = this.config.retentionSweepMs ?? 3_600_000;
+    const every = this.config.retentionSweepMs;
     if (this.retentionDays <= 0 || every <= 0) {
       this.logger.log(this.retentionDays <= 0 ? 'raw cores are kept forever (TRIAGE_CORE_RETENTION_DAYS=0)' : 'retention sweep off in this process');
       return;

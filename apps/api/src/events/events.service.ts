@@ -1,20 +1,17 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { TriageConfig } from '@triage/config';
 import { EventBus, type LifecycleEvent, type NewEvent } from '@triage/events';
+import { RedisConnections } from '@triage/infra';
 import { CONFIG } from '../infra/tokens';
 
 /** The lifecycle event stream as the API sees it: it publishes intake events and serves subscribers. */
 @Injectable()
-export class EventsService implements OnModuleDestroy {
+export class EventsService {
   private readonly logger = new Logger('events');
-  private readonly redis: Redis;
   readonly bus: EventBus;
 
-  constructor(@Inject(CONFIG) config: TriageConfig) {
-    this.redis = new Redis(config.redisUrl, { connectTimeout: 2_000, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 250, 2_000) });
-    this.redis.on('error', () => undefined);
-    this.bus = new EventBus(this.redis, { prefix: config.redisPrefix });
+  constructor(@Inject(CONFIG) config: TriageConfig, redis: RedisConnections) {
+    this.bus = new EventBus(redis.commands, { prefix: config.redisPrefix });
   }
 
   /**
@@ -28,9 +25,5 @@ export class EventsService implements OnModuleDestroy {
       this.logger.warn(`could not publish ${event.type} for ${event.coreId}: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
     }
-  }
-
-  onModuleDestroy(): void {
-    this.redis.disconnect();
   }
 }

@@ -1,3 +1,5 @@
+import type { Failure } from '@triage/analysis';
+
 /** Errors the API raises itself; the exception filter turns them (and library errors) into `{ error, reason }`. */
 
 /** Redis or object storage cannot be reached: clients should retry after `retryAfterSeconds`. */
@@ -26,3 +28,11 @@ export class ApiError extends Error {
 
 export const notFound = (reason: string) => new ApiError(404, 'not-found', reason);
 export const badRequest = (reason: string) => new ApiError(400, 'bad-request', reason);
+
+/** A failure a worker described (describeFailure) for a job the API waited on: answered like a local one. */
+export class WorkerFailure extends Error {
+  constructor(readonly failure: Pick<Failure, 'category' | 'reason'>) {
+    super(failure.reason);
+    this.name = 'WorkerFailure';
+  }
+}

@@ -5,7 +5,7 @@ import { isCatalogUnavailable } from '@triage/catalog';
 import { DebuginfoConflictError } from '@triage/debuginfo';
 import { IntakeError } from '@triage/intake';
 import { StorageUnavailableError } from '@triage/storage';
-import { ApiError, ServiceUnavailableError } from './errors';
+import { ApiError, ServiceUnavailableError, WorkerFailure } from './errors';
 
 export interface ErrorBody {
   error: string;
@@ -62,7 +62,7 @@ export function mapError(err: unknown): Mapped {
     const reason = Array.isArray(message) ? message.join('; ') : String(message);
     return { status, body: { error: status === 404 ? 'not-found' : status < 500 ? 'bad-request' : 'internal', reason } };
   }
-  const failure = describeFailure(err);
+  const failure = err instanceof WorkerFailure ? err.failure : describeFailure(err);
   if (failure.category !== 'internal') {
     const answer = FAILURE_ANSWER[failure.category];
     return { status: answer.status, body: { error: answer.error, reason: failure.reason } };

@@ -3,10 +3,10 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TriageConfig } from '@triage/config';
+import { RedisConnections } from '@triage/infra';
 import { ANALYZE_QUEUE, enqueueAnalysis, type AnalyzeJob } from '@triage/queue';
 import { ServiceUnavailableError } from '../http/errors';
 import { withDeadline } from './deadline';
-import { createBullRedis, createHealthRedis, type BullRedis } from './redis';
 import { CONFIG } from './tokens';
 
 const REDIS_DEADLINE_MS = 3_000;
@@ -24,12 +24,12 @@ const timedOut = () => new Error('timed out');
 @Injectable()
 export class AnalysisQueue implements OnModuleDestroy {
   private readonly health: Redis;
-  private readonly connection: BullRedis;
+  private readonly connection: Redis;
   readonly queue: Queue;
 
-  constructor(@Inject(CONFIG) config: TriageConfig) {
-    this.health = createHealthRedis(config.redisUrl);
-    this.connection = createBullRedis(config.redisUrl);
+  constructor(@Inject(CONFIG) config: TriageConfig, redis: RedisConnections) {
+    this.health = redis.commands;
+    this.connection = redis.blocking();
     this.queue = new Queue(ANALYZE_QUEUE, { connection: this.connection, prefix: config.redisPrefix });
     // BullMQ re-emits connection errors; without a listener they would crash the process.
     this.queue.on('error', () => undefined);
@@ -70,8 +70,7 @@ export class AnalysisQueue implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     // A graceful close needs Redis; without it BullMQ would wait for a connection that is not coming.
+    // The connections themselves are cut by RedisConnections afterwards.
     if (this.connection.status === 'ready') await withDeadline(this.queue.close(), 2_000, timedOut).catch(() => undefined);
-    this.connection.disconnectAll();
-    this.health.disconnect();
   }
 }

@@ -1,10 +1,11 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { TriageConfig } from '@triage/config';
+import { RedisConnections } from '@triage/infra';
 import { ANALYZE_QUEUE } from '@triage/queue';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { withDeadline } from '../infra/deadline';
-import { createBullRedis, type BullRedis } from '../infra/redis';
 import { CONFIG } from '../infra/tokens';
 import { Metrics } from './metrics.service';
 
@@ -15,7 +16,7 @@ import { Metrics } from './metrics.service';
 @Injectable()
 export class AnalysisEvents implements OnModuleInit, OnModuleDestroy {
   private events?: QueueEvents;
-  private connection?: BullRedis;
+  private connection?: Redis;
   /** When each running job became active, for jobs the worker removes as soon as they complete. */
   private readonly startedAt = new Map<string, number>();
 
@@ -23,10 +24,11 @@ export class AnalysisEvents implements OnModuleInit, OnModuleDestroy {
     @Inject(CONFIG) private readonly config: TriageConfig,
     private readonly queue: AnalysisQueue,
     private readonly metrics: Metrics,
+    private readonly redis: RedisConnections,
   ) {}
 
   onModuleInit(): void {
-    this.connection = createBullRedis(this.config.redisUrl);
+    this.connection = this.redis.blocking();
     const events = new QueueEvents(ANALYZE_QUEUE, { connection: this.connection, prefix: this.config.redisPrefix });
     events.on('error', () => undefined);
     events.on('active', ({ jobId }) => {
@@ -55,6 +57,5 @@ export class AnalysisEvents implements OnModuleInit, OnModuleDestroy {
     if (this.events && this.connection?.status === 'ready') {
       await withDeadline(this.events.close(), 2_000, () => new Error('timed out')).catch(() => undefined);
     }
-    this.connection?.disconnectAll();
   }
 }
