@@ -18,7 +18,7 @@ export class RedisConnections implements OnModuleInit, OnApplicationShutdown {
   readonly commands: Redis;
 
   constructor(@Inject(REDIS_URL) private readonly url: string) {
-    this.commands = createRedis(url, 'fail-fast', { onConnection: (c) => this.open.add(c) });
+    this.commands = createRedis(url, 'fail-fast', { onConnection: (c) => this.track(c) });
   }
 
   async onModuleInit(): Promise<void> {
@@ -27,7 +27,13 @@ export class RedisConnections implements OnModuleInit, OnApplicationShutdown {
 
   /** A new connection for one BullMQ object; BullMQ's own copies of it are tracked as well. */
   blocking(): Redis {
-    return createRedis(this.url, 'blocking', { onConnection: (c) => this.open.add(c) });
+    return createRedis(this.url, 'blocking', { onConnection: (c) => this.track(c) });
+  }
+
+  /** Copies come and go (one per SSE subscriber): a closed one is forgotten. */
+  private track(client: Redis): void {
+    this.open.add(client);
+    client.once('end', () => this.open.delete(client));
   }
 
   onApplicationShutdown(): void {
