@@ -3,7 +3,7 @@ import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { CatalogModule } from '@triage/catalog';
 import type { TriageConfig } from '@triage/config';
-import { LoggingModule, RedisModule } from '@triage/infra';
+import { createLogger, LoggingModule, RedisModule } from '@triage/infra';
 import { problemCatalogProvider } from '@triage/problems';
 import { DebuginfoStore } from '@triage/debuginfo';
 import { createStorage } from '@triage/storage';
@@ -38,12 +38,12 @@ import { ProblemsController } from './problems/problems.controller';
 import { ProblemsService } from './problems/problems.service';
 
 /**
- * The HTTP app. `AppModule.forRoot(config, logger)` takes the configuration and the process logger as
+ * The HTTP app. `AppModule.forRoot(config, logger?)` takes the configuration and the process logger as
  * values, so tests boot it with their own.
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: TriageConfig, logger: Logger): DynamicModule {
+  static forRoot(config: TriageConfig, logger: Logger = createLogger('triage-api', { level: config.logLevel })): DynamicModule {
     const providers: Provider[] = [
       { provide: CONFIG, useValue: config },
       { provide: STORAGE, useFactory: () => createStorage(config.storage) },
