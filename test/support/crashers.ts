@@ -34,6 +34,8 @@ export const programs = {
   fortify: { main: 'fortify.c', cflags: ['-O2', '-D_FORTIFY_SOURCE=2'] },
   'config-keeper': { main: 'config_keeper.c' },
   'hash-table': { main: 'hash_table.c' },
+  'wild-pointer': { main: 'wild_pointer.c', cflags: ['-O1'] },
+  'crash-handler': { main: 'crash_handler.c' },
 } satisfies Record<string, Program>;
 
 export type CrasherName = keyof typeof programs;

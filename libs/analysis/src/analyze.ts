@@ -10,6 +10,7 @@ import type { SymbolizeResult } from '@triage/symbolizer';
 import { withCoreInput } from './core-input';
 import { readHelperMessage } from './helper-message';
 import { findLibcFile } from './runtime-files';
+import { faultingInstructionEvidence, signalFrameEvidence, snapshotEvidence } from './signal-evidence';
 import type { AnalyzeOptions } from './types';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -103,12 +104,19 @@ async function gatherEvidence(
   const helperMessage = helperCall ? await readHelperMessage(core, helperCall, crashFrames, objects, debuginfoDirs) : undefined;
 
   const modules = core.modules.map((m, i) => ({ ...entries[i], isExecutable: m.isExecutable, role: moduleRole(m.name) }));
+  const signalFacts: CrashEvidence['signal'] = { number: signal, code: core.siginfo?.code, faultAddress: core.siginfo?.faultAddress };
+  if (core.siginfo?.senderPid !== undefined) signalFacts.senderPid = core.siginfo.senderPid;
+  const signalFrame = await signalFrameEvidence(core, crashFrames, signal);
+  const faultingInstruction = await faultingInstructionEvidence(core, signalFacts, signalFrame, objects);
   return {
     threads: symbols.threads.map((t) => ({ tid: t.tid, crashed: t.tid === crashingTid, frames: t.frames })),
     crashingTid,
     modules,
-    signal: { number: signal, code: core.siginfo?.code, faultAddress: core.siginfo?.faultAddress },
-    registers: { sp: crashing?.sp },
+    signal: signalFacts,
+    signalFrame,
+    snapshot: snapshotEvidence(core, signal, metadata),
+    faultingInstruction,
+    registers: { sp: crashing?.sp, pc: crashing?.pc },
     mappings: core.segments.map((s) => ({
       start: s.vaddr,
       end: s.vaddr + s.memsz,

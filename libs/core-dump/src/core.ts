@@ -74,6 +74,7 @@ class CoreFile implements CoreDump {
   psinfo?: CorePsInfo;
   auxv = new Map<number, bigint>();
   files: MappedFile[] = [];
+  noteOwners: string[] = [];
   modulesSource: CoreDump['modulesSource'] = 'nt_file';
   modules: CoreDump['modules'] = [];
   segments: CoreSegment[] = [];

@@ -7,3 +7,5 @@ export * from './elf';
 export * from './elf-file';
 export * from './notes';
 export * from './stream-facts';
+export * from './signal-frame';
+export * from './instruction';

@@ -138,10 +138,12 @@ export interface CoreNotes {
   siginfo?: CoreSigInfo;
   auxv: Map<number, bigint>;
   files: MappedFile[];
+  /** Owner names of every note seen ("CORE", "LINUX", "GDB"): gcore's "GDB" note tells a snapshot from a crash. */
+  noteOwners: string[];
 }
 
 export function emptyCoreNotes(): CoreNotes {
-  return { threads: [], auxv: new Map(), files: [] };
+  return { threads: [], auxv: new Map(), files: [], noteOwners: [] };
 }
 
 /**
@@ -150,6 +152,7 @@ export function emptyCoreNotes(): CoreNotes {
  */
 export function collectCoreNotes(l: Layout, machine: number, notes: Note[], into: CoreNotes): 'bad-file-note' | undefined {
   for (const n of notes) {
+    if (!into.noteOwners.includes(n.name)) into.noteOwners.push(n.name);
     // Notes named "LINUX" reuse small type numbers (NT_PRXFPREG, ...): only "CORE" ones are decoded by type.
     if (n.name !== 'CORE') continue;
     switch (n.type) {

@@ -371,6 +371,7 @@ export class CoreFactsCollector {
       psinfo: this.notes.psinfo,
       auxv: this.notes.auxv,
       files: [...this.notes.files],
+      noteOwners: this.notes.noteOwners,
       modulesSource: 'nt_file',
       modules: [],
       segments,

@@ -88,6 +88,8 @@ export interface CoreDump {
   psinfo?: CorePsInfo;
   /** NT_AUXV as type -> value (AT_ENTRY = 9, AT_PHDR = 3, AT_EXECFN = 31, ...). */
   auxv: Map<number, bigint>;
+  /** Owner names of the core's notes ("CORE", "LINUX", "GDB"). */
+  noteOwners: string[];
   /** NT_FILE entries, or the maps file's file-backed lines when NT_FILE was absent. */
   files: MappedFile[];
   /** Where the module list came from. */

@@ -1,4 +1,5 @@
 import { classify } from './classify';
+import { crashHandlerView } from './crash-handler';
 import type { CrashEvidence } from './evidence';
 import type { ReportCore, ModuleEntry, Report, Thread } from './model';
 import { computeSignature } from './signature';
@@ -22,6 +23,8 @@ export function buildReport(input: BuildReportInput): Report {
     executable: input.evidence.executable ?? core.executable,
   };
   const classification = classify(evidence);
+  // The report shows a crash handler's frames marked (classify and the signature look below them).
+  const shown = classification.kind === 'snapshot' ? evidence : (crashHandlerView(evidence)?.evidence ?? evidence);
   const { signature, signatureHash } = computeSignature(evidence, classification);
   return {
     id: input.id,
@@ -30,7 +33,7 @@ export function buildReport(input: BuildReportInput): Report {
     createdAt: input.createdAt,
     core,
     classification,
-    threads: reportThreads(evidence),
+    threads: reportThreads(shown),
     modules: input.modules,
     analysis: input.analysis,
   };

@@ -4,7 +4,10 @@ import { canonicalFunction, describeFrame, frameKey, isPrefixFrame, isSystemSour
 import { helperCallFor, type HelperCall } from './assertion-helpers';
 import { HELPER_RULES } from './helper-rules';
 import type { Blame, Classification, CrashKind, Frame, LibraryAbort } from './model';
-import { SIG, describeSignalCode, hex, sentByProcess, signalName } from './signals';
+import { SIG, SI_KERNEL, describeSignalCode, hex, sentByProcess, signalName } from './signals';
+import { crashHandlerView, interruptedFrames, originalSignalJson, raisedBySelf } from './crash-handler';
+import { faultingInstructionJson, generalProtectionDetail } from './fault-instruction';
+import { classifySnapshot } from './snapshot';
 
 /** CERT's "near NULL": a field of a NULL struct pointer lands below 64 KiB, and Linux never maps there (mmap_min_addr). */
 export const NEAR_NULL_LIMIT = 0x10000n;
@@ -63,7 +66,7 @@ export interface ClassificationRule {
 const isAbort = (f: CrashFacts) => f.signal === SIG.ABRT;
 const abortMessage = (f: CrashFacts) => f.message;
 const place = (f: CrashFacts) => describeFrame(f.blame);
-const signalCode = (f: CrashFacts) => describeSignalCode(f.signal, f.evidence.signal.code);
+const signalCode = (f: CrashFacts) => describeSignalCode(f.signal, f.evidence.signal.code, f.evidence.signal.senderPid, f.evidence.pid);
 const faultAddress = (f: CrashFacts) => (f.evidence.signal.faultAddress === undefined ? undefined : hex(f.evidence.signal.faultAddress));
 
 /** The first rule that matches decides the kind; order is the precedence. */
@@ -74,7 +77,10 @@ export const RULES: readonly ClassificationRule[] = [
     test: (f) =>
       (FAULT_SIGNALS.has(f.signal) && sentByProcess(f.evidence.signal.code)) ||
       (isAbort(f) && EXTERNAL_SENDER_CODES.has(f.evidence.signal.code ?? 1) && !f.categories.has('abort')),
-    summary: (f) => `${signalName(f.signal)} ${signalCode(f) ?? 'sent by another process'}, not raised by the program; it was in ${place(f)}`,
+    summary: (f) =>
+      raisedBySelf(f.evidence)
+        ? `${signalName(f.signal)} ${signalCode(f) ?? 'sent by the process to itself'} in ${place(f)}: no fault, the program chose to die`
+        : `${signalName(f.signal)} ${signalCode(f) ?? 'sent by another process'}, not raised by the program; it was in ${place(f)}`,
   },
   {
     // Before 'assertion': malloc's own internal assertions are heap corruption too.
@@ -141,6 +147,13 @@ export const RULES: readonly ClassificationRule[] = [
     message: abortMessage,
   },
   {
+    // Before 'null-dereference': the kernel reports address 0 for a general-protection fault, which is no address at all.
+    kind: 'segfault',
+    when: 'SIGSEGV with si_code SI_KERNEL: a general-protection fault (non-canonical pointer, privileged instruction), address unknown',
+    test: (f) => f.signal === SIG.SEGV && f.evidence.signal.code === SI_KERNEL,
+    summary: (f) => `Segmentation fault (general protection fault, address unknown) in ${place(f)}${generalProtectionDetail(f.evidence.faultingInstruction)}`,
+  },
+  {
     kind: 'null-dereference',
     when: 'SIGSEGV at a fault address below 64 KiB',
     test: (f) => f.signal === SIG.SEGV && f.evidence.signal.faultAddress !== undefined && f.evidence.signal.faultAddress < NEAR_NULL_LIMIT,
@@ -163,7 +176,10 @@ export const RULES: readonly ClassificationRule[] = [
     kind: 'segfault',
     when: 'any other SIGSEGV',
     test: (f) => f.signal === SIG.SEGV,
-    summary: (f) => `Segmentation fault (${[signalCode(f), faultAddress(f) && `at ${faultAddress(f)}`].filter(Boolean).join(' ') || 'invalid memory access'}) in ${place(f)}`,
+    summary: (f) => {
+      const where = faultAddress(f) && [f.evidence.signal.access, `at ${faultAddress(f)}`].filter(Boolean).join(' ');
+      return `Segmentation fault (${[where, signalCode(f)].filter(Boolean).join(', ') || 'invalid memory access'}) in ${place(f)}`;
+    },
   },
   {
     kind: 'bus-error',
@@ -200,9 +216,24 @@ export const FLAG_RULES: ReadonlyArray<(f: CrashFacts, kind: CrashKind) => strin
     return m?.debuginfo === 'missing' ? `no-debuginfo:${m.name}` : undefined;
   },
   (f) => (inNonMainThread(f) ? 'crash-in-non-main-thread' : undefined),
+  (f) => (crashingThread(f.evidence)?.frames.some((fr) => fr.handler) ? 'crash-handler' : undefined),
 ];
 
+/**
+ * A snapshot is no crash; with a crash handler the rules see the interrupted code and the original
+ * signal (crash-handler.ts); everything else goes through the rule table as it is.
+ */
 export function classify(evidence: CrashEvidence): Classification {
+  if (evidence.snapshot?.length) return classifySnapshot(evidence);
+  const handler = crashHandlerView(evidence);
+  const view = handler?.evidence ?? evidence;
+  const classification = classifyCrash(view);
+  if (handler?.original) classification.originalSignal = originalSignalJson(handler.original, evidence.pid);
+  if (view.faultingInstruction && view.signal.code === SI_KERNEL) classification.faultingInstruction = faultingInstructionJson(view.faultingInstruction);
+  return classification;
+}
+
+function classifyCrash(evidence: CrashEvidence): Classification {
   const facts = crashFacts(evidence);
   const rule = RULES.find((r) => r.test(facts)) ?? RULES[RULES.length - 1];
   const flags = FLAG_RULES.map((flag) => flag(facts, rule.kind)).filter((x): x is string => x !== undefined);
@@ -218,7 +249,8 @@ export function classify(evidence: CrashEvidence): Classification {
 }
 
 export function crashFacts(evidence: CrashEvidence): CrashFacts {
-  const frames = crashingThread(evidence)?.frames ?? [];
+  // Handler frames are shown but never blamed (crash-handler.ts marks them).
+  const frames = interruptedFrames(crashingThread(evidence)?.frames ?? []);
   const signal = evidence.signal.number;
   const index = blameIndex(evidence, frames);
   const message = evidence.abortMessage?.trim() || undefined;

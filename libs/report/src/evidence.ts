@@ -58,8 +58,20 @@ export interface CrashEvidence {
     faultAddress?: bigint;
     /** How the faulting instruction touched memory, when something (gdb, a disassembler) could tell. */
     access?: 'read' | 'write' | 'execute';
+    /** Who sent it (si_code <= 0): the process itself when it equals pid. */
+    senderPid?: number;
+    senderUid?: number;
   };
-  registers: { sp?: bigint };
+  /**
+   * The crashing thread's signal trampoline (a frame with `signalFrame`), and what the kernel's signal
+   * frame under it says about the signal the handler caught, when it could be read from the stack.
+   */
+  signalFrame?: { index: number; original?: InterruptedSignal };
+  /** Why this core is a snapshot of a running process rather than a crash (empty or absent: a crash). */
+  snapshot?: string[];
+  /** The instruction at the faulting pc, decoded when the kernel gave no fault address. */
+  faultingInstruction?: FaultingInstructionEvidence;
+  registers: { sp?: bigint; pc?: bigint };
   mappings: MemoryMapping[];
   /** glibc's __abort_msg text. */
   abortMessage?: string;
@@ -74,6 +86,27 @@ export interface CrashEvidence {
   pid?: number;
   /** The unwinder stopped at its frame limit on the crashing thread. */
   stackTruncated?: boolean;
+}
+
+/** The original signal as read from the kernel's signal frame (libs/core-dump's OriginalSignalFacts). */
+export interface InterruptedSignal {
+  number: number;
+  code?: number;
+  senderPid?: number;
+  senderUid?: number;
+  faultAddress?: bigint;
+  access?: 'read' | 'write' | 'execute';
+  source: 'siginfo' | 'trap';
+  trap?: { number: number; name: string; errorCode: bigint };
+  registers: Record<string, bigint>;
+  frameAddress: bigint;
+}
+
+export interface FaultingInstructionEvidence {
+  text: string;
+  pc: bigint;
+  memory?: { operand: string; address: bigint; canonical: boolean; registers: Array<{ name: string; value: bigint }> };
+  privileged: boolean;
 }
 
 export function crashingThread(evidence: CrashEvidence): Thread | undefined {

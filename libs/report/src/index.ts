@@ -17,6 +17,8 @@ export {
   MODULE_ROLES,
   type CrashEvidence,
   type EvidenceModule,
+  type FaultingInstructionEvidence,
+  type InterruptedSignal,
   type MemoryMapping,
   type ModuleRole,
 } from './evidence';
@@ -31,6 +33,9 @@ export {
   type FrameCategory,
   type FrameRule,
 } from './frames';
+export { crashHandlerView, interruptedFrames, raisedBySelf, type CrashHandlerView } from './crash-handler';
+export { snapshotMarkers, SNAPSHOT_MARKERS, type SnapshotFacts } from './snapshot';
+export { CORE_DUMP_SIGNALS, describeSignalCode, SI_KERNEL as SI_KERNEL_CODE } from './signals';
 export { computeSignature, signatureFrames, SIGNATURE_FRAMES, type Signature } from './signature';
 export { SIG, signalName } from './signals';
 export { coreBacktrace, renderCoreBacktrace, type CoreBacktrace } from './render/core-backtrace';

@@ -14,12 +14,14 @@ export type CrashKind =
   | 'bus-error'
   | 'illegal-instruction'
   | 'fpe'
-  | 'signal';
+  | 'signal'
+  /** Not a crash: a core taken from a running process (gdb gcore, triage capture). */
+  | 'snapshot';
 
 /** Every kind, in the order lists and filters show them (the contract's order). */
 export const CRASH_KINDS: readonly CrashKind[] = [
   'library-abort', 'assertion', 'heap-corruption', 'stack-protector', 'fortify', 'uncaught-exception', 'abort',
-  'null-dereference', 'stack-overflow', 'segfault', 'bus-error', 'illegal-instruction', 'fpe', 'signal',
+  'null-dereference', 'stack-overflow', 'segfault', 'bus-error', 'illegal-instruction', 'fpe', 'signal', 'snapshot',
 ];
 
 export interface Frame {
@@ -37,6 +39,13 @@ export interface Frame {
   column?: number;
   /** True for a frame of a function inlined into the frame below it. */
   inlined?: boolean;
+  /**
+   * The kernel's signal trampoline (glibc's __restore_rt; gdb's `<signal handler called>`): the frames
+   * above it ran in a signal handler, the frame below it is where the signal arrived.
+   */
+  signalFrame?: boolean;
+  /** A frame of a crash handler (and its trampoline) that caught the original signal: shown, never blamed or signed. */
+  handler?: boolean;
 }
 
 export interface Thread {
@@ -83,6 +92,56 @@ export interface Classification {
   library?: LibraryAbort;
   /** Demangled type of an uncaught C++ exception, when it could be recovered. */
   exceptionType?: string;
+  /** With a crash handler (flag `crash-handler`): the signal the kernel delivered first, read from its signal frame. */
+  originalSignal?: OriginalSignal;
+  /** Kind `snapshot`: why the core was taken from a running process rather than written by a crash. */
+  snapshotReasons?: string[];
+  /** The faulting instruction and its memory operand, when the kernel gave no fault address (a general-protection fault). */
+  faultingInstruction?: FaultingInstruction;
+}
+
+/**
+ * The signal as the kernel delivered it to a crash handler, read from the rt_sigframe it pushed on the
+ * stack (siginfo_t + ucontext): the process re-raised it afterwards, and NT_SIGINFO only has the re-raise.
+ */
+export interface OriginalSignal {
+  number: number;
+  name: string;
+  /** si_code (absent when only the CPU trap is known). */
+  code?: number;
+  /** What si_code (or the trap) says, in words: "invalid permissions", "sent by kill()". */
+  description?: string;
+  /** Who sent it, for kill()/tkill()/sigqueue() (si_code <= 0). */
+  senderPid?: number;
+  senderUid?: number;
+  faultAddress?: string;
+  access?: 'read' | 'write' | 'execute';
+  /** `siginfo`: the kernel's siginfo_t (SA_SIGINFO handlers); `trap`: derived from the CPU trap in the ucontext (handlers without SA_SIGINFO leave stale bytes in the siginfo slot). */
+  source: 'siginfo' | 'trap';
+  /** x86 trap number, error code and name from the ucontext, when the signal came from a CPU exception. */
+  trap?: { number: number; name: string; errorCode: string };
+  /** The interrupted pc and sp, and every general register of the ucontext (hex). */
+  pc: string;
+  sp: string;
+  registers: Record<string, string>;
+  /** Where the kernel's signal frame sits on the stack. */
+  frameAddress: string;
+}
+
+export interface FaultingInstruction {
+  /** AT&T syntax, as gdb and objdump print it: "add (%rdi),%rax". */
+  text: string;
+  pc: string;
+  /** The memory operand and the register values it was computed from. */
+  memory?: {
+    operand: string;
+    address: string;
+    /** x86-64 addresses must have bits 63..47 all equal; anything else faults before paging is consulted. */
+    canonical: boolean;
+    registers: Array<{ name: string; value: string }>;
+  };
+  /** Only the kernel may run it (hlt, in/out, cli, ...): a general-protection fault without any memory access. */
+  privileged: boolean;
 }
 
 /** The report's `core` section: what the core is (libs/core-dump's CoreFacts is what an upload's single pass read). */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { isHelperFrame } from './assertion-helpers';
 import { blameIndex } from './classify';
+import { crashHandlerView, interruptedFrames } from './crash-handler';
 import { crashingThread, findModule, isRuntimeRole, moduleRole, type CrashEvidence } from './evidence';
 import { canonicalFunction, frameKey, skipCategory } from './frames';
 import type { Classification, CrashKind, Frame } from './model';
@@ -37,7 +38,7 @@ export interface Signature {
 }
 
 export function computeSignature(evidence: CrashEvidence, classification: Pick<Classification, 'kind'>): Signature {
-  const frames = signatureFrames(evidence);
+  const frames = signatureFrames(crashHandlerView(evidence)?.evidence ?? evidence);
   const label = SIGNATURE_KIND_LABEL[classification.kind] ?? classification.kind;
   // With no usable frame the program is the best identity left; do not lump every program together.
   const parts = frames.length > 0 ? frames : [evidence.executable ? basename(evidence.executable) : 'unknown'];
@@ -47,7 +48,8 @@ export function computeSignature(evidence: CrashEvidence, classification: Pick<C
 
 /** The crashing thread's meaningful frames by the signature's rules; `limit` deep (the signature takes five). */
 export function signatureFrames(evidence: CrashEvidence, limit = SIGNATURE_FRAMES): string[] {
-  const frames = crashingThread(evidence)?.frames ?? [];
+  // A crash handler's frames (and its trampoline) are the same for every crash it catches.
+  const frames = interruptedFrames(crashingThread(evidence)?.frames ?? []);
   if (frames.length === 0) return [];
   const start = blameIndex(evidence, frames);
   const out: string[] = [];

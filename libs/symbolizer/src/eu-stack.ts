@@ -68,7 +68,11 @@ export function parseEuStack(stdout: string, stderr = ''): EuStackParse {
       if (m[3]) frame.column = Number(m[3]);
     } else if (src) frame.file = src;
   }
-  for (const th of threads) markInlined(th.frames, (fr) => activation.get(fr) ?? true);
+  for (const th of threads) {
+    const isActivation = (fr: Frame) => activation.get(fr) ?? true;
+    markInlined(th.frames, isActivation);
+    markSignalFrames(th.frames, isActivation);
+  }
   return { threads, warnings: stderrWarnings(stderr) };
 }
 
@@ -83,6 +87,23 @@ export function markInlined(frames: Frame[], isActivation: (f: Frame) => boolean
     if (a.pc === b.pc && a.module === b.module && isActivation(a) === isActivation(b) && a.function !== b.function) {
       a.inlined = true;
     }
+  }
+}
+
+/**
+ * eu-stack prints every caller frame with " - 1" (its pc is a return address) except a signal
+ * trampoline and the frame it interrupted: libdwfl marks both as activations because the trampoline's
+ * CFI has the 'S' augmentation. So, by no name at all: an activation below the top whose pc is not an
+ * inline sibling of the frame above is a trampoline, and the frame after it was interrupted.
+ */
+export function markSignalFrames(frames: Frame[], isActivation: (f: Frame) => boolean): void {
+  for (let i = 1; i + 1 < frames.length; i++) {
+    const f = frames[i];
+    if (!isActivation(f) || f.pc === frames[i - 1].pc) continue;
+    f.signalFrame = true;
+    // The interrupted frame (and its inline chain) is an activation too, not another trampoline.
+    const interrupted = frames[i + 1].pc;
+    while (i + 1 < frames.length && frames[i + 1].pc === interrupted) i++;
   }
 }
 

@@ -122,6 +122,7 @@ export function parseGdbBacktrace(stdout: string, modules: CoreModuleInfo[]): { 
       frame.offset = `0x${(lookup - mod.start).toString(16)}`;
     }
     afterSignalFrame = name === '<signal handler called>';
+    if (afterSignalFrame) frame.signalFrame = true;
     thread.frames.push(frame);
   }
   for (const th of threads) markInlined(th.frames, () => true);

@@ -29,7 +29,22 @@ export function frameText(f: Frame, fullPaths = true): string {
   const name = f.function ?? '??';
   const source = sourceOf(f, fullPaths);
   const where = f.module ? `${f.module}${f.offset ? `+${f.offset}` : ''}` : f.pc;
-  return `#${f.index} ${name}${f.inlined ? ' (inlined)' : ''}${source ? ` at ${source}` : ''} [${where}]`;
+  const mark = frameMark(f);
+  return `#${f.index} ${name}${f.inlined ? ' (inlined)' : ''}${mark ? ` (${mark})` : ''}${source ? ` at ${source}` : ''} [${where}]`;
+}
+
+/** "SIGSEGV (invalid permissions, write at 0x7f..) at pc 0x5646..., caught by the crash handler" */
+export function originalSignalText(c: Classification): string | undefined {
+  const o = c.originalSignal;
+  if (!o) return undefined;
+  const what = [o.description, o.faultAddress && `${o.access ?? 'access'} at ${o.faultAddress}`, o.senderPid !== undefined && `pid ${o.senderPid}`].filter(Boolean).join(', ');
+  return `${o.name}${what ? ` (${what})` : ''} at pc ${o.pc}, caught by the crash handler`;
+}
+
+/** How a renderer labels a crash handler's frames and the signal trampoline. */
+export function frameMark(f: Pick<Frame, 'signalFrame' | 'handler'>): string | undefined {
+  if (f.signalFrame) return 'signal handler called';
+  return f.handler ? 'crash handler' : undefined;
 }
 
 export function repeatText(line: { repeated: string; count: number }): string {
@@ -47,7 +62,10 @@ export function meaningfulFrames(thread: Thread | undefined): { frames: Frame[];
 export function headline(report: Report): string {
   const program = report.core.executable?.split('/').pop() ?? 'unknown program';
   const pid = report.core.pid !== undefined ? ` (pid ${report.core.pid})` : '';
-  return `${report.core.signal.name} in ${program}${pid}: ${report.classification.kind}`;
+  const c = report.classification;
+  if (c.kind === 'snapshot') return `Snapshot of ${program}${pid}: not a crash`;
+  const caught = c.originalSignal ? ` (${c.originalSignal.name} caught by a crash handler, re-raised as ${report.core.signal.name})` : '';
+  return `${c.originalSignal?.name ?? report.core.signal.name} in ${program}${pid}: ${c.kind}${caught}`;
 }
 
 export function blameText(report: Report, fullPaths = true): string | undefined {

@@ -1,5 +1,5 @@
 import type { Report } from '../model';
-import { blameText, collapseRuns, crashedThread, frameText, libraryAbortProse, meaningfulFrames, repeatText } from './common';
+import { blameText, collapseRuns, crashedThread, frameText, libraryAbortProse, meaningfulFrames, originalSignalText, repeatText } from './common';
 import { codeBlock, escapeMarkdown as escape, inlineCode as code, proseMarkdown } from './markdown-syntax';
 
 /** A ticket wants the top of the stack; the link has the rest. */
@@ -16,6 +16,9 @@ export function renderMarkdown(report: Report, pageUrl?: string): string {
   if (blame) out.push(`- **Blame:** ${code(blame)}`);
   if (c.message) out.push(`- **Message:** ${code(c.message)}`);
   if (c.exceptionType) out.push(`- **Exception:** ${code(c.exceptionType)}`);
+  const original = originalSignalText(c);
+  if (original) out.push(`- **Original signal:** ${escape(original)}`);
+  if (c.kind === 'snapshot') out.push(`- **Snapshot:** not a crash${c.snapshotReasons?.length ? `: ${escape(c.snapshotReasons.join('; '))}` : ''}`);
   const otherFlags = c.flags.filter((f) => f !== 'library-abort');
   if (otherFlags.length > 0) out.push(`- **Flags:** ${otherFlags.map(code).join(', ')}`);
   out.push(`- **Signature:** ${code(report.signature)}`);

@@ -1,5 +1,5 @@
 import type { Report } from '../model';
-import { blameText, collapseRuns, crashedThread, frameText, headline, libraryAbortText, missingDebuginfo, repeatText } from './common';
+import { blameText, originalSignalText, collapseRuns, crashedThread, frameText, headline, libraryAbortText, missingDebuginfo, repeatText } from './common';
 
 /** Enough of a stack for a terminal; the JSON has the rest. */
 export const TEXT_MAX_LINES = 48;
@@ -15,6 +15,8 @@ export function renderText(report: Report): string {
   field('message', c.message);
   field('exception', c.exceptionType);
   field('flags', c.flags.join(', '));
+  field('original', originalSignalText(c));
+  field('operand', c.faultingInstruction ? `${c.faultingInstruction.text}${c.faultingInstruction.memory ? ` -> ${c.faultingInstruction.memory.address}` : ''}` : undefined);
   field('signature', report.signature);
   field('core', `${report.core.sha256.slice(0, 16)} (${report.core.size} bytes)${report.core.signal.faultAddress ? `, fault address ${report.core.signal.faultAddress}` : ''}`);
 

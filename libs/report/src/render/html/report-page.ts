@@ -1,5 +1,5 @@
 import type { Frame, ModuleEntry, Report, Thread } from '../../model';
-import { LIBRARY_ABORT_TITLE, libraryAbortProse } from '../common';
+import { frameMark, LIBRARY_ABORT_TITLE, libraryAbortProse } from '../common';
 import { when } from '../time';
 import type { CoreRecordView } from '../views';
 import { page } from './layout';
@@ -24,7 +24,7 @@ function frameRows(frames: Frame[]): SafeHtml {
   return html`<table><thead><tr><th>#</th><th>function</th><th>source</th><th>module</th></tr></thead><tbody>${frames.map(
     (f) => html`<tr>
 <td class="mono">${f.index}</td>
-<td class="mono">${f.function ?? '??'}${f.inlined ? html` <span class="dim">(inlined)</span>` : ''}</td>
+<td class="mono">${f.function ?? '??'}${f.inlined ? html` <span class="dim">(inlined)</span>` : ''}${frameMark(f) ? html` <span class="dim">(${frameMark(f)})</span>` : ''}</td>
 <td class="mono">${where(f)}</td>
 <td class="mono">${f.module ?? ''}${f.offset ? html`<span class="dim">+${f.offset}</span>` : ''}</td></tr>`,
   )}</tbody></table>`;
@@ -33,6 +33,21 @@ function frameRows(frames: Frame[]): SafeHtml {
 /** The library-abort flag is the finding people miss: the program did not decide to die, a library did. */
 export function libraryAbortBox(prose: ReturnType<typeof libraryAbortProse>): SafeHtml | '' {
   return prose ? html`<div class="callout library-abort"><strong>${LIBRARY_ABORT_TITLE}.</strong> ${proseHtml(prose)}</div>` : '';
+}
+
+/** A snapshot is no crash, and a crash handler hides the real signal: both are said before the stack. */
+function signalBox(report: Report): SafeHtml | '' {
+  const c = report.classification;
+  if (c.kind === 'snapshot') {
+    return html`<div class="callout snapshot"><strong>Not a crash.</strong> This core was taken from a running process
+(gdb <code>gcore</code> or <code>triage capture</code>): nothing failed, nothing is blamed, and it is grouped only with other
+snapshots.${c.snapshotReasons?.length ? html` It is a snapshot because ${c.snapshotReasons.join('; ')}.` : ''}</div>`;
+  }
+  const o = c.originalSignal;
+  if (!c.flags.includes('crash-handler')) return '';
+  return html`<div class="callout crash-handler"><strong>Caught by a crash handler.</strong> The program's signal handler caught
+${o ? html`<code>${o.name}</code>${o.description ? ` (${o.description}${o.faultAddress ? `, ${o.access ?? 'access'} at ${o.faultAddress}` : ''})` : ''} at pc <code>${o.pc}</code>` : 'the original signal'}
+and re-raised <code>${report.core.signal.name}</code>; the report is about the code it interrupted. The handler's frames are marked in the stack.</div>`;
 }
 
 function moduleRows(modules: ModuleEntry[]): SafeHtml {
@@ -95,8 +110,9 @@ export function reportPage(report: Report, meta: CoreRecordView | undefined, lin
 <h1>${c.summary}</h1>
 ${classificationFacts(report, links)}
 ${libraryAbortBox(libraryAbortProse(report.classification, true))}
+${signalBox(report)}
 ${c.message ? html`<h2>Message</h2><pre class="message">${c.message}</pre>` : ''}
-<h2>Crashing thread${crashed ? html` (${crashed.tid})` : ''}</h2>
+<h2>${c.kind === 'snapshot' ? 'First thread at the snapshot' : 'Crashing thread'}${crashed ? html` (${crashed.tid})` : ''}</h2>
 ${crashed ? frameRows(crashed.frames) : html`<p class="dim">no stack</p>`}
 ${otherThreads(others)}
 <h2>Modules <span class="dim">(debuginfo found for ${found} of ${report.modules.length})</span></h2>${moduleRows(report.modules)}

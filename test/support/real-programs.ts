@@ -1,0 +1,118 @@
+/**
+ * Real Debian programs crashed at test time (scripts/install-deps.sh installs them): redis-server,
+ * /usr/bin/python3 (Debian's, not a pyenv shim on PATH), gdb's gcore of a running /usr/bin/sleep.
+ * Each run gets a fresh directory; the kernel writes the core into the process's working directory.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PYTHON3 = '/usr/bin/python3';
+export const REDIS_SERVER = '/usr/bin/redis-server';
+
+export function corePatternProblem(): string | undefined {
+  const pattern = readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim();
+  return pattern.startsWith('|') || pattern.includes('/') ? `kernel.core_pattern is '${pattern}': cores must go to the working directory` : undefined;
+}
+
+function coreIn(dir: string): string {
+  const cores = readdirSync(dir).filter((f) => f === 'core' || f.startsWith('core.'));
+  if (cores.length !== 1) throw new Error(`expected one core in ${dir}, found ${cores.length}: ${readdirSync(dir).join(', ')}`);
+  return join(dir, cores[0]);
+}
+
+function exited(child: ChildProcess, timeoutMs = 30_000): Promise<NodeJS.Signals | null> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.signalCode);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`pid ${child.pid} did not exit in ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once('exit', (_code, signal) => {
+      clearTimeout(timer);
+      resolve(signal);
+    });
+  });
+}
+
+/** Runs a command with core dumps enabled in a new directory until it dies; returns the core. */
+export async function crashCommand(cmd: string, args: string[]): Promise<{ core: string; dir: string; pid: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'triage-real-'));
+  const child = spawn('bash', ['-c', 'ulimit -c unlimited; exec "$@"', 'crash', cmd, ...args], { cwd: dir, stdio: 'ignore' });
+  const pid = child.pid ?? 0;
+  await exited(child);
+  return { core: coreIn(dir), dir, pid };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** One RESP command over a raw socket (no redis-cli needed); resolves with the reply or '' when the server dies. */
+function redisCommand(port: number, words: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let reply = '';
+    sock.on('connect', () => sock.write(`*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`));
+    sock.on('data', (d) => {
+      reply += d.toString();
+      if (reply.endsWith('\r\n')) sock.end();
+    });
+    sock.on('error', () => resolve(reply));
+    sock.on('close', () => resolve(reply));
+  });
+}
+
+export interface RedisCrash {
+  core: string;
+  pid: number;
+  /** redis's own crash report (its log file): an independent witness of the original signal. */
+  log: string;
+}
+
+/**
+ * A private redis-server (random loopback port, no persistence, DEBUG enabled) that is crashed by
+ * `how`: 'segfault' sends DEBUG SEGFAULT (redis 7 writes to a read-only page), 'kill-abrt' sends it
+ * SIGABRT from this process, as an operator's `kill -ABRT` would.
+ */
+export async function crashRedis(how: 'segfault' | 'kill-abrt'): Promise<RedisCrash> {
+  const dir = mkdtempSync(join(tmpdir(), 'triage-redis-'));
+  const port = await freePort();
+  const log = join(dir, 'redis.log');
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'yes', '--daemonize', 'no', '--dir', dir, '--logfile', log];
+  const child = spawn('bash', ['-c', 'ulimit -c unlimited; exec "$@"', 'redis', REDIS_SERVER, ...args], { cwd: dir, stdio: 'ignore' });
+  let up = false;
+  for (let i = 0; i < 200 && !up; i++) {
+    up = (await redisCommand(port, ['PING'])).startsWith('+PONG');
+    if (!up) await new Promise((r) => setTimeout(r, 25));
+  }
+  if (!up) {
+    child.kill('SIGKILL');
+    throw new Error(`redis-server did not start on port ${port}`);
+  }
+  if (how === 'segfault') void redisCommand(port, ['DEBUG', 'SEGFAULT']);
+  else child.kill('SIGABRT');
+  await exited(child);
+  return { core: coreIn(dir), pid: child.pid ?? 0, log: existsSync(log) ? readFileSync(log, 'utf8') : '' };
+}
+
+/** gdb's gcore of a running /usr/bin/sleep: a live snapshot, the process keeps running (and is then killed). */
+export async function gcoreOfSleep(): Promise<{ core: string; pid: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'triage-gcore-'));
+  const child = spawn('/usr/bin/sleep', ['300'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const out = join(dir, 'sleep');
+    const res = spawnSync('gcore', ['-o', out, String(child.pid)], { encoding: 'utf8', timeout: 60_000 });
+    if (res.status !== 0) throw new Error(`gcore failed: ${res.stderr}`);
+    return { core: `${out}.${child.pid}`, pid: child.pid ?? 0 };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
