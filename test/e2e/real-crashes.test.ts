@@ -8,10 +8,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Report } from '@triage/report';
+import { openCore } from '@triage/core-dump';
 import { triage } from '../support/cli';
 import { crash, type CrashedCore } from '../support/crashers';
 import { corePatternProblem, crashCommand, crashRedis, gcoreOfSleep, PYTHON3 } from '../support/real-programs';
@@ -75,7 +76,7 @@ describe('crash handlers: blame the interrupted frame, classify on the original 
     // DEBUG SEGFAULT writes to a page it made read-only: the page-fault error code says write.
     assert.equal(o.access, 'write');
     assert.equal(o.trap?.name, 'page fault');
-    assert.match(c.summary, new RegExp(`write at ${o.faultAddress}`));
+    assert.match(c.summary, new RegExp(`\\(write, invalid permissions at ${o.faultAddress}\\) in debugCommand`));
     assert.ok(!/NULL/.test(c.summary), c.summary);
     assert.equal(r.core.pid, pid);
   });
@@ -238,5 +239,49 @@ describe('live snapshots are not crashes', { skip }, () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('truncated cores: frames placed from NT_FILE, warnings say what the cut took', { skip }, () => {
+  /** A copy of `core` cut where `module`'s first mapping (its ELF header) starts in the file. */
+  async function cutAtHeaderOf(core: string, module: (name: string, isExecutable: boolean) => boolean): Promise<string> {
+    const c = await openCore(core);
+    try {
+      const m = c.modules.find((x) => module(x.name, x.isExecutable));
+      assert.ok(m, 'the module is in the core');
+      const seg = c.segments.find((s) => s.vaddr === m.start);
+      assert.ok(seg && seg.filesz > 0, 'its header page was dumped');
+      const out = join(mkdtempSync(join(tmpdir(), 'triage-cut-')), 'core');
+      copyFileSync(core, out);
+      truncateSync(out, seg.fileOffset);
+      return out;
+    } finally {
+      await c.close();
+    }
+  }
+
+  test("python3 crashing in Debian's libc, cut at libc's ELF header: frame #0 is still libc.so.6 at the same offset, the lost stack is said", async () => {
+    const { core } = await crashCommand(PYTHON3, ['-c', 'import ctypes; ctypes.string_at(0)']);
+    const whole = analyze(core, ['--no-mapped-paths']);
+    const cut = analyze(await cutAtHeaderOf(core, (name) => name === 'libc.so.6'), ['--no-mapped-paths']);
+    const top = crashedFrames(cut)[0];
+    assert.equal(top.module, 'libc.so.6');
+    assert.equal(top.offset, crashedFrames(whole)[0].offset);
+    assert.equal(cut.core.truncated, true);
+    const w = cut.analysis.warnings.join('\n');
+    assert.match(w, /the core file is cut short: \d+ of \d+ bytes present/);
+    const tid = cut.threads.find((t) => t.crashed)?.tid;
+    assert.match(w, new RegExp(`thread ${tid}: its stack lost (\\d+) of \\1 bytes`));
+    assert.match(w, /ELF headers lost with the cut for [^\n]*libc\.so\.6/);
+  });
+
+  test('our crasher cut at its own ELF header: frame #0 is attributed to the executable (named by NT_FILE and AT_ENTRY), not ??', async () => {
+    const c = crash('wild-pointer', ['list']);
+    const whole = analyze(c.core, ['--no-mapped-paths', '--debuginfo-dir', c.storeDir]);
+    const cut = analyze(await cutAtHeaderOf(c.core, (_name, isExe) => isExe), ['--no-mapped-paths', '--debuginfo-dir', c.storeDir]);
+    const top = crashedFrames(cut)[0];
+    assert.equal(top.module, 'wild-pointer');
+    assert.equal(top.offset, crashedFrames(whole)[0].offset);
+    assert.match(cut.analysis.warnings.join('\n'), /ELF headers lost with the cut for wild-pointer/);
   });
 });

@@ -10,6 +10,7 @@ import type { SymbolizeResult } from '@triage/symbolizer';
 import { withCoreInput } from './core-input';
 import { readHelperMessage } from './helper-message';
 import { findLibcFile } from './runtime-files';
+import { attributeFromMappings, truncationWarnings } from './truncation';
 import { faultingInstructionEvidence, signalFrameEvidence, snapshotEvidence } from './signal-evidence';
 import type { AnalyzeOptions } from './types';
 
@@ -35,6 +36,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
     modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
     objects,
   });
+  attributeFromMappings(core, symbols.threads);
   const modules = moduleEntries(core, symbols);
   const signal = signalOf(core, metadata);
   const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata);
@@ -44,7 +46,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
     core: reportCore(core, intake, metadata, signal),
     evidence,
     modules,
-    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...fetchWarnings, ...symbols.warnings] },
+    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...truncationWarnings(core), ...fetchWarnings, ...symbols.warnings] },
   });
 }
 

@@ -143,13 +143,19 @@ async function fromFiles(mem: ByteSource, core: CoreMemory, files: MappedFile[])
     const image = firstMap && (await readImage(mem, firstMap.start));
     if (image) {
       out.push(toModule(path, image));
-    } else if (looksLikeLibrary(path) || path === execfn) {
+    } else if (looksLikeLibrary(path) || path === execfn || holdsEntry(maps, core.auxv)) {
       // The header page was not dumped (cut-short core, or coredump_filter without ELF headers):
       // keep the module so frames can still be attributed, without a build-id.
       out.push({ name: basename(path), path, start: mapStart, end: mapEnd, loadBias: firstMap?.start ?? mapStart, isExecutable: false });
     }
   }
   return out;
+}
+
+/** The mappings hold AT_ENTRY/AT_PHDR (from NT_AUXV, which a cut-short core keeps): the executable, even when AT_EXECFN's string was lost with the stack. */
+function holdsEntry(maps: MappedFile[], auxv: Map<number, bigint>): boolean {
+  const probes = [auxv.get(AT_ENTRY), auxv.get(AT_PHDR)].filter((a): a is bigint => a !== undefined && a !== 0n);
+  return maps.some((m) => probes.some((a) => m.start <= a && a < m.end));
 }
 
 function toModule(path: string, image: Image): CoreModule {

@@ -177,8 +177,8 @@ export const RULES: readonly ClassificationRule[] = [
     when: 'any other SIGSEGV',
     test: (f) => f.signal === SIG.SEGV,
     summary: (f) => {
-      const where = faultAddress(f) && [f.evidence.signal.access, `at ${faultAddress(f)}`].filter(Boolean).join(' ');
-      return `Segmentation fault (${[where, signalCode(f)].filter(Boolean).join(', ') || 'invalid memory access'}) in ${place(f)}`;
+      const what = [signalCode(f), faultAddress(f) && `at ${faultAddress(f)}`].filter(Boolean).join(' ');
+      return `Segmentation fault (${[f.evidence.signal.access, what].filter(Boolean).join(', ') || 'invalid memory access'}) in ${place(f)}`;
     },
   },
   {
