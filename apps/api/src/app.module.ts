@@ -12,6 +12,8 @@ import { AdminController } from './admin/admin.controller';
 import { CoreLifecycle } from './admin/core-lifecycle';
 import { ProblemIndexHooks } from './admin/problem-index-hooks';
 import { RetentionSweeper } from './admin/retention.service';
+import { ReprocessController } from './reprocess/reprocess.controller';
+import { ReprocessService } from './reprocess/reprocess.service';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthService } from './auth/auth.service';
 import { CoreStore } from './cores/core-store';
@@ -66,13 +68,14 @@ export class AppModule {
       // Problem catalog (read side) and the lifecycle event stream.
       problemCatalogProvider,
       ProblemsService,
+      ReprocessService,
       EventsService,
     ];
     return {
       module: AppModule,
       imports: [RedisModule.forRoot(config.redisUrl), LoggingModule.forRoot(logger), CatalogModule.forRoot(config.catalog)],
       providers,
-      controllers: [UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController],
+      controllers: [UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController, ReprocessController],
     };
   }
 }

@@ -9,7 +9,7 @@ import type { TriageConfig } from '@triage/config';
 import { DebuginfoCache } from '@triage/debuginfo';
 import { LOGGER } from '@triage/infra';
 import { IntakeError, type CoreMetadata } from '@triage/intake';
-import type { AnalyzeJob } from '@triage/queue';
+import type { AnalyzeJob, ReprocessJob } from '@triage/queue';
 import type { Report } from '@triage/report';
 import { CoreRecords, type CoreMeta, type CoreStatus } from '@triage/cores';
 import { isCoreId } from '@triage/storage';
@@ -78,6 +78,42 @@ export class AnalyzeProcessor {
         .writeStatus(coreId, this.status(lastAttempt ? 'failed' : 'queued', attempts, lastAttempt ? failure.reason : `will retry: ${failure.reason}`))
         .catch((statusErr: unknown) => log.error({ err: statusErr }, 'could not write the status'));
       await this.lifecycle?.failed(coreId, failure.reason, attempts, !lastAttempt);
+      if (failure.permanent) throw new UnrecoverableError(failure.reason);
+      throw err;
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Analyses a stored core again (its debuginfo arrived, or on request) and replaces its report. The
+   * old report stays readable until the new one is written, and the status stays `done` throughout. A
+   * core already deleted (retention) cannot be reprocessed: the job ends without error, and says so.
+   */
+  async reprocess(job: Job<ReprocessJob>): Promise<AnalyzeResult & { skipped?: string }> {
+    const { coreId } = job.data;
+    if (!isCoreId(coreId)) throw new UnrecoverableError(`invalid core id ${JSON.stringify(coreId)}`);
+    const log = this.logger.child({ coreId, jobId: job.id, reason: job.data.reason, attempt: job.attemptsMade + 1 });
+    if (!(await this.records.hasReport(coreId))) {
+      log.info('not reprocessed: no report (never analysed, or deleted)');
+      return { coreId, alreadyDone: false, skipped: 'no report' };
+    }
+    const previous = await this.records.readReport(coreId).catch(() => undefined);
+    const started = Date.now();
+    const work = await makeScratchDir('job');
+    try {
+      const { report, meta } = await this.analyze(coreId, work);
+      await this.records.writeReport(coreId, report);
+      await this.lifecycle?.reportReprocessed(report, meta, previous);
+      log.info({ ms: Date.now() - started, signature: report.signature, previous: previous?.signature }, 'reprocessed');
+      return { coreId, signature: report.signature, alreadyDone: false };
+    } catch (err) {
+      if (err instanceof IntakeError && err.code === 'not-found') {
+        log.info('not reprocessed: the raw core is gone (retention or request)');
+        return { coreId, alreadyDone: false, skipped: 'raw core deleted' };
+      }
+      const failure = describeFailure(err);
+      log.warn({ ms: Date.now() - started, category: failure.category, err }, 'reprocessing failed; the old report stays');
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
     } finally {

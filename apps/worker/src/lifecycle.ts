@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { TriageConfig } from '@triage/config';
 import { EventBus } from '@triage/events';
 import { LOGGER, RedisConnections } from '@triage/infra';
-import { ProblemCatalog, recordAndAnnounce, recordMetaOf } from '@triage/problems';
+import { ProblemCatalog, recordAndAnnounce, recordMetaOf, recordReprocessed } from '@triage/problems';
 import type { Report } from '@triage/report';
 import type { CoreMeta } from '@triage/cores';
 import { CONFIG } from './tokens';
@@ -39,6 +39,11 @@ export class JobLifecycle {
   /** Groups a stored report into its problem and announces it. */
   async reportStored(report: Report, meta: CoreMeta | undefined): Promise<void> {
     await recordAndAnnounce(this.problems, this.events, report, recordMetaOf(report, meta));
+  }
+
+  /** Groups a reprocessed report again in place of the old one, and announces it. */
+  async reportReprocessed(report: Report, meta: CoreMeta | undefined, previous: Report | undefined): Promise<void> {
+    await recordReprocessed(this.problems, this.events, report, recordMetaOf(report, meta), previous);
   }
 
   /** For a redelivered job whose report exists: records it if a crash came between storing and grouping. */

@@ -13,6 +13,7 @@ import { AnalyzeWorker } from './analyze.worker';
 import { JobLifecycle } from './lifecycle';
 import { MemoryProcessor } from './memory.processor';
 import { MemoryWorker } from './memory.worker';
+import { ReprocessWorker } from './reprocess.worker';
 import { ANALYZER, CONFIG, STORAGE } from './tokens';
 
 /**
@@ -46,6 +47,7 @@ export class WorkerModule {
         AnalyzeWorker,
         MemoryProcessor,
         MemoryWorker,
+        ReprocessWorker,
       ],
     };
   }

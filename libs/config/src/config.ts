@@ -25,6 +25,8 @@ const schema = z.object({
   TRIAGE_DATABASE_POOL: z.coerce.number().int().min(1).max(100).default(10),
   /** Run the catalog's migrations when the API or worker starts (else run `triage migrate`). */
   TRIAGE_MIGRATE_ON_START: z.enum(['true', 'false']).default('true'),
+  /** Reports each worker process reprocesses per minute at most (after debuginfo arrives, or on request). 0 = none. */
+  TRIAGE_REPROCESS_PER_MINUTE: z.coerce.number().int().min(0).max(10_000).default(30),
   TRIAGE_STORAGE: z.enum(['fs', 's3']).default('fs'),
   TRIAGE_DATA_DIR: z.string().default(join(process.cwd(), '.triage-data')),
   S3_ENDPOINT: z.string().default('127.0.0.1'),
@@ -82,6 +84,8 @@ export interface TriageConfig {
   redisUrl: string;
   redisPrefix: string;
   catalog: CatalogConfig;
+  /** Reprocessed reports per minute per worker process (0 = off). */
+  reprocessPerMinute: number;
   storage: StorageConfig;
   maxUploadBytes: number;
   maxCoreBytes: number;
@@ -134,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.TRIAGE_REDIS_PREFIX,
     catalog: { url: e.DATABASE_URL, schema: e.TRIAGE_DATABASE_SCHEMA, poolSize: e.TRIAGE_DATABASE_POOL, migrateOnStart: e.TRIAGE_MIGRATE_ON_START === 'true' },
+    reprocessPerMinute: e.TRIAGE_REPROCESS_PER_MINUTE,
     storage,
     maxUploadBytes: e.TRIAGE_MAX_UPLOAD_BYTES,
     maxCoreBytes: e.TRIAGE_MAX_CORE_BYTES,

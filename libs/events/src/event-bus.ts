@@ -33,6 +33,19 @@ export type LifecycleEvent = EventBase &
     | { type: 'analysis-failed'; reason: string; attempt: number; willRetry: boolean }
     | { type: 'problem-new'; problemId: string; reportId: string; kind: CrashKind; signature: string; executable: string }
     | { type: 'problem-regressed'; problemId: string; reportId: string; kind: CrashKind; signature: string; executable: string; previousLastSeen: string }
+    | {
+        /** A report analysed again (new debuginfo or an executable for one of its build-ids, or on request) replaced the old one. */
+        type: 'report-reprocessed';
+        reportId: string;
+        problemId: string;
+        /** The problem it was in before, when the new signature grouped it elsewhere. */
+        previousProblemId?: string;
+        kind: CrashKind;
+        summary: string;
+        signature: string;
+        previousSignature?: string;
+        executable: string;
+      }
   );
 
 export type LifecycleEventType = LifecycleEvent['type'];
@@ -44,6 +57,7 @@ export const EVENT_TYPES: readonly LifecycleEventType[] = [
   'analysis-failed',
   'problem-new',
   'problem-regressed',
+  'report-reprocessed',
 ];
 
 /** What a publisher passes: the bus adds the id (and `at` when missing). */

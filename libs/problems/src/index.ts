@@ -27,4 +27,4 @@ export { CatalogLoader } from './catalog-loader';
 export { rebuildCatalog, type RebuildOptions } from './rebuild';
 export { recordMetaOf, type StoredMetaFields } from './record-meta';
 export type * from './model';
-export { recordAndAnnounce } from './lifecycle';
+export { recordAndAnnounce, recordReprocessed } from './lifecycle';

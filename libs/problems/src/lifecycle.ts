@@ -35,3 +35,37 @@ export async function recordAndAnnounce(
   );
   return { record, events };
 }
+
+/**
+ * What the worker does once a reprocessed report replaced the old one: group it again (the old problem
+ * loses the count when the signature moved it, and notes it as reprocessed), then tell subscribers.
+ */
+export async function recordReprocessed(
+  catalog: ProblemCatalog,
+  bus: EventBus,
+  stored: Report,
+  meta: RecordMeta,
+  previous: Pick<Report, 'signature'> | undefined,
+): Promise<{ record: RecordResult; events: LifecycleEvent[] }> {
+  const report = redactReport(stored).report;
+  const record = await catalog.record(report, meta, { replace: true });
+  const c = report.classification;
+  const events: LifecycleEvent[] = [];
+  const executable = executableName(report);
+  if (record.isNew) events.push(await bus.publish({ type: 'problem-new', coreId: report.id, problemId: record.problemId, reportId: report.id, kind: c.kind, signature: report.signature, executable }));
+  events.push(
+    await bus.publish({
+      type: 'report-reprocessed',
+      coreId: report.id,
+      reportId: report.id,
+      problemId: record.problemId,
+      ...(record.movedFrom ? { previousProblemId: record.movedFrom } : {}),
+      kind: c.kind,
+      summary: c.summary,
+      signature: report.signature,
+      ...(previous && previous.signature !== report.signature ? { previousSignature: previous.signature } : {}),
+      executable,
+    }),
+  );
+  return { record, events };
+}

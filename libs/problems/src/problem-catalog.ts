@@ -391,6 +391,18 @@ export class ProblemCatalog {
     };
   }
 
+  /**
+   * The reports to analyse again: those analysed without debuginfo for `buildId` (the GIN index on
+   * missing_build_ids), those of one problem, or all of them. Oldest first.
+   */
+  async reportIdsFor(target: { buildId: string } | { problem: string } | { all: true }): Promise<string[]> {
+    let q = this.db.selectFrom('reports').select('id');
+    if ('buildId' in target) q = q.where(sql<boolean>`missing_build_ids @> array[${target.buildId.toLowerCase()}]::text[]`);
+    else if ('problem' in target) q = q.where('problem_id', '=', target.problem);
+    const rows = await q.orderBy('received_at').orderBy('seq').execute();
+    return rows.map((r) => r.id);
+  }
+
   async counts(): Promise<{ problems: number; reports: number }> {
     const [p, r] = await Promise.all([
       this.db.selectFrom('problems').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),

@@ -1,2 +1,3 @@
 export * from './analyze-queue';
 export * from './memory-queue';
+export * from './reprocess-queue';

@@ -4,7 +4,7 @@ import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Controller, HttpCode, Inject, Put, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Optional, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { TriageConfig } from '@triage/config';
 import { DebuginfoStore } from '@triage/debuginfo';
@@ -13,10 +13,13 @@ import { IntakeError } from '@triage/intake';
 import { declaredLength, discardRest } from '../http/request-body';
 import { CONFIG } from '../infra/tokens';
 import { Scope } from '../auth/scope.decorator';
+import { ReprocessService } from '../reprocess/reprocess.service';
 
 export interface StoredDebuginfo {
   buildId: string;
   kind: 'debuginfo' | 'executable';
+  /** Reports analysed without this build-id's file, now queued to be analysed again. */
+  reprocessQueued?: number;
 }
 
 /**
@@ -29,6 +32,7 @@ export class DebuginfoController {
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
     private readonly store: DebuginfoStore,
+    @Optional() private readonly reprocess?: ReprocessService,
   ) {}
 
   @Put()
@@ -43,7 +47,9 @@ export class DebuginfoController {
       if ((await stat(tmp)).size === 0) throw new IntakeError('empty', 'the body is empty: send an ELF file');
       // The store reads the ELF file itself (and refuses anything else): the build-id is never taken on trust.
       const fileName = typeof req.query.filename === 'string' ? req.query.filename : undefined;
-      return await this.store.put(tmp, { fileName });
+      const stored = await this.store.put(tmp, { fileName });
+      const reprocessQueued = (await this.reprocess?.afterUpload(stored.buildId)) ?? 0;
+      return { ...stored, reprocessQueued };
     } catch (err) {
       discardRest(req, res);
       throw err;

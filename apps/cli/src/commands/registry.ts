@@ -49,6 +49,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./reindex.js')).registerReindex,
   },
   {
+    name: 'reprocess',
+    summary: 'queue reports to be analysed again (--problem ID, --build-id HEX or --all); configured by the service environment',
+    load: async () => (await import('./reprocess.js')).registerReprocess,
+  },
+  {
     name: 'migrate',
     summary: "apply the catalog's (PostgreSQL) schema migrations; configured by the service environment (DATABASE_URL, TRIAGE_DATABASE_SCHEMA)",
     load: async () => (await import('./migrate.js')).registerMigrate,

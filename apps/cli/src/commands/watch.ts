@@ -77,6 +77,8 @@ export function eventLine(e: LifecycleEvent): string {
       return `${head} NEW problem ${e.problemId} ${e.kind} in ${e.executable}: ${e.signature}`;
     case 'problem-regressed':
       return `${head} REGRESSED problem ${e.problemId} (last seen ${e.previousLastSeen}): ${e.signature}`;
+    case 'report-reprocessed':
+      return `${head} REPROCESSED ${e.kind}: ${e.summary} [problem ${e.problemId}${e.previousProblemId ? `, was ${e.previousProblemId}` : ''}]`;
   }
 }
 
