@@ -9,6 +9,7 @@ import { resolveObjectFiles, symbolize, type ObjectFiles } from '@triage/symboli
 import type { SymbolizeResult } from '@triage/symbolizer';
 import { withCoreInput } from './core-input';
 import { readHelperMessage } from './helper-message';
+import { buildIdsWithOwnDwarf } from './own-dwarf';
 import { findLibcFile } from './runtime-files';
 import { attributeFromMappings, truncationWarnings } from './truncation';
 import { faultingInstructionEvidence, signalFrameEvidence, snapshotEvidence } from './signal-evidence';
@@ -37,7 +38,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
     objects,
   });
   attributeFromMappings(core, symbols.threads);
-  const modules = moduleEntries(core, symbols);
+  const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo));
   const signal = signalOf(core, metadata);
   const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata);
   return buildReport({
@@ -65,14 +66,14 @@ function signalOf(core: CoreDump, metadata: CoreMetadata): number {
   return core.siginfo?.signo ?? core.crashingThread?.signal ?? metadata.signal ?? 0;
 }
 
-function moduleEntries(core: CoreDump, symbols: SymbolizeResult): ModuleEntry[] {
+function moduleEntries(core: CoreDump, symbols: SymbolizeResult, ownDwarf: ReadonlySet<string>): ModuleEntry[] {
   return core.modules.map((m) => ({
     name: m.name,
     path: m.path,
     buildId: m.buildId,
     start: `0x${m.start.toString(16)}`,
     end: `0x${m.end.toString(16)}`,
-    debuginfo: m.buildId && symbols.debuginfo.has(m.buildId) ? 'found' : 'missing',
+    debuginfo: m.buildId && (symbols.debuginfo.has(m.buildId) || ownDwarf.has(m.buildId)) ? 'found' : 'missing',
   }));
 }
 

@@ -4,6 +4,7 @@ import {
   ET_DYN,
   ET_EXEC,
   ET_REL,
+  PT_LOAD,
   PT_NOTE,
   SHT_DYNSYM,
   SHT_NOBITS,
@@ -130,4 +131,44 @@ function lookup(h: ElfHeader, syms: Buffer, strs: Buffer, wanted: Buffer): bigin
     return l.is64 ? l.u64(syms, off + 8) : BigInt(l.u32(syms, off + 4));
   }
   return undefined;
+}
+
+/** Section name table of an ELF file: enough for a few names, never a whole .debug file. */
+const MAX_SHSTRTAB_BYTES = 1 << 20;
+
+/**
+ * Whether the file carries its own DWARF (a `-g` build that was not stripped): a `.debug_info` (or
+ * compressed `.zdebug_info`) section with bytes in the file. Such a module needs no separate debuginfo.
+ */
+export async function hasOwnDwarf(path: string): Promise<boolean> {
+  return withFile(path, async (src) => {
+    const h = await readHeader(src);
+    if (!h) return false;
+    const sections = await readSections(src, h);
+    const names = sections[h.shstrndx] && (await readSection(src, sections[h.shstrndx], MAX_SHSTRTAB_BYTES));
+    if (!names) return false;
+    return sections.some((s) => {
+      if (s.type === SHT_NOBITS || s.size === 0n) return false;
+      const end = names.indexOf(0, s.name);
+      const name = names.subarray(s.name, end < 0 ? names.length : end).toString('latin1');
+      return name === '.debug_info' || name === '.zdebug_info';
+    });
+  }).catch(() => false);
+}
+
+/**
+ * The link-time address where the object's lowest PT_LOAD starts, page aligned: a module mapped at
+ * START has its code at `address - START + firstLoadAddress` in the object's own (and its .debug
+ * file's) terms. 0 for ordinary shared objects and PIEs, 0x400000 for a classic executable.
+ */
+export async function firstLoadAddress(path: string): Promise<bigint | undefined> {
+  return withFile(path, async (src) => {
+    const h = await readHeader(src);
+    if (!h) return undefined;
+    const loads = ((await readProgramHeaders(src, 0n, h)) ?? []).filter((p) => p.type === PT_LOAD);
+    if (loads.length === 0) return undefined;
+    const lowest = loads.reduce((a, b) => (b.vaddr < a.vaddr ? b : a));
+    const page = 4096n;
+    return lowest.vaddr - (lowest.vaddr % page);
+  }).catch(() => undefined);
 }

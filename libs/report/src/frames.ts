@@ -114,9 +114,37 @@ function withoutParameters(name: string): string {
   return name;
 }
 
+/**
+ * Drops a C++ return type: the demangler prints one for template functions
+ * ("v8::internal::MaybeHandle<v8::internal::Object> v8::internal::(anonymous namespace)::HandleApiCallHelper<false>"),
+ * gdb and other tools may not, and "void node::Abort()" is node::Abort either way. The name is the
+ * last word outside <>, (), [] and {}, or, for an operator, from the component that holds it.
+ */
+export function withoutReturnType(name: string): string {
+  const words: Array<{ start: number; text: string }> = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i <= name.length; i++) {
+    const c = name[i];
+    if (c === '<' || c === '(' || c === '[' || c === '{') depth++;
+    else if ((c === '>' || c === ')' || c === ']' || c === '}') && depth > 0) depth--;
+    if (i === name.length || (c === ' ' && depth === 0)) {
+      if (i > start) words.push({ start, text: name.slice(start, i) });
+      start = i + 1;
+    }
+  }
+  if (words.length < 2) return name;
+  // "operator new", "operator delete[]", "ns::T::operator bool": the name starts at the operator's word.
+  const op = words.findIndex((w) => /(^|::|~)operator(\W|$)/.test(w.text) || /(^|::)operator$/.test(w.text));
+  if (op >= 0) return name.slice(words[op].start);
+  const last = words[words.length - 1];
+  // "(anonymous namespace)" and "{lambda()#1}" are inside brackets; a lone "const" was handled with the parameters.
+  return name.slice(last.start);
+}
+
 /** The name frames are matched and signed by. */
 export function canonicalFunction(name: string): string {
-  let out = withoutParameters(name.trim());
+  let out = withoutReturnType(withoutParameters(name.trim()));
   for (const { pattern, replace } of CANONICAL_NAMES) out = out.replace(pattern, replace);
   return out;
 }
@@ -157,7 +185,7 @@ export function frameKey(frame: Pick<Frame, 'function' | 'module' | 'offset'>): 
 export function describeFrame(frame: Pick<Frame, 'function' | 'module' | 'offset' | 'file' | 'line'> | undefined): string {
   if (!frame) return 'an unknown frame';
   // A sentence has no room for a C++ parameter list; the blame field keeps the full name.
-  const name = (frame.function && withoutParameters(frame.function)) ?? frameKey(frame) ?? frame.module ?? '??';
+  const name = (frame.function && withoutReturnType(withoutParameters(frame.function))) ?? frameKey(frame) ?? frame.module ?? '??';
   const source = sourceOf(frame);
   return source ? `${name} (${source})` : name;
 }

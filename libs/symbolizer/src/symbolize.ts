@@ -16,6 +16,7 @@ import { runTool, sandboxStatus, ToolNotFoundError, type SandboxSpec } from '@tr
 import { demangleFrames } from './demangle';
 import { parseEuStack } from './eu-stack';
 import { gdbBacktrace } from './gdb';
+import { expandInlineFrames } from './inline-frames';
 import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
 import { parseUnstripList, type CoreModuleInfo } from './modules';
 import { ToolError, type SymbolizedThread, type SymbolizeOptions, type SymbolizeResult } from './types';
@@ -94,6 +95,10 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     }
     const demangleWarning = await demangleFrames(result.threads, ctx.timeoutMs);
     if (demangleWarning) warnings.push(demangleWarning);
+    // gdb prints inlined calls itself; eu-stack loses them when DWARF is in a separate file.
+    if (result.tool === 'eu-stack') {
+      warnings.push(...(await expandInlineFrames(result.threads, { debuginfo, run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) } })));
+    }
     for (const t of result.threads) {
       for (const f of t.frames) {
         if (!f.buildId || debuginfo.has(f.buildId)) continue;

@@ -1,0 +1,134 @@
+/**
+ * Inlined calls that eu-stack -i collapses. With DWARF in a separate .debug file (Debian's -dbg
+ * packages, our own split builds) elfutils 0.188 prints one frame per pc: the outer function's name
+ * with the innermost inlined call's line. gdb, and binutils' addr2line on the same .debug file, show
+ * the whole chain. The chain is asked of addr2line -i per .debug file (one run for all its pcs, in
+ * the same sandbox and limits as the other tools) and spliced into the stack.
+ */
+import { firstLoadAddress } from '@triage/core-dump';
+import type { Frame } from '@triage/report';
+import { runTool, ToolNotFoundError, type RunToolOptions } from '@triage/tools';
+import type { SymbolizedThread } from './types';
+
+const OUTPUT_CAP = 8 * 1024 * 1024;
+
+/** One location of an inline chain as addr2line prints it, innermost first. */
+export interface InlineLocation {
+  function?: string;
+  file?: string;
+  line?: number;
+}
+
+/**
+ * Parses `addr2line -a -i -f -C` output: per address a `0x...` line, then function and `file:line`
+ * line pairs from the innermost inlined call out to the function that contains them.
+ */
+export function parseAddr2line(stdout: string): Map<bigint, InlineLocation[]> {
+  const chains = new Map<bigint, InlineLocation[]>();
+  let current: InlineLocation[] | undefined;
+  const lines = stdout.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (/^0x[0-9a-f]+$/.test(line)) {
+      current = [];
+      chains.set(BigInt(line), current);
+      continue;
+    }
+    if (!current || line === '') continue;
+    const where = lines[++i] ?? '';
+    const m = /^(.*):(\d+|\?)(?: \(discriminator \d+\))?$/.exec(where);
+    const loc: InlineLocation = {};
+    if (line !== '??') loc.function = line;
+    if (m && m[1] !== '??') loc.file = m[1];
+    if (m && m[2] !== '?' && m[2] !== '0') loc.line = Number(m[2]);
+    current.push(loc);
+  }
+  return chains;
+}
+
+export interface InlineExpansionOptions {
+  /** build-id -> separate debuginfo file the tools used. */
+  debuginfo: ReadonlyMap<string, string>;
+  run: Pick<RunToolOptions, 'timeoutMs' | 'sandbox' | 'limits'>;
+}
+
+/** Replaces collapsed frames by their inline chains, in place. Returns warnings. */
+export async function expandInlineFrames(threads: SymbolizedThread[], options: InlineExpansionOptions): Promise<string[]> {
+  const byFile = new Map<string, { base: bigint; addresses: Set<bigint> }>();
+  const wanted: Array<{ frame: Frame; file: string; address: bigint }> = [];
+  for (const t of threads) {
+    const alreadyChained = chainedPcs(t.frames);
+    for (const frame of t.frames) {
+      const file = frame.buildId ? options.debuginfo.get(frame.buildId) : undefined;
+      if (!file || !frame.offset || alreadyChained.has(frame.pc)) continue;
+      let entry = byFile.get(file);
+      if (!entry) {
+        const base = await firstLoadAddress(file);
+        if (base === undefined) continue;
+        entry = { base, addresses: new Set() };
+        byFile.set(file, entry);
+      }
+      const address = entry.base + BigInt(frame.offset);
+      entry.addresses.add(address);
+      wanted.push({ frame, file, address });
+    }
+  }
+  const chains = new Map<string, Map<bigint, InlineLocation[]>>();
+  const warnings: string[] = [];
+  for (const [file, { addresses }] of byFile) {
+    try {
+      const args = ['-a', '-i', '-f', '-C', '-e', file, ...[...addresses].map((a) => `0x${a.toString(16)}`)];
+      const run = await runTool('addr2line', args, { ...options.run, maxOutputBytes: OUTPUT_CAP });
+      if (run.timedOut || run.exitCode !== 0) {
+        warnings.push(`addr2line: ${run.timedOut ? 'timed out' : `exit ${run.exitCode ?? run.signal}`} on ${file}; inlined frames there stay collapsed`);
+        continue;
+      }
+      chains.set(file, parseAddr2line(run.stdout));
+    } catch (err) {
+      if (err instanceof ToolNotFoundError) return ['addr2line (binutils) is not installed; inlined frames from separate debuginfo stay collapsed'];
+      warnings.push(`addr2line: ${(err as Error).message}`);
+    }
+  }
+  const expansions = new Map<Frame, Frame[]>();
+  for (const { frame, file, address } of wanted) {
+    const chain = chains.get(file)?.get(address);
+    if (!chain || chain.length < 2) continue;
+    expansions.set(frame, chainFrames(frame, chain));
+  }
+  if (expansions.size === 0) return warnings;
+  for (const t of threads) {
+    t.frames = t.frames.flatMap((f) => expansions.get(f) ?? [f]);
+    t.frames.forEach((f, i) => (f.index = i));
+  }
+  return warnings;
+}
+
+/** pcs the unwinder already printed as an inline chain (more than one frame): nothing to add there. */
+function chainedPcs(frames: readonly Frame[]): Set<string> {
+  const out = new Set<string>();
+  for (const f of frames) if (f.inlined) out.add(f.pc);
+  return out;
+}
+
+/**
+ * The frames of one pc: the inlined calls innermost first (marked inlined), then the containing
+ * function under the name the unwinder gave it (its symbol: a clone's `.lto_priv.0` stays).
+ */
+function chainFrames(frame: Frame, chain: InlineLocation[]): Frame[] {
+  return chain.map((loc, i) => {
+    const last = i === chain.length - 1;
+    const out: Frame = { index: frame.index, pc: frame.pc };
+    if (frame.module) out.module = frame.module;
+    if (frame.buildId) out.buildId = frame.buildId;
+    if (frame.offset) out.offset = frame.offset;
+    const name = last ? (frame.function ?? loc.function) : loc.function;
+    if (name) out.function = name;
+    // The unwinder printed the innermost call's location already, in its own spelling of the path.
+    const where = i === 0 && frame.file ? { file: frame.file, line: frame.line, column: frame.column } : loc;
+    if (where.file) out.file = where.file;
+    if (where.line !== undefined) out.line = where.line;
+    if (i === 0 && frame.column !== undefined) out.column = frame.column;
+    if (!last) out.inlined = true;
+    return out;
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * Issue 11 item 6 on real Debian programs' real cores: node (the machine's /usr/bin/node) for C++
+ * names in signatures, Debian's python3.11 with python3.11-dbg (DWARF in separate .debug files) for
+ * inlined frames, and a `-g` program built with Debian's gcc for DWARF built into the module.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Report } from '@triage/report';
+import { triage } from '../support/cli';
+import { buildC, debianCore, DEBIAN_PYTHON } from '../support/debian-programs';
+
+function analyze(core: string): Report {
+  const r = triage(['analyze', core, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Report;
+}
+
+const crashed = (r: Report) => r.threads.find((t) => t.crashed) ?? r.threads[0];
+
+describe('frames and signatures of real programs (issue 11, item 6)', () => {
+  test("node -e 'process.abort()': C++ frames are signed without return types or parameters", () => {
+    const r = analyze(debianCore('node-abort', ['/usr/bin/node', '-e', 'process.abort()']).core);
+    assert.equal(r.classification.kind, 'abort');
+    assert.equal(r.classification.summary, 'abort() called in node::Abort');
+    const parts = r.signature.split(' | ');
+    assert.deepEqual(parts.slice(0, 3), ['abort', 'node::Abort', 'v8::internal::FunctionCallbackArguments::Call']);
+    // The demangler prints template functions with their return type; the signature must not.
+    const frames = crashed(r).frames.map((f) => f.function ?? '');
+    assert.ok(frames.some((f) => /^v8::internal::MaybeHandle<v8::internal::Object> v8::internal::\(anonymous namespace\)::HandleApiCallHelper<false>\(/.test(f)), 'the stack keeps the full name');
+    assert.equal(parts[3], 'v8::internal::(anonymous namespace)::HandleApiCallHelper<false>');
+    for (const p of parts) assert.doesNotMatch(p, /\(.*\)$|^[\w:<>]+ [\w:]/, p);
+  });
+
+  test('python3.11 with python3.11-dbg: calls inlined in the separate .debug file are their own frames', () => {
+    const r = analyze(debianCore('python-string-at', [DEBIAN_PYTHON, '-c', 'import ctypes; ctypes.string_at(0)']).core);
+    assert.equal(r.classification.kind, 'null-dereference');
+    assert.equal(r.modules.find((m) => m.name === 'python3.11')?.debuginfo, 'found');
+    const frames = crashed(r).frames;
+    const chain = (inner: string, outer: string) => {
+      const i = frames.findIndex((f) => f.function === inner);
+      assert.ok(i >= 0, `${inner} is on the stack: ${frames.map((f) => f.function).join(' ')}`);
+      const next = frames[i + 1];
+      assert.equal(next.function, outer, `${inner} is inlined in ${outer}`);
+      assert.equal(frames[i].inlined, true, `${inner} is marked inlined`);
+      assert.equal(next.pc, frames[i].pc, `${inner} shares its pc with the frame it was inlined into`);
+      return next;
+    };
+    // gdb shows: _call_function_pointer (callproc.c:923) inlined in _ctypes_callproc (callproc.c:1262).
+    const callproc = chain('_call_function_pointer', '_ctypes_callproc');
+    assert.equal(callproc.function, '_ctypes_callproc');
+    assert.ok(!callproc.inlined);
+    assert.match(callproc.file ?? '', /callproc\.c$/);
+    assert.notEqual(callproc.line, frames[frames.indexOf(callproc) - 1].line, 'each frame has its own line');
+    // _PyEval_EvalFrame and _PyEval_Vector are inlined in PyEval_EvalCode.
+    const vector = chain('_PyEval_EvalFrame', '_PyEval_Vector');
+    assert.equal(vector.function, '_PyEval_Vector');
+    assert.equal(frames[frames.indexOf(vector) + 1].function, 'PyEval_EvalCode');
+    assert.ok(frames.every((f, i) => f.index === i), 'frames are renumbered');
+  });
+
+  test('a -g program that was not stripped has its debuginfo: not listed as missing', () => {
+    const exe = buildC('dwarf-in', 'static int deref(int *p) { return *p; }\nint main(void) { return deref((int *)0); }\n', {});
+    const r = analyze(debianCore('dwarf-in', [exe]).core);
+    assert.equal(r.modules.find((m) => m.name === 'dwarf-in')?.debuginfo, 'found');
+    assert.ok(!r.classification.flags.some((f) => f.startsWith('no-debuginfo:dwarf-in')), r.classification.flags.join(' '));
+    assert.equal(r.classification.blame.function, 'deref');
+  });
+});
