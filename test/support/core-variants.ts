@@ -15,12 +15,10 @@ export function derived(name: string, content: Buffer | string): string {
   return file;
 }
 
-/** A copy of a 64-bit little-endian core whose NT_FILE note has another type, as if the dumper never wrote one. */
-export function withoutFileNote(corePath: string): string {
-  const b = Buffer.from(readFileSync(corePath));
+/** Calls `visit` with the offset of each note of a 64-bit little-endian core, its type and where its desc starts. */
+function eachNote(b: Buffer, visit: (at: number, type: number, descAt: number) => void): void {
   const phoff = Number(b.readBigUInt64LE(32));
   const phnum = b.readUInt16LE(56);
-  let patched = 0;
   for (let i = 0; i < phnum; i++) {
     const ph = phoff + i * 56;
     if (b.readUInt32LE(ph) !== 4) continue;
@@ -29,15 +27,36 @@ export function withoutFileNote(corePath: string): string {
     for (let off = start; off + 12 <= end; ) {
       const namesz = b.readUInt32LE(off);
       const descsz = b.readUInt32LE(off + 4);
-      if (b.readUInt32LE(off + 8) === NT_FILE) {
-        b.writeUInt32LE(0x7fff0000, off + 8);
-        patched++;
-      }
+      visit(off, b.readUInt32LE(off + 8), off + 12 + ((namesz + 3) & ~3));
       off += 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3);
     }
   }
+}
+
+/** A copy of a 64-bit little-endian core whose NT_FILE note has another type, as if the dumper never wrote one. */
+export function withoutFileNote(corePath: string): string {
+  const b = Buffer.from(readFileSync(corePath));
+  let patched = 0;
+  eachNote(b, (at, type) => {
+    if (type !== NT_FILE) return;
+    b.writeUInt32LE(0x7fff0000, at + 8);
+    patched++;
+  });
   assert.equal(patched, 1, 'the core should have one NT_FILE note');
   return derived('no-nt-file.core', b);
+}
+
+/** A copy of a 64-bit little-endian core whose NT_FILE note claims `count` entries (2^62: far more than the note holds). */
+export function withFileNoteCount(corePath: string, count: bigint): string {
+  const b = Buffer.from(readFileSync(corePath));
+  let patched = 0;
+  eachNote(b, (_at, type, descAt) => {
+    if (type !== NT_FILE) return;
+    b.writeBigUInt64LE(count, descAt);
+    patched++;
+  });
+  assert.equal(patched, 1, 'the core should have one NT_FILE note');
+  return derived(`nt-file-count-${count}.core`, b);
 }
 
 export function mapsFrom(files: MappedFile[]): string {

@@ -4,7 +4,9 @@
  * (libs/intake: mutated .zst cores and abrt .tar.gz archives). Real kernel cores of the crashers are
  * mutated deterministically (seeded PRNG): bit flips, byte runs, truncation, ELF header, program header
  * and note fields overwritten with extremes, splices from another core. Every case must end in success
- * or a clean CoreFormatError/IntakeError: never another exception, never a hang (2 s per case).
+ * or a clean CoreFormatError/IntakeError: never another exception, never a hang (2 s per case). The intake
+ * cases go through both doors, the CLI's (openInput on a file) and the API's (readInput on the body as
+ * a stream, the core through the facts collector), and both must give the same verdict.
  *
  * FUZZ_CASES (default 3000) and FUZZ_SEED change the campaign; scripts/fuzz.sh runs a long one.
  * A failure prints the seed and case number and writes the input to $FUZZ_OUT (default the OS temp dir).
@@ -14,12 +16,14 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { CoreFormatError, openCore, readAbortMessage, readUncaughtExceptionType, readMaps } from '@triage/core-dump';
 import { CoreFactsCollector } from '@triage/core-dump';
-import { IntakeError, openInput } from '@triage/intake';
+import { IntakeError, openInput, readInput } from '@triage/intake';
 import { crash } from '../support/crashers';
+import { ustar } from '../support/ustar';
 
 const TOTAL = Math.max(10, Number(process.env.FUZZ_CASES ?? 3000));
 const SEED = Number(process.env.FUZZ_SEED ?? 0x7121a6e) >>> 0;
@@ -278,30 +282,6 @@ async function exerciseFacts(data: Buffer, rng: Rng): Promise<void> {
   if (facts) JSON.stringify(facts, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-/** Hand-written ustar, as abrt's reporter-upload would send a dump dir (plus fields to mutate). */
-function ustar(entries: Array<{ name: string; body: Buffer }>): Buffer {
-  const blocks: Buffer[] = [];
-  for (const e of entries) {
-    const h = Buffer.alloc(512);
-    h.write(e.name, 0, 100, 'utf8');
-    h.write('0000644\0', 100);
-    h.write('0000000\0', 108);
-    h.write('0000000\0', 116);
-    h.write(`${e.body.length.toString(8).padStart(11, '0')}\0`, 124);
-    h.write('14525300000\0', 136);
-    h.write('        ', 148);
-    h.write('0', 156);
-    h.write('ustar\0', 257);
-    h.write('00', 263);
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-    blocks.push(h, e.body, Buffer.alloc((512 - (e.body.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return Buffer.concat(blocks);
-}
-
 /** Tar header fields, with the checksum fixed up half the time so the mutation reaches the parser behind it. */
 const tarFields: Mutator = (buf, rng) => {
   const headers: number[] = [];
@@ -399,7 +379,7 @@ describe(`fuzz (seed ${SEED}, ${TOTAL} cases)`, { timeout: Math.max(300_000, TOT
     assert.ok((outcomes.core?.ok ?? 0) > 0 && (outcomes.core?.CoreFormatError ?? 0) > 0, 'the mutations reach both outcomes');
   });
 
-  test(`intake: ${ZST_CASES} mutated .zst cores and ${TAR_CASES} mutated abrt .tar.gz archives through openInput`, async () => {
+  test(`intake: ${ZST_CASES} mutated .zst cores and ${TAR_CASES} mutated abrt .tar.gz archives through both doors (openInput and the upload stream), same verdicts`, async () => {
     const rng = new Rng(SEED ^ 0x5a5a5a5a);
     const workDir = join(work, 'wd');
     mkdirSync(workDir, { recursive: true });
@@ -416,10 +396,28 @@ describe(`fuzz (seed ${SEED}, ${TOTAL} cases)`, { timeout: Math.max(300_000, TOT
       ]),
     );
 
+    /** The API's door: the body as a stream of network-sized chunks, the raw core through the facts collector as an upload does. */
+    const throughUpload = async (data: Buffer): Promise<string> => {
+      const chunks = Array.from({ length: Math.ceil(data.length / 65536) }, (_, i) => data.subarray(i * 65536, (i + 1) * 65536));
+      try {
+        await readInput(Readable.from(chunks), { name: 'the upload', limits }, async (core) => {
+          const facts = new CoreFactsCollector();
+          for await (const chunk of core.stream) facts.write(chunk);
+          return facts.finish();
+        });
+        return 'ok';
+      } catch (err) {
+        if (err instanceof IntakeError) return `IntakeError:${err.code}`;
+        throw err;
+      }
+    };
+
     const runCase = async (kind: string, index: number, ops: string[], data: Buffer, file: string): Promise<void> => {
       const path = join(work, file);
       writeFileSync(path, data);
       const started = Date.now();
+      // The CLI's door (openInput, then the core reader and the maps parser on what it gave).
+      let cliVerdict = 'ok';
       try {
         const r = await openInput(path, { workDir, limits });
         try {
@@ -434,8 +432,17 @@ describe(`fuzz (seed ${SEED}, ${TOTAL} cases)`, { timeout: Math.max(300_000, TOT
           await r.cleanup();
         }
       } catch (err) {
-        if (err instanceof IntakeError) count(kind, `IntakeError:${err.code}`);
-        else keep(kind, index, ops, err, data);
+        if (err instanceof IntakeError) {
+          cliVerdict = `IntakeError:${err.code}`;
+          count(kind, cliVerdict);
+        } else keep(kind, index, ops, err, data);
+      }
+      // The API's door, on the same bytes: the same verdict, or the doors disagree.
+      try {
+        const uploadVerdict = await throughUpload(data);
+        if (uploadVerdict !== cliVerdict) keep(kind, index, [...ops, 'doors-disagree'], new Error(`openInput: ${cliVerdict}; the upload stream: ${uploadVerdict}`), data);
+      } catch (err) {
+        keep(kind, index, [...ops, 'upload'], err, data);
       }
       const ms = Date.now() - started;
       timings.push({ kind, index, ms, ops });

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { TriageConfig } from '@triage/config';
 import { createLogger } from '@triage/infra';
 import { AppModule } from './app.module';
+import { answerClientErrorsWithJson } from './http/client-errors';
 import { ApiExceptionFilter } from './http/exception.filter';
 import { refuseOversizedBeforeContinue } from './http/expect-continue';
 import { securityHeaders } from './http/security-headers';
@@ -45,6 +46,7 @@ export async function createApp(config: TriageConfig, options: CreateAppOptions 
   server.requestTimeout = 0;
   server.setTimeout(IDLE_SOCKET_TIMEOUT_MS);
   refuseOversizedBeforeContinue(server, config.maxUploadBytes);
+  answerClientErrorsWithJson(server);
   return app;
 }
 

@@ -23,7 +23,7 @@ import {
   type ProgramHeader,
 } from './elf';
 import { buildModules } from './modules';
-import { collectCoreNotes } from './notes';
+import { BAD_FILE_NOTE, collectCoreNotes, malformedNotes } from './notes';
 import { CoreFormatError, type CoreDump, type CorePsInfo, type CoreSegment, type CoreSigInfo, type CoreThread, type MappedFile, type OpenCoreOptions } from './types';
 
 /** Cores have one segment per mapping; a process may have ~65k mappings (vm.max_map_count) plus a few. */
@@ -177,9 +177,9 @@ class CoreFile implements CoreDump {
         throw new CoreFormatError(`the core's notes (offset ${ph.offset}, ${ph.filesz} bytes) lie past the end of the ${this.size}-byte file: the core is cut short or corrupt`);
       }
       const notes = parseNotes(l, await this.readAt(Number(ph.offset), Number(ph.filesz)));
-      if (!notes) throw new CoreFormatError(`malformed notes at offset ${ph.offset}: a note runs past the end of its segment`);
+      if (!notes) throw new CoreFormatError(malformedNotes(ph.offset));
       if (collectCoreNotes(l, h.machine, notes, this) === 'bad-file-note') {
-        throw new CoreFormatError('malformed NT_FILE note: its entry count does not fit its size');
+        throw new CoreFormatError(BAD_FILE_NOTE);
       }
     }
     if (this.threads.length === 0) throw new CoreFormatError('the core has no NT_PRSTATUS note (thread registers): it is corrupt or not a process core');

@@ -101,6 +101,14 @@ export function decodeAuxv(l: Layout, d: Buffer): Map<number, bigint> {
   return auxv;
 }
 
+/** Why a core with a malformed NT_FILE is refused, by openCore and, at upload, by the streaming collector alike. */
+export const BAD_FILE_NOTE = 'malformed NT_FILE note: its entry count does not fit its size';
+
+/** Why a core whose notes cannot be parsed is refused (both readers). */
+export function malformedNotes(offset: bigint): string {
+  return `malformed notes at offset ${offset}: a note runs past the end of its segment`;
+}
+
 /** NT_FILE: count, page_size, count (start, end, pgoff) triples, then count NUL-terminated names. */
 export function decodeFileNote(l: Layout, d: Buffer): MappedFile[] | undefined {
   const w = l.wordSize;

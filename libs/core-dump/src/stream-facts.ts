@@ -30,7 +30,7 @@ import {
   type ProgramHeader,
 } from './elf';
 import { AT_SYSINFO_EHDR, buildModules, type CoreMemory } from './modules';
-import { collectCoreNotes, emptyCoreNotes, type CoreNotes } from './notes';
+import { BAD_FILE_NOTE, collectCoreNotes, emptyCoreNotes, malformedNotes, type CoreNotes } from './notes';
 import type { CoreDump, CorePsInfo, CoreSegment } from './types';
 
 const PAGE = 4096;
@@ -124,6 +124,7 @@ export class CoreFactsCollector {
   private notesRead = false;
   private captured: Captured[] = [];
   private readonly problems: string[] = [];
+  private corrupt: string | undefined;
   private fatal = false;
 
   constructor() {
@@ -207,6 +208,20 @@ export class CoreFactsCollector {
     return facts;
   }
 
+  /**
+   * Why openCore would refuse this core, when the single pass saw it (malformed notes, an NT_FILE count
+   * such as 2^62 that its note cannot hold): the upload refuses such a core up front instead of storing
+   * a core every analysis would fail on.
+   */
+  corruption(): string | undefined {
+    return this.corrupt;
+  }
+
+  private refuse(reason: string): void {
+    this.corrupt ??= reason;
+    this.problems.push(reason);
+  }
+
   private stop(problem: string): void {
     this.problems.push(problem);
     this.fatal = true;
@@ -278,8 +293,8 @@ export class CoreFactsCollector {
 
   private onNotes(h: ElfHeader, p: ProgramHeader, b: Buffer): void {
     const notes = parseNotes(h.layout, b);
-    if (!notes) this.problems.push(`malformed notes at offset ${p.offset}`);
-    else if (collectCoreNotes(h.layout, h.machine, notes, this.notes) === 'bad-file-note') this.problems.push('malformed NT_FILE note');
+    if (!notes) this.refuse(malformedNotes(p.offset));
+    else if (collectCoreNotes(h.layout, h.machine, notes, this.notes) === 'bad-file-note') this.refuse(BAD_FILE_NOTE);
     if (--this.notesPending > 0) return;
     this.notesRead = true;
     this.wantPages();

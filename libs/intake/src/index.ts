@@ -1,13 +1,14 @@
-/** Intake: every accepted input becomes a raw ELF core on local disk; the stream blocks are shared with the API. */
+/** Intake: one stream pipeline turns whatever a client sent into the raw core's bytes plus the dump dir's files, for every door. */
+export { readInput, type ReadInputOptions } from './read-input';
 export { openInput, type OpenInputOptions } from './open-input';
-export { detectFormat, looksLikeTar, isCompression, HEAD_BYTES, type CompressionFormat } from './magic';
+export { classifyHead, EXPECTED_CORE, EXPECTED_INPUT, type Contents } from './classify';
+export { detectFormat, elfType, looksLikeTar, isCompression, ET_CORE, type CompressionFormat } from './magic';
+export { DEFAULT_LIMITS, HEAD_BYTES, MAX_TAR_ENTRIES, abrtFileCap, maxTarBytes } from './limits';
 export { decompressStream } from './stream/decompress';
 export { compressZstd } from './stream/compress-zstd';
 export { byteLimit } from './stream/byte-limit';
 export { hashingPassThrough, type HashingPassThrough, type StreamDigest } from './stream/hashing';
 export { sniffHead, type Sniffed } from './stream/sniff';
-export { DEFAULT_LIMITS } from './limits';
-export { parseSystemdName, type SystemdName } from './systemd';
 export * from './types';
 export * from './abrt/files';
 export * from './systemd';

@@ -1,12 +1,8 @@
-import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { detectFormat, HEAD_BYTES, isCompression, type CompressionFormat } from './magic';
-import { byteLimit } from './stream/byte-limit';
+import { detectFormat, isCompression, type CompressionFormat } from './magic';
+import { HEAD_BYTES } from './limits';
 import { decompressStream } from './stream/decompress';
-import { hashingPassThrough, type StreamDigest } from './stream/hashing';
 import { sniffHead } from './stream/sniff';
-import { IntakeError } from './types';
 
 export interface Layer {
   /** First bytes of the (decompressed) data. */
@@ -48,35 +44,4 @@ export async function withOneLayerOff<T>(source: AsyncIterable<Buffer>, consume:
   }
   if (!result) throw new Error('withOneLayerOff: the pipeline ended without a result');
   return result.value;
-}
-
-/** Streams raw core bytes to `dest` under the size limit, hashing them; a failed write leaves no file. */
-export async function writeRawCore(stream: AsyncIterable<Buffer>, dest: string, maxBytes: number, what: string): Promise<StreamDigest> {
-  const hasher = hashingPassThrough();
-  try {
-    await pipeline(stream, byteLimit(maxBytes, what), hasher, createWriteStream(dest, { flags: 'wx' }));
-  } catch (err) {
-    await rm(dest, { force: true });
-    throw err;
-  }
-  return hasher.digest();
-}
-
-export interface WrittenCore extends StreamDigest {
-  compression?: CompressionFormat;
-}
-
-/** A core file that may be compressed once (abrt's coredump.zst): decompressed, checked for ELF magic, written. */
-export function writeCore(source: AsyncIterable<Buffer>, dest: string, maxBytes: number, what: string): Promise<WrittenCore> {
-  return withOneLayerOff(source, async ({ head, stream, compression }) => {
-    if (head.length === 0) throw new IntakeError('empty', compression ? `${what} decompresses to nothing` : `${what} is empty`);
-    if (detectFormat(head) !== 'elf') {
-      throw new IntakeError(
-        'unsupported',
-        `${what} is ${compression ? `${compression} data that does not hold` : 'not'} an ELF core; expected an ELF core, raw or compressed with zstd, lz4, xz or gzip`,
-      );
-    }
-    const digest = await writeRawCore(stream, dest, maxBytes, compression ? `the decompressed ${what}` : what);
-    return { ...digest, compression };
-  });
 }

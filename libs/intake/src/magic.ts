@@ -1,8 +1,5 @@
 import type { InputFormat } from './types';
 
-/** Enough bytes for every magic number below and for the first tar header ("ustar" at 257). */
-export const HEAD_BYTES = 512;
-
 /** The formats a stream can be in on the wire; the others (abrt-*, systemd-coredump) describe containers. */
 export type CompressionFormat = Extract<InputFormat, 'zstd' | 'lz4' | 'xz' | 'gzip'>;
 
@@ -40,10 +37,7 @@ function matches(head: Buffer, magic: Magic): boolean {
   });
 }
 
-/**
- * What the first bytes say: 'elf' or one of the compressions. Tar has no magic at offset 0 (see
- * looksLikeTar), and whether an ELF file is a core is libs/core-dump's question, not this one's.
- */
+/** What the first bytes say: 'elf' or one of the compressions. Tar has no magic at offset 0 (see looksLikeTar). */
 export function detectFormat(head: Buffer): InputFormat | undefined {
   return MAGICS.find((m) => matches(head, m))?.format;
 }
@@ -51,4 +45,12 @@ export function detectFormat(head: Buffer): InputFormat | undefined {
 /** POSIX ustar and GNU tar both put "ustar" at offset 257 of the first header; abrt's tarballs are either. */
 export function looksLikeTar(head: Buffer): boolean {
   return head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar';
+}
+
+export const ET_CORE = 4;
+
+/** e_type sits at offset 16 in both ELF classes; byte order from e_ident[EI_DATA]. Undefined when not ELF or cut short. */
+export function elfType(head: Buffer): number | undefined {
+  if (detectFormat(head) !== 'elf' || head.length < 18) return undefined;
+  return head[5] === 2 ? head.readUInt16BE(16) : head.readUInt16LE(16);
 }

@@ -1,17 +1,15 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { metadataFromAbrtFiles, MAPS_FILE } from './abrt/files';
 import { readAbrtDir } from './abrt/dir';
-import { extractAbrtTar } from './abrt/tar';
-import { withOneLayerOff, writeCore, writeRawCore } from './layers';
+import { EXPECTED_CORE, EXPECTED_INPUT } from './classify';
 import { resolveLimits } from './limits';
-import { detectFormat, HEAD_BYTES, looksLikeTar } from './magic';
-import { formatBytes } from './stream/byte-limit';
-import type { StreamDigest } from './stream/hashing';
+import { readCore } from './read-core';
+import { readInput } from './read-input';
+import { writeStreamTo } from './stream/write-file';
 import { metadataFromSystemdName, parseSystemdName, readCoredumpXattrs } from './systemd';
-import { IntakeError, type CoreMetadata, type IntakeLimits, type IntakeResult, type InputFormat } from './types';
+import { IntakeError, type CoreConsumer, type CoreMetadata, type IntakeLimits, type IntakeResult } from './types';
 import { Workspace } from './workspace';
 
 export interface OpenInputOptions {
@@ -20,15 +18,15 @@ export interface OpenInputOptions {
   limits?: Partial<IntakeLimits>;
 }
 
-const EXPECTED = 'expected an ELF core, a .zst/.lz4/.xz/.gz compressed core, or an abrt dump directory or its .tar.gz/.tar.xz';
 const READ_CHUNK = 1024 * 1024;
 
 type Opened = Omit<IntakeResult, 'cleanup'>;
 
 /**
- * Turns whatever a client produced into a raw ELF core on local disk plus what came with it. A raw core
- * is used in place; anything compressed or archived is streamed into a private temp folder under the
- * limits, and that folder is all cleanup() (or a failure) removes.
+ * The CLI's door (and the worker's): a path to a raw ELF core on local disk plus what came with it, by
+ * way of the same stream pipeline the API runs (readInput). A raw core is used in place (read once, for
+ * its hash and checks); anything compressed or archived is streamed into a private temp folder, and that
+ * folder is all cleanup() (or a failure) removes.
  */
 export async function openInput(path: string, options: OpenInputOptions = {}): Promise<IntakeResult> {
   const limits = resolveLimits(options.limits);
@@ -47,92 +45,80 @@ async function statInput(path: string): Promise<Stats> {
     return await stat(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new IntakeError('not-found', `${path} does not exist; ${EXPECTED}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new IntakeError('not-found', `${path} does not exist; ${EXPECTED_INPUT}`);
     throw err;
   }
 }
 
-async function readHead(path: string): Promise<Buffer> {
-  const handle = await open(path, 'r');
+/** Streams a file through `read`, closing it whatever happens. */
+async function fromFile<T>(path: string, read: (source: AsyncIterable<Buffer>) => Promise<T>): Promise<T> {
+  const source = createReadStream(path, { highWaterMark: READ_CHUNK });
   try {
-    const buffer = Buffer.alloc(HEAD_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
-    return buffer.subarray(0, bytesRead);
+    return await read(source);
   } finally {
-    await handle.close();
+    source.destroy();
   }
 }
 
-/** A raw core is hashed where it lies: copying gigabytes only to hash them would double the I/O. */
-async function hashInPlace(path: string, size: number, limits: IntakeLimits): Promise<StreamDigest> {
-  if (size > limits.maxCoreBytes) throw new IntakeError('too-large', `${path} is ${size} bytes, more than the ${formatBytes(limits.maxCoreBytes)} accepted`);
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size: bytes };
+/** Raw bytes on disk stay where they are; a decompressed core is written to the workspace as `name`, a tarball's as `coredump`. */
+function coreOnDisk(inPlace: string, workspace: Workspace, name: string): CoreConsumer<string> {
+  return async (core) => {
+    if (!core.compression && !core.entry) {
+      for await (const _chunk of core.stream) {
+        // read for the hash and the limit only
+      }
+      return inPlace;
+    }
+    const dest = await workspace.path(core.entry ? 'coredump' : name);
+    await writeStreamTo(core.stream, dest);
+    return dest;
+  };
 }
 
 async function openPath(path: string, limits: IntakeLimits, workspace: Workspace): Promise<Opened> {
   const stats = await statInput(path);
   if (stats.isDirectory()) return openAbrtDir(path, limits, workspace);
-  if (!stats.isFile()) throw new IntakeError('unsupported', `${path} is neither a regular file nor a directory; ${EXPECTED}`);
-  if (stats.size === 0) throw new IntakeError('empty', `${path} is empty; ${EXPECTED}`);
+  if (!stats.isFile()) throw new IntakeError('unsupported', `${path} is neither a regular file nor a directory; ${EXPECTED_INPUT}`);
 
+  const read = await fromFile(path, (source) => readInput(source, { name: path, limits }, coreOnDisk(path, workspace, 'core')));
+  const core = read.core;
+  if (!core) throw new IntakeError('unsupported', `${path} holds no core; ${EXPECTED_INPUT}`);
+  if (read.dumpDir) {
+    // The tarball's core went to <workspace>/coredump; its known files go beside it, under their own names only.
+    const files = read.dumpDir.files;
+    for (const [name, bytes] of files) await writeFile(await workspace.path(name), bytes, { flag: 'wx' });
+    return {
+      corePath: core.value,
+      mapsPath: files.has(MAPS_FILE) ? await workspace.path(MAPS_FILE) : undefined,
+      format: read.format,
+      sha256: core.sha256,
+      size: core.size,
+      metadata: read.metadata,
+      skippedFiles: read.dumpDir.skipped.length ? read.dumpDir.skipped : undefined,
+    };
+  }
   const systemd = parseSystemdName(basename(path));
   // The xattrs hold the exact values; the name is what survives a copy.
   const metadata: CoreMetadata = systemd ? { ...metadataFromSystemdName(systemd), ...(await readCoredumpXattrs(path)) } : {};
-  const coreFormat = (compression: InputFormat): InputFormat => (systemd ? 'systemd-coredump' : compression);
-
-  const head = await readHead(path);
-  if (detectFormat(head) === 'elf') {
-    const digest = await hashInPlace(path, stats.size, limits);
-    return { corePath: path, format: coreFormat('elf'), ...digest, metadata };
-  }
-  return withOneLayerOff(createReadStream(path, { highWaterMark: READ_CHUNK }), async (layer): Promise<Opened> => {
-    if (layer.head.length === 0) throw new IntakeError('empty', `${path} decompresses to nothing; ${EXPECTED}`);
-    if (layer.compression && detectFormat(layer.head) === 'elf') {
-      const corePath = await workspace.path('core');
-      const digest = await writeRawCore(layer.stream, corePath, limits.maxCoreBytes, `the decompressed core in ${path}`);
-      return { corePath, format: coreFormat(layer.compression), ...digest, metadata };
-    }
-    if (looksLikeTar(layer.head)) {
-      const tar = await extractAbrtTar(layer.stream, workspace, limits);
-      return {
-        corePath: tar.corePath,
-        mapsPath: tar.mapsPath,
-        format: 'abrt-tar',
-        sha256: tar.core.sha256,
-        size: tar.core.size,
-        metadata: metadataFromAbrtFiles(tar.files),
-        skippedFiles: tar.skipped.length ? tar.skipped : undefined,
-      };
-    }
-    const what = layer.compression ? `${path} is ${layer.compression}-compressed but holds neither an ELF core nor a tarball` : `${path} is not a core`;
-    throw new IntakeError('unsupported', `${what}; ${EXPECTED}`);
-  });
+  return { corePath: core.value, format: systemd ? 'systemd-coredump' : read.format, sha256: core.sha256, size: core.size, metadata };
 }
 
 async function openAbrtDir(dir: string, limits: IntakeLimits, workspace: Workspace): Promise<Opened> {
-  const contents = await readAbrtDir(dir, limits.maxMetadataFileBytes);
+  const contents = await readAbrtDir(dir, limits);
   if (!contents.coredump) {
     throw new IntakeError('unsupported', `${dir} has no coredump file; expected an abrt dump directory holding coredump or coredump.zst/.lz4/.xz`);
   }
-  const coreStats = await stat(contents.coredump);
-  if (!coreStats.isFile()) throw new IntakeError('unsupported', `${contents.coredump} is not a regular file; expected the dump directory's core`);
-  if (coreStats.size === 0) throw new IntakeError('empty', `${contents.coredump} is empty; expected the dump directory's core`);
-  const base = {
-    format: 'abrt-dir' as const,
-    metadata: metadataFromAbrtFiles(contents.files),
+  const coredump = contents.coredump;
+  const coreStats = await stat(coredump);
+  if (!coreStats.isFile()) throw new IntakeError('unsupported', `${coredump} is not a regular file; ${EXPECTED_CORE}`);
+  const core = await fromFile(coredump, (source) => readCore(source, coredump, limits, coreOnDisk(coredump, workspace, 'coredump')));
+  return {
+    corePath: core.value,
     mapsPath: contents.files.has(MAPS_FILE) ? join(dir, MAPS_FILE) : undefined,
+    format: 'abrt-dir',
+    sha256: core.sha256,
+    size: core.size,
+    metadata: metadataFromAbrtFiles(contents.files),
     skippedFiles: contents.skipped.length ? contents.skipped : undefined,
   };
-  if (detectFormat(await readHead(contents.coredump)) === 'elf') {
-    return { ...base, corePath: contents.coredump, ...(await hashInPlace(contents.coredump, coreStats.size, limits)) };
-  }
-  const corePath = await workspace.path('coredump');
-  const written = await writeCore(createReadStream(contents.coredump, { highWaterMark: READ_CHUNK }), corePath, limits.maxCoreBytes, contents.coredump);
-  return { ...base, corePath, sha256: written.sha256, size: written.size };
 }

@@ -1,4 +1,6 @@
-/** What clients send, after intake: always a raw ELF core on local disk plus what the client said about it. */
+/** What clients send, after intake: the raw ELF core's bytes (streamed, or on local disk for the CLI) plus what came with it. */
+import type { CompressionFormat } from './magic';
+import type { StreamDigest } from './stream/hashing';
 
 export type InputFormat =
   | 'elf'
@@ -36,8 +38,49 @@ export interface CoreMetadata {
 export interface IntakeLimits {
   /** Largest decompressed core accepted, bytes. */
   maxCoreBytes: number;
-  /** Largest non-core file accepted inside an abrt dump dir or tarball, bytes. */
+  /** Largest non-core file kept from an abrt dump dir or tarball, bytes (each known file also has its own cap, abrt/files.ts). */
   maxMetadataFileBytes: number;
+}
+
+/** The raw core's bytes as the pipeline hands them to a door: decompressed, out of any tarball, checked to be an ELF core. */
+export interface CoreStream {
+  /** Every byte of the raw core, bounded by maxCoreBytes. Read it to the end (the digest counts what was read). */
+  stream: AsyncIterable<Buffer>;
+  /** The compression taken off the core, if any. */
+  compression?: CompressionFormat;
+  /** The tar entry the core came from (coredump, coredump.zst, ...), when it came from a tarball. */
+  entry?: string;
+}
+
+/** What a door does with the core's bytes (store them, write them to disk); its result comes back in CoreRead. */
+export type CoreConsumer<T> = (core: CoreStream) => Promise<T>;
+
+export interface CoreRead<T> extends StreamDigest {
+  compression?: CompressionFormat;
+  entry?: string;
+  /** What the door's consumer made of the bytes. */
+  value: T;
+}
+
+/** The small files of an abrt dump dir (or its tarball), by name, each within its cap. */
+export interface DumpDirFiles {
+  files: Map<string, Buffer>;
+  /** Known files left out: over their cap, or not regular files. */
+  skipped: string[];
+}
+
+/** What the stream-first pipeline read from one input, once the whole input was read. */
+export interface InputRead<T> {
+  format: InputFormat;
+  /**
+   * The core, when the input holds one. Every input accepted today does (one without is refused); the
+   * field is optional so inputs without a core (a dump dir without coredump, a uReport) can be added.
+   */
+  core?: CoreRead<T>;
+  /** The dump dir's files, when the input was an abrt dump dir or its tarball. */
+  dumpDir?: DumpDirFiles;
+  /** What the dump dir's files say (empty for a bare core). */
+  metadata: CoreMetadata;
 }
 
 export interface IntakeResult {

@@ -3,8 +3,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CoreFactsCollector, type CoreFacts } from '@triage/core-dump';
-import { byteLimit, compressZstd, hashingPassThrough } from '@triage/intake';
-import { IntakeError, type InputFormat } from '@triage/intake';
+import { byteLimit, compressZstd, readInput } from '@triage/intake';
+import { IntakeError, type CoreMetadata, type CoreStream, type DumpDirFiles, type InputFormat } from '@triage/intake';
 import { keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
 import type { TriageConfig } from '@triage/config';
@@ -15,9 +15,6 @@ import { withDeadline } from '../infra/deadline';
 import { CONFIG, STORAGE } from '../infra/tokens';
 import { EventsService } from '../events/events.service';
 import { Metrics } from '../metrics/metrics.service';
-import { metadataFromAbrtFiles } from '@triage/intake';
-import type { AbrtTarFiles } from './abrt-tarball';
-import { openRawCore } from './raw-core-stream';
 import type { UploadFields } from './upload-fields';
 
 /** How long a failed upload may take to wind down (pipeline and store both settled) before we clean up anyway. */
@@ -46,13 +43,25 @@ interface StoredUpload {
   storedSize: number;
   wireBytes: number;
   format: InputFormat;
-  abrt?: AbrtTarFiles;
+  /** The dump dir's files, when a tarball was sent. */
+  dumpDir?: DumpDirFiles;
+  /** What the dump dir's files say. */
+  metadata: CoreMetadata;
   /** Headers, notes and build-ids read as the raw core passed (the build-ids go to cores/<id>/facts.json). */
   facts?: CoreFacts;
 }
 
+/** What the upload made of the core's bytes on their way to storage. */
+interface PutCore {
+  storedSize: number;
+  facts?: CoreFacts;
+  /** Why openCore would refuse the core, as the single pass saw it. */
+  corruption?: string;
+}
+
 /**
- * The intake pipeline of the service: body -> raw core -> sha256 -> zstd -> uploads/<uuid> -> cores/<id>,
+ * The service's door into intake: body -> readInput (libs/intake: the raw core, hashed and bounded, and
+ * the dump dir's files) -> facts + zstd -> uploads/<uuid> -> cores/<id>,
  * then meta.json and the analysis job. A client gets 202 only once the core is stored and queued; on any
  * failure the temporary object is removed, and a new core that cannot be queued is removed again.
  */
@@ -90,7 +99,7 @@ export class CoreUploadService {
     const stored = await this.store(upload.body);
     this.metrics.uploadBytes(stored.wireBytes);
     const id = stored.sha256.slice(0, 32);
-    const hostname = upload.fields.metadata.hostname ?? stored.abrt?.files.hostname?.trim();
+    const hostname = upload.fields.metadata.hostname ?? stored.metadata.hostname;
     // The id is the content hash, so "received" can only be told once the bytes are in.
     await this.events.publish({ type: 'core-received', coreId: id, via: upload.via, bytes: stored.wireBytes, ...(hostname ? { hostname } : {}) });
     const created = await this.commit(id, stored, upload);
@@ -132,35 +141,25 @@ export class CoreUploadService {
     wireLimit.on('error', (err: Error) => wire.destroy(err));
     const streams: Array<{ destroy(): void }> = [wire, wireLimit];
     try {
-      const raw = await openRawCore(wire);
-      const coreLimit = byteLimit(this.config.maxCoreBytes);
-      const hasher = hashingPassThrough();
-      // Level 1: half the CPU of level 3 for about the same ratio on core memory (docs/performance.md); ingest is CPU-bound.
-      const zstd = compressZstd(1);
-      // Single pass: the facts collector sees the raw bytes on their way, keeping only headers, notes and first pages.
-      const facts = new CoreFactsCollector();
-      const factsTap = facts.tap();
-      streams.push(raw.stream, coreLimit, factsTap, hasher, zstd);
-      const flowing = pipeline(raw.stream, coreLimit, factsTap, hasher, zstd);
-      const putting = this.storage.put(uploadKey, zstd, { contentType: 'application/zstd' }).catch((err: Error) => {
-        // The store gave up: stop the stream feeding it, or the pipeline would wait on backpressure forever.
-        zstd.destroy(err);
-        throw err;
-      });
-      // Both settle before we go on: deleting the upload while a put still runs could leave it behind.
-      const [flow, put] = await withDeadline(Promise.allSettled([flowing, putting]), SETTLE_DEADLINE_MS, () => new Error('upload did not settle'));
-      if (put.status === 'rejected') throw put.reason;
-      if (flow.status === 'rejected') throw flow.reason;
-      const info = put.value;
-      // The dump dir's small files may follow the core in the tar: read to the end.
-      const abrt = await raw.extras;
-      const digest = hasher.digest();
-      if (digest.size === 0) throw new IntakeError('empty', 'the core is empty');
-      const found = await facts.finish();
-      const refusal = notACore(found);
+      const read = await readInput(wire, { name: 'the upload', limits: { maxCoreBytes: this.config.maxCoreBytes } }, (core) =>
+        this.putCore(uploadKey, core, streams),
+      );
+      if (!read.core) throw new IntakeError('unsupported', 'the upload holds no core');
+      const { facts: found, corruption } = read.core.value;
+      const refusal = corruption ?? notACore(found);
       // Refused now (415), as `triage analyze` would refuse it, rather than accepted and failed later.
       if (refusal) throw new IntakeError('unsupported', refusal);
-      return { uploadKey, sha256: digest.sha256, size: digest.size, storedSize: info.size, wireBytes, format: raw.format, abrt, facts: found };
+      return {
+        uploadKey,
+        sha256: read.core.sha256,
+        size: read.core.size,
+        storedSize: read.core.value.storedSize,
+        wireBytes,
+        format: read.format,
+        dumpDir: read.dumpDir,
+        metadata: read.metadata,
+        facts: found,
+      };
     } catch (err) {
       body.unpipe(wireLimit);
       for (const s of streams) s.destroy();
@@ -169,11 +168,32 @@ export class CoreUploadService {
     }
   }
 
+  /** The raw core on its way: facts read in passing, zstd-compressed into uploads/<uuid>. */
+  private async putCore(uploadKey: string, core: CoreStream, streams: Array<{ destroy(): void }>): Promise<PutCore> {
+    // Level 1: half the CPU of level 3 for about the same ratio on core memory (docs/performance.md); ingest is CPU-bound.
+    const zstd = compressZstd(1);
+    // Single pass: the facts collector sees the raw bytes on their way, keeping only headers, notes and first pages.
+    const facts = new CoreFactsCollector();
+    const factsTap = facts.tap();
+    streams.push(factsTap, zstd);
+    const flowing = pipeline(core.stream, factsTap, zstd);
+    const putting = this.storage.put(uploadKey, zstd, { contentType: 'application/zstd' }).catch((err: Error) => {
+      // The store gave up: stop the stream feeding it, or the pipeline would wait on backpressure forever.
+      zstd.destroy(err);
+      throw err;
+    });
+    // Both settle before we go on: deleting the upload while a put still runs could leave it behind.
+    const [flow, put] = await withDeadline(Promise.allSettled([flowing, putting]), SETTLE_DEADLINE_MS, () => new Error('upload did not settle'));
+    if (put.status === 'rejected') throw put.reason;
+    if (flow.status === 'rejected') throw flow.reason;
+    return { storedSize: put.value.size, facts: await facts.finish(), corruption: facts.corruption() };
+  }
+
   /** Moves the upload to its content address (or drops it when the core is known) and records the upload. */
   private async commit(id: string, stored: StoredUpload, upload: CoreUpload): Promise<boolean> {
     const event: UploadEvent = {
       at: new Date().toISOString(),
-      hostname: upload.fields.metadata.hostname ?? stored.abrt?.files.hostname?.trim(),
+      hostname: upload.fields.metadata.hostname ?? stored.metadata.hostname,
       via: upload.via,
       bytes: stored.wireBytes,
     };
@@ -201,7 +221,7 @@ export class CoreUploadService {
 
   private mergeMeta(id: string, previous: CoreMeta | undefined, stored: StoredUpload, upload: CoreUpload, event: UploadEvent): CoreMeta {
     // The client's explicit fields win over the dump dir's files; what was known before is kept.
-    const metadata = { ...metadataFromAbrtFiles(new Map(Object.entries(stored.abrt?.files ?? {}))), ...upload.fields.metadata };
+    const metadata = { ...stored.metadata, ...upload.fields.metadata };
     if (previous) {
       return {
         ...previous,
@@ -218,8 +238,8 @@ export class CoreUploadService {
       format: stored.format,
       filename: upload.fields.filename,
       metadata,
-      abrtFiles: stored.abrt ? Object.keys(stored.abrt.files).sort() : undefined,
-      skippedFiles: stored.abrt?.skipped.length ? stored.abrt.skipped : undefined,
+      abrtFiles: stored.dumpDir ? [...stored.dumpDir.files.keys()].sort() : undefined,
+      skippedFiles: stored.dumpDir?.skipped.length ? stored.dumpDir.skipped : undefined,
       uploads: [event],
     };
   }

@@ -6,6 +6,7 @@ import { createGzip } from 'node:zlib';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { Pack } from 'tar';
+import { isAbrtFileName, isCoredumpName } from '@triage/intake';
 import { renderText } from '@triage/report';
 import type { Report } from '@triage/report';
 import { ExitCode, type RegisterCommand } from '../command';
@@ -48,9 +49,6 @@ interface CoreStatusAnswer {
   reason?: string;
 }
 
-/** Files of an abrt dump dir that never leave the machine: the environment holds secrets. */
-const PRIVATE_DUMP_FILES = new Set(['environ']);
-
 interface UploadSource {
   /** Name the server records (the file name, or <dir>.tar.gz). */
   filename: string;
@@ -77,10 +75,13 @@ function fileSource(path: string, st: Stats): UploadSource {
   };
 }
 
-/** An abrt dump dir, sent as the .tar.gz reporter-upload would send, made on the fly (no temp file). */
+/**
+ * An abrt dump dir, sent as the .tar.gz reporter-upload would send, made on the fly (no temp file). Only
+ * the files intake reads leave the machine (its own name lists): never `environ`, which holds secrets.
+ */
 function dumpDirSource(dir: string): UploadSource {
-  const files = readdirSync(dir).filter((f) => !PRIVATE_DUMP_FILES.has(f) && statSync(join(dir, f)).isFile());
-  if (!files.some((f) => /^coredump(\.|$)/.test(f))) throw new UsageError(`${dir} has no coredump file: not an abrt dump dir`);
+  const files = readdirSync(dir).filter((f) => (isCoredumpName(f) || isAbrtFileName(f)) && statSync(join(dir, f)).isFile());
+  if (!files.some(isCoredumpName)) throw new UsageError(`${dir} has no coredump file: not an abrt dump dir`);
   const total = files.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
   return {
     filename: `${basename(resolve(dir))}.tar.gz`,

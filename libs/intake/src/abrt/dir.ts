@@ -1,14 +1,12 @@
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { abrtFileCap } from '../limits';
+import { IntakeError, type DumpDirFiles, type IntakeLimits } from '../types';
 import { ABRT_FILES, COREDUMP_NAMES } from './files';
 
-export interface AbrtDirContents {
+export interface AbrtDirContents extends DumpDirFiles {
   /** Path of the dump dir's core file (raw or compressed), when it has one. */
   coredump?: string;
-  /** The known small files, read whole. */
-  files: Map<string, Buffer>;
-  /** Known files left out for being over the size limit or not regular files. */
-  skipped: string[];
 }
 
 /** Reads a regular file of at most `max` bytes; anything else is undefined (over the limit, a folder, gone). */
@@ -30,17 +28,19 @@ async function readBounded(path: string, max: number): Promise<Buffer | undefine
   }
 }
 
-/** The parts of an abrt dump directory intake uses; nothing outside the known names is opened. */
-export async function readAbrtDir(dir: string, maxMetadataFileBytes: number): Promise<AbrtDirContents> {
+/** The parts of an abrt dump directory intake uses, under the same caps as a tarball's; nothing outside the known names is opened. */
+export async function readAbrtDir(dir: string, limits: IntakeLimits): Promise<AbrtDirContents> {
   const present = new Set(await readdir(dir));
   const files = new Map<string, Buffer>();
   const skipped: string[] = [];
   for (const name of Object.keys(ABRT_FILES)) {
     if (!present.has(name)) continue;
-    const bytes = await readBounded(join(dir, name), maxMetadataFileBytes);
+    const bytes = await readBounded(join(dir, name), abrtFileCap(name, limits));
     if (bytes) files.set(name, bytes);
     else skipped.push(name);
   }
-  const core = COREDUMP_NAMES.find((name) => present.has(name));
-  return { coredump: core === undefined ? undefined : join(dir, core), files, skipped };
+  // As in a tarball (the CLI's upload of this dir is one): two cores are ambiguous, not a choice to make.
+  const cores = COREDUMP_NAMES.filter((name) => present.has(name));
+  if (cores.length > 1) throw new IntakeError('unsupported', `${dir} holds two cores, ${cores[0]} and ${cores[1]}; expected one`);
+  return { coredump: cores.length ? join(dir, cores[0]) : undefined, files, skipped };
 }

@@ -1,28 +1,15 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
-import { writeCore, type WrittenCore } from '../layers';
-import { IntakeError, type IntakeLimits } from '../types';
-import type { Workspace } from '../workspace';
-import { COREDUMP_NAMES, isAbrtFileName, MAPS_FILE } from './files';
-
-/** abrt dump dirs hold a few dozen files; more entries than this is not a dump dir. */
-export const MAX_TAR_ENTRIES = 200;
+import { abrtFileCap, MAX_TAR_ENTRIES, maxTarBytes } from '../limits';
+import { readCore } from '../read-core';
+import { IntakeError, type CoreConsumer, type CoreRead, type DumpDirFiles, type IntakeLimits } from '../types';
+import { COREDUMP_NAMES, isAbrtFileName } from './files';
 
 const FILE_TYPES: ReadonlySet<string> = new Set(['File', 'OldFile', 'ContiguousFile']);
 const UNSAFE_TYPES: ReadonlySet<string> = new Set(['SymbolicLink', 'Link', 'CharacterDevice', 'BlockDevice', 'FIFO']);
 
-/** The name the core gets in the workspace, whatever the tarball called it (coredump.zst is decompressed). */
-const CORE_FILE = 'coredump';
-
-export interface ExtractedAbrtTar {
-  corePath: string;
-  core: WrittenCore;
-  /** The tar entry holding the core: coredump, coredump.zst, ... */
-  coreEntry: string;
-  files: Map<string, Buffer>;
-  mapsPath?: string;
-  skipped: string[];
+export interface AbrtTar<T> extends DumpDirFiles {
+  /** The coredump entry as the consumer took it; undefined when the tarball has none. */
+  core?: CoreRead<T>;
 }
 
 function unsafe(entryPath: string, why: string): IntakeError {
@@ -70,15 +57,13 @@ async function collect(entry: ReadEntry, max: number, name: string): Promise<Buf
 }
 
 /**
- * Extracts an (already decompressed) abrt dump-dir tarball into the workspace. Only the core and the known
- * small files are written, under fixed names, so no entry name ever becomes a path; links, devices,
- * absolute paths and '..' reject the whole tarball.
+ * Reads an (already decompressed) abrt dump-dir tarball as it streams: the coredump entry goes to
+ * `consume` while the parser keeps going, the known small files are kept in memory under their caps.
+ * No entry name ever becomes a path; links, devices, absolute paths, '..', a second dump dir, a name
+ * given twice and more than MAX_TAR_ENTRIES entries reject the whole tarball.
  */
-export async function extractAbrtTar(source: AsyncIterable<Buffer>, workspace: Workspace, limits: IntakeLimits): Promise<ExtractedAbrtTar> {
-  const dir = await workspace.dir();
-  const corePath = join(dir, CORE_FILE);
-  // Unknown entries are skipped, not written, but still decompressed: bound the work they can cause.
-  const maxTarBytes = limits.maxCoreBytes + MAX_TAR_ENTRIES * (limits.maxMetadataFileBytes + 1024) + 1024 * 1024;
+export async function readAbrtTar<T>(source: AsyncIterable<Buffer>, limits: IntakeLimits, consume: CoreConsumer<T>): Promise<AbrtTar<T>> {
+  const maxBytes = maxTarBytes(limits);
   const parser = new Parser({ strict: true, zstd: false, brotli: false });
   const layout = new Layout();
   const files = new Map<string, Buffer>();
@@ -86,7 +71,7 @@ export async function extractAbrtTar(source: AsyncIterable<Buffer>, workspace: W
   const seen = new Set<string>();
   const active = new Set<ReadEntry>();
   const tasks: Array<Promise<void>> = [];
-  let core: { entry: string; written?: WrittenCore } | undefined;
+  let core: { entry: string; read?: CoreRead<T> } | undefined;
   let entries = 0;
 
   let failure: Error | undefined;
@@ -128,21 +113,21 @@ export async function extractAbrtTar(source: AsyncIterable<Buffer>, workspace: W
       seen.add(name);
       if (isCore) {
         if (core) throw new IntakeError('unsupported', `the tarball holds two cores, ${core.entry} and ${name}; expected one`);
-        const found: { entry: string; written?: WrittenCore } = { entry: name };
+        const found: { entry: string; read?: CoreRead<T> } = { entry: name };
         core = found;
         track(
           entry,
-          writeCore(chunksOf(entry), corePath, limits.maxCoreBytes, `the tarball's ${name}`).then((written) => {
-            found.written = written;
+          readCore(chunksOf(entry), `the tarball's ${name}`, limits, consume, name).then((read) => {
+            found.read = read;
           }),
         );
-      } else if (entry.size > limits.maxMetadataFileBytes) {
+      } else if (entry.size > abrtFileCap(name, limits)) {
         skipped.push(name);
         entry.resume();
       } else {
         track(
           entry,
-          collect(entry, limits.maxMetadataFileBytes, name).then((bytes) => {
+          collect(entry, abrtFileCap(name, limits), name).then((bytes) => {
             files.set(name, bytes);
           }),
         );
@@ -165,7 +150,7 @@ export async function extractAbrtTar(source: AsyncIterable<Buffer>, workspace: W
     let total = 0;
     for await (const chunk of source) {
       total += chunk.length;
-      if (total > maxTarBytes) throw new IntakeError('too-large', `the tarball is larger than ${maxTarBytes} bytes, more than a dump dir with a core within the limits`);
+      if (total > maxBytes) throw new IntakeError('too-large', `the tarball is larger than ${maxBytes} bytes, more than a dump dir with a core within the limits`);
       // Read to the end (the decompressor must finish cleanly) but never hand the parser what follows.
       if (sawEof) continue;
       if (!parser.write(chunk)) await Promise.race([new Promise((resolve) => parser.once('drain', resolve)), failed]);
@@ -177,21 +162,11 @@ export async function extractAbrtTar(source: AsyncIterable<Buffer>, workspace: W
     if (failure) throw failure;
   } catch (err) {
     fail(err as Error);
-    // Nothing may still be writing when the caller removes the workspace.
+    // Nothing may still be running (the core consumer above all) when the caller cleans up.
     await Promise.allSettled(tasks);
     throw failure ?? err;
   }
 
-  if (!core?.written) {
-    throw new IntakeError('unsupported', 'the tarball has no coredump file; expected an abrt dump directory with coredump or coredump.zst/.lz4/.xz');
-  }
-  for (const [name, bytes] of files) await writeFile(join(dir, name), bytes, { flag: 'wx' });
-  return {
-    corePath,
-    core: core.written,
-    coreEntry: core.entry,
-    files,
-    mapsPath: files.has(MAPS_FILE) ? join(dir, MAPS_FILE) : undefined,
-    skipped,
-  };
+  if (core && !core.read) throw new Error('readAbrtTar: the core entry ended without a result');
+  return { core: core?.read, files, skipped };
 }

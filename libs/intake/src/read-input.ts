@@ -1,0 +1,36 @@
+import { metadataFromAbrtFiles } from './abrt/files';
+import { readAbrtTar } from './abrt/tar';
+import { classifyHead } from './classify';
+import { withOneLayerOff } from './layers';
+import { resolveLimits } from './limits';
+import { takeCore } from './read-core';
+import { IntakeError, type CoreConsumer, type InputRead, type IntakeLimits } from './types';
+
+export interface ReadInputOptions {
+  /** How refusals name the input: its path, or "the upload". */
+  name: string;
+  limits?: Partial<IntakeLimits>;
+}
+
+/**
+ * The intake pipeline of every door, stream-first: bytes in (a raw core, a core compressed once, an abrt
+ * dump dir's tarball compressed at most once), the raw core's bytes out to `consume` as they pass, and the
+ * dump dir's files once the whole input was read. Nothing is buffered but the few bytes sniffed at each
+ * layer and the small files. `source` is read to its end on success; the caller owns (and on failure
+ * destroys) it.
+ */
+export async function readInput<T>(source: AsyncIterable<Buffer>, options: ReadInputOptions, consume: CoreConsumer<T>): Promise<InputRead<T>> {
+  const limits = resolveLimits(options.limits);
+  const what = options.name;
+  const read = await withOneLayerOff(source, async (layer): Promise<InputRead<T>> => {
+    if (classifyHead(layer.head, { what, compression: layer.compression, allowTar: true }) === 'core') {
+      return { format: layer.compression ?? 'elf', core: await takeCore(layer, what, limits, consume), metadata: {} };
+    }
+    const tar = await readAbrtTar(layer.stream, limits, consume);
+    return { format: 'abrt-tar', core: tar.core, dumpDir: { files: tar.files, skipped: tar.skipped }, metadata: metadataFromAbrtFiles(tar.files) };
+  });
+  if (!read.core) {
+    throw new IntakeError('unsupported', `${what} has no coredump file; expected an abrt dump directory with coredump or coredump.zst/.lz4/.xz`);
+  }
+  return read;
+}

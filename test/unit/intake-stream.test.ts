@@ -1,0 +1,156 @@
+/** The stream-first pipeline (readInput) as the API's upload door drives it: bytes in, the raw core's bytes and the dump dir's files out. */
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { IntakeError, readInput, sniffHead, type CoreStream } from '@triage/intake';
+import { compressedCopy, crash } from '../support/crashers';
+
+const work = mkdtempSync(join(tmpdir(), 'triage-intake-stream-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** The consumer a door gives readInput; this one keeps the bytes. */
+async function keep(core: CoreStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of core.stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+const upload = { name: 'the upload' };
+
+describe('upload bodies become the raw core, streamed', () => {
+  const c = crash('assert');
+  const want = createHash('sha256').update(readFileSync(c.core)).digest('hex');
+
+  const dumpDir = join(work, 'ccpp-1');
+  mkdirSync(dumpDir);
+  copyFileSync(compressedCopy(c, 'zstd'), join(dumpDir, 'coredump.zst'));
+  writeFileSync(join(dumpDir, 'hostname'), 'web-3\n');
+  const tgz = join(work, 'dump.tar.gz');
+  execFileSync('tar', ['-czf', tgz, '-C', dumpDir, '.']);
+  const txz = join(work, 'dump.tar.xz');
+  execFileSync('tar', ['-cJf', txz, '-C', work, 'ccpp-1']);
+
+  const inputs: Array<[string, string, string]> = [
+    ['raw ELF core', c.core, 'elf'],
+    ['zstd core', compressedCopy(c, 'zstd'), 'zstd'],
+    ['xz core', compressedCopy(c, 'xz'), 'xz'],
+    ['lz4 core', compressedCopy(c, 'lz4'), 'lz4'],
+    ['abrt .tar.gz with coredump.zst', tgz, 'abrt-tar'],
+    ['abrt .tar.xz with a top folder', txz, 'abrt-tar'],
+  ];
+  for (const [name, path, format] of inputs) {
+    test(name, async () => {
+      const read = await readInput(createReadStream(path), upload, keep);
+      assert.equal(read.format, format);
+      assert.ok(read.core);
+      assert.equal(read.core.sha256, want);
+      assert.equal(createHash('sha256').update(read.core.value).digest('hex'), want);
+      if (format === 'abrt-tar') assert.equal(read.dumpDir?.files.get('hostname')?.toString(), 'web-3\n');
+      else assert.equal(read.dumpDir, undefined);
+    });
+  }
+
+  test('not a core', async () => {
+    const png = join(work, 'x.png');
+    writeFileSync(png, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(1000)]));
+    await assert.rejects(readInput(createReadStream(png), upload, keep), (e: unknown) => e instanceof IntakeError && e.code === 'unsupported');
+    await assert.rejects(readInput(createReadStream(c.exe), upload, keep), (e: unknown) => e instanceof IntakeError && /not a core/.test(e.reason));
+    const empty = join(work, 'empty');
+    writeFileSync(empty, '');
+    await assert.rejects(readInput(createReadStream(empty), upload, keep), (e: unknown) => e instanceof IntakeError && e.code === 'empty');
+  });
+});
+
+const roots: string[] = [];
+after(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
+
+/** A dump dir made with the real `tar`, as a user or reporter-upload would. */
+function dumpDirTar(files: Record<string, string | Buffer>, options: { prefix?: boolean; extra?: (dir: string) => void } = {}): string {
+  const root = mkdtempSync(join(tmpdir(), 'triage-abrt-test-'));
+  roots.push(root);
+  const dir = join(root, 'ccpp-2024-01-01-12:00:00-1234');
+  mkdirSync(dir);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  options.extra?.(dir);
+  const tarPath = join(root, 'dump.tar');
+  if (options.prefix) execFileSync('tar', ['-cf', tarPath, '-C', root, 'ccpp-2024-01-01-12:00:00-1234']);
+  else execFileSync('tar', ['-cf', tarPath, '-C', dir, '.']);
+  return tarPath;
+}
+
+describe('abrt tarballs, streamed', () => {
+  // An ELF header that says ET_CORE (e_type 4 at offset 16), then filler: what the sniffer lets through.
+  const core = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]), Buffer.alloc(9), Buffer.from([4, 0]), Buffer.alloc(300_000, 7)]);
+
+  for (const prefix of [false, true]) {
+    test(`streams the core and collects small files (${prefix ? 'dir prefix' : 'flat'})`, async () => {
+      const tarPath = dumpDirTar(
+        { coredump: core, executable: '/usr/bin/proxy\n', hostname: 'web-1\n', environ: 'SECRET=1\n', pid: '1234\n', maps: '00400000-00401000 r-xp 0 08:01 1 /usr/bin/proxy\n' },
+        { prefix },
+      );
+      const read = await readInput(createReadStream(tarPath), upload, keep);
+      assert.ok(read.core);
+      assert.equal(read.core.entry, 'coredump');
+      assert.ok(read.core.value.equals(core));
+      assert.equal(read.dumpDir?.files.get('environ'), undefined, 'environ is never read');
+      assert.equal(read.dumpDir?.files.get('hostname')?.toString(), 'web-1\n');
+      assert.equal(read.metadata.executable, '/usr/bin/proxy');
+      assert.equal(read.metadata.pid, 1234);
+      assert.match(read.metadata.maps ?? '', /usr\/bin\/proxy/);
+    });
+  }
+
+  test('bytes after the end of the archive are drained, not parsed (no quadratic slowdown)', async () => {
+    const tarPath = dumpDirTar({ coredump: core, hostname: 'web-1\n' });
+    const body = new PassThrough();
+    const started = Date.now();
+    const reading = readInput(body, upload, keep);
+    body.write(readFileSync(tarPath));
+    for (let i = 0; i < 80; i++) body.write(Buffer.alloc(256 * 1024, i));
+    body.end();
+    const read = await reading;
+    assert.ok(read.core?.value.equals(core));
+    assert.equal(read.dumpDir?.files.get('hostname')?.toString(), 'web-1\n');
+    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+  });
+
+  test('rejects symlinks', async () => {
+    const tarPath = dumpDirTar({ coredump: core }, { extra: (dir) => symlinkSync('/etc/passwd', join(dir, 'executable')) });
+    await assert.rejects(readInput(createReadStream(tarPath), upload, keep), (err: unknown) => err instanceof IntakeError && err.code === 'unsafe-archive');
+  });
+
+  test('a tarball without a core is refused', async () => {
+    await assert.rejects(readInput(createReadStream(dumpDirTar({ executable: '/bin/x' })), upload, keep), (err: unknown) => err instanceof IntakeError && err.code === 'unsupported');
+  });
+
+  test('oversized small files are skipped, not fatal', async () => {
+    const read = await readInput(createReadStream(dumpDirTar({ 'coredump.zst': core, hostname: 'x'.repeat(5000) })), upload, keep);
+    assert.ok(read.core?.value.equals(core));
+    assert.deepEqual(read.dumpDir?.skipped, ['hostname']);
+  });
+
+  test('sniffHead gives the head and then the whole stream', async () => {
+    const text = async (s: AsyncIterable<Buffer>) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of s) chunks.push(chunk);
+      return Buffer.concat(chunks).toString();
+    };
+    const src = new PassThrough();
+    src.write(Buffer.from('01234'));
+    src.write(Buffer.from('56789abcdef'));
+    src.end(Buffer.from('xyz'));
+    const { head, stream } = await sniffHead(src, 10);
+    assert.equal(head.toString(), '0123456789');
+    assert.equal(await text(stream), '0123456789abcdefxyz');
+    const short = new PassThrough();
+    short.end(Buffer.from('ab'));
+    const r2 = await sniffHead(short, 100);
+    assert.equal(r2.head.toString(), 'ab');
+    assert.equal(await text(r2.stream), 'ab');
+  });
+});
