@@ -8,7 +8,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeFaultingInstruction, isCanonical, originalSignal, type KernelSignalFrame } from '@triage/core-dump';
 import { classify, computeSignature, crashHandlerView, type CrashEvidence, type Frame } from '@triage/report';
-import { parseEuStack } from '@triage/symbolizer';
+import { parseEuStack, parseGdbBacktrace } from '@triage/symbolizer';
 
 // `eu-stack -s -m -v -i` on a redis-server DEBUG SEGFAULT core (trimmed): no " - 1" on the trampoline and the frame it interrupted.
 const REDIS_EU_STACK = `PID 8702 - core
@@ -35,6 +35,18 @@ describe('eu-stack signal trampolines', () => {
     const { threads } = parseEuStack(REDIS_EU_STACK);
     assert.deepEqual(threads[0].frames.map((f) => f.signalFrame ?? false), [false, false, true, false, false, false, false]);
     assert.ok(threads[1].frames.every((f) => !f.signalFrame), 'an inline chain at the top is no trampoline');
+  });
+
+  test("gdb's <signal handler called> is the trampoline too, and a skip frame", () => {
+    const out = `Thread 1 (Thread 0x7f9730efa240 (LWP 8702)):
+#0  0x00007f973025a267 in __GI_kill () at ../sysdeps/unix/syscall-template.S:120
+#1  0x00005646b11d2373 in bugReportEnd ()
+#2  <signal handler called>
+#3  0x00005646b11d375f in debugCommand ()
+#4  0x00005646b116e6fb in call ()
+`;
+    const { threads } = parseGdbBacktrace(out, []);
+    assert.deepEqual(threads[0].frames.map((f) => f.signalFrame ?? false), [false, false, true, false, false]);
   });
 });
 

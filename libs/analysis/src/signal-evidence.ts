@@ -16,7 +16,8 @@ export async function signalFrameEvidence(core: CoreDump, frames: readonly Frame
   const interrupted = frames.slice(index + 1).find((f) => f.pc !== frames[index].pc);
   const thread = core.crashingThread;
   if (!interrupted || !thread) return { index };
-  const frame = await findSignalFrame(core, thread, BigInt(frames[index].pc), BigInt(interrupted.pc)).catch(() => undefined);
+  const trampolinePc = BigInt(frames[index].pc);
+  const frame = await findSignalFrame(core, thread, trampolinePc === 0n ? undefined : trampolinePc, BigInt(interrupted.pc)).catch(() => undefined);
   const original: InterruptedSignal | undefined = frame ? originalSignal(frame, reraised) : undefined;
   return original ? { index, original } : { index };
 }

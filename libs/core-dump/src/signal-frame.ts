@@ -42,10 +42,10 @@ export interface KernelSignalFrame {
 }
 
 /**
- * Scans the thread's stack upward from sp for the slot holding `trampolinePc` that starts a well-formed
+ * Scans the thread's stack upward from sp for the slot holding `trampolinePc` (when known) that starts a well-formed
  * ucontext whose saved rip is `interruptedPc` (both from the unwinder's signal frame). x86_64 only.
  */
-export async function findSignalFrame(core: CoreDump, thread: CoreThread, trampolinePc: bigint, interruptedPc: bigint): Promise<KernelSignalFrame | undefined> {
+export async function findSignalFrame(core: CoreDump, thread: CoreThread, trampolinePc: bigint | undefined, interruptedPc: bigint): Promise<KernelSignalFrame | undefined> {
   if (core.machine !== 'x86_64' || !core.littleEndian) return undefined;
   const layout = new Layout(true, true);
   const start = thread.sp & ~7n;
@@ -54,7 +54,8 @@ export async function findSignalFrame(core: CoreDump, thread: CoreThread, trampo
     const chunk = await readPrefix(core, start + BigInt(off), CHUNK + FRAME_BYTES);
     if (!chunk || chunk.length < FRAME_BYTES) return undefined;
     for (let i = 0; i + FRAME_BYTES <= chunk.length && i < CHUNK; i += 8) {
-      if (chunk.readBigUInt64LE(i) !== trampolinePc) continue;
+      // gdb prints no pc for `<signal handler called>`: then the ucontext's own checks and saved rip decide alone.
+      if (trampolinePc !== undefined && chunk.readBigUInt64LE(i) !== trampolinePc) continue;
       const frame = decodeFrame(layout, chunk.subarray(i, i + FRAME_BYTES), start + BigInt(off + i));
       if (frame && frame.registers.rip === interruptedPc) return frame;
     }

@@ -33,6 +33,8 @@ export const SKIP_FRAMES: readonly FrameRule[] = [
   { match: 'pthread_kill', category: 'signal-delivery' },
   { match: /^__pthread_kill(_implementation|_internal)?$/, category: 'signal-delivery' },
   { match: '__restore_rt', category: 'signal-delivery' },
+  // gdb's name for the same trampoline.
+  { match: '<signal handler called>', category: 'signal-delivery' },
   // abort() and glibc's fatal-message path shared by every check below.
   { match: 'abort', category: 'abort' },
   { match: /^__libc_message(_impl)?$/, category: 'abort' },
