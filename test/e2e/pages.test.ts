@@ -163,4 +163,105 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
     await page.locator('a.problem-link').click();
     assert.match(await page.locator('h1').innerText(), /session_user_len|NULL|null/i);
   });
+
+  test('the blamed frame is highlighted in the crashing stack and in the problem stack', async () => {
+    const lib = reports.find((r) => r.classification.kind === 'library-abort');
+    assert.ok(lib);
+    await page.goto(`${api.url}/r/${lib.id}`);
+    const blamed = page.locator('table.stack tr.frame.blamed');
+    assert.equal(await blamed.count(), 1);
+    assert.match(await blamed.innerText(), /krbx_translate_gai_error[\s\S]*blamed/);
+    const background = await page.evaluate<string>(`getComputedStyle(document.querySelector('table.stack tr.frame.blamed td:nth-child(2)')).backgroundColor`);
+    const plain = await page.evaluate<string>(`getComputedStyle(document.querySelector('table.stack tr.frame:not(.blamed) td:nth-child(2)')).backgroundColor`);
+    assert.notEqual(background, plain, 'the blamed row stands out');
+    await page.goto(`${api.url}/p/${libProblem}`);
+    assert.match(await page.locator('pre.frames .stack-line.blamed').innerText(), /krbx_translate_gai_error/);
+  });
+
+  test('a report links to the previous and next report of its problem', async () => {
+    const libs = reports.filter((r) => r.classification.kind === 'library-abort');
+    // Received 9, 2 and 0 days ago: the middle one has both neighbours.
+    await page.goto(`${api.url}/r/${libs[1].id}`);
+    assert.match(await page.locator('dd.neighbours').innerText(), /2 of 3/);
+    await page.locator('a.previous-report').click();
+    assert.equal(new URL(page.url()).pathname, `/r/${libs[0].id}`);
+    assert.equal(await page.locator('a.previous-report').count(), 0, 'the oldest has no previous');
+    await page.locator('a.next-report').click();
+    await page.locator('a.next-report').click();
+    assert.equal(new URL(page.url()).pathname, `/r/${libs[2].id}`);
+    assert.equal(await page.locator('a.next-report').count(), 0, 'the newest has no next');
+  });
+
+  test('readable on a 390 px phone, light and dark: no sideways scrolling', async () => {
+    const phone = await browser.newPage();
+    try {
+      await phone.setViewportSize({ width: 390, height: 844 });
+      const lib = reports.find((r) => r.classification.kind === 'library-abort');
+      assert.ok(lib);
+      const pages: Array<[string, string]> = [['problems', '/problems'], ['problem', `/p/${libProblem}`], ['report', `/r/${lib.id}`]];
+      for (const scheme of ['light', 'dark'] as const) {
+        await phone.emulateMedia({ colorScheme: scheme });
+        for (const [name, path] of pages) {
+          await phone.goto(`${api.url}${path}`);
+          const width = await phone.evaluate<number>('document.documentElement.scrollWidth');
+          assert.ok(width <= 390, `${path} (${scheme}) is ${width} px wide on a 390 px screen`);
+          const bg = await phone.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+          const [r, g, b] = (bg.match(/\d+/g) ?? []).map(Number);
+          const luminance = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+          assert.ok(scheme === 'dark' ? luminance < 0.2 : luminance > 0.9, `${path} background ${bg} in ${scheme} mode`);
+          await phone.screenshot({ path: join(artifacts, `${name}-390-${scheme}.png`), fullPage: true });
+          await phone.screenshot({ path: join(artifacts, `${name}-390-${scheme}-first-screen.png`) });
+        }
+      }
+    } finally {
+      await phone.close();
+    }
+  });
+
+  test('with JavaScript: copy buttons (signature, build-ids, Markdown) and relative times with the absolute one on hover', async () => {
+    const scripted = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const context = await scripted.newContext({ viewport: { width: 1280, height: 900 } });
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: api.url });
+      const tab = await context.newPage();
+      const errors: string[] = [];
+      tab.on('pageerror', (e) => errors.push(e.message));
+      // The browser asks for /favicon.ico on its own; every other failure is ours.
+      tab.on('console', (m) => m.type() === 'error' && !m.location().url.endsWith('/favicon.ico') && errors.push(`${m.text()} ${m.location().url}`));
+      const lib = reports.find((r) => r.classification.kind === 'library-abort');
+      assert.ok(lib);
+      await tab.goto(`${api.url}/r/${lib.id}`);
+      const clipboard = () => tab.evaluate<string>('navigator.clipboard.readText()');
+
+      const copySignature = tab.locator('button.copy[aria-label="Copy signature"]');
+      await copySignature.click();
+      assert.equal(await clipboard(), lib.signature);
+      assert.equal(await copySignature.innerText(), 'Copied');
+
+      await tab.locator('button.copy[aria-label="Copy build-ids"]').click();
+      const ids = (await clipboard()).split('\n');
+      assert.deepEqual(ids, lib.modules.filter((m) => m.buildId).map((m) => `${m.buildId} ${m.name}`));
+
+      await tab.locator('button.copy[aria-label="Copy Markdown snippet"]').click();
+      assert.equal(await clipboard(), await (await fetch(`${api.url}/r/${lib.id}.md`)).text());
+
+      const time = tab.locator('time').first();
+      assert.match(await time.innerText(), /ago|just now/);
+      assert.match((await time.getAttribute('title')) ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+      await tab.screenshot({ path: join(artifacts, 'report-js.png'), fullPage: false });
+
+      await tab.goto(`${api.url}/p/${libProblem}`);
+      await tab.locator('button.copy[aria-label="Copy Markdown snippet"]').click();
+      assert.equal(await clipboard(), await (await fetch(`${api.url}/p/${libProblem}.md`)).text());
+      assert.deepEqual(errors, [], 'no script errors (and no CSP refusals)');
+    } finally {
+      await scripted.close();
+    }
+  });
+
+  test('without JavaScript the copy buttons stay hidden (nothing to press that does nothing)', async () => {
+    await page.goto(`${api.url}/r/${reports[0].id}`);
+    assert.ok((await page.locator('button.copy').count()) >= 3);
+    assert.equal(await page.locator('button.copy:visible').count(), 0);
+  });
 });

@@ -32,6 +32,7 @@ import { UploadsJanitor } from './intake/uploads-janitor.service';
 import { AnalysisEvents } from './metrics/analysis-events.service';
 import { MetricsController } from './metrics/metrics.controller';
 import { Metrics } from './metrics/metrics.service';
+import { AssetsController } from './pages/assets.controller';
 import { PagesController } from './pages/pages.controller';
 import { EventsController } from './events/events.controller';
 import { EventsService } from './events/events.service';
@@ -75,7 +76,7 @@ export class AppModule {
       module: AppModule,
       imports: [RedisModule.forRoot(config.redisUrl), LoggingModule.forRoot(logger), CatalogModule.forRoot(config.catalog)],
       providers,
-      controllers: [UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController, ReprocessController],
+      controllers: [AssetsController, UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController, ReprocessController],
     };
   }
 }

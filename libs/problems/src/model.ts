@@ -115,6 +115,16 @@ export interface ReportPage {
 /** Reports per UTC day ("YYYY-MM-DD"), oldest first. */
 export type DayCount = { day: string; count: number };
 
+export interface ReportNeighbourRefs {
+  /** The report received just before (older). */
+  previous?: { id: string; receivedAt: string };
+  /** The report received just after (newer). */
+  next?: { id: string; receivedAt: string };
+  /** 1-based, newest first; absent when the report is not in the problem. */
+  position?: number;
+  total: number;
+}
+
 export interface RebuildResult {
   reports: number;
   problems: number;

@@ -5,7 +5,7 @@ import type { Blame, CrashKind, Report } from '@triage/report';
 import { redactReport } from '@triage/security';
 import { executableName, NEAR_DUPLICATE_THRESHOLD, problemFrames } from './distance';
 import { lengthBand, missingBuildIds, pickNearest, problemIdCandidates, programOf } from './grouping';
-import type { DayCount, Problem, ProblemFilters, ProblemPage, ProblemReportRef, RecordMeta, RecordResult, ReportPage, ReportPageOptions } from './model';
+import type { DayCount, Problem, ProblemFilters, ProblemPage, ProblemReportRef, RecordMeta, RecordResult, ReportNeighbourRefs, ReportPage, ReportPageOptions } from './model';
 
 export const SAMPLE_REPORTS = 20;
 export const DEFAULT_REGRESSION_DAYS = 7;
@@ -401,6 +401,25 @@ export class ProblemCatalog {
     else if ('problem' in target) q = q.where('problem_id', '=', target.problem);
     const rows = await q.orderBy('received_at').orderBy('seq').execute();
     return rows.map((r) => r.id);
+  }
+
+  /** The reports of the problem received just before and just after `reportId` (a report page's previous/next links). */
+  async reportNeighbours(id: string, reportId: string): Promise<ReportNeighbourRefs> {
+    const [self, problem] = await Promise.all([
+      this.db.selectFrom('reports').select(['received_at', 'seq']).where('id', '=', reportId).where('problem_id', '=', id).executeTakeFirst(),
+      this.db.selectFrom('problems').select('count').where('id', '=', id).executeTakeFirst(),
+    ]);
+    const total = problem?.count ?? 0;
+    if (!self) return { total };
+    const at = sql`(${self.received_at}::timestamptz, ${self.seq}::bigint)`;
+    const ref = (r: { id: string; received_at: Date } | undefined) => (r ? { id: r.id, receivedAt: r.received_at.toISOString() } : undefined);
+    const base = () => this.db.selectFrom('reports').where('problem_id', '=', id);
+    const [previous, next, newer] = await Promise.all([
+      base().select(['id', 'received_at']).where(sql<boolean>`(received_at, seq) < ${at}`).orderBy('received_at', 'desc').orderBy('seq', 'desc').limit(1).executeTakeFirst(),
+      base().select(['id', 'received_at']).where(sql<boolean>`(received_at, seq) > ${at}`).orderBy('received_at', 'asc').orderBy('seq', 'asc').limit(1).executeTakeFirst(),
+      base().select((eb) => eb.fn.countAll<string>().as('n')).where(sql<boolean>`(received_at, seq) > ${at}`).executeTakeFirstOrThrow(),
+    ]);
+    return { total, position: Number(newer.n) + 1, previous: ref(previous), next: ref(next) };
   }
 
   async counts(): Promise<{ problems: number; reports: number }> {

@@ -26,18 +26,20 @@ export class PagesController {
     const report = await this.cores.readReport(id);
     if (!report) return new PageResponse({ view: 'core-status', id, status }, format, status.state === 'failed' ? 422 : 202);
     const links = coreLinks(baseUrl(this.config, req), id);
-    const [core, problem] = await Promise.all([this.cores.readMeta(id), this.problemOf(id)]);
-    return new PageResponse({ view: 'report', report, core, links: { json: links.reportUrl, markdown: `${links.pageUrl}.md`, page: links.pageUrl, problem } }, format);
+    const [core, grouped] = await Promise.all([this.cores.readMeta(id), this.problemOf(id)]);
+    const pageLinks = { json: links.reportUrl, markdown: `${links.pageUrl}.md`, page: links.pageUrl, ...grouped };
+    return new PageResponse({ view: 'report', report, core, links: pageLinks }, format);
   }
 
   /** The problem link is a convenience: with Redis down the report page still shows (storage has it all). */
-  private async problemOf(reportId: string): Promise<ReportLinks['problem']> {
+  private async problemOf(reportId: string): Promise<Pick<ReportLinks, 'problem' | 'neighbours'>> {
     try {
       const problemId = await this.problems.catalog.problemOfReport(reportId);
-      const problem = problemId ? await this.problems.catalog.get(problemId) : undefined;
-      return problem ? { url: `/p/${problem.id}`, id: problem.id, count: problem.count } : undefined;
+      if (!problemId) return {};
+      const [problem, neighbours] = await Promise.all([this.problems.catalog.get(problemId), this.problems.catalog.reportNeighbours(problemId, reportId)]);
+      return problem ? { problem: { url: `/p/${problem.id}`, id: problem.id, count: problem.count }, neighbours } : {};
     } catch {
-      return undefined;
+      return {};
     }
   }
 }

@@ -59,6 +59,13 @@ export function meaningfulFrames(thread: Thread | undefined): { frames: Frame[];
   return { frames: frames.slice(start), hidden: start };
 }
 
+/** The frame the classification blamed, in the crashing thread (the CLI marks it with `>`, pages highlight it). */
+export function blamedFrame(report: Report, thread = crashedThread(report)): Frame | undefined {
+  const b = report.classification.blame;
+  if (!b.function && !b.module) return undefined;
+  return thread?.frames.find((f) => f.function === b.function && f.module === b.module && f.line === b.line);
+}
+
 export function headline(report: Report): string {
   const program = report.core.executable?.split('/').pop() ?? 'unknown program';
   const pid = report.core.pid !== undefined ? ` (pid ${report.core.pid})` : '';

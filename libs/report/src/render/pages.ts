@@ -9,10 +9,10 @@ import { messagePage, notFoundPage, pendingPage } from './html/status-pages';
 import { renderMarkdown } from './markdown';
 import { escapeMarkdown } from './markdown-syntax';
 import { renderProblemMarkdown } from './problem-markdown';
-import type { CoreRecordView, CoreStatusView, ProblemListFilters, ProblemListView, ProblemReportView, ProblemView } from './views';
+import type { CoreRecordView, CoreStatusView, ProblemListFilters, ProblemListView, ProblemReportView, ProblemView, SourceContext } from './views';
 
 export type PageView =
-  | { view: 'report'; report: Report; core?: CoreRecordView; links: ReportLinks }
+  | { view: 'report'; report: Report; core?: CoreRecordView; links: ReportLinks; sources?: Readonly<Record<number, SourceContext>> }
   /** A core without a report yet (pending or failed), or no such core (no status). */
   | { view: 'core-status'; id: string; status?: CoreStatusView }
   | { view: 'problem'; problem: ProblemView; reports: readonly ProblemReportView[]; links: ProblemPageLinks; sample?: Report }
@@ -34,7 +34,7 @@ export function renderPage(v: PageView, format: PageFormat, now = new Date()): s
 function renderHtml(v: PageView, now: Date): string {
   switch (v.view) {
     case 'report':
-      return reportPage(v.report, v.core, v.links);
+      return reportPage(v.report, v.core, v.links, { sources: v.sources, now });
     case 'core-status':
       return v.status ? pendingPage(v.id, v.status) : notFoundPage(v.id);
     case 'problem':

@@ -1,5 +1,5 @@
 import type { Report } from '../model';
-import { blameText, originalSignalText, collapseRuns, crashedThread, frameText, headline, libraryAbortText, missingDebuginfo, repeatText } from './common';
+import { blamedFrame, blameText, originalSignalText, collapseRuns, crashedThread, frameText, headline, libraryAbortText, missingDebuginfo, repeatText } from './common';
 
 /** Enough of a stack for a terminal; the JSON has the rest. */
 export const TEXT_MAX_LINES = 48;
@@ -27,7 +27,7 @@ export function renderText(report: Report): string {
   if (crashed) {
     lines.push('', `Crashing thread ${crashed.tid} (> marks the blamed frame):`);
     const stack = collapseRuns(crashed.frames);
-    const blamed = crashed.frames.find((f) => f.function === c.blame.function && f.module === c.blame.module && f.line === c.blame.line);
+    const blamed = blamedFrame(report, crashed);
     for (const line of stack.slice(0, TEXT_MAX_LINES)) {
       lines.push('frame' in line ? `${line.frame === blamed ? '>' : ' '} ${frameText(line.frame)}` : `  ${repeatText(line)}`);
     }

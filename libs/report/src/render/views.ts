@@ -70,3 +70,15 @@ export interface ProblemListView {
   total: number;
   problems: readonly ProblemView[];
 }
+
+/** Lines of a frame's source file around its line (debuginfod `/buildid/ID/source/PATH`), or why there are none. */
+export type SourceContext = { path: string; line: number; first: number; lines: readonly string[] } | { missing: string };
+
+/** The reports of the same problem received just before and just after this one. */
+export interface ReportNeighbours {
+  previous?: { id: string; receivedAt: string };
+  next?: { id: string; receivedAt: string };
+  /** 1-based position, newest first, and the problem's report count. */
+  position?: number;
+  total?: number;
+}

@@ -1,9 +1,8 @@
 import { CRASH_KINDS, type Report } from '../../model';
-import { problemBlameText, problemLibraryProse } from '../problem-markdown';
-import { when } from '../time';
+import { problemBlameText, problemLibraryProse, renderProblemMarkdown } from '../problem-markdown';
 import type { ProblemListFilters, ProblemListView, ProblemReportView, ProblemView } from '../views';
 import { dayChart, dayRange } from './chart';
-import { page } from './layout';
+import { copyButton, page, timeAgo } from './layout';
 import { libraryAbortBox } from './report-page';
 import { html, type SafeHtml } from './safe-html';
 
@@ -58,12 +57,12 @@ export function problemListPage(result: ProblemListView, filters: ProblemListFil
   const limit = filters.limit ?? 50;
   const rows = result.problems.map(
     (p) => html`<tr class="problem">
-<td class="num">${p.count}</td>
+<td class="num" data-label="reports">${p.count}</td>
 <td><a href="/p/${p.id}">${p.summary}</a><br><code class="dim">${p.signature}</code></td>
 <td>${kindBadges(p)}</td>
-<td class="mono">${p.executable}</td>
-<td class="dim">${when(p.firstSeen)}</td>
-<td>${when(p.lastSeen)}</td>
+<td class="mono" data-label="executable">${p.executable}</td>
+<td class="dim" data-label="first seen">${timeAgo(p.firstSeen, now)}</td>
+<td data-label="last seen">${timeAgo(p.lastSeen, now)}</td>
 <td>${dayChart(p.days, days, { width: 120, height: 24 })}</td></tr>`,
   );
   const sortLink = (sort: 'last' | 'count', label: string): SafeHtml =>
@@ -74,7 +73,7 @@ ${filterForm(filters, executables)}
 ${
   result.problems.length === 0
     ? html`<p>No problem matches.</p>`
-    : html`<table class="problems"><thead><tr><th class="num">${sortLink('count', 'count')}</th><th>problem</th><th>kind</th><th>executable</th><th>first seen</th><th>${sortLink('last', 'last seen')}</th><th>last ${SPARK_DAYS} days</th></tr></thead><tbody>${rows}</tbody></table>`
+    : html`<table class="problems cards"><thead><tr><th class="num">${sortLink('count', 'count')}</th><th>problem</th><th>kind</th><th>executable</th><th>first seen</th><th>${sortLink('last', 'last seen')}</th><th>last ${SPARK_DAYS} days</th></tr></thead><tbody>${rows}</tbody></table>`
 }
 <div class="pager">${offset > 0 ? html`<a href="${listUrl(filters, { offset: Math.max(0, offset - limit) || undefined })}">← newer</a>` : ''}${
     offset + limit < result.total ? html`<a href="${listUrl(filters, { offset: offset + limit })}">older →</a>` : ''
@@ -97,6 +96,13 @@ function countTable(title: string, counts: Record<string, number>): SafeHtml {
   )}</tbody></table></section>`;
 }
 
+/** The normalized frames duplicates are measured against, the blamed function highlighted. */
+function comparedStack(p: ProblemView): SafeHtml {
+  if (p.frames.length === 0) return html`<pre class="frames">(no frames)</pre>`;
+  const blamed = p.blame.function ? p.frames.indexOf(p.blame.function) : -1;
+  return html`<pre class="frames">${p.frames.map((f, i) => (i === blamed ? html`<span class="stack-line blamed">${i}  ${f}  ← blamed</span>` : html`<span class="stack-line">${i}  ${f}</span>\n`))}</pre>`;
+}
+
 export interface ProblemPageLinks {
   json: string;
   markdown: string;
@@ -107,29 +113,30 @@ export interface ProblemPageLinks {
 }
 
 export function problemPage(p: ProblemView, reports: readonly ProblemReportView[], links: ProblemPageLinks, now = new Date(), sample?: Report): string {
-  const body = html`<nav><a href="${links.json}">JSON</a><a href="${links.markdown}">Markdown</a></nav>
+  const markdown = renderProblemMarkdown(p, sample, links.page ?? `/p/${p.id}`);
+  const body = html`<nav><a href="${links.json}">JSON</a><a href="${links.markdown}">Markdown</a>${copyButton('Copy Markdown', markdown, 'Markdown snippet')}</nav>
 <h1>${p.summary}</h1>
 <p>${kindBadges(p)} <span class="dim">problem ${p.id}</span></p>
 ${libraryAbortBox(problemLibraryProse(p, sample))}
 <dl class="facts">
-<dt>signature</dt><dd><code>${p.signature}</code></dd>
+<dt>signature</dt><dd><code class="signature">${p.signature}</code>${copyButton('Copy', p.signature, 'signature')}</dd>
 <dt>blamed frame</dt><dd><code>${problemBlameText(p)}</code></dd>
 <dt>executable</dt><dd><code>${p.executable}</code></dd>
 <dt>reports</dt><dd><strong class="count">${p.count}</strong></dd>
-<dt>first seen</dt><dd>${when(p.firstSeen)}</dd>
-<dt>last seen</dt><dd>${when(p.lastSeen)}</dd>
+<dt>first seen</dt><dd>${timeAgo(p.firstSeen, now)}</dd>
+<dt>last seen</dt><dd>${timeAgo(p.lastSeen, now)}</dd>
 </dl>
 <h2>Occurrences per day</h2>
 ${dayChart(p.days, chartDays(p, now), { width: 640, height: 110, axis: true })}
 <div class="cols">${countTable('Versions', p.versions)}${countTable('Hosts', p.hosts)}</div>
 <h2>Stack compared for duplicates</h2>
-<pre class="frames">${p.frames.map((f, i) => `${i}  ${f}`).join('\n') || '(no frames)'}</pre>
+${comparedStack(p)}
 ${p.signatureHashes.length > 1 ? html`<p class="dim">${p.signatureHashes.length} signatures joined as near-duplicates.</p>` : ''}
 ${p.reprocessed ? html`<p class="dim reprocessed">${p.reprocessed} report${p.reprocessed === 1 ? ' was' : 's were'} reprocessed with new debuginfo and moved to another problem.</p>` : ''}
 <h2>Reports (${p.count})</h2>
 <table class="reports"><thead><tr><th>report</th><th>received</th><th></th></tr></thead><tbody>${reports.map(
     (r) =>
-      html`<tr><td class="mono"><a href="/r/${r.id}">${r.id}</a></td><td>${when(r.receivedAt)}</td><td class="dim">${r.reprocessedAt ? html`reprocessed ${when(r.reprocessedAt)}` : ''}</td></tr>`,
+      html`<tr><td class="mono"><a href="/r/${r.id}">${r.id}</a></td><td>${timeAgo(r.receivedAt, now)}</td><td class="dim">${r.reprocessedAt ? html`reprocessed ${timeAgo(r.reprocessedAt, now)}` : ''}</td></tr>`,
   )}</tbody></table>
 ${links.olderReports ? html`<div class="pager"><a href="${links.olderReports}">older reports →</a></div>` : p.count > reports.length ? html`<p class="dim">${p.count - reports.length} older reports not listed.</p>` : ''}`;
   return page(p.summary, body).value;
