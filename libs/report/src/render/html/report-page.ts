@@ -76,7 +76,7 @@ and re-raised <code>${report.core.signal.name}</code>; the report is about the c
 function moduleRows(modules: ModuleEntry[]): SafeHtml {
   return html`<table class="modules cards"><thead><tr><th>module</th><th>build-id</th><th>debuginfo</th><th>path</th></tr></thead><tbody>${modules.map(
     (m) => html`<tr><td class="mono">${m.name}</td><td class="mono build-id" data-label="build-id">${m.buildId ?? '—'}</td>
-<td class="${m.debuginfo}" data-label="debuginfo">${m.debuginfo}</td><td class="mono dim">${m.path}</td></tr>`,
+<td data-label="debuginfo" class="${m.debuginfo}">${m.debuginfo}</td><td class="mono dim">${m.path}</td></tr>`,
   )}</tbody></table>`;
 }
 
