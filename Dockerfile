@@ -1,23 +1,28 @@
 # syntax=docker/dockerfile:1
 # One image for the API and the worker (the worker overrides the command).
+#
+# The base is Node 24 (active LTS) pinned by digest, so a rebuild gets the same bytes. To move to a newer
+# node:24-bookworm-slim, resolve the tag's current digest and replace NODE_IMAGE's (docs/deploy.md):
+#   docker buildx imagetools inspect node:24-bookworm-slim --format '{{json .Manifest.Digest}}'
+ARG NODE_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 
-FROM node:20-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm 11 can reject a lock made against a registry mirror that lacks other platforms' optional
-# packages (msgpackr-extract); a plain install still honours the lock then (as scripts/install-deps.sh).
-RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund --no-save
+# The lock file is the truth: a lock out of step with package.json fails the build instead of being rewritten.
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json nest-cli.json ./
 COPY apps ./apps
 COPY libs ./libs
-RUN npx tsc -p tsconfig.json && rm -f dist/.tsbuildinfo \
+RUN npx tsc -p tsconfig.json && npx tsc-alias -p tsconfig.json && rm -f dist/.tsbuildinfo \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 # elfutils (eu-stack, eu-unstrip) and gdb symbolize; libc6-dbg gives glibc frames names and lines;
-# zstd/lz4/xz-utils decompress cores; bubblewrap sandboxes the tools that parse untrusted cores.
+# zstd/lz4/xz-utils decompress cores; bubblewrap sandboxes the tools that parse untrusted cores;
+# tini is PID 1: it forwards SIGTERM to node and reaps the tools' children (gdb and bwrap start their own).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends elfutils gdb libc6-dbg zstd lz4 xz-utils bubblewrap ca-certificates \
+ && apt-get install -y --no-install-recommends elfutils gdb libc6-dbg zstd lz4 xz-utils bubblewrap tini ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production \
@@ -31,4 +36,7 @@ RUN mkdir -p /var/lib/triage /var/cache/triage/debuginfo && chown -R node:node /
 # The node image's unprivileged user (uid 1000).
 USER node
 EXPOSE 8080
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/apps/api/src/main.js"]
+# The API's liveness (/healthz); the worker's compose service and k8s Deployment replace it with the worker's check.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 CMD ["node", "dist/apps/api/src/healthcheck.js"]

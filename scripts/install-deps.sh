@@ -13,6 +13,5 @@ fi
 # The catalog: PostgreSQL (with pg_trgm, part of the server package) running, reachable over TCP as
 # postgres/postgres, with the databases `triage` (the service's default DATABASE_URL) and `test` (the tests').
 bash scripts/start-postgres.sh
-# npm 11 rejects its own lock file when a registry mirror lacks some platforms' optional packages
-# (msgpackr-extract's darwin/win32 builds); the lock is still honoured by a plain install then.
-npm ci --no-audit --no-fund 2>/dev/null || npm install --no-audit --no-fund --no-save
+# The lock file is the truth: npm ci fails (and so does this script) when it is out of step with package.json.
+npm ci --no-audit --no-fund

@@ -56,6 +56,13 @@ describe('api tokens', () => {
     assert.throws(() => loadTokenEntries({ tokensFile: join(dir, 'nope') }), /cannot read/);
   });
 
+  test('a token file with no entries (an empty Secret) stops the start instead of turning auth off', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'triage-auth-'));
+    const file = join(dir, 'tokens');
+    writeFileSync(file, '# nothing yet\n\n');
+    assert.throws(() => loadTokenEntries({ tokensFile: file }), /holds no token entries \(auth would be off\)/);
+  });
+
   test('verify hashes the presented token; unknown and empty tokens are not found', () => {
     const { token, entry } = generateToken('ci', ['upload', 'read']);
     assert.match(token, /^trg_[A-Za-z0-9_-]{43}$/);

@@ -5,11 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '@triage/config';
 import { waitListKey } from '@triage/queue';
+import { loadTokenEntries } from '@triage/security';
 
 const root = resolve(__dirname, '..', '..', '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -19,11 +20,20 @@ interface Container {
   name: string;
   image?: string;
   command?: string[];
+  args?: string[];
   env?: Array<{ name: string; value?: string }>;
   envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
   ports?: Array<{ name?: string; containerPort: number }>;
   readinessProbe?: { httpGet?: { path: string; port: number | string } };
-  livenessProbe?: { httpGet?: { path: string; port: number | string } };
+  livenessProbe?: { httpGet?: { path: string; port: number | string }; exec?: { command: string[] } };
+  volumeMounts?: Array<{ name: string; mountPath: string }>;
+  securityContext?: {
+    procMount?: string;
+    seccompProfile?: { type: string };
+    appArmorProfile?: { type: string };
+    capabilities?: { drop?: string[] };
+    allowPrivilegeEscalation?: boolean;
+  };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
 }
 interface ComposeService {
@@ -32,6 +42,9 @@ interface ComposeService {
   command?: string[];
   environment?: Record<string, string | number>;
   ports?: string[];
+  secrets?: string[];
+  healthcheck?: { test: string[] };
+  security_opt?: string[];
 }
 
 /** The names libs/config reads: the keys of its zod schema, taken from the source (the schema is not exported). */
@@ -54,15 +67,27 @@ const k8sDocs: Doc[] = readdirSync(join(root, 'k8s'))
     }),
   );
 // Compose files use YAML merge keys (<<: *anchor), which YAML 1.2 leaves off by default.
-const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+  secrets?: Record<string, { file?: string }>;
+};
 
 function byKind(kind: string, name?: string): Doc[] {
   return k8sDocs.filter((d) => d.kind === kind && (!name || (d.metadata as { name: string }).name === name));
 }
 
+interface PodSpec {
+  containers: Container[];
+  hostUsers?: boolean;
+  volumes?: Array<{ name: string; secret?: { secretName: string } }>;
+}
+
+function podSpec(doc: Doc): PodSpec | undefined {
+  return (doc.spec as { template?: { spec: PodSpec } } | undefined)?.template?.spec;
+}
+
 function podContainers(doc: Doc): Container[] {
-  const spec = doc.spec as { template?: { spec: { containers: Container[] } } } | undefined;
-  return spec?.template?.spec.containers ?? [];
+  return podSpec(doc)?.containers ?? [];
 }
 
 function deployment(name: string): Container {
@@ -93,10 +118,82 @@ test('images: every container and compose service names one; api and worker run 
   assert.equal(compose.services.api.image, compose.services.worker.image);
   assert.ok(compose.services.api.build, 'compose builds the image from the Dockerfile');
   for (const name of triageImageServices) assert.ok(compose.services[name].command?.join(' ').includes(`dist/apps/${name}/src/main.js`));
-  assert.ok(deployment('triage-api').command?.join(' ').includes('dist/apps/api/src/main.js'));
-  assert.ok(deployment('triage-worker').command?.join(' ').includes('dist/apps/worker/src/main.js'));
-  assert.match(read('Dockerfile'), /^FROM node:20-bookworm-slim/m);
+  // args, never command: command would replace the image's ENTRYPOINT (tini) and leave node as PID 1.
+  for (const name of ['api', 'worker']) {
+    const c = deployment(`triage-${name}`);
+    assert.equal(c.command, undefined, `triage-${name} keeps the image's ENTRYPOINT`);
+    assert.ok(c.args?.join(' ').includes(`dist/apps/${name}/src/main.js`));
+  }
   assert.match(read('Dockerfile'), /^USER (?!root)\S+/m);
+});
+
+test('Dockerfile: a Node LTS base pinned by digest, npm ci only, tini as PID 1, a HEALTHCHECK the image holds', () => {
+  const dockerfile = read('Dockerfile');
+  const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1] ?? '';
+  const pinned = /^node:(\d+)-bookworm-slim@sha256:[0-9a-f]{64}$/.exec(base);
+  assert.ok(pinned, `NODE_IMAGE is node:MAJOR-bookworm-slim@sha256:<64 hex>, not ${base}`);
+  // Even majors are the LTS lines; 20 left support in April 2026.
+  assert.ok(Number(pinned[1]) % 2 === 0 && Number(pinned[1]) >= 22, `node ${pinned[1]} is a supported LTS`);
+  const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+  assert.ok(froms.length >= 2 && froms.every((f) => f === '${NODE_IMAGE}'), `every stage builds FROM the pinned base: ${froms.join(', ')}`);
+  assert.match(dockerfile, /^RUN npm ci --no-audit --no-fund$/m);
+  for (const [file, text] of [['Dockerfile', dockerfile], ['scripts/install-deps.sh', read('scripts/install-deps.sh')]]) {
+    assert.doesNotMatch(text, /npm install/, `${file} has no npm install fallback beside npm ci`);
+  }
+  assert.match(dockerfile, /apt-get install[^\n]*\btini\b/);
+  assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
+  const check = /^HEALTHCHECK .*CMD \["node", "dist\/(apps\/api\/src\/healthcheck)\.js"\]$/m.exec(dockerfile);
+  assert.ok(check, 'HEALTHCHECK runs the API healthcheck');
+  assert.ok(existsSync(join(root, `${check[1]}.ts`)), `${check[1]}.ts exists`);
+});
+
+test('auth is on: compose and k8s give the API token entries from a secret, and compose binds to loopback', () => {
+  const api = compose.services.api;
+  assert.equal(api.environment?.TRIAGE_TOKENS_FILE, '/run/secrets/triage-tokens');
+  assert.deepEqual(api.secrets, ['triage-tokens']);
+  assert.ok(compose.secrets?.['triage-tokens']?.file, 'the compose secret names a file');
+  for (const port of api.ports ?? []) assert.match(port, /^(\$\{TRIAGE_BIND:-127\.0\.0\.1\}|127\.0\.0\.1):/, `${port} is on loopback unless TRIAGE_BIND says otherwise`);
+  for (const [name, svc] of Object.entries(compose.services)) {
+    for (const port of svc.ports ?? []) assert.match(port, /^(\$\{TRIAGE_BIND:-)?127\.0\.0\.1/, `compose ${name} publishes ${port} on loopback`);
+  }
+  const c = deployment('triage-api');
+  const file = c.env?.find((e) => e.name === 'TRIAGE_TOKENS_FILE')?.value ?? '';
+  const [d] = byKind('Deployment', 'triage-api');
+  const mount = c.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
+  assert.ok(mount, `TRIAGE_TOKENS_FILE ${file} is inside a mounted volume`);
+  const secretName = podSpec(d)?.volumes?.find((v) => v.name === mount.name)?.secret?.secretName;
+  assert.ok(secretName, 'that volume is a Secret');
+  const [secret] = byKind('Secret', secretName);
+  const key = file.slice(mount.mountPath.length + 1);
+  const entries = (secret.stringData as Record<string, string>)[key];
+  assert.ok(entries, `Secret ${secretName} has the key ${key}`);
+  // The shipped entries load: auth is on with them (the placeholder matches no token until replaced).
+  assert.ok(loadTokenEntries({ tokens: entries }).length > 0);
+});
+
+test('healthchecks: compose checks the api and the worker with scripts the image holds; k8s probes the worker', () => {
+  for (const name of ['api', 'worker']) {
+    const test = compose.services[name].healthcheck?.test ?? [];
+    assert.deepEqual(test.slice(0, 2), ['CMD', 'node'], `compose ${name} has a healthcheck`);
+    assert.equal(test[2], `dist/apps/${name}/src/healthcheck.js`);
+    assert.ok(existsSync(join(root, `apps/${name}/src/healthcheck.ts`)));
+  }
+  assert.deepEqual(deployment('triage-worker').livenessProbe?.exec?.command, ['node', 'dist/apps/worker/src/healthcheck.js']);
+});
+
+test('the worker can sandbox its tools: a user namespace, unmasked /proc, no seccomp/AppArmor veto, still unprivileged', () => {
+  const [d] = byKind('Deployment', 'triage-worker');
+  assert.equal(podSpec(d)?.hostUsers, false);
+  const sc = deployment('triage-worker').securityContext;
+  assert.equal(sc?.procMount, 'Unmasked');
+  assert.equal(sc?.seccompProfile?.type, 'Unconfined');
+  assert.equal(sc?.appArmorProfile?.type, 'Unconfined');
+  assert.equal(sc?.allowPrivilegeEscalation, false);
+  assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
+  const opts = compose.services.worker.security_opt ?? [];
+  for (const o of ['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined', 'no-new-privileges:true']) assert.ok(opts.includes(o), `compose worker: ${o}`);
+  // Where a cluster cannot, the worker says so at start: the warning names the reason.
+  assert.match(read('libs/security/src/sandbox-status.ts'), /SANDBOX UNAVAILABLE: \$\{reason\}/);
 });
 
 test('the API port is the config default everywhere', () => {

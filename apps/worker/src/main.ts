@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type TriageConfig } from '@triage/config';
 import { createLogger } from '@triage/infra';
 import { logSandboxStatus } from '@triage/security';
 import { sweepScratch } from '@triage/tools';
+import { startHeartbeat } from './heartbeat';
 import { WorkerModule } from './worker.module';
 
 const SCRATCH_SWEEP_EVERY_MS = 60 * 60 * 1000;
@@ -38,6 +39,9 @@ async function main(): Promise<void> {
     );
   sweep();
   setInterval(sweep, SCRATCH_SWEEP_EVERY_MS).unref();
+  const stopHeartbeat = await startHeartbeat(config.workerHeartbeatFile, (err: unknown) => logger.warn({ err }, 'heartbeat not written'));
+  // Unhealthy from the moment it stops taking jobs, so an orchestrator does not wait on a draining worker's check.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stopHeartbeat());
 }
 
 main().catch((err: unknown) => {

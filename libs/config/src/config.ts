@@ -58,6 +58,8 @@ const schema = z.object({
   TRIAGE_WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often workers look for jobs whose worker stopped (BullMQ stalledInterval). */
   TRIAGE_WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
+  /** The worker touches this file while its event loop runs; the container healthcheck reads its age. */
+  TRIAGE_WORKER_HEARTBEAT_FILE: z.string().default(join(tmpdir(), 'triage-worker.heartbeat')),
   /** Memory reads (inspect, strings) a worker runs at once, beside its analyses; gdb is heavy, so few. */
   TRIAGE_MEMORY_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
   /** How long the API waits for a worker to answer a memory read before it answers 504. */
@@ -102,6 +104,7 @@ export interface TriageConfig {
   retentionSweepMs: number;
   workerLockMs: number;
   workerStalledIntervalMs: number;
+  workerHeartbeatFile: string;
   memoryConcurrency: number;
   memoryTimeoutMs: number;
   logLevel: LogLevel;
@@ -154,6 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     retentionSweepMs: e.TRIAGE_RETENTION_SWEEP_MS,
     workerLockMs: e.TRIAGE_WORKER_LOCK_MS,
     workerStalledIntervalMs: e.TRIAGE_WORKER_STALLED_INTERVAL_MS,
+    workerHeartbeatFile: e.TRIAGE_WORKER_HEARTBEAT_FILE,
     memoryConcurrency: e.TRIAGE_MEMORY_CONCURRENCY,
     memoryTimeoutMs: e.TRIAGE_MEMORY_TIMEOUT_MS,
     logLevel: e.TRIAGE_LOG_LEVEL,

@@ -78,6 +78,8 @@ export function loadTokenEntries(options: { tokens?: string; tokensFile?: string
       throw new TokenConfigError(`TRIAGE_TOKENS_FILE: cannot read ${options.tokensFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     const more = parseTokenEntries(text, options.tokensFile);
+    // A deployment that names a tokens file means auth on: an empty mount must not quietly open every route.
+    if (more.length === 0) throw new TokenConfigError(`TRIAGE_TOKENS_FILE: ${options.tokensFile} holds no token entries (auth would be off)`);
     for (const e of more) {
       if (entries.some((x) => x.name === e.name)) throw new TokenConfigError(`token name ${JSON.stringify(e.name)} is given twice`);
       entries.push(e);
