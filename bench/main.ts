@@ -8,7 +8,10 @@
  *   BENCH_LATENCY_N=20     small cores for upload-to-report latency
  *   BENCH_THROUGHPUT_N=30  small cores per worker-throughput round
  *   BENCH_WORKER_CONCURRENCY=1  jobs per worker process
- *   BENCH_SECTIONS=ingest,listing,latency,workers  which parts to run
+ *   BENCH_SECTIONS=ingest,listing,latency,workers,problems  which parts to run
+ *   BENCH_PROBLEMS=100000  problems of the large catalog (10 reports each; the small one has 1,000)
+ *   BENCH_REINDEX_N=20000  reports written to storage for the reindex figure
+ *   DATABASE_URL           the PostgreSQL for the problems section (default: the tests' database)
  *   BENCH_DIR=/tmp/...     where cores and storage go (default: a temp dir, removed afterwards)
  *   REDIS_URL              Redis for the queue (a unique prefix is used and dropped)
  */
@@ -39,6 +42,8 @@ import {
   waitReport,
   type Child,
 } from './lib';
+import { problemsSection } from './problems';
+import { testDatabaseUrl } from '../test/support/catalog';
 
 interface Row {
   section: string;
@@ -381,7 +386,7 @@ async function main(): Promise<void> {
   try {
     const exe = buildToucher(work);
     const smallCore = makeCore(exe, envNumber('BENCH_LIST_SMALL_MIB', 10), join(work, 'small'));
-    const sections = new Set((process.env.BENCH_SECTIONS ?? 'ingest,listing,latency,workers').split(',').map((x) => x.trim()));
+    const sections = new Set((process.env.BENCH_SECTIONS ?? 'ingest,listing,latency,workers,problems').split(',').map((x) => x.trim()));
     if (sections.has('ingest') || sections.has('listing')) {
       await uploadSection(e, exe, smallCore, sections.has('ingest') ? sizesGiB : sizesGiB.slice(0, 1), (big) =>
         sections.has('listing') ? listingSection(smallCore, big) : Promise.resolve(),
@@ -389,6 +394,23 @@ async function main(): Promise<void> {
     }
     if (sections.has('latency')) await latencySection(e, exe, envNumber('BENCH_LATENCY_N', 20));
     if (sections.has('workers')) await throughputSection(e, exe, envNumber('BENCH_THROUGHPUT_N', 30));
+    if (sections.has('problems')) {
+      process.stderr.write('problems: the catalog at 1,000 and at BENCH_PROBLEMS problems\n');
+      await problemsSection(
+        {
+          databaseUrl: process.env.DATABASE_URL ?? testDatabaseUrl,
+          work,
+          startApi: async (extra) => {
+            const api = await startApi({ ...e, env: { ...e.env, ...extra } });
+            return { url: api.url, stop: () => api.stop() };
+          },
+          add: (row) => add({ section: 'problems', ...row }),
+          verdict,
+        },
+        envNumber('BENCH_PROBLEMS', 100_000),
+        envNumber('BENCH_REINDEX_N', 20_000),
+      );
+    }
   } finally {
     printTable();
     const dropped = await dropRedisPrefix(prefix).catch(() => -1);

@@ -2,10 +2,10 @@ import type { CoreRecords } from '@triage/cores';
 import { CatalogLoader } from './catalog-loader';
 import type { RebuildResult } from './model';
 import type { ProblemCatalog } from './problem-catalog';
-import { recordMetaOf } from './record-meta';
+import { recordMetaOf, type StoredMetaFields } from './record-meta';
 
 /** Objects read from storage at once. */
-const READ_AHEAD = 32;
+const READ_AHEAD = 64;
 
 export interface RebuildOptions {
   onProgress?: (done: number, total: number) => void;
@@ -34,27 +34,27 @@ export async function rebuildCatalog(catalog: ProblemCatalog, records: CoreRecor
   for await (const object of records.reports()) stored.push(object);
   // An unreadable meta (libs/cores' torn-read rule) only leaves out hosts and packages; an unreadable report is skipped.
   const readMeta = (id: string) => records.readMeta(id).catch(() => undefined);
-  const readReport = async (id: string, receivedAt: number) => {
-    const [report, meta] = await Promise.all([records.readReport(id).catch(() => undefined), readMeta(id)]);
-    return report?.signatureHash && report.classification ? { report, meta: { ...recordMetaOf(report, meta), receivedAt: new Date(receivedAt) } } : undefined;
-  };
-  // Arrival order first: only the time is kept per report while sorting; the reports are read after.
-  const arrivals: Array<{ id: string; at: number }> = [];
+  // Pass 1 reads each meta once and keeps only what grouping needs, so reports can be taken in arrival order.
+  const arrivals: Array<{ id: string; at: number; meta: StoredMetaFields | undefined }> = [];
   let read = 0;
   for await (const entry of inOrder(stored, READ_AHEAD, async (o) => ({ id: o.id, meta: await readMeta(o.id), lastModified: o.lastModified }))) {
     const first = entry.meta?.uploads?.[0]?.at;
     const at = first && !Number.isNaN(Date.parse(first)) ? Date.parse(first) : entry.lastModified.getTime();
-    arrivals.push({ id: entry.id, at });
+    arrivals.push({ id: entry.id, at, meta: entry.meta && { metadata: pick(entry.meta.metadata), uploads: entry.meta.uploads?.slice(0, 1) } });
     if (++read % 1000 === 0) options.onProgress?.(0, stored.length);
   }
   arrivals.sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
+  const readReport = async (a: { id: string; at: number; meta: StoredMetaFields | undefined }) => {
+    const report = await records.readReport(a.id).catch(() => undefined);
+    return report?.signatureHash && report.classification ? { report, meta: { ...recordMetaOf(report, a.meta), receivedAt: new Date(a.at) } } : undefined;
+  };
 
   const loader = new CatalogLoader(catalog);
   await loader.start();
   let done = 0;
   let skipped = 0;
   try {
-    for await (const entry of inOrder(arrivals, READ_AHEAD, (a) => readReport(a.id, a.at))) {
+    for await (const entry of inOrder(arrivals, READ_AHEAD, readReport)) {
       done++;
       if (entry) await loader.add(entry.report, entry.meta);
       else skipped++;
@@ -66,10 +66,14 @@ export async function rebuildCatalog(catalog: ProblemCatalog, records: CoreRecor
   }
   const recordedMeanwhile = await loader.finish();
   for (const id of recordedMeanwhile) {
-    const entry = await readReport(id, Date.now());
-    const meta = entry && (await readMeta(id));
-    if (entry) await catalog.record(entry.report, recordMetaOf(entry.report, meta));
+    const [report, meta] = await Promise.all([records.readReport(id).catch(() => undefined), readMeta(id)]);
+    if (report?.signatureHash && report.classification) await catalog.record(report, recordMetaOf(report, meta));
   }
   const counts = await catalog.counts();
   return { reports: counts.reports, problems: counts.problems, skipped };
+}
+
+/** The metadata fields grouping reads (hostname, package, component, osRelease), nothing else kept in memory. */
+function pick(m: StoredMetaFields['metadata']): StoredMetaFields['metadata'] {
+  return m && { hostname: m.hostname, package: m.package, component: m.component, osRelease: m.osRelease };
 }
