@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Report } from '@triage/report';
 import { triage } from '../support/cli';
-import { buildC, debianCore } from '../support/debian-programs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheDir } from '../support/crashers';
+import { buildC, debianCore, DEBIAN_PYTHON } from '../support/debian-programs';
 
 const GLIB = { pkgConfig: 'glib-2.0' };
 
@@ -96,6 +100,38 @@ describe("glib's assertion and fatal-error helpers are the program's own (issue 
     assert.equal(r.classification.kind, 'assertion');
     assert.equal(r.classification.blame.function, 'set_name');
     assert.equal(r.classification.message, "set_name: assertion 'name != NULL' failed");
+  });
+});
+
+describe('other rows of the helper table on Debian programs', () => {
+  test("a Rust panic (Debian's rustc, panic=abort) is the fatal error of the function that panicked", () => {
+    const dir = join(cacheDir, 'debian', 'build', 'rust-panic-1');
+    const exe = join(dir, 'parse_port');
+    if (!existsSync(exe)) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'parse_port.rs'), 'fn parse_port(text: &str) -> u16 {\n    text.parse().expect("port must be a number")\n}\nfn main() {\n    println!("{}", parse_port("eighty"));\n}\n');
+      execFileSync('/usr/bin/rustc', ['-g', '-C', 'panic=abort', '-o', `${exe}.tmp`, 'parse_port.rs'], { cwd: dir });
+      execFileSync('mv', [`${exe}.tmp`, exe]);
+    }
+    const res = triage(['analyze', debianCore('rust-panic', [exe]).core, '--json']);
+    assert.equal(res.status, 0, res.stderr);
+    const r = JSON.parse(res.stdout) as Report;
+    assert.equal(r.classification.kind, 'abort');
+    assert.match(r.classification.blame.function ?? '', /^parse_port::parse_port::h[0-9a-f]{16}$/);
+    assert.match(r.classification.summary, /^Fatal error reported by parse_port::parse_port::h[0-9a-f]{16} \(parse_port\.rs:2\) through Rust std's panic!\(\)/);
+    // Legacy mangling's hash and $-escapes do not reach the signature.
+    assert.equal(r.signature.split(' | ').slice(0, 3).join(' | '), 'abort | parse_port::parse_port | parse_port::main');
+  });
+
+  test("CPython's Py_FatalError (Debian's python3.11) is a fatal error of its caller, not of CPython", () => {
+    const { core } = debianCore('py-fatal-error', [DEBIAN_PYTHON, '-c', 'import ctypes; ctypes.pythonapi.Py_FatalError(b"config table corrupt")']);
+    const res = triage(['analyze', core, '--json']);
+    assert.equal(res.status, 0, res.stderr);
+    const r = JSON.parse(res.stdout) as Report;
+    assert.equal(r.classification.kind, 'abort');
+    assert.match(r.classification.summary, /through CPython's Py_FatalError\(\)$/);
+    assert.notEqual(r.classification.blame.module, 'python3.11', 'ctypes called it: libffi, not the interpreter, is the caller');
+    assert.doesNotMatch(r.signature, /fatal_error|Py_FatalError/);
   });
 });
 

@@ -19,6 +19,10 @@ describe('canonicalFunction drops C++ return types and parameters', () => {
     ['foo::{lambda(int)#1}::operator()(int) const', 'foo::{lambda(int)#1}::operator()'],
     ['<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop', '<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop'],
     ['main', 'main'],
+    // Rust legacy mangling as a C++ demangler leaves it.
+    ['core::result::Result$LT$T$C$E$GT$::expect::h14654340abdcc7c2', 'core::result::Result<T,E>::expect'],
+    ['std::rt::lang_start::_$u7b$$u7b$closure$u7d$$u7d$::h0123456789abcdef', 'std::rt::lang_start::{{closure}}'],
+    ['_$LT$alloc..vec..Vec$LT$T$C$A$GT$$u20$as$u20$core..ops..drop..Drop$GT$::drop::h0123456789abcdef', '<alloc::vec::Vec<T,A> as core::ops::drop::Drop>::drop'],
   ];
   for (const [name, want] of cases) test(name, () => assert.equal(canonicalFunction(name), want));
 });

@@ -105,7 +105,8 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
     library: 'Rust std',
     call: 'panic!() (panic = "abort")',
     kind: 'fatal-error',
-    frames: /^(core::panicking::\w+|std::panicking::\w+|std::panicking::begin_panic\w*|rust_panic|rust_begin_unwind|__rust_start_panic|__rust_abort|panic_abort::__rust_start_panic::abort|std::sys::\w+::abort_internal|std::process::abort|core::result::unwrap_failed|core::option::(unwrap_failed|expect_failed))$/,
+    // Names as canonicalFunction leaves them (legacy mangling's hash and $-escapes undone).
+    frames: /^(core::panicking::.+|std::panicking::.+|std::sys_common::backtrace::__rust_end_short_backtrace|rust_panic|rust_begin_unwind|__rust_start_panic|__rust_abort|panic_abort::.+|std::sys::.+::abort_internal|std::process::abort|core::result::unwrap_failed|core::option::(unwrap_failed|expect_failed)|core::(result::Result|option::Option)<.*>::(unwrap|expect)\w*)$/,
     message: { from: 'stderr-only' },
   },
   {

@@ -98,6 +98,23 @@ export const CANONICAL_NAMES: ReadonlyArray<{ pattern: RegExp; replace: string }
   { pattern: /^__((?:mem|str|stp|wmem|wcs|rawmem)[a-z]*?)_(?:sse2|ssse3|sse4_[12]|avx2?|avx512|evex|erms|unaligned)\w*$/, replace: '$1' },
   { pattern: /^__libc_(malloc|free|realloc|calloc|memalign|valloc|pvalloc)$/, replace: '$1' },
   { pattern: /^cfree$/, replace: 'free' },
+  // Rust's legacy mangling, which C++ demanglers leave half done: a per-build hash and $-escapes.
+  { pattern: /::h[0-9a-f]{16}$/, replace: '' },
+  { pattern: /(^|::)_(?=\$)/g, replace: '$1' },
+  { pattern: /\$LT\$/g, replace: '<' },
+  { pattern: /\$GT\$/g, replace: '>' },
+  { pattern: /\$C\$/g, replace: ',' },
+  { pattern: /\$RF\$/g, replace: '&' },
+  { pattern: /\$BP\$/g, replace: '*' },
+  { pattern: /\$SP\$/g, replace: '@' },
+  { pattern: /\$u20\$/g, replace: ' ' },
+  { pattern: /\$u27\$/g, replace: "'" },
+  { pattern: /\$u5b\$/g, replace: '[' },
+  { pattern: /\$u5d\$/g, replace: ']' },
+  { pattern: /\$u7b\$/g, replace: '{' },
+  { pattern: /\$u7d\$/g, replace: '}' },
+  { pattern: /\$u7e\$/g, replace: '~' },
+  { pattern: /\.\./g, replace: '::' },
 ];
 
 /** Drops a trailing C++ parameter list ("std::terminate()" -> "std::terminate"), keeping "operator()" intact. */
