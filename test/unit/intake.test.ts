@@ -16,6 +16,7 @@ import {
   hashingPassThrough,
   IntakeError,
   looksLikeTar,
+  openCrashInput,
   openInput,
   type IntakeResult,
 } from '@triage/intake';
@@ -224,7 +225,45 @@ describe('openInput: abrt dump dirs and their tarballs', () => {
   test('a dump dir without a core', async () => {
     const dir = dumpDir();
     rmSync(join(dir, 'coredump'));
-    await rejectsWith(openInput(dir), 'unsupported', /no coredump file/);
+    await rejectsWith(openInput(dir), 'unsupported', /neither a coredump nor a core_backtrace file/);
+  });
+
+  test('a dump dir with only its core_backtrace: no core, identified by the core_backtrace', async () => {
+    const dir = dumpDir();
+    rmSync(join(dir, 'coredump'));
+    const text = 'ab12 0x115b krbx_translate_gai_error /usr/lib/libkrbx.so.1 -\n';
+    writeFileSync(join(dir, 'core_backtrace'), text);
+    const r = await openCrashInput(dir);
+    assert.equal(r.corePath, undefined);
+    assert.equal(r.format, 'abrt-dir');
+    assert.equal(r.sha256, createHash('sha256').update(text).digest('hex'));
+    assert.equal(r.metadata.coreBacktrace, text);
+    assert.equal(r.metadata.hostname, 'web-3');
+    await r.cleanup();
+    await rejectsWith(openInput(dir), 'unsupported', /holds no core, only a core_backtrace/);
+    const tarPath = join(freshDir('bt-only-tar'), 'dump.tar.gz');
+    writeFileSync(tarPath, gzipSync(ustar([{ name: 'core_backtrace', body: Buffer.from(text) }, { name: 'hostname', body: Buffer.from('h') }])));
+    const t = await openCrashInput(tarPath);
+    assert.equal(t.corePath, undefined);
+    assert.equal(t.format, 'abrt-tar');
+    assert.equal(t.metadata.coreBacktrace, text);
+    await t.cleanup();
+  });
+
+  test('a bare core_backtrace or uReport file, compressed or not', async () => {
+    const root = freshDir('bt-files');
+    const text = join(root, 'core_backtrace');
+    writeFileSync(text, 'ab12 0x115b - [exe]\n');
+    const ureport = join(root, 'ureport.json');
+    writeFileSync(ureport, '{\n    "ureport_version": 2, "problem": {}\n}\n');
+    sh('zstd -q -c < "$1" > "$1.zst"', ureport);
+    for (const [file, format] of [[text, 'core-backtrace'], [ureport, 'ureport'], [`${ureport}.zst`, 'ureport']] as const) {
+      const r = await openCrashInput(file);
+      assert.equal(r.corePath, undefined, file);
+      assert.equal(r.format, format, file);
+      assert.equal(r.metadata.coreBacktrace, readFileSync(file.replace(/\.zst$/, ''), 'utf8'));
+      await r.cleanup();
+    }
   });
 
   test('metadata files over the limit are left out, not fatal', async () => {
@@ -328,7 +367,7 @@ describe('openInput: hostile tarballs', () => {
   test('a tarball without a core', async () => {
     const tarPath = join(freshDir('nocore'), 'dump.tar.gz');
     writeFileSync(tarPath, gzipSync(ustar([{ name: 'hostname', body: Buffer.from('h') }])));
-    await rejectsWith(openInput(tarPath), 'unsupported', /no coredump file/);
+    await rejectsWith(openInput(tarPath), 'unsupported', /neither a coredump nor a core_backtrace file/);
   });
 
   test('a truncated tarball', async () => {
@@ -408,7 +447,7 @@ describe('openInput: limits and damaged input', () => {
     await rejectsWith(openInput(join(root, 'nope')), 'not-found', /does not exist/);
     const png = join(root, 'x.png');
     writeFileSync(png, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(1000)]));
-    const expected = /expected an ELF core, a \.zst\/\.lz4\/\.xz\/\.gz compressed core, or an abrt dump directory or its \.tar\.gz\/\.tar\.xz/;
+    const expected = /expected an ELF core, a \.zst\/\.lz4\/\.xz\/\.gz compressed core, an abrt dump directory or its \.tar\.gz\/\.tar\.xz, a core_backtrace file or a uReport/;
     await rejectsWith(openInput(png), 'unsupported', expected);
     const text = join(root, 'notes.txt');
     writeFileSync(text, 'this is not a core\n');

@@ -1,13 +1,14 @@
 import { resolve } from 'node:path';
-import { readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
+import { crashThread, symbolizeBacktrace, type CoreBacktrace } from '@triage/core-backtrace';
+import { openCore, readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
 import type { CoreDump } from '@triage/core-dump';
 import { debuginfoSearchDirs } from '@triage/debuginfo';
-import type { CoreMetadata, IntakeResult } from '@triage/intake';
+import { openCrashInput, type BacktraceInput, type CoreMetadata, type IntakeResult } from '@triage/intake';
 import { buildReport, helperCallFor, moduleRole, SIG, signalName, type CrashEvidence } from '@triage/report';
 import type { ModuleEntry, Report, ReportCore } from '@triage/report';
-import { resolveObjectFiles, symbolize, type ObjectFiles } from '@triage/symbolizer';
+import { resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
 import type { SymbolizeResult } from '@triage/symbolizer';
-import { withCoreInput } from './core-input';
+import { guessExecutableModule, inferSignal, readCrashDescription, readOptionalCrashDescription, reasonToUseBacktrace, ureportMetadata } from './backtrace';
 import { readHelperMessage } from './helper-message';
 import { buildIdsWithOwnDwarf } from './own-dwarf';
 import { findLibcFile } from './runtime-files';
@@ -17,27 +18,53 @@ import type { AnalyzeOptions } from './types';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-/** The one analysis pipeline: intake -> core reader -> symbolizer -> memory evidence -> classification. */
+/**
+ * The one analysis pipeline: intake -> core reader -> symbolizer -> memory evidence -> classification.
+ * An input without a core (a core_backtrace, a uReport, a dump dir without coredump) takes the
+ * core_backtrace path: the same classification and signature on the stack the client computed.
+ */
 export async function analyzeInput(inputPath: string, options: AnalyzeOptions = {}): Promise<Report> {
-  return withCoreInput(inputPath, options, (core, intake) => analyzeCore(core, intake, options));
+  const input = await openCrashInput(inputPath, { workDir: options.workDir, limits: options.limits });
+  try {
+    if (input.corePath === undefined) return await analyzeBacktraceOnly(input, options);
+    const core = await openCore(input.corePath, { mapsPath: options.mapsPath ?? input.mapsPath });
+    try {
+      return await analyzeCore(core, input, options);
+    } finally {
+      await core.close();
+    }
+  } finally {
+    await input.cleanup();
+  }
 }
 
 async function analyzeCore(core: CoreDump, intake: IntakeResult, options: AnalyzeOptions): Promise<Report> {
   const started = Date.now();
   const metadata: CoreMetadata = { ...options.metadata, ...intake.metadata };
+  const early: string[] = [];
+  const description = readOptionalCrashDescription(metadata, core.truncated, early);
   const fetchWarnings = (await options.beforeSymbolize?.(core.modules)) ?? [];
   const debuginfoDirs = debuginfoSearchDirs(options.debuginfoDirs ?? []);
   const objects = await resolveObjectFiles(core.modules, { dirs: debuginfoDirs, mappedPaths: options.trustMappedPaths ?? false });
-  const symbols = await symbolize({
-    corePath: intake.corePath,
-    executable: options.executable ? resolve(options.executable) : executableHint(core, objects),
-    debuginfoDirs,
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    sandbox: options.sandbox ?? true,
-    modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
-    objects,
-  });
+  let symbols: SymbolizeResult;
+  try {
+    symbols = await symbolize({
+      corePath: intake.corePath,
+      executable: options.executable ? resolve(options.executable) : executableHint(core, objects),
+      debuginfoDirs,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      sandbox: options.sandbox ?? true,
+      modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
+      objects,
+    });
+  } catch (err) {
+    // Neither tool could unwind the core: the core_backtrace still can tell the crash.
+    if (!(err instanceof ToolError) || !description) throw err;
+    symbols = { tool: 'eu-stack', threads: [], debuginfo: new Map(), warnings: [err.message] };
+  }
   attributeFromMappings(core, symbols.threads);
+  symbols.warnings.unshift(...truncationWarnings(core), ...fetchWarnings, ...early);
+  const stackSource = description ? await crashStackFromBacktrace(core, symbols, description.backtrace, debuginfoDirs, options) : 'core';
   const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo));
   const signal = signalOf(core, metadata);
   const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata);
@@ -47,7 +74,111 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
     core: reportCore(core, intake, metadata, signal),
     evidence,
     modules,
-    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...truncationWarnings(core), ...fetchWarnings, ...symbols.warnings] },
+    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: symbols.warnings, stackSource },
+  });
+}
+
+/**
+ * Puts the core_backtrace's crash thread, symbolized by build-id, in place of the core's crashing thread
+ * when the core cannot be trusted to have it whole. Other threads stay as the core has them.
+ */
+async function crashStackFromBacktrace(
+  core: CoreDump,
+  symbols: SymbolizeResult,
+  bt: CoreBacktrace,
+  debuginfoDirs: string[],
+  options: AnalyzeOptions,
+): Promise<'core' | 'core_backtrace'> {
+  const tid = core.crashingThread?.tid ?? symbols.threads[0]?.tid ?? 0;
+  const coreThread = symbols.threads.find((t) => t.tid === tid);
+  const why = reasonToUseBacktrace(core.truncated, coreThread?.frames ?? [], bt);
+  const crash = crashThread(bt);
+  if (!why || !crash) return 'core';
+  const symbolized = await symbolizeBacktrace(
+    { ...bt, threads: [crash] },
+    { debuginfoDirs, trustMappedPaths: options.trustMappedPaths ?? false, sandbox: options.sandbox ?? true, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS },
+  );
+  const frames = symbolized.threads[0]?.frames ?? [];
+  if (coreThread) coreThread.frames = frames;
+  else symbols.threads.unshift({ tid, frames });
+  for (const [id, file] of symbolized.debuginfo) if (!symbols.debuginfo.has(id)) symbols.debuginfo.set(id, file);
+  symbols.warnings.push(`the crashing thread comes from the core_backtrace: ${why}`, ...symbolized.warnings);
+  return 'core_backtrace';
+}
+
+/** No core at all: the report is made from the core_backtrace alone, classified and signed as a core's would be. */
+async function analyzeBacktraceOnly(input: BacktraceInput, options: AnalyzeOptions): Promise<Report> {
+  const started = Date.now();
+  const description = readCrashDescription(input.metadata);
+  if (!description) throw new Error('an input without a core must carry a core_backtrace');
+  const metadata: CoreMetadata = { ...options.metadata, ...ureportMetadata(description.ureport), ...input.metadata };
+  const bt = description.backtrace;
+  const crash = crashThread(bt);
+  const fetchWarnings = (await options.beforeSymbolize?.((crash?.frames ?? []).map((f) => ({ buildId: f.buildId })))) ?? [];
+  const symbolized = await symbolizeBacktrace(
+    { ...bt, executable: bt.executable ?? metadata.executable, threads: crash ? [crash] : [] },
+    {
+      debuginfoDirs: debuginfoSearchDirs(options.debuginfoDirs ?? []),
+      trustMappedPaths: options.trustMappedPaths ?? false,
+      sandbox: options.sandbox ?? true,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    },
+  );
+  const frames = symbolized.threads[0]?.frames ?? [];
+  const warnings: string[] = [...fetchWarnings];
+  let executable = bt.executable ?? metadata.executable;
+  if (!executable) {
+    const guessed = guessExecutableModule(frames, symbolized.modules);
+    if (guessed) {
+      for (const m of symbolized.modules) m.isExecutable = m === guessed;
+      executable = guessed.path;
+      warnings.push(`the core_backtrace does not name the executable: taken to be ${guessed.name}, which holds main() or is the only non-library module`);
+    }
+  }
+  const hex = (v: bigint | undefined) => (v === undefined ? undefined : `0x${v.toString(16)}`);
+  const modules: ModuleEntry[] = symbolized.modules.map((m) => ({ name: m.name, path: m.path, buildId: m.buildId, start: hex(m.start), end: hex(m.end), debuginfo: m.debuginfo }));
+  const tid = metadata.pid ?? 0;
+  let signal = bt.signal ?? metadata.signal ?? 0;
+  const inferred = signal === 0 ? inferSignal(metadata, frames) : undefined;
+  if (inferred) {
+    signal = inferred.signal;
+    warnings.push(`the core_backtrace does not record the signal: ${signalName(signal)} from ${inferred.from}`);
+  }
+  const evidence: CrashEvidence = {
+    threads: [{ tid, crashed: true, frames }],
+    crashingTid: tid,
+    modules: symbolized.modules.map((m, i) => ({ ...modules[i], isExecutable: m.isExecutable, role: moduleRole(m.name) })),
+    signal: { number: signal },
+    registers: {},
+    mappings: [],
+    truncated: false,
+    executable,
+    pid: metadata.pid,
+  };
+  const what = input.format === 'ureport' ? 'a uReport' : 'a core_backtrace';
+  return buildReport({
+    id: input.sha256.slice(0, 32),
+    createdAt: new Date().toISOString(),
+    core: {
+      sha256: input.sha256,
+      size: input.size,
+      truncated: false,
+      signal: { number: signal, name: signalName(signal) },
+      pid: metadata.pid,
+      executable,
+      cmdline: metadata.cmdline,
+      hostname: metadata.hostname,
+      package: metadata.package,
+      format: input.format,
+    },
+    evidence,
+    modules,
+    analysis: {
+      tool: 'eu-addr2line',
+      durationMs: Date.now() - started,
+      warnings: [`there is no core, only ${what}: the crashing thread comes from it, symbolized by build-id`, ...warnings, ...symbolized.warnings],
+      stackSource: 'core_backtrace',
+    },
   });
 }
 

@@ -1,3 +1,4 @@
+import { CoreBacktraceError } from '@triage/core-backtrace';
 import { CoreFormatError } from '@triage/core-dump';
 import { IntakeError } from '@triage/intake';
 import { CaptureError } from '@triage/memory';
@@ -22,6 +23,7 @@ export function describeFailure(err: unknown): Failure {
     if (err.code === 'too-large') return { category: 'too-large', reason: err.reason, permanent: true };
     return { category: 'bad-input', reason: err.reason, permanent: true };
   }
+  if (err instanceof CoreBacktraceError) return { category: 'bad-input', reason: err.message, permanent: true };
   if (err instanceof CoreFormatError) return { category: 'bad-input', reason: err.reason, permanent: true };
   if (err instanceof CaptureError) {
     const category = err.failure === 'gone' ? 'not-found' : err.failure === 'not-permitted' ? 'bad-input' : 'tool';

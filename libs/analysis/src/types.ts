@@ -29,7 +29,7 @@ export interface AnalyzeOptions {
    * debuginfo and executables into a directory listed in debuginfoDirs here. What it returns are
    * warnings for the report (an upstream server that did not answer).
    */
-  beforeSymbolize?: (modules: CoreModule[]) => Promise<string[] | void>;
+  beforeSymbolize?: (modules: ReadonlyArray<Pick<CoreModule, 'buildId'>>) => Promise<string[] | void>;
 }
 
 // analyzeInput(inputPath, options): Promise<Report> lives in ./analyze.ts.

@@ -2,7 +2,8 @@ import { detectFormat, elfType, ET_CORE, looksLikeTar, type CompressionFormat } 
 import { IntakeError } from './types';
 
 /** What a whole input may be, said in every refusal so the client learns what would have worked. */
-export const EXPECTED_INPUT = 'expected an ELF core, a .zst/.lz4/.xz/.gz compressed core, or an abrt dump directory or its .tar.gz/.tar.xz';
+export const EXPECTED_INPUT =
+  'expected an ELF core, a .zst/.lz4/.xz/.gz compressed core, an abrt dump directory or its .tar.gz/.tar.xz, a core_backtrace file or a uReport';
 /** What a dump dir's core file (or a tarball's coredump entry) may be. */
 export const EXPECTED_CORE = 'expected an ELF core, raw or compressed with zstd, lz4, xz or gzip';
 

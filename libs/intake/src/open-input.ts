@@ -1,7 +1,8 @@
 import { createReadStream, type Stats } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { metadataFromAbrtFiles, MAPS_FILE } from './abrt/files';
+import { CORE_BACKTRACE_FILE, metadataFromAbrtFiles, MAPS_FILE } from './abrt/files';
 import { readAbrtDir } from './abrt/dir';
 import { EXPECTED_CORE, EXPECTED_INPUT } from './classify';
 import { resolveLimits } from './limits';
@@ -9,7 +10,7 @@ import { readCore } from './read-core';
 import { readInput } from './read-input';
 import { writeStreamTo } from './stream/write-file';
 import { metadataFromSystemdName, parseSystemdName, readCoredumpXattrs } from './systemd';
-import { IntakeError, type CoreConsumer, type CoreMetadata, type IntakeLimits, type IntakeResult } from './types';
+import { IntakeError, type BacktraceInput, type CoreConsumer, type CoreMetadata, type CrashInput, type IntakeLimits, type IntakeResult } from './types';
 import { Workspace } from './workspace';
 
 export interface OpenInputOptions {
@@ -20,7 +21,7 @@ export interface OpenInputOptions {
 
 const READ_CHUNK = 1024 * 1024;
 
-type Opened = Omit<IntakeResult, 'cleanup'>;
+type Opened = Omit<IntakeResult, 'cleanup'> | Omit<BacktraceInput, 'cleanup'>;
 
 /**
  * The CLI's door (and the worker's): a path to a raw ELF core on local disk plus what came with it, by
@@ -29,6 +30,14 @@ type Opened = Omit<IntakeResult, 'cleanup'>;
  * folder is all cleanup() (or a failure) removes.
  */
 export async function openInput(path: string, options: OpenInputOptions = {}): Promise<IntakeResult> {
+  const input = await openCrashInput(path, options);
+  if (input.corePath !== undefined) return input;
+  await input.cleanup();
+  throw new IntakeError('unsupported', `${path} holds no core, only a core_backtrace: this needs the core itself`);
+}
+
+/** As openInput, and also inputs without a core: a core_backtrace or uReport file, a dump dir holding core_backtrace but no coredump. */
+export async function openCrashInput(path: string, options: OpenInputOptions = {}): Promise<CrashInput> {
   const limits = resolveLimits(options.limits);
   const workspace = new Workspace(options.workDir);
   try {
@@ -83,6 +92,11 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
   const read = await fromFile(path, (source) => readInput(source, { name: path, limits }, coreOnDisk(path, workspace, 'core')));
   const core = read.core;
   if (!core) throw new IntakeError('unsupported', `${path} holds no core; ${EXPECTED_INPUT}`);
+  if (core.backtrace) {
+    const text = await readFile(core.value, 'utf8');
+    const skippedFiles = read.dumpDir?.skipped.length ? read.dumpDir.skipped : undefined;
+    return { format: read.format, sha256: core.sha256, size: core.size, metadata: { ...read.metadata, coreBacktrace: text }, skippedFiles };
+  }
   if (read.dumpDir) {
     // The tarball's core went to <workspace>/coredump; its known files go beside it, under their own names only.
     const files = read.dumpDir.files;
@@ -106,7 +120,18 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
 async function openAbrtDir(dir: string, limits: IntakeLimits, workspace: Workspace): Promise<Opened> {
   const contents = await readAbrtDir(dir, limits);
   if (!contents.coredump) {
-    throw new IntakeError('unsupported', `${dir} has no coredump file; expected an abrt dump directory holding coredump or coredump.zst/.lz4/.xz`);
+    const backtrace = contents.files.get(CORE_BACKTRACE_FILE);
+    if (!backtrace) {
+      throw new IntakeError('unsupported', `${dir} has neither a coredump nor a core_backtrace file; expected an abrt dump directory holding coredump (or coredump.zst/.lz4/.xz) or core_backtrace`);
+    }
+    // Identified by its core_backtrace, as the API identifies the same dump dir sent without a core.
+    return {
+      format: 'abrt-dir',
+      sha256: createHash('sha256').update(backtrace).digest('hex'),
+      size: backtrace.length,
+      metadata: metadataFromAbrtFiles(contents.files),
+      skippedFiles: contents.skipped.length ? contents.skipped : undefined,
+    };
   }
   const coredump = contents.coredump;
   const coreStats = await stat(coredump);

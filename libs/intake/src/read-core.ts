@@ -1,6 +1,8 @@
 import { pipeline, Readable } from 'node:stream';
+import { MAX_BACKTRACE_BYTES } from '@triage/core-backtrace';
 import { classifyHead } from './classify';
 import type { Layer } from './layers';
+import type { CompressionFormat } from './magic';
 import { withOneLayerOff } from './layers';
 import { byteLimit } from './stream/byte-limit';
 import { hashingPassThrough, type HashingPassThrough } from './stream/hashing';
@@ -15,6 +17,22 @@ function measured(source: AsyncIterable<Buffer>, max: number, what: string): Has
   const hasher = hashingPassThrough();
   pipeline(Readable.from(source, { objectMode: false }), byteLimit(max, what), hasher, () => undefined);
   return hasher;
+}
+
+/**
+ * A core_backtrace or uReport where a core would be (a bare file, or a dump dir's file when it has no
+ * core): handed to `consume` like a core, bounded by the size no backtrace exceeds, flagged as what it is.
+ */
+export async function takeBacktrace<T>(stream: AsyncIterable<Buffer>, what: string, consume: CoreConsumer<T>, compression?: CompressionFormat, entry?: string): Promise<CoreRead<T>> {
+  const text = measured(stream, MAX_BACKTRACE_BYTES, `${what} (a core_backtrace or uReport)`);
+  let value: T;
+  try {
+    value = await consume({ stream: text, compression, entry, backtrace: true });
+  } catch (err) {
+    text.destroy();
+    throw err;
+  }
+  return { ...text.digest(), compression, entry, backtrace: true, value };
 }
 
 /** Hands a layer already known to hold an ELF core to `consume`, bounded and hashed. */

@@ -1,9 +1,11 @@
-import { metadataFromAbrtFiles } from './abrt/files';
+import { Readable } from 'node:stream';
+import { looksLikeCrashDescription } from '@triage/core-backtrace';
+import { CORE_BACKTRACE_FILE, metadataFromAbrtFiles } from './abrt/files';
 import { readAbrtTar } from './abrt/tar';
 import { classifyHead } from './classify';
 import { withOneLayerOff } from './layers';
 import { resolveLimits } from './limits';
-import { takeCore } from './read-core';
+import { takeBacktrace, takeCore } from './read-core';
 import { IntakeError, type CoreConsumer, type InputRead, type IntakeLimits } from './types';
 
 export interface ReadInputOptions {
@@ -23,14 +25,24 @@ export async function readInput<T>(source: AsyncIterable<Buffer>, options: ReadI
   const limits = resolveLimits(options.limits);
   const what = options.name;
   const read = await withOneLayerOff(source, async (layer): Promise<InputRead<T>> => {
+    if (looksLikeCrashDescription(layer.head)) {
+      const format = /"ureport_version"/.test(layer.head.toString('utf8')) ? 'ureport' : 'core-backtrace';
+      return { format, core: await takeBacktrace(layer.stream, what, consume, layer.compression), metadata: {} };
+    }
     if (classifyHead(layer.head, { what, compression: layer.compression, allowTar: true }) === 'core') {
       return { format: layer.compression ?? 'elf', core: await takeCore(layer, what, limits, consume), metadata: {} };
     }
     const tar = await readAbrtTar(layer.stream, limits, consume);
-    return { format: 'abrt-tar', core: tar.core, dumpDir: { files: tar.files, skipped: tar.skipped }, metadata: metadataFromAbrtFiles(tar.files) };
+    const backtrace = tar.files.get(CORE_BACKTRACE_FILE);
+    // A dump dir sent without its core is identified and stored by its core_backtrace.
+    const core = tar.core ?? (backtrace ? await takeBacktrace(Readable.from([backtrace]), `the tarball's ${CORE_BACKTRACE_FILE}`, consume, undefined, CORE_BACKTRACE_FILE) : undefined);
+    return { format: 'abrt-tar', core, dumpDir: { files: tar.files, skipped: tar.skipped }, metadata: metadataFromAbrtFiles(tar.files) };
   });
   if (!read.core) {
-    throw new IntakeError('unsupported', `${what} has no coredump file; expected an abrt dump directory with coredump or coredump.zst/.lz4/.xz`);
+    throw new IntakeError(
+      'unsupported',
+      `${what} has neither a coredump nor a core_backtrace file; expected an abrt dump directory with coredump (or coredump.zst/.lz4/.xz) or core_backtrace`,
+    );
   }
   return read;
 }

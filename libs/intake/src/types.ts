@@ -10,7 +10,10 @@ export type InputFormat =
   | 'gzip'
   | 'abrt-dir'
   | 'abrt-tar'
-  | 'systemd-coredump';
+  | 'systemd-coredump'
+  /** No core at all: a bare core_backtrace file (either form), or a uReport. */
+  | 'core-backtrace'
+  | 'ureport';
 
 /** Client metadata: abrt dump-dir files, systemd-coredump xattrs, or upload fields. All optional. */
 export interface CoreMetadata {
@@ -50,6 +53,11 @@ export interface CoreStream {
   compression?: CompressionFormat;
   /** The tar entry the core came from (coredump, coredump.zst, ...), when it came from a tarball. */
   entry?: string;
+  /**
+   * Set when the input holds no core, only the crash's core_backtrace (or a whole uReport): these are
+   * its bytes (at most MAX_BACKTRACE_BYTES), to be stored and identified as a core would be.
+   */
+  backtrace?: true;
 }
 
 /** What a door does with the core's bytes (store them, write them to disk); its result comes back in CoreRead. */
@@ -58,6 +66,8 @@ export type CoreConsumer<T> = (core: CoreStream) => Promise<T>;
 export interface CoreRead<T> extends StreamDigest {
   compression?: CompressionFormat;
   entry?: string;
+  /** The bytes are a core_backtrace or uReport, not a core (see CoreStream.backtrace). */
+  backtrace?: true;
   /** What the door's consumer made of the bytes. */
   value: T;
 }
@@ -99,6 +109,18 @@ export interface IntakeResult {
   /** Removes the temporary files intake made (never the caller's input). */
   cleanup(): Promise<void>;
 }
+
+/**
+ * An input that carries no core, only the crash's core_backtrace: a bare core_backtrace or uReport file,
+ * or a dump dir without coredump. metadata.coreBacktrace holds the text; sha256/size are the text's.
+ */
+export interface BacktraceInput extends Omit<IntakeResult, 'corePath' | 'mapsPath'> {
+  corePath?: undefined;
+  mapsPath?: undefined;
+}
+
+/** What openCrashInput gives: a core, or only its core_backtrace. */
+export type CrashInput = IntakeResult | BacktraceInput;
 
 /** Raised for input intake cannot accept; `reason` names what was expected. `code` maps to CLI exit codes and HTTP statuses. */
 export class IntakeError extends Error {

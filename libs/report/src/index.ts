@@ -37,7 +37,7 @@ export { crashHandlerView, interruptedFrames, raisedBySelf, type CrashHandlerVie
 export { snapshotMarkers, SNAPSHOT_MARKERS, type SnapshotFacts } from './snapshot';
 export { CORE_DUMP_SIGNALS, describeSignalCode, SI_KERNEL as SI_KERNEL_CODE } from './signals';
 export { computeSignature, signatureFrames, SIGNATURE_FRAMES, type Signature } from './signature';
-export { SIG, signalName } from './signals';
+export { SIG, signalName, signalNumber } from './signals';
 export { coreBacktrace, renderCoreBacktrace, type CoreBacktrace } from './render/core-backtrace';
 export { contractJson, renderJson, type ReportJson } from './render/json';
 export { renderMarkdown } from './render/markdown';

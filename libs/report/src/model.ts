@@ -58,8 +58,9 @@ export interface ModuleEntry {
   name: string;
   path: string;
   buildId?: string;
-  start: string;
-  end: string;
+  /** Runtime load range; unknown (null in the JSON) for a module known only from a core_backtrace without addresses. */
+  start?: string;
+  end?: string;
   debuginfo: 'found' | 'missing';
 }
 
@@ -169,6 +170,9 @@ export interface Report {
   classification: Classification;
   threads: Thread[];
   modules: ModuleEntry[];
-  /** How the stacks were made: which tool, how long, what went wrong on the way. */
-  analysis: { tool: 'eu-stack' | 'gdb'; durationMs: number; warnings: string[] };
+  /**
+   * How the stacks were made: which tool, how long, what went wrong on the way. stackSource says where
+   * the crashing thread came from: the core, or the client's core_backtrace when the core could not tell.
+   */
+  analysis: { tool: 'eu-stack' | 'gdb' | 'eu-addr2line'; durationMs: number; warnings: string[]; stackSource?: 'core' | 'core_backtrace' };
 }

@@ -22,6 +22,12 @@ export const SI_KERNEL = 0x80;
 /** Signals whose default action dumps core (signal(7)): SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGXCPU, SIGXFSZ, SIGSYS. */
 export const CORE_DUMP_SIGNALS: ReadonlySet<number> = new Set([3, 4, 5, 6, 7, 8, 11, 24, 25, 31]);
 
+/** SIGABRT -> 6, from the same table; undefined for a name it does not hold. */
+export function signalNumber(name: string): number | undefined {
+  const found = Object.entries(NAMES).find(([, n]) => n === name);
+  return found ? Number(found[0]) : undefined;
+}
+
 /** si_code values <= 0 say who sent the signal; they mean the same for every signal. */
 const SENDER_CODES: Readonly<Record<number, string>> = {
   0: 'sent by kill()',

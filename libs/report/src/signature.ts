@@ -78,7 +78,7 @@ function withOffset(evidence: CrashEvidence, frame: Frame): Frame {
   const m = findModule(evidence, frame.module);
   try {
     const pc = BigInt(frame.pc);
-    const start = m ? BigInt(m.start) : undefined;
+    const start = m?.start ? BigInt(m.start) : undefined;
     if (start === undefined || pc < start) return frame;
     return { ...frame, offset: `0x${(pc - start).toString(16)}` };
   } catch {

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } fro
 import type { Response } from 'express';
 import { describeFailure, type FailureCategory } from '@triage/analysis';
 import { isCatalogUnavailable } from '@triage/catalog';
+import { CoreBacktraceError, UReportError } from '@triage/core-backtrace';
 import { DebuginfoConflictError } from '@triage/debuginfo';
 import { IntakeError } from '@triage/intake';
 import { StorageUnavailableError } from '@triage/storage';
@@ -45,6 +46,8 @@ const RETRY_AFTER_SECONDS = 5;
 export function mapError(err: unknown): Mapped {
   if (err instanceof ApiError) return { status: err.status, body: { error: err.error, reason: err.reason } };
   if (err instanceof DebuginfoConflictError) return { status: 409, body: { error: 'conflict', reason: err.message } };
+  if (err instanceof UReportError) return { status: err.status, body: { error: 'bad-ureport', reason: err.message } };
+  if (err instanceof CoreBacktraceError) return { status: 400, body: { error: 'bad-core-backtrace', reason: err.message } };
   if (err instanceof IntakeError) return { status: INTAKE_STATUS[err.code], body: { error: err.code, reason: err.reason } };
   if (err instanceof ServiceUnavailableError) {
     return { status: 503, body: { error: 'unavailable', reason: err.reason }, retryAfterSeconds: err.retryAfterSeconds };

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CoreFactsCollector, type CoreFacts } from '@triage/core-dump';
-import { byteLimit, compressZstd, readInput } from '@triage/intake';
+import { parseCrashDescription } from '@triage/core-backtrace';
+import { byteLimit, compressZstd, CORE_BACKTRACE_FILE, readInput } from '@triage/intake';
 import { IntakeError, type CoreMetadata, type CoreStream, type DumpDirFiles, type InputFormat } from '@triage/intake';
 import { keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
@@ -142,13 +143,16 @@ export class CoreUploadService {
     const streams: Array<{ destroy(): void }> = [wire, wireLimit];
     try {
       const read = await readInput(wire, { name: 'the upload', limits: { maxCoreBytes: this.config.maxCoreBytes } }, (core) =>
-        this.putCore(uploadKey, core, streams),
+        core.backtrace ? this.putBacktrace(uploadKey, core) : this.putCore(uploadKey, core, streams),
       );
       if (!read.core) throw new IntakeError('unsupported', 'the upload holds no core');
       const { facts: found, corruption } = read.core.value;
-      const refusal = corruption ?? notACore(found);
+      const refusal = read.core.backtrace ? undefined : (corruption ?? notACore(found));
       // Refused now (415), as `triage analyze` would refuse it, rather than accepted and failed later.
       if (refusal) throw new IntakeError('unsupported', refusal);
+      // A core_backtrace beside a core is what the analysis falls back on: a bad one is refused (400) now too.
+      const beside = read.dumpDir?.files.get(CORE_BACKTRACE_FILE);
+      if (beside && !read.core.backtrace) parseCrashDescription(beside.toString('utf8'));
       return {
         uploadKey,
         sha256: read.core.sha256,
@@ -166,6 +170,21 @@ export class CoreUploadService {
       await this.storage.delete(uploadKey).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * A crash sent without its core (a core_backtrace, a uReport, a dump dir with only core_backtrace):
+   * small, so read whole and checked before anything is stored (400 naming the line or field), then
+   * stored zstd-compressed where a core would be, so the worker finds it the same way.
+   */
+  private async putBacktrace(uploadKey: string, text: CoreStream): Promise<PutCore> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of text.stream) chunks.push(chunk);
+    const bytes = Buffer.concat(chunks);
+    parseCrashDescription(bytes.toString('utf8'));
+    const zstd = compressZstd(1);
+    const [, put] = await Promise.all([pipeline(Readable.from([bytes]), zstd), this.storage.put(uploadKey, zstd, { contentType: 'application/zstd' })]);
+    return { storedSize: put.size };
   }
 
   /** The raw core on its way: facts read in passing, zstd-compressed into uploads/<uuid>. */

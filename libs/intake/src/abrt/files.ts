@@ -35,6 +35,8 @@ export const ABRT_FILES: Readonly<Record<string, AbrtFile>> = {
 export const COREDUMP_NAMES: readonly string[] = ['coredump', 'coredump.zst', 'coredump.lz4', 'coredump.xz', 'coredump.gz'];
 
 export const MAPS_FILE = 'maps';
+/** abrt's own backtrace of the crash thread (build-id + offset per frame): what is left when the core is not. */
+export const CORE_BACKTRACE_FILE = 'core_backtrace';
 
 export function isCoredumpName(name: string): boolean {
   return COREDUMP_NAMES.includes(name);

@@ -15,7 +15,7 @@ export const KEY_ORDER: readonly string[] = [
   // modules
   'path', 'start', 'end', 'debuginfo',
   // analysis
-  'tool', 'durationMs', 'warnings',
+  'tool', 'stackSource', 'durationMs', 'warnings',
 ];
 
 const rank = new Map(KEY_ORDER.map((k, i) => [k, i]));
@@ -54,7 +54,7 @@ export function contractJson(report: Report): ReportJson {
       ...t,
       frames: t.frames.map((f) => ({ ...f, module: orNull(f.module), buildId: orNull(f.buildId), offset: orNull(f.offset) })),
     })),
-    modules: report.modules.map((m) => ({ ...m, buildId: orNull(m.buildId) })),
+    modules: report.modules.map((m) => ({ ...m, buildId: orNull(m.buildId), start: orNull(m.start), end: orNull(m.end) })),
   }) as ReportJson;
 }
 
