@@ -45,6 +45,7 @@ interface ComposeService {
   secrets?: string[];
   healthcheck?: { test: string[] };
   security_opt?: string[];
+  stop_grace_period?: string;
 }
 
 /** The names libs/config reads: the keys of its zod schema, taken from the source (the schema is not exported). */
@@ -78,6 +79,7 @@ function byKind(kind: string, name?: string): Doc[] {
 
 interface PodSpec {
   containers: Container[];
+  terminationGracePeriodSeconds?: number;
   hostUsers?: boolean;
   volumes?: Array<{ name: string; secret?: { secretName: string } }>;
 }
@@ -270,4 +272,12 @@ test('the bucket-init Job creates the configured bucket', () => {
   assert.match(script, /mc .*mb --ignore-existing/);
   assert.match(script, /\$S3_BUCKET/);
   assert.match(compose.services['minio-init'] ? JSON.stringify(compose.services['minio-init']) : '', /mb --ignore-existing \S+\/triage/);
+});
+
+test('the API is given longer to stop than it drains for (k8s and compose)', () => {
+  const drainSeconds = defaults.drainTimeoutMs / 1000;
+  const [d] = byKind('Deployment', 'triage-api');
+  assert.ok((podSpec(d)?.terminationGracePeriodSeconds ?? 30) > drainSeconds, 'k8s grace period above the drain timeout');
+  const grace = /^(\d+)s$/.exec(compose.services.api.stop_grace_period ?? '');
+  assert.ok(grace && Number(grace[1]) > drainSeconds, 'compose stop_grace_period above the drain timeout');
 });

@@ -9,6 +9,7 @@ import { createLogger } from '@triage/infra';
 import { AppModule } from './app.module';
 import { answerClientErrorsWithJson } from './http/client-errors';
 import { ApiExceptionFilter } from './http/exception.filter';
+import { installDrain } from './http/drain';
 import { refuseOversizedBeforeContinue } from './http/expect-continue';
 import { securityHeaders } from './http/security-headers';
 
@@ -38,6 +39,8 @@ export async function createApp(config: TriageConfig, options: CreateAppOptions 
   });
   if (own) app.useLogger(app.get(NestPinoLogger));
   configureHttp(app);
+  // SIGTERM drains through this (main.ts): new uploads 503 + Retry-After, uploads in flight finish.
+  installDrain(app);
   // X-Forwarded-* are the client's word: links come from TRIAGE_PUBLIC_URL (set it behind an ingress) or the socket.
   app.set('trust proxy', false);
   const server = app.getHttpServer() as Server;

@@ -60,6 +60,8 @@ const schema = z.object({
   TRIAGE_WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
   /** The worker touches this file while its event loop runs; the container healthcheck reads its age. */
   TRIAGE_WORKER_HEARTBEAT_FILE: z.string().default(join(tmpdir(), 'triage-worker.heartbeat')),
+  /** On SIGTERM the API answers new uploads 503 + Retry-After and waits this long for uploads in flight, then closes. */
+  TRIAGE_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),
   /** Memory reads (inspect, strings) a worker runs at once, beside its analyses; gdb is heavy, so few. */
   TRIAGE_MEMORY_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
   /** How long the API waits for a worker to answer a memory read before it answers 504. */
@@ -105,6 +107,7 @@ export interface TriageConfig {
   workerLockMs: number;
   workerStalledIntervalMs: number;
   workerHeartbeatFile: string;
+  drainTimeoutMs: number;
   memoryConcurrency: number;
   memoryTimeoutMs: number;
   logLevel: LogLevel;
@@ -158,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     workerLockMs: e.TRIAGE_WORKER_LOCK_MS,
     workerStalledIntervalMs: e.TRIAGE_WORKER_STALLED_INTERVAL_MS,
     workerHeartbeatFile: e.TRIAGE_WORKER_HEARTBEAT_FILE,
+    drainTimeoutMs: e.TRIAGE_DRAIN_TIMEOUT_MS,
     memoryConcurrency: e.TRIAGE_MEMORY_CONCURRENCY,
     memoryTimeoutMs: e.TRIAGE_MEMORY_TIMEOUT_MS,
     logLevel: e.TRIAGE_LOG_LEVEL,
