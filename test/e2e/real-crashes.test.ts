@@ -38,8 +38,9 @@ function crashedFrames(r: Report) {
 /** Handler frames (and the trampoline) are shown, marked, and never in the signature. */
 function assertHandlerFramesMarked(r: Report): number {
   const frames = crashedFrames(r);
-  const trampoline = frames.findIndex((f) => f.signalFrame);
-  assert.ok(trampoline > 0, 'the signal trampoline is marked');
+  // A handler that faulted itself nests trampolines: the outermost marked one ends the handler's frames.
+  const trampoline = frames.map((f) => Boolean(f.handler)).lastIndexOf(true);
+  assert.ok(trampoline > 0 && frames[trampoline].signalFrame, 'the signal trampoline is marked and ends the handler frames');
   for (const f of frames.slice(0, trampoline + 1)) {
     assert.equal(f.handler, true, `frame #${f.index} ${f.function} is a handler frame`);
     if (f.function) assert.ok(!r.signature.split(' | ').includes(f.function), `handler frame ${f.function} is not in the signature ${r.signature}`);
@@ -134,6 +135,20 @@ describe('crash handlers: blame the interrupted frame, classify on the original 
     assert.equal(r.classification.originalSignal?.number, 11);
     assert.equal(r.classification.originalSignal?.faultAddress, '0x20');
     assert.equal(r.classification.originalSignal?.access, 'write');
+    assert.match(r.signature, /^segfault \| store_value \| main/);
+    assertHandlerFramesMarked(r);
+  });
+
+  test('our crasher: a crash handler that faults itself while reporting: still the NULL store below it, flagged crash-handler-faulted', () => {
+    const r = analyzeCrasher(crash('crash-handler', ['faulty']));
+    const c = r.classification;
+    assert.equal(r.core.signal.number, 11);
+    assert.equal(r.core.signal.faultAddress, '0x18');
+    assert.equal(c.kind, 'null-dereference');
+    assert.equal(c.blame.function, 'store_value');
+    assert.ok(c.flags.includes('crash-handler') && c.flags.includes('crash-handler-faulted'), c.flags.join(','));
+    assert.equal(c.originalSignal?.faultAddress, '0x20');
+    assert.match(c.summary, /the crash handler then died itself of SIGSEGV/);
     assert.match(r.signature, /^segfault \| store_value \| main/);
     assertHandlerFramesMarked(r);
   });

@@ -1,25 +1,34 @@
 /** Evidence about the fatal signal beyond NT_SIGINFO: a crash handler's original signal, the faulting instruction, a live snapshot. */
 import { decodeFaultingInstruction, findSignalFrame, originalSignal, readInstructionBytes, type CoreDump } from '@triage/core-dump';
 import type { CoreMetadata } from '@triage/intake';
-import { SI_KERNEL_CODE, snapshotMarkers, type CrashEvidence, type FaultingInstructionEvidence, type Frame, type InterruptedSignal } from '@triage/report';
+import { CORE_DUMP_SIGNALS, SI_KERNEL_CODE, snapshotMarkers, type CrashEvidence, type FaultingInstructionEvidence, type Frame, type InterruptedSignal } from '@triage/report';
 import type { ObjectFiles } from '@triage/symbolizer';
 
 const SIGSEGV = 11;
 
 /**
- * The crashing thread's first signal trampoline (marked by the symbolizer) and, when the kernel's
- * rt_sigframe is found under it on the stack, the original signal it holds.
+ * The crashing thread's signal trampolines (marked by the symbolizer), innermost first, each with the
+ * kernel's rt_sigframe found under it: a crash handler that faults itself (redis's memory test) nests
+ * a second one. The answer is the outermost whose signal dumps core (the one that started the dying),
+ * else the innermost trampoline without a readable frame.
  */
 export async function signalFrameEvidence(core: CoreDump, frames: readonly Frame[], reraised: number): Promise<CrashEvidence['signalFrame']> {
-  const index = frames.findIndex((f) => f.signalFrame);
-  if (index < 0) return undefined;
-  const interrupted = frames.slice(index + 1).find((f) => f.pc !== frames[index].pc);
-  const thread = core.crashingThread;
-  if (!interrupted || !thread) return { index };
-  const trampolinePc = BigInt(frames[index].pc);
-  const frame = await findSignalFrame(core, thread, trampolinePc === 0n ? undefined : trampolinePc, BigInt(interrupted.pc)).catch(() => undefined);
-  const original: InterruptedSignal | undefined = frame ? originalSignal(frame, reraised) : undefined;
-  return original ? { index, original } : { index };
+  const trampolines = frames.flatMap((f, i) => (f.signalFrame ? [i] : []));
+  if (trampolines.length === 0) return undefined;
+  let sp = core.crashingThread?.sp;
+  let chosen: { index: number; original: InterruptedSignal } | undefined;
+  for (const index of trampolines) {
+    const interrupted = frames.slice(index + 1).find((f) => f.pc !== frames[index].pc);
+    if (!interrupted || sp === undefined) break;
+    const trampolinePc = BigInt(frames[index].pc);
+    const frame = await findSignalFrame(core, sp, trampolinePc === 0n ? undefined : trampolinePc, BigInt(interrupted.pc)).catch(() => undefined);
+    if (!frame) break;
+    // The next (outer) frame lies above the sp this one interrupted, on whichever stack that was.
+    sp = frame.registers.rsp;
+    const original = originalSignal(frame, reraised);
+    if (original && (CORE_DUMP_SIGNALS.has(original.number) || !chosen)) chosen = { index, original };
+  }
+  return chosen ?? { index: trampolines[0] };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { decodeSigInfo } from './notes';
 import { Layout } from './elf';
-import type { CoreDump, CoreSigInfo, CoreThread } from './types';
+import type { CoreDump, CoreSigInfo } from './types';
 
 /** Offsets from the frame start F (the handler's sp at entry, the slot holding pretcode = &__restore_rt). */
 const UCONTEXT = 8n;
@@ -21,12 +21,17 @@ const GREG_NAMES = [
   'eflags', 'csgsfs', 'err', 'trapno', 'oldmask', 'cr2',
 ] as const;
 const FRAME_BYTES = Number(SIGINFO) + SIGINFO_SIZE;
+const RIP = GREG_NAMES.indexOf('rip');
 /** UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS: the only uc_flags bits x86_64 kernels set. */
 const UC_FLAGS_MASK = 0x7n;
 const UC_SIGCONTEXT_SS = 0x2n;
 const USER_CS = 0x33n;
-/** How far above sp a handler's frames may reach: its own locals plus what it called (a logger, backtrace()). */
-export const SIGNAL_FRAME_SCAN_BYTES = 256 * 1024;
+/**
+ * How far above sp a handler's frames may reach: its own locals plus what it called (a logger,
+ * backtrace(), redis's memory test with a page-sized buffer). The default 8 MiB stack limit; the scan
+ * also stops where the dumped stack mapping ends.
+ */
+export const SIGNAL_FRAME_SCAN_BYTES = 8 * 1024 * 1024;
 const CHUNK = 64 * 1024;
 const PAGE_FAULT = 14;
 
@@ -42,13 +47,13 @@ export interface KernelSignalFrame {
 }
 
 /**
- * Scans the thread's stack upward from sp for the slot holding `trampolinePc` (when known) that starts a well-formed
+ * Scans the stack upward from `sp` (the thread's, or for a nested frame the sp the inner frame saved) for the slot holding `trampolinePc` (when known) that starts a well-formed
  * ucontext whose saved rip is `interruptedPc` (both from the unwinder's signal frame). x86_64 only.
  */
-export async function findSignalFrame(core: CoreDump, thread: CoreThread, trampolinePc: bigint | undefined, interruptedPc: bigint): Promise<KernelSignalFrame | undefined> {
+export async function findSignalFrame(core: CoreDump, sp: bigint, trampolinePc: bigint | undefined, interruptedPc: bigint): Promise<KernelSignalFrame | undefined> {
   if (core.machine !== 'x86_64' || !core.littleEndian) return undefined;
   const layout = new Layout(true, true);
-  const start = thread.sp & ~7n;
+  const start = sp & ~7n;
   for (let off = 0; off < SIGNAL_FRAME_SCAN_BYTES; off += CHUNK) {
     // Overlap by one frame so a frame across the chunk edge is seen whole.
     const chunk = await readPrefix(core, start + BigInt(off), CHUNK + FRAME_BYTES);
@@ -56,6 +61,9 @@ export async function findSignalFrame(core: CoreDump, thread: CoreThread, trampo
     for (let i = 0; i + FRAME_BYTES <= chunk.length && i < CHUNK; i += 8) {
       // gdb prints no pc for `<signal handler called>`: then the ucontext's own checks and saved rip decide alone.
       if (trampolinePc !== undefined && chunk.readBigUInt64LE(i) !== trampolinePc) continue;
+      // Cheap checks first (uc_flags, uc_link, saved rip): most slots fail here.
+      if ((chunk.readBigUInt64LE(i + 8) & ~UC_FLAGS_MASK) !== 0n || chunk.readBigUInt64LE(i + 16) !== 0n) continue;
+      if (chunk.readBigUInt64LE(i + Number(UCONTEXT) + GREGS + 8 * RIP) !== interruptedPc) continue;
       const frame = decodeFrame(layout, chunk.subarray(i, i + FRAME_BYTES), start + BigInt(off + i));
       if (frame && frame.registers.rip === interruptedPc) return frame;
     }

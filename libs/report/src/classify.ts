@@ -5,7 +5,7 @@ import { helperCallFor, type HelperCall } from './assertion-helpers';
 import { HELPER_RULES } from './helper-rules';
 import type { Blame, Classification, CrashKind, Frame, LibraryAbort } from './model';
 import { SIG, SI_KERNEL, describeSignalCode, hex, sentByProcess, signalName } from './signals';
-import { crashHandlerView, interruptedFrames, originalSignalJson, raisedBySelf } from './crash-handler';
+import { crashHandlerView, handlerFaulted, interruptedFrames, originalSignalJson, raisedBySelf } from './crash-handler';
 import { faultingInstructionJson, generalProtectionDetail } from './fault-instruction';
 import { classifySnapshot } from './snapshot';
 
@@ -229,6 +229,11 @@ export function classify(evidence: CrashEvidence): Classification {
   const view = handler?.evidence ?? evidence;
   const classification = classifyCrash(view);
   if (handler?.original) classification.originalSignal = originalSignalJson(handler.original, evidence.pid);
+  if (handler && handlerFaulted(evidence)) {
+    classification.flags.push('crash-handler-faulted');
+    const how = describeSignalCode(evidence.signal.number, evidence.signal.code);
+    classification.summary += `; the crash handler then died itself of ${signalName(evidence.signal.number)}${how ? ` (${how})` : ''}`;
+  }
   if (view.faultingInstruction && view.signal.code === SI_KERNEL) classification.faultingInstruction = faultingInstructionJson(view.faultingInstruction);
   return classification;
 }

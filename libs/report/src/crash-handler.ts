@@ -23,17 +23,19 @@ export function raisedBySelf(evidence: Pick<CrashEvidence, 'signal' | 'pid'>): b
 }
 
 /**
- * A crash handler is at work when the crashing thread has a signal trampoline, the fatal signal was
- * raised by the process itself, and the signal the handler caught was one that dumps core. A handler
- * that faults on its own (a bug in a SIGALRM handler) or aborts after a SIGTERM is not one: it is blamed.
+ * A crash handler is at work when the crashing thread has a signal trampoline, the signal the handler
+ * caught was one that dumps core, and the process then died by its own hand (a re-raise, abort()) or
+ * of a fault inside the handler (redis's memory test faulting: the dying had started below). A handler
+ * for another signal that faults (a bug in a SIGALRM handler) or aborts after a SIGTERM is blamed.
  */
 export function crashHandlerView(evidence: CrashEvidence): CrashHandlerView | undefined {
   const at = evidence.signalFrame;
   const thread = crashingThread(evidence);
   if (!at || !thread || at.index < 0 || at.index + 1 >= thread.frames.length) return undefined;
-  if (!raisedBySelf(evidence)) return undefined;
   const original = at.original;
   if (original && !CORE_DUMP_SIGNALS.has(original.number)) return undefined;
+  // The handler re-raised, or (with the original known to be fatal) it died of a fault of its own on the way.
+  if (!raisedBySelf(evidence) && !(original && handlerFaulted(evidence))) return undefined;
   const frames = thread.frames.map((f, i) => (i <= at.index ? { ...f, handler: true } : f));
   const view: CrashEvidence = {
     ...evidence,
@@ -54,6 +56,11 @@ function signalOf(o: InterruptedSignal): CrashEvidence['signal'] {
   if (o.senderPid !== undefined) signal.senderPid = o.senderPid;
   if (o.senderUid !== undefined) signal.senderUid = o.senderUid;
   return signal;
+}
+
+/** The fatal signal is a fault (si_code > 0: the CPU or the kernel, not a sender): a crash handler that crashed. */
+export function handlerFaulted(evidence: Pick<CrashEvidence, 'signal'>): boolean {
+  return evidence.signal.code !== undefined && evidence.signal.code > 0;
 }
 
 /** The frames below the last handler frame: what blame and the signature look at. */
