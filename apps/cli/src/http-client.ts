@@ -1,10 +1,11 @@
+import { readConfigFile } from './cli-config';
 import { UsageError } from './options';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Where the service is and how to authenticate: flags first, then TRIAGE_SERVER / TRIAGE_TOKEN. */
+/** Where the service is and how to authenticate: flags, then TRIAGE_SERVER / TRIAGE_TOKEN, then the config file. */
 export interface ServerOptions {
   server: string;
   token?: string;
@@ -13,10 +14,12 @@ export interface ServerOptions {
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
 export function serverOptions(flags: { server?: string; token?: string }, env: NodeJS.ProcessEnv = process.env): ServerOptions {
-  const server = (flags.server ?? env.TRIAGE_SERVER ?? DEFAULT_SERVER).replace(/\/+$/, '');
+  // The file is read only when a flag or variable leaves something unsaid: a broken file need not stop `--server X --token Y`.
+  const file = flags.server && flags.token ? {} : readConfigFile(env);
+  const server = (flags.server ?? (env.TRIAGE_SERVER || undefined) ?? file.server ?? DEFAULT_SERVER).replace(/\/+$/, '');
   // A typo is not a network error: refuse it now instead of retrying it for a minute.
   if (!/^https?:\/\/[^/]/.test(server) || !URL.canParse(server)) throw new UsageError(`the server must be an http(s) URL like http://triage:8080, not '${server}'`);
-  return { server, token: flags.token ?? (env.TRIAGE_TOKEN || undefined) };
+  return { server, token: flags.token ?? (env.TRIAGE_TOKEN || undefined) ?? (file.token || undefined) };
 }
 
 export interface HttpAnswer {
@@ -41,6 +44,47 @@ export class UnreachableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'UnreachableError';
+  }
+}
+
+/**
+ * Something answered that is not the triage service (a 404 with no triage error, https spoken to an
+ * http port): retrying cannot help, the URL is wrong. Exits like an unreachable server.
+ */
+export class WrongServerError extends UnreachableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WrongServerError';
+  }
+}
+
+const WHERE_SERVER_IS_SET = 'check --server, $TRIAGE_SERVER or the config file';
+
+/** A network failure in our words: what is wrong at which host, not the socket's error code. */
+export function describeNetworkError(err: unknown, url: URL): { reason: string; permanent: boolean } {
+  const e = err as NodeJS.ErrnoException & { reason?: string };
+  const host = url.host;
+  const text = `${e.code ?? ''} ${e.reason ?? ''} ${e.message ?? String(err)}`;
+  if (/wrong version number|packet length too long|WRONG_VERSION_NUMBER|unknown protocol/i.test(text)) {
+    return { reason: `${host} does not speak https (is it an http:// server? ${WHERE_SERVER_IS_SET})`, permanent: true };
+  }
+  if (/CERT|certificate|self.signed/i.test(text)) return { reason: `${host}'s TLS certificate is not trusted: ${e.message}`, permanent: true };
+  if (e.code === 'ECONNREFUSED') return { reason: `nothing is listening at ${host} (connection refused)`, permanent: false };
+  if (e.code === 'ENOTFOUND') return { reason: `no such host: ${url.hostname} (${WHERE_SERVER_IS_SET})`, permanent: true };
+  if (e.code === 'EAI_AGAIN') return { reason: `cannot resolve ${url.hostname} right now`, permanent: false };
+  if (e.code === 'ECONNRESET' || e.code === 'EPIPE') return { reason: `${host} closed the connection`, permanent: false };
+  if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return { reason: `${host} cannot be reached (no route)`, permanent: false };
+  return { reason: e.message ?? String(err), permanent: false };
+}
+
+/** A 404 the triage service did not write (no `{ error, reason }`), or its "Cannot GET" for a route it lacks. */
+function notOurRoute(answer: HttpAnswer): boolean {
+  if (answer.status !== 404 && answer.status !== 405) return false;
+  try {
+    const body = JSON.parse(answer.body) as { error?: unknown; reason?: unknown };
+    return typeof body.error !== 'string' || typeof body.reason !== 'string' || /^Cannot (GET|POST|PUT|DELETE|HEAD) /.test(body.reason);
+  } catch {
+    return true;
   }
 }
 
@@ -106,10 +150,34 @@ export interface RetryPolicy {
   /** First back-off; doubled each time, capped at 30 s; a Retry-After from the server wins. */
   initialDelayMs: number;
   timeoutMs: number;
-  onRetry?: (attempt: number, why: string, delayMs: number) => void;
+  onRetry?: (notice: RetryNotice) => void;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { retries: 5, initialDelayMs: 500, timeoutMs: 300_000 };
+export interface RetryNotice {
+  /** 1 for the first retry. */
+  attempt: number;
+  retries: number;
+  /** What failed, in our words, and the request it was. */
+  why: string;
+  request: string;
+  delayMs: number;
+  /** Roughly how long the remaining retries wait in all before giving up. */
+  remainingMs: number;
+}
+
+/** The retry line a person sees on stderr: what failed, which attempt this is, and how long before giving up. */
+export function announceRetry(n: RetryNotice): void {
+  const left = n.remainingMs >= 1000 ? `; giving up in about ${Math.round(n.remainingMs / 1000)} s` : '';
+  process.stderr.write(`triage: ${n.request}: ${n.why}; retry ${n.attempt} of ${n.retries} in ${(n.delayMs / 1000).toFixed(1)} s${left}\n`);
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { retries: 5, initialDelayMs: 500, timeoutMs: 300_000, onRetry: announceRetry };
+
+function backoffTotalMs(policy: RetryPolicy, fromAttempt: number, firstDelay: number): number {
+  let total = 0;
+  for (let a = fromAttempt, d = firstDelay; a <= policy.retries; a++, d = Math.min(d * 2, 30_000)) total += d;
+  return total;
+}
 
 const RETRIED_STATUSES = new Set([502, 503, 504]);
 
@@ -121,20 +189,32 @@ function retryAfterMs(answer: HttpAnswer): number | undefined {
 
 /** Sends a request, retrying network errors and 502/503/504 with back-off. Other answers are returned as they are. */
 export async function requestWithRetry(spec: RequestSpec, options: ServerOptions, policy: RetryPolicy = DEFAULT_RETRY): Promise<HttpAnswer> {
+  const url = new URL(spec.url);
+  const request = `${spec.method} ${url.origin}${url.pathname}`;
+  const started = Date.now();
   let delay = policy.initialDelayMs;
   for (let attempt = 0; ; attempt++) {
     let why: string;
     let wait = delay;
     try {
       const answer = await exchange(spec, options, policy.timeoutMs);
+      if (notOurRoute(answer)) {
+        throw new WrongServerError(`${url.origin} has no ${url.pathname} (${answer.status}): it is not a triage service, or the URL has a wrong path (${WHERE_SERVER_IS_SET})`);
+      }
       if (!RETRIED_STATUSES.has(answer.status)) return answer;
-      why = `${answer.status} ${errorReason(answer)}`;
+      why = `the service answered ${answer.status} (${errorReason(answer)})`;
       wait = retryAfterMs(answer) ?? delay;
     } catch (err) {
-      why = err instanceof Error ? err.message : String(err);
+      if (err instanceof WrongServerError) throw err;
+      const described = describeNetworkError(err, url);
+      if (described.permanent) throw new WrongServerError(`cannot talk to the triage service at ${url.origin}: ${described.reason}`);
+      why = described.reason;
     }
-    if (attempt >= policy.retries) throw new UnreachableError(`${spec.method} ${spec.url} failed after ${attempt + 1} attempts: ${why}`);
-    policy.onRetry?.(attempt + 1, why, wait);
+    if (attempt >= policy.retries) {
+      const spent = Math.round((Date.now() - started) / 1000);
+      throw new UnreachableError(`cannot reach the triage service at ${url.origin}: ${why} (gave up after ${attempt + 1} attempts over ${spent} s)`);
+    }
+    policy.onRetry?.({ attempt: attempt + 1, retries: policy.retries, why, request, delayMs: wait, remainingMs: wait + backoffTotalMs(policy, attempt + 2, Math.min(delay * 2, 30_000)) });
     await sleep(wait);
     delay = Math.min(delay * 2, 30_000);
   }

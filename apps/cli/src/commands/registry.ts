@@ -59,6 +59,26 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./migrate.js')).registerMigrate,
   },
   {
+    name: 'list',
+    summary: 'the newest problems or reports on the service, with filters (--executable, --kind, --since 7d, --host, ...)',
+    load: async () => (await import('./list.js')).registerList,
+  },
+  {
+    name: 'show',
+    summary: 'one report (its summary and stack) or problem (counts, versions, hosts, newest reports) by id, or --json',
+    load: async () => (await import('./show.js')).registerShow,
+  },
+  {
+    name: 'gdb',
+    summary: "open gdb on a report's core, with the service as gdb's debuginfod server (like coredumpctl gdb); needs an admin token",
+    load: async () => (await import('./gdb.js')).registerGdb,
+  },
+  {
+    name: 'completion',
+    summary: 'print a shell completion script: source <(triage completion bash) or zsh',
+    load: async () => (await import('./completion.js')).registerCompletion,
+  },
+  {
     name: 'link',
     summary: 'a signed, expiring link to a report page for a ticket (opens the page only, never the raw core)',
     load: async () => (await import('./link.js')).registerLink,

@@ -1,4 +1,5 @@
 import { createReadStream, readdirSync, statSync, type Stats } from 'node:fs';
+import { coreFromStdin, metadataQuery, METADATA_FLAGS, type MetadataFlags } from '../upload-input';
 import { basename, join, resolve } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +14,7 @@ import { ExitCode, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';
 import { UsageError as OptionError } from '../options';
 import {
+  announceRetry,
   DEFAULT_RETRY,
   errorReason,
   getJson,
@@ -25,7 +27,7 @@ import {
   type ServerOptions,
 } from '../http-client';
 
-interface UploadFlags {
+interface UploadFlags extends MetadataFlags {
   server?: string;
   token?: string;
   wait?: boolean;
@@ -106,7 +108,13 @@ function dumpDirSource(dir: string): UploadSource {
 class UsageError extends Error {}
 
 function sourceFor(input: string): UploadSource {
-  const st = statSync(input);
+  let st: Stats;
+  try {
+    st = statSync(input);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw Object.assign(new Error(code === 'EACCES' ? `${input}: permission denied` : `${input}: no such file or directory`), { code });
+  }
   if (st.isDirectory()) return dumpDirSource(input);
   if (!st.isFile()) throw new UsageError(`${input} is neither a file nor an abrt dump dir`);
   return fileSource(input, st);
@@ -117,26 +125,31 @@ function progressBar(total: number): { add(n: number): void; restart(): void; st
   if (!process.stderr.isTTY || total < 1024 * 1024) return { add: () => undefined, restart: () => undefined, stop: () => undefined };
   const bar = new SingleBar({
     stream: process.stderr,
-    format: 'uploading [{bar}] {percentage}% | {value}/{total} MiB',
+    format: 'uploading [{bar}] {percentage}% | {value}/{total} MiB | {speed} MiB/s | {eta_formatted} left',
     formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? (v / 1024 / 1024).toFixed(1) : String(v)),
     hideCursor: true,
   });
   let value = 0;
-  bar.start(total, 0);
+  let since = Date.now();
+  const speed = () => (value / 1024 / 1024 / Math.max(0.001, (Date.now() - since) / 1000)).toFixed(1);
+  bar.start(total, 0, { speed: '0.0' });
   return {
-    add: (n) => bar.update((value = Math.min(total, value + n))),
-    restart: () => bar.update((value = 0)),
+    add: (n) => bar.update((value = Math.min(total, value + n)), { speed: speed() }),
+    restart: () => {
+      since = Date.now();
+      bar.update((value = 0), { speed: '0.0' });
+    },
     stop: () => bar.stop(),
   };
 }
 
-async function send(source: UploadSource, server: ServerOptions, policy: RetryPolicy): Promise<Accepted> {
+async function send(source: UploadSource, server: ServerOptions, policy: RetryPolicy, metadata = ''): Promise<Accepted> {
   const bar = progressBar(source.total);
   try {
     const answer = await requestWithRetry(
       {
         method: 'POST',
-        url: `${server.server}/v1/cores?filename=${encodeURIComponent(source.filename)}`,
+        url: `${server.server}/v1/cores?filename=${encodeURIComponent(source.filename)}${metadata}`,
         body: () => {
           bar.restart();
           return source.open((n) => bar.add(n));
@@ -180,8 +193,8 @@ export function serverExitCode(err: unknown): number {
 }
 
 /** Sends a core file or an abrt dump dir; resolves with the service's answer once it is stored and queued. */
-export function uploadInput(input: string, server: ServerOptions, policy: RetryPolicy): Promise<Accepted> {
-  return send(sourceFor(input), server, policy);
+export function uploadInput(input: string, server: ServerOptions, policy: RetryPolicy, metadata?: MetadataFlags): Promise<Accepted> {
+  return send(sourceFor(input), server, policy, metadataQuery(metadata));
 }
 
 export function retryPolicy(retries: string, quiet: boolean): RetryPolicy | undefined {
@@ -190,22 +203,23 @@ export function retryPolicy(retries: string, quiet: boolean): RetryPolicy | unde
   return {
     ...DEFAULT_RETRY,
     retries: n,
-    onRetry: quiet ? undefined : (attempt, why, ms) => process.stderr.write(`triage: ${why}; retry ${attempt} in ${(ms / 1000).toFixed(1)} s\n`),
+    onRetry: quiet ? undefined : announceRetry,
   };
 }
 
 export const registerUpload: RegisterCommand = (program: Command) => {
-  program
+  const upload = program
     .command('upload')
     .description(summaryOf('upload'))
-    .argument('<input>', 'core file, compressed core, abrt dump directory or tarball')
+    .argument('<input>', "core file, compressed core, abrt dump directory or tarball; '-' reads the core from stdin")
     .option('--server <url>', 'service URL (default: $TRIAGE_SERVER or http://127.0.0.1:8080)')
     .option('--token <token>', 'bearer token (default: $TRIAGE_TOKEN)')
     .option('--wait', 'wait for the analysis and print its summary')
     .option('--json', 'with --wait: print the report JSON; without: the server answer as JSON')
     .option('--wait-timeout <seconds>', 'how long --wait waits for the report', '600')
-    .option('--retries <n>', 'retries on network errors and 502/503/504, with back-off', String(DEFAULT_RETRY.retries))
-    .action(async (input: string, flags: UploadFlags) => {
+    .option('--retries <n>', 'retries on network errors and 502/503/504, with back-off', String(DEFAULT_RETRY.retries));
+  for (const [flag, help] of METADATA_FLAGS) upload.option(flag, help);
+  upload.action(async (input: string, flags: UploadFlags) => {
       const policy = retryPolicy(flags.retries, false);
       const waitSeconds = Number(flags.waitTimeout);
       if (!policy || !Number.isFinite(waitSeconds) || waitSeconds <= 0) {
@@ -215,7 +229,7 @@ export const registerUpload: RegisterCommand = (program: Command) => {
       }
       const server = serverOptions(flags);
       try {
-        const accepted = await uploadInput(input, server, policy);
+        const accepted = input === '-' ? await coreFromStdin((path) => uploadInput(path, server, policy, flags)) : await uploadInput(input, server, policy, flags);
         if (!flags.wait) {
           process.stdout.write(flags.json ? `${JSON.stringify(accepted, null, 2)}\n` : `${accepted.pageUrl}\n`);
           process.exitCode = ExitCode.ok;

@@ -4,8 +4,8 @@ import { Command } from 'commander';
 import type { LifecycleEvent } from '@triage/events';
 import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';
-import { serverOptions, type ServerOptions } from '../http-client';
-import { UsageError } from '../options';
+import { describeNetworkError, serverOptions, UnreachableError, WrongServerError, type ServerOptions } from '../http-client';
+import { positiveSeconds, UsageError } from '../options';
 import { onOutputClosed } from '../output';
 
 interface WatchFlags {
@@ -13,7 +13,11 @@ interface WatchFlags {
   token?: string;
   json?: boolean;
   since?: string;
+  giveUpAfter: string;
 }
+
+/** How long `triage watch` keeps reconnecting to a server that does not answer before it exits 5. */
+export const DEFAULT_GIVE_UP_SECONDS = 60;
 
 /** One Server-Sent Event as the spec defines the fields we use. */
 export interface SseMessage {
@@ -92,12 +96,14 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Longest wait between reconnection attempts. */
   maxBackoffMs?: number;
+  /** Give up (UnreachableError) when the server stays unreachable this long; unbounded when not set. */
+  giveUpAfterMs?: number;
 }
 
 /** Answers that will not get better by retrying: wrong token, no such route. */
 export class WatchRefused extends Error {}
 
-function connect(options: WatchOptions, lastId: string | undefined, onMessage: (m: SseMessage) => void): Promise<void> {
+function connect(options: WatchOptions, lastId: string | undefined, onMessage: (m: SseMessage) => void, onAlive: () => void = () => undefined): Promise<void> {
   const url = new URL(`${options.server.server}/v1/events`);
   const headers: Record<string, string> = { Accept: 'text/event-stream' };
   if (options.server.token) headers.Authorization = `Bearer ${options.server.token}`;
@@ -121,7 +127,11 @@ function connect(options: WatchOptions, lastId: string | undefined, onMessage: (
       options.onStatus?.(`connected to ${url.origin}${lastId ? `, resuming after ${lastId}` : ''}`);
       const parser = new SseParser();
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => parser.push(chunk).forEach(onMessage));
+      onAlive();
+      res.on('data', (chunk: string) => {
+        onAlive();
+        parser.push(chunk).forEach(onMessage);
+      });
       res.on('end', () => resolve());
       res.on('error', reject);
     });
@@ -136,8 +146,11 @@ function connect(options: WatchOptions, lastId: string | undefined, onMessage: (
 export async function watchEvents(options: WatchOptions): Promise<void> {
   let lastId = options.since;
   let backoff = 500;
+  // When the server was last reachable (or the watch started): an outage is measured from here.
+  let lastContact = Date.now();
   while (!options.signal?.aborted) {
     try {
+      const alive = () => (lastContact = Date.now());
       await connect(options, lastId, (m) => {
         if (m.event === 'gap') {
           options.onStatus?.(`events were trimmed from the server's retention window: some were missed (${m.data})`);
@@ -147,12 +160,20 @@ export async function watchEvents(options: WatchOptions): Promise<void> {
         lastId = m.id ?? event.id;
         backoff = 500;
         options.onEvent(event);
-      });
+      }, alive);
       options.onStatus?.('the server closed the stream; reconnecting');
     } catch (err) {
       if (options.signal?.aborted) return;
       if (err instanceof WatchRefused) throw err;
-      options.onStatus?.(`disconnected (${err instanceof Error ? err.message : String(err)}); reconnecting in ${backoff / 1000} s`);
+      const url = new URL(`${options.server.server}/v1/events`);
+      const described = describeNetworkError(err, url);
+      if (described.permanent) throw new WrongServerError(`cannot talk to the triage service at ${url.origin}: ${described.reason}`);
+      const down = Date.now() - lastContact;
+      if (options.giveUpAfterMs !== undefined && down + backoff > options.giveUpAfterMs) {
+        throw new UnreachableError(`cannot reach the triage service at ${url.origin}: ${described.reason} (gave up after ${Math.round(down / 1000)} s)`);
+      }
+      const left = options.giveUpAfterMs === undefined ? '' : `; giving up in about ${Math.round((options.giveUpAfterMs - down) / 1000)} s`;
+      options.onStatus?.(`event stream: ${described.reason}; reconnecting in ${backoff / 1000} s${left}`);
     }
     await new Promise((r) => setTimeout(r, backoff));
     backoff = Math.min(backoff * 2, options.maxBackoffMs ?? 10_000);
@@ -167,8 +188,10 @@ export const registerWatch: RegisterCommand = (program) => {
       .option('--token <token>', 'API token (default $TRIAGE_TOKEN)')
       .option('--since <event-id>', 'start after this event id instead of now')
       .option('--json', 'one JSON event per line')
+      .option('--give-up-after <seconds>', 'exit 5 when the server stays unreachable this long', String(DEFAULT_GIVE_UP_SECONDS))
       .action(async (flags: WatchFlags) => {
         try {
+          const giveUpAfterMs = positiveSeconds('--give-up-after', flags.giveUpAfter) * 1000;
           if (flags.since !== undefined && !/^\d+(-\d+)?$/.test(flags.since)) throw new UsageError(`--since must be an event id such as 1700000000000-0, not '${flags.since}'`);
           const controller = new AbortController();
           process.once('SIGINT', () => controller.abort());
@@ -178,6 +201,7 @@ export const registerWatch: RegisterCommand = (program) => {
             server: serverOptions(flags),
             since: flags.since,
             signal: controller.signal,
+            giveUpAfterMs,
             onEvent: (e) => process.stdout.write(`${flags.json ? JSON.stringify(e) : eventLine(e)}\n`),
             onStatus: (m) => process.stderr.write(`triage: ${m}\n`),
           });
@@ -186,6 +210,11 @@ export const registerWatch: RegisterCommand = (program) => {
           if (err instanceof WatchRefused) {
             process.stderr.write(`triage: error: ${err.message}\n`);
             process.exitCode = ExitCode.failure;
+            return;
+          }
+          if (err instanceof UnreachableError) {
+            process.stderr.write(`triage: error: ${err.message}\n`);
+            process.exitCode = ExitCode.unavailable;
             return;
           }
           exitWithFailure(err);
