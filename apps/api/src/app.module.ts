@@ -28,6 +28,9 @@ import { ResponseInterceptor } from './http/response.interceptor';
 import { CONFIG, STORAGE } from './infra/tokens';
 import { CoreUploadService } from './intake/core-upload.service';
 import { UploadsController } from './intake/uploads.controller';
+import { FafController } from './faf/faf.controller';
+import { FafService } from './faf/faf.service';
+import { UReportIndex } from './faf/ureport-index';
 import { UploadsJanitor } from './intake/uploads-janitor.service';
 import { AnalysisEvents } from './metrics/analysis-events.service';
 import { MetricsController } from './metrics/metrics.controller';
@@ -52,6 +55,8 @@ export class AppModule {
       { provide: STORAGE, useFactory: () => createStorage(config.storage) },
       { provide: DebuginfoStore, inject: [STORAGE], useFactory: (storage: StoragePort) => new DebuginfoStore(storage) },
       AnalysisQueue,
+      FafService,
+      UReportIndex,
       MemoryReads,
       CoreStore,
       CoreUploadService,
@@ -76,7 +81,7 @@ export class AppModule {
       module: AppModule,
       imports: [RedisModule.forRoot(config.redisUrl), LoggingModule.forRoot(logger), CatalogModule.forRoot(config.catalog)],
       providers,
-      controllers: [AssetsController, UploadsController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController, ReprocessController],
+      controllers: [AssetsController, UploadsController, FafController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController, ReprocessController],
     };
   }
 }

@@ -22,7 +22,7 @@ export interface UploadEvent {
   at: string;
   hostname?: string;
   /** Which door it came in by: the v1 API or abrt's reporter-upload. */
-  via: 'api' | 'abrt';
+  via: 'api' | 'abrt' | 'ureport';
   /** Bytes on the wire (compressed as sent). */
   bytes: number;
 }

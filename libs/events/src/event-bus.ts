@@ -16,7 +16,7 @@ export interface EventBase {
 
 export type LifecycleEvent = EventBase &
   (
-    | { type: 'core-received'; via: 'api' | 'abrt'; bytes: number; hostname?: string }
+    | { type: 'core-received'; via: 'api' | 'abrt' | 'ureport'; bytes: number; hostname?: string }
     | { type: 'core-stored'; duplicate: boolean; size: number; format: string; status: string; hostname?: string; executable?: string }
     | { type: 'analysis-started'; attempt: number }
     | {

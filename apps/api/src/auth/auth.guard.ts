@@ -54,10 +54,15 @@ export class AuthGuard implements CanActivate {
     const signed = this.signedLink(req);
     if (signed) return true;
 
-    const token = bearer(req);
+    // abrt's uploaders (reporter-upload, reporter-ureport) speak HTTP Basic only: the token is the password.
+    const token = (needed === 'upload' ? basicPassword(req) : undefined) ?? bearer(req);
     if (token === undefined) {
       challenge(context);
-      throw unauthorized('this route needs an API token: send "Authorization: Bearer <token>"');
+      throw unauthorized(
+        needed === 'upload'
+          ? 'this route needs an API token: send "Authorization: Bearer <token>", or HTTP Basic with the token as the password (any user name)'
+          : 'this route needs an API token: send "Authorization: Bearer <token>"',
+      );
     }
     const entry: TokenEntry | undefined = this.auth.tokens.verify(token);
     if (!entry) {
@@ -98,6 +103,15 @@ function bearer(req: Request): string | undefined {
   if (!header) return undefined;
   const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
   return m ? m[1] : '';
+}
+
+/** The password of `Authorization: Basic base64(user:password)`; the user name is not looked at. */
+function basicPassword(req: Request): string | undefined {
+  const m = /^Basic[ ]+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? '' : decoded.slice(colon + 1);
 }
 
 function challenge(context: ExecutionContext, error?: string): void {
