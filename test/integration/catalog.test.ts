@@ -73,6 +73,9 @@ describe('catalog (PostgreSQL)', () => {
       assert.deepEqual(byOffset, seen.slice(3, 6).map((p) => p.id), 'offset pages agree with keyset pages');
     }
     await assert.rejects(catalog.list({ after: 'not-a-cursor' }), CursorError);
+    const capped = await new ProblemCatalog(tc.db, { countCap: 3 }).list({ limit: 2 });
+    assert.deepEqual([capped.total, capped.totalIsLowerBound, capped.problems.length], [3, true, 2], 'the count stops at the cap and says so');
+    assert.equal((await catalog.list({ limit: 2 })).totalIsLowerBound, undefined);
   });
 
   test('filters by version, host and OS; search finds functions deep in the stack; per-day counts', async () => {

@@ -128,6 +128,8 @@ export class CatalogLoader {
         await sql`insert into reports (id, problem_id, received_at, version, host, os, signature_hash, kind, missing_build_ids)
           select id, problem_id, received_at, version, host, os, signature_hash, kind, coalesce(string_to_array(nullif(missing, ''), ','), '{}') from ${r} order by ord`.execute(tx);
         await sql`insert into problem_days (problem_id, day, count) select problem_id, (received_at at time zone 'UTC')::date, count(*) from ${r} group by 1, 2`.execute(tx);
+        // The bulk insert left the search index's entries in GIN's pending list: merge them now, not in the next worker's insert.
+        await sql`select gin_clean_pending_list('problems_search'::regclass)`.execute(tx);
         return liveOnly.map((row) => row.id);
       });
     } finally {

@@ -11,6 +11,7 @@ export {
 export { lengthBand, missingBuildIds, osName, pickNearest, programOf, type Candidate } from './grouping';
 export { Grouper } from './grouper';
 export {
+  COUNT_CAP,
   CursorError,
   DEFAULT_REGRESSION_DAYS,
   keyedHash,

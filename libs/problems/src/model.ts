@@ -84,7 +84,10 @@ export interface ProblemFilters {
 }
 
 export interface ProblemPage {
+  /** Matches, counted up to COUNT_CAP. */
   total: number;
+  /** True when there are more than `total` matches (the count stopped at COUNT_CAP). */
+  totalIsLowerBound?: boolean;
   problems: Problem[];
   /** Pass as `after` for the next page; absent on the last page. */
   nextCursor?: string;

@@ -13,6 +13,8 @@ export const DEFAULT_REGRESSION_DAYS = 7;
 export const MAX_CANDIDATES = 500;
 /** The list's per-row chart shows this many days; the problem page gets every day. */
 export const LIST_CHART_DAYS = 31;
+/** The list counts its matches up to this many; past it the total is a lower bound ("10,000+"). */
+export const COUNT_CAP = 10_000;
 const DAY_MS = 24 * 3600 * 1000;
 /** First key of the catalog's advisory locks (pg_advisory_xact_lock(int, int)); the second is the program's hash. */
 const GROUPING_LOCK = 0x7452;
@@ -22,6 +24,8 @@ export interface ProblemCatalogOptions {
   regressionDays?: number;
   threshold?: number;
   maxCandidates?: number;
+  /** The list counts matches up to this many (COUNT_CAP). */
+  countCap?: number;
 }
 
 type Db = Kysely<CatalogTables> | Transaction<CatalogTables>;
@@ -72,6 +76,7 @@ export class ProblemCatalog {
   private readonly regressionMs: number;
   readonly threshold: number;
   readonly maxCandidates: number;
+  private readonly countCap: number;
 
   constructor(
     readonly db: CatalogDb,
@@ -80,6 +85,7 @@ export class ProblemCatalog {
     this.regressionMs = (options.regressionDays ?? DEFAULT_REGRESSION_DAYS) * DAY_MS;
     this.threshold = options.threshold ?? NEAR_DUPLICATE_THRESHOLD;
     this.maxCandidates = options.maxCandidates ?? MAX_CANDIDATES;
+    this.countCap = options.countCap ?? COUNT_CAP;
   }
 
   /**
@@ -296,12 +302,15 @@ export class ProblemCatalog {
       page = page.offset(Math.max(0, filters.offset));
     }
     page = byCount ? page.orderBy('p.count', 'desc').orderBy('p.id', 'desc') : page.orderBy('p.last_seen', 'desc').orderBy('p.id', 'desc');
-    const [rows, total] = await Promise.all([page.limit(limit + 1).execute(), filtered.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()]);
+    // Counting every match of a filter on reports (host, version, OS) would read them all: count up to a cap.
+    const counted = this.db.selectFrom(filtered.select('p.id').limit(this.countCap + 1).as('m')).select((eb) => eb.fn.countAll<string>().as('n'));
+    const [rows, total] = await Promise.all([page.limit(limit + 1).execute(), counted.executeTakeFirstOrThrow()]);
     const shown = rows.slice(0, limit);
     const days = await this.recentDays(shown.map((r) => r.id));
     const last = shown[shown.length - 1];
     return {
-      total: Number(total.n),
+      total: Math.min(Number(total.n), this.countCap),
+      ...(Number(total.n) > this.countCap ? { totalIsLowerBound: true } : {}),
       problems: shown.map((r) => toProblem(r, days.get(r.id) ?? {})),
       ...(rows.length > limit && last ? { nextCursor: byCount ? encodeCursor(last.count, last.id) : encodeCursor(last.last_seen.toISOString(), last.id) } : {}),
     };

@@ -26,12 +26,13 @@ export class ProblemsController {
   async list(
     @QueryParams() query: Query,
     @Req() req: Request,
-  ): Promise<{ total: number; offset: number; limit: number; nextCursor?: string; next?: string; problems: ProblemJson[] }> {
+  ): Promise<{ total: number; totalIsLowerBound?: boolean; offset: number; limit: number; nextCursor?: string; next?: string; problems: ProblemJson[] }> {
     const filters = parseFilters(query);
     const page = await cursorErrors(this.problems.catalog.list(filters));
     const base = baseUrl(this.config, req);
     return {
       total: page.total,
+      ...(page.totalIsLowerBound ? { totalIsLowerBound: true } : {}),
       offset: filters.after ? 0 : (filters.offset ?? 0),
       limit: filters.limit ?? 50,
       ...(page.nextCursor ? { nextCursor: page.nextCursor, next: `${base}/v1/problems?${nextQuery(query, 'after', page.nextCursor)}` } : {}),

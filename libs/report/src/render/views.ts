@@ -68,6 +68,8 @@ export interface ProblemListFilters {
 
 export interface ProblemListView {
   total: number;
+  /** The total stopped counting: there are more. */
+  totalIsLowerBound?: boolean;
   problems: readonly ProblemView[];
 }
 

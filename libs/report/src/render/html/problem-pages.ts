@@ -69,7 +69,7 @@ export function problemListPage(result: ProblemListView, filters: ProblemListFil
     filters.sort === sort || (sort === 'last' && filters.sort === undefined) ? html`${label} ▾` : html`<a href="${listUrl(filters, { sort, offset: undefined })}">${label}</a>`;
   const body = html`<h1>Problems</h1>
 ${filterForm(filters, executables)}
-<p class="dim">${result.total} problem${result.total === 1 ? '' : 's'}${result.total > limit ? html`, showing ${offset + 1}–${Math.min(offset + limit, result.total)}` : ''}</p>
+<p class="dim">${result.total}${result.totalIsLowerBound ? '+' : ''} problem${result.total === 1 ? '' : 's'}${result.total > limit ? html`, showing ${offset + 1}–${Math.min(offset + limit, result.total)}` : ''}</p>
 ${
   result.problems.length === 0
     ? html`<p>No problem matches.</p>`
