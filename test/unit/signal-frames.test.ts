@@ -7,7 +7,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeFaultingInstruction, isCanonical, originalSignal, type KernelSignalFrame } from '@triage/core-dump';
-import { classify, computeSignature, crashHandlerView, type CrashEvidence, type Frame } from '@triage/report';
+import { classify, computeSignature, crashHandlerView, snapshotMarkers, type CrashEvidence, type Frame } from '@triage/report';
 import { parseEuStack, parseGdbBacktrace } from '@triage/symbolizer';
 
 // `eu-stack -s -m -v -i` on a redis-server DEBUG SEGFAULT core (trimmed): no " - 1" on the trampoline and the frame it interrupted.
@@ -120,6 +120,15 @@ describe('the original signal from the ucontext when the handler had no SA_SIGIN
     assert.equal(originalSignal(frame(0, 0n, 0n), 11), undefined);
     assert.equal(originalSignal(frame(0, 0n, 0n), 8)?.code, 1);
     assert.equal(originalSignal(frame(13, 0n, 0n), 11)?.code, 0x80);
+  });
+});
+
+describe('snapshot markers', () => {
+  test('gcore of a running process (SIGSTOP, GDB note) is a snapshot; a gcore taken at a crash under gdb is not', () => {
+    assert.equal(snapshotMarkers({ signal: 19, noteOwners: ['CORE', 'GDB'] }).length, 2);
+    assert.deepEqual(snapshotMarkers({ signal: 11, noteOwners: ['CORE', 'LINUX', 'GDB'] }), []);
+    assert.deepEqual(snapshotMarkers({ signal: 6, noteOwners: ['CORE', 'LINUX'] }), []);
+    assert.equal(snapshotMarkers({ signal: 11, noteOwners: ['CORE'], reason: 'captured live from pid 7 by triage capture' }).length, 1);
   });
 });
 

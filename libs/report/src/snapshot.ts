@@ -27,8 +27,9 @@ export const SNAPSHOT_MARKERS: ReadonlyArray<{ marker: string; test(f: SnapshotF
   },
   {
     marker: 'gdb note',
-    // gcore adds a "GDB" note (the target description); the kernel never writes one.
-    test: (f) => f.noteOwners.includes('GDB'),
+    // gcore adds a "GDB" note (the target description); the kernel never writes one. A gcore taken at a
+    // crash under gdb (SIGSEGV with its fault) is still a crash, so the note only counts without one.
+    test: (f) => f.noteOwners.includes('GDB') && !CORE_DUMP_SIGNALS.has(f.signal),
     why: () => 'it carries a GDB note (written by gcore)',
   },
   {
