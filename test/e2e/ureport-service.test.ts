@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,8 @@ import type { Report } from '@triage/report';
 import { generateToken } from '@triage/security';
 import { createStorage } from '@triage/storage';
 import { createApp } from '../../apps/api/src/app.factory';
-import { dumpDir, satyrBacktrace, ureportFor, ureportForm, type SatyrBacktrace } from '../support/core-backtrace';
+import { triageAsync } from '../support/cli';
+import { dumpDir, satyrBacktrace, textBacktrace, ureportFor, ureportForm, type SatyrBacktrace } from '../support/core-backtrace';
 import { crash, truncatedCopy, type CrashedCore } from '../support/crashers';
 import { configFrom, dropRedisPrefix, http, json, sleep, startWorker } from './service-harness';
 
@@ -203,5 +204,21 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
     const r = await reportOf(json<{ id: string }>(res).id);
     assertLibraryAbort(r);
     assert.equal(r.core.executable, c.exe, 'the dump dir\'s files are kept with it');
+  });
+
+  test('triage upload sends a bare core_backtrace, a uReport file and a dump dir without a core', async () => {
+    const files = {
+      text: join(work, 'upload-core_backtrace.txt'),
+      ureport: join(work, 'upload-ureport.json'),
+      dir: dumpDir(work, 'ccpp-cli-nocore', { core_backtrace: JSON.stringify(bt), executable: c.exe }),
+    };
+    writeFileSync(files.text, textBacktrace(bt));
+    writeFileSync(files.ureport, JSON.stringify({ ...ureportFor(bt), reason: 'sent by the CLI' }));
+    for (const [what, input] of Object.entries(files)) {
+      const res = await triageAsync(['upload', input, '--server', url, '--token', up.token, '--json']);
+      assert.equal(res.status, 0, `${what}: ${res.stderr}`);
+      const r = await reportOf(json<{ id: string }>({ status: 202, headers: new Headers(), text: res.stdout }).id);
+      assertLibraryAbort(r);
+    }
   });
 });

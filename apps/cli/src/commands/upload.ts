@@ -7,7 +7,7 @@ import { createGzip } from 'node:zlib';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { Pack } from 'tar';
-import { isAbrtFileName, isCoredumpName } from '@triage/intake';
+import { CORE_BACKTRACE_FILE, isAbrtFileName, isCoredumpName } from '@triage/intake';
 import { renderText } from '@triage/report';
 import type { Report } from '@triage/report';
 import { ExitCode, type RegisterCommand } from '../command';
@@ -83,7 +83,10 @@ function fileSource(path: string, st: Stats): UploadSource {
  */
 function dumpDirSource(dir: string): UploadSource {
   const files = readdirSync(dir).filter((f) => (isCoredumpName(f) || isAbrtFileName(f)) && statSync(join(dir, f)).isFile());
-  if (!files.some(isCoredumpName)) throw new UsageError(`${dir} has no coredump file: not an abrt dump dir`);
+  // Without its core, a dump dir is sent for its core_backtrace: the server analyzes that.
+  if (!files.some(isCoredumpName) && !files.includes(CORE_BACKTRACE_FILE)) {
+    throw new UsageError(`${dir} has neither a coredump nor a core_backtrace file: not an abrt dump dir`);
+  }
   const total = files.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
   return {
     filename: `${basename(resolve(dir))}.tar.gz`,

@@ -1,0 +1,47 @@
+/**
+ * A crash reported as a uReport (no core) and the same crash reported with its core are one problem:
+ * the core_backtrace is symbolized by build-id into the same frames, signature and program.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analyzeInput } from '@triage/analysis';
+import { ProblemCatalog } from '@triage/problems';
+import { createTestCatalog, type TestCatalog } from '../support/catalog';
+import { satyrBacktrace, textBacktrace, ureportFor } from '../support/core-backtrace';
+import { crash } from '../support/crashers';
+
+describe('uReports and cores of one crash group together', () => {
+  let catalog: TestCatalog;
+  const work = mkdtempSync(join(tmpdir(), 'triage-ureport-group-'));
+  before(async () => {
+    catalog = await createTestCatalog('ureport-grouping');
+  });
+  after(async () => {
+    await catalog?.drop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('the core, a uReport from another run (other ASLR addresses) and a text core_backtrace: one problem', async () => {
+    const c = crash('library-abort');
+    const other = crash('library-abort', [], 1);
+    const ureport = join(work, 'ureport.json');
+    writeFileSync(ureport, JSON.stringify(ureportFor(await satyrBacktrace(other))));
+    const text = join(work, 'core_backtrace');
+    writeFileSync(text, textBacktrace(await satyrBacktrace(c)));
+    const options = { debuginfoDirs: [c.storeDir] };
+    const fromCore = await analyzeInput(c.core, options);
+    const fromUReport = await analyzeInput(ureport, options);
+    const fromText = await analyzeInput(text, { ...options, metadata: { executable: c.exe } });
+    assert.equal(fromUReport.analysis.stackSource, 'core_backtrace');
+    assert.equal(fromUReport.signature, fromCore.signature);
+    const index = new ProblemCatalog(catalog.db);
+    const ids = new Set<string>();
+    for (const [i, r] of [fromCore, fromUReport, fromText].entries()) {
+      ids.add((await index.record(r, { receivedAt: new Date(Date.now() - (3 - i) * 60_000), hostname: `host-${i}` })).problemId);
+    }
+    assert.equal(ids.size, 1, `split into ${[...ids].join(', ')}`);
+  });
+});
