@@ -7,7 +7,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -43,6 +45,10 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
   let page: Page;
   const reports: Report[] = [];
   let libProblem = '';
+  // An upstream debuginfod server that has one source file (libtlsx.c of the first library-abort core).
+  let upstream: Server;
+  const upstreamAsked: string[] = [];
+  let upstreamSource = { buildId: '', path: '' };
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
@@ -68,7 +74,26 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
       if (i.crasher === 'library-abort') libProblem = r.problemId;
       reports.push(report);
     }
+    const first = reports[0];
+    const frameIn = (module: string) => first.threads.find((t) => t.crashed)?.frames.find((f) => f.module === module && f.file);
+    const tlsx = frameIn('libtlsx.so.1');
+    const tlsxFile = tlsx?.file;
+    assert.ok(tlsxFile && tlsxFile.startsWith('/'), 'the crasher was built with absolute source paths');
+    upstreamSource = { buildId: first.modules.find((m) => m.name === 'libtlsx.so.1')?.buildId ?? '', path: tlsxFile };
+    upstream = createServer((req, res) => {
+      upstreamAsked.push(req.url ?? '');
+      if (req.url === `/buildid/${upstreamSource.buildId}/source${upstreamSource.path}`) res.end(readFileSync(upstreamSource.path));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((done) => upstream.listen(0, '127.0.0.1', done));
+    config.debuginfodUrls = [`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`];
     api = await startApi(config);
+    // libkrbx.c (the blamed frame's file) is uploaded to the service itself, as a person would with curl.
+    const krbx = frameIn('libkrbx.so.1');
+    const krbxId = first.modules.find((m) => m.name === 'libkrbx.so.1')?.buildId;
+    assert.ok(krbx?.file && krbxId);
+    const put = await fetch(`${api.url}/v1/debuginfo/source?buildId=${krbxId}&path=${encodeURIComponent(krbx.file)}`, { method: 'PUT', body: readFileSync(krbx.file) });
+    assert.equal(put.status, 201, await put.text());
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
@@ -82,6 +107,7 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
   after(async () => {
     await browser?.close();
     await api?.close();
+    upstream?.close();
     await db.destroy();
     await dropRedisPrefix(prefix);
     rmSync(dataDir, { recursive: true, force: true });
@@ -257,6 +283,48 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
     } finally {
       await scripted.close();
     }
+  });
+
+  test('source context: stored sources, then upstream debuginfod, else a clear "no source"; served by /buildid/ID/source/PATH', async () => {
+    const first = reports[0];
+    const frames = first.threads.find((t) => t.crashed)?.frames ?? [];
+    const krbx = frames.find((f) => f.module === 'libkrbx.so.1' && f.file);
+    const tlsx = frames.find((f) => f.module === 'libtlsx.so.1' && f.file);
+    const proxy = frames.find((f) => f.function === 'ssl_sock_handshake');
+    assert.ok(krbx?.file && krbx.line && tlsx?.file && tlsx.line && proxy);
+    await page.goto(`${api.url}/r/${first.id}`);
+    const lineOf = (file: string, line: number) => readFileSync(file, 'utf8').split('\n')[line - 1].trim();
+
+    // The blamed frame (libkrbx.c, uploaded to the service) shows its source, open, the crashing line marked.
+    const blamedSource = page.locator('tr.source-row.blamed details.source[open]');
+    assert.equal(await blamedSource.count(), 1);
+    assert.match(await blamedSource.locator('summary').innerText(), new RegExp(`libkrbx\\.c:${krbx.line}`));
+    assert.ok((await blamedSource.locator('span.hit').innerText()).includes(lineOf(krbx.file, krbx.line)));
+    assert.ok((await blamedSource.locator('pre.source span').count()) > 3, 'lines around it too');
+
+    // libtlsx.c came from the upstream debuginfod server (folded: open it).
+    const rows = page.locator('table.stack tr.source-row');
+    const tlsxRow = rows.nth(frames.filter((f) => f.file && f.line !== undefined).indexOf(tlsx));
+    await tlsxRow.locator('summary').click();
+    assert.ok((await tlsxRow.locator('span.hit').innerText()).includes(lineOf(tlsx.file, tlsx.line)));
+    assert.ok(upstreamAsked.includes(`/buildid/${upstreamSource.buildId}/source${upstreamSource.path}`));
+
+    // proxy.c is nowhere, and glibc's paths are relative: each says so.
+    const proxyRow = rows.nth(frames.filter((f) => f.file && f.line !== undefined).indexOf(proxy));
+    assert.match(await proxyRow.innerText(), /no source: .*proxy\.c was not uploaded for build-id .* and no debuginfod server has it/);
+    assert.match(await page.locator('table.stack').innerText(), /no source: \.\/nptl\/pthread_kill\.c is a relative path/);
+    await page.screenshot({ path: join(artifacts, 'report-source.png'), fullPage: true });
+
+    // The debuginfod protocol serves the stored file to gdb and friends; unknown paths are the protocol's 404.
+    const krbxId = first.modules.find((m) => m.name === 'libkrbx.so.1')?.buildId;
+    const served = await fetch(`${api.url}/buildid/${krbxId}/source${krbx.file}`);
+    assert.equal(served.status, 200);
+    assert.equal(await served.text(), readFileSync(krbx.file, 'utf8'));
+    assert.equal(served.headers.get('x-debuginfod-file'), krbx.file);
+    assert.equal((await fetch(`${api.url}/buildid/${krbxId}/source/no/such/file.c`)).status, 404);
+    // A relative or climbing path is refused at upload.
+    const bad = await fetch(`${api.url}/v1/debuginfo/source?buildId=${krbxId}&path=${encodeURIComponent('/src/../etc/passwd')}`, { method: 'PUT', body: 'x' });
+    assert.equal(bad.status, 415);
   });
 
   test('without JavaScript the copy buttons stay hidden (nothing to press that does nothing)', async () => {

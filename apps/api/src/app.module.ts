@@ -5,7 +5,7 @@ import { CatalogModule } from '@triage/catalog';
 import type { TriageConfig } from '@triage/config';
 import { createLogger, LoggingModule, RedisModule } from '@triage/infra';
 import { problemCatalogProvider } from '@triage/problems';
-import { DebuginfoStore } from '@triage/debuginfo';
+import { DebuginfoStore, SourceStore } from '@triage/debuginfo';
 import { createStorage } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
 import { AdminController } from './admin/admin.controller';
@@ -37,6 +37,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { Metrics } from './metrics/metrics.service';
 import { AssetsController } from './pages/assets.controller';
 import { PagesController } from './pages/pages.controller';
+import { SourceContexts } from './pages/source-context.service';
 import { EventsController } from './events/events.controller';
 import { EventsService } from './events/events.service';
 import { ProblemPagesController } from './pages/problem-pages.controller';
@@ -54,6 +55,8 @@ export class AppModule {
       { provide: CONFIG, useValue: config },
       { provide: STORAGE, useFactory: () => createStorage(config.storage) },
       { provide: DebuginfoStore, inject: [STORAGE], useFactory: (storage: StoragePort) => new DebuginfoStore(storage) },
+      { provide: SourceStore, inject: [STORAGE], useFactory: (storage: StoragePort) => new SourceStore(storage) },
+      SourceContexts,
       AnalysisQueue,
       FafService,
       UReportIndex,

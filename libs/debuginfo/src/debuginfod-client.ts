@@ -60,7 +60,7 @@ export class DebuginfodClient {
    * The remembered "nobody has it" for this artifact while fresh, with the servers that did not
    * answer then: a stalled server costs its timeout once per build-id, not once per analysis.
    */
-  knownMiss(buildId: string, kind: DebuginfoKind): { unreachable: string[] } | undefined {
+  knownMiss(buildId: string, kind: DebuginfoKind | `source${string}`): { unreachable: string[] } | undefined {
     const key = `${buildId}/${kind}`;
     const miss = this.misses.get(key);
     if (miss === undefined) return undefined;
@@ -117,6 +117,54 @@ export class DebuginfodClient {
     }
   }
 
+  /**
+   * A source file of build `buildId` (`GET <url>/buildid/<id>/source/<absolute path>`), read whole up to
+   * `maxBytes`: the first server with it wins. Misses are remembered like those of debuginfo files.
+   */
+  async fetchSource(buildId: string, path: string, maxBytes: number): Promise<{ text?: Buffer; unreachable: string[] }> {
+    const artifact = `source${path}` as const;
+    if (!this.enabled) return { unreachable: [] };
+    const known = this.knownMiss(buildId, artifact);
+    if (known) return { unreachable: known.unreachable };
+    const encoded = path.split('/').map(encodeURIComponent).join('/');
+    const controllers = this.urls.map(() => new AbortController());
+    const unreachable: string[] = [];
+    try {
+      const [response, winner] = await Promise.any(
+        this.urls.map((url, i) =>
+          this.ask(`${url}/buildid/${buildId}/source${encoded}`, controllers[i]).then(
+            (r) => [r, i] as const,
+            (err: unknown) => {
+              if (!(err instanceof NotThereError)) unreachable.push(`${url}: ${describeNetworkError(err, this.timeoutMs)}`);
+              throw err;
+            },
+          ),
+        ),
+      );
+      controllers.forEach((c, i) => i !== winner && c.abort());
+      const timer = setTimeout(() => controllers[winner].abort(), this.downloadTimeoutMs);
+      try {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of Readable.fromWeb(response.body as WebReadableStream<Uint8Array>)) {
+          size += (chunk as Buffer).length;
+          if (size > maxBytes) {
+            controllers[winner].abort();
+            this.rememberMiss(buildId, artifact, []);
+            return { unreachable };
+          }
+          chunks.push(chunk as Buffer);
+        }
+        return { text: Buffer.concat(chunks), unreachable };
+      } finally {
+        clearTimeout(timer);
+      }
+    } catch {
+      this.rememberMiss(buildId, artifact, unreachable);
+      return { unreachable };
+    }
+  }
+
   private async ask(url: string, controller: AbortController): Promise<Response> {
     const timer = setTimeout(() => controller.abort(), this.timeoutMs);
     try {
@@ -145,7 +193,7 @@ export class DebuginfodClient {
     });
   }
 
-  private rememberMiss(buildId: string, kind: DebuginfoKind, unreachable: string[]): void {
+  private rememberMiss(buildId: string, kind: DebuginfoKind | `source${string}`, unreachable: string[]): void {
     // Bounded: a flood of unknown build-ids must not grow this forever.
     if (this.misses.size > 50_000) this.misses.clear();
     this.misses.set(`${buildId}/${kind}`, { until: Date.now() + this.missTtlMs, unreachable });

@@ -2,3 +2,4 @@ export * from './cache';
 export * from './debuginfod-client';
 export * from './local';
 export * from './store';
+export * from './sources';

@@ -92,7 +92,7 @@ export function debuginfoKindOf(c: ElfContents): DebuginfoKind | undefined {
 export class DebuginfoConflictError extends Error {
   constructor(
     readonly buildId: string,
-    readonly kind: DebuginfoKind,
+    readonly kind: DebuginfoKind | 'source',
   ) {
     super(`a different ${kind} file is already stored for build-id ${buildId}; the first upload stays`);
     this.name = 'DebuginfoConflictError';

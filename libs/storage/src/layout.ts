@@ -12,7 +12,10 @@
  * The JSON records (meta, facts, status, report) are read and written only by libs/cores (CoreRecords).
  *   debuginfo/<buildId>/debuginfo   separate debuginfo (DWARF) by build-id
  *   debuginfo/<buildId>/executable  the stripped ELF object by build-id
+ *   debuginfo/<buildId>/source/<sha256 of its path>  a source file the build compiled
  */
+import { createHash } from 'node:crypto';
+
 const HEX = /^[0-9a-f]+$/;
 
 function checkId(kind: string, id: string, min: number, max: number): string {
@@ -28,6 +31,8 @@ export const keys = {
   coreStatus: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/status.json`,
   report: (coreId: string) => `reports/${checkId('core id', coreId, 32, 32)}.json`,
   debuginfo: (buildId: string, kind: 'debuginfo' | 'executable') => `debuginfo/${checkId('build-id', buildId, 4, 128)}/${kind}`,
+  /** A source path may hold anything a file name can: the key holds its hash, the metadata the path. */
+  debuginfoSource: (buildId: string, path: string) => `debuginfo/${checkId('build-id', buildId, 4, 128)}/source/${createHash('sha256').update(path).digest('hex')}`,
 };
 
 export function isCoreId(id: string): boolean {

@@ -7,10 +7,11 @@ import { pipeline } from 'node:stream/promises';
 import { Controller, HttpCode, Inject, Optional, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { TriageConfig } from '@triage/config';
-import { DebuginfoStore } from '@triage/debuginfo';
+import { checkSourcePath, DebuginfoStore, MAX_SOURCE_BYTES, SourceStore } from '@triage/debuginfo';
 import { byteLimit } from '@triage/intake';
 import { IntakeError } from '@triage/intake';
 import { declaredLength, discardRest } from '../http/request-body';
+import { badRequest } from '../http/errors';
 import { CONFIG } from '../infra/tokens';
 import { Scope } from '../auth/scope.decorator';
 import { ReprocessService } from '../reprocess/reprocess.service';
@@ -32,6 +33,7 @@ export class DebuginfoController {
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
     private readonly store: DebuginfoStore,
+    private readonly sources: SourceStore,
     @Optional() private readonly reprocess?: ReprocessService,
   ) {}
 
@@ -50,6 +52,31 @@ export class DebuginfoController {
       const stored = await this.store.put(tmp, { fileName });
       const reprocessQueued = (await this.reprocess?.afterUpload(stored.buildId)) ?? 0;
       return { ...stored, reprocessQueued };
+    } catch (err) {
+      discardRest(req, res);
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /**
+   * `PUT /v1/debuginfo/source?buildId=HEX&path=/abs/path.c`: a source file of that build, served back by
+   * `GET /buildid/HEX/source/abs/path.c` and shown around the crashing frames on report pages.
+   */
+  @Put('source')
+  @HttpCode(201)
+  async source(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<{ buildId: string; path: string; size: number }> {
+    const tmp = join(tmpdir(), `triage-source-${randomUUID()}`);
+    try {
+      const buildId = typeof req.query.buildId === 'string' ? req.query.buildId.toLowerCase() : '';
+      const path = typeof req.query.path === 'string' ? req.query.path : '';
+      if (!/^[0-9a-f]{4,128}$/.test(buildId)) throw badRequest('buildId must be the build-id in hex (the module whose DWARF names the file)');
+      checkSourcePath(path);
+      const length = declaredLength(req);
+      if (length !== undefined && length > MAX_SOURCE_BYTES) throw new IntakeError('too-large', `the file is ${length} bytes; at most ${MAX_SOURCE_BYTES} are kept`);
+      await pipeline(req, byteLimit(MAX_SOURCE_BYTES), createWriteStream(tmp));
+      return await this.sources.put(buildId, path, tmp);
     } catch (err) {
       discardRest(req, res);
       throw err;

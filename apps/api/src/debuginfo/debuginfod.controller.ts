@@ -1,4 +1,6 @@
-import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Res, StreamableFile } from '@nestjs/common';
+import { SourceStore } from '@triage/debuginfo';
+import { IntakeError } from '@triage/intake';
 import type { Response } from 'express';
 import { keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
@@ -10,13 +12,35 @@ const BUILD_ID = /^[0-9a-f]{4,128}$/;
 const KINDS = new Set(['debuginfo', 'executable']);
 
 /**
- * The debuginfod protocol (`GET /buildid/<hex>/debuginfo|executable`), so eu-stack, gdb and
+ * The debuginfod protocol (`GET /buildid/<hex>/debuginfo|executable|source/<path>`), so eu-stack, gdb and
  * DEBUGINFOD_URLS users elsewhere fetch what was uploaded here. 404 is the protocol's "no such file".
  */
 @Scope('read')
 @Controller('buildid')
 export class DebuginfodController {
-  constructor(@Inject(STORAGE) private readonly storage: StoragePort) {}
+  constructor(
+    @Inject(STORAGE) private readonly storage: StoragePort,
+    private readonly sources: SourceStore,
+  ) {}
+
+  /** `GET /buildid/<hex>/source/<absolute path>`: a source file uploaded for that build (PUT /v1/debuginfo/source). */
+  @Get(':buildId/source/*path')
+  async source(@Param('buildId') rawId: string, @Param('path') parts: string | string[], @Res({ passthrough: true }) res: Response): Promise<StreamableFile> {
+    const buildId = rawId.toLowerCase();
+    if (!BUILD_ID.test(buildId)) throw notFound(`not a build-id: ${JSON.stringify(rawId)} (expected hex)`);
+    const path = `/${(Array.isArray(parts) ? parts : [parts]).join('/')}`;
+    let text: Buffer | undefined;
+    try {
+      text = await this.sources.get(buildId, path);
+    } catch (err) {
+      if (err instanceof IntakeError) throw notFound(err.reason);
+      throw err;
+    }
+    if (!text) throw notFound(`no source ${path} for build-id ${buildId}`);
+    res.setHeader('X-DEBUGINFOD-SIZE', String(text.length));
+    res.setHeader('X-DEBUGINFOD-FILE', path.replace(/[^\x20-\x7e]/g, '?'));
+    return new StreamableFile(text, { type: 'text/plain; charset=utf-8', length: text.length });
+  }
 
   @Get(':buildId/:kind')
   async serve(@Param('buildId') rawId: string, @Param('kind') kind: string, @Res() res: Response): Promise<void> {

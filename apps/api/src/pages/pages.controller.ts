@@ -8,6 +8,7 @@ import { baseUrl, coreLinks } from '../http/links';
 import { PageResponse, pageName } from '../http/page-response';
 import { CONFIG } from '../infra/tokens';
 import { ProblemsService } from '../problems/problems.service';
+import { SourceContexts } from './source-context.service';
 
 /** The report page whose link goes into tickets (`/r/:id`), and its Markdown form (`/r/:id.md`). */
 @Controller('r')
@@ -16,6 +17,7 @@ export class PagesController {
     @Inject(CONFIG) private readonly config: TriageConfig,
     private readonly cores: CoreStore,
     private readonly problems: ProblemsService,
+    private readonly sources: SourceContexts,
   ) {}
 
   @Get(':name')
@@ -26,9 +28,10 @@ export class PagesController {
     const report = await this.cores.readReport(id);
     if (!report) return new PageResponse({ view: 'core-status', id, status }, format, status.state === 'failed' ? 422 : 202);
     const links = coreLinks(baseUrl(this.config, req), id);
-    const [core, grouped] = await Promise.all([this.cores.readMeta(id), this.problemOf(id)]);
+    // Markdown has no source context: a ticket wants the stack, the page has the lines.
+    const [core, grouped, sources] = await Promise.all([this.cores.readMeta(id), this.problemOf(id), format === 'html' ? this.sources.forReport(report) : undefined]);
     const pageLinks = { json: links.reportUrl, markdown: `${links.pageUrl}.md`, page: links.pageUrl, ...grouped };
-    return new PageResponse({ view: 'report', report, core, links: pageLinks }, format);
+    return new PageResponse({ view: 'report', report, core, links: pageLinks, sources }, format);
   }
 
   /** The problem link is a convenience: with Redis down the report page still shows (storage has it all). */
