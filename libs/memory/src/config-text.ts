@@ -114,8 +114,8 @@ export function configBlocks(run: string): ConfigBlock[] {
 }
 
 /**
- * Another file begins at line i when its settings are written another way than the span's so far
- * (key=value after key value), or its lines end differently (CRLF after LF), and the next line agrees
+ * Another file begins at line i when its settings are written another way than most of the span's
+ * so far (key=value after key value), or its lines end differently (CRLF after LF), and the next line agrees
  * (or the config text ends there): one odd line inside a file is not a boundary. The last line of a run has
  * no ending to compare.
  */
@@ -123,12 +123,21 @@ function startsAnotherFile(span: ConfigLine[], lines: ConfigLine[], i: number): 
   const line = lines[i];
   const nextIndex = lines.findIndex((l, j) => j > i && l.kind !== 'blank');
   const next = nextIndex < 0 ? undefined : lines[nextIndex];
-  const lastSetting = [...span].reverse().find((l) => l.style !== undefined);
-  if (line.style && lastSetting?.style && line.style !== lastSetting.style && (next === undefined || !isConfig(next) || next.style === line.style)) return true;
+  const style = spanStyle(span);
+  if (line.style && style && line.style !== style && (next === undefined || !isConfig(next) || next.style === line.style)) return true;
   const previous = span[span.length - 1];
   const last = lines.length - 1;
   if (line.kind === 'blank' || previous.kind === 'blank' || next === undefined || nextIndex >= last) return false;
   return previous.crlf !== line.crlf && next.crlf === line.crlf;
+}
+
+/** The style most settings of the span use so far (the first one on a tie): one odd line does not change it. */
+function spanStyle(span: ConfigLine[]): SettingStyle | undefined {
+  const counts = new Map<SettingStyle, number>();
+  for (const l of span) if (l.style) counts.set(l.style, (counts.get(l.style) ?? 0) + 1);
+  let best: SettingStyle | undefined;
+  for (const [style, n] of counts) if (best === undefined || n > (counts.get(best) ?? 0)) best = style;
+  return best;
 }
 
 function toBlock(run: string, span: ConfigLine[]): ConfigBlock | undefined {
