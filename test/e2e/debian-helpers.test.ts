@@ -123,6 +123,25 @@ describe('other rows of the helper table on Debian programs', () => {
     assert.equal(r.signature.split(' | ').slice(0, 3).join(' | '), 'abort | parse_port::parse_port | parse_port::main');
   });
 
+  test("libstdc++'s __glibcxx_assert_fail (Debian's g++, _GLIBCXX_ASSERTIONS) is an assertion in the program's function, not in the header", () => {
+    const dir = join(cacheDir, 'debian', 'build', 'glibcxx-assert-1');
+    const exe = join(dir, 'vec');
+    if (!existsSync(exe)) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'vec.cpp'), '#include <vector>\nstatic int pick(const std::vector<int> &v, unsigned i) { return v[i]; }\nint main() { std::vector<int> v{1, 2, 3}; return pick(v, 7); }\n');
+      execFileSync('g++', ['-g', '-O0', '-D_GLIBCXX_ASSERTIONS', '-o', `${exe}.tmp`, 'vec.cpp'], { cwd: dir });
+      execFileSync('mv', [`${exe}.tmp`, exe]);
+    }
+    const res = triage(['analyze', debianCore('glibcxx-assert', [exe]).core, '--json']);
+    assert.equal(res.status, 0, res.stderr);
+    const r = JSON.parse(res.stdout) as Report;
+    assert.equal(r.classification.kind, 'assertion');
+    assert.deepEqual([r.classification.blame.module, r.classification.blame.function], ['vec', 'pick']);
+    assert.match(r.classification.summary, /^Assertion failed in pick \(vec\.cpp:2\) \(libstdc\+\+'s __glibcxx_assert\(\)/);
+    // The header function the program called leads the signature, as any runtime function would.
+    assert.equal(r.signature, 'assertion | std::vector<int, std::allocator<int> >::operator[] | pick | main');
+  });
+
   test("CPython's Py_FatalError (Debian's python3.11) is a fatal error of its caller, not of CPython", () => {
     const { core } = debianCore('py-fatal-error', [DEBIAN_PYTHON, '-c', 'import ctypes; ctypes.pythonapi.Py_FatalError(b"config table corrupt")']);
     const res = triage(['analyze', core, '--json']);

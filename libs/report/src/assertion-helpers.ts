@@ -1,4 +1,4 @@
-import { canonicalFunction, isSkipFrame } from './frames';
+import { canonicalFunction, isSkipFrame, isSystemSourceFrame } from './frames';
 import type { Frame } from './model';
 
 /**
@@ -162,7 +162,7 @@ export function isHelperFrame(frame: Pick<Frame, 'function' | 'module'>): boolea
 /**
  * The helper call on a crashing stack: its topmost helper frame, and the first frame below the helper
  * chain (helper frames, unnamed frames of the helper's module such as a `.cold` part) that says
- * something. Frames above the helper (abort, raise, the helper's unnamed fragments) are the ending.
+ * something and is not header code inlined from the system. Frames above the helper (abort, raise, the helper's unnamed fragments) are the ending.
  */
 export function findHelperCall(frames: readonly Frame[]): HelperCall | undefined {
   const frameIndex = frames.findIndex((f) => helperOf(f) !== undefined);
@@ -177,7 +177,10 @@ export function findHelperCall(frames: readonly Frame[]): HelperCall | undefined
     if (helperOf(f) !== undefined) last = i;
   }
   const helper = helperOf(frames[last]) ?? (helperOf(top) as AssertionHelper);
-  const callerIndex = frames.findIndex((f, i) => i > last && Boolean(f.function || f.module) && !isSkipFrame(f));
+  const candidate = (f: Frame, i: number) => i > last && Boolean(f.function || f.module) && !isSkipFrame(f);
+  // Header code inlined from the system (std::vector::operator[] under _GLIBCXX_ASSERTIONS) is what the program called.
+  const own = frames.findIndex((f, i) => candidate(f, i) && !isSystemSourceFrame(f));
+  const callerIndex = own >= 0 ? own : frames.findIndex(candidate);
   if (callerIndex < 0) return undefined;
   return { helper, frameIndex, callerIndex };
 }
