@@ -70,7 +70,7 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
       });
       await records.writeReport(report.id, report);
       await records.writeStatus(report.id, { state: 'done', updatedAt: at, attempts: 1 });
-      const r = await index.record(report, { receivedAt: at, hostname: i.host, package: i.pkg });
+      const r = await index.record(report, { receivedAt: at, hostname: i.host, package: i.pkg, os: i.daysAgo > 5 ? 'Debian GNU/Linux 11 (bullseye)' : 'Debian GNU/Linux 12 (bookworm)' });
       if (i.crasher === 'library-abort') libProblem = r.problemId;
       reports.push(report);
     }
@@ -155,6 +155,9 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
     assert.match(versions, /proxy-3\.2\s+2/);
     assert.match(versions, /proxy-3\.1\s+1/);
     assert.match(await page.locator('section', { hasText: 'Hosts' }).innerText(), /edge2\s+2/);
+    const oses = await page.locator('section', { hasText: 'OS releases' }).innerText();
+    assert.match(oses, /Debian GNU\/Linux 12 \(bookworm\)\s+2/);
+    assert.match(oses, /Debian GNU\/Linux 11 \(bullseye\)\s+1/);
     assert.equal(await page.locator('table.reports tbody tr').count(), 3);
     await page.screenshot({ path: join(artifacts, 'problem.png'), fullPage: true });
 

@@ -27,6 +27,8 @@ export interface Problem {
   /** Occurrences per package version ("unknown" when the client sent none). */
   versions: Record<string, number>;
   hosts: Record<string, number>;
+  /** Occurrences per operating system (os-release PRETTY_NAME; "unknown" when the client sent none); filled by `get`. */
+  osReleases?: Record<string, number>;
   /** Occurrences per UTC day, "YYYY-MM-DD". */
   days: Record<string, number>;
   /** The last sample report ids, newest first (at most SAMPLE_REPORTS). */

@@ -273,18 +273,20 @@ export class ProblemCatalog {
     if (!/^[0-9a-f]{16,64}$/.test(id)) return undefined;
     const row = await this.db.selectFrom('problems').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
-    const [hashes, days, versions, hosts, samples] = await Promise.all([
+    const [hashes, days, versions, hosts, samples, oses] = await Promise.all([
       this.db.selectFrom('problem_signatures').select('signature_hash').where('problem_id', '=', id).execute(),
       this.db.selectFrom('problem_days').select(['day', 'count']).where('problem_id', '=', id).execute(),
       this.db.selectFrom('reports').select((eb) => [eb.ref('version').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('version').execute(),
       this.db.selectFrom('reports').select((eb) => [eb.ref('host').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('host').execute(),
       this.db.selectFrom('reports').select('id').where('problem_id', '=', id).orderBy('received_at', 'desc').orderBy('seq', 'desc').limit(SAMPLE_REPORTS).execute(),
+      this.db.selectFrom('reports').select((eb) => [eb.ref('os').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('os').execute(),
     ]);
     return {
       ...toProblem(row, Object.fromEntries(days.map((d) => [d.day, d.count]))),
       signatureHashes: hashes.map((h) => h.signature_hash).sort(),
       versions: counts(versions),
       hosts: counts(hosts),
+      osReleases: counts(oses),
       samples: samples.map((s) => s.id),
     };
   }

@@ -1,6 +1,6 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, Req, Res, UploadedFile, UseFilters, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Redirect, Req, UploadedFile, UseFilters, UseInterceptors } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import type { TriageConfig } from '@triage/config';
 import { MAX_UREPORT_BYTES, UReportError } from '@triage/core-backtrace';
 import { Scope } from '../auth/scope.decorator';
@@ -55,9 +55,10 @@ export class FafController {
 
   @Scope('read')
   @Get(['bthash/:bthash', 'bthash/:bthash/'])
-  async byBthash(@Param('bthash') bthash: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+  @Redirect()
+  async byBthash(@Param('bthash') bthash: string, @Req() req: Request): Promise<{ url: string; statusCode: number }> {
     const id = await this.faf.coreIdOf(bthash);
     if (!id) throw notFound(`no uReport with bthash ${bthash.slice(0, 64)} was received`);
-    res.redirect(302, coreLinks(baseUrl(this.config, req), id).pageUrl);
+    return { url: coreLinks(baseUrl(this.config, req), id).pageUrl, statusCode: 302 };
   }
 }

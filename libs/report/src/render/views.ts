@@ -42,6 +42,7 @@ export interface ProblemView {
   count: number;
   versions: Record<string, number>;
   hosts: Record<string, number>;
+  osReleases?: Record<string, number>;
   days: Record<string, number>;
   /** Reports that left this problem when reprocessing grouped them elsewhere. */
   reprocessed?: number;

@@ -32,7 +32,7 @@ pre.source{padding:.3rem 0;font-size:12px}pre.source span{display:block;padding:
 pre.source i{font-style:normal;color:var(--dim);display:inline-block;min-width:3.5em;user-select:none}
 .nosource{color:var(--dim);font-style:italic;font-size:.85rem}
 .facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2rem 1rem;margin:.6rem 0}.facts dt{color:var(--dim)}.facts dd{margin:0;min-width:0}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:1.5rem}
+.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(14rem,1fr));gap:0 1.5rem}
 form.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;background:var(--soft);padding:.7rem .9rem;border-radius:.4rem;margin-bottom:1rem}
 form.filters label{display:flex;flex-direction:column;font-size:.85rem;color:var(--dim);min-width:0;max-width:100%}
 form.filters label.check{flex-direction:row;align-items:center;gap:.3rem;color:var(--fg)}

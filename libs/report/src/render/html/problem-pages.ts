@@ -89,9 +89,9 @@ export function chartDays(p: ProblemView, now = new Date()): string[] {
   return dayRange(end, Math.min(CHART_DAYS, Math.max(14, span)));
 }
 
-function countTable(title: string, counts: Record<string, number>): SafeHtml {
+function countTable(title: string, column: string, counts: Record<string, number>): SafeHtml {
   const rows = Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  return html`<section><h2>${title}</h2><table><thead><tr><th>${title === 'Versions' ? 'package' : 'host'}</th><th class="num">reports</th></tr></thead><tbody>${rows.map(
+  return html`<section><h2>${title}</h2><table><thead><tr><th>${column}</th><th class="num">reports</th></tr></thead><tbody>${rows.map(
     ([k, n]) => html`<tr><td class="mono">${k}</td><td class="num">${n}</td></tr>`,
   )}</tbody></table></section>`;
 }
@@ -128,7 +128,7 @@ ${libraryAbortBox(problemLibraryProse(p, sample))}
 </dl>
 <h2>Occurrences per day</h2>
 ${dayChart(p.days, chartDays(p, now), { width: 640, height: 110, axis: true })}
-<div class="cols">${countTable('Versions', p.versions)}${countTable('Hosts', p.hosts)}</div>
+<div class="cols">${countTable('Versions', 'package', p.versions)}${countTable('Hosts', 'host', p.hosts)}${p.osReleases ? countTable('OS releases', 'os', p.osReleases) : ''}</div>
 <h2>Stack compared for duplicates</h2>
 ${comparedStack(p)}
 ${p.signatureHashes.length > 1 ? html`<p class="dim">${p.signatureHashes.length} signatures joined as near-duplicates.</p>` : ''}
