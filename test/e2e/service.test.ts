@@ -168,6 +168,8 @@ describe('triage service', { timeout: 170_000 }, () => {
     assert.ok(bytes.equals(readFileSync(entry.file)), 'served bytes are the uploaded file');
     assert.equal(served.headers.get('x-debuginfod-size'), String(bytes.length));
     assert.ok(served.headers.get('x-debuginfod-file'));
+    const lastModified = Date.parse(served.headers.get('last-modified') ?? '');
+    assert.ok(Number.isFinite(lastModified) && Math.abs(lastModified - Date.now()) < 3_600_000, `Last-Modified is the upload's time: ${served.headers.get('last-modified')}`);
     assert.equal((await http(`${api.url}/buildid/${'0'.repeat(40)}/debuginfo`)).status, 404);
     assert.equal((await http(`${api.url}/buildid/not-hex/debuginfo`)).status, 404);
     assert.equal((await http(`${api.url}/buildid/${exeId}/source`)).status, 404);

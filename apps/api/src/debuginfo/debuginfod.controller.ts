@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream/promises';
 import { Controller, Get, Inject, Param, Res, StreamableFile } from '@nestjs/common';
 import { SourceStore } from '@triage/debuginfo';
 import { IntakeError } from '@triage/intake';
@@ -55,9 +56,12 @@ export class DebuginfodController {
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Length', String(info.size));
     res.setHeader('X-DEBUGINFOD-SIZE', String(info.size));
+    // elfutils' client and caching proxies date their copy by it, as debuginfod servers send it.
+    res.setHeader('Last-Modified', info.lastModified.toUTCString());
     // Header values must be printable ASCII; a stored file name may not be.
     res.setHeader('X-DEBUGINFOD-FILE', (info.metadata.file ?? `/buildid/${buildId}/${kind}`).replace(/[^\x20-\x7e]/g, '?'));
-    body.on('error', () => res.destroy());
-    body.pipe(res);
+    // pipeline, not pipe: a client that goes away mid-file destroys the read stream, which closes its
+    // FileHandle (pipe would leave it paused and open until the garbage collector closed it: DEP0137).
+    await pipeline(body, res).catch(() => undefined);
   }
 }
