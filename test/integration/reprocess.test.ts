@@ -180,5 +180,8 @@ describe('reprocessing', () => {
     const none = triage(['reprocess'], env);
     assert.equal(none.status, 64);
     assert.match(none.stderr, /^triage: error: name exactly one of --problem ID, --build-id HEX or --all\n$/);
+    const badEnv = triage(['reprocess', '--all'], { ...env, TRIAGE_DATABASE_SCHEMA: 'Not-An-Identifier' });
+    assert.equal(badEnv.status, 64);
+    assert.match(badEnv.stderr, /^triage: error: invalid configuration: TRIAGE_DATABASE_SCHEMA: a lower-case SQL identifier\n$/);
   });
 });
