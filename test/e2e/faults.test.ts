@@ -127,6 +127,8 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
     } finally {
       await api.close();
       await redis.kill();
+      // The keys died with the private Redis; this drops the run's catalog schema (nothing in the shared Redis).
+      await dropRedisPrefix(prefix);
     }
   });
 
