@@ -143,7 +143,8 @@ describe('triage CLI against the service', { timeout: 240_000 }, () => {
     const c = crash('null-read');
     const up = await triage(['debuginfo', 'upload', c.debugDir, c.binDir]);
     assert.equal(up.status, 0, up.stderr);
-    const res = await triage(['gdb', reportId, '--batch', '-ex', 'bt', '-ex', 'info sharedlibrary']);
+    // --server after the id is still ours: gdb has no such flag.
+    const res = await triage(['gdb', reportId, '--batch', '--server', api.url, '-ex', 'bt', '-ex', 'info sharedlibrary'], { TRIAGE_SERVER: '' });
     assert.equal(res.status, 0, res.stderr);
     // Function names and source lines come only from the debuginfo the service served: the binary is stripped.
     assert.match(res.stdout, /#\d+ .*session_user_len \(id=.*\) at .*null_read\.c:\d+/);
@@ -195,10 +196,25 @@ describe('triage CLI against the service', { timeout: 240_000 }, () => {
     assert.match(retried.stderr, /^triage: POST http:\/\/127\.0\.0\.1:\d+\/v1\/cores: nothing is listening at 127\.0\.0\.1:\d+ \(connection refused\); retry 1 of 1 in 0\.5 s\n/);
     assert.match(oneLine(retried.stderr), /^triage: error: cannot reach the triage service at .*: nothing is listening .* \(gave up after 2 attempts over \d+ s\)$/);
 
+    const foreignWatch = await triage(['watch', '--server', foreignUrl]);
+    assert.equal(foreignWatch.status, 5);
+    assert.match(foreignWatch.stderr, /^triage: error: .* has no \/v1\/events \(404\): it is not a triage service/);
+
     const watch = await triage(['watch', '--server', down, '--give-up-after', '2']);
     assert.equal(watch.status, 5);
     assert.match(watch.stderr, /event stream: nothing is listening at .*; reconnecting in 0\.5 s; giving up in about \d s/);
     assert.match(oneLine(watch.stderr), /^triage: error: cannot reach the triage service at .* \(gave up after \d+ s\)$/);
+  });
+
+  test('on a terminal: the upload progress bar shows speed and time left', async () => {
+    // script(1) gives the CLI a pseudo-terminal, as a person's shell would.
+    const big = crash('thread-crash').core;
+    const command = `${process.execPath} ${cliPath} upload ${big} --server ${api.url}`;
+    const bar = await runAsync('script', ['-qec', command, '/dev/null'], isolated);
+    assert.equal(bar.status, 0, bar.stdout);
+    assert.match(bar.stdout, /uploading \[=+\] 100% \| (\d+\.\d)\/\1 MiB \| \d+\.\d MiB\/s \| \d+s left/);
+    assert.match(bar.stdout, /\/r\/[0-9a-f]{32}/);
+
   });
 
   test('completion: bash completes commands and flags; the zsh script loads in zsh', async () => {

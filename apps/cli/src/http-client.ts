@@ -77,8 +77,12 @@ export function describeNetworkError(err: unknown, url: URL): { reason: string; 
   return { reason: e.message ?? String(err), permanent: false };
 }
 
+export function notTriage(url: URL, status: number): WrongServerError {
+  return new WrongServerError(`${url.origin} has no ${url.pathname} (${status}): it is not a triage service, or the URL has a wrong path (${WHERE_SERVER_IS_SET})`);
+}
+
 /** A 404 the triage service did not write (no `{ error, reason }`), or its "Cannot GET" for a route it lacks. */
-function notOurRoute(answer: HttpAnswer): boolean {
+export function notOurRoute(answer: Pick<HttpAnswer, 'status' | 'body'>): boolean {
   if (answer.status !== 404 && answer.status !== 405) return false;
   try {
     const body = JSON.parse(answer.body) as { error?: unknown; reason?: unknown };
@@ -198,9 +202,7 @@ export async function requestWithRetry(spec: RequestSpec, options: ServerOptions
     let wait = delay;
     try {
       const answer = await exchange(spec, options, policy.timeoutMs);
-      if (notOurRoute(answer)) {
-        throw new WrongServerError(`${url.origin} has no ${url.pathname} (${answer.status}): it is not a triage service, or the URL has a wrong path (${WHERE_SERVER_IS_SET})`);
-      }
+      if (notOurRoute(answer)) throw notTriage(url, answer.status);
       if (!RETRIED_STATUSES.has(answer.status)) return answer;
       why = `the service answered ${answer.status} (${errorReason(answer)})`;
       wait = retryAfterMs(answer) ?? delay;

@@ -55,6 +55,26 @@ async function fetchExecutable(server: ServerOptions, report: Report, dir: strin
   }
 }
 
+/**
+ * Our own --server/--token wherever they stand: after the id everything else goes to gdb, which has
+ * no flags of those names, so `triage gdb ID --server URL --batch -ex bt` means what it says.
+ */
+export function ownFlags(args: readonly string[], flags: GdbFlags): { flags: GdbFlags; gdb: string[] } {
+  const out: GdbFlags = { ...flags };
+  const gdb: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--(server|token)(?:=(.*))?$/.exec(args[i]);
+    if (!m) {
+      gdb.push(args[i]);
+      continue;
+    }
+    const value = m[2] ?? args[++i];
+    if (value === undefined) throw new UsageError(`--${m[1]} needs a value`);
+    out[m[1] as 'server' | 'token'] = value;
+  }
+  return { flags: out, gdb };
+}
+
 function runGdb(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn('gdb', args, { stdio: 'inherit', env });
@@ -83,10 +103,11 @@ export const registerGdb: RegisterCommand = (program: Command) => {
       .argument('[gdb-args...]', 'passed to gdb before the executable and core, e.g. --batch -ex bt')
       .passThroughOptions()
       .allowUnknownOption(),
-  ).action(async (id: string, passThrough: string[], flags: GdbFlags) => {
+  ).action(async (id: string, args: string[], given: GdbFlags) => {
     const dir = mkdtempSync(join(tmpdir(), 'triage-gdb-'));
     try {
       if (!/^[0-9a-f]{32}$/i.test(id)) throw new UsageError(`'${id}' is not a report id (32 hex digits); triage list reports shows them`);
+      const { flags, gdb: passThrough } = ownFlags(args, given);
       const server = serverOptions(flags);
       const reportId = id.toLowerCase();
       const { body: report, status } = await getJson<Report>(`${server.server}/v1/reports/${reportId}`, server).catch((err: unknown) => {

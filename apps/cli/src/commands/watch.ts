@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import type { LifecycleEvent } from '@triage/events';
 import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';
-import { describeNetworkError, serverOptions, UnreachableError, WrongServerError, type ServerOptions } from '../http-client';
+import { describeNetworkError, notOurRoute, notTriage, serverOptions, UnreachableError, WrongServerError, type ServerOptions } from '../http-client';
 import { positiveSeconds, UsageError } from '../options';
 import { onOutputClosed } from '../output';
 
@@ -119,6 +119,7 @@ function connect(options: WatchOptions, lastId: string | undefined, onMessage: (
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
         res.on('end', () => {
+          if (notOurRoute({ status: res.statusCode ?? 0, body })) return reject(notTriage(url, res.statusCode ?? 0));
           const err = new Error(`server answered ${res.statusCode}: ${body.slice(0, 300)}`);
           reject(res.statusCode && res.statusCode < 500 ? new WatchRefused(err.message) : err);
         });
@@ -164,7 +165,7 @@ export async function watchEvents(options: WatchOptions): Promise<void> {
       options.onStatus?.('the server closed the stream; reconnecting');
     } catch (err) {
       if (options.signal?.aborted) return;
-      if (err instanceof WatchRefused) throw err;
+      if (err instanceof WatchRefused || err instanceof WrongServerError) throw err;
       const url = new URL(`${options.server.server}/v1/events`);
       const described = describeNetworkError(err, url);
       if (described.permanent) throw new WrongServerError(`cannot talk to the triage service at ${url.origin}: ${described.reason}`);
