@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { stripVTControlCharacters } from 'node:util';
 import { join } from 'node:path';
 import { cliPath, runAsync } from '../support/cli';
 import { crash } from '../support/crashers';
@@ -206,7 +207,7 @@ describe('triage CLI against the service', { timeout: 240_000 }, () => {
     assert.match(oneLine(watch.stderr), /^triage: error: cannot reach the triage service at .* \(gave up after \d+ s\)$/);
   });
 
-  test('on a terminal: the upload progress bar shows speed and time left', async () => {
+  test('on a terminal: the upload progress bar shows speed and time left; gdb is interactive', async () => {
     // script(1) gives the CLI a pseudo-terminal, as a person's shell would.
     const big = crash('thread-crash').core;
     const command = `${process.execPath} ${cliPath} upload ${big} --server ${api.url}`;
@@ -214,6 +215,26 @@ describe('triage CLI against the service', { timeout: 240_000 }, () => {
     assert.equal(bar.status, 0, bar.stdout);
     assert.match(bar.stdout, /uploading \[=+\] 100% \| (\d+\.\d)\/\1 MiB \| \d+\.\d MiB\/s \| \d+s left/);
     assert.match(bar.stdout, /\/r\/[0-9a-f]{32}/);
+
+    const gdb = await new Promise<{ status: number | null; out: string }>((resolve, reject) => {
+      const child = spawn('script', ['-qec', `${process.execPath} ${cliPath} gdb ${reportId} --server ${api.url}`, '/dev/null'], { env: { ...process.env, ...isolated } });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      let out = '';
+      let asked = 0;
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        // Answer as a person would: page on, ask for a backtrace, then quit.
+        if (/continue without paging--$/.test(out)) child.stdin.write('c\n');
+        else if (/\(gdb\) $/.test(stripVTControlCharacters(out))) child.stdin.write(asked++ === 0 ? 'bt\n' : 'quit\n');
+      });
+      child.on('error', reject);
+      child.on('close', (status) => {
+        clearTimeout(timer);
+        resolve({ status, out });
+      });
+    });
+    assert.equal(gdb.status, 0, gdb.out);
+    assert.match(stripVTControlCharacters(gdb.out), /\(gdb\) bt\r?\n[\s\S]*session_user_len \(id=\d+\)\s+at \S*null_read\.c:\d+[\s\S]*\(gdb\) quit/);
 
   });
 
