@@ -42,6 +42,7 @@ let url = '';
 let c: CrashedCore;
 let bt: SatyrBacktrace;
 
+/** Crash records under the fs store (paths relative to its directory). */
 function dataFiles(): string[] {
   const out: string[] = [];
   const walk = (dir: string, rel: string) => {
@@ -57,7 +58,9 @@ function dataFiles(): string[] {
     }
   };
   walk(join(work, 'data'), '');
-  return out.filter((f) => !f.includes('.tmp')).sort();
+  // Stored crashes, uploads in flight and uReport records: what a refused request must not add. (Status
+  // and report files of earlier uploads may still be written by the worker meanwhile.)
+  return out.filter((f) => /(^|\/)(cores\/[0-9a-f]+\/core\.zst|uploads\/[^/]+|ureports\/[^/]+)$/.test(f)).sort();
 }
 
 async function reportOf(id: string): Promise<Report> {
@@ -150,6 +153,7 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
 
   test('bad uReports and core_backtraces: FAF error shape, 4xx naming the field, nothing stored', async () => {
     const before = dataFiles();
+    assert.ok(before.some((f) => f.endsWith('core.zst')) && before.some((f) => f.includes('ureports/')), `the check sees stored crashes: ${before.join(', ')}`);
     const bad = ureportFor(bt) as { problem: Record<string, unknown> };
     const python = { ...bad, problem: { ...bad.problem, type: 'python' } };
     let res = await http(`${url}/reports/new/`, { method: 'POST', body: ureportForm(python), headers: basic(up.token) });
