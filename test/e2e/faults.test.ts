@@ -7,71 +7,17 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStorage } from '@triage/storage';
 import { keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
 import { crash } from '../support/crashers';
+import { blackHole, freePort, OwnRedis } from './fault-harness';
 import { configFrom, dropRedisPrefix, http, json, S3Server, serviceEnv, sleep, startApi, startWorker, workerMain, type RunningApi } from './service-harness';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-faults-'));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-/** A redis-server of our own, without persistence, that can be killed and started again on the same port. */
-class OwnRedis {
-  private child?: ChildProcess;
-  constructor(readonly port: number) {}
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      if (spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') return;
-      await sleep(50);
-    }
-    throw new Error('redis-server did not start');
-  }
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      child.once('exit', () => r());
-      child.kill('SIGKILL');
-    });
-  }
-}
-
-/** An upstream debuginfod that accepts connections and never answers: each lookup waits for the client's timeout, so a job stays in "analyzing" for seconds. */
-async function blackHole(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, () => {
   const s3 = new S3Server(join(work, 's3'));
@@ -89,7 +35,7 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
   });
 
   test('Redis restarted under the API: 503 + Retry-After while down, uploads accepted again after', async () => {
-    const redis = new OwnRedis(await freePort());
+    const redis = new OwnRedis(await freePort(), work);
     await redis.start();
     const prefix = `triage-faults-redis-${process.pid}`;
     const config = configFrom({ ...serviceEnv({ redisPrefix: prefix, s3Port: s3.port }), REDIS_URL: redis.url, TRIAGE_RETENTION_SWEEP_MS: '0' });
@@ -145,6 +91,8 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
       TRIAGE_WORKER_CONCURRENCY: '1',
       TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-a'),
       TRIAGE_RETENTION_SWEEP_MS: '0',
+      // This test is about BullMQ's stalled-job recovery alone (the earlier test's cores stay queued in the bucket).
+      TRIAGE_RECONCILE_MS: '0',
       // The workers' own temp dir, to see what a killed job leaves behind.
       TMPDIR: join(work, 'worker-tmp'),
     };

@@ -11,6 +11,7 @@ import type { StoragePort } from '@triage/storage';
 import { AdminController } from './admin/admin.controller';
 import { CoreLifecycle } from './admin/core-lifecycle';
 import { ProblemIndexHooks } from './admin/problem-index-hooks';
+import { Reconciler } from './admin/reconciler.service';
 import { RetentionSweeper } from './admin/retention.service';
 import { ReprocessController } from './reprocess/reprocess.controller';
 import { ReprocessService } from './reprocess/reprocess.service';
@@ -73,6 +74,7 @@ export class AppModule {
       { provide: APP_INTERCEPTOR, useClass: ResponseInterceptor },
       CoreLifecycle,
       RetentionSweeper,
+      Reconciler,
       ProblemIndexHooks,
       // Problem catalog (read side) and the lifecycle event stream.
       problemCatalogProvider,

@@ -47,22 +47,26 @@ export class AnalyzeProcessor {
     const { coreId } = job.data;
     if (!isCoreId(coreId)) throw new UnrecoverableError(`invalid core id ${JSON.stringify(coreId)}`);
     const log = this.logger.child({ coreId, jobId: job.id, attempt: job.attemptsMade + 1 });
-    const previous = await this.records.readStatus(coreId);
-    // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
-    if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
-      log.info('report already written');
-      if (this.lifecycle && !(await this.lifecycle.isRecorded(coreId))) {
-        const stored = await this.records.readReport(coreId);
-        if (stored) await this.lifecycle.reportStored(stored, await this.records.readMeta(coreId));
-      }
-      return { coreId, alreadyDone: true };
-    }
-    const attempts = (previous?.attempts ?? 0) + 1;
-    await this.records.writeStatus(coreId, this.status('analyzing', attempts));
-    await this.lifecycle?.started(coreId, attempts);
     const started = Date.now();
-    const work = await makeScratchDir('job');
+    let attempts = job.attemptsMade + 1;
+    let work: string | undefined;
+    // Everything is inside the try, the first storage read included: with storage down the job must
+    // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
+      const previous = await this.records.readStatus(coreId);
+      // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
+      if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
+        log.info('report already written');
+        if (this.lifecycle && !(await this.lifecycle.isRecorded(coreId))) {
+          const stored = await this.records.readReport(coreId);
+          if (stored) await this.lifecycle.reportStored(stored, await this.records.readMeta(coreId));
+        }
+        return { coreId, alreadyDone: true };
+      }
+      attempts = (previous?.attempts ?? 0) + 1;
+      await this.records.writeStatus(coreId, this.status('analyzing', attempts));
+      await this.lifecycle?.started(coreId, attempts);
+      work = await makeScratchDir('job');
       const { report, meta } = await this.analyze(coreId, work);
       await this.records.writeReport(coreId, report);
       await this.records.writeStatus(coreId, this.status('done', attempts));
@@ -73,7 +77,8 @@ export class AnalyzeProcessor {
       const failure = describeFailure(err);
       const lastAttempt = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ ms: Date.now() - started, category: failure.category, permanent: failure.permanent, lastAttempt, err }, 'analysis failed');
-      // The status is best effort: with storage down it cannot be written, and the retry will write it.
+      // With storage down the status cannot be written: the API's reconciler queues the core again
+      // once storage answers (its status still says queued or analyzing, and no job is live).
       await this.records
         .writeStatus(coreId, this.status(lastAttempt ? 'failed' : 'queued', attempts, lastAttempt ? failure.reason : `will retry: ${failure.reason}`))
         .catch((statusErr: unknown) => log.error({ err: statusErr }, 'could not write the status'));
@@ -81,7 +86,7 @@ export class AnalyzeProcessor {
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
     } finally {
-      await rm(work, { recursive: true, force: true });
+      if (work) await rm(work, { recursive: true, force: true });
     }
   }
 

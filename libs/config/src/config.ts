@@ -54,6 +54,8 @@ const schema = z.object({
   TRIAGE_CORE_RETENTION_DAYS: z.coerce.number().min(0).default(30),
   /** How often the API runs the retention sweep, in milliseconds. 0 = never (run it elsewhere). */
   TRIAGE_RETENTION_SWEEP_MS: z.coerce.number().int().min(0).default(3_600_000),
+  /** How often the API re-queues cores whose job Redis lost (0: never). */
+  TRIAGE_RECONCILE_MS: z.coerce.number().int().min(0).default(300_000),
   /** BullMQ lock of a running job; a worker killed mid-job gives its job back after this long. */
   TRIAGE_WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often workers look for jobs whose worker stopped (BullMQ stalledInterval). */
@@ -104,6 +106,7 @@ export interface TriageConfig {
   linkSecret?: string;
   coreRetentionDays: number;
   retentionSweepMs: number;
+  reconcileMs: number;
   workerLockMs: number;
   workerStalledIntervalMs: number;
   workerHeartbeatFile: string;
@@ -158,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     linkSecret: e.TRIAGE_LINK_SECRET || undefined,
     coreRetentionDays: e.TRIAGE_CORE_RETENTION_DAYS,
     retentionSweepMs: e.TRIAGE_RETENTION_SWEEP_MS,
+    reconcileMs: e.TRIAGE_RECONCILE_MS,
     workerLockMs: e.TRIAGE_WORKER_LOCK_MS,
     workerStalledIntervalMs: e.TRIAGE_WORKER_STALLED_INTERVAL_MS,
     workerHeartbeatFile: e.TRIAGE_WORKER_HEARTBEAT_FILE,

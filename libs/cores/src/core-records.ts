@@ -165,6 +165,20 @@ export class CoreRecords {
     }
   }
 
+  /**
+   * Cores whose analysis has not ended: a raw core, no report, and a status of queued or analyzing
+   * (a core with no status yet counts as queued). What a reconciler must find a live job for.
+   */
+  async *unfinished(): AsyncIterable<{ id: string; status: CoreStatus }> {
+    const reported = new Set<string>();
+    for await (const r of this.reports()) reported.add(r.id);
+    for await (const c of this.rawCores()) {
+      if (reported.has(c.id)) continue;
+      const status = await this.currentStatus(c.id);
+      if (status && (status.state === 'queued' || status.state === 'analyzing')) yield { id: c.id, status };
+    }
+  }
+
   /** Every stored report with when it was written (reindex). */
   async *reports(): AsyncIterable<StoredObject> {
     for await (const obj of this.storage.list('reports/')) {

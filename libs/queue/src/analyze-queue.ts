@@ -46,6 +46,15 @@ export async function enqueueAnalysis(queue: Queue, job: AnalyzeJob): Promise<vo
   await queue.add(ANALYZE_QUEUE, job, { ...ANALYZE_JOB_OPTIONS, jobId: job.coreId });
 }
 
+/** Job states in which a worker has it or will take it: nothing needs queueing again. */
+const LIVE_STATES: ReadonlySet<string> = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
+/** Whether the core's analysis job is waiting or running (false when Redis lost it, or it failed/finished). */
+export async function hasLiveJob(queue: Queue, coreId: string): Promise<boolean> {
+  const job = await Job.fromId<AnalyzeJob>(queue, coreId);
+  return job !== undefined && LIVE_STATES.has(await job.getState());
+}
+
 /** The analyze queue for a producer outside the API (CLI tools, tests). Close the queue, then the connection. */
 export function createAnalyzeQueue(redisUrl: string, prefix: string): { queue: Queue<AnalyzeJob>; connection: Redis } {
   const connection = createRedis(redisUrl, 'blocking');

@@ -4,7 +4,7 @@ import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TriageConfig } from '@triage/config';
 import { RedisConnections } from '@triage/infra';
-import { ANALYZE_QUEUE, enqueueAnalysis, type AnalyzeJob } from '@triage/queue';
+import { ANALYZE_QUEUE, enqueueAnalysis, hasLiveJob, type AnalyzeJob } from '@triage/queue';
 import { ServiceUnavailableError } from '../http/errors';
 import { withDeadline } from './deadline';
 import { CONFIG } from './tokens';
@@ -52,6 +52,15 @@ export class AnalysisQueue implements OnModuleDestroy {
   async enqueue(job: AnalyzeJob): Promise<void> {
     try {
       await withDeadline(enqueueAnalysis(this.queue, job), REDIS_DEADLINE_MS, timedOut);
+    } catch (err) {
+      throw new ServiceUnavailableError('the job queue (Redis) is unavailable', 5, { cause: err });
+    }
+  }
+
+  /** Whether a worker has the core's job or will take it; throws ServiceUnavailableError when Redis does not answer. */
+  async hasLiveJob(coreId: string): Promise<boolean> {
+    try {
+      return await withDeadline(hasLiveJob(this.queue, coreId), REDIS_DEADLINE_MS, timedOut);
     } catch (err) {
       throw new ServiceUnavailableError('the job queue (Redis) is unavailable', 5, { cause: err });
     }

@@ -263,10 +263,14 @@ export class CoreUploadService {
     };
   }
 
-  /** Queues an analysis unless one is done or running; a failed analysis is retried by uploading again. */
+  /**
+   * Queues an analysis unless one is done or running; a failed analysis is retried by uploading again,
+   * and so is one whose job was lost (Redis restarted with nothing persisted while it was analysing).
+   */
   private async schedule(id: string): Promise<CoreState> {
     const status = await this.cores.readStatus(id);
-    if (status?.state === 'done' || status?.state === 'analyzing') return status.state;
+    if (status?.state === 'done') return status.state;
+    if (status?.state === 'analyzing' && (await this.queue.hasLiveJob(id))) return status.state;
     // Written before the job exists, so a fast worker's "analyzing" is never overwritten by "queued".
     if (status?.state !== 'queued') {
       await this.cores.writeStatus(id, { state: 'queued', updatedAt: new Date().toISOString(), attempts: status?.attempts ?? 0 });
