@@ -153,7 +153,7 @@ describe('reconcile with storage: nothing accepted is lost', { timeout: 240_000 
       await s3.start();
       await waitFor(api, id, 'done', 90_000, () => worker?.output() ?? '');
     } finally {
-      await s3.start().catch(() => undefined);
+      await s3.start();
       await worker?.stop();
       await api.close();
       await redis.kill();

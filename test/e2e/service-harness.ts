@@ -42,6 +42,7 @@ export class S3Server {
   constructor(private readonly directory: string) {}
 
   async start(): Promise<void> {
+    if (this.server) return;
     const server = new S3rver({ address: '127.0.0.1', port: this.port, directory: this.directory, silent: true, configureBuckets: [{ name: BUCKET }] });
     const address = await server.run();
     this.port = address.port;
