@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { migrateCatalog } from '@triage/catalog';
-import { CatalogLoader, CursorError, ProblemCatalog, type Problem, type RecordMeta } from '@triage/problems';
+import { CatalogLoader, CursorError, plausibleCrashTime, ProblemCatalog, recordMetaOf, type Problem, type RecordMeta } from '@triage/problems';
 import type { Report } from '@triage/report';
 import { createTestCatalog, type TestCatalog } from '../support/catalog';
 import { report } from '../support/fake-reports';
@@ -25,6 +25,35 @@ describe('catalog (PostgreSQL)', () => {
 
   test('migrations are versioned and applied once', async () => {
     assert.deepEqual(await migrateCatalog(tc.db, tc.schema), [], 'already at the newest version');
+  });
+
+  test('first/last seen, day counts and regressions use the crash time, not the upload time', async () => {
+    await catalog.clear();
+    const early = report(['late_upload_bug', 'main'], { exe: 'laptop-app' });
+    const later = report(['late_upload_bug', 'main'], { exe: 'laptop-app' });
+    // Crashed on day 1 and 3, both uploaded on day 10 (a machine back online).
+    const r1 = await catalog.record(early, { receivedAt: day(10), crashedAt: day(1) });
+    const r2 = await catalog.record(later, { receivedAt: day(10, 1), crashedAt: day(3) });
+    assert.equal(r2.problemId, r1.problemId);
+    const problem = await catalog.get(r1.problemId);
+    assert.equal(problem?.firstSeen, day(1));
+    assert.equal(problem?.lastSeen, day(3));
+    // Without a crash time the upload counts, as before.
+    const third = report(['late_upload_bug', 'main'], { exe: 'laptop-app' });
+    await catalog.record(third, { receivedAt: day(12) });
+    assert.equal((await catalog.get(r1.problemId))?.lastSeen, day(12));
+  });
+
+  test('a client crash time is believed unless it is after the upload (beyond a day of clock skew)', () => {
+    assert.equal(plausibleCrashTime('2024-05-01T10:00:00.000Z', day(10)), '2024-05-01T10:00:00.000Z');
+    assert.equal(plausibleCrashTime('2024-05-10T20:00:00Z', day(10)), '2024-05-10T20:00:00.000Z', 'a clock a little ahead');
+    assert.equal(plausibleCrashTime('2024-05-13T00:00:00Z', day(10)), undefined, 'days after the upload');
+    assert.equal(plausibleCrashTime('1970-01-01T00:00:00Z', day(10)), undefined, 'an unset clock');
+    assert.equal(plausibleCrashTime('yesterday', day(10)), undefined);
+    assert.equal(plausibleCrashTime(undefined, day(10)), undefined);
+    const meta = recordMetaOf(report(['x'], { exe: 'x' }), { metadata: { timestamp: '2024-05-02T00:00:00.000Z' }, uploads: [{ at: day(10) }] });
+    assert.equal(meta.crashedAt, '2024-05-02T00:00:00.000Z');
+    assert.equal(meta.receivedAt, day(10));
   });
 
   test('a generic signature never merges two programs; a component groups one program across executables', async () => {

@@ -5,6 +5,7 @@ import { redactReport } from '@triage/security';
 import { missingBuildIds, programOf } from './grouping';
 import { Grouper } from './grouper';
 import type { RecordMeta } from './model';
+import { occurredAt } from './record-meta';
 import { problemRow, type ProblemCatalog } from './problem-catalog';
 
 /** Rows per multi-row insert into the staging tables. */
@@ -60,7 +61,7 @@ export class CatalogLoader {
     if (this.seen.has(stored.id)) return;
     this.seen.add(stored.id);
     const report = redactReport(stored).report;
-    const at = meta.receivedAt instanceof Date ? meta.receivedAt : new Date(meta.receivedAt);
+    const at = occurredAt(meta);
     const program = programOf(report, meta);
     const grouped = this.grouper.group(report, program, (id, frames) => this.problems.push(problemRow(id, report, program, frames, at)));
     if (grouped.newSignature) this.signatures.push({ program, hash: report.signatureHash, id: grouped.id });

@@ -26,6 +26,6 @@ export {
 } from './problem-catalog';
 export { CatalogLoader } from './catalog-loader';
 export { rebuildCatalog, type RebuildOptions } from './rebuild';
-export { recordMetaOf, type StoredMetaFields } from './record-meta';
+export { occurredAt, plausibleCrashTime, recordMetaOf, type StoredMetaFields } from './record-meta';
 export type * from './model';
 export { recordAndAnnounce, recordReprocessed } from './lifecycle';

@@ -45,8 +45,14 @@ export interface RecordMeta {
   component?: string;
   /** The operating system as the client named it (os-release PRETTY_NAME, or abrt's os_release line). */
   os?: string;
-  /** When the core arrived (its first upload); drives first/last seen and the per-day counts. */
+  /** When the core arrived (its first upload); drives first/last seen and the per-day counts unless crashedAt is known. */
   receivedAt: Date | string;
+  /**
+   * When the program crashed, as the client recorded it (abrt's `time`, systemd-coredump's USEC from the
+   * file name or user.coredump.timestamp): first/last seen, the per-day counts and regressions use it, so
+   * a core uploaded late (a laptop back online, a backlog) counts on the day it crashed.
+   */
+  crashedAt?: Date | string;
 }
 
 export interface RecordResult {

@@ -6,6 +6,7 @@ import { redactReport } from '@triage/security';
 import { executableName, NEAR_DUPLICATE_THRESHOLD, problemFrames } from './distance';
 import { lengthBand, missingBuildIds, pickNearest, problemIdCandidates, programOf } from './grouping';
 import type { DayCount, Problem, ProblemFilters, ProblemPage, ProblemReportRef, RecordMeta, RecordResult, ReportNeighbourRefs, ReportPage, ReportPageOptions } from './model';
+import { occurredAt } from './record-meta';
 
 export const SAMPLE_REPORTS = 20;
 export const DEFAULT_REGRESSION_DAYS = 7;
@@ -30,11 +31,6 @@ export interface ProblemCatalogOptions {
 
 type Db = Kysely<CatalogTables> | Transaction<CatalogTables>;
 type ProblemRow = Selectable<ProblemsTable>;
-
-function toDate(value: Date | string): Date {
-  const d = value instanceof Date ? value : new Date(value);
-  return Number.isNaN(d.getTime()) ? new Date() : d;
-}
 
 /** The lower-case text the list's search looks in (pg_trgm index): what a person types to find a problem. */
 export function searchText(p: { id: string; signature: string; summary: string; executable: string; program: string; kind: string; blame: Blame; library?: string; frames: readonly string[] }): string {
@@ -96,7 +92,7 @@ export class ProblemCatalog {
    */
   async record(stored: Report, meta: RecordMeta, options: { replace?: boolean } = {}): Promise<RecordResult> {
     const report = redactReport(stored).report;
-    const at = toDate(meta.receivedAt);
+    const at = occurredAt(meta);
     const program = programOf(report, meta);
     return this.db.transaction().execute(async (tx) => {
       const before = await tx

@@ -1,6 +1,8 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { TriageConfig } from '@triage/config';
+import type { CoreMeta } from '@triage/cores';
+import { plausibleCrashTime } from '@triage/problems';
 import { contractJson, type ReportJson } from '@triage/report';
 import { ApiError, notFound } from '../http/errors';
 import { baseUrl, coreLinks, type CoreLinks } from '../http/links';
@@ -17,8 +19,16 @@ export interface StatusAnswer extends CoreLinks {
   attempts: number;
   reason?: string;
   uploads: number;
+  /** When the program crashed, as the client recorded it (abrt `time`, systemd-coredump USEC); absent when unknown or implausible. */
+  crashedAt?: string;
   /** The raw core is gone (retention or request); the report remains. */
   coreDeleted?: boolean;
+}
+
+/** The crash time the catalog counts the core at (the same rule: believed unless after the upload). */
+function crashTimeOf(meta: CoreMeta | undefined): { crashedAt?: string } {
+  const crashedAt = meta && plausibleCrashTime(meta.metadata.timestamp, meta.uploads[0]?.at ?? new Date());
+  return crashedAt ? { crashedAt } : {};
 }
 
 @Scope('read')
@@ -39,6 +49,7 @@ export class CoresController {
       attempts: status.attempts,
       ...(status.reason ? { reason: status.reason } : {}),
       uploads: meta?.uploads.length ?? 0,
+      ...crashTimeOf(meta),
       ...(status.coreDeleted ? { coreDeleted: true } : {}),
       ...coreLinks(baseUrl(this.config, req), id),
     };
@@ -51,10 +62,10 @@ export class CoresController {
 
   /** 200 with the report; 202 with the status while the analysis is pending; 422 when it failed; 404 unknown. */
   @Get('reports/:id')
-  async report(@Param('id') raw: string, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<ReportJson | StatusAnswer> {
+  async report(@Param('id') raw: string, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<(ReportJson & { crashedAt?: string }) | StatusAnswer> {
     const id = coreIdParam(raw);
     const report = await this.cores.readReport(id);
-    if (report) return contractJson(report);
+    if (report) return { ...contractJson(report), ...crashTimeOf(await this.cores.readMeta(id)) };
     const status = await this.statusOf(id, req);
     if (status.status === 'failed') throw new ApiError(422, 'analysis-failed', status.reason ?? 'the analysis failed');
     res.status(202).setHeader('Retry-After', '2');

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { CoreMetadata } from '@triage/intake';
+import { parseSystemdName, type CoreMetadata } from '@triage/intake';
 import { badRequest } from '../http/errors';
 
 /** What a client may say about an upload, by query parameter or `X-Triage-<Name>` header. */
@@ -39,11 +39,25 @@ function checked(name: string, value: string | undefined): string | undefined {
   return value;
 }
 
+/** `crashed_at`: ISO 8601, or unix seconds (abrt's `time`); a bad value is a 400, never a silent upload time. */
+function crashTime(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw badRequest(`crashed_at ${JSON.stringify(value.slice(0, 40))} is neither ISO 8601 nor unix seconds`);
+  return new Date(ms).toISOString();
+}
+
 export function uploadFields(req: Request, defaultFilename?: string): UploadFields {
   const metadata: CoreMetadata = {};
   for (const [name, key] of Object.entries(FIELDS)) {
     const value = checked(name, field(req, name));
     if (value !== undefined) metadata[key] = value;
   }
-  return { filename: checked('filename', field(req, 'filename')) ?? defaultFilename, metadata };
+  const filename = checked('filename', field(req, 'filename')) ?? defaultFilename;
+  // systemd-coredump names its files core.COMM.UID.BOOTID.PID.USEC: the crash time travels in the name
+  // (the CLI and the contrib/systemd hook send it); what the client said outright wins.
+  const systemd = filename ? parseSystemdName(filename) : undefined;
+  const timestamp = crashTime(checked('crashed_at', field(req, 'crashed_at'))) ?? systemd?.timestamp;
+  if (timestamp) metadata.timestamp = timestamp;
+  return { filename, metadata };
 }
