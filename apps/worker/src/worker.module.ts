@@ -13,6 +13,7 @@ import { AnalyzeWorker } from './analyze.worker';
 import { JobLifecycle } from './lifecycle';
 import { MemoryProcessor } from './memory.processor';
 import { MemoryWorker } from './memory.worker';
+import { Notifications } from './notifications';
 import { ReprocessWorker } from './reprocess.worker';
 import { ANALYZER, CONFIG, STORAGE } from './tokens';
 
@@ -48,6 +49,7 @@ export class WorkerModule {
         MemoryProcessor,
         MemoryWorker,
         ReprocessWorker,
+        Notifications,
       ],
     };
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -68,6 +69,10 @@ const schema = z.object({
   TRIAGE_MEMORY_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
   /** How long the API waits for a worker to answer a memory read before it answers 504. */
   TRIAGE_MEMORY_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120_000),
+  /** Webhooks notified of new, regressed and reprocessed problems: a JSON list (see README "Notifications"). */
+  TRIAGE_WEBHOOKS: z.string().default(''),
+  /** A file (a mounted Secret) holding the same JSON list; its hooks are added to TRIAGE_WEBHOOKS'. */
+  TRIAGE_WEBHOOKS_FILE: z.string().optional(),
   /** pino level of the API and worker logs. */
   TRIAGE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -113,7 +118,55 @@ export interface TriageConfig {
   drainTimeoutMs: number;
   memoryConcurrency: number;
   memoryTimeoutMs: number;
+  /** Optional (config literals in tests): none = no notifications. */
+  webhooks?: WebhookConfig[];
   logLevel: LogLevel;
+}
+
+/** The lifecycle events a webhook can be told about. */
+export const WEBHOOK_EVENTS = ['problem-new', 'problem-regressed', 'report-reprocessed'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+const webhookSchema = z
+  .object({
+    url: z.string().url(),
+    /** `json`: the documented body; `slack`: `{"text": ...}` for a Slack (or Mattermost, Rocket.Chat) incoming webhook. */
+    format: z.enum(['json', 'slack']).default('json'),
+    /** HMAC-SHA256 key of the X-Triage-Signature header; unset = unsigned. */
+    secret: z.string().min(1).optional(),
+    events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).default([...WEBHOOK_EVENTS]),
+  })
+  .strict();
+export type WebhookConfig = z.infer<typeof webhookSchema>;
+
+function parseWebhooks(text: string, from: string): WebhookConfig[] {
+  if (!text.trim()) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${from}: not JSON (${(err as Error).message})`);
+  }
+  const parsed = z.array(webhookSchema).safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${[from, ...i.path].join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+function webhooksFrom(inline: string, file: string | undefined): WebhookConfig[] {
+  let fromFile: WebhookConfig[] = [];
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: TRIAGE_WEBHOOKS_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    fromFile = parseWebhooks(text, 'TRIAGE_WEBHOOKS_FILE');
+  }
+  return [...parseWebhooks(inline, 'TRIAGE_WEBHOOKS'), ...fromFile];
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -127,6 +180,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  const webhooks = webhooksFrom(e.TRIAGE_WEBHOOKS, e.TRIAGE_WEBHOOKS_FILE || undefined);
+  // A notification is only useful with a link a reader can open; the worker has no request to take a host from.
+  if (webhooks.length > 0 && !e.TRIAGE_PUBLIC_URL) throw new ConfigError('invalid configuration: TRIAGE_WEBHOOKS needs TRIAGE_PUBLIC_URL (the base of the page links in each notification)');
   const storage: StorageConfig =
     e.TRIAGE_STORAGE === 'fs'
       ? { kind: 'fs', dir: e.TRIAGE_DATA_DIR }
@@ -168,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     drainTimeoutMs: e.TRIAGE_DRAIN_TIMEOUT_MS,
     memoryConcurrency: e.TRIAGE_MEMORY_CONCURRENCY,
     memoryTimeoutMs: e.TRIAGE_MEMORY_TIMEOUT_MS,
+    webhooks,
     logLevel: e.TRIAGE_LOG_LEVEL,
   };
 }
