@@ -12,7 +12,12 @@ import { Redis } from 'ioredis';
 import { ConfigError, loadConfig, type WebhookConfig } from '@triage/config';
 import { EventBus, type NewEvent } from '@triage/events';
 import { WebhookDispatcher, type Notification } from '@triage/notify';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crash } from '../support/crashers';
 import { dropRedisPrefix, testRedisUrl } from '../support/redis';
+import { catalogEnvFor, configFrom, dropRedisPrefix as dropService, http, json, startApi, startWorker } from './service-harness';
 
 interface Received {
   path: string;
@@ -168,5 +173,60 @@ describe('TRIAGE_WEBHOOKS', () => {
     assert.throws(() => loadConfig({ TRIAGE_PUBLIC_URL: PUBLIC, TRIAGE_WEBHOOKS: '[{"url":"x","format":"xml"}]' }), (e: unknown) => e instanceof ConfigError && /TRIAGE_WEBHOOKS\.0\.url/.test(e.message) && /TRIAGE_WEBHOOKS\.0\.format/.test(e.message));
     assert.throws(() => loadConfig({ TRIAGE_WEBHOOKS: '[{"url":"https://h.example/"}]' }), /needs TRIAGE_PUBLIC_URL/);
     assert.throws(() => loadConfig({ TRIAGE_PUBLIC_URL: PUBLIC, TRIAGE_WEBHOOKS_FILE: '/nonexistent/hooks.json' }), /cannot read \/nonexistent\/hooks.json \(ENOENT\)/);
+  });
+});
+
+describe('webhooks from the worker process', { timeout: 180_000 }, () => {
+  const prefix = `test-webhooks-worker-${randomUUID()}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'triage-webhooks-'));
+  after(async () => {
+    await dropService(prefix);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('an uploaded crash of a new problem reaches the receiver once, signed, with its count and page links', async () => {
+    const r = await receiver([500]);
+    const secret = 'worker-secret';
+    const env = {
+      TRIAGE_STORAGE: 'fs',
+      TRIAGE_DATA_DIR: dataDir,
+      TRIAGE_REDIS_PREFIX: prefix,
+      REDIS_URL: testRedisUrl,
+      ...catalogEnvFor(prefix),
+      TRIAGE_TOKENS: '',
+      TRIAGE_RETENTION_SWEEP_MS: '0',
+      TRIAGE_DEBUGINFO_CACHE: join(dataDir, 'cache'),
+      TRIAGE_WORKER_HEARTBEAT_FILE: join(dataDir, 'heartbeat'),
+      TRIAGE_PUBLIC_URL: PUBLIC,
+      TRIAGE_WEBHOOKS: JSON.stringify([{ url: r.url, secret, events: ['problem-new'] }]),
+    };
+    const api = await startApi(configFrom(env));
+    const worker = startWorker(env);
+    try {
+      // The worker starts its dispatcher from the stream's end: wait until it says it is on.
+      while (!worker.output().includes('webhook notifications on')) {
+        if (worker.child.exitCode !== null) throw new Error(`worker exited: ${worker.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const res = await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(crash('null-read').core) });
+      assert.equal(res.status, 202, res.text);
+      const id = json<{ id: string }>(res).id;
+      await r.next(2);
+      assert.equal(r.got[0].body, r.got[1].body, 'the 500 was retried with the same body');
+      const post = r.got[1];
+      assert.equal(post.headers['x-triage-signature'], `sha256=${createHmac('sha256', secret).update(post.body).digest('hex')}`);
+      const body = JSON.parse(post.body) as Notification;
+      assert.equal(body.event, 'problem-new');
+      assert.equal(body.report.id, id);
+      assert.equal(body.report.pageUrl, `https://triage.example.org/r/${id}`);
+      assert.equal(body.problem.pageUrl, `https://triage.example.org/p/${body.problem.id}`);
+      assert.equal(body.problem.count, 1);
+      assert.equal(body.problem.executable, 'null-read');
+    } finally {
+      await worker.stop();
+      await api.close();
+      r.server.close();
+    }
+    assert.equal(r.got.length, 2);
   });
 });
