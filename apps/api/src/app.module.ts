@@ -32,6 +32,7 @@ import { UploadsController } from './intake/uploads.controller';
 import { FafController } from './faf/faf.controller';
 import { FafService } from './faf/faf.service';
 import { UReportIndex } from './faf/ureport-index';
+import { CoreLocks } from './intake/core-locks';
 import { UploadsJanitor } from './intake/uploads-janitor.service';
 import { AnalysisEvents } from './metrics/analysis-events.service';
 import { MetricsController } from './metrics/metrics.controller';
@@ -65,6 +66,7 @@ export class AppModule {
       CoreStore,
       CoreUploadService,
       UploadsJanitor,
+      CoreLocks,
       Metrics,
       AnalysisEvents,
       // Access control (tokens, scopes, signed links), admin operations and raw-core retention.

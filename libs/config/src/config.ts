@@ -38,6 +38,10 @@ const schema = z.object({
   S3_BUCKET: z.string().default('triage'),
   S3_REGION: z.string().default('us-east-1'),
   TRIAGE_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 ** 3),
+  /** An upload that sends no bytes for this long is answered 408 (a slow but moving upload is never cut). */
+  TRIAGE_UPLOAD_IDLE_MS: z.coerce.number().int().positive().default(30_000),
+  /** Uploads streamed at once per API process (each holds a zstd process); past it: 503 + Retry-After. */
+  TRIAGE_MAX_CONCURRENT_UPLOADS: z.coerce.number().int().positive().default(32),
   TRIAGE_MAX_CORE_BYTES: z.coerce.number().int().positive().default(16 * 1024 ** 3),
   TRIAGE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   TRIAGE_DEBUGINFO_CACHE: z.string().default(join(tmpdir(), 'triage-debuginfo-cache')),
@@ -99,6 +103,8 @@ export interface TriageConfig {
   reprocessPerMinute: number;
   storage: StorageConfig;
   maxUploadBytes: number;
+  uploadIdleMs: number;
+  maxConcurrentUploads: number;
   maxCoreBytes: number;
   workerConcurrency: number;
   debuginfoCacheDir: string;
@@ -206,6 +212,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     reprocessPerMinute: e.TRIAGE_REPROCESS_PER_MINUTE,
     storage,
     maxUploadBytes: e.TRIAGE_MAX_UPLOAD_BYTES,
+    uploadIdleMs: e.TRIAGE_UPLOAD_IDLE_MS,
+    maxConcurrentUploads: e.TRIAGE_MAX_CONCURRENT_UPLOADS,
     maxCoreBytes: e.TRIAGE_MAX_CORE_BYTES,
     workerConcurrency: e.TRIAGE_WORKER_CONCURRENCY,
     debuginfoCacheDir: e.TRIAGE_DEBUGINFO_CACHE,

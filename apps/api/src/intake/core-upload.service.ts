@@ -13,12 +13,14 @@ import type { CoreMeta, CoreState, UploadEvent } from '../cores/core-record';
 import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { withDeadline } from '../infra/deadline';
+import { ApiError, ServiceUnavailableError } from '../http/errors';
 import { CONFIG, STORAGE } from '../infra/tokens';
 import { EventsService } from '../events/events.service';
 import { Metrics } from '../metrics/metrics.service';
+import { CoreLocks } from './core-locks';
 import type { UploadFields } from './upload-fields';
 
-/** How long a failed upload may take to wind down (pipeline and store both settled) before we clean up anyway. */
+/** How long the store may take to finish an upload once its last byte arrived (or it failed) before we clean up anyway. */
 const SETTLE_DEADLINE_MS = 60_000;
 
 export interface CoreUpload {
@@ -69,6 +71,7 @@ interface PutCore {
 @Injectable()
 export class CoreUploadService {
   private readonly logger = new Logger('upload');
+  private inFlight = 0;
 
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
@@ -77,9 +80,16 @@ export class CoreUploadService {
     private readonly queue: AnalysisQueue,
     private readonly metrics: Metrics,
     private readonly events: EventsService,
+    private readonly locks: CoreLocks,
   ) {}
 
   async accept(upload: CoreUpload): Promise<AcceptedCore> {
+    // Refused before a byte is read: the client retries later instead of piling zstd processes up here.
+    if (this.inFlight >= this.config.maxConcurrentUploads) {
+      this.metrics.upload(upload.via, 'rejected');
+      throw new ServiceUnavailableError(`${this.inFlight} uploads are being received; try again shortly`, 5);
+    }
+    this.inFlight++;
     try {
       const accepted = await this.acceptOrThrow(upload);
       this.metrics.upload(upload.via, accepted.duplicate ? 'duplicate' : 'accepted');
@@ -87,6 +97,8 @@ export class CoreUploadService {
     } catch (err) {
       this.metrics.upload(upload.via, 'rejected');
       throw err;
+    } finally {
+      this.inFlight--;
     }
   }
 
@@ -103,6 +115,12 @@ export class CoreUploadService {
     const hostname = upload.fields.metadata.hostname ?? stored.metadata.hostname;
     // The id is the content hash, so "received" can only be told once the bytes are in.
     await this.events.publish({ type: 'core-received', coreId: id, via: upload.via, bytes: stored.wireBytes, ...(hostname ? { hostname } : {}) });
+    // Concurrent uploads of the same core commit one after the other: exact counts, one first writer,
+    // and the undo below can only remove a core that no other upload was told is stored.
+    return this.locks.withLock(id, () => this.commitAndSchedule(id, stored, upload, hostname));
+  }
+
+  private async commitAndSchedule(id: string, stored: StoredUpload, upload: CoreUpload, hostname: string | undefined): Promise<AcceptedCore> {
     const created = await this.commit(id, stored, upload);
     try {
       const status = await this.schedule(id);
@@ -138,6 +156,9 @@ export class CoreUploadService {
       wireBytes += chunk.length;
     });
     body.on('error', (err) => wire.destroy(err));
+    const idle = idleWatch(body, this.config.uploadIdleMs, (ms) =>
+      wire.destroy(new ApiError(408, 'timeout', `no bytes arrived for ${Math.round(ms / 1000)} s; the upload was dropped (send it again)`)),
+    );
     body.pipe(wireLimit).pipe(wire);
     wireLimit.on('error', (err: Error) => wire.destroy(err));
     const streams: Array<{ destroy(): void }> = [wire, wireLimit];
@@ -169,6 +190,8 @@ export class CoreUploadService {
       for (const s of streams) s.destroy();
       await this.storage.delete(uploadKey).catch(() => undefined);
       throw err;
+    } finally {
+      idle.stop();
     }
   }
 
@@ -201,8 +224,11 @@ export class CoreUploadService {
       zstd.destroy(err);
       throw err;
     });
-    // Both settle before we go on: deleting the upload while a put still runs could leave it behind.
-    const [flow, put] = await withDeadline(Promise.allSettled([flowing, putting]), SETTLE_DEADLINE_MS, () => new Error('upload did not settle'));
+    // Both settle before we go on: deleting the upload while a put still runs could leave it behind. The
+    // transfer itself takes as long as it takes (a stalled client is caught by the idle watch); only the
+    // store's wind-down after the last byte is bounded.
+    const [flow] = await Promise.allSettled([flowing]);
+    const [put] = await withDeadline(Promise.allSettled([putting]), SETTLE_DEADLINE_MS, () => new Error('the store did not finish the upload'));
     if (put.status === 'rejected') throw put.reason;
     if (flow.status === 'rejected') throw flow.reason;
     return { storedSize: put.value.size, facts: await facts.finish(), corruption: facts.corruption() };
@@ -278,6 +304,31 @@ export class CoreUploadService {
     await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
     return 'queued';
   }
+}
+
+/**
+ * Calls `onIdle` when `body` delivers no bytes for `ms` while we are reading it. A body paused by our own
+ * backpressure (slow storage) is not idle: the clock only runs while it flows.
+ */
+function idleWatch(body: Readable, ms: number, onIdle: (ms: number) => void): { stop(): void } {
+  let last = Date.now();
+  const onData = (): void => {
+    last = Date.now();
+  };
+  body.on('data', onData);
+  const timer = setInterval(() => {
+    if (body.isPaused() || body.readableEnded) last = Date.now();
+    else if (Date.now() - last >= ms) {
+      stop();
+      onIdle(ms);
+    }
+  }, Math.min(1_000, ms / 4));
+  timer.unref();
+  const stop = (): void => {
+    clearInterval(timer);
+    body.off('data', onData);
+  };
+  return { stop };
 }
 
 /** Why the uploaded bytes are no core the analysis can read, from what the single pass saw. */
