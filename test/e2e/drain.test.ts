@@ -130,7 +130,7 @@ test('SIGTERM during an upload: it completes, new uploads are told to retry, and
   // The real CLI, refused by the draining API: it waits Retry-After and tries again.
   let cliErr = '';
   const cli = runAsync(process.execPath, [cliPath, 'upload', refused, '--server', base, '--json', '--retries', '8'], {}, (soFar) => (cliErr = soFar));
-  await until('the CLI was told to retry', () => /503 the server is shutting down: send it again; retry 1 in 5\.0 s/.test(cliErr), () => `${first.output()}\nCLI: ${cliErr}`);
+  await until('the CLI was told to retry', () => /answered 503 \(the server is shutting down: send it again\); retry 1 of 8 in 5\.0 s/.test(cliErr), () => `${first.output()}\nCLI: ${cliErr}`);
 
   const done = await upload.finish();
   assert.equal(done.status, 202, done.body);

@@ -53,12 +53,20 @@ async function keysUnder(prefix: string): Promise<string[]> {
   return out;
 }
 
+before(async () => {
+  crash('null-read');
+  crash('thread-crash');
+  crash('assert');
+  await s3.start();
+});
+
+after(async () => {
+  await s3.stop().catch(() => undefined);
+  rmSync(work, { recursive: true, force: true });
+});
+
 describe('uploads: exact under concurrency, patient with slow clients, bounded', { timeout: 180_000 }, () => {
   before(async () => {
-    crash('null-read');
-    crash('thread-crash');
-    crash('assert');
-    await s3.start();
     const env = serviceEnv({ redisPrefix: run, s3Port: s3.port, extra: { TRIAGE_UPLOAD_IDLE_MS: '1500', TRIAGE_MAX_CONCURRENT_UPLOADS: '40', TRIAGE_RECONCILE_MS: '0' } });
     const config = configFrom(env);
     storage = createStorage(config.storage);
@@ -67,9 +75,7 @@ describe('uploads: exact under concurrency, patient with slow clients, bounded',
 
   after(async () => {
     await api?.close();
-    await s3.stop().catch(() => undefined);
     await dropRedisPrefix(run);
-    rmSync(work, { recursive: true, force: true });
   });
 
   test('32 concurrent identical uploads: 32 answers of 202, one first writer, counted 32 times', async () => {
@@ -102,7 +108,6 @@ describe('uploads past the concurrency cap', { timeout: 120_000 }, () => {
   let capped: RunningApi;
   before(async () => {
     const env = serviceEnv({ redisPrefix: `${run}-cap`, s3Port: s3.port, extra: { TRIAGE_UPLOAD_IDLE_MS: '5000', TRIAGE_MAX_CONCURRENT_UPLOADS: '1', TRIAGE_RECONCILE_MS: '0' } });
-    await s3.start().catch(() => undefined);
     capped = await startApi(configFrom(env));
   });
   after(async () => {
