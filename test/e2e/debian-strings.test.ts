@@ -30,7 +30,8 @@ sys:x:3:3:sys:/dev:/usr/sbin/nologin
 
 const SCRIPT = `
 import os
-log = b"2026-12-02 05:10:00,123 INFO loading lb.cfg from the working directory\\n"
+# Built at run time: the program's own source text is in the core too, and must not hold the log line.
+log = b"2026-12-02 05:10:00,123 INFO " + b"loading lb.cfg from the working directory\\n"
 with open("lb.cfg", "rb") as f:
     config = f.read()
 with open("passwd", "rb") as f:
