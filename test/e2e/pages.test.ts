@@ -22,6 +22,20 @@ import { crash, type CrasherName } from '../support/crashers';
 import { catalogSchemaFor, configFrom, dropRedisPrefix, startApi, type RunningApi } from './service-harness';
 import { migrateCatalog, openCatalog } from '@triage/catalog';
 
+/** Names the deepest element that reaches past the screen's right edge, so a width failure says what to fix. */
+const WIDEST_ELEMENT = `(() => {
+  const name = (e) => e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ').join('.') : '');
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let n = walker.nextNode(); n && found.length < 3; n = walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    const right = range.getBoundingClientRect().right;
+    if (right > 390.5) found.push(name(n.parentElement) + ' "' + n.textContent.trim().slice(0, 80) + '" right=' + Math.round(right));
+  }
+  return found.join('; ');
+})()`;
+
 const repoRoot = resolve(__dirname, '..', '..', '..');
 const artifacts = join(repoRoot, 'test', 'artifacts');
 const CHROMIUM = '/usr/bin/chromium';
@@ -233,7 +247,8 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
         for (const [name, path] of pages) {
           await phone.goto(`${api.url}${path}`);
           const width = await phone.evaluate<number>('document.documentElement.scrollWidth');
-          assert.ok(width <= 390, `${path} (${scheme}) is ${width} px wide on a 390 px screen`);
+          const culprit = width <= 390 ? '' : await phone.evaluate<string>(WIDEST_ELEMENT);
+          assert.ok(width <= 390, `${path} (${scheme}) is ${width} px wide on a 390 px screen: ${culprit}`);
           const bg = await phone.evaluate<string>('getComputedStyle(document.body).backgroundColor');
           const [r, g, b] = (bg.match(/\d+/g) ?? []).map(Number);
           const luminance = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;

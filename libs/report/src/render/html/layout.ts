@@ -40,7 +40,7 @@ input,select,button{font:inherit;padding:.2rem .35rem;max-width:100%}
 button.copy{font-size:.8rem;padding:.05rem .5rem;margin-left:.4rem;cursor:pointer;border:1px solid var(--line);border-radius:.3rem;background:var(--soft);color:var(--fg)}
 svg.chart{max-width:100%;height:auto}svg.chart rect{fill:var(--bar)}svg.chart rect.zero{fill:var(--zero)}svg.chart text{font-size:10px;fill:var(--dim)}
 .pager,.neighbours{display:flex;flex-wrap:wrap;gap:.4rem 1rem;margin:.8rem 0}
-details{margin:.4rem 0}summary{cursor:pointer}
+details{margin:.4rem 0}summary{cursor:pointer;overflow-wrap:anywhere}.facts dd,li,p{overflow-wrap:anywhere}
 nav{display:flex;flex-wrap:wrap;gap:.3rem 1rem;align-items:center}
 @media (max-width:640px){
 body{padding:0 .75rem 1.5rem}
