@@ -29,6 +29,51 @@ export function timedSync(cmd: string, args: string[]): number {
   return ms;
 }
 
+/** Wall time of one run of `argv` (output thrown away); a non-zero exit is an error, as the figure would be of a failure. */
+export function timedRun(argv: string[]): Promise<number> {
+  return new Promise((done, fail) => {
+    const t0 = now();
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr?.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
+    child.on('error', fail);
+    child.on('close', (code, signal) => {
+      const ms = now() - t0;
+      if (code === 0) done(ms);
+      else fail(new Error(`${argv.join(' ')} exited ${code ?? signal}: ${err.trim()}`));
+    });
+  });
+}
+
+export interface Paired {
+  /** Median wall ms of A and of B. */
+  a: number;
+  b: number;
+  /** Median of the per-pair ratios A/B (pairing keeps the ratio meaningful when the machine's speed drifts). */
+  ratio: number;
+  /** Smallest and largest per-pair ratio: a wide spread says the machine was noisy. */
+  ratioMin: number;
+  ratioMax: number;
+  runs: number;
+}
+
+/** Runs A and B in turn (A B A B ...) after `warmup` unmeasured pairs; whole processes, start-up included. */
+export async function pairedRuns(a: string[], b: string[], runs: number, warmup = 1): Promise<Paired> {
+  for (let i = 0; i < warmup; i++) {
+    await timedRun(a);
+    await timedRun(b);
+  }
+  const ta: number[] = [];
+  const tb: number[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    ta.push(await timedRun(a));
+    tb.push(await timedRun(b));
+    ratios.push(ta[i] / tb[i]);
+  }
+  return { a: median(ta), b: median(tb), ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), runs };
+}
+
 export function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   if (s.length === 0) return NaN;
@@ -47,20 +92,22 @@ export function buildToucher(dir: string): string {
 
 let coreSeq = 0;
 
-/** Runs the toucher over `mib` MiB and returns its core (core_pattern 'core': it lands in the cwd). */
-export function makeCore(exe: string, mib: number, dir: string): string {
+/** Runs `argv` with core dumps on in a fresh folder under `dir` and returns its core (core_pattern 'core': it lands in the cwd). */
+export function crashFor(argv: string[], dir: string): string {
   const cwd = join(dir, `crash-${process.pid}-${coreSeq++}`);
   mkdirSync(cwd, { recursive: true });
-  spawnSync('bash', ['-c', 'ulimit -c unlimited; exec "$@"', 'toucher', exe, String(Math.max(1, Math.round(mib)))], {
-    cwd,
-    stdio: 'ignore',
-  });
+  spawnSync('bash', ['-c', 'ulimit -c unlimited; exec "$@"', 'crasher', ...argv], { cwd, stdio: 'ignore' });
   const found = readdirSync(cwd).filter((f) => f === 'core' || f.startsWith('core.'));
   if (found.length !== 1) {
     const pattern = readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim();
-    throw new Error(`the toucher left no core in ${cwd} (core_pattern '${pattern}'; the bench needs 'core' or 'core.%p')`);
+    throw new Error(`${argv[0]} left no core in ${cwd} (core_pattern '${pattern}'; the bench needs 'core' or 'core.%p')`);
   }
   return join(cwd, found[0]);
+}
+
+/** Runs the toucher over `mib` MiB and returns its core. */
+export function makeCore(exe: string, mib: number, dir: string): string {
+  return crashFor([exe, String(Math.max(1, Math.round(mib)))], dir);
 }
 
 export function fileSize(path: string): number {
@@ -163,20 +210,34 @@ export function uploadFile(baseUrl: string, path: string): Promise<UploadAnswer>
   });
 }
 
-/** Polls GET /v1/reports/:id until the report is there (200) or the analysis failed. */
-export async function waitReport(baseUrl: string, id: string, timeoutMs = 120_000, pollMs = 10): Promise<void> {
+/**
+ * Polls GET /v1/cores/:id until the analysis is done (then the report must answer 200) or failed, as a
+ * client does. Resolves with the number of 503 answers seen on the way: s3rver writes an object in
+ * place, so a status read while the worker rewrites it can fail, and a client simply asks again.
+ */
+export async function waitReport(baseUrl: string, id: string, timeoutMs = 120_000, pollMs = 10): Promise<number> {
   const deadline = Date.now() + timeoutMs;
+  let unavailable = 0;
   for (;;) {
-    const res = await fetch(`${baseUrl}/v1/reports/${id}`);
+    const res = await fetch(`${baseUrl}/v1/cores/${id}`);
     const body = await res.text();
-    if (res.status === 200) return;
-    if (res.status !== 202) throw new Error(`report ${id}: HTTP ${res.status}: ${body.slice(0, 300)}`);
+    if (res.status === 503 && Date.now() < deadline) {
+      unavailable++;
+      await new Promise((r) => setTimeout(r, pollMs));
+      continue;
+    }
+    if (res.status !== 200) throw new Error(`status of ${id}: HTTP ${res.status}: ${body.slice(0, 300)}`);
+    const status = JSON.parse(body) as { status?: string; reason?: string };
+    if (status.status === 'done') break;
+    if (status.status === 'failed') throw new Error(`analysis of ${id} failed: ${status.reason ?? '?'}`);
     if (Date.now() > deadline) throw new Error(`report ${id}: not ready after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, pollMs));
   }
+  const report = await fetch(`${baseUrl}/v1/reports/${id}`);
+  const text = await report.text();
+  if (report.status !== 200) throw new Error(`report ${id}: HTTP ${report.status}: ${text.slice(0, 300)}`);
+  return unavailable;
 }
-
-export { dropRedisPrefix } from '../test/support/redis';
 
 export function sync(): void {
   spawnSync('sync', [], { stdio: 'ignore' });

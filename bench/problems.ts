@@ -13,15 +13,9 @@ import { CatalogLoader, ProblemCatalog, rebuildCatalog, type ProblemFilters } fr
 import type { CrashKind, Report } from '@triage/report';
 import { FsStorage } from '@triage/storage';
 import { median, now } from './lib';
+import type { Row } from './table';
 
-export interface ProblemsBenchRow {
-  measure: string;
-  ours: string;
-  floor: string;
-  ratio: string;
-  target: string;
-  verdict: string;
-}
+export type ProblemsBenchRow = Omit<Row, 'section'>;
 
 export interface ProblemsBenchContext {
   databaseUrl: string;

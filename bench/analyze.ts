@@ -1,0 +1,72 @@
+/**
+ * The local command line against the raw tool, whole processes timed from outside as a user waits for
+ * them: `triage --help`/`--version` beside `node -e 0`, and `triage analyze` beside bare eu-stack on the
+ * same core (a multi-threaded node `process.abort()` core of ~140 MB and a small C crasher's core),
+ * run in turn, the ratio taken pair by pair.
+ */
+import { execFileSync } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { crashFor, distRoot, fileSize, makeCore, pairedRuns, type Paired } from './lib';
+import { add, fmt, sizeLabel, verdict } from './table';
+
+const cliMain = join(distRoot, 'apps', 'cli', 'src', 'main.js');
+const triage = (...args: string[]): string[] => [process.execPath, cliMain, ...args];
+
+/** What the issue's users ran: the bare tool, as they would type it. */
+const euStack = (core: string, exe: string): string[] => ['eu-stack', '-s', '-m', '-v', '-i', '--core', core, '-e', exe];
+
+const spread = (p: Paired): string => `${fmt(p.ratio, 2)}x (pairs ${fmt(p.ratioMin, 2)}-${fmt(p.ratioMax, 2)}x, n=${p.runs})`;
+
+/** `triage --help` and `--version`: <= 150 ms each, node's own start-up (`node -e 0`) beside them. */
+export async function cliSection(runs: number): Promise<void> {
+  for (const flag of ['--help', '--version']) {
+    const p = await pairedRuns(triage(flag), [process.execPath, '-e', '0'], runs, 2);
+    add({
+      section: 'cli',
+      measure: `triage ${flag} wall, median of ${runs}`,
+      ours: `${fmt(p.a, 0)} ms`,
+      floor: `node -e 0 ${fmt(p.b, 0)} ms`,
+      ratio: spread(p),
+      target: '<= 150 ms',
+      verdict: verdict(p.a, 150, 'atMost', ' ms'),
+    });
+  }
+}
+
+/** A node core: ~140 MB of JS heap, the libuv pool started (11 threads), then process.abort(). */
+function nodeCore(dir: string): string {
+  const script = 'globalThis.keep = Array.from({ length: 4e5 }, (_, i) => ({ i, s: "x" + i })); require("fs").stat("/", () => process.abort());';
+  return crashFor([process.execPath, '-e', script], dir);
+}
+
+/** The report must hold every thread with frames, or the time would be of a failed analysis. */
+function checkReport(core: string, minThreads: number): void {
+  const out = execFileSync(process.execPath, [cliMain, 'analyze', '--format', 'json', core], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const report = JSON.parse(out) as { threads?: Array<{ frames?: unknown[] }> };
+  const threads = report.threads ?? [];
+  if (threads.length < minThreads || threads.some((t) => (t.frames ?? []).length === 0)) {
+    throw new Error(`triage analyze ${core}: ${threads.length} threads (want >= ${minThreads}, each with frames)`);
+  }
+}
+
+/** `triage analyze CORE` vs bare eu-stack on the same core: <= 2x on a large real core and on a small one. */
+export async function analyzeSection(work: string, toucher: string, runs: number): Promise<void> {
+  const cases = [
+    { what: 'node process.abort() core', core: nodeCore(join(work, 'analyze')), exe: realpathSync(process.execPath), threads: 2 },
+    { what: 'small C crasher core', core: makeCore(toucher, 1, join(work, 'analyze')), exe: toucher, threads: 1 },
+  ];
+  for (const c of cases) {
+    checkReport(c.core, c.threads);
+    const p = await pairedRuns(triage('analyze', c.core), euStack(c.core, c.exe), runs, 1);
+    add({
+      section: 'analyze',
+      measure: `triage analyze, ${c.what} (${sizeLabel(fileSize(c.core))})`,
+      ours: `${fmt(p.a, 0)} ms`,
+      floor: `eu-stack ${fmt(p.b, 0)} ms`,
+      ratio: spread(p),
+      target: '<= 2x',
+      verdict: verdict(p.ratio, 2, 'atMost', 'x'),
+    });
+  }
+}
