@@ -34,6 +34,8 @@ import { FafService } from './faf/faf.service';
 import { UReportIndex } from './faf/ureport-index';
 import { CoreLocks } from './intake/core-locks';
 import { UploadsJanitor } from './intake/uploads-janitor.service';
+import { UploadSessions } from './intake/upload-sessions.service';
+import { UploadSessionsController } from './intake/upload-sessions.controller';
 import { AnalysisEvents } from './metrics/analysis-events.service';
 import { MetricsController } from './metrics/metrics.controller';
 import { Metrics } from './metrics/metrics.service';
@@ -65,6 +67,7 @@ export class AppModule {
       MemoryReads,
       CoreStore,
       CoreUploadService,
+      UploadSessions,
       UploadsJanitor,
       CoreLocks,
       Metrics,
@@ -88,7 +91,7 @@ export class AppModule {
       module: AppModule,
       imports: [RedisModule.forRoot(config.redisUrl), LoggingModule.forRoot(logger), CatalogModule.forRoot(config.catalog)],
       providers,
-      controllers: [AssetsController, UploadsController, FafController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController, ReprocessController],
+      controllers: [AssetsController, UploadsController, UploadSessionsController, FafController, CoresController, PagesController, DebuginfoController, DebuginfodController, HealthController, MetricsController, AdminController, ProblemsController, ProblemPagesController, EventsController, MemoryController, ReprocessController],
     };
   }
 }

@@ -40,6 +40,10 @@ const schema = z.object({
   TRIAGE_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 ** 3),
   /** An upload that sends no bytes for this long is answered 408 (a slow but moving upload is never cut). */
   TRIAGE_UPLOAD_IDLE_MS: z.coerce.number().int().positive().default(30_000),
+  /** Resumable uploads (/v1/uploads) are stored in parts of this size: a broken connection costs at most one part. */
+  TRIAGE_UPLOAD_PART_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 ** 3).default(16 * 1024 ** 2),
+  /** A resumable upload that received nothing for this long is abandoned and swept (its answer is kept as long once done). */
+  TRIAGE_UPLOAD_SESSION_TTL_MS: z.coerce.number().int().min(60_000).default(24 * 60 * 60 * 1000),
   /** Uploads streamed at once per API process (each holds a zstd process); past it: 503 + Retry-After. */
   TRIAGE_MAX_CONCURRENT_UPLOADS: z.coerce.number().int().positive().default(32),
   TRIAGE_MAX_CORE_BYTES: z.coerce.number().int().positive().default(16 * 1024 ** 3),
@@ -104,6 +108,8 @@ export interface TriageConfig {
   storage: StorageConfig;
   maxUploadBytes: number;
   uploadIdleMs: number;
+  uploadPartBytes: number;
+  uploadSessionTtlMs: number;
   maxConcurrentUploads: number;
   maxCoreBytes: number;
   workerConcurrency: number;
@@ -213,6 +219,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     storage,
     maxUploadBytes: e.TRIAGE_MAX_UPLOAD_BYTES,
     uploadIdleMs: e.TRIAGE_UPLOAD_IDLE_MS,
+    uploadPartBytes: e.TRIAGE_UPLOAD_PART_BYTES,
+    uploadSessionTtlMs: e.TRIAGE_UPLOAD_SESSION_TTL_MS,
     maxConcurrentUploads: e.TRIAGE_MAX_CONCURRENT_UPLOADS,
     maxCoreBytes: e.TRIAGE_MAX_CORE_BYTES,
     workerConcurrency: e.TRIAGE_WORKER_CONCURRENCY,

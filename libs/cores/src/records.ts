@@ -25,6 +25,8 @@ export interface UploadEvent {
   via: 'api' | 'abrt' | 'ureport';
   /** Bytes on the wire (compressed as sent). */
   bytes: number;
+  /** The resumable upload session it was sent by, so finishing that session again cannot count it twice. */
+  session?: string;
 }
 
 /** cores/<id>/meta.json: what the clients said about the core, and how often it was sent. */

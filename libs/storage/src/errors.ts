@@ -48,6 +48,16 @@ export function translate(err: unknown, what: string): never {
   throw err;
 }
 
+/**
+ * The error is the body stream's own (a client that went away mid-upload: ECONNRESET on *its* socket):
+ * the store is fine, so it must not pass for an outage.
+ */
+export function isBodyError(body: unknown, err: unknown): boolean {
+  if (typeof body !== 'object' || body === null || !('errored' in body)) return false;
+  const errored = (body as { errored: unknown }).errored;
+  return errored !== null && errored !== undefined && err === errored;
+}
+
 export function isErrorCode(err: unknown, ...codes: string[]): boolean {
   const code = codeOf(err);
   return code !== undefined && codes.includes(code);

@@ -4,7 +4,7 @@ import { access, constants, mkdir, open, readFile, readdir, rename, rm, stat, ty
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { checkKey, checkPrefix, isErrorCode, ObjectNotFoundError, translate } from './errors';
+import { checkKey, checkPrefix, isBodyError, isErrorCode, ObjectNotFoundError, translate } from './errors';
 import type { ObjectInfo, PutOptions, StoragePort } from './storage.port';
 
 interface Sidecar {
@@ -76,6 +76,7 @@ export class FsStorage implements StoragePort {
       return { key, size: st.size, lastModified: st.mtime, metadata: { ...sidecar.metadata } };
     } catch (err) {
       await Promise.all([rm(tmpData, { force: true }), rm(tmpMeta, { force: true })]).catch(() => undefined);
+      if (isBodyError(body, err)) throw err;
       if (isErrorCode(err, 'ENOTDIR', 'EISDIR', 'EEXIST')) throw new Error(`object key ${JSON.stringify(key)} collides with another key used as a folder`, { cause: err });
       return translate(err, `put ${key}`);
     }

@@ -3,6 +3,8 @@
  * Redis only holds queues and indexes rebuilt from these objects.
  *
  *   uploads/<uploadId>            an upload in flight (moved away when complete, never read as a core)
+ *   uploads/<sessionId>/session.json          a resumable upload: its declared length, fields, and once done its answer
+ *   uploads/<sessionId>/parts/<offset>        the bytes it received from <offset> on, as sent (one object per part)
  *   cores/<coreId>/core.zst       the raw core, zstd-compressed (coreId = first 32 hex of the raw core's sha256)
  *   cores/<coreId>/meta.json      what the client said, sha256, size, format, upload count and times
  *   cores/<coreId>/facts.json     what the upload's single pass read: signal, threads, modules with build-ids
@@ -25,6 +27,10 @@ function checkId(kind: string, id: string, min: number, max: number): string {
 
 export const keys = {
   upload: (uploadId: string) => `uploads/${checkId('upload id', uploadId, 16, 64)}`,
+  uploadSession: (sessionId: string) => `uploads/${checkId('upload session id', sessionId, 32, 32)}/session.json`,
+  /** The offset is zero-padded so the listing's byte order is the order of the bytes. */
+  uploadPart: (sessionId: string, offset: number) => `uploads/${checkId('upload session id', sessionId, 32, 32)}/parts/${partName(offset)}`,
+  uploadSessionPrefix: (sessionId: string) => `uploads/${checkId('upload session id', sessionId, 32, 32)}/`,
   core: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/core.zst`,
   coreMeta: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/meta.json`,
   coreFacts: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/facts.json`,
@@ -34,6 +40,28 @@ export const keys = {
   /** A source path may hold anything a file name can: the key holds its hash, the metadata the path. */
   debuginfoSource: (buildId: string, path: string) => `debuginfo/${checkId('build-id', buildId, 4, 128)}/source/${createHash('sha256').update(path).digest('hex')}`,
 };
+
+const PART_DIGITS = 16;
+
+function partName(offset: number): string {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new Error(`invalid part offset: ${offset}`);
+  return String(offset).padStart(PART_DIGITS, '0');
+}
+
+/** The offset a part key starts at, or undefined when the key is no part of an upload session. */
+export function uploadPartOffset(key: string): number | undefined {
+  const m = /^uploads\/[0-9a-f]{32}\/parts\/(\d{16})$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The session a key under uploads/ belongs to; undefined for a single-request upload (uploads/<uploadId>). */
+export function uploadSessionOf(key: string): string | undefined {
+  return /^uploads\/([0-9a-f]{32})\//.exec(key)?.[1];
+}
+
+export function isUploadSessionId(id: string): boolean {
+  return id.length === 32 && HEX.test(id);
+}
 
 export function isCoreId(id: string): boolean {
   return id.length === 32 && HEX.test(id);

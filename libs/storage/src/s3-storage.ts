@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable, Transform } from 'node:stream';
 import type { BucketItem, Client } from 'minio';
 import type { StorageConfig } from '@triage/config';
-import { checkKey, checkPrefix, isErrorCode, ObjectNotFoundError, translate } from './errors';
+import { checkKey, checkPrefix, isBodyError, isErrorCode, ObjectNotFoundError, translate } from './errors';
 import { StorageUnavailableError, type ObjectInfo, type PutOptions, type StoragePort } from './storage.port';
 
 export type S3StorageConfig = Extract<StorageConfig, { kind: 's3' }>;
@@ -92,6 +92,7 @@ export class S3Storage implements StoragePort {
       if (body instanceof Readable) await this.putStream(key, body, headers);
       else await this.client.putObject(this.bucket, key, body, undefined, headers);
     } catch (err) {
+      if (isBodyError(body, err)) throw err;
       return translate(err, `put ${key}`);
     }
     const info = await this.stat(key);

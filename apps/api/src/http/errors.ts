@@ -26,6 +26,22 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The client closed its connection before its upload was complete. Nobody reads the answer; the log
+ * says it was the client (warn, with how far it got), never an outage of ours.
+ */
+export class ClientAbortError extends ApiError {
+  readonly detail: string;
+  constructor(
+    readonly bytes: number,
+    cause?: Error,
+  ) {
+    super(400, 'aborted', `the client closed the connection after ${bytes} bytes`);
+    this.name = 'ClientAbortError';
+    this.detail = cause ? `${(cause as NodeJS.ErrnoException).code ?? ''} ${cause.message}`.trim() : 'connection closed';
+  }
+}
+
 export const notFound = (reason: string) => new ApiError(404, 'not-found', reason);
 export const badRequest = (reason: string) => new ApiError(400, 'bad-request', reason);
 

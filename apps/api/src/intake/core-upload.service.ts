@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { IncomingMessage } from 'node:http';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -13,11 +14,12 @@ import type { CoreMeta, CoreState, UploadEvent } from '../cores/core-record';
 import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { withDeadline } from '../infra/deadline';
-import { ApiError, ServiceUnavailableError } from '../http/errors';
+import { ApiError, ClientAbortError, ServiceUnavailableError } from '../http/errors';
 import { CONFIG, STORAGE } from '../infra/tokens';
 import { EventsService } from '../events/events.service';
 import { Metrics } from '../metrics/metrics.service';
 import { CoreLocks } from './core-locks';
+import { idleWatch } from './idle-watch';
 import type { UploadFields } from './upload-fields';
 
 /** How long the store may take to finish an upload once its last byte arrived (or it failed) before we clean up anyway. */
@@ -29,6 +31,8 @@ export interface CoreUpload {
   declaredLength?: number;
   fields: UploadFields;
   via: UploadEvent['via'];
+  /** The resumable upload (/v1/uploads) these bytes were sent by: finishing it twice counts it once. */
+  session?: string;
 }
 
 export interface AcceptedCore {
@@ -83,13 +87,25 @@ export class CoreUploadService {
     private readonly locks: CoreLocks,
   ) {}
 
-  async accept(upload: CoreUpload): Promise<AcceptedCore> {
-    // Refused before a byte is read: the client retries later instead of piling zstd processes up here.
+  /**
+   * One of the TRIAGE_MAX_CONCURRENT_UPLOADS slots, or 503 + Retry-After: refused before a byte is read,
+   * so the client retries later instead of piling zstd processes (or part writes) up here.
+   */
+  reserve(via: UploadEvent['via']): () => void {
     if (this.inFlight >= this.config.maxConcurrentUploads) {
-      this.metrics.upload(upload.via, 'rejected');
+      this.metrics.upload(via, 'rejected');
       throw new ServiceUnavailableError(`${this.inFlight} uploads are being received; try again shortly`, 5);
     }
     this.inFlight++;
+    let released = false;
+    return () => {
+      if (!released) this.inFlight--;
+      released = true;
+    };
+  }
+
+  async accept(upload: CoreUpload): Promise<AcceptedCore> {
+    const release = this.reserve(upload.via);
     try {
       const accepted = await this.acceptOrThrow(upload);
       this.metrics.upload(upload.via, accepted.duplicate ? 'duplicate' : 'accepted');
@@ -98,7 +114,7 @@ export class CoreUploadService {
       this.metrics.upload(upload.via, 'rejected');
       throw err;
     } finally {
-      this.inFlight--;
+      release();
     }
   }
 
@@ -121,21 +137,21 @@ export class CoreUploadService {
   }
 
   private async commitAndSchedule(id: string, stored: StoredUpload, upload: CoreUpload, hostname: string | undefined): Promise<AcceptedCore> {
-    const created = await this.commit(id, stored, upload);
+    const { created, firstWriter } = await this.commit(id, stored, upload);
     try {
       const status = await this.schedule(id);
       const executable = upload.fields.metadata.executable;
       await this.events.publish({
         type: 'core-stored',
         coreId: id,
-        duplicate: !created,
+        duplicate: !firstWriter,
         size: stored.size,
         format: stored.format,
         status,
         ...(hostname ? { hostname } : {}),
         ...(executable ? { executable } : {}),
       });
-      return { id, status, duplicate: !created };
+      return { id, status, duplicate: !firstWriter };
     } catch (err) {
       if (created) {
         await this.cores.removeCore(id).catch((e: Error) => this.logger.error(`cannot undo core ${id}: ${e.message}`));
@@ -155,7 +171,16 @@ export class CoreUploadService {
     body.on('data', (chunk: Buffer) => {
       wireBytes += chunk.length;
     });
-    body.on('error', (err) => wire.destroy(err));
+    // A request body fails only when its client went away: that is the client's abort, not a failure of
+    // the store that the pipeline behind it then reports.
+    let aborted: ClientAbortError | undefined;
+    const fromClient = body instanceof IncomingMessage;
+    const abort = (err?: Error): void => {
+      aborted ??= new ClientAbortError(wireBytes, err);
+      wire.destroy(aborted);
+    };
+    body.on('error', (err) => (fromClient ? abort(err) : wire.destroy(err)));
+    if (fromClient) body.on('close', () => !(body as IncomingMessage).complete && abort());
     const idle = idleWatch(body, this.config.uploadIdleMs, (ms) =>
       wire.destroy(new ApiError(408, 'timeout', `no bytes arrived for ${Math.round(ms / 1000)} s; the upload was dropped (send it again)`)),
     );
@@ -189,6 +214,10 @@ export class CoreUploadService {
       body.unpipe(wireLimit);
       for (const s of streams) s.destroy();
       await this.storage.delete(uploadKey).catch(() => undefined);
+      if (aborted) {
+        this.logger.warn(`upload ${uploadKey.slice('uploads/'.length)}: the client went away after ${aborted.bytes} bytes (${aborted.detail}); nothing was stored`);
+        throw aborted;
+      }
       throw err;
     } finally {
       idle.stop();
@@ -234,22 +263,30 @@ export class CoreUploadService {
     return { storedSize: put.value.size, facts: await facts.finish(), corruption: facts.corruption() };
   }
 
-  /** Moves the upload to its content address (or drops it when the core is known) and records the upload. */
-  private async commit(id: string, stored: StoredUpload, upload: CoreUpload): Promise<boolean> {
+  /**
+   * Moves the upload to its content address (or drops it when the core is known) and records the upload.
+   * `firstWriter` is false for a duplicate; a resumable upload finished again (its API was killed before it
+   * could keep the answer) is the same upload: counted once, and first writer if it was the first time.
+   */
+  private async commit(id: string, stored: StoredUpload, upload: CoreUpload): Promise<{ created: boolean; firstWriter: boolean }> {
     const event: UploadEvent = {
       at: new Date().toISOString(),
       hostname: upload.fields.metadata.hostname ?? stored.metadata.hostname,
       via: upload.via,
       bytes: stored.wireBytes,
+      ...(upload.session ? { session: upload.session } : {}),
     };
     try {
       const created = !(await this.cores.coreExists(id));
       if (created) await this.storage.move(stored.uploadKey, keys.core(id));
       else await this.storage.delete(stored.uploadKey);
       const previous = created ? undefined : await this.cores.readMeta(id);
-      // Side by side: each put is fsynced, and the facts must not add to the upload's latency.
-      await Promise.all([this.cores.writeMeta(this.mergeMeta(id, previous, stored, upload, event)), this.writeFacts(id, stored.facts)]);
-      return created;
+      const again = previous && upload.session ? previous.uploads.findIndex((u) => u.session === upload.session) : -1;
+      if (again < 0) {
+        // Side by side: each put is fsynced, and the facts must not add to the upload's latency.
+        await Promise.all([this.cores.writeMeta(this.mergeMeta(id, previous, stored, upload, event)), this.writeFacts(id, stored.facts)]);
+      }
+      return { created, firstWriter: created || again === 0 };
     } catch (err) {
       await this.storage.delete(stored.uploadKey).catch(() => undefined);
       throw err;
@@ -304,31 +341,6 @@ export class CoreUploadService {
     await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
     return 'queued';
   }
-}
-
-/**
- * Calls `onIdle` when `body` delivers no bytes for `ms` while we are reading it. A body paused by our own
- * backpressure (slow storage) is not idle: the clock only runs while it flows.
- */
-function idleWatch(body: Readable, ms: number, onIdle: (ms: number) => void): { stop(): void } {
-  let last = Date.now();
-  const onData = (): void => {
-    last = Date.now();
-  };
-  body.on('data', onData);
-  const timer = setInterval(() => {
-    if (body.isPaused() || body.readableEnded) last = Date.now();
-    else if (Date.now() - last >= ms) {
-      stop();
-      onIdle(ms);
-    }
-  }, Math.min(1_000, ms / 4));
-  timer.unref();
-  const stop = (): void => {
-    clearInterval(timer);
-    body.off('data', onData);
-  };
-  return { stop };
 }
 
 /** Why the uploaded bytes are no core the analysis can read, from what the single pass saw. */

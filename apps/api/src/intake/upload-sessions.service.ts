@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, Readable } from 'node:stream';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { TriageConfig } from '@triage/config';
+import { IntakeError } from '@triage/intake';
+import { isUploadSessionId, keys, uploadPartOffset, type StoragePort } from '@triage/storage';
+import { ApiError, ClientAbortError, notFound } from '../http/errors';
+import { mapError } from '../http/exception.filter';
+import { CONFIG, STORAGE } from '../infra/tokens';
+import { CoreUploadService, type AcceptedCore } from './core-upload.service';
+import { idleWatch } from './idle-watch';
+import type { UploadFields } from './upload-fields';
+
+/** uploads/<id>/session.json: what the client declared when it opened the upload, and once complete, the answer. */
+export interface UploadSessionRecord {
+  id: string;
+  createdAt: string;
+  /** Upload-Length: the bytes the client will send in all. */
+  length: number;
+  fields: UploadFields;
+  /** Set once the upload completed and the core was stored and queued: every later request gets this answer. */
+  done?: AcceptedCore;
+}
+
+export interface UploadSessionState {
+  session: UploadSessionRecord;
+  /** Bytes durably stored from the start: the next request continues here. */
+  offset: number;
+}
+
+/** What a PATCH made of its body: the new offset, and the core when the upload is now complete. */
+export interface AppendOutcome {
+  offset: number;
+  accepted?: AcceptedCore;
+}
+
+/**
+ * Resumable uploads (tus-like, see docs/clients.md): a client opens an upload with its length, then sends
+ * the bytes with PATCH at an offset; a connection that breaks loses at most the part being written, and
+ * the client asks (HEAD) how far the server got and continues there.
+ *
+ * The bytes are kept as sent, one object per part (uploads/<id>/parts/<offset>): a part is durable once its
+ * put returns, the same on the filesystem store and on S3 (no ListParts or multipart upload id to keep,
+ * which some S3 servers lack), and any API replica can continue an upload. When the last byte is in, the
+ * parts are read back in order through the same door as a single-request upload (CoreUploadService:
+ * sniffing, limits, hashing, facts, zstd, dedupe, the queue), then dropped. Sessions nobody finishes are
+ * swept by UploadsJanitor after TRIAGE_UPLOAD_SESSION_TTL_MS.
+ */
+@Injectable()
+export class UploadSessions {
+  private readonly logger = new Logger('upload');
+
+  constructor(
+    @Inject(CONFIG) private readonly config: TriageConfig,
+    @Inject(STORAGE) private readonly storage: StoragePort,
+    private readonly uploads: CoreUploadService,
+  ) {}
+
+  async open(length: number, fields: UploadFields): Promise<UploadSessionState> {
+    const max = this.config.maxUploadBytes;
+    if (length > max) throw new IntakeError('too-large', `the upload is ${length} bytes; this server accepts at most ${max}`);
+    if (length === 0) throw new IntakeError('empty', 'the upload is empty (Upload-Length: 0)');
+    const session: UploadSessionRecord = { id: randomBytes(16).toString('hex'), createdAt: new Date().toISOString(), length, fields };
+    await this.writeRecord(session);
+    return { session, offset: 0 };
+  }
+
+  /** 404 for an unknown (or swept) upload. */
+  async state(id: string): Promise<UploadSessionState> {
+    const session = await this.readRecord(id);
+    if (session.done) return { session, offset: session.length };
+    return { session, offset: (await this.chain(id)).offset };
+  }
+
+  /**
+   * Appends a request body that starts at `offset` (which must be where the upload stands: 409 otherwise),
+   * part by part. When the upload is complete, finishes it (an empty PATCH at the end finishes it again
+   * after a failure). A client that goes away mid-body keeps every complete part.
+   */
+  async append(id: string, offset: number, body: IncomingMessage, declaredLength: number | undefined): Promise<AppendOutcome> {
+    const { session, offset: stored } = await this.state(id);
+    if (session.done) {
+      if (offset !== session.length) throw offsetMismatch(session.length);
+      return { offset: session.length, accepted: session.done };
+    }
+    if (offset !== stored) throw offsetMismatch(stored);
+    const remaining = session.length - stored;
+    if (declaredLength !== undefined && declaredLength > remaining) {
+      throw new IntakeError('too-large', `the body is ${declaredLength} bytes but only ${remaining} of the declared Upload-Length are left`);
+    }
+    let reached = stored;
+    if (remaining > 0) {
+      const release = this.uploads.reserve('api');
+      try {
+        reached = await this.receive(session, stored, body);
+      } finally {
+        release();
+      }
+    }
+    if (reached < session.length) return { offset: reached };
+    return { offset: reached, accepted: await this.finish(session) };
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.readRecord(id);
+    await this.removeAll(id);
+  }
+
+  /** Streams the body into parts of TRIAGE_UPLOAD_PART_BYTES from `offset`; resolves with the offset reached. */
+  private async receive(session: UploadSessionRecord, offset: number, body: IncomingMessage): Promise<number> {
+    // As in the single-request door: `wire` stands between the request and the store, so that a stall (408)
+    // or a refusal fails our side while the request can still be answered.
+    const wire = new PassThrough();
+    let aborted: ClientAbortError | undefined;
+    let received = 0;
+    const abort = (err?: Error): void => {
+      aborted ??= new ClientAbortError(received, err);
+      wire.destroy(aborted);
+    };
+    body.on('data', (chunk: Buffer) => (received += chunk.length));
+    body.on('error', abort);
+    body.on('close', () => !body.complete && abort());
+    const idle = idleWatch(body, this.config.uploadIdleMs, (ms) =>
+      wire.destroy(new ApiError(408, 'timeout', `no bytes arrived for ${Math.round(ms / 1000)} s; ask how far the upload got (HEAD) and continue from there`)),
+    );
+    body.pipe(wire);
+    const source = new Bytes(wire[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    let reached = offset;
+    try {
+      while (reached < session.length) {
+        const first = await source.take(Math.min(this.config.uploadPartBytes, session.length - reached));
+        if (!first) break;
+        const size = Math.min(this.config.uploadPartBytes, session.length - reached);
+        const part = Readable.from(source.stream(first, size));
+        const put = await this.storage.put(keys.uploadPart(session.id, reached), part, { contentType: 'application/octet-stream' });
+        reached += put.size;
+      }
+      if (reached >= session.length && (await source.take(1))) {
+        throw new IntakeError('too-large', `more bytes than the declared Upload-Length (${session.length})`);
+      }
+      return reached;
+    } catch (err) {
+      if (aborted) {
+        this.logger.warn(`upload session ${session.id}: the client went away after ${received} bytes of this request (${aborted.detail}); ${reached} of ${session.length} bytes are stored, it can continue from there`);
+        throw aborted;
+      }
+      throw err;
+    } finally {
+      idle.stop();
+      body.unpipe(wire);
+      wire.destroy();
+    }
+  }
+
+  /** The parts, read back in order, through the single-request door; the parts go once the core is stored. */
+  private async finish(session: UploadSessionRecord): Promise<AcceptedCore> {
+    const { parts, offset } = await this.chain(session.id);
+    if (offset < session.length) throw offsetMismatch(offset);
+    let accepted: AcceptedCore;
+    try {
+      accepted = await this.uploads.accept({ body: Readable.from(this.readParts(parts)), declaredLength: session.length, fields: session.fields, via: 'api', session: session.id });
+    } catch (err) {
+      // A refused input stays refused: nothing to resume. An outage (503) keeps the parts for a retry.
+      if (isRefusal(err)) await this.removeAll(session.id).catch((e: Error) => this.logger.warn(`cannot remove refused upload session ${session.id}: ${e.message}`));
+      throw err;
+    }
+    await this.writeRecord({ ...session, done: accepted });
+    for (const key of parts) await this.storage.delete(key).catch(() => undefined);
+    this.logger.log(`upload session ${session.id}: complete, ${session.length} bytes, core ${accepted.id}${accepted.duplicate ? ' (duplicate)' : ''}`);
+    return accepted;
+  }
+
+  private async *readParts(parts: string[]): AsyncGenerator<Buffer> {
+    for (const key of parts) {
+      const stream = await this.storage.get(key);
+      if (!stream) throw new ApiError(409, 'conflict', 'a part of this upload disappeared while it was being finished (finished or removed by another request)');
+      for await (const chunk of stream) yield chunk as Buffer;
+    }
+  }
+
+  /** The parts that continue each other from offset 0, and where they end (parts past a gap count for nothing). */
+  private async chain(id: string): Promise<{ parts: string[]; offset: number }> {
+    const sizes = new Map<number, { key: string; size: number }>();
+    for await (const object of this.storage.list(`${keys.uploadSessionPrefix(id)}parts/`)) {
+      const start = uploadPartOffset(object.key);
+      if (start !== undefined && object.size > 0) sizes.set(start, { key: object.key, size: object.size });
+    }
+    const parts: string[] = [];
+    let offset = 0;
+    for (let next = sizes.get(0); next; next = sizes.get(offset)) {
+      parts.push(next.key);
+      offset += next.size;
+    }
+    return { parts, offset };
+  }
+
+  private async readRecord(id: string): Promise<UploadSessionRecord> {
+    if (!isUploadSessionId(id)) throw notFound(`no upload ${JSON.stringify(id.slice(0, 80))}`);
+    const raw = await this.storage.getBuffer(keys.uploadSession(id));
+    if (!raw) throw notFound(`no upload ${id} (finished long ago, removed, or abandoned and swept)`);
+    return JSON.parse(raw.toString('utf8')) as UploadSessionRecord;
+  }
+
+  private async writeRecord(session: UploadSessionRecord): Promise<void> {
+    await this.storage.put(keys.uploadSession(session.id), JSON.stringify(session), { contentType: 'application/json' });
+  }
+
+  private async removeAll(id: string): Promise<void> {
+    const found: string[] = [];
+    for await (const object of this.storage.list(keys.uploadSessionPrefix(id))) found.push(object.key);
+    // The record last: a session whose record is gone is unknown, so no request starts on half-removed parts.
+    for (const key of found.filter((k) => k !== keys.uploadSession(id))) await this.storage.delete(key);
+    await this.storage.delete(keys.uploadSession(id));
+  }
+}
+
+function offsetMismatch(offset: number): ApiError {
+  return Object.assign(new ApiError(409, 'offset-mismatch', `this upload has ${offset} bytes stored: send the rest from offset ${offset} (Upload-Offset: ${offset})`), { offset });
+}
+
+/** A 4xx about the bytes themselves (not a stall, an offset or an outage): sending them again cannot help. */
+function isRefusal(err: unknown): boolean {
+  const { status } = mapError(err);
+  return status >= 400 && status < 500 && status !== 408 && status !== 409;
+}
+
+/** Pulls exact byte counts out of a chunk stream (a chunk may straddle two parts). */
+class Bytes {
+  private carry?: Buffer;
+
+  constructor(private readonly source: AsyncIterator<Buffer>) {}
+
+  /** The next chunk, at most `max` bytes; undefined at the end. */
+  async take(max: number): Promise<Buffer | undefined> {
+    let chunk = this.carry;
+    this.carry = undefined;
+    if (!chunk) {
+      const next = await this.source.next();
+      if (next.done) return undefined;
+      chunk = next.value;
+    }
+    if (chunk.length > max) {
+      this.carry = chunk.subarray(max);
+      return chunk.subarray(0, max);
+    }
+    return chunk;
+  }
+
+  /** `first`, then more chunks up to `size` bytes in all (fewer when the source ends). */
+  async *stream(first: Buffer, size: number): AsyncGenerator<Buffer> {
+    let sent = first.length;
+    yield first;
+    while (sent < size) {
+      const chunk = await this.take(size - sent);
+      if (!chunk) return;
+      sent += chunk.length;
+      yield chunk;
+    }
+  }
+}

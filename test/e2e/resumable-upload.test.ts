@@ -1,0 +1,214 @@
+/**
+ * Resumable uploads (issue 16.6) through the real API, Redis and an S3 protocol server: a PATCH whose
+ * connection breaks keeps its complete parts, HEAD says how far the upload got, the rest completes it
+ * as the same core a single request makes, every limit still holds, and sessions nobody finishes are
+ * swept. Also (16, item 3): a client that abandons an upload is logged as the client's abort, never as
+ * a storage failure.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LoggerService } from '@nestjs/common';
+import { createStorage, type StoragePort } from '@triage/storage';
+import { createApp } from '../../apps/api/src/app.factory';
+import { UploadsJanitor } from '../../apps/api/src/intake/uploads-janitor.service';
+import { crash } from '../support/crashers';
+import { configFrom, dropRedisPrefix, http, json, S3Server, serviceEnv, sleep } from './service-harness';
+
+const PART = 64 * 1024;
+const TTL_MS = 60_000;
+const run = `triage-resumable-${process.pid}-${Date.now()}`;
+const work = mkdtempSync(join(tmpdir(), 'triage-resumable-'));
+const s3 = new S3Server(join(work, 's3'));
+
+class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log(message: unknown, context?: string): void {
+    this.lines.push(`log ${context ?? ''}: ${String(message)}`);
+  }
+  warn(message: unknown, context?: string): void {
+    this.lines.push(`warn ${context ?? ''}: ${String(message)}`);
+  }
+  error(message: unknown, context?: string): void {
+    this.lines.push(`error ${context ?? ''}: ${String(message)}`);
+  }
+}
+
+const logger = new CapturingLogger();
+let url = '';
+let storage: StoragePort;
+let close: () => Promise<void> = async () => undefined;
+let sweep: (now: number) => Promise<number>;
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of storage.list(prefix)) out.push(o.key);
+  return out;
+}
+
+/** Sends `data` on a raw connection and then cuts it (or holds it, when `hold`), as a client whose network breaks. */
+function cutAfter(method: string, path: string, headers: Record<string, string | number>, data: Buffer, hold = false): Promise<{ status?: number; body?: string }> {
+  return new Promise((resolve) => {
+    const req = request(`${url}${path}`, { method, headers: { 'content-type': 'application/offset+octet-stream', ...headers } });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', () => resolve({}));
+    req.write(data, () => {
+      if (!hold) setTimeout(() => req.destroy(), 300);
+    });
+  });
+}
+
+async function waitForLine(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = logger.lines.find((l) => pattern.test(l));
+    if (line) return line;
+    if (Date.now() > deadline) throw new Error(`no log line ${pattern}:\n${logger.lines.join('\n')}`);
+    await sleep(50);
+  }
+}
+
+async function open(length: number, query = ''): Promise<{ id: string; uploadUrl: string }> {
+  const res = await http(`${url}/v1/uploads${query}`, { method: 'POST', headers: { 'upload-length': String(length) } });
+  assert.equal(res.status, 201, res.text);
+  assert.equal(res.headers.get('upload-offset'), '0');
+  const answer = json<{ id: string; uploadUrl: string; offset: number; partBytes: number }>(res);
+  assert.equal(res.headers.get('location'), answer.uploadUrl);
+  assert.equal(answer.partBytes, PART);
+  return answer;
+}
+
+async function offsetOf(id: string): Promise<number> {
+  const res = await http(`${url}/v1/uploads/${id}`, { method: 'HEAD' });
+  assert.equal(res.status, 200);
+  return Number(res.headers.get('upload-offset'));
+}
+
+function patch(id: string, offset: number, body: Buffer): Promise<Awaited<ReturnType<typeof http>>> {
+  return http(`${url}/v1/uploads/${id}`, { method: 'PATCH', headers: { 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body });
+}
+
+before(async () => {
+  crash('null-read');
+  crash('thread-crash');
+  await s3.start();
+  const env = serviceEnv({
+    redisPrefix: run,
+    s3Port: s3.port,
+    extra: { TRIAGE_UPLOAD_PART_BYTES: String(PART), TRIAGE_UPLOAD_SESSION_TTL_MS: String(TTL_MS), TRIAGE_UPLOAD_IDLE_MS: '1500', TRIAGE_MAX_UPLOAD_BYTES: String(64 * 1024 * 1024), TRIAGE_RECONCILE_MS: '0', TRIAGE_RETENTION_SWEEP_MS: '0' },
+  });
+  const config = configFrom(env);
+  storage = createStorage(config.storage);
+  const app = await createApp(config, { logger });
+  await app.listen(0, '127.0.0.1');
+  url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  const janitor = app.get(UploadsJanitor);
+  sweep = (now) => janitor.sweep(now);
+  close = () => app.close();
+});
+
+after(async () => {
+  await close();
+  await dropRedisPrefix(run);
+  await s3.stop().catch(() => undefined);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('resumable uploads', { timeout: 180_000 }, () => {
+  test('a connection that breaks mid-PATCH keeps its complete parts; the rest from HEAD\'s offset makes the same core', async () => {
+    const data = readFileSync(crash('null-read').core);
+    assert.ok(data.length > 3 * PART, `the test core is ${data.length} bytes`);
+    const session = await open(data.length, '?hostname=resume-host');
+    // Two and a half parts arrive, then the network breaks.
+    await cutAfter('PATCH', `/v1/uploads/${session.id}`, { 'upload-offset': 0, 'content-length': data.length }, data.subarray(0, 2 * PART + PART / 2));
+    const line = await waitForLine(new RegExp(`upload session ${session.id}: the client went away`));
+    assert.match(line, /^warn /, 'logged as the client\'s doing');
+    assert.match(line, new RegExp(`${2 * PART} of ${data.length} bytes are stored`));
+    assert.equal(await offsetOf(session.id), 2 * PART, 'the complete parts are durable, the broken one is not counted');
+
+    const wrong = await patch(session.id, 0, data);
+    assert.equal(wrong.status, 409, wrong.text);
+    assert.equal(wrong.headers.get('upload-offset'), String(2 * PART));
+
+    const done = await patch(session.id, 2 * PART, data.subarray(2 * PART));
+    assert.equal(done.status, 202, done.text);
+    const accepted = json<{ id: string; duplicate: boolean; statusUrl: string }>(done);
+    assert.equal(accepted.id, createHash('sha256').update(data).digest('hex').slice(0, 32), 'hashed over the whole core, as a single request is');
+    assert.equal(accepted.duplicate, false);
+    assert.equal(done.headers.get('upload-offset'), String(data.length));
+
+    // Finishing again (a client that lost the 202) answers the same and counts nothing more.
+    const again = await patch(session.id, data.length, Buffer.alloc(0));
+    assert.equal(again.status, 202, again.text);
+    assert.equal(json<{ id: string }>(again).id, accepted.id);
+    const status = json<{ uploads: number; status: string }>(await http(`${url}/v1/cores/${accepted.id}`));
+    assert.equal(status.uploads, 1);
+    const view = json<{ offset: number; core: { id: string } }>(await http(`${url}/v1/uploads/${session.id}`));
+    assert.equal(view.offset, data.length);
+    assert.equal(view.core.id, accepted.id);
+
+    // A single request of the same bytes is a duplicate of it: one door, one content address.
+    const single = await http(`${url}/v1/cores`, { method: 'POST', body: data });
+    assert.equal(json<{ id: string; duplicate: boolean }>(single).duplicate, true);
+    assert.deepEqual(await keysUnder('uploads/'), [`uploads/${session.id}/session.json`], 'only the answer is kept, parts are gone');
+    assert.ok(!logger.lines.some((l) => l.startsWith('error')), logger.lines.filter((l) => l.startsWith('error')).join('\n'));
+  });
+
+  test('limits hold: too long declared or sent, not a core (refused at the end, session gone), a stall (408, parts kept)', async () => {
+    const big = await http(`${url}/v1/uploads`, { method: 'POST', headers: { 'upload-length': String(65 * 1024 * 1024) } });
+    assert.equal(big.status, 413, big.text);
+    const missing = await http(`${url}/v1/uploads`, { method: 'POST' });
+    assert.equal(missing.status, 400, missing.text);
+
+    const junk = Buffer.alloc(PART + 100, 0x41);
+    const refused = await open(junk.length);
+    const over = await patch(refused.id, 0, Buffer.concat([junk, Buffer.from('more')]));
+    assert.equal(over.status, 413, over.text);
+    const junkSession = await open(junk.length);
+    const notCore = await patch(junkSession.id, 0, junk);
+    assert.equal(notCore.status, 415, notCore.text);
+    assert.equal((await http(`${url}/v1/uploads/${junkSession.id}`, { method: 'HEAD' })).status, 404, 'a refused upload is gone');
+
+    const data = readFileSync(crash('thread-crash').core);
+    const stalled = await open(data.length);
+    const answer = await cutAfter('PATCH', `/v1/uploads/${stalled.id}`, { 'upload-offset': 0, 'content-length': data.length }, data.subarray(0, PART + 10), true);
+    assert.equal(answer.status, 408, answer.body);
+    assert.equal(await offsetOf(stalled.id), PART);
+    const rest = await patch(stalled.id, PART, data.subarray(PART));
+    assert.equal(rest.status, 202, rest.text);
+    assert.equal((await http(`${url}/v1/uploads/${refused.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await http(`${url}/v1/uploads/${refused.id}`, { method: 'HEAD' })).status, 404);
+  });
+
+  test('abandoned sessions are swept whole after TRIAGE_UPLOAD_SESSION_TTL_MS; a session in use is not', async () => {
+    const data = readFileSync(crash('thread-crash').core);
+    const abandoned = await open(data.length);
+    assert.equal((await patch(abandoned.id, 0, data.subarray(0, PART))).status, 204);
+    assert.ok((await keysUnder(`uploads/${abandoned.id}/`)).length >= 2);
+    await sweep(Date.now() + TTL_MS / 2);
+    assert.equal(await offsetOf(abandoned.id), PART, 'not yet: it was written to less than the TTL ago');
+    await sweep(Date.now() + TTL_MS + 1000);
+    assert.equal((await http(`${url}/v1/uploads/${abandoned.id}`, { method: 'HEAD' })).status, 404);
+    assert.deepEqual(await keysUnder('uploads/'), [], 'nothing of any session is left');
+  });
+
+  test('a client that abandons a single-request upload is logged as its abort (warn, bytes so far), not a storage failure', async () => {
+    const data = readFileSync(crash('thread-crash').core);
+    const before = logger.lines.length;
+    await cutAfter('POST', '/v1/cores', { 'content-length': data.length, 'content-type': 'application/octet-stream' }, data.subarray(0, 100_000));
+    const line = await waitForLine(/the client went away after \d+ bytes .*nothing was stored/);
+    assert.match(line, /^warn upload: upload [0-9a-f]{32}: the client went away after 100000 bytes/);
+    await sleep(300);
+    const errors = logger.lines.slice(before).filter((l) => l.startsWith('error'));
+    assert.deepEqual(errors, [], 'no error logged');
+    assert.deepEqual(await keysUnder('uploads/'), []);
+  });
+});
