@@ -180,7 +180,8 @@ int main(void) {
     const r = JSON.parse(res.stdout) as Report;
     assert.equal(r.classification.kind, 'library-abort');
     assert.equal(r.classification.library?.module, 'libkrb5support.so.0');
-    assert.equal(r.classification.library?.function, 'k5_json_array_get');
+    // Debian's builds differ: older ones keep the abort() inside the function, newer ones in its .cold fragment.
+    assert.match(r.classification.library?.function ?? '', /^k5_json_array_get(\.cold)?$/);
     assert.equal(r.classification.library?.enteredFrom?.function, 'last_entry');
   });
 });

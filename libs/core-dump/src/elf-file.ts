@@ -52,12 +52,12 @@ export async function elfKind(path: string): Promise<ElfKind> {
   });
 }
 
-async function readHeader(src: ByteSource): Promise<ElfHeader | undefined> {
+export async function readHeader(src: ByteSource): Promise<ElfHeader | undefined> {
   const h = parseElfHeader((await src(0n, 64)) ?? Buffer.alloc(0));
   return isHeader(h) ? h : undefined;
 }
 
-async function readSections(src: ByteSource, h: ElfHeader): Promise<SectionHeader[]> {
+export async function readSections(src: ByteSource, h: ElfHeader): Promise<SectionHeader[]> {
   const size = shdrSize(h.layout);
   if (h.shoff === 0n || h.shentsize !== size || h.shnum === 0 || h.shnum > 65_535) return [];
   const b = await readExact(src, h.shoff, size * h.shnum);
@@ -67,7 +67,7 @@ async function readSections(src: ByteSource, h: ElfHeader): Promise<SectionHeade
   return out;
 }
 
-async function readSection(src: ByteSource, s: SectionHeader, max: number): Promise<Buffer | undefined> {
+export async function readSection(src: ByteSource, s: SectionHeader, max: number): Promise<Buffer | undefined> {
   if (s.type === SHT_NOBITS || s.size === 0n || s.size > BigInt(max)) return undefined;
   return readExact(src, s.offset, Number(s.size));
 }

@@ -20,6 +20,7 @@ export const SHT_SYMTAB = 2;
 export const SHT_NOTE = 7;
 export const SHT_NOBITS = 8;
 export const SHT_DYNSYM = 11;
+export const SHF_EXECINSTR = 0x4n;
 
 export const NT_GNU_BUILD_ID = 3;
 /** e_phnum saying "more than 65534 program headers: the real count is in section header 0". */
@@ -92,6 +93,9 @@ export interface ProgramHeader {
 export interface SectionHeader {
   name: number;
   type: number;
+  flags: bigint;
+  /** Link-time address of the section's first byte (0 for sections not loaded). */
+  addr: bigint;
   offset: bigint;
   size: bigint;
   link: number;
@@ -187,6 +191,8 @@ export function parseSectionHeader(l: Layout, b: Buffer, off: number): SectionHe
     return {
       name: l.u32(b, off),
       type: l.u32(b, off + 4),
+      flags: l.u64(b, off + 8),
+      addr: l.u64(b, off + 16),
       offset: l.u64(b, off + 24),
       size: l.u64(b, off + 32),
       link: l.u32(b, off + 40),
@@ -197,6 +203,8 @@ export function parseSectionHeader(l: Layout, b: Buffer, off: number): SectionHe
   return {
     name: l.u32(b, off),
     type: l.u32(b, off + 4),
+    flags: BigInt(l.u32(b, off + 8)),
+    addr: BigInt(l.u32(b, off + 12)),
     offset: BigInt(l.u32(b, off + 16)),
     size: BigInt(l.u32(b, off + 20)),
     link: l.u32(b, off + 24),

@@ -9,3 +9,4 @@ export * from './notes';
 export * from './stream-facts';
 export * from './signal-frame';
 export * from './instruction';
+export * from './cold-fragment';

@@ -20,7 +20,7 @@ export interface DecodedFault {
 type Iced = typeof import('iced-x86');
 let iced: Iced | undefined;
 /** Loaded on first use: the WebAssembly module costs a few milliseconds, and most crashes never need it. */
-function loadIced(): Iced {
+export function loadIced(): Iced {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   iced ??= require('iced-x86') as Iced;
   return iced;

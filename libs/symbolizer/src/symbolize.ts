@@ -13,6 +13,7 @@ import {
   type BuildIdTree,
 } from '@triage/debuginfo';
 import { runTool, sandboxStatus, ToolNotFoundError, type SandboxSpec } from '@triage/tools';
+import { nameColdFragments } from './cold-frames';
 import { demangleFrames } from './demangle';
 import { parseEuStack } from './eu-stack';
 import { gdbBacktrace } from './gdb';
@@ -93,6 +94,8 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
         throw gdbErr;
       }
     }
+    // Before demangling: a C++ owner's name comes from .dynsym mangled, and c++filt spells the suffix as gdb does.
+    await nameColdFragments(result.threads, objects);
     const demangleWarning = await demangleFrames(result.threads, ctx.timeoutMs);
     if (demangleWarning) warnings.push(demangleWarning);
     // gdb prints inlined calls itself; eu-stack loses them when DWARF is in a separate file.
