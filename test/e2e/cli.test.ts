@@ -98,7 +98,7 @@ describe('triage CLI against the service', { timeout: 240_000 }, () => {
   test('triage list: problems and reports, with filters; a bad filter is bad input (2)', async () => {
     const problems = await triage(['list']);
     assert.equal(problems.status, 0, problems.stderr);
-    assert.match(problems.stdout, /^PROBLEM\s+COUNT\s+LAST SEEN\s+KIND\s+EXECUTABLE\s+SUMMARY\n/);
+    assert.match(problems.stdout, /^PROBLEM\s+COUNT\s+LAST SEEN\s+KIND\s+STATE\s+EXECUTABLE\s+SUMMARY\n/);
     assert.match(problems.stdout, /null-read|sessiond/);
     const json = await triage(['list', '--json', '--kind', 'null-dereference', '--since', '1d']);
     assert.equal(json.status, 0, json.stderr);

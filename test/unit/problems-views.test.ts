@@ -30,6 +30,7 @@ function problem(overrides: Partial<Problem> = {}): Problem {
     hosts: { h: 3 },
     days: { '2024-03-01': 1, '2024-03-03': 2 },
     samples: [],
+    state: 'new',
     ...overrides,
   };
 }

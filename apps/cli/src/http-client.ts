@@ -93,7 +93,7 @@ export function notOurRoute(answer: Pick<HttpAnswer, 'status' | 'body'>): boolea
 }
 
 export interface RequestSpec {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
   /** Makes the body anew for each attempt: a retried upload is sent again from its first byte. */

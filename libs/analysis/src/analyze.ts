@@ -169,6 +169,7 @@ async function analyzeBacktraceOnly(input: BacktraceInput, options: AnalyzeOptio
       cmdline: metadata.cmdline,
       hostname: metadata.hostname,
       package: metadata.package,
+      ...(metadata.architecture ? { arch: metadata.architecture } : {}),
       format: input.format,
     },
     evidence,
@@ -283,6 +284,13 @@ function reportCore(core: CoreDump, intake: IntakeResult, metadata: CoreMetadata
     cmdline: metadata.cmdline ?? core.psinfo?.args,
     hostname: metadata.hostname,
     package: metadata.package,
+    ...archOf(core.machine, metadata.architecture),
     format: intake.format,
   };
+}
+
+/** The core's own machine wins over what the client said; a machine we do not name falls back to the client's word. */
+function archOf(machine: CoreDump['machine'], said: string | undefined): { arch?: string } {
+  const arch = machine !== 'other' ? machine : said?.trim();
+  return arch ? { arch } : {};
 }

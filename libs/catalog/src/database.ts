@@ -2,6 +2,7 @@ import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationR
 import pg from 'pg';
 import type { CatalogTables } from './schema';
 import * as m0001 from './migrations/0001-catalog';
+import * as m0003 from './migrations/0003-problem-workflow';
 
 export type CatalogDb = Kysely<CatalogTables>;
 
@@ -15,6 +16,7 @@ export interface CatalogConnection {
 /** Versioned migrations, applied in name order; a released one is never edited, a change is a new file. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-catalog': m0001,
+  '0003-problem-workflow': m0003,
 };
 
 const DATE_OID = 1082;

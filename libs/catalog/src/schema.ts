@@ -51,6 +51,32 @@ export interface ReportsTable {
   missing_build_ids: string[];
   /** When the report was last replaced by a reprocessed one. */
   reprocessed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** The crashed process's architecture (x86_64, aarch64, ...), "unknown" when neither the core nor the client said. */
+  arch: Generated<string>;
+}
+
+/** What people decided about a problem; no row = "new". Survives a reindex (no foreign key: problem ids are stable). */
+export interface ProblemWorkflowTable {
+  problem_id: string;
+  state: 'new' | 'acknowledged' | 'fixed' | 'ignored' | 'regression';
+  /** The package version the fix shipped in ("fixed"), kept when a later report reopens it ("regression"). */
+  fixed_in: string | null;
+  regressed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** The report whose package version showed the fix did not hold, and that version. */
+  regressed_report: string | null;
+  regressed_version: string | null;
+  updated_at: Timestamp;
+  /** The token name that set the state ("anonymous" when auth is off; null when the catalog reopened it). */
+  updated_by: string | null;
+}
+
+/** Ticket links of a problem (bug trackers, incident pages). */
+export interface ProblemTicketsTable {
+  problem_id: string;
+  url: string;
+  title: string | null;
+  added_at: Timestamp;
+  added_by: string | null;
 }
 
 /** Occurrences per problem and UTC day, kept as reports are counted (the list's sparkline and per-day counts). */
@@ -65,4 +91,6 @@ export interface CatalogTables {
   problem_signatures: ProblemSignaturesTable;
   reports: ReportsTable;
   problem_days: ProblemDaysTable;
+  problem_workflow: ProblemWorkflowTable;
+  problem_tickets: ProblemTicketsTable;
 }

@@ -32,7 +32,21 @@ export type LifecycleEvent = EventBase &
       }
     | { type: 'analysis-failed'; reason: string; attempt: number; willRetry: boolean }
     | { type: 'problem-new'; problemId: string; reportId: string; kind: CrashKind; signature: string; executable: string }
-    | { type: 'problem-regressed'; problemId: string; reportId: string; kind: CrashKind; signature: string; executable: string; previousLastSeen: string }
+    | {
+        /**
+         * A problem came back: after a quiet spell (the regression window), or, with `fixedIn`, in a report
+         * whose package `version` is the version it was marked fixed in or later (its state is now "regression").
+         */
+        type: 'problem-regressed';
+        problemId: string;
+        reportId: string;
+        kind: CrashKind;
+        signature: string;
+        executable: string;
+        previousLastSeen: string;
+        fixedIn?: string;
+        version?: string;
+      }
     | {
         /** A report analysed again (new debuginfo or an executable for one of its build-ids, or on request) replaced the old one. */
         type: 'report-reprocessed';

@@ -13,6 +13,8 @@ export interface Notification {
   event: WebhookEvent;
   problem: { id: string; signature: string; kind: string; executable: string; count: number | null; pageUrl: string };
   report: { id: string; pageUrl: string };
+  /** problem-regressed of a problem marked fixed: the version it was fixed in and the report's version (the fix did not hold). */
+  regression?: { fixedIn: string; version: string };
   /** ISO time the event was published. */
   at: string;
 }
@@ -31,6 +33,7 @@ export function notificationOf(event: NotifyingEvent, publicUrl: string, count: 
       pageUrl: `${base}/p/${encodeURIComponent(event.problemId)}`,
     },
     report: { id: event.reportId, pageUrl: `${base}/r/${encodeURIComponent(event.reportId)}` },
+    ...(event.type === 'problem-regressed' && event.fixedIn && event.version ? { regression: { fixedIn: event.fixedIn, version: event.version } } : {}),
     at: event.at,
   };
 }
@@ -49,7 +52,8 @@ function slackEscape(text: string): string {
 /** The Slack-compatible form: one `text` with the headline, the signature and the page link. */
 export function slackText(n: Notification): { text: string } {
   const count = n.problem.count === null ? '' : ` (${n.problem.count}×)`;
+  const fix = n.regression ? ` (fixed in ${slackEscape(n.regression.fixedIn)}, seen in ${slackEscape(n.regression.version)})` : '';
   return {
-    text: `${HEADLINE[n.event]} in ${slackEscape(n.problem.executable)}${count}: ${slackEscape(n.problem.signature)}\n<${n.problem.pageUrl}|Problem ${n.problem.id}> · <${n.report.pageUrl}|report>`,
+    text: `${HEADLINE[n.event]}${fix} in ${slackEscape(n.problem.executable)}${count}: ${slackEscape(n.problem.signature)}\n<${n.problem.pageUrl}|Problem ${n.problem.id}> · <${n.report.pageUrl}|report>`,
   };
 }

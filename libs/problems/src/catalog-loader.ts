@@ -21,6 +21,7 @@ interface StagedReport {
   signatureHash: string;
   kind: string;
   missing: string;
+  arch: string;
 }
 
 /**
@@ -51,7 +52,7 @@ export class CatalogLoader {
   async start(): Promise<void> {
     const db = this.catalog.db;
     await sql`create unlogged table ${this.table('problems')} (id text, program text, kind text, signature text, signature_hash text, summary text, blame text, library_abort boolean, library text, executable text, frames text, frame_count int, search text)`.execute(db);
-    await sql`create unlogged table ${this.table('reports')} (ord bigint, id text, problem_id text, received_at timestamptz, version text, host text, os text, signature_hash text, kind text, missing text)`.execute(db);
+    await sql`create unlogged table ${this.table('reports')} (ord bigint, id text, problem_id text, received_at timestamptz, version text, host text, os text, signature_hash text, kind text, missing text, arch text)`.execute(db);
     await sql`create unlogged table ${this.table('signatures')} (program text, signature_hash text, problem_id text)`.execute(db);
     this.started = true;
   }
@@ -75,6 +76,7 @@ export class CatalogLoader {
       signatureHash: report.signatureHash,
       kind: report.classification.kind,
       missing: missingBuildIds(report).join(','),
+      arch: meta.arch || report.core.arch || 'unknown',
     });
     this.loaded++;
     if (this.reports.length >= BATCH) await this.flush();
@@ -102,7 +104,7 @@ export class CatalogLoader {
       await sql`insert into ${this.table('reports')} select * from unnest(
         ${reports.map((_, i) => String(first + i))}::bigint[], ${reports.map((r) => r.id)}::text[], ${reports.map((r) => r.problemId)}::text[],
         ${reports.map((r) => r.at.toISOString())}::timestamptz[], ${reports.map((r) => r.version)}::text[], ${reports.map((r) => r.host)}::text[],
-        ${reports.map((r) => r.os)}::text[], ${reports.map((r) => r.signatureHash)}::text[], ${reports.map((r) => r.kind)}::text[], ${reports.map((r) => r.missing)}::text[])`.execute(db);
+        ${reports.map((r) => r.os)}::text[], ${reports.map((r) => r.signatureHash)}::text[], ${reports.map((r) => r.kind)}::text[], ${reports.map((r) => r.missing)}::text[], ${reports.map((r) => r.arch)}::text[])`.execute(db);
     }
     if (signatures.length) {
       await sql`insert into ${this.table('signatures')} select * from unnest(${signatures.map((s) => s.program)}::text[], ${signatures.map((s) => s.hash)}::text[], ${signatures.map((s) => s.id)}::text[])`.execute(db);
@@ -126,8 +128,8 @@ export class CatalogLoader {
                  array(select f from jsonb_array_elements_text(p.frames::jsonb) with ordinality as t(f, n) order by n), p.frame_count, a.first_seen, a.last_seen, a.n, p.search
           from ${p} p join (select problem_id, min(received_at) as first_seen, max(received_at) as last_seen, count(*) as n from ${r} group by problem_id) a on a.problem_id = p.id`.execute(tx);
         await sql`insert into problem_signatures (program, signature_hash, problem_id) select program, signature_hash, problem_id from ${s}`.execute(tx);
-        await sql`insert into reports (id, problem_id, received_at, version, host, os, signature_hash, kind, missing_build_ids)
-          select id, problem_id, received_at, version, host, os, signature_hash, kind, coalesce(string_to_array(nullif(missing, ''), ','), '{}') from ${r} order by ord`.execute(tx);
+        await sql`insert into reports (id, problem_id, received_at, version, host, os, signature_hash, kind, missing_build_ids, arch)
+          select id, problem_id, received_at, version, host, os, signature_hash, kind, coalesce(string_to_array(nullif(missing, ''), ','), '{}'), arch from ${r} order by ord`.execute(tx);
         await sql`insert into problem_days (problem_id, day, count) select problem_id, (received_at at time zone 'UTC')::date, count(*) from ${r} group by 1, 2`.execute(tx);
         // The bulk insert left the search index's entries in GIN's pending list: merge them now, not in the next worker's insert.
         await sql`select gin_clean_pending_list('problems_search'::regclass)`.execute(tx);

@@ -29,3 +29,5 @@ export { rebuildCatalog, type RebuildOptions } from './rebuild';
 export { occurredAt, plausibleCrashTime, recordMetaOf, type StoredMetaFields } from './record-meta';
 export type * from './model';
 export { recordAndAnnounce, recordReprocessed } from './lifecycle';
+export { compareVersions, packageVersion, versionSchemeOf, type VersionScheme } from './versions';
+export { WORKFLOW_STATES } from './model';

@@ -23,7 +23,10 @@ export async function recordAndAnnounce(
   const c = report.classification;
   const common = { coreId: report.id, problemId: record.problemId, reportId: report.id, kind: c.kind, signature: report.signature, executable: executableName(report) };
   if (record.isNew) events.push(await bus.publish({ type: 'problem-new', ...common }));
-  if (record.regressed && record.previousLastSeen) events.push(await bus.publish({ type: 'problem-regressed', ...common, previousLastSeen: record.previousLastSeen }));
+  // One event for a problem that came back, whether after a quiet spell or in a version marked fixed (or both).
+  if ((record.regressed || record.reopened) && record.previousLastSeen) {
+    events.push(await bus.publish({ type: 'problem-regressed', ...common, previousLastSeen: record.previousLastSeen, ...(record.reopened ?? {}) }));
+  }
   events.push(
     await bus.publish({
       type: 'report-ready',

@@ -35,6 +35,54 @@ export interface Problem {
   samples: string[];
   /** Reports that left this problem when reprocessing grouped them elsewhere (their signature changed). */
   reprocessed: number;
+  /** Where people are with it: "new" until someone says otherwise; "regression" when a fix did not hold. */
+  state: WorkflowState;
+  /** The version the fix shipped in (state "fixed", kept by "regression"). */
+  fixedIn?: string;
+  /** The report that reopened a fixed problem: its package version is the fixed one or later. */
+  regression?: Regression;
+  /** When the state last changed, and who changed it (a token name; absent when the catalog reopened it). */
+  stateChangedAt?: string;
+  stateChangedBy?: string;
+  /** Ticket links (bug trackers, incidents), oldest first; filled by `get`. */
+  tickets?: Ticket[];
+  /** Occurrences per architecture (x86_64, aarch64, ...; "unknown" when nothing said); filled by `get`. */
+  architectures?: Record<string, number>;
+}
+
+export const WORKFLOW_STATES = ['new', 'acknowledged', 'fixed', 'ignored', 'regression'] as const;
+export type WorkflowState = (typeof WORKFLOW_STATES)[number];
+
+/** A fixed problem seen again in the fixed version or a later one. */
+export interface Regression {
+  at: string;
+  reportId: string;
+  /** The reopening report's package version. */
+  version: string;
+  fixedIn: string;
+}
+
+export interface Ticket {
+  url: string;
+  title?: string;
+  addedAt: string;
+  addedBy?: string;
+}
+
+/** What a person sets: `fixedIn` only (and always) with "fixed". "regression" is set by the catalog alone. */
+export type StateChange = { state: 'new' | 'acknowledged' | 'ignored' } | { state: 'fixed'; fixedIn: string };
+
+/** A problem of the same program near the grouping threshold that was not merged: worth a look as the same bug. */
+export interface SimilarProblem {
+  id: string;
+  summary: string;
+  kind: CrashKind;
+  signature: string;
+  count: number;
+  lastSeen: string;
+  state: WorkflowState;
+  /** Normalized stack distance (0 = same frames, 1 = nothing alike); the grouping threshold is NEAR_DUPLICATE_THRESHOLD. */
+  distance: number;
 }
 
 export interface RecordMeta {
@@ -45,6 +93,8 @@ export interface RecordMeta {
   component?: string;
   /** The operating system as the client named it (os-release PRETTY_NAME, or abrt's os_release line). */
   os?: string;
+  /** The crashed process's architecture (the core's ELF machine, else the client's word). */
+  arch?: string;
   /** When the core arrived (its first upload); drives first/last seen and the per-day counts unless crashedAt is known. */
   receivedAt: Date | string;
   /**
@@ -63,6 +113,8 @@ export interface RecordResult {
   regressed: boolean;
   /** The problem's last occurrence before this report, when it was not new. */
   previousLastSeen?: string;
+  /** The problem was marked fixed in a version this report's package version is not older than: reopened as "regression". */
+  reopened?: { fixedIn: string; version: string };
   /** How it joined: the same signatureHash, a near-duplicate stack, or none (new). */
   match: 'signature' | 'near-duplicate' | 'new';
   /** False when this report was already in the index (a redelivered job): nothing was counted. */
@@ -84,6 +136,11 @@ export interface ProblemFilters {
   version?: string;
   host?: string;
   os?: string;
+  /**
+   * Only problems in this workflow state; "all" for every problem. Without it, ignored problems are
+   * left out (a person said they need no more attention).
+   */
+  state?: WorkflowState | 'all';
   sort?: 'last' | 'count';
   limit?: number;
   offset?: number;

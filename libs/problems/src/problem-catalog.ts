@@ -5,8 +5,10 @@ import type { Blame, CrashKind, Report } from '@triage/report';
 import { redactReport } from '@triage/security';
 import { executableName, NEAR_DUPLICATE_THRESHOLD, problemFrames } from './distance';
 import { lengthBand, missingBuildIds, pickNearest, problemIdCandidates, programOf } from './grouping';
-import type { DayCount, Problem, ProblemFilters, ProblemPage, ProblemReportRef, RecordMeta, RecordResult, ReportNeighbourRefs, ReportPage, ReportPageOptions } from './model';
+import type { DayCount, Problem, ProblemFilters, ProblemPage, ProblemReportRef, RecordMeta, RecordResult, ReportNeighbourRefs, ReportPage, ReportPageOptions, SimilarProblem, StateChange } from './model';
 import { occurredAt } from './record-meta';
+import { similarProblems } from './similar';
+import { addTicket, removeTicket, reopenIfFixed, setState, ticketsOf, workflowFields, workflowRows } from './workflow';
 
 export const SAMPLE_REPORTS = 20;
 export const DEFAULT_REGRESSION_DAYS = 7;
@@ -125,6 +127,7 @@ export class ProblemCatalog {
           kind: report.classification.kind,
           missing_build_ids: missingBuildIds(report),
           reprocessed_at: existing ? new Date() : null,
+          arch: meta.arch || report.core.arch || 'unknown',
         })
         .execute();
       const counted = existing?.received_at ?? at;
@@ -134,11 +137,14 @@ export class ProblemCatalog {
       const wasSeen = previous.count > 0;
       const previousLastSeen = wasSeen ? previous.last_seen.toISOString() : undefined;
       const regressed = !existing && wasSeen && counted.getTime() - previous.last_seen.getTime() >= this.regressionMs;
+      // A new occurrence (not a reprocessed one) of a problem marked fixed may show the fix did not hold.
+      const reopened = !existing && match !== 'new' ? await reopenIfFixed(tx, id, report.id, meta, counted) : undefined;
       return {
         problemId: id,
         isNew: match === 'new',
         regressed,
         ...(previousLastSeen ? { previousLastSeen } : {}),
+        ...(reopened ? { reopened } : {}),
         match,
         counted: true,
         ...(movedFrom ? { movedFrom } : {}),
@@ -269,16 +275,22 @@ export class ProblemCatalog {
     if (!/^[0-9a-f]{16,64}$/.test(id)) return undefined;
     const row = await this.db.selectFrom('problems').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
-    const [hashes, days, versions, hosts, samples, oses] = await Promise.all([
+    const [hashes, days, versions, hosts, samples, oses, arches, workflow, tickets] = await Promise.all([
       this.db.selectFrom('problem_signatures').select('signature_hash').where('problem_id', '=', id).execute(),
       this.db.selectFrom('problem_days').select(['day', 'count']).where('problem_id', '=', id).execute(),
       this.db.selectFrom('reports').select((eb) => [eb.ref('version').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('version').execute(),
       this.db.selectFrom('reports').select((eb) => [eb.ref('host').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('host').execute(),
       this.db.selectFrom('reports').select('id').where('problem_id', '=', id).orderBy('received_at', 'desc').orderBy('seq', 'desc').limit(SAMPLE_REPORTS).execute(),
       this.db.selectFrom('reports').select((eb) => [eb.ref('os').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('os').execute(),
+      this.db.selectFrom('reports').select((eb) => [eb.ref('arch').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('arch').execute(),
+      workflowRows(this.db, [id]),
+      ticketsOf(this.db, id),
     ]);
     return {
       ...toProblem(row, Object.fromEntries(days.map((d) => [d.day, d.count]))),
+      ...workflowFields(workflow.get(id)),
+      tickets,
+      architectures: counts(arches),
       signatureHashes: hashes.map((h) => h.signature_hash).sort(),
       versions: counts(versions),
       hosts: counts(hosts),
@@ -304,12 +316,12 @@ export class ProblemCatalog {
     const counted = this.db.selectFrom(filtered.select('p.id').limit(this.countCap + 1).as('m')).select((eb) => eb.fn.countAll<string>().as('n'));
     const [rows, total] = await Promise.all([page.limit(limit + 1).execute(), counted.executeTakeFirstOrThrow()]);
     const shown = rows.slice(0, limit);
-    const days = await this.recentDays(shown.map((r) => r.id));
+    const [days, workflow] = await Promise.all([this.recentDays(shown.map((r) => r.id)), workflowRows(this.db, shown.map((r) => r.id))]);
     const last = shown[shown.length - 1];
     return {
       total: Math.min(Number(total.n), this.countCap),
       ...(Number(total.n) > this.countCap ? { totalIsLowerBound: true } : {}),
-      problems: shown.map((r) => toProblem(r, days.get(r.id) ?? {})),
+      problems: shown.map((r) => ({ ...toProblem(r, days.get(r.id) ?? {}), ...workflowFields(workflow.get(r.id)) })),
       ...(rows.length > limit && last ? { nextCursor: byCount ? encodeCursor(last.count, last.id) : encodeCursor(last.last_seen.toISOString(), last.id) } : {}),
     };
   }
@@ -323,6 +335,16 @@ export class ProblemCatalog {
     if (f.to) q = q.where('p.first_seen', '<=', f.to);
     const text = f.q?.trim().toLowerCase();
     if (text) q = q.where(sql<boolean>`p.search like ${likeSubstring(text)}`);
+    // Ignored problems are left out unless asked for; "new" is a problem nobody set a state on (no row) or set back.
+    const state = f.state;
+    if (state !== 'all') {
+      q = q.where((eb) => {
+        const decided = eb.selectFrom('problem_workflow as w').select(sql`1`.as('one')).whereRef('w.problem_id', '=', 'p.id');
+        if (state === undefined) return eb.not(eb.exists(decided.where('w.state', '=', 'ignored')));
+        if (state === 'new') return eb.not(eb.exists(decided.where('w.state', '!=', 'new')));
+        return eb.exists(decided.where('w.state', '=', state));
+      });
+    }
     for (const [column, value] of [['version', f.version], ['host', f.host], ['os', f.os]] as const) {
       if (value) q = q.where((eb) => eb.exists(eb.selectFrom('reports as r').select(sql`1`.as('one')).whereRef('r.problem_id', '=', 'p.id').where(`r.${column}`, '=', value)));
     }
@@ -344,7 +366,7 @@ export class ProblemCatalog {
 
   /** Reports per UTC day of the problems a filter selects (every problem without one), oldest first. */
   async dailyCounts(filters: Omit<ProblemFilters, 'sort' | 'limit' | 'offset' | 'after'> = {}, range: { from?: Date; to?: Date } = {}): Promise<DayCount[]> {
-    const noFilter = !filters.q && !filters.executable && !filters.kind && !filters.libraryAbortOnly && !filters.from && !filters.to && !filters.version && !filters.host && !filters.os;
+    const noFilter = !filters.q && !filters.executable && !filters.kind && !filters.libraryAbortOnly && !filters.from && !filters.to && !filters.version && !filters.host && !filters.os && !filters.state;
     let q = this.db.selectFrom('problem_days as d').select((eb) => ['d.day', eb.fn.sum<string>('d.count').as('n')]);
     if (!noFilter) q = q.where('d.problem_id', 'in', this.filtered(filters).select('p.id'));
     if (range.from) q = q.where('d.day', '>=', range.from.toISOString().slice(0, 10));
@@ -439,7 +461,30 @@ export class ProblemCatalog {
 
   /** Empties the catalog. */
   async clear(): Promise<void> {
-    await sql`truncate problem_days, reports, problem_signatures, problems`.execute(this.db);
+    await sql`truncate problem_days, reports, problem_signatures, problems, problem_workflow, problem_tickets`.execute(this.db);
+  }
+
+  /** True when the catalog holds this problem (the workflow routes refuse an unknown id). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.db.selectFrom('problems').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+  }
+
+  /** Sets a problem's workflow state (see StateChange); `by` is who did (a token name). */
+  async setState(id: string, change: StateChange, by?: string): Promise<void> {
+    await setState(this.db, id, change, by);
+  }
+
+  async addTicket(id: string, ticket: { url: string; title?: string }, by?: string): Promise<void> {
+    await addTicket(this.db, id, ticket, by);
+  }
+
+  async removeTicket(id: string, url: string): Promise<boolean> {
+    return removeTicket(this.db, id, url);
+  }
+
+  /** Problems of the same program near the grouping threshold (SimilarProblem), nearest first. */
+  async similar(problem: Pick<Problem, 'id' | 'program' | 'frames'>): Promise<SimilarProblem[]> {
+    return similarProblems(this.db, problem, { threshold: this.threshold, maxCandidates: this.maxCandidates });
   }
 }
 
@@ -496,6 +541,7 @@ function toProblem(row: ProblemRow, days: Record<string, number>): Problem {
     days,
     samples: [],
     reprocessed: row.reprocessed,
+    state: 'new',
   };
 }
 

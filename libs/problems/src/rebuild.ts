@@ -73,7 +73,7 @@ export async function rebuildCatalog(catalog: ProblemCatalog, records: CoreRecor
   return { reports: counts.reports, problems: counts.problems, skipped };
 }
 
-/** The metadata fields grouping reads (hostname, package, component, osRelease), nothing else kept in memory. */
+/** The metadata fields grouping reads (hostname, package, component, osRelease, architecture), nothing else kept in memory. */
 function pick(m: StoredMetaFields['metadata']): StoredMetaFields['metadata'] {
-  return m && { hostname: m.hostname, package: m.package, component: m.component, osRelease: m.osRelease };
+  return m && { hostname: m.hostname, package: m.package, component: m.component, osRelease: m.osRelease, architecture: m.architecture };
 }

@@ -4,7 +4,7 @@ import type { RecordMeta } from './model';
 
 /** The fields of cores/<id>/meta.json grouping reads (libs/cores CoreMeta). */
 export interface StoredMetaFields {
-  metadata?: { hostname?: string; package?: string; component?: string; osRelease?: string; timestamp?: string };
+  metadata?: { hostname?: string; package?: string; component?: string; osRelease?: string; timestamp?: string; architecture?: string };
   uploads?: Array<{ at: string; hostname?: string }>;
 }
 
@@ -15,6 +15,7 @@ export function recordMetaOf(report: Report, meta: StoredMetaFields | undefined)
   const component = meta?.metadata?.component?.trim();
   const receivedAt = first?.at ?? report.createdAt;
   const crashedAt = plausibleCrashTime(meta?.metadata?.timestamp, receivedAt);
+  const arch = report.core.arch ?? meta?.metadata?.architecture?.trim();
   return {
     receivedAt,
     ...(crashedAt ? { crashedAt } : {}),
@@ -22,6 +23,7 @@ export function recordMetaOf(report: Report, meta: StoredMetaFields | undefined)
     package: report.core.package ?? meta?.metadata?.package,
     ...(component ? { component } : {}),
     ...(os ? { os } : {}),
+    ...(arch ? { arch } : {}),
   };
 }
 

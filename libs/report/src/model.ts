@@ -157,6 +157,8 @@ export interface ReportCore {
   /** Where the core came from: hostname, package, os_release, ... as the client sent them. */
   hostname?: string;
   package?: string;
+  /** The crashed process's architecture: the core's ELF machine (x86_64, aarch64, i386), else the client's word (abrt `architecture`, a uReport's os.architecture). */
+  arch?: string;
   format?: string;
 }
 

@@ -46,14 +46,15 @@ export class ProblemPagesController {
     const base = baseUrl(this.config, req);
     const links = { json: `${base}/v1/problems/${problem.id}`, markdown: `${base}/p/${problem.id}.md`, page: `${base}/p/${problem.id}` };
     const before = typeof query.before === 'string' ? query.before : undefined;
-    const [reports, sample] = await Promise.all([
+    const [reports, sample, similar] = await Promise.all([
       this.problems.catalog.reportPage(problem.id, { limit: REPORTS_PER_PAGE, before }).catch((err: unknown) => {
         throw err instanceof CursorError ? badRequest(err.message) : err;
       }),
       this.newestSample(problem.samples),
+      this.problems.catalog.similar(problem),
     ]);
     const olderReports = reports.nextCursor ? `/p/${problem.id}?before=${encodeURIComponent(reports.nextCursor)}` : undefined;
-    return new PageResponse({ view: 'problem', problem, reports: reports.reports, links: { ...links, ...(olderReports ? { olderReports } : {}) }, sample }, format);
+    return new PageResponse({ view: 'problem', problem, reports: reports.reports, links: { ...links, ...(olderReports ? { olderReports } : {}) }, sample, similar }, format);
   }
 
   /** The newest sample whose report can be read gives file:line frames; the index alone has names only. */

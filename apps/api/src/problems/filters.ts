@@ -1,11 +1,12 @@
-import type { ProblemFilters } from '@triage/problems';
+import { WORKFLOW_STATES, type ProblemFilters, type WorkflowState } from '@triage/problems';
 import { CRASH_KINDS, type CrashKind } from '@triage/report';
 import { badRequest } from '../http/errors';
 
 /** Query values as Express parses them: a repeated parameter is an array, and we take its first value. */
 export type Query = Record<string, unknown>;
 
-function one(query: Query, name: string): string | undefined {
+/** A query parameter's first value, trimmed; undefined when absent or blank. */
+export function one(query: Query, name: string): string | undefined {
   const v = query[name];
   const s = Array.isArray(v) ? v[0] : v;
   return typeof s === 'string' && s.trim() !== '' ? s.trim() : undefined;
@@ -36,6 +37,8 @@ export function parseFilters(query: Query): ProblemFilters {
   const sort = one(query, 'sort');
   if (sort !== undefined && sort !== 'last' && sort !== 'count') throw badRequest('sort must be "last" or "count"');
   const lib = one(query, 'libraryAbort') ?? one(query, 'library_abort');
+  const state = one(query, 'state');
+  if (state !== undefined && state !== 'all' && !WORKFLOW_STATES.includes(state as WorkflowState)) throw badRequest(`state must be one of ${WORKFLOW_STATES.join(', ')} or all`);
   return {
     q: one(query, 'q'),
     executable: one(query, 'executable'),
@@ -46,6 +49,7 @@ export function parseFilters(query: Query): ProblemFilters {
     version: one(query, 'version'),
     host: one(query, 'host'),
     os: one(query, 'os'),
+    ...(state ? { state: state as WorkflowState | 'all' } : {}),
     sort: sort ?? 'last',
     limit: int('limit', one(query, 'limit'), 1, 500) ?? 50,
     offset: int('offset', one(query, 'offset'), 0, 1_000_000) ?? 0,

@@ -1,16 +1,22 @@
-import { Controller, Get, Inject, Param, Query as QueryParams, Req } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query as QueryParams, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import type { TriageConfig } from '@triage/config';
-import { CursorError, type DayCount, type Problem, type ProblemReportRef } from '@triage/problems';
-import { badRequest, notFound } from '../http/errors';
+import { CursorError, type DayCount, type Problem, type ProblemReportRef, type SimilarProblem } from '@triage/problems';
+import type { AuthedRequest } from '../auth/auth.guard';
+import { Scope } from '../auth/scope.decorator';
+import { badRequest } from '../http/errors';
 import { baseUrl } from '../http/links';
 import { CONFIG } from '../infra/tokens';
 import { parseFilters, parseReportPage, type Query } from './filters';
 import { ProblemsService } from './problems.service';
+import { parseStateChange, parseTicket } from './workflow-params';
 
 type ProblemJson = Problem & { pageUrl: string; markdownUrl: string };
 
-/** GET /v1/problems (the list, same filters as the /problems page) and GET /v1/problems/:id. */
+/**
+ * GET /v1/problems (the list, same filters as the /problems page) and GET /v1/problems/:id; the workflow
+ * a person sets (state, tickets) with an admin token.
+ */
 @Controller('v1/problems')
 export class ProblemsController {
   constructor(
@@ -18,7 +24,7 @@ export class ProblemsController {
     private readonly problems: ProblemsService,
   ) {}
 
-  private withLinks(p: Problem, base: string): ProblemJson {
+  private withLinks<P extends Problem>(p: P, base: string): P & { pageUrl: string; markdownUrl: string } {
     return { ...p, pageUrl: `${base}/p/${p.id}`, markdownUrl: `${base}/p/${p.id}.md` };
   }
 
@@ -53,9 +59,8 @@ export class ProblemsController {
     @Param('id') id: string,
     @QueryParams() query: Query,
     @Req() req: Request,
-  ): Promise<ProblemJson & { reports: Array<ProblemReportRef & { pageUrl: string }>; reportsNextCursor?: string }> {
-    const problem = await this.problems.catalog.get(id.toLowerCase());
-    if (!problem) throw notFound(`no problem ${id}`);
+  ): Promise<ProblemJson & { similar: SimilarProblem[]; reports: Array<ProblemReportRef & { pageUrl: string }>; reportsNextCursor?: string }> {
+    const problem = await this.problems.withSimilar(await this.problems.require(id));
     const base = baseUrl(this.config, req);
     const { limit, before } = parseReportPage(query);
     const page = await cursorErrors(this.problems.catalog.reportPage(problem.id, { limit, before }));
@@ -64,6 +69,29 @@ export class ProblemsController {
       reports: page.reports.map((r) => ({ ...r, pageUrl: `${base}/r/${r.id}` })),
       ...(page.nextCursor ? { reportsNextCursor: page.nextCursor } : {}),
     };
+  }
+
+  /** `?state=new|acknowledged|ignored` or `?state=fixed&version=V`: the problem's workflow state; answers the problem. */
+  @Post(':id/state')
+  @Scope('admin')
+  @HttpCode(200)
+  async state(@Param('id') id: string, @QueryParams() query: Query, @Req() req: AuthedRequest): Promise<ProblemJson> {
+    return this.withLinks(await this.problems.setState(id, parseStateChange(query), req.principal?.name), baseUrl(this.config, req));
+  }
+
+  /** `?url=https://...&title=T`: links a ticket (a known URL gets the new title); answers the problem. */
+  @Post(':id/tickets')
+  @Scope('admin')
+  @HttpCode(200)
+  async addTicket(@Param('id') id: string, @QueryParams() query: Query, @Req() req: AuthedRequest): Promise<ProblemJson> {
+    return this.withLinks(await this.problems.addTicket(id, parseTicket(query), req.principal?.name), baseUrl(this.config, req));
+  }
+
+  /** `?url=https://...`: unlinks a ticket. */
+  @Delete(':id/tickets')
+  @Scope('admin')
+  async removeTicket(@Param('id') id: string, @QueryParams() query: Query, @Req() req: Request): Promise<ProblemJson> {
+    return this.withLinks(await this.problems.removeTicket(id, parseTicket(query, false).url), baseUrl(this.config, req));
   }
 }
 

@@ -22,6 +22,7 @@ interface ListFlags {
   os?: string;
   search?: string;
   sort?: string;
+  state?: string;
   limit: string;
 }
 
@@ -38,6 +39,7 @@ const FILTERS: ReadonlyArray<[key: keyof ListFlags, param: string, flag: string,
   ['host', 'host', '--host <hostname>', 'only reports from this host'],
   ['os', 'os', '--os <release>', 'only reports from this OS release'],
   ['search', 'q', '--search <text>', 'text in the signature, summary or executable'],
+  ['state', 'state', '--state <state>', 'problems: new, acknowledged, fixed, regression, ignored, or all (default: all but ignored)'],
   ['sort', 'sort', '--sort <order>', 'problems: "last" (most recently seen, default) or "count"'],
 ];
 
@@ -82,8 +84,8 @@ const when = (iso: string) => iso.replace('T', ' ').slice(0, 19);
 
 export function problemsTable(problems: ProblemRow[]): string {
   return table([
-    ['PROBLEM', 'COUNT', 'LAST SEEN', 'KIND', 'EXECUTABLE', 'SUMMARY'],
-    ...problems.map((p) => [p.id, String(p.count), when(p.lastSeen), p.kind, p.executable, p.summary]),
+    ['PROBLEM', 'COUNT', 'LAST SEEN', 'KIND', 'STATE', 'EXECUTABLE', 'SUMMARY'],
+    ...problems.map((p) => [p.id, String(p.count), when(p.lastSeen), p.kind, p.state === 'fixed' && p.fixedIn ? `fixed ${p.fixedIn}` : (p.state ?? 'new'), p.executable, p.summary]),
   ]);
 }
 

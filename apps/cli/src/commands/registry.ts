@@ -69,6 +69,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./show.js')).registerShow,
   },
   {
+    name: 'problem',
+    summary: 'set a problem\'s workflow state (new, acknowledged, fixed --version V, ignored) or link a ticket; needs an admin token',
+    load: async () => (await import('./problem.js')).registerProblem,
+  },
+  {
     name: 'gdb',
     summary: "open gdb on a report's core, with the service as gdb's debuginfod server (like coredumpctl gdb); needs an admin token",
     load: async () => (await import('./gdb.js')).registerGdb,

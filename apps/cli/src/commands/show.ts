@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Problem, ProblemReportRef } from '@triage/problems';
+import type { Problem, ProblemReportRef, SimilarProblem } from '@triage/problems';
 import { renderText, type Report } from '@triage/report';
 import { type RegisterCommand } from '../command';
 import { ExitCode } from '../exit-codes';
@@ -15,7 +15,15 @@ interface ShowFlags {
   json?: boolean;
 }
 
-type ProblemAnswer = Problem & { pageUrl: string; reports: Array<ProblemReportRef & { pageUrl: string }> };
+type ProblemAnswer = Problem & { pageUrl: string; reports: Array<ProblemReportRef & { pageUrl: string }>; similar?: SimilarProblem[] };
+
+/** "fixed in 1.2-3", "regression (fixed in 1.2-3, crashed in 1.2-4 in report R)", "ignored", ... */
+export function stateLine(p: Pick<Problem, 'state' | 'fixedIn' | 'regression'>): string {
+  const state = p.state ?? 'new';
+  if (state === 'fixed' && p.fixedIn) return `fixed in ${p.fixedIn}`;
+  if (state === 'regression' && p.regression) return `regression (fixed in ${p.regression.fixedIn}, crashed in ${p.regression.version}: report ${p.regression.reportId})`;
+  return state;
+}
 
 /** A report id is the core's 32 hex digits; a problem id the first 16 of its signature hash. */
 export function idKind(id: string): 'report' | 'problem' {
@@ -44,10 +52,15 @@ export function problemText(p: ProblemAnswer): string {
     `problem ${p.id}: ${p.kind} in ${p.executable}`,
     `  ${p.summary}`,
     `  signature: ${p.signature}`,
+    `  state: ${stateLine(p)}`,
+    ...(p.tickets ?? []).map((t) => `  ticket: ${t.url}${t.title ? ` (${t.title})` : ''}`),
     `  reports: ${p.count}, first seen ${p.firstSeen}, last seen ${p.lastSeen}`,
     `  versions: ${counts(p.versions)}`,
+    ...(p.osReleases ? [`  os releases: ${counts(p.osReleases)}`] : []),
+    ...(p.architectures ? [`  architectures: ${counts(p.architectures)}`] : []),
     `  hosts: ${counts(p.hosts)}`,
     `  page: ${p.pageUrl}`,
+    ...(p.similar?.length ? ['', 'similar problems:', ...p.similar.map((s) => `  ${s.id}  distance ${s.distance.toFixed(2)}  ${s.kind}  ${s.count}×  ${s.summary}`)] : []),
     '',
     'newest reports:',
     ...p.reports.slice(0, 10).map((r) => `  ${r.id}  ${r.receivedAt}  ${r.host}  ${r.version}`),

@@ -80,7 +80,7 @@ export function eventLine(e: LifecycleEvent): string {
     case 'problem-new':
       return `${head} NEW problem ${e.problemId} ${e.kind} in ${e.executable}: ${e.signature}`;
     case 'problem-regressed':
-      return `${head} REGRESSED problem ${e.problemId} (last seen ${e.previousLastSeen}): ${e.signature}`;
+      return `${head} REGRESSED problem ${e.problemId} (${e.fixedIn ? `fixed in ${e.fixedIn}, seen in ${e.version}; ` : ''}last seen ${e.previousLastSeen}): ${e.signature}`;
     case 'report-reprocessed':
       return `${head} REPROCESSED ${e.kind}: ${e.summary} [problem ${e.problemId}${e.previousProblemId ? `, was ${e.previousProblemId}` : ''}]`;
   }

@@ -7,7 +7,7 @@ import type { Report } from '../model';
 export const KEY_ORDER: readonly string[] = [
   'id', 'signature', 'signatureHash', 'createdAt', 'core', 'classification', 'threads', 'modules', 'analysis',
   // core
-  'sha256', 'size', 'truncated', 'signal', 'number', 'name', 'code', 'faultAddress', 'pid', 'executable', 'cmdline', 'hostname', 'package', 'format',
+  'sha256', 'size', 'truncated', 'signal', 'number', 'name', 'code', 'faultAddress', 'pid', 'executable', 'cmdline', 'hostname', 'package', 'arch', 'format',
   // classification
   'kind', 'summary', 'message', 'exceptionType', 'flags', 'blame', 'library', 'enteredFrom',
   // threads and frames

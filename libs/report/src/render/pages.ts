@@ -9,13 +9,13 @@ import { messagePage, notFoundPage, pendingPage } from './html/status-pages';
 import { renderMarkdown } from './markdown';
 import { escapeMarkdown } from './markdown-syntax';
 import { renderProblemMarkdown } from './problem-markdown';
-import type { CoreRecordView, CoreStatusView, ProblemListFilters, ProblemListView, ProblemReportView, ProblemView, SourceContext } from './views';
+import type { CoreRecordView, CoreStatusView, ProblemListFilters, ProblemListView, ProblemReportView, ProblemView, SimilarProblemView, SourceContext } from './views';
 
 export type PageView =
   | { view: 'report'; report: Report; core?: CoreRecordView; links: ReportLinks; sources?: Readonly<Record<number, SourceContext>> }
   /** A core without a report yet (pending or failed), or no such core (no status). */
   | { view: 'core-status'; id: string; status?: CoreStatusView }
-  | { view: 'problem'; problem: ProblemView; reports: readonly ProblemReportView[]; links: ProblemPageLinks; sample?: Report }
+  | { view: 'problem'; problem: ProblemView; reports: readonly ProblemReportView[]; links: ProblemPageLinks; sample?: Report; similar?: readonly SimilarProblemView[] }
   | { view: 'problem-list'; result: ProblemListView; filters: ProblemListFilters; executables: readonly string[] }
   /** A short answer in page form ("no problem X", a refused filter), with a link back. */
   | { view: 'message'; title: string; message: string; back?: { href: string; label: string } };
@@ -38,7 +38,7 @@ function renderHtml(v: PageView, now: Date): string {
     case 'core-status':
       return v.status ? pendingPage(v.id, v.status) : notFoundPage(v.id);
     case 'problem':
-      return problemPage(v.problem, v.reports, v.links, now, v.sample);
+      return problemPage(v.problem, v.reports, v.links, now, v.sample, v.similar);
     case 'problem-list':
       return problemListPage(v.result, v.filters, v.executables, now);
     case 'message':

@@ -25,6 +25,8 @@ export function renderProblemMarkdown(p: ProblemView, sample: Report | undefined
   const out = [`### ${escapeMarkdown(p.summary)}`, ''];
   out.push(`- **Problem:** [${p.id}](${pageUrl}) — ${p.count} report${p.count === 1 ? '' : 's'}, first seen ${when(p.firstSeen)}, last seen ${when(p.lastSeen)}`);
   out.push(`- **Kind:** ${inlineCode(p.kind)} in ${inlineCode(p.executable)}`);
+  if (p.state && p.state !== 'new') out.push(`- **State:** ${p.state === 'fixed' && p.fixedIn ? `fixed in ${inlineCode(p.fixedIn)}` : p.regression ? `regression: fixed in ${inlineCode(p.regression.fixedIn)}, seen again in ${inlineCode(p.regression.version)}` : p.state}`);
+  for (const t of p.tickets ?? []) out.push(`- **Ticket:** [${escapeMarkdown(t.title ?? t.url)}](${t.url.replace(/[()\s]/g, encodeURIComponent)})`);
   const library = problemLibraryProse(p, sample);
   if (library) out.push(`- **Library abort:** ${proseMarkdown(library)}`);
   out.push(`- **Blame:** ${inlineCode(problemBlameText(p))}`);

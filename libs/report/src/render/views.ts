@@ -46,6 +46,25 @@ export interface ProblemView {
   days: Record<string, number>;
   /** Reports that left this problem when reprocessing grouped them elsewhere. */
   reprocessed?: number;
+  /** Workflow: new / acknowledged / fixed (in `fixedIn`) / ignored / regression (a fix that did not hold). */
+  state?: string;
+  fixedIn?: string;
+  regression?: { at: string; reportId: string; version: string; fixedIn: string };
+  stateChangedAt?: string;
+  stateChangedBy?: string;
+  tickets?: ReadonlyArray<{ url: string; title?: string; addedAt: string; addedBy?: string }>;
+  architectures?: Record<string, number>;
+}
+
+/** A problem of the same program near the grouping threshold, not merged with this one. */
+export interface SimilarProblemView {
+  id: string;
+  summary: string;
+  kind: CrashKind;
+  count: number;
+  lastSeen: string;
+  state: string;
+  distance: number;
 }
 
 export interface ProblemReportView {
@@ -62,6 +81,8 @@ export interface ProblemListFilters {
   libraryAbortOnly?: boolean;
   from?: Date;
   to?: Date;
+  /** A workflow state or "all"; absent = every problem but the ignored ones. */
+  state?: string;
   sort?: 'last' | 'count';
   limit?: number;
   offset?: number;

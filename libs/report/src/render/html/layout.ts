@@ -25,6 +25,9 @@ th{font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-n
 .kind{display:inline-block;padding:.1rem .5rem;border-radius:.3rem;background:var(--kind-bg);color:#fff;font-size:.85rem;white-space:nowrap}
 .badge-lib,.badge-blame{display:inline-block;padding:.05rem .45rem;border-radius:.3rem;background:var(--warn);color:#fff;font-size:.75rem;white-space:nowrap;font-family:system-ui,sans-serif}
 .callout{border-left:5px solid var(--warn);background:var(--callout);padding:.7rem 1rem;margin:1rem 0}
+.state{display:inline-block;padding:.05rem .45rem;border-radius:.3rem;border:1px solid var(--line);font-size:.8rem;white-space:nowrap}
+.state-regression{background:var(--missing);border-color:var(--missing);color:#fff}.state-fixed{color:var(--found)}.state-ignored{color:var(--dim)}
+dd.tickets ul{margin:0;padding-left:1.1rem}dd.workflow .callout{margin:.4rem 0}
 .missing{color:var(--missing)}.found{color:var(--found)}.dim{color:var(--dim)}
 tr.blamed td{background:var(--blame)}tr.blamed td:first-child{box-shadow:inset 4px 0 0 var(--blame-edge)}
 .stack-line.blamed{background:var(--blame);display:block;box-shadow:inset 4px 0 0 var(--blame-edge)}

@@ -1,10 +1,22 @@
 import { CRASH_KINDS, type Report } from '../../model';
 import { problemBlameText, problemLibraryProse, renderProblemMarkdown } from '../problem-markdown';
-import type { ProblemListFilters, ProblemListView, ProblemReportView, ProblemView } from '../views';
+import type { ProblemListFilters, ProblemListView, ProblemReportView, ProblemView, SimilarProblemView } from '../views';
 import { dayChart, dayRange } from './chart';
 import { copyButton, page, timeAgo } from './layout';
 import { libraryAbortBox } from './report-page';
 import { html, type SafeHtml } from './safe-html';
+import { similarSection, stateBadge, workflowFacts } from './workflow';
+
+/** The list's state menu: the default hides ignored problems. */
+const STATE_OPTIONS: ReadonlyArray<[string, string]> = [
+  ['', 'open (not ignored)'],
+  ['new', 'new'],
+  ['acknowledged', 'acknowledged'],
+  ['fixed', 'fixed'],
+  ['regression', 'regression'],
+  ['ignored', 'ignored'],
+  ['all', 'all'],
+];
 
 /** The list's sparklines all cover the same window, so rows compare at a glance. */
 export const SPARK_DAYS = 30;
@@ -25,6 +37,7 @@ function listUrl(filters: ProblemListFilters, change: Partial<Record<string, str
     libraryAbort: filters.libraryAbortOnly ? '1' : undefined,
     from: filters.from?.toISOString().slice(0, 10),
     to: filters.to?.toISOString().slice(0, 10),
+    state: filters.state,
     sort: filters.sort,
     offset: filters.offset || undefined,
     ...change,
@@ -45,6 +58,7 @@ function filterForm(filters: ProblemListFilters, executables: readonly string[])
 <label>Kind<select name="kind">${option('', 'all', !filters.kind)}${CRASH_KINDS.map((k) => option(k, k, k === filters.kind))}</select></label>
 <label>From<input type="date" name="from" value="${filters.from?.toISOString().slice(0, 10) ?? ''}"></label>
 <label>To<input type="date" name="to" value="${filters.to?.toISOString().slice(0, 10) ?? ''}"></label>
+<label>State<select name="state">${STATE_OPTIONS.map(([v, label]) => option(v, label, (filters.state ?? '') === v))}</select></label>
 <label>Sort by<select name="sort">${option('last', 'last seen', filters.sort !== 'count')}${option('count', 'count', filters.sort === 'count')}</select></label>
 <label class="check"><input type="checkbox" name="libraryAbort" value="1"${filters.libraryAbortOnly ? html` checked` : ''}> library aborts only</label>
 <button type="submit">Search</button> <a href="/problems">reset</a>
@@ -59,7 +73,7 @@ export function problemListPage(result: ProblemListView, filters: ProblemListFil
     (p) => html`<tr class="problem">
 <td class="num" data-label="reports">${p.count}</td>
 <td><a href="/p/${p.id}">${p.summary}</a><br><code class="dim">${p.signature}</code></td>
-<td>${kindBadges(p)}</td>
+<td>${kindBadges(p)} ${stateBadge(p)}</td>
 <td class="mono" data-label="executable">${p.executable}</td>
 <td class="dim" data-label="first seen">${timeAgo(p.firstSeen, now)}</td>
 <td data-label="last seen">${timeAgo(p.lastSeen, now)}</td>
@@ -112,11 +126,11 @@ export interface ProblemPageLinks {
   olderReports?: string;
 }
 
-export function problemPage(p: ProblemView, reports: readonly ProblemReportView[], links: ProblemPageLinks, now = new Date(), sample?: Report): string {
+export function problemPage(p: ProblemView, reports: readonly ProblemReportView[], links: ProblemPageLinks, now = new Date(), sample?: Report, similar?: readonly SimilarProblemView[]): string {
   const markdown = renderProblemMarkdown(p, sample, links.page ?? `/p/${p.id}`);
   const body = html`<nav><a href="${links.json}">JSON</a><a href="${links.markdown}">Markdown</a>${copyButton('Copy Markdown', markdown, 'Markdown snippet')}</nav>
 <h1>${p.summary}</h1>
-<p>${kindBadges(p)} <span class="dim">problem ${p.id}</span></p>
+<p>${kindBadges(p)} ${stateBadge(p)} <span class="dim">problem ${p.id}</span></p>
 ${libraryAbortBox(problemLibraryProse(p, sample))}
 <dl class="facts">
 <dt>signature</dt><dd><code class="signature">${p.signature}</code>${copyButton('Copy', p.signature, 'signature')}</dd>
@@ -125,13 +139,15 @@ ${libraryAbortBox(problemLibraryProse(p, sample))}
 <dt>reports</dt><dd><strong class="count">${p.count}</strong></dd>
 <dt>first seen</dt><dd>${timeAgo(p.firstSeen, now)}</dd>
 <dt>last seen</dt><dd>${timeAgo(p.lastSeen, now)}</dd>
+${workflowFacts(p, now)}
 </dl>
 <h2>Occurrences per day</h2>
 ${dayChart(p.days, chartDays(p, now), { width: 640, height: 110, axis: true })}
-<div class="cols">${countTable('Versions', 'package', p.versions)}${countTable('Hosts', 'host', p.hosts)}${p.osReleases ? countTable('OS releases', 'os', p.osReleases) : ''}</div>
+<div class="cols">${countTable('Versions', 'package', p.versions)}${p.osReleases ? countTable('OS releases', 'os', p.osReleases) : ''}${p.architectures ? countTable('Architectures', 'arch', p.architectures) : ''}${countTable('Hosts', 'host', p.hosts)}</div>
 <h2>Stack compared for duplicates</h2>
 ${comparedStack(p)}
 ${p.signatureHashes.length > 1 ? html`<p class="dim">${p.signatureHashes.length} signatures joined as near-duplicates.</p>` : ''}
+${similarSection(similar, now)}
 ${p.reprocessed ? html`<p class="dim reprocessed">${p.reprocessed} report${p.reprocessed === 1 ? ' was' : 's were'} reprocessed with new debuginfo and moved to another problem.</p>` : ''}
 <h2>Reports (${p.count})</h2>
 <table class="reports"><thead><tr><th>report</th><th>received</th><th></th></tr></thead><tbody>${reports.map(
