@@ -40,6 +40,8 @@ function print(problem: Problem, flags: ProblemFlags, line: string): void {
 }
 
 export const registerProblem: RegisterCommand = (program: Command) => {
+  // `--version` after `problem state` is the fix's version, not a request for the program's own.
+  program.enablePositionalOptions();
   const problem = program.command('problem').description(summaryOf('problem'));
   withServerFlags(
     problem
