@@ -12,10 +12,12 @@ import { request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { LoggerService } from '@nestjs/common';
-import { createStorage, type StoragePort } from '@triage/storage';
+import { createStorage, uploadSessionOf, type StoragePort } from '@triage/storage';
 import { createApp } from '../../apps/api/src/app.factory';
 import { UploadsJanitor } from '../../apps/api/src/intake/uploads-janitor.service';
+import { cliPath, runAsync } from '../support/cli';
 import { crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, http, json, S3Server, serviceEnv, sleep } from './service-harness';
 
@@ -64,6 +66,44 @@ function cutAfter(method: string, path: string, headers: Record<string, string |
       if (!hold) setTimeout(() => req.destroy(), 300);
     });
   });
+}
+
+/** A TCP proxy to the API that cuts the connection (both ways) once, after `cutAt` bytes from the client. */
+async function breakingProxy(port: string, cutAt: number): Promise<{ url: string; cuts(): number; close(): Promise<void> }> {
+  let forwarded = 0;
+  let cuts = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(port), '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (cuts > 0 || forwarded + chunk.length < cutAt) {
+        forwarded += chunk.length;
+        upstream.write(chunk);
+        return;
+      }
+      cuts++;
+      // What got through reaches the service; then both sides see the connection end mid-request.
+      upstream.end(chunk.subarray(0, cutAt - forwarded));
+      client.destroy();
+    });
+    client.on('end', () => upstream.end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    cuts: () => cuts,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
 }
 
 async function waitForLine(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
@@ -131,14 +171,15 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     await cutAfter('PATCH', `/v1/uploads/${session.id}`, { 'upload-offset': 0, 'content-length': data.length }, data.subarray(0, 2 * PART + PART / 2));
     const line = await waitForLine(new RegExp(`upload session ${session.id}: the client went away`));
     assert.match(line, /^warn /, 'logged as the client\'s doing');
-    assert.match(line, new RegExp(`${2 * PART} of ${data.length} bytes are stored`));
-    assert.equal(await offsetOf(session.id), 2 * PART, 'the complete parts are durable, the broken one is not counted');
+    const arrived = 2 * PART + PART / 2;
+    assert.match(line, new RegExp(`${arrived} of ${data.length} bytes are stored`));
+    assert.equal(await offsetOf(session.id), arrived, 'every byte that arrived is stored, the last part shorter');
 
     const wrong = await patch(session.id, 0, data);
     assert.equal(wrong.status, 409, wrong.text);
-    assert.equal(wrong.headers.get('upload-offset'), String(2 * PART));
+    assert.equal(wrong.headers.get('upload-offset'), String(arrived));
 
-    const done = await patch(session.id, 2 * PART, data.subarray(2 * PART));
+    const done = await patch(session.id, arrived, data.subarray(arrived));
     assert.equal(done.status, 202, done.text);
     const accepted = json<{ id: string; duplicate: boolean; statusUrl: string }>(done);
     assert.equal(accepted.id, createHash('sha256').update(data).digest('hex').slice(0, 32), 'hashed over the whole core, as a single request is');
@@ -181,8 +222,8 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     const stalled = await open(data.length);
     const answer = await cutAfter('PATCH', `/v1/uploads/${stalled.id}`, { 'upload-offset': 0, 'content-length': data.length }, data.subarray(0, PART + 10), true);
     assert.equal(answer.status, 408, answer.body);
-    assert.equal(await offsetOf(stalled.id), PART);
-    const rest = await patch(stalled.id, PART, data.subarray(PART));
+    assert.equal(await offsetOf(stalled.id), PART + 10, 'what arrived before the stall is kept');
+    const rest = await patch(stalled.id, PART + 10, data.subarray(PART + 10));
     assert.equal(rest.status, 202, rest.text);
     assert.equal((await http(`${url}/v1/uploads/${refused.id}`, { method: 'DELETE' })).status, 204);
     assert.equal((await http(`${url}/v1/uploads/${refused.id}`, { method: 'HEAD' })).status, 404);
@@ -200,6 +241,29 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     assert.deepEqual(await keysUnder('uploads/'), [], 'nothing of any session is left');
   });
 
+  test('triage upload: a connection that breaks mid-way resumes from the service\'s offset and says so', async () => {
+    const core = crash('null-read').core;
+    const data = readFileSync(core);
+    const id = createHash('sha256').update(data).digest('hex').slice(0, 32);
+    const uploadsBefore = json<{ uploads?: number }>(await http(`${url}/v1/cores/${id}`)).uploads ?? 0;
+    // The network between the CLI and the service breaks once, two and a half parts into the body.
+    const proxy = await breakingProxy(new URL(url).port, 2 * PART + PART / 2 + 2048);
+    try {
+      const res = await runAsync(process.execPath, [cliPath, 'upload', core, '--resumable', '--json', '--server', proxy.url, '--retries', '2'], { XDG_CONFIG_HOME: join(work, 'no-config'), TRIAGE_TOKEN: '' });
+      assert.equal(res.status, 0, res.stderr);
+      assert.equal(proxy.cuts(), 1, 'the connection was cut once');
+      assert.match(res.stderr, /^triage: upload interrupted after 0\.\d MiB of \d+\.\d MiB: .*; asking the service how much it kept, in 0\.5 s \(retry 1 of 2\)$/m);
+      const resumed = /^triage: resuming the upload at 0\.\d MiB of \d+\.\d MiB \(the service has (\d+) bytes stored\)$/m.exec(res.stderr);
+      assert.ok(resumed, res.stderr);
+      // All that got through before the cut (the body less the requests' headers), not a byte more.
+      assert.ok(Number(resumed[1]) > 2 * PART && Number(resumed[1]) < 2 * PART + PART / 2 + 2048, resumed[0]);
+      assert.equal(json<{ id: string }>({ status: 0, headers: new Headers(), text: res.stdout }).id, id);
+      assert.equal(json<{ uploads: number }>(await http(`${url}/v1/cores/${id}`)).uploads, uploadsBefore + 1, 'counted once');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('a client that abandons a single-request upload is logged as its abort (warn, bytes so far), not a storage failure', async () => {
     const data = readFileSync(crash('thread-crash').core);
     const before = logger.lines.length;
@@ -209,6 +273,6 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     await sleep(300);
     const errors = logger.lines.slice(before).filter((l) => l.startsWith('error'));
     assert.deepEqual(errors, [], 'no error logged');
-    assert.deepEqual(await keysUnder('uploads/'), []);
+    assert.deepEqual((await keysUnder('uploads/')).filter((k) => !uploadSessionOf(k)), [], 'no single-request upload left');
   });
 });

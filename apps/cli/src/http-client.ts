@@ -93,7 +93,7 @@ export function notOurRoute(answer: Pick<HttpAnswer, 'status' | 'body'>): boolea
 }
 
 export interface RequestSpec {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
   /** Makes the body anew for each attempt: a retried upload is sent again from its first byte. */
@@ -106,7 +106,7 @@ const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
  * One HTTP exchange over node:http (not fetch): an upload the server refuses early (413, 415) still
  * yields the server's answer even though the body was not sent in full.
  */
-function exchange(spec: RequestSpec, options: ServerOptions, timeoutMs: number): Promise<HttpAnswer> {
+export function exchange(spec: RequestSpec, options: ServerOptions, timeoutMs: number): Promise<HttpAnswer> {
   const url = new URL(spec.url);
   const body = spec.body?.();
   const headers: Record<string, string> = { Accept: 'application/json', ...spec.headers };
@@ -183,9 +183,9 @@ function backoffTotalMs(policy: RetryPolicy, fromAttempt: number, firstDelay: nu
   return total;
 }
 
-const RETRIED_STATUSES = new Set([502, 503, 504]);
+export const RETRIED_STATUSES = new Set([502, 503, 504]);
 
-function retryAfterMs(answer: HttpAnswer): number | undefined {
+export function retryAfterMs(answer: HttpAnswer): number | undefined {
   const value = answer.headers['retry-after'];
   const seconds = typeof value === 'string' ? Number(value) : NaN;
   return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 30) * 1000 : undefined;

@@ -107,50 +107,54 @@ export class UploadSessions {
     await this.removeAll(id);
   }
 
-  /** Streams the body into parts of TRIAGE_UPLOAD_PART_BYTES from `offset`; resolves with the offset reached. */
+  /**
+   * Streams the body into parts of TRIAGE_UPLOAD_PART_BYTES from `offset`; resolves with the offset reached.
+   * When the client goes away or stalls, what did arrive is still stored (a last, shorter part): TCP
+   * delivered those bytes in order, so the client continues right after them.
+   */
   private async receive(session: UploadSessionRecord, offset: number, body: IncomingMessage): Promise<number> {
-    // As in the single-request door: `wire` stands between the request and the store, so that a stall (408)
-    // or a refusal fails our side while the request can still be answered.
+    // `wire` stands between the request and the store: a stall or an abort ends it after the bytes already
+    // in it, so they are kept, while the request itself can still be answered (408).
     const wire = new PassThrough();
-    let aborted: ClientAbortError | undefined;
+    let stopped: ApiError | undefined;
     let received = 0;
-    const abort = (err?: Error): void => {
-      aborted ??= new ClientAbortError(received, err);
-      wire.destroy(aborted);
+    const stop = (reason: ApiError): void => {
+      if (stopped) return;
+      stopped = reason;
+      body.unpipe(wire);
+      wire.end();
     };
     body.on('data', (chunk: Buffer) => (received += chunk.length));
-    body.on('error', abort);
-    body.on('close', () => !body.complete && abort());
+    body.on('error', (err) => stop(new ClientAbortError(received, err)));
+    body.on('close', () => !body.complete && stop(new ClientAbortError(received)));
     const idle = idleWatch(body, this.config.uploadIdleMs, (ms) =>
-      wire.destroy(new ApiError(408, 'timeout', `no bytes arrived for ${Math.round(ms / 1000)} s; ask how far the upload got (HEAD) and continue from there`)),
+      stop(new ApiError(408, 'timeout', `no bytes arrived for ${Math.round(ms / 1000)} s; ask how far the upload got (HEAD) and continue from there`)),
     );
     body.pipe(wire);
     const source = new Bytes(wire[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
     let reached = offset;
     try {
       while (reached < session.length) {
-        const first = await source.take(Math.min(this.config.uploadPartBytes, session.length - reached));
-        if (!first) break;
         const size = Math.min(this.config.uploadPartBytes, session.length - reached);
-        const part = Readable.from(source.stream(first, size));
-        const put = await this.storage.put(keys.uploadPart(session.id, reached), part, { contentType: 'application/octet-stream' });
+        const first = await source.take(size);
+        if (!first) break;
+        const put = await this.storage.put(keys.uploadPart(session.id, reached), Readable.from(source.stream(first, size)), { contentType: 'application/octet-stream' });
         reached += put.size;
       }
-      if (reached >= session.length && (await source.take(1))) {
+      if (!stopped && reached >= session.length && (await source.take(1))) {
         throw new IntakeError('too-large', `more bytes than the declared Upload-Length (${session.length})`);
       }
-      return reached;
-    } catch (err) {
-      if (aborted) {
-        this.logger.warn(`upload session ${session.id}: the client went away after ${received} bytes of this request (${aborted.detail}); ${reached} of ${session.length} bytes are stored, it can continue from there`);
-        throw aborted;
-      }
-      throw err;
     } finally {
       idle.stop();
       body.unpipe(wire);
       wire.destroy();
     }
+    if (stopped instanceof ClientAbortError) {
+      this.logger.warn(`upload session ${session.id}: the client went away after ${stopped.bytes} bytes of this request (${stopped.detail}); ${reached} of ${session.length} bytes are stored, it can continue from there`);
+    }
+    // A stall or an abort at the very last byte still completes the upload.
+    if (stopped && reached < session.length) throw stopped;
+    return reached;
   }
 
   /** The parts, read back in order, through the single-request door; the parts go once the core is stored. */

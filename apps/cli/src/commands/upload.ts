@@ -26,6 +26,7 @@ import {
   type RetryPolicy,
   type ServerOptions,
 } from '../http-client';
+import { RESUMABLE_MIN_BYTES, sendResumable } from '../resumable-upload';
 
 interface UploadFlags extends MetadataFlags {
   server?: string;
@@ -34,6 +35,8 @@ interface UploadFlags extends MetadataFlags {
   json?: boolean;
   waitTimeout: string;
   retries: string;
+  /** --resumable / --no-resumable; undefined: resumable for files of RESUMABLE_MIN_BYTES and more. */
+  resumable?: boolean;
 }
 
 /** The service's 202 answer. */
@@ -58,6 +61,8 @@ interface UploadSource {
   total: number;
   /** Opens the body anew; a retry sends everything again. */
   open(onBytes: (n: number) => void): { stream: Readable; length?: number };
+  /** A file can be opened at any byte: a broken upload continues where the service's offset says. */
+  openAt?(offset: number, onBytes: (n: number) => void): Readable;
 }
 
 function counting(onBytes: (n: number) => void): Transform {
@@ -74,6 +79,13 @@ function fileSource(path: string, st: Stats): UploadSource {
     filename: basename(path),
     total: st.size,
     open: (onBytes) => ({ stream: createReadStream(path).pipe(counting(onBytes)), length: st.size }),
+    openAt: (offset, onBytes) => {
+      const file = createReadStream(path, { start: offset });
+      const counted = counting(onBytes);
+      file.on('error', (err) => counted.destroy(err));
+      counted.on('close', () => file.destroy());
+      return file.pipe(counted);
+    },
   };
 }
 
@@ -124,8 +136,8 @@ function sourceFor(input: string): UploadSource {
 }
 
 /** A progress bar on stderr, only for a person watching (a TTY); scripts and logs get none. */
-function progressBar(total: number): { add(n: number): void; restart(): void; stop(): void } {
-  if (!process.stderr.isTTY || total < 1024 * 1024) return { add: () => undefined, restart: () => undefined, stop: () => undefined };
+function progressBar(total: number): { add(n: number): void; set(n: number): void; restart(): void; stop(): void } {
+  if (!process.stderr.isTTY || total < 1024 * 1024) return { add: () => undefined, set: () => undefined, restart: () => undefined, stop: () => undefined };
   const bar = new SingleBar({
     stream: process.stderr,
     format: 'uploading [{bar}] {percentage}% | {value}/{total} MiB | {speed} MiB/s | {eta_formatted} left',
@@ -133,22 +145,33 @@ function progressBar(total: number): { add(n: number): void; restart(): void; st
     hideCursor: true,
   });
   let value = 0;
+  // Bytes the service already had when we (re)started sending: they count for the bar, not for the speed.
+  let base = 0;
   let since = Date.now();
-  const speed = () => (value / 1024 / 1024 / Math.max(0.001, (Date.now() - since) / 1000)).toFixed(1);
+  const speed = () => ((value - base) / 1024 / 1024 / Math.max(0.001, (Date.now() - since) / 1000)).toFixed(1);
   bar.start(total, 0, { speed: '0.0' });
   return {
     add: (n) => bar.update((value = Math.min(total, value + n)), { speed: speed() }),
     restart: () => {
       since = Date.now();
-      bar.update((value = 0), { speed: '0.0' });
+      bar.update((value = base = 0), { speed: '0.0' });
+    },
+    set: (n) => {
+      since = Date.now();
+      bar.update((value = base = Math.min(total, n)), { speed: '0.0' });
     },
     stop: () => bar.stop(),
   };
 }
 
-async function send(source: UploadSource, server: ServerOptions, policy: RetryPolicy, metadata = ''): Promise<Accepted> {
+async function send(source: UploadSource, server: ServerOptions, policy: RetryPolicy, metadata = '', resumable?: boolean): Promise<Accepted> {
   const bar = progressBar(source.total);
   try {
+    const openAt = source.openAt;
+    if (openAt && (resumable ?? source.total >= RESUMABLE_MIN_BYTES)) {
+      const accepted = await sendResumable<Accepted>({ filename: source.filename, size: source.total, openAt }, server, policy, metadata, bar);
+      if (accepted) return accepted;
+    }
     const answer = await requestWithRetry(
       {
         method: 'POST',
@@ -196,8 +219,8 @@ export function serverExitCode(err: unknown): number {
 }
 
 /** Sends a core file or an abrt dump dir; resolves with the service's answer once it is stored and queued. */
-export function uploadInput(input: string, server: ServerOptions, policy: RetryPolicy, metadata?: MetadataFlags): Promise<Accepted> {
-  return send(sourceFor(input), server, policy, metadataQuery(metadata));
+export function uploadInput(input: string, server: ServerOptions, policy: RetryPolicy, metadata?: MetadataFlags, resumable?: boolean): Promise<Accepted> {
+  return send(sourceFor(input), server, policy, metadataQuery(metadata), resumable);
 }
 
 export function retryPolicy(retries: string, quiet: boolean): RetryPolicy | undefined {
@@ -220,7 +243,9 @@ export const registerUpload: RegisterCommand = (program: Command) => {
     .option('--wait', 'wait for the analysis and print its summary')
     .option('--json', 'with --wait: print the report JSON; without: the server answer as JSON')
     .option('--wait-timeout <seconds>', 'how long --wait waits for the report', '600')
-    .option('--retries <n>', 'retries on network errors and 502/503/504, with back-off', String(DEFAULT_RETRY.retries));
+    .option('--retries <n>', 'retries on network errors and 502/503/504, with back-off', String(DEFAULT_RETRY.retries))
+    .option('--resumable', `send a file by a resumable upload, continued from the service's offset when the connection breaks (default for files of ${RESUMABLE_MIN_BYTES / 1024 / 1024} MiB and more)`)
+    .option('--no-resumable', 'send it in one request, from the first byte again on a retry');
   for (const [flag, help] of METADATA_FLAGS) upload.option(flag, help);
   upload.action(async (input: string, flags: UploadFlags) => {
       const policy = retryPolicy(flags.retries, false);
@@ -232,7 +257,8 @@ export const registerUpload: RegisterCommand = (program: Command) => {
       }
       const server = serverOptions(flags);
       try {
-        const accepted = input === '-' ? await coreFromStdin((path) => uploadInput(path, server, policy, flags)) : await uploadInput(input, server, policy, flags);
+        const accepted =
+          input === '-' ? await coreFromStdin((path) => uploadInput(path, server, policy, flags, flags.resumable)) : await uploadInput(input, server, policy, flags, flags.resumable);
         if (!flags.wait) {
           process.stdout.write(flags.json ? `${JSON.stringify(accepted, null, 2)}\n` : `${accepted.pageUrl}\n`);
           process.exitCode = ExitCode.ok;
