@@ -13,7 +13,7 @@ import { createStorage } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
 import type { Report } from '@triage/report';
 import { cliPath, runAsync } from '../support/cli';
-import { compressedCopy, crash } from '../support/crashers';
+import { compressedCopy, crash, repoRoot } from '../support/crashers';
 import type { CoreMeta } from '@triage/cores';
 import {
   chunked,
@@ -184,6 +184,33 @@ describe('triage service', { timeout: 170_000 }, () => {
     assert.match(report.classification.blame.file ?? '', /null_read\.c$/);
     assert.equal(report.classification.blame.line, 10);
     assert.equal(report.modules.find((m) => m.buildId === exeId)?.debuginfo, 'found');
+  });
+
+  test('debuginfo upload --sources sends the sources its DWARF names under the root, and nothing outside it', async () => {
+    const lib = crash('library-abort');
+    const root = join(repoRoot, 'test', 'fixtures', 'crashers');
+    const up = await triage(['debuginfo', 'upload', lib.debugDir, '--sources', root, '--json']);
+    assert.equal(up.status, 0, up.stderr);
+    const stored = JSON.parse(up.stdout) as Array<{ buildId: string; kind: string; sources?: { sent: Array<{ path: string; size?: number }>; skipped: number } }>;
+    const libId = lib.buildIds['libkrbx.so.1'];
+    const entry = stored.find((s) => s.buildId === libId && s.kind === 'debuginfo');
+    const sent = entry?.sources?.sent.map((s) => s.path) ?? [];
+    const source = join(root, 'libkrbx.c');
+    assert.ok(sent.includes(source), `libkrbx.c is sent: ${up.stdout}`);
+    assert.ok(sent.every((p) => p.startsWith(`${root}/`)), `only files under the root: ${sent.join(', ')}`);
+    const served = await fetch(`${api.url}/buildid/${libId}/source${source}`);
+    assert.equal(served.status, 200);
+    assert.equal(await served.text(), readFileSync(source, 'utf8'));
+
+    const elsewhere = await triage(['debuginfo', 'upload', lib.debugDir, '--sources', work, '--json']);
+    assert.equal(elsewhere.status, 0, elsewhere.stderr);
+    const other = (JSON.parse(elsewhere.stdout) as typeof stored).find((s) => s.buildId === libId && s.kind === 'debuginfo');
+    assert.deepEqual(other?.sources?.sent, [], 'a file outside the root is never read or sent');
+    assert.ok((other?.sources?.skipped ?? 0) >= 1);
+
+    const missing = await triage(['debuginfo', 'upload', lib.debugDir, '--sources', join(work, 'no-such-dir')]);
+    assert.equal(missing.status, 3, missing.stderr);
+    assert.match(missing.stderr, /^triage: error: --sources .*no-such-dir: not a directory\n$/);
   });
 
   test('library abort: report JSON, web page, markdown; a second upload of the same core is counted twice', async () => {

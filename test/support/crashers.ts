@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, copyFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-const repoRoot = resolve(__dirname, '..', '..', '..');
+export const repoRoot = resolve(__dirname, '..', '..', '..');
 const sourceDir = join(repoRoot, 'test', 'fixtures', 'crashers');
 export const cacheDir = join(repoRoot, 'test', '.cache');
 
