@@ -12,7 +12,7 @@ import {
   linkBuildIdTree,
   type BuildIdTree,
 } from '@triage/debuginfo';
-import { runTool, sandboxStatus, ToolNotFoundError, type SandboxSpec } from '@triage/tools';
+import { runTool, sandboxFallbackReason, ToolNotFoundError, type SandboxSpec } from '@triage/tools';
 import { nameColdFragments } from './cold-frames';
 import { demangleFrames } from './demangle';
 import { parseEuStack } from './eu-stack';
@@ -47,12 +47,8 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
   if (!existsSync(corePath)) throw new ToolError('eu-stack', `core not found: ${corePath}`);
   // elfutils resolves relative debuginfo dirs against each module's own directory, and an explicit path drops its /usr/lib/debug default.
   const dirs = debuginfoSearchDirs(options.debuginfoDirs);
-  let sandbox = false;
-  if (options.sandbox) {
-    const status = await sandboxStatus();
-    sandbox = status.available;
-    if (!status.available) warnings.push(`tools ran without a sandbox: ${status.reason ?? 'bwrap unavailable'}`);
-  }
+  // No probe first: runTool tries bwrap and falls back (once per process) if bwrap cannot work here.
+  const sandbox = options.sandbox;
   const ctx: Context = {
     corePath,
     executable,
@@ -109,6 +105,8 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
         if (found) debuginfo.set(f.buildId, found);
       }
     }
+    const unsandboxed = sandbox ? await sandboxFallbackReason() : undefined;
+    if (unsandboxed) warnings.unshift(`tools ran without a sandbox: ${unsandboxed}`);
     return { tool: result.tool, threads: result.threads, debuginfo, warnings };
   } finally {
     await tree?.remove();

@@ -148,7 +148,11 @@ interface SandboxStatus {
 
 let sandboxProbe: Promise<SandboxStatus> | undefined;
 
-/** Whether bubblewrap can make a sandbox here (it cannot in many containers without user namespaces). Probed once. */
+/**
+ * Whether bubblewrap can make a sandbox here (it cannot in many containers without user namespaces),
+ * by running `bwrap ... true`. Probed at most once per process, and only when asked (a service's
+ * start-up line) or when a sandboxed run was refused by bwrap itself: runTool does not probe first.
+ */
 export function sandboxStatus(): Promise<SandboxStatus> {
   sandboxProbe ??= (async (): Promise<SandboxStatus> => {
     const bwrap = await resolveCommand('bwrap');
@@ -168,6 +172,31 @@ export function sandboxStatus(): Promise<SandboxStatus> {
     }
   })();
   return sandboxProbe;
+}
+
+/**
+ * Why sandboxed runs of this process went without bubblewrap, or undefined when every one had it. Never
+ * probes: a run that could not be sandboxed already did (see runTool).
+ */
+export async function sandboxFallbackReason(): Promise<string | undefined> {
+  if (!sandboxProbe) return undefined;
+  const status = await sandboxProbe;
+  return status.available ? undefined : (status.reason ?? 'bwrap unavailable');
+}
+
+/** Sandbox a run unless bwrap is missing or a probe already found that it cannot work here. */
+async function trySandbox(): Promise<string | undefined> {
+  const bwrap = await resolveCommand('bwrap');
+  if (!bwrap) {
+    await sandboxStatus();
+    return undefined;
+  }
+  return !sandboxProbe || (await sandboxProbe).available ? bwrap : undefined;
+}
+
+/** bwrap's own refusal (no user namespaces, a mount it may not make): exit 1 and its message, before the tool ran. */
+function bwrapRefused(res: Omit<ToolRun, 'sandboxed'>): boolean {
+  return res.exitCode === 1 && res.stdout === '' && /^bwrap: /m.test(res.stderr);
 }
 
 export async function sandboxAvailable(): Promise<boolean> {
@@ -197,22 +226,23 @@ async function limitPrefix(limits: ResourceLimits): Promise<string[]> {
 /**
  * Runs `cmd args` without a shell. On timeout or when output overflows, the whole process group
  * is killed: gdb and bwrap start children of their own, and killing only the leader leaves them running.
+ * A sandboxed run is not preceded by a probe (`bwrap ... true` costs 10-400 ms a process): when bwrap
+ * itself refuses, the probe runs then, and if bwrap cannot work here the tool runs again without it.
  */
 export async function runTool(cmd: string, args: string[], options: RunToolOptions): Promise<ToolRun> {
   const exe = await resolveCommand(cmd);
   if (!exe) throw new ToolNotFoundError(cmd);
-  let argv = [exe, ...args];
-  let sandboxed = false;
-  if (options.sandbox) {
-    const bwrap = await resolveCommand('bwrap');
-    if (bwrap && (await sandboxAvailable())) {
-      argv = [bwrap, ...bwrapArgs(options.sandbox), '--', ...argv];
-      sandboxed = true;
-    }
+  const bwrap = options.sandbox ? await trySandbox() : undefined;
+  if (bwrap && options.sandbox) {
+    const res = await runArgv([bwrap, ...bwrapArgs(options.sandbox), '--', exe, ...args], options);
+    if (!bwrapRefused(res) || (await sandboxStatus()).available) return { ...res, sandboxed: true };
   }
-  if (options.limits) argv = [...(await limitPrefix(options.limits)), ...argv];
-  const res = await spawnBounded(argv[0], argv.slice(1), { ...options, env: toolEnv(options.env) });
-  return { ...res, sandboxed };
+  return { ...(await runArgv([exe, ...args], options)), sandboxed: false };
+}
+
+async function runArgv(argv: string[], options: RunToolOptions): Promise<Omit<ToolRun, 'sandboxed'>> {
+  const full = options.limits ? [...(await limitPrefix(options.limits)), ...argv] : argv;
+  return spawnBounded(full[0], full.slice(1), { ...options, env: toolEnv(options.env) });
 }
 
 function spawnBounded(
