@@ -17,6 +17,7 @@ import {
   IntakeError,
   looksLikeTar,
   openCrashInput,
+  openCrashInputEarly,
   openInput,
   type IntakeResult,
 } from '@triage/intake';
@@ -68,6 +69,34 @@ async function withResult(result: IntakeResult, check: (r: IntakeResult) => void
 }
 
 describe('openInput: cores, raw and compressed', () => {
+  test('openCrashInputEarly: a raw core comes back before its hash, which is computed meanwhile; a compressed one once read whole', async () => {
+    const raw = await openCrashInputEarly(c.core, { workDir: freshDir('early') });
+    try {
+      assert.deepEqual([raw.corePath, raw.format], [c.core, 'elf']);
+      assert.deepEqual(await raw.digest, want);
+    } finally {
+      await raw.cleanup();
+    }
+    const zst = await openCrashInputEarly(compressedCopy(c, 'zstd'), { workDir: freshDir('early-zst') });
+    try {
+      assert.notEqual(zst.corePath, c.core);
+      assert.deepEqual(readFileSync(zst.corePath ?? ''), coreBytes);
+      assert.deepEqual(await zst.digest, want);
+    } finally {
+      await zst.cleanup();
+    }
+  });
+
+  test('openCrashInputEarly: cleanup before the hash is done stops it, and its digest rejects', async () => {
+    const big = join(freshDir('early-big'), 'core');
+    // The crasher's core, then 64 MiB more: still an ELF core by its head, long enough to hash that cleanup comes first.
+    copyFileSync(c.core, big);
+    sh('head -c 67108864 /dev/zero >> "$1"', big);
+    const r = await openCrashInputEarly(big);
+    await r.cleanup();
+    await assert.rejects(r.digest, /stopped/);
+  });
+
   test('a raw ELF core is used in place and hashed', async () => {
     const r = await openInput(c.core, { workDir: freshDir('raw') });
     await withResult(r, () => {

@@ -3,7 +3,7 @@ import { crashThread, symbolizeBacktrace, type CoreBacktrace } from '@triage/cor
 import { openCore, readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
 import type { CoreDump } from '@triage/core-dump';
 import { debuginfoSearchDirs } from '@triage/debuginfo';
-import { openCrashInput, type BacktraceInput, type CoreMetadata, type IntakeResult } from '@triage/intake';
+import { openCrashInputEarly, type BacktraceInput, type CoreMetadata, type IntakeResult, type Pending } from '@triage/intake';
 import { buildReport, helperCallFor, moduleRole, SIG, signalName, type CrashEvidence } from '@triage/report';
 import type { ModuleEntry, Report, ReportCore } from '@triage/report';
 import { resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
@@ -24,9 +24,10 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  * core_backtrace path: the same classification and signature on the stack the client computed.
  */
 export async function analyzeInput(inputPath: string, options: AnalyzeOptions = {}): Promise<Report> {
-  const input = await openCrashInput(inputPath, { workDir: options.workDir, limits: options.limits });
+  // A raw core on disk is analysed while the same read hashes it: the identity is needed only by the report.
+  const input = await openCrashInputEarly(inputPath, { workDir: options.workDir, limits: options.limits });
   try {
-    if (input.corePath === undefined) return await analyzeBacktraceOnly(input, options);
+    if (input.corePath === undefined) return await analyzeBacktraceOnly({ ...input, ...(await input.digest) }, options);
     const core = await openCore(input.corePath, { mapsPath: options.mapsPath ?? input.mapsPath });
     try {
       return await analyzeCore(core, input, options);
@@ -38,9 +39,9 @@ export async function analyzeInput(inputPath: string, options: AnalyzeOptions = 
   }
 }
 
-async function analyzeCore(core: CoreDump, intake: IntakeResult, options: AnalyzeOptions): Promise<Report> {
+async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, options: AnalyzeOptions): Promise<Report> {
   const started = Date.now();
-  const metadata: CoreMetadata = { ...options.metadata, ...intake.metadata };
+  const metadata: CoreMetadata = { ...options.metadata, ...pending.metadata };
   const early: string[] = [];
   const description = readOptionalCrashDescription(metadata, core.truncated, early);
   const fetchWarnings = (await options.beforeSymbolize?.(core.modules)) ?? [];
@@ -49,7 +50,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
   let symbols: SymbolizeResult;
   try {
     symbols = await symbolize({
-      corePath: intake.corePath,
+      corePath: pending.corePath,
       executable: options.executable ? resolve(options.executable) : executableHint(core, objects),
       debuginfoDirs,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -68,6 +69,7 @@ async function analyzeCore(core: CoreDump, intake: IntakeResult, options: Analyz
   const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo));
   const signal = signalOf(core, metadata);
   const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata);
+  const intake: IntakeResult = { ...pending, ...(await pending.digest) };
   return buildReport({
     id: intake.sha256.slice(0, 32),
     createdAt: new Date().toISOString(),

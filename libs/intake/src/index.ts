@@ -1,6 +1,6 @@
 /** Intake: one stream pipeline turns whatever a client sent into the raw core's bytes plus the dump dir's files, for every door. */
 export { readInput, type ReadInputOptions } from './read-input';
-export { openCrashInput, openInput, type OpenInputOptions } from './open-input';
+export { openCrashInput, openCrashInputEarly, openInput, type OpenInputOptions } from './open-input';
 export { classifyHead, EXPECTED_CORE, EXPECTED_INPUT, type Contents } from './classify';
 export { detectFormat, elfType, looksLikeTar, isCompression, ET_CORE, type CompressionFormat } from './magic';
 export { DEFAULT_LIMITS, HEAD_BYTES, MAX_TAR_ENTRIES, abrtFileCap, maxTarBytes } from './limits';

@@ -10,7 +10,8 @@ import { readCore } from './read-core';
 import { readInput } from './read-input';
 import { writeStreamTo } from './stream/write-file';
 import { metadataFromSystemdName, parseSystemdName, readCoredumpXattrs } from './systemd';
-import { IntakeError, type BacktraceInput, type CoreConsumer, type CoreMetadata, type CrashInput, type IntakeLimits, type IntakeResult } from './types';
+import { hashFileOffThread } from './stream/hash-file';
+import { IntakeError, type InputRead, type BacktraceInput, type CoreConsumer, type CoreMetadata, type CrashInput, type EarlyCrashInput, type IntakeLimits, type IntakeResult, type Pending } from './types';
 import { Workspace } from './workspace';
 
 export interface OpenInputOptions {
@@ -22,6 +23,7 @@ export interface OpenInputOptions {
 const READ_CHUNK = 1024 * 1024;
 
 type Opened = Omit<IntakeResult, 'cleanup'> | Omit<BacktraceInput, 'cleanup'>;
+type EarlyOpened = Omit<Pending<IntakeResult>, 'cleanup'> | Omit<Pending<BacktraceInput>, 'cleanup'>;
 
 /**
  * The CLI's door (and the worker's): a path to a raw ELF core on local disk plus what came with it, by
@@ -38,12 +40,38 @@ export async function openInput(path: string, options: OpenInputOptions = {}): P
 
 /** As openInput, and also inputs without a core: a core_backtrace or uReport file, a dump dir holding core_backtrace but no coredump. */
 export async function openCrashInput(path: string, options: OpenInputOptions = {}): Promise<CrashInput> {
+  const { digest, ...input } = await openCrashInputEarly(path, options);
+  try {
+    return { ...input, ...(await digest) };
+  } catch (err) {
+    await input.cleanup();
+    throw err;
+  }
+}
+
+/**
+ * As openCrashInput, but a raw core used in place comes back as soon as its head is checked: its sha256
+ * (`digest`) is computed on a thread of its own meanwhile, so the tools need not wait for a pass over
+ * the whole core. cleanup() also stops that thread. Every other input is read whole first (it must be
+ * decompressed or unpacked before anything can use it), and its digest is already there.
+ */
+export async function openCrashInputEarly(path: string, options: OpenInputOptions = {}): Promise<EarlyCrashInput> {
   const limits = resolveLimits(options.limits);
   const workspace = new Workspace(options.workDir);
+  const reading = new AbortController();
   try {
-    const opened = await openPath(path, limits, workspace);
-    return { ...opened, cleanup: () => workspace.remove() };
+    const opened = await openPath(path, limits, workspace, reading.signal);
+    // Nobody may await the digest (an analysis that failed first): its failure is then no one's to report.
+    opened.digest.catch(() => undefined);
+    return {
+      ...opened,
+      cleanup: async () => {
+        reading.abort();
+        await workspace.remove();
+      },
+    };
   } catch (err) {
+    reading.abort();
     await workspace.remove();
     throw err;
   }
@@ -59,9 +87,9 @@ async function statInput(path: string): Promise<Stats> {
   }
 }
 
-/** Streams a file through `read`, closing it whatever happens. */
-async function fromFile<T>(path: string, read: (source: AsyncIterable<Buffer>) => Promise<T>): Promise<T> {
-  const source = createReadStream(path, { highWaterMark: READ_CHUNK });
+/** Streams a file through `read`, closing it whatever happens (or when `signal` aborts). */
+async function fromFile<T>(path: string, read: (source: AsyncIterable<Buffer>) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const source = createReadStream(path, { highWaterMark: READ_CHUNK, signal });
   try {
     return await read(source);
   } finally {
@@ -69,10 +97,14 @@ async function fromFile<T>(path: string, read: (source: AsyncIterable<Buffer>) =
   }
 }
 
-/** Raw bytes on disk stay where they are; a decompressed core is written to the workspace as `name`, a tarball's as `coredump`. */
-function coreOnDisk(inPlace: string, workspace: Workspace, name: string): CoreConsumer<string> {
+/**
+ * Raw bytes on disk stay where they are; a decompressed core is written to the workspace as `name`, a
+ * tarball's as `coredump`. `usable` is told when the core is raw and in place: usable before it is read.
+ */
+function coreOnDisk(inPlace: string, workspace: Workspace, name: string, usable?: () => void): CoreConsumer<string> {
   return async (core) => {
     if (!core.compression && !core.entry) {
+      if (!core.backtrace) usable?.();
       for await (const _chunk of core.stream) {
         // read for the hash and the limit only
       }
@@ -84,12 +116,42 @@ function coreOnDisk(inPlace: string, workspace: Workspace, name: string): CoreCo
   };
 }
 
-async function openPath(path: string, limits: IntakeLimits, workspace: Workspace): Promise<Opened> {
+const known = (opened: Opened): EarlyOpened => {
+  const { sha256, size, ...rest } = opened;
+  return { ...rest, digest: Promise.resolve({ sha256, size }) };
+};
+
+async function openPath(path: string, limits: IntakeLimits, workspace: Workspace, signal: AbortSignal): Promise<EarlyOpened> {
   const stats = await statInput(path);
-  if (stats.isDirectory()) return openAbrtDir(path, limits, workspace);
+  if (stats.isDirectory()) return known(await openAbrtDir(path, limits, workspace));
   if (!stats.isFile()) throw new IntakeError('unsupported', `${path} is neither a regular file nor a directory; ${EXPECTED_INPUT}`);
 
-  const read = await fromFile(path, (source) => readInput(source, { name: path, limits }, coreOnDisk(path, workspace, 'core')));
+  let usable: (() => void) | undefined;
+  const inPlace = new Promise<'in place'>((resolve) => (usable = () => resolve('in place')));
+  // The read that checks the input's head; for a raw core in place it stops there (see below).
+  const headRead = new AbortController();
+  signal.addEventListener('abort', () => headRead.abort(), { once: true });
+  const reading = fromFile(path, (source) => readInput(source, { name: path, limits }, coreOnDisk(path, workspace, 'core', usable)), headRead.signal);
+  // Over the limit, the whole read runs first and refuses it: the tools never see such a core.
+  const first = stats.size <= limits.maxCoreBytes ? await Promise.race([reading, inPlace]) : await reading;
+  if (first === 'in place') {
+    // Checked to be a raw ELF core: usable as it lies. Its hash runs on a thread of its own meanwhile.
+    headRead.abort();
+    reading.catch(() => undefined);
+    const digest = hashFileOffThread(path, limits.maxCoreBytes, path, signal);
+    return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest };
+  }
+  return known(await openRead(path, first, workspace));
+}
+
+/** A systemd-coredump file keeps its identity in its name and xattrs (the xattrs hold the exact values; the name is what survives a copy). */
+async function inPlaceMetadata(path: string): Promise<{ format?: 'systemd-coredump'; metadata: CoreMetadata }> {
+  const systemd = parseSystemdName(basename(path));
+  if (!systemd) return { metadata: {} };
+  return { format: 'systemd-coredump', metadata: { ...metadataFromSystemdName(systemd), ...(await readCoredumpXattrs(path)) } };
+}
+
+async function openRead(path: string, read: InputRead<string>, workspace: Workspace): Promise<Opened> {
   const core = read.core;
   if (!core) throw new IntakeError('unsupported', `${path} holds no core; ${EXPECTED_INPUT}`);
   if (core.backtrace) {
@@ -111,10 +173,8 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
       skippedFiles: read.dumpDir.skipped.length ? read.dumpDir.skipped : undefined,
     };
   }
-  const systemd = parseSystemdName(basename(path));
-  // The xattrs hold the exact values; the name is what survives a copy.
-  const metadata: CoreMetadata = systemd ? { ...metadataFromSystemdName(systemd), ...(await readCoredumpXattrs(path)) } : {};
-  return { corePath: core.value, format: systemd ? 'systemd-coredump' : read.format, sha256: core.sha256, size: core.size, metadata };
+  const { format, metadata } = await inPlaceMetadata(path);
+  return { corePath: core.value, format: format ?? read.format, sha256: core.sha256, size: core.size, metadata };
 }
 
 async function openAbrtDir(dir: string, limits: IntakeLimits, workspace: Workspace): Promise<Opened> {

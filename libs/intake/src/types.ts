@@ -122,6 +122,15 @@ export interface BacktraceInput extends Omit<IntakeResult, 'corePath' | 'mapsPat
 /** What openCrashInput gives: a core, or only its core_backtrace. */
 export type CrashInput = IntakeResult | BacktraceInput;
 
+/** An input whose identity may still be being computed: `digest` settles when the read that hashes it is done. */
+export type Pending<T extends { sha256: string; size: number }> = Omit<T, 'sha256' | 'size'> & { digest: Promise<StreamDigest> };
+
+/**
+ * What openCrashInputEarly gives: a raw core used in place comes back as soon as its head is checked, so
+ * the tools can start while the same read goes on hashing it; every other input once it is read whole.
+ */
+export type EarlyCrashInput = Pending<IntakeResult> | Pending<BacktraceInput>;
+
 /** Raised for input intake cannot accept; `reason` names what was expected. `code` maps to CLI exit codes and HTTP statuses. */
 export class IntakeError extends Error {
   constructor(

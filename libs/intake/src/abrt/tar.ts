@@ -1,4 +1,4 @@
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { abrtFileCap, MAX_TAR_ENTRIES, maxTarBytes } from '../limits';
 import { readCore } from '../read-core';
 import { IntakeError, type CoreConsumer, type CoreRead, type DumpDirFiles, type IntakeLimits } from '../types';
@@ -64,6 +64,9 @@ async function collect(entry: ReadEntry, max: number, name: string): Promise<Buf
  */
 export async function readAbrtTar<T>(source: AsyncIterable<Buffer>, limits: IntakeLimits, consume: CoreConsumer<T>): Promise<AbrtTar<T>> {
   const maxBytes = maxTarBytes(limits);
+  // tar (with minipass, minizlib, ...) loads only when a tarball comes: a bare core never pays for it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Parser } = require('tar') as typeof import('tar');
   const parser = new Parser({ strict: true, zstd: false, brotli: false });
   const layout = new Layout();
   const files = new Map<string, Buffer>();
