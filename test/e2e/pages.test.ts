@@ -19,6 +19,7 @@ import type { Report } from '@triage/report';
 import { CoreRecords } from '@triage/cores';
 import { FsStorage } from '@triage/storage';
 import { crash, type CrasherName } from '../support/crashers';
+import { report as fakeReport } from '../support/fake-reports';
 import { catalogSchemaFor, configFrom, dropRedisPrefix, startApi, type RunningApi } from './service-harness';
 import { migrateCatalog, openCatalog } from '@triage/catalog';
 
@@ -233,6 +234,55 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
     await page.locator('a.next-report').click();
     assert.equal(new URL(page.url()).pathname, `/r/${libs[2].id}`);
     assert.equal(await page.locator('a.next-report').count(), 0, 'the newest has no next');
+  });
+
+  test('workflow on the problem page: a regression callout, tickets, similar problems, breakdown by OS, version and architecture; ignored left off the list', async () => {
+    const index = new ProblemCatalog(db);
+    const lib = await index.get(libProblem);
+    assert.ok(lib);
+    const post = async (path: string) => {
+      const res = await fetch(`${api.url}${path}`, { method: 'POST' });
+      assert.equal(res.status, 200, await res.text());
+    };
+    await post(`/v1/problems/${libProblem}/state?state=fixed&version=3.3`);
+    await post(`/v1/problems/${libProblem}/tickets?url=${encodeURIComponent('https://bugs.example.org/show_bug.cgi?id=77')}&title=${encodeURIComponent('BZ 77: proxy aborts in krbx')}`);
+    // A crash of the fixed version from an arm machine (the same signature), and the same stack as an abort (another kind: not merged).
+    const again = fakeReport(lib.frames, { exe: lib.program, signature: lib.signature, kind: lib.kind });
+    again.core.arch = 'aarch64';
+    const reopened = await index.record(again, { receivedAt: new Date().toISOString(), hostname: 'edge3', package: 'proxy-3.3', os: 'Debian GNU/Linux 12 (bookworm)' });
+    assert.deepEqual(reopened.reopened, { fixedIn: '3.3', version: '3.3' });
+    const twin = await index.record(fakeReport(lib.frames, { exe: lib.program, kind: 'abort' }), { receivedAt: new Date().toISOString(), hostname: 'edge3', package: 'proxy-3.3' });
+    assert.notEqual(twin.problemId, libProblem);
+
+    await page.goto(`${api.url}/p/${libProblem}`);
+    assert.equal(await page.locator('h1 + p .state-regression').innerText(), 'regression');
+    assert.match(await page.locator('.callout.regression').innerText(), /Marked fixed in 3\.3, but a report of version 3\.3 crashed the same way .*the fix did not hold/);
+    assert.equal(await page.locator('.callout.regression a').getAttribute('href'), `/r/${again.id}`);
+    const ticket = page.locator('dd.tickets a');
+    assert.equal(await ticket.innerText(), 'BZ 77: proxy aborts in krbx');
+    assert.equal(await ticket.getAttribute('href'), 'https://bugs.example.org/show_bug.cgi?id=77');
+    assert.match(await page.locator('section', { hasText: 'Architectures' }).innerText(), /x86_64\s+3[\s\S]*aarch64\s+1/);
+    assert.match(await page.locator('section', { hasText: 'Versions' }).innerText(), /proxy-3\.3\s+1/);
+    assert.match(await page.locator('section', { hasText: 'OS releases' }).innerText(), /Debian GNU\/Linux 12 \(bookworm\)\s+3/);
+    const similar = page.locator('table.similar tbody tr');
+    assert.equal(await similar.count(), 1);
+    assert.match(await similar.innerText(), /abort[\s\S]*0\.00/);
+    await page.screenshot({ path: join(artifacts, 'problem-workflow.png'), fullPage: true });
+    await similar.locator('a').first().click();
+    assert.equal(new URL(page.url()).pathname, `/p/${twin.problemId}`);
+    assert.match(await page.locator('table.similar').innerText(), new RegExp(libProblem));
+
+    // Ignored problems leave the list; the state menu brings them back.
+    await post(`/v1/problems/${twin.problemId}/state?state=ignored`);
+    await page.goto(`${api.url}/problems`);
+    assert.equal(await page.locator(`table.problems a[href="/p/${twin.problemId}"]`).count(), 0);
+    assert.equal(await page.locator(`table.problems a[href="/p/${libProblem}"]`).locator('xpath=../..').locator('.state-regression').count(), 1);
+    await page.selectOption('select[name=state]', 'ignored');
+    await page.click('button[type=submit]');
+    assert.match(page.url(), /[?&]state=ignored/);
+    assert.equal(await page.locator('table.problems tbody tr').count(), 1);
+    assert.equal(await page.locator(`table.problems a[href="/p/${twin.problemId}"]`).count(), 1);
+    assert.equal(await page.locator('select[name=state]').inputValue(), 'ignored', 'the menu keeps the choice');
   });
 
   test('readable on a 390 px phone, light and dark: no sideways scrolling', async () => {
