@@ -9,20 +9,35 @@ export interface MetadataFlags {
   hostname?: string;
   package?: string;
   executable?: string;
+  /** When the program crashed: ISO 8601 or unix seconds (the API's crashed_at). */
+  crashedAt?: string;
 }
 
 export const METADATA_FLAGS: ReadonlyArray<[flag: string, help: string]> = [
   ['--hostname <name>', 'the host the core came from (default: what the core or dump dir says)'],
   ['--package <nevra>', 'the package of the crashed program, e.g. nginx-1.24.0-1.x86_64 (its version groups the reports)'],
   ['--executable <path>', 'the crashed executable, when the core does not say (e.g. a core read from stdin)'],
+  ['--crashed-at <time>', 'when the program crashed: ISO 8601 or unix seconds (default: what the file name or dump dir says, else the upload time)'],
 ];
 
-/** `&hostname=..&package=..&executable=..` for what was given. */
+/** The API's field for each flag. */
+const FIELDS = [
+  ['hostname', 'hostname'],
+  ['package', 'package'],
+  ['executable', 'executable'],
+  ['crashedAt', 'crashed_at'],
+] as const;
+
+/** `&hostname=..&package=..&executable=..&crashed_at=..` for what was given; a crash time that is no time is refused here, before any byte is sent. */
 export function metadataQuery(flags: MetadataFlags = {}): string {
+  const at = flags.crashedAt;
+  if (at !== undefined && !/^\d{1,12}$/.test(at) && !(/^\d{4}-\d\d-\d\d/.test(at) && Number.isFinite(Date.parse(at)))) {
+    throw new UsageError(`--crashed-at must be ISO 8601 (2024-05-01T12:30:00Z) or unix seconds, not '${at}'`);
+  }
   let query = '';
-  for (const name of ['hostname', 'package', 'executable'] as const) {
-    const value = flags[name];
-    if (value !== undefined) query += `&${name}=${encodeURIComponent(value)}`;
+  for (const [flag, field] of FIELDS) {
+    const value = flags[flag];
+    if (value !== undefined) query += `&${field}=${encodeURIComponent(value)}`;
   }
   return query;
 }

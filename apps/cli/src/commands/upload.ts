@@ -257,6 +257,8 @@ export const registerUpload: RegisterCommand = (program: Command) => {
       }
       const server = serverOptions(flags);
       try {
+        // A flag that is refused is refused before stdin is read or a byte is sent.
+        metadataQuery(flags);
         const accepted =
           input === '-' ? await coreFromStdin((path) => uploadInput(path, server, policy, flags, flags.resumable)) : await uploadInput(input, server, policy, flags, flags.resumable);
         if (!flags.wait) {
