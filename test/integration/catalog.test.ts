@@ -78,6 +78,26 @@ describe('catalog (PostgreSQL)', () => {
     assert.equal((await catalog.get(r1.problemId))?.count, 2);
   });
 
+  test('workers recording at once open each problem once and count each report once', async () => {
+    await catalog.clear();
+    const stack = ['parse_row', 'read_table', 'load', 'run', 'serve', 'main'];
+    const near = ['parse_row', 'read_table_fast', 'load', 'run', 'serve', 'main'];
+    const batch = [
+      ...Array.from({ length: 6 }, () => report(stack, { exe: 'alpha' })),
+      ...Array.from({ length: 6 }, () => report(near, { exe: 'alpha' })),
+      ...Array.from({ length: 4 }, () => report(stack, { exe: 'beta' })),
+    ];
+    // Several pooled connections at once, as several workers are; every report twice (a redelivered job).
+    const results = await Promise.all([...batch, ...batch].map((r, i) => catalog.record(r, { receivedAt: day(1, i % 20) })));
+    assert.equal(results.filter((r) => r.counted).length, batch.length, 'each report counted once');
+    assert.equal(results.filter((r) => r.isNew).length, 2, 'one problem per program');
+    const alpha = (await catalog.list({ executable: 'alpha' })).problems;
+    assert.deepEqual(alpha.map((p) => p.count), [12]);
+    assert.equal((await catalog.get(alpha[0].id))?.signatureHashes.length, 2, 'the near-duplicate signature joined it');
+    assert.deepEqual((await catalog.list({ executable: 'beta' })).problems.map((p) => p.count), [4]);
+    assert.deepEqual(await catalog.counts(), { problems: 2, reports: batch.length });
+  });
+
   test('keyset pagination walks every problem once, in order, for both sorts', async () => {
     await catalog.clear();
     for (let i = 0; i < 7; i++) {

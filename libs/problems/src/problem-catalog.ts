@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type OperationNodeSource, type Selectable, type Transaction } from 'kysely';
 import { CATALOG_DB, type CatalogDb, type CatalogTables, type ProblemsTable } from '@triage/catalog';
 import type { Blame, CrashKind, Report } from '@triage/report';
 import { redactReport } from '@triage/security';
@@ -7,6 +7,7 @@ import { executableName, NEAR_DUPLICATE_THRESHOLD, problemFrames } from './dista
 import { lengthBand, missingBuildIds, pickNearest, problemIdCandidates, programOf } from './grouping';
 import type { DayCount, Problem, ProblemFilters, ProblemPage, ProblemReportRef, RecordMeta, RecordResult, ReportNeighbourRefs, ReportPage, ReportPageOptions, SimilarProblem, StateChange } from './model';
 import { occurredAt } from './record-meta';
+import { GROUPING_LOCK, programLockKey, readGroupingState, withGroupingLock, writeAll } from './record-statements';
 import { similarProblems } from './similar';
 import { addTicket, removeTicket, reopenIfFixed, setState, ticketsOf, workflowFields, workflowRows } from './workflow';
 
@@ -19,8 +20,6 @@ export const LIST_CHART_DAYS = 31;
 /** The list counts its matches up to this many; past it the total is a lower bound ("10,000+"). */
 export const COUNT_CAP = 10_000;
 const DAY_MS = 24 * 3600 * 1000;
-/** First key of the catalog's advisory locks (pg_advisory_xact_lock(int, int)); the second is the program's hash. */
-const GROUPING_LOCK = 0x7452;
 
 export interface ProblemCatalogOptions {
   /** A problem seen again after this many days without occurrences is "regressed". */
@@ -96,6 +95,7 @@ export class ProblemCatalog {
     const report = redactReport(stored).report;
     const at = occurredAt(meta);
     const program = programOf(report, meta);
+    if (!options.replace) return withGroupingLock(this.db, [program], (conn) => this.recordNew(conn, report, meta, program, at));
     return this.db.transaction().execute(async (tx) => {
       const before = await tx
         .selectFrom('reports')
@@ -114,22 +114,7 @@ export class ProblemCatalog {
       if (existing) await this.takeOut(tx, report.id);
       const { id, match } = await this.problemFor(tx, report, program, at);
       const previous = await tx.selectFrom('problems').select(['last_seen', 'count']).where('id', '=', id).executeTakeFirstOrThrow();
-      await tx
-        .insertInto('reports')
-        .values({
-          id: report.id,
-          problem_id: id,
-          received_at: existing?.received_at ?? at,
-          version: meta.package || existing?.version || 'unknown',
-          host: meta.hostname || existing?.host || 'unknown',
-          os: meta.os || existing?.os || 'unknown',
-          signature_hash: report.signatureHash,
-          kind: report.classification.kind,
-          missing_build_ids: missingBuildIds(report),
-          reprocessed_at: existing ? new Date() : null,
-          arch: meta.arch || report.core.arch || 'unknown',
-        })
-        .execute();
+      await tx.insertInto('reports').values(reportRow(report, id, meta, at, existing)).execute();
       const counted = existing?.received_at ?? at;
       await this.countIn(tx, id, counted);
       const movedFrom = existing && existing.problem_id !== id ? existing.problem_id : undefined;
@@ -153,25 +138,81 @@ export class ProblemCatalog {
   }
 
   private async lock(tx: Transaction<CatalogTables>, program: string): Promise<void> {
-    await sql`select pg_advisory_xact_lock(${GROUPING_LOCK}::int, hashtext(${program}))`.execute(tx);
+    await sql`select pg_advisory_xact_lock(${GROUPING_LOCK}::int, ${programLockKey(program)}::int)`.execute(tx);
+  }
+
+  /**
+   * A report's first recording, the worker's path: under the program's lock, one read (is it in already,
+   * its signature's problem, else the near-duplicate candidates) and one write (the problem opened or
+   * counted, the signature, the report, the day).
+   */
+  private async recordNew(conn: CatalogDb, report: Report, meta: RecordMeta, program: string, at: Date): Promise<RecordResult> {
+    const frames = problemFrames(report);
+    const idCandidates = problemIdCandidates(report.signatureHash, keyedHash(program, report.signatureHash));
+    const state = await readGroupingState(conn, {
+      reportId: report.id,
+      program,
+      signatureHash: report.signatureHash,
+      kind: report.classification.kind,
+      frameCount: frames.length,
+      band: lengthBand(frames.length, this.threshold),
+      maxCandidates: this.maxCandidates,
+      idCandidates,
+    });
+    if (state.existing) return { problemId: state.existing, isNew: false, regressed: false, match: 'signature', counted: false };
+
+    const near = state.known ? undefined : pickNearest(frames, state.candidates, this.threshold);
+    const previous = state.known ?? state.candidates.find((c) => c.id === near);
+    const match: RecordResult['match'] = state.known ? 'signature' : previous ? 'near-duplicate' : 'new';
+    const id = previous?.id ?? idCandidates.find((c) => !state.taken.has(c));
+    if (!id) throw new Error(`no free problem id for ${report.signatureHash} in ${program}`);
+
+    const parts: Array<[string, OperationNodeSource]> = [
+      previous
+        ? ['counted', this.countQuery(conn, id, at)]
+        : ['opened', conn.insertInto('problems').values({ ...problemRow(id, report, program, frames, at), count: 1 })],
+    ];
+    if (match !== 'signature') parts.push(['signature', conn.insertInto('problem_signatures').values({ program, signature_hash: report.signatureHash, problem_id: id })]);
+    parts.push(['report', conn.insertInto('reports').values(reportRow(report, id, meta, at))]);
+    parts.push(['day', this.dayQuery(conn, id, at)]);
+    await writeAll(conn, parts);
+    // A new occurrence of a problem marked fixed may show the fix did not hold (rare: one more round trip).
+    const reopened = previous?.workflowState === 'fixed' ? await reopenIfFixed(conn, id, report.id, meta, at) : undefined;
+
+    const wasSeen = previous !== undefined && previous.count > 0;
+    return {
+      problemId: id,
+      isNew: match === 'new',
+      regressed: wasSeen && at.getTime() - previous.lastSeen.getTime() >= this.regressionMs,
+      ...(wasSeen ? { previousLastSeen: previous.lastSeen.toISOString() } : {}),
+      ...(reopened ? { reopened } : {}),
+      match,
+      counted: true,
+    };
   }
 
   /** Adds one occurrence at `at` to a problem: count, first/last seen, the day. */
   private async countIn(tx: Transaction<CatalogTables>, id: string, at: Date): Promise<void> {
-    await tx
+    await this.countQuery(tx, id, at).execute();
+    await this.dayQuery(tx, id, at).execute();
+  }
+
+  private countQuery(db: Db, id: string, at: Date) {
+    return db
       .updateTable('problems')
       .set((eb) => ({
         count: eb('count', '+', 1),
         first_seen: sql<Date>`case when count = 0 then ${at}::timestamptz else least(first_seen, ${at}::timestamptz) end`,
         last_seen: sql<Date>`case when count = 0 then ${at}::timestamptz else greatest(last_seen, ${at}::timestamptz) end`,
       }))
-      .where('id', '=', id)
-      .execute();
-    await tx
+      .where('id', '=', id);
+  }
+
+  private dayQuery(db: Db, id: string, at: Date) {
+    return db
       .insertInto('problem_days')
       .values({ problem_id: id, day: at.toISOString().slice(0, 10), count: 1 })
-      .onConflict((oc) => oc.columns(['problem_id', 'day']).doUpdateSet((eb) => ({ count: eb('problem_days.count', '+', 1) })))
-      .execute();
+      .onConflict((oc) => oc.columns(['problem_id', 'day']).doUpdateSet((eb) => ({ count: eb('problem_days.count', '+', 1) })));
   }
 
   /**
@@ -491,6 +532,23 @@ export class ProblemCatalog {
 /** sha256(program NUL signatureHash): the id space of a signature seen in more than one program. */
 export function keyedHash(program: string, signatureHash: string): string {
   return createHash('sha256').update(`${program}\0${signatureHash}`).digest('hex');
+}
+
+/** A report's row; a reprocessed one keeps its arrival and the facts the new analysis did not carry. */
+function reportRow(report: Report, problemId: string, meta: RecordMeta, at: Date, existing?: { received_at: Date; version: string; host: string; os: string }) {
+  return {
+    id: report.id,
+    problem_id: problemId,
+    received_at: existing?.received_at ?? at,
+    version: meta.package || existing?.version || 'unknown',
+    host: meta.hostname || existing?.host || 'unknown',
+    os: meta.os || existing?.os || 'unknown',
+    signature_hash: report.signatureHash,
+    kind: report.classification.kind,
+    missing_build_ids: missingBuildIds(report),
+    reprocessed_at: existing ? new Date() : null,
+    arch: meta.arch || report.core.arch || 'unknown',
+  };
 }
 
 /** The row a report opens a problem with (count 0: counting it is a separate step). */

@@ -68,7 +68,7 @@ export async function removeTicket(db: Db, id: string, url: string): Promise<boo
  * not hold. An older version is the old bug still running (it stays fixed); a report without a version
  * cannot say (it stays fixed too). Runs inside the recording transaction, under the program's lock.
  */
-export async function reopenIfFixed(tx: Transaction<CatalogTables>, id: string, reportId: string, meta: RecordMeta, at: Date): Promise<{ fixedIn: string; version: string } | undefined> {
+export async function reopenIfFixed(tx: Db, id: string, reportId: string, meta: RecordMeta, at: Date): Promise<{ fixedIn: string; version: string } | undefined> {
   const row = await tx.selectFrom('problem_workflow').select(['state', 'fixed_in']).where('problem_id', '=', id).forUpdate().executeTakeFirst();
   if (row?.state !== 'fixed' || !row.fixed_in) return undefined;
   const version = packageVersion(meta.package);
