@@ -131,6 +131,19 @@ export function storageContract(name: string, make: () => StoragePort): void {
     const sizes: Record<string, number> = {};
     for await (const o of s.list('t7/a/')) sizes[o.key] = o.size;
     assert.deepEqual(sizes, { 't7/a/1': 1, 't7/a/b/2': 2 });
+    // Without metadata (a sweep's listing): the same keys, sizes and times, no per-key metadata read.
+    await s.put('t7/a/m', 'm', { metadata: { owner: 'x' } });
+    const full = new Map<string, number>();
+    for await (const o of s.list('t7/a/')) full.set(o.key, o.lastModified.getTime());
+    assert.deepEqual((await s.stat('t7/a/m'))?.metadata, { owner: 'x' });
+    const bare = new Map<string, number>();
+    for await (const o of s.list('t7/a/', { metadata: false })) {
+      assert.deepEqual(o.metadata, {}, o.key);
+      assert.equal(o.size, o.key === 't7/a/b/2' ? 2 : 1, o.key);
+      bare.set(o.key, o.lastModified.getTime());
+    }
+    assert.deepEqual([...bare.keys()], ['t7/a/1', 't7/a/b/2', 't7/a/m']);
+    for (const [key, at] of bare) assert.ok(Math.abs(at - (full.get(key) ?? NaN)) < 1000, key);
   });
 
   test(`${name}: unsafe keys are refused`, async () => {

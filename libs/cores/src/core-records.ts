@@ -148,7 +148,7 @@ export class CoreRecords {
    */
   async deleteCore(id: string, beforeDelete?: () => Promise<void>): Promise<DeletedCore | undefined> {
     const beside: string[] = [];
-    for await (const o of this.storage.list(`cores/${id}/`)) beside.push(o.key);
+    for await (const o of this.storage.list(`cores/${id}/`, { metadata: false })) beside.push(o.key);
     const present = [...beside, ...((await this.hasReport(id)) ? [keys.report(id)] : [])];
     if (present.length === 0) return undefined;
     await beforeDelete?.();
@@ -159,7 +159,7 @@ export class CoreRecords {
 
   /** Every stored raw core with when it was stored. */
   async *rawCores(): AsyncIterable<StoredObject> {
-    for await (const obj of this.storage.list('cores/')) {
+    for await (const obj of this.storage.list('cores/', { metadata: false })) {
       const m = RAW_CORE_KEY.exec(obj.key);
       if (m) yield { id: m[1], lastModified: obj.lastModified };
     }
@@ -181,7 +181,7 @@ export class CoreRecords {
 
   /** Every stored report with when it was written (reindex). */
   async *reports(): AsyncIterable<StoredObject> {
-    for await (const obj of this.storage.list('reports/')) {
+    for await (const obj of this.storage.list('reports/', { metadata: false })) {
       const m = REPORT_KEY.exec(obj.key);
       if (m && isCoreId(m[1])) yield { id: m[1], lastModified: obj.lastModified };
     }

@@ -39,6 +39,8 @@ export class CatalogLoader {
   private signatures: Array<{ program: string; hash: string; id: string }> = [];
   private seen = new Set<string>();
   private started = false;
+  /** The batch being written, if any. */
+  private flushing: Promise<void> = Promise.resolve();
   loaded = 0;
 
   constructor(private readonly catalog: ProblemCatalog) {
@@ -79,7 +81,12 @@ export class CatalogLoader {
       arch: meta.arch || report.core.arch || 'unknown',
     });
     this.loaded++;
-    if (this.reports.length >= BATCH) await this.flush();
+    if (this.reports.length >= BATCH) {
+      // A batch is written while the next one is grouped (reads and grouping need not wait on the database); one at a time.
+      await this.flushing;
+      this.flushing = this.flush();
+      this.flushing.catch(() => undefined);
+    }
   }
 
   get problemCount(): number {
@@ -116,6 +123,7 @@ export class CatalogLoader {
    * did not (recorded by workers while it ran): the caller records them again from storage.
    */
   async finish(): Promise<string[]> {
+    await this.flushing;
     await this.flush();
     const [p, r, s] = [this.table('problems'), this.table('reports'), this.table('signatures')];
     try {
@@ -143,6 +151,7 @@ export class CatalogLoader {
   /** Drops the staging tables (after finish, or to give up a load). */
   async drop(): Promise<void> {
     if (!this.started) return;
+    await this.flushing.catch(() => undefined);
     this.started = false;
     for (const t of [this.table('problems'), this.table('reports'), this.table('signatures')]) await sql`drop table if exists ${t}`.execute(this.catalog.db);
   }

@@ -8,19 +8,24 @@ import { recordMetaOf, type StoredMetaFields } from './record-meta';
 const READ_AHEAD = 64;
 
 export interface RebuildOptions {
+  /** While reading metadata, (0, reports listed so far); then (reports grouped, all reports). */
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Maps `items` through `fn` with at most `width` calls under way, yielding results in the items' order. */
-async function* inOrder<T, R>(items: readonly T[], width: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
+/**
+ * Maps `items` (an array, or a listing still under way) through `fn` with at most `width` calls under
+ * way, yielding results in the items' order.
+ */
+async function* inOrder<T, R>(items: Iterable<T> | AsyncIterable<T>, width: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
   const pending: Array<Promise<R>> = [];
-  let next = 0;
-  while (next < items.length && pending.length < width) pending.push(fn(items[next++]));
-  while (pending.length) {
-    const result = await (pending.shift() as Promise<R>);
-    if (next < items.length) pending.push(fn(items[next++]));
-    yield result;
+  for await (const item of items) {
+    const next = fn(item);
+    // Handled here so a consumer that stops early leaves no unhandled rejection; awaited below it still throws.
+    next.catch(() => undefined);
+    pending.push(next);
+    if (pending.length >= width) yield await (pending.shift() as Promise<R>);
   }
+  while (pending.length) yield await (pending.shift() as Promise<R>);
 }
 
 /**
@@ -30,18 +35,16 @@ async function* inOrder<T, R>(items: readonly T[], width: number, fn: (item: T) 
  * see CatalogLoader for how a report they record during the rebuild is kept.
  */
 export async function rebuildCatalog(catalog: ProblemCatalog, records: CoreRecords, options: RebuildOptions = {}): Promise<RebuildResult> {
-  const stored: Array<{ id: string; lastModified: Date }> = [];
-  for await (const object of records.reports()) stored.push(object);
   // An unreadable meta (libs/cores' torn-read rule) only leaves out hosts and packages; an unreadable report is skipped.
   const readMeta = (id: string) => records.readMeta(id).catch(() => undefined);
-  // Pass 1 reads each meta once and keeps only what grouping needs, so reports can be taken in arrival order.
+  // Pass 1 reads each meta once, while the listing goes on, and keeps only what grouping needs, so
+  // reports can be taken in arrival order.
   const arrivals: Array<{ id: string; at: number; meta: StoredMetaFields | undefined }> = [];
-  let read = 0;
-  for await (const entry of inOrder(stored, READ_AHEAD, async (o) => ({ id: o.id, meta: await readMeta(o.id), lastModified: o.lastModified }))) {
+  for await (const entry of inOrder(records.reports(), READ_AHEAD, async (o) => ({ id: o.id, meta: await readMeta(o.id), lastModified: o.lastModified }))) {
     const first = entry.meta?.uploads?.[0]?.at;
     const at = first && !Number.isNaN(Date.parse(first)) ? Date.parse(first) : entry.lastModified.getTime();
     arrivals.push({ id: entry.id, at, meta: entry.meta && { metadata: pick(entry.meta.metadata), uploads: entry.meta.uploads?.slice(0, 1) } });
-    if (++read % 1000 === 0) options.onProgress?.(0, stored.length);
+    if (arrivals.length % 1000 === 0) options.onProgress?.(0, arrivals.length);
   }
   arrivals.sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
   const readReport = async (a: { id: string; at: number; meta: StoredMetaFields | undefined }) => {

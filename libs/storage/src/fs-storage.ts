@@ -1,11 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { createWriteStream, readFile as readFileCb } from 'node:fs';
+import { access, constants, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkKey, checkPrefix, isBodyError, isErrorCode, ObjectNotFoundError, translate } from './errors';
-import type { ObjectInfo, PutOptions, StoragePort } from './storage.port';
+import type { ListOptions, ObjectInfo, PutOptions, StoragePort } from './storage.port';
+
+/** Stats a listing keeps under way at once. */
+const LIST_AHEAD = 32;
+
+/**
+ * A whole small file. The callback readFile, not fs/promises': the promise version reads in chunks,
+ * each a separate trip to the thread pool, and is about 2.5x slower on the many small JSON records a
+ * reindex reads.
+ */
+function readWhole(path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => readFileCb(path, (err, data) => (err ? reject(err) : resolve(data))));
+}
 
 interface Sidecar {
   contentType?: string;
@@ -97,7 +109,7 @@ export class FsStorage implements StoragePort {
 
   async getBuffer(key: string): Promise<Buffer | undefined> {
     try {
-      return await readFile(this.dataPath(key));
+      return await readWhole(this.dataPath(key));
     } catch (err) {
       if (isErrorCode(err, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
       return translate(err, `get ${key}`);
@@ -117,7 +129,7 @@ export class FsStorage implements StoragePort {
 
   private async readSidecar(key: string): Promise<Sidecar> {
     try {
-      const parsed = JSON.parse(await readFile(this.metaPath(key), 'utf8')) as Partial<Sidecar>;
+      const parsed = JSON.parse((await readWhole(this.metaPath(key))).toString('utf8')) as Partial<Sidecar>;
       return { contentType: parsed.contentType, metadata: parsed.metadata ?? {} };
     } catch (err) {
       if (isErrorCode(err, 'ENOENT', 'ENOTDIR') || err instanceof SyntaxError) return { metadata: {} };
@@ -163,15 +175,39 @@ export class FsStorage implements StoragePort {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     checkPrefix(prefix);
     const slash = prefix.lastIndexOf('/');
     const base = slash < 0 ? '' : prefix.slice(0, slash);
+    const info = options.metadata === false ? (key: string) => this.statBare(key) : (key: string) => this.stat(key);
+    // Stats run LIST_AHEAD at a time (one at a time, a million keys wait on a million file-system round trips), yielded in order.
+    const pending: Array<Promise<ObjectInfo | undefined>> = [];
     for await (const key of this.walk(base)) {
       if (!key.startsWith(prefix)) continue;
-      const info = await this.stat(key);
-      // Deleted while we were listing: S3 would not list it either.
-      if (info) yield info;
+      const next = info(key);
+      // Marked handled now, so a consumer that stops early leaves no unhandled rejection; awaited below it still throws.
+      next.catch(() => undefined);
+      pending.push(next);
+      if (pending.length >= LIST_AHEAD) {
+        const next = await pending.shift();
+        // Deleted while we were listing: S3 would not list it either.
+        if (next) yield next;
+      }
+    }
+    for (const p of pending) {
+      const next = await p;
+      if (next) yield next;
+    }
+  }
+
+  /** An object's size and time without its sidecar. */
+  private async statBare(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const st = await stat(this.dataPath(key));
+      return st.isFile() ? { key, size: st.size, lastModified: st.mtime, metadata: {} } : undefined;
+    } catch (err) {
+      if (isErrorCode(err, 'ENOENT', 'ENOTDIR')) return undefined;
+      return translate(err, `stat ${key}`);
     }
   }
 

@@ -6,7 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import type { BucketItem, Client } from 'minio';
 import type { StorageConfig } from '@triage/config';
 import { checkKey, checkPrefix, isBodyError, isErrorCode, ObjectNotFoundError, translate } from './errors';
-import { StorageUnavailableError, type ObjectInfo, type PutOptions, type StoragePort } from './storage.port';
+import { StorageUnavailableError, type ListOptions, type ObjectInfo, type PutOptions, type StoragePort } from './storage.port';
 
 export type S3StorageConfig = Extract<StorageConfig, { kind: 's3' }>;
 
@@ -236,13 +236,17 @@ export class S3Storage implements StoragePort {
     await this.delete(fromKey);
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     checkPrefix(prefix);
     const stream = this.client.listObjectsV2(this.bucket, prefix, true);
     try {
       for await (const raw of stream) {
         const item = raw as BucketItem;
         if (item.name === undefined) continue;
+        if (options.metadata === false) {
+          yield { key: item.name, size: item.size, lastModified: item.lastModified, metadata: {} };
+          continue;
+        }
         // Listings carry no user metadata; a stat per key is the price of the port's richer answer.
         const info = await this.stat(item.name);
         if (info) yield info;

@@ -16,6 +16,11 @@ export interface PutOptions {
   size?: number;
 }
 
+export interface ListOptions {
+  /** Read each object's user metadata (default true). */
+  metadata?: boolean;
+}
+
 export interface StoragePort {
   /** Stores a whole object atomically: readers see the old object or the complete new one, never a part. */
   put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo>;
@@ -26,8 +31,12 @@ export interface StoragePort {
   delete(key: string): Promise<void>;
   /** Moves an object to a new key (server-side copy then delete on S3, rename on a filesystem). */
   move(fromKey: string, toKey: string): Promise<void>;
-  /** Lists keys under a prefix, recursively. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Lists keys under a prefix, recursively. With `metadata: false` the answers carry no user metadata
+   * (empty), which spares a read per key (a HEAD on S3, the sidecar on a filesystem): sweeps that need
+   * only keys, sizes and times (reindex over a million reports) ask for that.
+   */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Throws when the backend cannot be reached (for /readyz). */
   ping(): Promise<void>;
   /**
