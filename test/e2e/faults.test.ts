@@ -150,4 +150,67 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
       await dropRedisPrefix(prefix);
     }
   });
+
+  test('a worker stopped with SIGTERM past its grace period hands its job back at once; the next worker finishes it', async (t) => {
+    if (!existsSync(workerMain)) return t.skip(`no built worker at ${workerMain} (npm run build)`);
+    const prefix = `triage-faults-term-${process.pid}-${Date.now()}`;
+    // The unanswering debuginfod keeps the analysis busy for seconds: long past the grace period.
+    const upstream = await blackHole();
+    const env = {
+      ...serviceEnv({ redisPrefix: prefix, s3Port: s3.port }),
+      DEBUGINFOD_URLS: upstream.url,
+      // Far beyond the test's bounds: only a handed-back job can reach the second worker in time.
+      TRIAGE_WORKER_LOCK_MS: '600000',
+      TRIAGE_WORKER_SHUTDOWN_GRACE_MS: '300',
+      TRIAGE_WORKER_CONCURRENCY: '1',
+      TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-term-a'),
+      TRIAGE_RETENTION_SWEEP_MS: '0',
+      TRIAGE_RECONCILE_MS: '0',
+    };
+    const config = configFrom(env);
+    storage = createStorage(config.storage);
+    const api = await startApi(config);
+    const first = startWorker(env);
+    let second: ReturnType<typeof startWorker> | undefined;
+    try {
+      for (let i = 0; i < 50 && (await http(`${api.url}/readyz`)).status !== 200; i++) await sleep(100);
+      // A core of its own: the bucket is shared with the tests above, which analysed null-read's first core.
+      const res = await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(crash('null-read', [], 3).core) });
+      assert.equal(res.status, 202, res.text);
+      const id = json<{ id: string }>(res).id;
+      let state = '';
+      for (let i = 0; i < 300 && state !== 'analyzing'; i++) {
+        state = json<{ status: string }>(await http(`${api.url}/v1/cores/${id}`)).status;
+        if (state !== 'analyzing') await sleep(50);
+      }
+      assert.equal(state, 'analyzing', `the first worker took the job: ${first.output()}`);
+
+      const exited = new Promise((r) => (first.child.exitCode !== null || first.child.signalCode !== null ? r(undefined) : first.child.once('exit', r)));
+      first.child.kill('SIGTERM');
+      await exited;
+      assert.match(first.output(), /handed back to the queue/, first.output());
+      assert.equal((first.output().match(/analysis done/g) ?? []).length, 0, 'stopped before it finished');
+
+      second = startWorker({ ...env, TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-term-b') });
+      let status: { status: string; attempts: number } = { status: '', attempts: 0 };
+      const deadline = Date.now() + 90_000;
+      while (Date.now() < deadline) {
+        status = json<{ status: string; attempts: number }>(await http(`${api.url}/v1/cores/${id}`));
+        if (status.status === 'done' || status.status === 'failed') break;
+        await sleep(500);
+      }
+      assert.equal(status.status, 'done', `second worker: ${second.output()}`);
+      assert.equal(status.attempts, 2, 'started twice (the handed-back run and the next), finished once');
+      const reports: string[] = [];
+      for await (const o of storage.list('reports/')) if (o.key === keys.report(id)) reports.push(o.key);
+      assert.deepEqual(reports, [keys.report(id)]);
+      assert.equal((second.output().match(/analysis done/g) ?? []).length, 1, second.output());
+    } finally {
+      await second?.stop();
+      await first.stop();
+      await api.close();
+      await upstream.close();
+      await dropRedisPrefix(prefix);
+    }
+  });
 });

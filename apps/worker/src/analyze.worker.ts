@@ -6,7 +6,7 @@ import { CoreRecords } from '@triage/cores';
 import { LOGGER, RedisConnections } from '@triage/infra';
 import { ANALYZE_QUEUE, type AnalyzeJob } from '@triage/queue';
 import { AnalyzeProcessor, type AnalyzeResult } from './analyze.processor';
-import { closeWorker } from './close-worker';
+import { closeWorker, Returnable } from './close-worker';
 import { CONFIG } from './tokens';
 
 /**
@@ -19,6 +19,7 @@ const MAX_STALLED = 2;
 @Injectable()
 export class AnalyzeWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private worker?: Worker<AnalyzeJob, AnalyzeResult>;
+  private returnable?: Returnable<AnalyzeJob, AnalyzeResult>;
 
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
@@ -29,7 +30,9 @@ export class AnalyzeWorker implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   onApplicationBootstrap(): void {
-    const worker = new Worker<AnalyzeJob, AnalyzeResult>(ANALYZE_QUEUE, (job) => this.processor.process(job), {
+    const returnable = new Returnable<AnalyzeJob, AnalyzeResult>((job) => this.processor.process(job));
+    this.returnable = returnable;
+    const worker = new Worker<AnalyzeJob, AnalyzeResult>(ANALYZE_QUEUE, returnable.processor, {
       connection: this.redis.blocking(),
       prefix: this.config.redisPrefix,
       concurrency: this.config.workerConcurrency,
@@ -66,7 +69,7 @@ export class AnalyzeWorker implements OnApplicationBootstrap, OnApplicationShutd
     const worker = this.worker;
     if (!worker) return;
     this.logger.info({ signal }, 'stopping: finishing running jobs');
-    await closeWorker(worker, this.logger);
+    await closeWorker(worker, this.logger, this.config.workerShutdownGraceMs, this.returnable);
     this.logger.info('stopped');
   }
 }

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger), { bufferLogs: true });
   // Nest's own messages (module init, shutdown) go to the same log as ours.
   app.useLogger(app.get(NestPinoLogger));
-  // SIGTERM/SIGINT run the shutdown hooks: running jobs finish (or are left to be picked up as stalled).
+  // SIGTERM/SIGINT run the shutdown hooks: running jobs finish, or are handed back to the queue past the grace period.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.init();
   await logSandboxStatus({ warn: (m) => logger.warn(m), info: (m) => logger.info(m) }, { enabled: config.sandbox });

@@ -8,9 +8,6 @@ import { closeWorker } from './close-worker';
 import { MemoryProcessor } from './memory.processor';
 import { CONFIG } from './tokens';
 
-/** Memory reads wait on a person at the API: a short grace at shutdown, their client retries. */
-const SHUTDOWN_GRACE_MS = 5_000;
-
 /** The consumer of the memory-read queue, beside the analyze worker, with its own concurrency. */
 @Injectable()
 export class MemoryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -39,6 +36,6 @@ export class MemoryWorker implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.worker) await closeWorker(this.worker, this.logger, SHUTDOWN_GRACE_MS);
+    if (this.worker) await closeWorker(this.worker, this.logger);
   }
 }

@@ -5,7 +5,7 @@ import type { TriageConfig } from '@triage/config';
 import { LOGGER, RedisConnections } from '@triage/infra';
 import { REPROCESS_QUEUE, type ReprocessJob } from '@triage/queue';
 import { AnalyzeProcessor } from './analyze.processor';
-import { closeWorker } from './close-worker';
+import { closeWorker, Returnable } from './close-worker';
 import { CONFIG } from './tokens';
 
 /**
@@ -16,6 +16,7 @@ import { CONFIG } from './tokens';
 @Injectable()
 export class ReprocessWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private worker?: Worker<ReprocessJob>;
+  private returnable?: Returnable<ReprocessJob, unknown>;
 
   constructor(
     @Inject(CONFIG) private readonly config: TriageConfig,
@@ -30,7 +31,9 @@ export class ReprocessWorker implements OnApplicationBootstrap, OnApplicationShu
       this.logger.info('reprocessing is off (TRIAGE_REPROCESS_PER_MINUTE=0)');
       return;
     }
-    const worker = new Worker<ReprocessJob>(REPROCESS_QUEUE, (job) => this.processor.reprocess(job), {
+    const returnable = new Returnable<ReprocessJob, unknown>((job) => this.processor.reprocess(job));
+    this.returnable = returnable;
+    const worker = new Worker<ReprocessJob>(REPROCESS_QUEUE, returnable.processor, {
       connection: this.redis.blocking(),
       prefix: this.config.redisPrefix,
       concurrency: 1,
@@ -43,6 +46,6 @@ export class ReprocessWorker implements OnApplicationBootstrap, OnApplicationShu
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.worker) await closeWorker(this.worker, this.logger);
+    if (this.worker) await closeWorker(this.worker, this.logger, this.config.workerShutdownGraceMs, this.returnable);
   }
 }

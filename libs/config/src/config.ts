@@ -67,6 +67,8 @@ const schema = z.object({
   TRIAGE_RECONCILE_MS: z.coerce.number().int().min(0).default(300_000),
   /** BullMQ lock of a running job; a worker killed mid-job gives its job back after this long. */
   TRIAGE_WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** On SIGTERM a worker lets running analyses finish this long, then hands them back to the queue for another worker. */
+  TRIAGE_WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(20_000),
   /** How often workers look for jobs whose worker stopped (BullMQ stalledInterval). */
   TRIAGE_WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
   /** The worker touches this file while its event loop runs; the container healthcheck reads its age. */
@@ -125,6 +127,7 @@ export interface TriageConfig {
   retentionSweepMs: number;
   reconcileMs: number;
   workerLockMs: number;
+  workerShutdownGraceMs: number;
   workerStalledIntervalMs: number;
   workerHeartbeatFile: string;
   drainTimeoutMs: number;
@@ -235,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     retentionSweepMs: e.TRIAGE_RETENTION_SWEEP_MS,
     reconcileMs: e.TRIAGE_RECONCILE_MS,
     workerLockMs: e.TRIAGE_WORKER_LOCK_MS,
+    workerShutdownGraceMs: e.TRIAGE_WORKER_SHUTDOWN_GRACE_MS,
     workerStalledIntervalMs: e.TRIAGE_WORKER_STALLED_INTERVAL_MS,
     workerHeartbeatFile: e.TRIAGE_WORKER_HEARTBEAT_FILE,
     drainTimeoutMs: e.TRIAGE_DRAIN_TIMEOUT_MS,
