@@ -7,6 +7,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,36 @@ import { blackHole, freePort, OwnRedis } from './fault-harness';
 import { configFrom, dropRedisPrefix, http, json, S3Server, serviceEnv, sleep, startApi, startWorker, workerMain, type RunningApi } from './service-harness';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-faults-'));
+
+/** Uploads a core once the API is ready and waits (bounded) until a worker has started on it. */
+async function uploadAndWaitForAnalysis(api: RunningApi, core: string, worker: ReturnType<typeof startWorker>): Promise<string> {
+  for (let i = 0; i < 50 && (await http(`${api.url}/readyz`)).status !== 200; i++) await sleep(100);
+  const res = await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(core) });
+  assert.equal(res.status, 202, res.text);
+  const id = json<{ id: string }>(res).id;
+  let state = '';
+  for (let i = 0; i < 300 && state !== 'analyzing'; i++) {
+    state = json<{ status: string }>(await http(`${api.url}/v1/cores/${id}`)).status;
+    if (state !== 'analyzing') await sleep(50);
+  }
+  assert.equal(state, 'analyzing', `the first worker took the job: ${worker.output()}`);
+  return id;
+}
+
+/** Polls the core's status until it is done or failed, or the bound passes. */
+async function finalStatus(api: RunningApi, id: string, withinMs: number): Promise<{ status: string; attempts: number }> {
+  let status = { status: '', attempts: 0 };
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    status = json<{ status: string; attempts: number }>(await http(`${api.url}/v1/cores/${id}`));
+    if (status.status === 'done' || status.status === 'failed') break;
+    await sleep(500);
+  }
+  return status;
+}
+
+const exitOf = (child: ChildProcess): Promise<unknown> =>
+  new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
 
 describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, () => {
   const s3 = new S3Server(join(work, 's3'));
@@ -103,34 +134,18 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
     const first = startWorker(env);
     let second: ReturnType<typeof startWorker> | undefined;
     try {
-      for (let i = 0; i < 50 && (await http(`${api.url}/readyz`)).status !== 200; i++) await sleep(100);
-      const res = await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(crash('null-read').core) });
-      assert.equal(res.status, 202, res.text);
-      const id = json<{ id: string }>(res).id;
-
-      let state = '';
-      for (let i = 0; i < 300 && state !== 'analyzing'; i++) {
-        state = json<{ status: string }>(await http(`${api.url}/v1/cores/${id}`)).status;
-        if (state !== 'analyzing') await sleep(50);
-      }
-      assert.equal(state, 'analyzing', `the first worker took the job: ${first.output()}`);
+      const id = await uploadAndWaitForAnalysis(api, crash('null-read').core, first);
       const jobDirs = () => readdirSync(env.TMPDIR).filter((n) => n.startsWith(`triage-job-${first.child.pid}-`));
       // The status is written before the job's scratch dir is made: wait for the dir (the core goes into it).
       for (let i = 0; i < 200 && jobDirs().length === 0; i++) await sleep(25);
       first.child.kill('SIGKILL');
-      await new Promise((r) => (first.child.exitCode !== null || first.child.signalCode !== null ? r(undefined) : first.child.once('exit', r)));
+      await exitOf(first.child);
       assert.equal(first.child.signalCode, 'SIGKILL');
       assert.equal(await storage.stat(keys.report(id)), undefined, 'killed before it wrote a report');
       assert.equal(jobDirs().length, 1, 'the killed job left its scratch dir (with the core) behind');
 
       second = startWorker({ ...env, TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-b') });
-      let status: { status: string; attempts: number } = { status: '', attempts: 0 };
-      const deadline = Date.now() + 150_000;
-      while (Date.now() < deadline) {
-        status = json<{ status: string; attempts: number }>(await http(`${api.url}/v1/cores/${id}`));
-        if (status.status === 'done' || status.status === 'failed') break;
-        await sleep(500);
-      }
+      const status = await finalStatus(api, id, 150_000);
       assert.equal(status.status, 'done', `second worker: ${second.output()}`);
       assert.equal(status.attempts, 2, 'started twice (the killed run and the recovery), finished once');
       const reports: string[] = [];
@@ -173,32 +188,15 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
     const first = startWorker(env);
     let second: ReturnType<typeof startWorker> | undefined;
     try {
-      for (let i = 0; i < 50 && (await http(`${api.url}/readyz`)).status !== 200; i++) await sleep(100);
       // A core of its own: the bucket is shared with the tests above, which analysed null-read's first core.
-      const res = await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(crash('null-read', [], 3).core) });
-      assert.equal(res.status, 202, res.text);
-      const id = json<{ id: string }>(res).id;
-      let state = '';
-      for (let i = 0; i < 300 && state !== 'analyzing'; i++) {
-        state = json<{ status: string }>(await http(`${api.url}/v1/cores/${id}`)).status;
-        if (state !== 'analyzing') await sleep(50);
-      }
-      assert.equal(state, 'analyzing', `the first worker took the job: ${first.output()}`);
-
-      const exited = new Promise((r) => (first.child.exitCode !== null || first.child.signalCode !== null ? r(undefined) : first.child.once('exit', r)));
+      const id = await uploadAndWaitForAnalysis(api, crash('null-read', [], 3).core, first);
       first.child.kill('SIGTERM');
-      await exited;
+      await exitOf(first.child);
       assert.match(first.output(), /handed back to the queue/, first.output());
       assert.equal((first.output().match(/analysis done/g) ?? []).length, 0, 'stopped before it finished');
 
       second = startWorker({ ...env, TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-term-b') });
-      let status: { status: string; attempts: number } = { status: '', attempts: 0 };
-      const deadline = Date.now() + 90_000;
-      while (Date.now() < deadline) {
-        status = json<{ status: string; attempts: number }>(await http(`${api.url}/v1/cores/${id}`));
-        if (status.status === 'done' || status.status === 'failed') break;
-        await sleep(500);
-      }
+      const status = await finalStatus(api, id, 90_000);
       assert.equal(status.status, 'done', `second worker: ${second.output()}`);
       assert.equal(status.attempts, 2, 'started twice (the handed-back run and the next), finished once');
       const reports: string[] = [];
