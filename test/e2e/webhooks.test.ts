@@ -62,9 +62,15 @@ describe('webhook notifications', { timeout: 60_000 }, () => {
   const bus = new EventBus(redis, { prefix });
   const running: WebhookDispatcher[] = [];
   const servers: Server[] = [];
+  const connections: Redis[] = [];
+  const blocking = (): Redis => {
+    const c = new Redis(testRedisUrl, { maxRetriesPerRequest: null });
+    connections.push(c);
+    return c;
+  };
 
   async function dispatcher(hooks: WebhookConfig[]): Promise<WebhookDispatcher> {
-    const d = new WebhookDispatcher({ hooks, publicUrl: PUBLIC, bus, redis, prefix, log: quiet, problemCount: () => Promise.resolve(3), retry: { attempts: 4, baseDelayMs: 20, timeoutMs: 5000 }, blockMs: 200 });
+    const d = new WebhookDispatcher({ hooks, publicUrl: PUBLIC, bus, redis, blocking, prefix, log: quiet, problemCount: () => Promise.resolve(3), retry: { attempts: 4, baseDelayMs: 20, timeoutMs: 5000 }, blockMs: 200 });
     await d.start();
     running.push(d);
     return d;
@@ -76,6 +82,7 @@ describe('webhook notifications', { timeout: 60_000 }, () => {
   after(async () => {
     await Promise.all(running.map((d) => d.close()));
     servers.forEach((s) => s.close());
+    connections.forEach((c) => c.disconnect());
     redis.disconnect();
     await dropRedisPrefix(prefix);
   });
@@ -117,6 +124,8 @@ describe('webhook notifications', { timeout: 60_000 }, () => {
     await d.close();
     assert.equal(r.got.length, 3, 'only the regression is for this hook, delivered on the third try');
     assert.equal(new Set(r.got.map((g) => g.body)).size, 1);
+    assert.equal(new Set(r.got.map((g) => g.headers['x-triage-delivery'])).size, 1, 'one delivery id across its tries: a receiver can drop a repeat');
+    assert.ok(r.got[0].headers['x-triage-delivery']);
     assert.equal((JSON.parse(r.got[2].body) as Notification).event, 'problem-regressed');
   });
 
@@ -184,7 +193,7 @@ describe('webhooks from the worker process', { timeout: 180_000 }, () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('an uploaded crash of a new problem reaches the receiver once, signed, with its count and page links', async () => {
+  test('an uploaded crash of a new problem reaches the receiver, signed, with its count and page links, even when the worker posting it is killed', async () => {
     const r = await receiver([500]);
     const secret = 'worker-secret';
     const env = {
@@ -199,9 +208,13 @@ describe('webhooks from the worker process', { timeout: 180_000 }, () => {
       TRIAGE_WORKER_HEARTBEAT_FILE: join(dataDir, 'heartbeat'),
       TRIAGE_PUBLIC_URL: PUBLIC,
       TRIAGE_WEBHOOKS: JSON.stringify([{ url: r.url, secret, events: ['problem-new'] }]),
+      // A killed worker's delivery is taken over after its lock expires.
+      TRIAGE_WORKER_LOCK_MS: '4000',
+      TRIAGE_WORKER_STALLED_INTERVAL_MS: '2000',
     };
     const api = await startApi(configFrom(env));
     const worker = startWorker(env);
+    let second: ReturnType<typeof startWorker> | undefined;
     try {
       // The worker starts its dispatcher from the stream's end: wait until it says it is on.
       while (!worker.output().includes('webhook notifications on')) {
@@ -211,8 +224,14 @@ describe('webhooks from the worker process', { timeout: 180_000 }, () => {
       const res = await http(`${api.url}/v1/cores`, { method: 'POST', body: readFileSync(crash('null-read').core) });
       assert.equal(res.status, 202, res.text);
       const id = json<{ id: string }>(res).id;
+      // The first try reached the receiver: the worker dies before any retry of its own.
+      await r.next(1);
+      worker.child.kill('SIGKILL');
+      await new Promise((resolve) => (worker.child.exitCode !== null || worker.child.signalCode !== null ? resolve(undefined) : worker.child.once('exit', resolve)));
+      second = startWorker(env);
       await r.next(2);
-      assert.equal(r.got[0].body, r.got[1].body, 'the 500 was retried with the same body');
+      assert.equal(r.got[0].body, r.got[1].body, 'the 500 was retried with the same body, by the next worker');
+      assert.equal(r.got[0].headers['x-triage-delivery'], r.got[1].headers['x-triage-delivery']);
       const post = r.got[1];
       assert.equal(post.headers['x-triage-signature'], `sha256=${createHmac('sha256', secret).update(post.body).digest('hex')}`);
       const body = JSON.parse(post.body) as Notification;
@@ -223,6 +242,7 @@ describe('webhooks from the worker process', { timeout: 180_000 }, () => {
       assert.equal(body.problem.count, 1);
       assert.equal(body.problem.executable, 'null-read');
     } finally {
+      await second?.stop();
       await worker.stop();
       await api.close();
       r.server.close();

@@ -28,7 +28,10 @@ export class Notifications implements OnApplicationBootstrap, OnApplicationShutd
       publicUrl: this.config.publicUrl,
       bus: new EventBus(this.redis.commands, { prefix }),
       redis: this.redis.commands,
+      blocking: () => this.redis.blocking(),
       prefix,
+      lockMs: this.config.workerLockMs,
+      stalledIntervalMs: this.config.workerStalledIntervalMs,
       log: this.logger,
       problemCount: async (id) => (await this.problems.get(id))?.count ?? null,
     });
