@@ -115,6 +115,9 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
     const r = await reportOf(json<{ id: string }>(res).id);
     assertLibraryAbort(r);
     assert.equal(r.core.truncated, true);
+    const page = await http(`${url}/r/${r.id}`, { headers: { authorization: `Bearer ${rd.token}` } });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /crashing stack from the client(&#39;|&#x27;|')s core_backtrace/, 'the page says where the stack came from');
   });
 
   let first = '';

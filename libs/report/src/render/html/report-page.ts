@@ -103,7 +103,7 @@ function coreFacts(report: Report, meta: CoreRecordView | undefined, now: Date):
     ['core sha256', core.sha256],
     ['format', core.format ?? meta?.format],
     ['uploads', meta ? html`${meta.uploads.length} (first ${timeAgo(meta.uploads[0]?.at, now) || '?'}, last ${timeAgo(meta.uploads.at(-1)?.at, now) || '?'})` : undefined],
-    ['analysis', `${report.analysis.tool}, ${report.analysis.durationMs} ms`],
+    ['analysis', `${report.analysis.tool}, ${report.analysis.durationMs} ms${report.analysis.stackSource === 'core_backtrace' ? "; crashing stack from the client's core_backtrace" : ''}`],
   ];
   return html`<table class="core">${rows
     .filter(([, v]) => v !== undefined && v !== '')
