@@ -6,7 +6,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { dropCatalogSchema, migrateCatalog, openCatalog, type CatalogDb } from '@triage/catalog';
 import { CoreRecords, type CoreMeta } from '@triage/cores';
 import { CatalogLoader, ProblemCatalog, rebuildCatalog, type ProblemFilters } from '@triage/problems';
@@ -32,7 +31,7 @@ const KINDS: CrashKind[] = ['segfault', 'abort', 'assertion', 'heap-corruption']
 const RUNS = 30;
 
 /** The synthetic problem `n`: its program and a stack no other problem of the program is near (2 of 5 frames differ). */
-function problemReport(n: number, id: string, variant?: { tweak?: string; novel?: string }): Report {
+export function problemReport(n: number, id: string, variant?: { tweak?: string; novel?: string }): Report {
   const program = `prog-${Math.floor(n / PROBLEMS_PER_PROGRAM)}`;
   const kind = KINDS[n % KINDS.length];
   const loop = `loop_${Math.floor(n / PROBLEMS_PER_PROGRAM)}`;
@@ -60,7 +59,7 @@ const reportId = (i: number, salt: string) => createHash('sha256').update(`${sal
 const START = Date.UTC(2024, 0, 1);
 
 /** Seeds `problems` problems with REPORTS_PER_PROBLEM reports each; resolves with reports/s. */
-async function seed(catalog: ProblemCatalog, problems: number): Promise<number> {
+export async function seed(catalog: ProblemCatalog, problems: number): Promise<number> {
   const reports = problems * REPORTS_PER_PROBLEM;
   const base = new Map<number, Report>();
   const loader = new CatalogLoader(catalog);
@@ -73,9 +72,8 @@ async function seed(catalog: ProblemCatalog, problems: number): Promise<number> 
     const at = new Date(START + Math.floor((i / reports) * 120 * 86_400_000));
     await loader.add({ ...r, id: reportId(i, 'seed') }, { receivedAt: at, hostname: `host-${i % 50}`, package: `app-1.${i % 5}`, os: i % 2 ? 'Debian 12' : 'Fedora 40' });
   }
+  // finish() swaps the load in and vacuums + analyzes the catalog's tables (statistics and visibility map), as reindex does.
   await loader.finish();
-  // Fresh statistics, as autovacuum would give a catalog that grew over months.
-  await sql`analyze`.execute(catalog.db);
   return reports / ((now() - t0) / 1000);
 }
 

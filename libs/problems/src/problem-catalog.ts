@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type OperationNodeSource, type Selectable, type Transaction } from 'kysely';
-import { CATALOG_DB, type CatalogDb, type CatalogTables, type ProblemsTable } from '@triage/catalog';
+import { CATALOG_DB, type CatalogDb, type CatalogTables, type ProblemsTable, type ProblemWorkflowTable } from '@triage/catalog';
 import type { Blame, CrashKind, Report } from '@triage/report';
 import { redactReport } from '@triage/security';
 import { executableName, NEAR_DUPLICATE_THRESHOLD, problemFrames } from './distance';
@@ -345,7 +345,11 @@ export class ProblemCatalog {
     const limit = Math.max(1, Math.min(filters.limit ?? 50, 500));
     const byCount = filters.sort === 'count';
     const filtered = this.filtered(filters);
-    let page = filtered.selectAll('p');
+    let page = filtered
+      .leftJoin('problem_workflow as w', 'w.problem_id', 'p.id')
+      .selectAll('p')
+      .select(['w.state as w_state', 'w.fixed_in as w_fixed_in', 'w.regressed_at as w_regressed_at', 'w.regressed_report as w_regressed_report'])
+      .select(['w.regressed_version as w_regressed_version', 'w.updated_at as w_updated_at', 'w.updated_by as w_updated_by']);
     if (filters.after) {
       const [value, id] = decodeCursor(filters.after);
       page = byCount ? page.where(sql<boolean>`(p.count, p.id) < (${Number(value)}, ${id})`) : page.where(sql<boolean>`(p.last_seen, p.id) < (${String(value)}::timestamptz, ${id})`);
@@ -354,15 +358,27 @@ export class ProblemCatalog {
     }
     page = byCount ? page.orderBy('p.count', 'desc').orderBy('p.id', 'desc') : page.orderBy('p.last_seen', 'desc').orderBy('p.id', 'desc');
     // Counting every match of a filter on reports (host, version, OS) would read them all: count up to a cap.
-    const counted = this.db.selectFrom(filtered.select('p.id').limit(this.countCap + 1).as('m')).select((eb) => eb.fn.countAll<string>().as('n'));
-    const [rows, total] = await Promise.all([page.limit(limit + 1).execute(), counted.executeTakeFirstOrThrow()]);
+    const counted = (db: Db) => db.selectFrom(filtered.select('p.id').limit(this.countCap + 1).as('m')).select((eb) => eb.fn.countAll<string>().as('n'));
+    const since = new Date(Date.now() - LIST_CHART_DAYS * DAY_MS).toISOString().slice(0, 10);
+    // One statement, one round trip: the page (workflow joined), its rows' recent days and the capped
+    // count (an uncorrelated subquery, run once); the days are read for the page's rows only.
+    let outer = this.db
+      .selectFrom(page.limit(limit + 1).as('page'))
+      .selectAll('page')
+      .select(() => [
+        counted(this.db).as('total'),
+        sql<Record<string, number> | null>`(select json_object_agg(d.day, d.count) from problem_days d where d.problem_id = page.id and d.day >= ${since})`.as('recent_days'),
+      ]);
+    outer = byCount ? outer.orderBy('page.count', 'desc').orderBy('page.id', 'desc') : outer.orderBy('page.last_seen', 'desc').orderBy('page.id', 'desc');
+    const rows = await outer.execute();
+    // A page past the end has no row to carry the count.
+    const total = Number(rows[0]?.total ?? (await counted(this.db).executeTakeFirstOrThrow()).n);
     const shown = rows.slice(0, limit);
-    const [days, workflow] = await Promise.all([this.recentDays(shown.map((r) => r.id)), workflowRows(this.db, shown.map((r) => r.id))]);
     const last = shown[shown.length - 1];
     return {
-      total: Math.min(Number(total.n), this.countCap),
-      ...(Number(total.n) > this.countCap ? { totalIsLowerBound: true } : {}),
-      problems: shown.map((r) => ({ ...toProblem(r, days.get(r.id) ?? {}), ...workflowFields(workflow.get(r.id)) })),
+      total: Math.min(total, this.countCap),
+      ...(total > this.countCap ? { totalIsLowerBound: true } : {}),
+      problems: shown.map((r) => ({ ...toProblem(r, r.recent_days ?? {}), ...workflowFields(joinedWorkflow(r)) })),
       ...(rows.length > limit && last ? { nextCursor: byCount ? encodeCursor(last.count, last.id) : encodeCursor(last.last_seen.toISOString(), last.id) } : {}),
     };
   }
@@ -390,19 +406,6 @@ export class ProblemCatalog {
       if (value) q = q.where((eb) => eb.exists(eb.selectFrom('reports as r').select(sql`1`.as('one')).whereRef('r.problem_id', '=', 'p.id').where(`r.${column}`, '=', value)));
     }
     return q;
-  }
-
-  private async recentDays(ids: string[]): Promise<Map<string, Record<string, number>>> {
-    const out = new Map<string, Record<string, number>>();
-    if (ids.length === 0) return out;
-    const since = new Date(Date.now() - LIST_CHART_DAYS * DAY_MS).toISOString().slice(0, 10);
-    const rows = await this.db.selectFrom('problem_days').select(['problem_id', 'day', 'count']).where('problem_id', 'in', ids).where('day', '>=', since).execute();
-    for (const r of rows) {
-      const days = out.get(r.problem_id) ?? {};
-      days[r.day] = r.count;
-      out.set(r.problem_id, days);
-    }
-    return out;
   }
 
   /** Reports per UTC day of the problems a filter selects (every problem without one), oldest first. */
@@ -574,6 +577,30 @@ export function problemRow(id: string, report: Report, program: string, frames: 
     last_seen: at,
     count: 0,
     search: searchText({ id, signature: report.signature, summary: c.summary, executable, program, kind: c.kind, blame: c.blame, library: library ?? undefined, frames }),
+  };
+}
+
+/** The problem_workflow row a list row carries (left-joined, w_ columns), or none when nobody set a state. */
+function joinedWorkflow(r: {
+  id: string;
+  w_state: ProblemWorkflowTable['state'] | null;
+  w_fixed_in: string | null;
+  w_regressed_at: Date | null;
+  w_regressed_report: string | null;
+  w_regressed_version: string | null;
+  w_updated_at: Date | null;
+  w_updated_by: string | null;
+}): Selectable<ProblemWorkflowTable> | undefined {
+  if (!r.w_state || !r.w_updated_at) return undefined;
+  return {
+    problem_id: r.id,
+    state: r.w_state,
+    fixed_in: r.w_fixed_in,
+    regressed_at: r.w_regressed_at,
+    regressed_report: r.w_regressed_report,
+    regressed_version: r.w_regressed_version,
+    updated_at: r.w_updated_at,
+    updated_by: r.w_updated_by,
   };
 }
 
