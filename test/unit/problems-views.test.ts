@@ -4,7 +4,8 @@ import { dayChart, dayRange, problemListPage, renderProblemMarkdown as problemMa
 import { parseFilters } from '../../apps/api/src/problems/filters';
 import { eventLine, SseParser } from '../../apps/cli/src/commands/watch';
 import { compareStreamIds, isStreamId } from '@triage/events';
-import type { Problem } from '@triage/problems';
+import type { Problem, ProblemCatalog } from '@triage/problems';
+import { EXECUTABLE_MENU_TTL_MS, ProblemsService } from '../../apps/api/src/problems/problems.service';
 
 const hostile = '<script>alert(1)</script>';
 
@@ -94,5 +95,24 @@ describe('event stream format', () => {
   test('watch prints one aligned line per event', () => {
     const line = eventLine({ id: '1-0', at: '2024-03-01T10:00:00.000Z', coreId: 'c'.repeat(32), type: 'problem-new', problemId: 'p', reportId: 'r', kind: 'assertion', signature: 'assertion | f', executable: 'prog' });
     assert.equal(line, `10:00:00 problem-new       ${'c'.repeat(32)} NEW problem p assertion in prog: assertion | f`);
+  });
+  test("the list page's executable menu is read once per EXECUTABLE_MENU_TTL_MS; a failed read is not kept", async () => {
+    let reads = 0;
+    let fail = false;
+    const catalog = {
+      executables: () => {
+        reads++;
+        return fail ? Promise.reject(new Error('catalog down')) : Promise.resolve([`exe-${reads}`]);
+      },
+    } as unknown as ProblemCatalog;
+    const service = new ProblemsService(catalog);
+    assert.deepEqual(await service.executables(0), ['exe-1']);
+    assert.deepEqual(await service.executables(EXECUTABLE_MENU_TTL_MS - 1), ['exe-1'], 'reused');
+    assert.deepEqual(await service.executables(EXECUTABLE_MENU_TTL_MS), ['exe-2'], 'read again once stale');
+    fail = true;
+    await assert.rejects(service.executables(3 * EXECUTABLE_MENU_TTL_MS), /catalog down/);
+    fail = false;
+    assert.deepEqual(await service.executables(3 * EXECUTABLE_MENU_TTL_MS + 1), ['exe-4'], 'the failure was not cached');
+    assert.equal(reads, 4);
   });
 });

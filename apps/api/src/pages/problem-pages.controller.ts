@@ -34,7 +34,7 @@ export class ProblemPagesController {
       if (!(err instanceof ApiError)) throw err;
       return new PageResponse({ view: 'message', title: 'Problems', message: err.reason, back: ALL_PROBLEMS }, 'html', err.status);
     }
-    const [result, executables] = await Promise.all([this.problems.catalog.list(filters), this.problems.catalog.executables()]);
+    const [result, executables] = await Promise.all([this.problems.catalog.list(filters), this.problems.executables()]);
     return new PageResponse({ view: 'problem-list', result, filters, executables });
   }
 

@@ -2,10 +2,32 @@ import { Injectable } from '@nestjs/common';
 import { ProblemCatalog, type Problem, type SimilarProblem, type StateChange } from '@triage/problems';
 import { notFound } from '../http/errors';
 
+/**
+ * How long the list page's executable menu is reused. The menu changes only when a program crashes for
+ * the first time, while reading it walks one index entry per program (tens of milliseconds at a thousand
+ * programs) on every page view; a new program's problems are listed at once, its menu entry within this.
+ */
+export const EXECUTABLE_MENU_TTL_MS = 30_000;
+
 /** The API's handle on the problem catalog: reads, and the workflow a person sets (the worker records reports). */
 @Injectable()
 export class ProblemsService {
+  private menu?: { at: number; executables: Promise<string[]> };
+
   constructor(readonly catalog: ProblemCatalog) {}
+
+  /** The executables of the list's filter menu, read at most every EXECUTABLE_MENU_TTL_MS (a failed read is not kept). */
+  executables(now = Date.now()): Promise<string[]> {
+    if (!this.menu || now - this.menu.at >= EXECUTABLE_MENU_TTL_MS || now < this.menu.at) {
+      const executables = this.catalog.executables();
+      const menu = { at: now, executables };
+      this.menu = menu;
+      executables.catch(() => {
+        if (this.menu === menu) this.menu = undefined;
+      });
+    }
+    return this.menu.executables;
+  }
 
   async require(id: string): Promise<Problem> {
     const problem = await this.catalog.get(id.toLowerCase());
