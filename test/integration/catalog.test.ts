@@ -195,6 +195,9 @@ describe('catalog (PostgreSQL)', () => {
       const p = await loaded.get(String(live[0][0]));
       assert.deepEqual(p?.hosts, { h0: 1, h1: 1, h3: 1 });
       assert.equal(p?.signatureHashes.length, 2);
+      // The per-version, host, OS and architecture counts the load rolls up are those live recording kept.
+      const breakdown = (x: Problem | undefined) => x && [x.versions, x.hosts, x.osReleases, x.architectures];
+      for (const [id] of live) assert.deepEqual(breakdown(await loaded.get(String(id))), breakdown(await catalog.get(String(id))), String(id));
     } finally {
       await other.drop();
     }

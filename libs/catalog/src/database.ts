@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { CatalogTables } from './schema';
 import * as m0001 from './migrations/0001-catalog';
 import * as m0003 from './migrations/0003-problem-workflow';
+import * as m0004 from './migrations/0004-problem-facets';
 
 export type CatalogDb = Kysely<CatalogTables>;
 
@@ -17,6 +18,7 @@ export interface CatalogConnection {
 const MIGRATIONS: Record<string, Migration> = {
   '0001-catalog': m0001,
   '0003-problem-workflow': m0003,
+  '0004-problem-facets': m0004,
 };
 
 const DATE_OID = 1082;

@@ -86,11 +86,20 @@ export interface ProblemDaysTable {
   count: number;
 }
 
+/** Reports of a problem per package version, host, OS and architecture, kept as reports are counted (filters, breakdowns). */
+export interface ProblemFacetsTable {
+  problem_id: string;
+  facet: 'version' | 'host' | 'os' | 'arch';
+  value: string;
+  count: number;
+}
+
 export interface CatalogTables {
   problems: ProblemsTable;
   problem_signatures: ProblemSignaturesTable;
   reports: ReportsTable;
   problem_days: ProblemDaysTable;
+  problem_facets: ProblemFacetsTable;
   problem_workflow: ProblemWorkflowTable;
   problem_tickets: ProblemTicketsTable;
 }

@@ -128,9 +128,9 @@ export class CatalogLoader {
     const [p, r, s] = [this.table('problems'), this.table('reports'), this.table('signatures')];
     try {
       const recordedMeanwhile = await this.catalog.db.transaction().execute(async (tx) => {
-        await sql`lock table problems, problem_signatures, reports, problem_days in exclusive mode`.execute(tx);
+        await sql`lock table problems, problem_signatures, reports, problem_days, problem_facets in exclusive mode`.execute(tx);
         const { rows: liveOnly } = await sql<{ id: string }>`select r.id from reports r where not exists (select 1 from ${r} s where s.id = r.id)`.execute(tx);
-        await sql`truncate problem_days, reports, problem_signatures, problems`.execute(tx);
+        await sql`truncate problem_facets, problem_days, reports, problem_signatures, problems`.execute(tx);
         await sql`insert into problems (id, program, kind, signature, signature_hash, summary, blame, library_abort, library, executable, frames, frame_count, first_seen, last_seen, count, search)
           select p.id, p.program, p.kind, p.signature, p.signature_hash, p.summary, p.blame::jsonb, p.library_abort, p.library, p.executable,
                  array(select f from jsonb_array_elements_text(p.frames::jsonb) with ordinality as t(f, n) order by n), p.frame_count, a.first_seen, a.last_seen, a.n, p.search
@@ -139,13 +139,18 @@ export class CatalogLoader {
         await sql`insert into reports (id, problem_id, received_at, version, host, os, signature_hash, kind, missing_build_ids, arch)
           select id, problem_id, received_at, version, host, os, signature_hash, kind, coalesce(string_to_array(nullif(missing, ''), ','), '{}'), arch from ${r} order by ord`.execute(tx);
         await sql`insert into problem_days (problem_id, day, count) select problem_id, (received_at at time zone 'UTC')::date, count(*) from ${r} group by 1, 2`.execute(tx);
+        await sql`insert into problem_facets (problem_id, facet, value, count)
+          select problem_id, 'version', version, count(*) from ${r} group by problem_id, version
+          union all select problem_id, 'host', host, count(*) from ${r} group by problem_id, host
+          union all select problem_id, 'os', os, count(*) from ${r} group by problem_id, os
+          union all select problem_id, 'arch', arch, count(*) from ${r} group by problem_id, arch`.execute(tx);
         // The bulk insert left the search index's entries in GIN's pending list: merge them now, not in the next worker's insert.
         await sql`select gin_clean_pending_list('problems_search'::regclass)`.execute(tx);
         return liveOnly.map((row) => row.id);
       });
       // Statistics and the visibility map now, not when autovacuum comes round: the list's counts and the
-      // filters' probes into reports are index-only scans only over pages marked all-visible.
-      await sql`vacuum (analyze) problems, problem_signatures, reports, problem_days`.execute(this.catalog.db);
+      // filters' probes into problem_facets are index-only scans only over pages marked all-visible.
+      await sql`vacuum (analyze) problems, problem_signatures, reports, problem_days, problem_facets`.execute(this.catalog.db);
       return recordedMeanwhile;
     } finally {
       await this.drop();

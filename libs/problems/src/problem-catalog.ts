@@ -13,6 +13,8 @@ import { addTicket, removeTicket, reopenIfFixed, setState, ticketsOf, workflowFi
 
 export const SAMPLE_REPORTS = 20;
 export const DEFAULT_REGRESSION_DAYS = 7;
+/** What problem_facets counts a problem's reports by. */
+const FACETS = ['version', 'host', 'os', 'arch'] as const;
 /** Near-duplicates are measured against at most this many problems of the same program, kind and stack length. */
 export const MAX_CANDIDATES = 500;
 /** The list's per-row chart shows this many days; the problem page gets every day. */
@@ -57,10 +59,6 @@ function decodeCursor(cursor: string): [string | number, string] {
 /** LIKE pattern for a substring, with LIKE's own characters taken literally. */
 function likeSubstring(q: string): string {
   return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
-function counts(rows: Array<{ key: string; n: number | string }>): Record<string, number> {
-  return Object.fromEntries(rows.map((r) => [r.key, Number(r.n)]));
 }
 
 /**
@@ -114,7 +112,9 @@ export class ProblemCatalog {
       if (existing) await this.takeOut(tx, report.id);
       const { id, match } = await this.problemFor(tx, report, program, at);
       const previous = await tx.selectFrom('problems').select(['last_seen', 'count']).where('id', '=', id).executeTakeFirstOrThrow();
-      await tx.insertInto('reports').values(reportRow(report, id, meta, at, existing)).execute();
+      const row = reportRow(report, id, meta, at, existing);
+      await tx.insertInto('reports').values(row).execute();
+      await this.facetsQuery(tx, row).execute();
       const counted = existing?.received_at ?? at;
       await this.countIn(tx, id, counted);
       const movedFrom = existing && existing.problem_id !== id ? existing.problem_id : undefined;
@@ -173,8 +173,10 @@ export class ProblemCatalog {
         : ['opened', conn.insertInto('problems').values({ ...problemRow(id, report, program, frames, at), count: 1 })],
     ];
     if (match !== 'signature') parts.push(['signature', conn.insertInto('problem_signatures').values({ program, signature_hash: report.signatureHash, problem_id: id })]);
-    parts.push(['report', conn.insertInto('reports').values(reportRow(report, id, meta, at))]);
+    const row = reportRow(report, id, meta, at);
+    parts.push(['report', conn.insertInto('reports').values(row)]);
     parts.push(['day', this.dayQuery(conn, id, at)]);
+    parts.push(['facets', this.facetsQuery(conn, row)]);
     await writeAll(conn, parts);
     // A new occurrence of a problem marked fixed may show the fix did not hold (rare: one more round trip).
     const reopened = previous?.workflowState === 'fixed' ? await reopenIfFixed(conn, id, report.id, meta, at) : undefined;
@@ -208,6 +210,14 @@ export class ProblemCatalog {
       .where('id', '=', id);
   }
 
+  /** One more report of the problem for its version, host, OS and architecture. */
+  private facetsQuery(db: Db, row: { problem_id: string; version: string; host: string; os: string; arch: string }) {
+    return db
+      .insertInto('problem_facets')
+      .values(FACETS.map((facet) => ({ problem_id: row.problem_id, facet, value: row[facet], count: 1 })))
+      .onConflict((oc) => oc.columns(['problem_id', 'facet', 'value']).doUpdateSet((eb) => ({ count: eb('problem_facets.count', '+', 1) })));
+  }
+
   private dayQuery(db: Db, id: string, at: Date) {
     return db
       .insertInto('problem_days')
@@ -220,11 +230,18 @@ export class ProblemCatalog {
    * is deleted (with its signatures and days). Returns the problem it was in.
    */
   private async takeOut(tx: Transaction<CatalogTables>, reportId: string): Promise<string | undefined> {
-    const gone = await tx.deleteFrom('reports').where('id', '=', reportId).returning(['problem_id', 'received_at']).executeTakeFirst();
+    const gone = await tx.deleteFrom('reports').where('id', '=', reportId).returning(['problem_id', 'received_at', 'version', 'host', 'os', 'arch']).executeTakeFirst();
     if (!gone) return undefined;
     const day = gone.received_at.toISOString().slice(0, 10);
     await tx.updateTable('problem_days').set((eb) => ({ count: eb('count', '-', 1) })).where('problem_id', '=', gone.problem_id).where('day', '=', day).execute();
     await tx.deleteFrom('problem_days').where('problem_id', '=', gone.problem_id).where('count', '<=', 0).execute();
+    await tx
+      .updateTable('problem_facets')
+      .set((eb) => ({ count: eb('count', '-', 1) }))
+      .where('problem_id', '=', gone.problem_id)
+      .where((eb) => eb.or(FACETS.map((facet) => eb.and([eb('facet', '=', facet), eb('value', '=', gone[facet])]))))
+      .execute();
+    await tx.deleteFrom('problem_facets').where('problem_id', '=', gone.problem_id).where('count', '<=', 0).execute();
     const left = await tx
       .selectFrom('reports')
       .select((eb) => [eb.fn.countAll<string>().as('n'), eb.fn.min('received_at').as('first'), eb.fn.max('received_at').as('last')])
@@ -316,26 +333,24 @@ export class ProblemCatalog {
     if (!/^[0-9a-f]{16,64}$/.test(id)) return undefined;
     const row = await this.db.selectFrom('problems').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
-    const [hashes, days, versions, hosts, samples, oses, arches, workflow, tickets] = await Promise.all([
+    const [hashes, days, facets, samples, workflow, tickets] = await Promise.all([
       this.db.selectFrom('problem_signatures').select('signature_hash').where('problem_id', '=', id).execute(),
       this.db.selectFrom('problem_days').select(['day', 'count']).where('problem_id', '=', id).execute(),
-      this.db.selectFrom('reports').select((eb) => [eb.ref('version').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('version').execute(),
-      this.db.selectFrom('reports').select((eb) => [eb.ref('host').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('host').execute(),
+      this.db.selectFrom('problem_facets').select(['facet', 'value', 'count']).where('problem_id', '=', id).execute(),
       this.db.selectFrom('reports').select('id').where('problem_id', '=', id).orderBy('received_at', 'desc').orderBy('seq', 'desc').limit(SAMPLE_REPORTS).execute(),
-      this.db.selectFrom('reports').select((eb) => [eb.ref('os').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('os').execute(),
-      this.db.selectFrom('reports').select((eb) => [eb.ref('arch').as('key'), eb.fn.countAll<string>().as('n')]).where('problem_id', '=', id).groupBy('arch').execute(),
       workflowRows(this.db, [id]),
       ticketsOf(this.db, id),
     ]);
+    const of = (facet: (typeof FACETS)[number]) => Object.fromEntries(facets.filter((f) => f.facet === facet).map((f) => [f.value, f.count]));
     return {
       ...toProblem(row, Object.fromEntries(days.map((d) => [d.day, d.count]))),
       ...workflowFields(workflow.get(id)),
       tickets,
-      architectures: counts(arches),
+      architectures: of('arch'),
       signatureHashes: hashes.map((h) => h.signature_hash).sort(),
-      versions: counts(versions),
-      hosts: counts(hosts),
-      osReleases: counts(oses),
+      versions: of('version'),
+      hosts: of('host'),
+      osReleases: of('os'),
       samples: samples.map((s) => s.id),
     };
   }
@@ -402,8 +417,9 @@ export class ProblemCatalog {
         return eb.exists(decided.where('w.state', '=', state));
       });
     }
-    for (const [column, value] of [['version', f.version], ['host', f.host], ['os', f.os]] as const) {
-      if (value) q = q.where((eb) => eb.exists(eb.selectFrom('reports as r').select(sql`1`.as('one')).whereRef('r.problem_id', '=', 'p.id').where(`r.${column}`, '=', value)));
+    // Through problem_facets (facet, value, problem_id): the problems with such a report, never their reports.
+    for (const [facet, value] of [['version', f.version], ['host', f.host], ['os', f.os]] as const) {
+      if (value) q = q.where((eb) => eb.exists(eb.selectFrom('problem_facets as f').select(sql`1`.as('one')).whereRef('f.problem_id', '=', 'p.id').where('f.facet', '=', facet).where('f.value', '=', value)));
     }
     return q;
   }
@@ -505,7 +521,7 @@ export class ProblemCatalog {
 
   /** Empties the catalog. */
   async clear(): Promise<void> {
-    await sql`truncate problem_days, reports, problem_signatures, problems, problem_workflow, problem_tickets`.execute(this.db);
+    await sql`truncate problem_facets, problem_days, reports, problem_signatures, problems, problem_workflow, problem_tickets`.execute(this.db);
   }
 
   /** True when the catalog holds this problem (the workflow routes refuse an unknown id). */
