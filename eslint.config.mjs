@@ -35,7 +35,7 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "MemberExpression[object.name='keys'][property.name=/^(coreMeta|coreStatus|coreFacts|report)$/]",
+          selector: "MemberExpression[object.name='keys'][property.name=/^(coreMeta|coreStatus|coreFacts|report|problemWorkflow)$/]",
           message: 'read and write core records through CoreRecords (@triage/cores)',
         },
         {

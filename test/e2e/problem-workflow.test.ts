@@ -14,6 +14,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import { openCatalog } from '@triage/catalog';
+import { CoreRecords } from '@triage/cores';
+import { FsStorage } from '@triage/storage';
+import { testDatabaseUrl } from '../support/catalog';
 import { EventBus } from '@triage/events';
 import type { Notification } from '@triage/notify';
 import type { Problem } from '@triage/problems';
@@ -21,7 +26,7 @@ import { generateToken } from '@triage/security';
 import { cliPath, runAsync } from '../support/cli';
 import { crash } from '../support/crashers';
 import { testRedisUrl } from '../support/redis';
-import { catalogEnvFor, configFrom, dropRedisPrefix, http, json, sleep, startApi, startWorker, type RunningApi } from './service-harness';
+import { catalogEnvFor, catalogSchemaFor, configFrom, dropRedisPrefix, http, json, sleep, startApi, startWorker, type RunningApi } from './service-harness';
 
 const run = `triage-workflow-e2e-${process.pid}-${Date.now()}`;
 const work = mkdtempSync(join(tmpdir(), 'triage-workflow-e2e-'));
@@ -158,6 +163,15 @@ describe('problem workflow through the API, the worker and the CLI', { timeout: 
       regressions.map((e) => e.type === 'problem-regressed' && { problemId: e.problemId, reportId: e.reportId, fixedIn: e.fixedIn, version: e.version }),
       [{ problemId, reportId: regressed, fixedIn: '2.5-1', version: '2.5-1' }],
     );
+    // The worker keeps the regression in object storage too (a reindex restores it).
+    for (;;) {
+      const stored = await new CoreRecords(new FsStorage(join(work, 'data'))).readProblemWorkflow(problemId);
+      if (stored?.state === 'regression') {
+        assert.equal(stored.regression?.reportId, regressed);
+        break;
+      }
+      await sleep(100);
+    }
     while (posts.length < 1) await sleep(50);
     const body = JSON.parse(posts[0]) as Notification;
     assert.equal(body.event, 'problem-regressed');
@@ -212,5 +226,22 @@ describe('problem workflow through the API, the worker and the CLI', { timeout: 
     const p = await problem();
     assert.deepEqual([p.state, p.fixedIn, p.regression], ['new', undefined, undefined]);
     assert.match((await triage(['list'])).stdout, new RegExp(`^${problemId}\\s+3\\s+.*\\snew\\s+null-read`, 'm'));
+  });
+
+  test('PostgreSQL loses the workflow tables: POST /v1/admin/reindex restores state and tickets from object storage', async () => {
+    assert.equal((await triage(['problem', 'state', problemId, 'fixed', '--version', '3.0-1'])).status, 0);
+    assert.equal((await triage(['problem', 'ticket', problemId, 'https://bugs.example.org/5', '--title', 'BZ 5'])).status, 0);
+    const db = openCatalog({ url: testDatabaseUrl, schema: catalogSchemaFor(run), poolSize: 1 });
+    try {
+      await sql`truncate problem_workflow, problem_tickets`.execute(db);
+    } finally {
+      await db.destroy();
+    }
+    assert.equal((await problem()).state, 'new', 'the catalog forgot');
+    const reindex = await http(`${api.url}/v1/admin/reindex`, { method: 'POST', headers: asAdmin });
+    assert.equal(reindex.status, 200, reindex.text);
+    const p = await problem();
+    assert.deepEqual([p.state, p.fixedIn, p.stateChangedBy], ['fixed', '3.0-1', 'triager']);
+    assert.deepEqual(p.tickets?.map((t) => [t.url, t.title]), [['https://bugs.example.org/5', 'BZ 5']]);
   });
 });

@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreRecords } from '@triage/cores';
-import { ProblemCatalog, rebuildCatalog, type RecordMeta } from '@triage/problems';
+import { ProblemCatalog, rebuildCatalog, workflowRecordOf, type RecordMeta } from '@triage/problems';
+import { sql } from 'kysely';
 import type { Report } from '@triage/report';
 import { FsStorage } from '@triage/storage';
 import { createTestCatalog, type TestCatalog } from '../support/catalog';
@@ -199,5 +200,20 @@ describe('problem workflow (PostgreSQL)', () => {
     const shape = (ps: typeof was) => ps.map((p) => p && { id: p.id, state: p.state, fixedIn: p.fixedIn, regression: p.regression, tickets: p.tickets, architectures: p.architectures });
     assert.deepEqual(shape(now), shape(was));
     assert.ok(was.some((p) => p?.state === 'regression') && was.some((p) => p?.tickets?.length) && was.some((p) => p?.state === 'ignored'));
+  });
+
+  test('PostgreSQL lost the workflow: a reindex brings it back from problems/<id>/workflow.json', async () => {
+    const all = await Promise.all((await catalog.list({ state: 'all', limit: 500 })).problems.map((p) => catalog.get(p.id)));
+    // What the API and the worker write after every change.
+    for (const p of all) if (p && (p.stateChangedAt || p.tickets?.length)) await records.writeProblemWorkflow(workflowRecordOf(p));
+    const stored = await records.readProblemWorkflow(all.find((p) => p?.state === 'regression')?.id ?? '');
+    assert.equal(stored?.state, 'regression');
+    assert.ok(stored?.regression?.reportId);
+    await sql`truncate problem_workflow, problem_tickets`.execute(tc.db);
+    assert.ok((await catalog.list({ state: 'ignored' })).problems.length === 0, 'gone with the tables');
+    await rebuildCatalog(catalog, records);
+    const back = await Promise.all(all.map((p) => p && catalog.get(p.id)));
+    const shape = (ps: typeof all) => ps.map((p) => p && { id: p.id, state: p.state, fixedIn: p.fixedIn, regression: p.regression, stateChangedAt: p.stateChangedAt, stateChangedBy: p.stateChangedBy, tickets: p.tickets });
+    assert.deepEqual(shape(back), shape(all));
   });
 });

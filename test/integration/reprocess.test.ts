@@ -72,7 +72,7 @@ describe('reprocessing', () => {
     catalog = new ProblemCatalog(tc.db);
     config = { ...loadConfig({}), storage: { kind: 'fs', dir: join(work, 'data') }, debuginfoCacheDir: join(work, 'cache'), redisPrefix, redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' };
     connections = new RedisConnections(config.redisUrl);
-    lifecycle = new JobLifecycle(config, logger, catalog, connections);
+    lifecycle = new JobLifecycle(config, logger, catalog, records, connections);
   });
   after(async () => {
     connections.onApplicationShutdown();

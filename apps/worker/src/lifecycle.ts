@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { TriageConfig } from '@triage/config';
 import { EventBus } from '@triage/events';
 import { LOGGER, RedisConnections } from '@triage/infra';
-import { ProblemCatalog, recordAndAnnounce, recordMetaOf, recordReprocessed } from '@triage/problems';
+import { ProblemCatalog, recordAndAnnounce, recordMetaOf, recordReprocessed, workflowRecordOf } from '@triage/problems';
 import type { Report } from '@triage/report';
-import type { CoreMeta } from '@triage/cores';
+import { CoreRecords, type CoreMeta } from '@triage/cores';
 import { CONFIG } from './tokens';
 
 /**
@@ -21,6 +21,7 @@ export class JobLifecycle {
     @Inject(CONFIG) config: TriageConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly problems: ProblemCatalog,
+    private readonly records: CoreRecords,
     redis: RedisConnections,
   ) {
     this.events = new EventBus(redis.commands, { prefix: config.redisPrefix });
@@ -38,7 +39,22 @@ export class JobLifecycle {
 
   /** Groups a stored report into its problem and announces it. */
   async reportStored(report: Report, meta: CoreMeta | undefined): Promise<void> {
-    await recordAndAnnounce(this.problems, this.events, report, recordMetaOf(report, meta));
+    const { record } = await recordAndAnnounce(this.problems, this.events, report, recordMetaOf(report, meta));
+    if (record.reopened) await this.keepWorkflow(record.problemId);
+  }
+
+  /**
+   * A regression reopened a fixed problem: its workflow goes to object storage as the API writes it. Best
+   * effort: the catalog has it already, and a failure here only means a reindex after losing PostgreSQL
+   * would bring back "fixed" (the next report of that version reopens it again).
+   */
+  private async keepWorkflow(problemId: string): Promise<void> {
+    try {
+      const problem = await this.problems.get(problemId);
+      if (problem) await this.records.writeProblemWorkflow(workflowRecordOf(problem));
+    } catch (err) {
+      this.logger.warn({ err, problemId }, 'regression not written to storage (the catalog has it)');
+    }
   }
 
   /** Groups a reprocessed report again in place of the old one, and announces it. */

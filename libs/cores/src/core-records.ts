@@ -4,10 +4,11 @@ import { pipeline } from 'node:stream/promises';
 import type { CoreFacts } from '@triage/core-dump';
 import type { Report } from '@triage/report';
 import { isCoreId, keys, StorageUnavailableError, type StoragePort } from '@triage/storage';
-import type { CoreFactsRecord, CoreMeta, CoreStatus, DeletedCore } from './records';
+import type { CoreFactsRecord, CoreMeta, CoreStatus, DeletedCore, ProblemWorkflowRecord } from './records';
 
 const RAW_CORE_KEY = /^cores\/([0-9a-f]{32})\/core\.zst$/;
 const REPORT_KEY = /^reports\/([0-9a-f]{32})\.json$/;
+const WORKFLOW_KEY = /^problems\/([0-9a-f]{16,64})\/workflow\.json$/;
 const TORN_READ_ATTEMPTS = 3;
 const TORN_READ_PAUSE_MS = 50;
 
@@ -176,6 +177,23 @@ export class CoreRecords {
       if (reported.has(c.id)) continue;
       const status = await this.currentStatus(c.id);
       if (status && (status.state === 'queued' || status.state === 'analyzing')) yield { id: c.id, status };
+    }
+  }
+
+  readProblemWorkflow(problemId: string): Promise<ProblemWorkflowRecord | undefined> {
+    return this.readJson<ProblemWorkflowRecord>(keys.problemWorkflow(problemId));
+  }
+
+  writeProblemWorkflow(record: ProblemWorkflowRecord): Promise<void> {
+    return this.writeJson(keys.problemWorkflow(record.problemId), record);
+  }
+
+  /** Every stored problem workflow (reindex restores them into the catalog). */
+  async *problemWorkflows(): AsyncIterable<ProblemWorkflowRecord> {
+    for await (const obj of this.storage.list('problems/')) {
+      const m = WORKFLOW_KEY.exec(obj.key);
+      const record = m ? await this.readProblemWorkflow(m[1]) : undefined;
+      if (record) yield record;
     }
   }
 

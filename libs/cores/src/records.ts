@@ -63,3 +63,18 @@ export interface DeletedCore {
   /** Object keys that existed and were deleted. */
   deleted: string[];
 }
+
+/**
+ * problems/<problemId>/workflow.json: what people decided about a problem, kept in object storage beside
+ * the catalog's tables so that losing PostgreSQL loses none of it (a reindex restores it). Written whole
+ * after every change (the API's state and ticket routes; the worker when a regression reopens a problem).
+ */
+export interface ProblemWorkflowRecord {
+  problemId: string;
+  state: 'new' | 'acknowledged' | 'fixed' | 'ignored' | 'regression';
+  fixedIn?: string;
+  regression?: { at: string; reportId: string; version: string; fixedIn: string };
+  updatedAt?: string;
+  updatedBy?: string;
+  tickets: Array<{ url: string; title?: string; addedAt: string; addedBy?: string }>;
+}

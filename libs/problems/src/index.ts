@@ -29,5 +29,6 @@ export { rebuildCatalog, type RebuildOptions } from './rebuild';
 export { occurredAt, plausibleCrashTime, recordMetaOf, type StoredMetaFields } from './record-meta';
 export type * from './model';
 export { recordAndAnnounce, recordReprocessed } from './lifecycle';
+export { workflowRecordOf } from './workflow';
 export { compareVersions, packageVersion, versionSchemeOf, type VersionScheme } from './versions';
 export { WORKFLOW_STATES } from './model';

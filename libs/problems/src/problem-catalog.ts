@@ -9,7 +9,8 @@ import type { DayCount, Problem, ProblemFilters, ProblemPage, ProblemReportRef, 
 import { occurredAt } from './record-meta';
 import { GROUPING_LOCK, programLockKey, readGroupingState, withGroupingLock, writeAll } from './record-statements';
 import { similarProblems } from './similar';
-import { addTicket, removeTicket, reopenIfFixed, setState, ticketsOf, workflowFields, workflowRows } from './workflow';
+import { addTicket, removeTicket, reopenIfFixed, restoreWorkflow, setState, ticketsOf, workflowFields, workflowRows } from './workflow';
+import type { ProblemWorkflowRecord } from '@triage/cores';
 
 export const SAMPLE_REPORTS = 20;
 export const DEFAULT_REGRESSION_DAYS = 7;
@@ -545,6 +546,11 @@ export class ProblemCatalog {
 
   async removeTicket(id: string, url: string): Promise<boolean> {
     return removeTicket(this.db, id, url);
+  }
+
+  /** Puts a stored workflow (problems/<id>/workflow.json) back: reindex, when PostgreSQL lost it. */
+  async restoreWorkflow(record: ProblemWorkflowRecord): Promise<void> {
+    await this.db.transaction().execute((tx) => restoreWorkflow(tx, record));
   }
 
   /** Problems of the same program near the grouping threshold (SimilarProblem), nearest first. */

@@ -72,6 +72,8 @@ export async function rebuildCatalog(catalog: ProblemCatalog, records: CoreRecor
     const [report, meta] = await Promise.all([records.readReport(id).catch(() => undefined), readMeta(id)]);
     if (report?.signatureHash && report.classification) await catalog.record(report, recordMetaOf(report, meta));
   }
+  // What people decided lives in its own tables, which the load leaves alone; storage holds it too, so a catalog that lost it gets it back.
+  for await (const workflow of records.problemWorkflows()) await catalog.restoreWorkflow(workflow);
   const counts = await catalog.counts();
   return { reports: counts.reports, problems: counts.problems, skipped };
 }

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { CatalogTables, ProblemWorkflowTable } from '@triage/catalog';
+import type { ProblemWorkflowRecord } from '@triage/cores';
 import type { Problem, RecordMeta, StateChange, Ticket } from './model';
 import { compareVersions, packageVersion, versionSchemeOf } from './versions';
 
@@ -81,4 +82,39 @@ export async function reopenIfFixed(tx: Db, id: string, reportId: string, meta: 
     .where('problem_id', '=', id)
     .execute();
   return { fixedIn: row.fixed_in, version };
+}
+
+/** The stored form of a problem's workflow (problems/<id>/workflow.json), from the problem as `get` answers it. */
+export function workflowRecordOf(p: Pick<Problem, 'id' | 'state' | 'fixedIn' | 'regression' | 'stateChangedAt' | 'stateChangedBy' | 'tickets'>): ProblemWorkflowRecord {
+  return {
+    problemId: p.id,
+    state: p.state,
+    ...(p.fixedIn ? { fixedIn: p.fixedIn } : {}),
+    ...(p.regression ? { regression: p.regression } : {}),
+    ...(p.stateChangedAt ? { updatedAt: p.stateChangedAt } : {}),
+    ...(p.stateChangedBy ? { updatedBy: p.stateChangedBy } : {}),
+    tickets: p.tickets ?? [],
+  };
+}
+
+/** Puts a stored workflow back into the catalog as it was (reindex after PostgreSQL was lost): its row and its tickets. */
+export async function restoreWorkflow(tx: Transaction<CatalogTables>, r: ProblemWorkflowRecord): Promise<void> {
+  const row = {
+    state: r.state,
+    fixed_in: r.fixedIn ?? null,
+    regressed_at: r.regression?.at ?? null,
+    regressed_report: r.regression?.reportId ?? null,
+    regressed_version: r.regression?.version ?? null,
+    updated_at: r.updatedAt ?? new Date(),
+    updated_by: r.updatedBy ?? null,
+  };
+  // Tickets but never a state: "new" without a row, as it was.
+  if (r.state === 'new' && !r.updatedAt) await tx.deleteFrom('problem_workflow').where('problem_id', '=', r.problemId).execute();
+  else await tx.insertInto('problem_workflow').values({ problem_id: r.problemId, ...row }).onConflict((oc) => oc.column('problem_id').doUpdateSet(row)).execute();
+  await tx.deleteFrom('problem_tickets').where('problem_id', '=', r.problemId).execute();
+  if (r.tickets.length === 0) return;
+  await tx
+    .insertInto('problem_tickets')
+    .values(r.tickets.map((t) => ({ problem_id: r.problemId, url: t.url, title: t.title ?? null, added_at: t.addedAt, added_by: t.addedBy ?? null })))
+    .execute();
 }

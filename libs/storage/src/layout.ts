@@ -10,8 +10,9 @@
  *   cores/<coreId>/facts.json     what the upload's single pass read: signal, threads, modules with build-ids
  *   cores/<coreId>/status.json    queued | analyzing | done | failed (+ reason)
  *   reports/<coreId>.json         the report JSON (report id = core id)
+ *   problems/<problemId>/workflow.json   what people decided about a problem: state, fixed-in version, regression, tickets
  *
- * The JSON records (meta, facts, status, report) are read and written only by libs/cores (CoreRecords).
+ * The JSON records (meta, facts, status, report, problem workflow) are read and written only by libs/cores (CoreRecords).
  *   debuginfo/<buildId>/debuginfo   separate debuginfo (DWARF) by build-id
  *   debuginfo/<buildId>/executable  the stripped ELF object by build-id
  *   debuginfo/<buildId>/source/<sha256 of its path>  a source file the build compiled
@@ -36,6 +37,8 @@ export const keys = {
   coreFacts: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/facts.json`,
   coreStatus: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/status.json`,
   report: (coreId: string) => `reports/${checkId('core id', coreId, 32, 32)}.json`,
+  /** Problem ids are stable across reindexes (the first report's hash), so the catalog's workflow can be restored by them. */
+  problemWorkflow: (problemId: string) => `problems/${checkId('problem id', problemId, 16, 64)}/workflow.json`,
   debuginfo: (buildId: string, kind: 'debuginfo' | 'executable') => `debuginfo/${checkId('build-id', buildId, 4, 128)}/${kind}`,
   /** A source path may hold anything a file name can: the key holds its hash, the metadata the path. */
   debuginfoSource: (buildId: string, path: string) => `debuginfo/${checkId('build-id', buildId, 4, 128)}/source/${createHash('sha256').update(path).digest('hex')}`,

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ProblemCatalog, type Problem, type SimilarProblem, type StateChange } from '@triage/problems';
+import { ProblemCatalog, workflowRecordOf, type Problem, type SimilarProblem, type StateChange } from '@triage/problems';
+import { CoreStore } from '../cores/core-store';
 import { notFound } from '../http/errors';
 
 /**
@@ -9,12 +10,25 @@ import { notFound } from '../http/errors';
  */
 export const EXECUTABLE_MENU_TTL_MS = 30_000;
 
-/** The API's handle on the problem catalog: reads, and the workflow a person sets (the worker records reports). */
+/**
+ * The API's handle on the problem catalog: reads, and the workflow a person sets (the worker records
+ * reports). A workflow change is written to the catalog, then whole to object storage
+ * (problems/<id>/workflow.json), from which a reindex restores it if PostgreSQL is lost.
+ */
 @Injectable()
 export class ProblemsService {
   private menu?: { at: number; executables: Promise<string[]> };
 
-  constructor(readonly catalog: ProblemCatalog) {}
+  constructor(
+    readonly catalog: ProblemCatalog,
+    private readonly records: CoreStore,
+  ) {}
+
+  private async kept(id: string): Promise<Problem> {
+    const problem = await this.require(id);
+    await this.records.writeProblemWorkflow(workflowRecordOf(problem));
+    return problem;
+  }
 
   /** The executables of the list's filter menu, read at most every EXECUTABLE_MENU_TTL_MS (a failed read is not kept). */
   executables(now = Date.now()): Promise<string[]> {
@@ -38,19 +52,19 @@ export class ProblemsService {
   async setState(id: string, change: StateChange, by: string | undefined): Promise<Problem> {
     const { id: known } = await this.require(id);
     await this.catalog.setState(known, change, by);
-    return this.require(known);
+    return this.kept(known);
   }
 
   async addTicket(id: string, ticket: { url: string; title?: string }, by: string | undefined): Promise<Problem> {
     const { id: known } = await this.require(id);
     await this.catalog.addTicket(known, ticket, by);
-    return this.require(known);
+    return this.kept(known);
   }
 
   async removeTicket(id: string, url: string): Promise<Problem> {
     const { id: known } = await this.require(id);
     if (!(await this.catalog.removeTicket(known, url))) throw notFound(`problem ${known} has no ticket ${url}`);
-    return this.require(known);
+    return this.kept(known);
   }
 
   /** A problem with its similar problems (same program, near the grouping threshold). */
