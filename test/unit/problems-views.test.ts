@@ -5,6 +5,9 @@ import { parseFilters } from '../../apps/api/src/problems/filters';
 import { eventLine, SseParser } from '../../apps/cli/src/commands/watch';
 import { compareStreamIds, isStreamId } from '@triage/events';
 import type { Problem, ProblemCatalog } from '@triage/problems';
+import { tmpdir } from 'node:os';
+import { FsStorage } from '@triage/storage';
+import { CoreStore } from '../../apps/api/src/cores/core-store';
 import { EXECUTABLE_MENU_TTL_MS, ProblemsService } from '../../apps/api/src/problems/problems.service';
 
 const hostile = '<script>alert(1)</script>';
@@ -105,7 +108,8 @@ describe('event stream format', () => {
         return fail ? Promise.reject(new Error('catalog down')) : Promise.resolve([`exe-${reads}`]);
       },
     } as unknown as ProblemCatalog;
-    const service = new ProblemsService(catalog);
+    // The menu never touches storage: a store over the temp dir that nothing is written to.
+    const service = new ProblemsService(catalog, new CoreStore(new FsStorage(tmpdir())));
     assert.deepEqual(await service.executables(0), ['exe-1']);
     assert.deepEqual(await service.executables(EXECUTABLE_MENU_TTL_MS - 1), ['exe-1'], 'reused');
     assert.deepEqual(await service.executables(EXECUTABLE_MENU_TTL_MS), ['exe-2'], 'read again once stale');
