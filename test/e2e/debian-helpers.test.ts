@@ -154,6 +154,235 @@ describe('other rows of the helper table on Debian programs', () => {
   });
 });
 
+/** Builds SOURCE against a Debian library, crashes it, and returns the report and the crashing stack's modules+functions. */
+function analyzeBuilt(name: string, source: string, link: Parameters<typeof buildC>[2]): { r: Report; stack: string[]; stderr: string } {
+  const exe = buildC(name, source, link);
+  const { core, stderr } = debianCore(name, [exe]);
+  const res = triage(['analyze', core, '--json']);
+  assert.equal(res.status, 0, res.stderr);
+  const r = JSON.parse(res.stdout) as Report;
+  const crashed = r.threads.find((t) => t.crashed);
+  return { r, stack: (crashed?.frames ?? []).map((f) => `${f.module ?? '?'} ${f.function ?? '??'}`), stderr };
+}
+
+/** The program's own function is blamed, the helper's call named, and no helper frame reaches the signature. */
+function assertOwnCaller(r: Report, program: string, caller: string, line: number, helperFrames: RegExp): void {
+  assert.deepEqual([r.classification.blame.module, r.classification.blame.function, r.classification.blame.line], [program, caller, line]);
+  assert.ok(!r.classification.flags.includes('library-abort'), r.classification.flags.join(', '));
+  const frames = r.signature.split(' | ').slice(1).join(' | ');
+  assert.doesNotMatch(frames, helperFrames);
+  assert.equal(frames, `${caller} | main`);
+}
+
+const OPENSSL = { libs: ['-lcrypto'] };
+const GLOG = { cxx: true, libs: ['-lglog'] };
+const ABSL_RAW = { cxx: true, libs: ['-labsl_raw_logging_internal'] };
+const QT = { cxx: true, pkgConfig: 'Qt5Core', cflags: ['-fPIC'] };
+
+describe("Debian 12's OpenSSL, glog, abseil, Boost and Qt helpers are the program's own", () => {
+  test("OpenSSL's OPENSSL_die (libcrypto.so.3, libssl-dev): the fatal error of the function that called it", () => {
+    const { r, stack, stderr } = analyzeBuilt(
+      'ossl-die',
+      `#include <openssl/crypto.h>
+static void check_key_length(int n) {
+  if (n != 32) OPENSSL_die("assertion failed: n == 32", __FILE__, __LINE__);
+}
+int main(int argc, char **argv) { (void)argv; check_key_length(argc); return 0; }
+`,
+      OPENSSL,
+    );
+    assert.match(stderr, /OpenSSL internal error: assertion failed: n == 32/);
+    assert.ok(stack.includes('libcrypto.so.3 OPENSSL_die'), stack.join('\n'));
+    assert.equal(r.core.signal.name, 'SIGABRT');
+    assert.equal(r.classification.kind, 'abort');
+    assertOwnCaller(r, 'ossl-die', 'check_key_length', 3, /OPENSSL_die/);
+    assert.equal(r.classification.summary, "Fatal error reported by check_key_length (ossl-die.c:3) through OpenSSL's OPENSSL_die() (ossl_assert)");
+  });
+
+  test("OpenSSL's own OPENSSL_assert failing inside libcrypto (a bad secure-heap size) is blamed on libcrypto's function, entered from the program", () => {
+    const { r, stderr } = analyzeBuilt(
+      'ossl-secure-heap',
+      `#include <openssl/crypto.h>
+#include <stdio.h>
+static int setup_secure_heap(size_t size) { return CRYPTO_secure_malloc_init(size, 16); }
+int main(void) { printf("%d\\n", setup_secure_heap(3000)); return 0; }
+`,
+      OPENSSL,
+    );
+    assert.match(stderr, /mem_sec\.c:\d+: OpenSSL internal error: assertion failed: \(size & \(size - 1\)\) == 0/);
+    assert.equal(r.classification.kind, 'abort');
+    // OpenSSL checked its own precondition: the check is in libcrypto, the program's call follows in the signature.
+    assert.deepEqual([r.classification.blame.module, r.classification.blame.function], ['libcrypto.so.3', 'CRYPTO_secure_malloc_init']);
+    assert.equal(r.classification.summary, "Fatal error reported by CRYPTO_secure_malloc_init through OpenSSL's OPENSSL_die() (ossl_assert)");
+    assert.equal(r.signature, 'abort | CRYPTO_secure_malloc_init | setup_secure_heap | main');
+  });
+
+  test("glog's CHECK(), CHECK_EQ() and LOG(FATAL) (libglog.so.1, libgoogle-glog-dev): the fatal error of the calling function", () => {
+    const glogFrames = /google::|GetLoggingDirectories|LogMessage/;
+    const check = analyzeBuilt(
+      'glog-check',
+      `#include <glog/logging.h>
+static int check_port(int port) {
+  CHECK(port > 1024) << "port " << port << " is privileged";
+  return port;
+}
+int main(int argc, char **argv) { google::InitGoogleLogging(argv[0]); return check_port(argc) ? 0 : 1; }
+`,
+      GLOG,
+    );
+    assert.match(check.stderr, /glog-check\.cpp:3\] Check failed: port > 1024 port 1 is privileged/);
+    assert.ok(check.stack.includes('libglog.so.1 google::LogMessageFatal::~LogMessageFatal()'), check.stack.join('\n'));
+    // glog keeps the text in a static buffer that stripped libglog does not name: no message, so a fatal error.
+    assert.equal(check.r.classification.kind, 'abort');
+    assertOwnCaller(check.r, 'glog-check', 'check_port', 3, glogFrames);
+    assert.equal(check.r.classification.summary, "Fatal error reported by check_port (glog-check.cpp:3) through glog's LOG(FATAL) / CHECK()");
+
+    const eq = analyzeBuilt(
+      'glog-check-eq',
+      `#include <glog/logging.h>
+static void check_count(int have) {
+  CHECK_EQ(have, 2);
+}
+int main(int argc, char **argv) { google::InitGoogleLogging(argv[0]); check_count(argc); return 0; }
+`,
+      GLOG,
+    );
+    assert.match(eq.stderr, /Check failed: have == 2 \(1 vs\. 2\)/);
+    assertOwnCaller(eq.r, 'glog-check-eq', 'check_count', 3, glogFrames);
+
+    const fatal = analyzeBuilt(
+      'glog-fatal',
+      `#include <glog/logging.h>
+static void load_table(const char *path) {
+  LOG(FATAL) << "cannot load table " << path;
+}
+int main(int argc, char **argv) { (void)argc; google::InitGoogleLogging(argv[0]); load_table("/etc/demo.table"); return 0; }
+`,
+      GLOG,
+    );
+    assert.equal(fatal.r.classification.kind, 'abort');
+    assertOwnCaller(fatal.r, 'glog-fatal', 'load_table', 3, glogFrames);
+    assert.match(fatal.r.classification.summary, /^Fatal error reported by load_table \(glog-fatal\.cpp:3\) through glog's LOG\(FATAL\)/);
+  });
+
+  test("abseil's ABSL_RAW_CHECK and ABSL_RAW_LOG(FATAL) (libabsl-dev 20220623, which has no absl/log): RawLog's .cold part is abseil's, the caller is blamed", () => {
+    const check = analyzeBuilt(
+      'absl-raw-check',
+      `#include <absl/base/internal/raw_logging.h>
+static int check_shards(int n) {
+  ABSL_RAW_CHECK(n > 4, "too few shards");
+  return n;
+}
+int main(int argc, char **argv) { (void)argv; return check_shards(argc) ? 0 : 1; }
+`,
+      ABSL_RAW,
+    );
+    assert.match(check.stderr, /\[absl-raw-check\.cpp : 3\] RAW: Check n > 4 failed: too few shards/);
+    // Debian's inline namespace is debian3 (upstream lts_YYYYMMDD); the abort() is in RawLog's [clone .cold].
+    assert.ok(check.stack.some((f) => /^libabsl_raw_logging_internal\.so\.\S+ absl::\w+::raw_logging_internal::RawLog\(.*\) \[clone \.cold\]$/.test(f)), check.stack.join('\n'));
+    assert.equal(check.r.classification.kind, 'abort');
+    assertOwnCaller(check.r, 'absl-raw-check', 'check_shards', 3, /absl::|clone/);
+    assert.equal(check.r.classification.summary, "Fatal error reported by check_shards (absl-raw-check.cpp:3) through abseil's ABSL_RAW_CHECK() / ABSL_RAW_LOG(FATAL)");
+
+    const fatal = analyzeBuilt(
+      'absl-raw-fatal',
+      `#include <absl/base/internal/raw_logging.h>
+static void open_store(const char *path) {
+  ABSL_RAW_LOG(FATAL, "cannot open store %s", path);
+}
+int main() { open_store("/var/lib/demo"); return 0; }
+`,
+      ABSL_RAW,
+    );
+    assert.equal(fatal.r.classification.kind, 'abort');
+    assertOwnCaller(fatal.r, 'absl-raw-fatal', 'open_store', 3, /absl::|clone/);
+  });
+
+  test("Boost's BOOST_ASSERT (libboost-dev headers): the program's boost::assertion_failed handler, or plain assert()", () => {
+    const handler = analyzeBuilt(
+      'boost-handler',
+      `#define BOOST_ENABLE_ASSERT_HANDLER
+#include <boost/assert.hpp>
+#include <cstdio>
+#include <cstdlib>
+static int check_depth(int depth) {
+  BOOST_ASSERT_MSG(depth < 0, "depth must be negative");
+  return depth;
+}
+namespace boost {
+void assertion_failed(char const *expr, char const *function, char const *file, long line) {
+  std::fprintf(stderr, "%s:%ld: %s: assertion %s failed\\n", file, line, function, expr);
+  std::abort();
+}
+void assertion_failed_msg(char const *expr, char const *msg, char const *function, char const *file, long line) {
+  std::fprintf(stderr, "%s:%ld: %s: assertion %s failed: %s\\n", file, line, function, expr, msg);
+  std::abort();
+}
+}
+int main(int argc, char **argv) { (void)argv; return check_depth(argc) ? 0 : 1; }
+`,
+      { cxx: true },
+    );
+    assert.ok(handler.stack.includes('boost-handler boost::assertion_failed_msg(char const*, char const*, char const*, char const*, long)'), handler.stack.join('\n'));
+    assert.equal(handler.r.classification.kind, 'assertion');
+    assertOwnCaller(handler.r, 'boost-handler', 'check_depth', 6, /assertion_failed/);
+    assert.equal(handler.r.classification.summary, "Assertion failed in check_depth (boost-handler.cpp:6) (Boost's BOOST_ASSERT() (BOOST_ENABLE_ASSERT_HANDLER))");
+
+    // Without the handler BOOST_ASSERT is assert(): libc's message, no Boost row needed.
+    const plain = analyzeBuilt(
+      'boost-plain',
+      `#include <boost/assert.hpp>
+static int check_depth(int depth) {
+  BOOST_ASSERT(depth > 8);
+  return depth;
+}
+int main(int argc, char **argv) { (void)argv; return check_depth(argc) ? 0 : 1; }
+`,
+      { cxx: true },
+    );
+    assert.equal(plain.r.classification.kind, 'assertion');
+    assertOwnCaller(plain.r, 'boost-plain', 'check_depth', 3, /assert/);
+    assert.equal(plain.r.classification.summary, 'Assertion failed in check_depth (boost-plain.cpp:3): depth > 8');
+  });
+
+  test("Qt's Q_ASSERT (a build without QT_NO_DEBUG) and qFatal (libQt5Core.so.5, qtbase5-dev): qt_assert decides the kind, the caller is blamed", () => {
+    const qassert = analyzeBuilt(
+      'qt-assert',
+      `#include <QtGlobal>
+static int check_rows(int rows) {
+  Q_ASSERT(rows > 10);
+  return rows;
+}
+int main(int argc, char **argv) { (void)argv; return check_rows(argc) ? 0 : 1; }
+`,
+      QT,
+    );
+    assert.match(qassert.stderr, /ASSERT: "rows > 10" in file qt-assert\.cpp, line 3/);
+    // qt_assert ends in QMessageLogger::fatal: the qFatal row's frame above the Q_ASSERT row's.
+    assert.deepEqual(
+      qassert.stack.filter((f) => f.startsWith('libQt5Core')),
+      ['libQt5Core.so.5 QMessageLogger::fatal(char const*, ...) const', 'libQt5Core.so.5 qt_assert(char const*, char const*, int)'],
+    );
+    assert.equal(qassert.r.classification.kind, 'assertion');
+    assertOwnCaller(qassert.r, 'qt-assert', 'check_rows', 3, /qt_assert|QMessageLogger/);
+    assert.equal(qassert.r.classification.summary, "Assertion failed in check_rows (qt-assert.cpp:3) (Qt's Q_ASSERT())");
+
+    const fatal = analyzeBuilt(
+      'qt-fatal',
+      `#include <QtGlobal>
+static void open_db(const char *path) {
+  qFatal("cannot open database %s", path);
+}
+int main() { open_db("/var/lib/demo.db"); return 0; }
+`,
+      QT,
+    );
+    assert.equal(fatal.r.classification.kind, 'abort');
+    assertOwnCaller(fatal.r, 'qt-fatal', 'open_db', 3, /QMessageLogger|qFatal/);
+    assert.equal(fatal.r.classification.summary, "Fatal error reported by open_db (qt-fatal.cpp:3) through Qt's qFatal()");
+  });
+});
+
 describe('a library that aborts on its own stays a library-abort', () => {
   test("Debian's libkrb5support abort() in k5_json_array_get has no helper: library-abort entered from the program", () => {
     const exe = buildC(

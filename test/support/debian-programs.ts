@@ -70,22 +70,24 @@ export function debianCore(name: string, argv: string[], options: { files?: Reco
 }
 
 /**
- * A C program built with Debian's gcc against Debian's libraries (`pkg-config --cflags --libs PKG`
- * for glib-2.0, or plain -l flags), with its DWARF built in (-g, not stripped).
+ * A C program built with Debian's gcc (a C++ one with g++: `cxx`) against Debian's libraries
+ * (`pkg-config --cflags --libs PKG` for glib-2.0 or Qt5Core, or plain -l flags), with its DWARF
+ * built in (-g, not stripped). `cflags` are what a library asks of its users (Qt's -fPIC).
  */
-export function buildC(name: string, source: string, link: { pkgConfig?: string; libs?: string[] }): string {
+export function buildC(name: string, source: string, link: { pkgConfig?: string; libs?: string[]; cxx?: boolean; cflags?: string[] }): string {
   const key = hashOf([name, source, JSON.stringify(link), readFileSync(__filename, 'utf8')]);
   const dir = join(cacheDir, 'debian', 'build', `${name}-${key}`);
   const exe = join(dir, name);
   if (!existsSync(exe)) {
     mkdirSync(dir, { recursive: true });
-    const src = join(dir, `${name}.c`);
-    writeFileSync(src, source);
+    const file = `${name}.${link.cxx ? 'cpp' : 'c'}`;
+    writeFileSync(join(dir, file), source);
     const flags = link.pkgConfig ? execFileSync('pkg-config', ['--cflags', '--libs', link.pkgConfig], { encoding: 'utf8' }).trim().split(/\s+/) : [];
     flags.push(...(link.libs ?? []));
     const tmp = `${exe}.tmp-${process.pid}`;
     // A relative source name, as a project build gives it: glib's messages carry __FILE__.
-    execFileSync('gcc', ['-g', '-O0', '-fno-omit-frame-pointer', '-o', tmp, `${name}.c`, ...flags], { cwd: dir });
+    const args = ['-g', '-O0', '-fno-omit-frame-pointer', ...(link.cflags ?? []), '-o', tmp, file, ...flags];
+    execFileSync(link.cxx ? 'g++' : 'gcc', args, { cwd: dir });
     renameSync(tmp, exe);
   }
   return exe;

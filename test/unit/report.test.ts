@@ -358,6 +358,10 @@ describe('frame names', () => {
     assert.equal(canonicalFunction('__strlen_avx2'), 'strlen');
     assert.equal(canonicalFunction('__strcpy_chk'), '__strcpy_chk');
     assert.equal(canonicalFunction('parse_header.isra.0'), 'parse_header');
+    // The demangler spells the clone after the parameters (Debian 12's libabsl_raw_logging_internal, libglog).
+    assert.equal(canonicalFunction('absl::debian3::raw_logging_internal::RawLog(absl::debian3::LogSeverity, char const*, int, char const*, ...) [clone .cold]'), 'absl::debian3::raw_logging_internal::RawLog');
+    assert.equal(canonicalFunction('google::GetLoggingDirectories[abi:cxx11]() [clone .cold]'), 'google::GetLoggingDirectories[abi:cxx11]');
+    assert.equal(canonicalFunction('parse(int) [clone .isra.0] [clone .cold]'), 'parse');
     assert.equal(canonicalFunction('std::terminate()'), 'std::terminate');
     assert.equal(canonicalFunction('Foo::operator()(int) const'), 'Foo::operator()');
     assert.equal(canonicalFunction('(anonymous namespace)::load(char const*)'), '(anonymous namespace)::load');

@@ -90,9 +90,19 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
     library: 'abseil',
     call: 'LOG(FATAL) / CHECK()',
     kind: 'fatal-error',
-    frames: /^absl::(lts_\d+::)?log_internal::(LogMessage(Fatal|QuietlyFatal)?::(~LogMessage\w*|Die|SendToLog|Flush|FailWithoutStackTrace|FailQuietly)|Check\w*Impl|MakeCheckOpString\w*)$/,
+    // abseil's inline namespace is lts_YYYYMMDD upstream, a distribution's own word in its builds (Debian 12: debian3).
+    frames: /^absl::(\w+::)?log_internal::(LogMessage(Fatal|QuietlyFatal)?::(~LogMessage\w*|Die|SendToLog|Flush|FailWithoutStackTrace|FailQuietly)|Check\w*Impl|MakeCheckOpString\w*)$/,
     message: { from: 'stderr-only' },
     assertionMessage: /Check failed/,
+  },
+  {
+    // Debian 12's abseil (20220623) predates absl/log: its CHECK is ABSL_RAW_CHECK, its LOG(FATAL) ABSL_RAW_LOG(FATAL).
+    library: 'abseil',
+    call: 'ABSL_RAW_CHECK() / ABSL_RAW_LOG(FATAL)',
+    kind: 'fatal-error',
+    frames: /^absl::(\w+::)?raw_logging_internal::(RawLog|RawLogVA|\(anonymous namespace\)::RawLogVA)$/,
+    // "[file.cc : 3] RAW: Check n > 4 failed: too few shards" is formatted into a buffer on RawLog's stack.
+    message: { from: 'stderr-only' },
   },
   {
     library: 'libstdc++',

@@ -117,6 +117,15 @@ export const CANONICAL_NAMES: ReadonlyArray<{ pattern: RegExp; replace: string }
   { pattern: /\.\./g, replace: '::' },
 ];
 
+/**
+ * Drops the demangler's GCC clone suffix ("RawLog(char const*, ...) [clone .cold]"): the same
+ * function as the `.cold`/`.isra.0` symbol suffix CANONICAL_NAMES drops, spelled after the
+ * parameter list, where the return-type rule would otherwise keep "[clone .cold]" as the name.
+ */
+function withoutCloneSuffix(name: string): string {
+  return name.replace(/( \[clone \.[\w.]+\])+$/, '');
+}
+
 /** Drops a trailing C++ parameter list ("std::terminate()" -> "std::terminate"), keeping "operator()" intact. */
 function withoutParameters(name: string): string {
   let end = name.length;
@@ -163,7 +172,7 @@ export function withoutReturnType(name: string): string {
 
 /** The name frames are matched and signed by. */
 export function canonicalFunction(name: string): string {
-  let out = withoutReturnType(withoutParameters(name.trim()));
+  let out = withoutReturnType(withoutParameters(withoutCloneSuffix(name.trim())));
   for (const { pattern, replace } of CANONICAL_NAMES) out = out.replace(pattern, replace);
   return out;
 }
