@@ -381,19 +381,23 @@ export class ProblemCatalog {
     // Counting every match of a filter on reports (host, version, OS) would read them all: count up to a cap.
     const counted = (db: Db) => db.selectFrom(filtered.select('p.id').limit(this.countCap + 1).as('m')).select((eb) => eb.fn.countAll<string>().as('n'));
     const since = new Date(Date.now() - LIST_CHART_DAYS * DAY_MS).toISOString().slice(0, 10);
-    // One statement, one round trip: the page (workflow joined), its rows' recent days and the capped
-    // count (an uncorrelated subquery, run once); the days are read for the page's rows only.
+    // One statement, one round trip: the page (workflow joined), its rows' recent days and the total. A
+    // first page that is not full holds every match, so it is its own count; otherwise the capped count
+    // runs (an uncorrelated subquery, evaluated only when the CASE reaches it): a search that matches a
+    // handful of problems reads its index once, not twice.
+    const firstPage = !filters.after && !filters.offset;
     let outer = this.db
-      .selectFrom(page.limit(limit + 1).as('page'))
+      .with('page', () => page.limit(limit + 1))
+      .selectFrom('page')
       .selectAll('page')
-      .select(() => [
-        counted(this.db).as('total'),
+      .select([
+        sql<string>`case when ${firstPage}::boolean and (select count(*) from page) <= ${limit}::int then (select count(*) from page) else (${counted(this.db)}) end`.as('total'),
         sql<Record<string, number> | null>`(select json_object_agg(d.day, d.count) from problem_days d where d.problem_id = page.id and d.day >= ${since})`.as('recent_days'),
       ]);
     outer = byCount ? outer.orderBy('page.count', 'desc').orderBy('page.id', 'desc') : outer.orderBy('page.last_seen', 'desc').orderBy('page.id', 'desc');
     const rows = await outer.execute();
-    // A page past the end has no row to carry the count.
-    const total = Number(rows[0]?.total ?? (await counted(this.db).executeTakeFirstOrThrow()).n);
+    // An empty first page is a count of 0; a page past the end has no row to carry the count.
+    const total = rows.length > 0 ? Number(rows[0].total) : firstPage ? 0 : Number((await counted(this.db).executeTakeFirstOrThrow()).n);
     const shown = rows.slice(0, limit);
     const last = shown[shown.length - 1];
     return {
