@@ -40,13 +40,19 @@ export const SYSTEM_OBJECT_DIRS: readonly string[] = ['/usr/lib', '/usr/lib64', 
 const MULTIARCH_DIRS: readonly string[] = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib/i386-linux-gnu'];
 
 export async function resolveObjectFiles(objects: readonly MappedObject[], policy: ObjectFilePolicy): Promise<ObjectFiles> {
-  const found = new Map<string, string>();
+  // The first object of each build-id is looked up; all at once (each lookup is a chain of small file
+  // reads), the answers kept in the modules' order.
+  const first = new Map<string, MappedObject>();
   for (const o of objects) {
     const id = o.buildId?.toLowerCase();
-    if (!id || found.has(id)) continue;
-    const file = await firstWithBuildId(id, candidates(o, id, policy));
-    if (file) found.set(id, file);
+    if (id && !first.has(id)) first.set(id, o);
   }
+  const files = await Promise.all([...first].map(([id, o]) => firstWithBuildId(id, candidates(o, id, policy))));
+  const found = new Map<string, string>();
+  [...first.keys()].forEach((id, i) => {
+    const file = files[i];
+    if (file) found.set(id, file);
+  });
   return found;
 }
 

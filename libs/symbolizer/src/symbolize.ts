@@ -153,13 +153,15 @@ async function prepareDebuginfo(
 ): Promise<{ debuginfo: Map<string, string>; tree?: BuildIdTree }> {
   const debuginfo = new Map<string, string>();
   const links: Array<{ buildId: string; debuginfo?: string; executable?: string }> = [];
-  for (const m of modules) {
-    if (!m.buildId || debuginfo.has(m.buildId)) continue;
-    const debug = await findDebuginfo(m.buildId, ctx.dirs);
-    if (debug) debuginfo.set(m.buildId, debug);
-    const link: { buildId: string; debuginfo?: string; executable?: string } = { buildId: m.buildId };
+  // Looked up all at once (a few stats each), used in the modules' order.
+  const ids = [...new Set(modules.flatMap((m) => (m.buildId ? [m.buildId] : [])))];
+  const found = await Promise.all(ids.map((id) => findDebuginfo(id, ctx.dirs)));
+  for (const [i, id] of ids.entries()) {
+    const debug = found[i];
+    if (debug) debuginfo.set(id, debug);
+    const link: { buildId: string; debuginfo?: string; executable?: string } = { buildId: id };
     if (debug && !inBuildIdLayout(debug)) link.debuginfo = debug;
-    const object = objects.get(m.buildId);
+    const object = objects.get(id);
     if (object && !inBuildIdLayout(object)) link.executable = object;
     if (link.debuginfo || link.executable) links.push(link);
   }
