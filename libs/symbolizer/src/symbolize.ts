@@ -98,12 +98,11 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     if (result.tool === 'eu-stack') {
       warnings.push(...(await expandInlineFrames(result.threads, { debuginfo, run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) } })));
     }
-    for (const t of result.threads) {
-      for (const f of t.frames) {
-        if (!f.buildId || debuginfo.has(f.buildId)) continue;
-        const found = await findDebuginfo(f.buildId, dirs);
-        if (found) debuginfo.set(f.buildId, found);
-      }
+    // Once per build-id the frames name, not once per frame: a program without debuginfo has most frames.
+    const unseen = new Set(result.threads.flatMap((t) => t.frames.flatMap((f) => (f.buildId && !debuginfo.has(f.buildId) ? [f.buildId] : []))));
+    for (const id of unseen) {
+      const found = await findDebuginfo(id, dirs);
+      if (found) debuginfo.set(id, found);
     }
     const unsandboxed = sandbox ? await sandboxFallbackReason() : undefined;
     if (unsandboxed) warnings.unshift(`tools ran without a sandbox: ${unsandboxed}`);
