@@ -6,11 +6,11 @@ import type { ObjectFiles } from '@triage/symbolizer';
  * stripped needs no separate debuginfo, so it is not "missing" one.
  */
 export async function buildIdsWithOwnDwarf(modules: readonly CoreModule[], objects: ObjectFiles, separate: ReadonlyMap<string, string>): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const m of modules) {
-    if (!m.buildId || separate.has(m.buildId) || out.has(m.buildId)) continue;
-    const file = objects.get(m.buildId);
-    if (file && (await hasOwnDwarf(file))) out.add(m.buildId);
-  }
-  return out;
+  const ids = [...new Set(modules.flatMap((m) => (m.buildId && !separate.has(m.buildId) ? [m.buildId] : [])))];
+  // Each check reads an object's section headers: all at once.
+  const own = await Promise.all(ids.map(async (id) => {
+    const file = objects.get(id);
+    return file !== undefined && (await hasOwnDwarf(file));
+  }));
+  return new Set(ids.filter((_, i) => own[i]));
 }
