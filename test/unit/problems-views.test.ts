@@ -52,6 +52,27 @@ describe('problem views', () => {
     assert.match(one, /href="\/r\/a{32}"/);
   });
 
+  test('workflow on the page and in the snippet: tickets, the regression and similar problems are escaped too', () => {
+    const now = new Date('2024-03-05T00:00:00Z');
+    const p = problem({
+      state: 'regression',
+      fixedIn: `1.2${hostile}`,
+      regression: { at: '2024-03-04T00:00:00.000Z', reportId: 'b'.repeat(32), version: `1.3${hostile}`, fixedIn: `1.2${hostile}` },
+      tickets: [{ url: 'https://bugs.example.org/?q="><script>x</script>', title: hostile, addedAt: '2024-03-02T00:00:00.000Z' }],
+      architectures: { [hostile]: 3 },
+    });
+    const html = problemPage(p, [], { json: '/j', markdown: '/m' }, now, undefined, [{ id: 'c'.repeat(16), summary: hostile, kind: 'abort', count: 2, lastSeen: '2024-03-04T00:00:00.000Z', state: 'ignored', distance: 0.25 }]);
+    assert.ok(!html.includes('<script>'), 'no raw script');
+    assert.match(html, /<span class="state state-regression">regression<\/span>/);
+    assert.match(html, /href="\/r\/b{32}"/);
+    assert.match(html, /href="https:\/\/bugs\.example\.org\/\?q=&quot;&gt;&lt;script&gt;x&lt;\/script&gt;"/);
+    assert.match(html, /href="\/p\/c{16}"[\s\S]*state-ignored[\s\S]*0\.25/);
+    const md = problemMarkdown(p, undefined, 'http://x/p/0123456789abcdef');
+    assert.match(md, /^- \*\*State:\*\* regression: fixed in `1\.2<script>alert\(1\)<\/script>`, seen again in `1\.3<script>alert\(1\)<\/script>`$/m);
+    assert.match(md, /^- \*\*Ticket:\*\* \[.*\]\(https:\/\/bugs\.example\.org\/\?q="><script>x<\/script>\)$/m);
+    assert.doesNotMatch(problemMarkdown(problem(), undefined, 'http://x/p/1'), /State:|Ticket:/, 'nothing for a new problem without tickets');
+  });
+
   test('day chart: one bar per day, empty days grey, counts in titles', () => {
     const days = dayRange(new Date('2024-03-03T12:00:00Z'), 3);
     assert.deepEqual(days, ['2024-03-01', '2024-03-02', '2024-03-03']);
