@@ -193,6 +193,7 @@ describe('web pages in headless chromium', { skip: !existsSync(CHROMIUM) && `${C
     assert.match(text, /libkrbx\.c:11/, 'crashing stack with file:line');
     assert.match(text, /SIGABRT/);
     assert.match(text, /Debian GNU\/Linux 12/, 'core metadata');
+    assert.match(text, /architecture\s+x86_64/, "the core's machine");
     assert.ok((await page.locator('td.found').count()) > 0, 'modules with debuginfo found');
     const buildId = reports[0].modules.find((m) => m.buildId)?.buildId ?? '';
     assert.ok(buildId && text.includes(buildId), 'build-ids listed');

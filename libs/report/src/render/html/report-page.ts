@@ -97,6 +97,7 @@ function coreFacts(report: Report, meta: CoreRecordView | undefined, now: Date):
     ['pid', core.pid],
     ['package', core.package ?? md.package],
     ['hostname', core.hostname ?? md.hostname],
+    ['architecture', core.arch],
     ['os release', md.osRelease],
     ['kernel', md.kernel],
     ['core size', `${core.size} bytes${core.truncated ? ' (truncated)' : ''}`],
