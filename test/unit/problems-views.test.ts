@@ -119,6 +119,9 @@ describe('event stream format', () => {
   test('watch prints one aligned line per event', () => {
     const line = eventLine({ id: '1-0', at: '2024-03-01T10:00:00.000Z', coreId: 'c'.repeat(32), type: 'problem-new', problemId: 'p', reportId: 'r', kind: 'assertion', signature: 'assertion | f', executable: 'prog' });
     assert.equal(line, `10:00:00 problem-new       ${'c'.repeat(32)} NEW problem p assertion in prog: assertion | f`);
+    const back = { id: '2-0', at: '2024-03-01T11:00:00.000Z', coreId: 'd'.repeat(32), problemId: 'p', reportId: 'r', kind: 'assertion' as const, signature: 'assertion | f', executable: 'prog', previousLastSeen: '2024-02-29T10:00:00.000Z' };
+    assert.match(eventLine({ ...back, type: 'problem-regressed', fixedIn: '1.2-3', version: '1.2-4' }), /REGRESSED problem p \(fixed in 1\.2-3, seen in 1\.2-4; last seen 2024-02-29T10:00:00\.000Z\): assertion \| f$/);
+    assert.match(eventLine({ ...back, type: 'problem-regressed' }), /REGRESSED problem p \(last seen 2024-02-29T10:00:00\.000Z\): assertion \| f$/);
   });
   test("the list page's executable menu is read once per EXECUTABLE_MENU_TTL_MS; a failed read is not kept", async () => {
     let reads = 0;
