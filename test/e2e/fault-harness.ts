@@ -1,6 +1,8 @@
 /** Real processes to break: a redis-server of our own, and a debuginfod server that never answers. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { sleep } from './service-harness';
 
 export async function freePort(): Promise<number> {
@@ -59,3 +61,136 @@ export async function blackHole(): Promise<{ url: string; close(): Promise<void>
   };
 }
 
+
+/**
+ * Seeded randomness (mulberry32): the run prints its seed, and TRIAGE_FAULT_SEED=<seed> repeats the same
+ * choices (which core, which client, when and what to kill) when a run fails.
+ */
+export function seeded(seed: number): { seed: number; next(): number; int(lo: number, hi: number): number; pick<T>(items: readonly T[]): T } {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { seed, next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)), pick: (items) => items[Math.floor(next() * items.length)] };
+}
+
+export function faultSeed(): number {
+  const given = Number(process.env.TRIAGE_FAULT_SEED);
+  return Number.isSafeInteger(given) && given > 0 ? given : Math.floor(Math.random() * 2 ** 31) + 1;
+}
+
+const apiMain = join(__dirname, '..', '..', 'apps', 'api', 'src', 'main.js');
+
+/** The API as deployed (dist/apps/api/src/main.js), its own process on a fixed port: killed with SIGKILL, started again. */
+export class OwnApi {
+  private child?: ChildProcess;
+  private log = '';
+  constructor(
+    readonly port: number,
+    private readonly env: Record<string, string>,
+  ) {}
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+  output(): string {
+    return this.log;
+  }
+  /** Starts it and waits until it answers /healthz. */
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [apiMain], {
+      env: { ...process.env, ...this.env, TRIAGE_PORT: String(this.port), TRIAGE_HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (c: Buffer) => (this.log += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (this.log += c.toString()));
+    this.child = child;
+    for (let i = 0; i < 300; i++) {
+      if (child.exitCode !== null) throw new Error(`the API exited (${child.exitCode}):\n${this.log.slice(-4000)}`);
+      const status = (await fetch(`${this.url}/healthz`).catch(() => undefined))?.status;
+      if (status === 200) return;
+      await sleep(100);
+    }
+    throw new Error(`the API did not start:\n${this.log.slice(-4000)}`);
+  }
+  async kill9(): Promise<void> {
+    await killNine(this.child);
+  }
+}
+
+/** SIGKILL and wait for the exit (a no-op for a process already gone). */
+export async function killNine(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((r) => {
+    child.once('exit', () => r());
+    child.kill('SIGKILL');
+  });
+}
+
+/**
+ * A small filesystem of our own that really fills up (ENOSPC), without root: a tmpfs of `bytes` in a
+ * bubblewrap mount namespace held open by a sleeping process, reached from outside through that
+ * process's /proc/PID/root. Undefined when bwrap cannot make one here.
+ */
+export async function smallDisk(bytes: number, mountPoint: string): Promise<{ dir: string; fill(): number; free(): void; close(): Promise<void> } | undefined> {
+  const holder = spawn('bwrap', ['--die-with-parent', '--dev-bind', '/', '/', '--size', String(bytes), '--tmpfs', mountPoint, '--', 'sleep', 'infinity'], { stdio: 'ignore' });
+  let inner: string | undefined;
+  for (let i = 0; i < 50 && !inner; i++) {
+    await sleep(50);
+    if (holder.exitCode !== null) return undefined;
+    inner = readFileSafe(`/proc/${holder.pid}/task/${holder.pid}/children`)?.trim().split(/\s+/)[0] || undefined;
+  }
+  const dir = `/proc/${inner}/root${mountPoint}`;
+  if (!inner || statfsSync(dir).blocks * statfsSync(dir).bsize > bytes * 2) {
+    await killNine(holder);
+    return undefined;
+  }
+  const filler = join(dir, 'filler');
+  return {
+    dir,
+    // Writes until the disk says ENOSPC, in ever smaller blocks down to one byte; returns the bytes written.
+    fill: () => {
+      const fd = openSync(filler, 'a');
+      let written = 0;
+      try {
+        for (const size of [1024 * 1024, 16 * 1024, 512, 1]) {
+          const block = Buffer.alloc(size, 0x5a);
+          try {
+            for (;;) written += writeSync(fd, block);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+      return written;
+    },
+    free: () => rmSync(filler, { force: true }),
+    close: () => killNine(holder),
+  };
+}
+
+function readFileSafe(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Object keys the layout (libs/storage layout.ts) has no place for. */
+export function outsideLayout(keys: readonly string[]): string[] {
+  const layout = [
+    /^cores\/[0-9a-f]{32}\/(core\.zst|meta\.json|facts\.json|status\.json)$/,
+    /^reports\/[0-9a-f]{32}\.json$/,
+    /^debuginfo\/[0-9a-f]{4,128}\/(debuginfo|executable|source\/[0-9a-f]{64})$/,
+  ];
+  return keys.filter((k) => !layout.some((re) => re.test(k)));
+}

@@ -6,12 +6,11 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openCore } from '@triage/core-dump';
 import { cliPath, runAsync } from '../support/cli';
-import { leakBait } from '../support/core-variants';
+import { leakBaitDumpDir } from '../support/core-variants';
 import { crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, http, json, S3Server, serviceEnv, sleep, startApi, startWorker, type RunningApi } from './service-harness';
 
@@ -39,17 +38,7 @@ describe('the worker never opens a path a client named', { timeout: 120_000 }, (
   });
 
   test('a dump dir whose maps aim the exception type at a host file: nothing of the file in any answer', async () => {
-    const c = crash('uncaught-exception');
-    const core = await openCore(c.core);
-    const exe = core.modules.find((m) => m.isExecutable);
-    assert.ok(exe);
-    const bait = leakBait(c, core.files, exe, work);
-    await core.close();
-    const dir = join(work, 'dump');
-    mkdirSync(dir);
-    copyFileSync(bait.core, join(dir, 'coredump'));
-    writeFileSync(join(dir, 'maps'), bait.maps);
-    writeFileSync(join(dir, 'executable'), exe.path);
+    const { dir, bait } = await leakBaitDumpDir(crash('uncaught-exception'), work);
 
     const up = await runAsync(process.execPath, [cliPath, 'upload', dir, '--json'], { TRIAGE_SERVER: api.url });
     assert.equal(up.status, 0, up.stderr);

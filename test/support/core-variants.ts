@@ -1,9 +1,9 @@
 /** Variants of real cores that the kernel would not write today: no NT_FILE note, plus the maps file to go with it. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NT_FILE } from '@triage/core-dump';
+import { NT_FILE, openCore } from '@triage/core-dump';
 import type { MappedFile } from '@triage/core-dump';
 import { cacheDir } from './crashers';
 
@@ -89,4 +89,22 @@ export function leakBait(core: { core: string; exe: string }, files: MappedFile[
   const renamed = files.map((f) => (f.path === exe.path ? { ...f, path: secretDir } : f));
   const maps = [{ start: exe.start - 0x1000n, end: exe.end, fileOffset: 0n, path: secretFile }, ...renamed];
   return { core: withoutFileNote(core.core), maps: mapsFrom(maps), secretFile, secretDir, secretPattern: /Q{8,}/ };
+}
+
+/**
+ * An abrt dump dir (coredump, maps, executable) made of leakBait for a crashed program: what a hostile
+ * client would upload so that the worker reads a host file of its choosing (it must not).
+ */
+export async function leakBaitDumpDir(crashed: { core: string; exe: string }, work: string, name = 'dump'): Promise<{ dir: string; bait: LeakBait }> {
+  const core = await openCore(crashed.core);
+  const exe = core.modules.find((m) => m.isExecutable);
+  await core.close();
+  assert.ok(exe, 'the crashed program maps its executable');
+  const bait = leakBait(crashed, core.files, exe, work);
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(bait.core, join(dir, 'coredump'));
+  writeFileSync(join(dir, 'maps'), bait.maps);
+  writeFileSync(join(dir, 'executable'), exe.path);
+  return { dir, bait };
 }

@@ -164,6 +164,17 @@ export function storageContract(name: string, make: () => StoragePort): void {
     assert.equal(await s.stat('t9/broken'), undefined);
   });
 
+  test(`${name}: a body whose own socket resets is the body's failure, not an outage of the store`, async () => {
+    const s = storage();
+    const body = new PassThrough();
+    const put = s.put('t9/reset', body);
+    body.write(bytes(100_000));
+    const reset = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+    setTimeout(() => body.destroy(reset), 20);
+    await assert.rejects(put, (err) => err === reset);
+    assert.equal(await s.stat('t9/reset'), undefined);
+  });
+
   test(`${name}: concurrent writers of one key: a reader sees one whole version`, async () => {
     const s = storage();
     const a = bytes(200_000, 7);

@@ -67,6 +67,8 @@ describe('FsStorage specifics', () => {
     // ENOSPC cannot be produced portably here; the translation the adapter applies is checked instead.
     const enospc = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
     assert.throws(() => translate(enospc, 'put'), StorageUnavailableError);
+    // MinIO's answer for full disks (507): the same outage.
+    assert.throws(() => translate(Object.assign(new Error('Storage backend has reached its minimum free drive threshold'), { code: 'XMinioStorageFull' }), 'put'), StorageUnavailableError);
     const enoent = Object.assign(new Error('no such file'), { code: 'ENOENT' });
     assert.throws(() => translate(enoent, 'put'), (err) => !(err instanceof StorageUnavailableError));
   });

@@ -40,8 +40,8 @@ const schema = z.object({
   TRIAGE_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(8 * 1024 ** 3),
   /** An upload that sends no bytes for this long is answered 408 (a slow but moving upload is never cut). */
   TRIAGE_UPLOAD_IDLE_MS: z.coerce.number().int().positive().default(30_000),
-  /** Resumable uploads (/v1/uploads) are stored in parts of this size: a broken connection costs at most one part. */
-  TRIAGE_UPLOAD_PART_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 ** 3).default(16 * 1024 ** 2),
+  /** Resumable uploads (/v1/uploads) are stored in parts of this size (one in memory per PATCH): an API that dies mid-request loses at most one. */
+  TRIAGE_UPLOAD_PART_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 ** 2).default(8 * 1024 ** 2),
   /** A resumable upload that received nothing for this long is abandoned and swept (its answer is kept as long once done). */
   TRIAGE_UPLOAD_SESSION_TTL_MS: z.coerce.number().int().min(60_000).default(24 * 60 * 60 * 1000),
   /** Uploads streamed at once per API process (each holds a zstd process); past it: 503 + Retry-After. */

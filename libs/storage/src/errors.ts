@@ -18,8 +18,8 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
-/** S3 error codes that say "try again later" rather than "this request is wrong". */
-const S3_BUSY_CODES = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout', 'RequestTimeTooSkewed', 'XMinioServerNotInitialized']);
+/** S3 error codes that say "try again later" rather than "this request is wrong" (XMinioStorageFull: MinIO's full disks, 507). */
+const S3_BUSY_CODES = new Set(['ServiceUnavailable', 'SlowDown', 'InternalError', 'RequestTimeout', 'RequestTimeTooSkewed', 'XMinioServerNotInitialized', 'XMinioStorageFull']);
 
 /** Local disk conditions that an operator fixes and a retry then gets through. */
 const DISK_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS']);

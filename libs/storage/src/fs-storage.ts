@@ -4,7 +4,7 @@ import { access, constants, mkdir, open, readdir, rename, rm, stat, type FileHan
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { checkKey, checkPrefix, isBodyError, isErrorCode, ObjectNotFoundError, translate } from './errors';
+import { checkKey, checkPrefix, isErrorCode, ObjectNotFoundError, translate } from './errors';
 import type { ListOptions, ObjectInfo, PutOptions, StoragePort } from './storage.port';
 
 /** Stats a listing keeps under way at once. */
@@ -68,9 +68,10 @@ export class FsStorage implements StoragePort {
     const sidecarTarget = this.metaPath(key);
     const tmpData = join(this.tmp, randomUUID());
     const tmpMeta = `${tmpData}.meta`;
+    const origin: FailureOrigin = {};
     try {
       await this.init();
-      await writeDurably(tmpData, body);
+      await writeDurably(tmpData, body, origin);
       const sidecar: Sidecar = { contentType: options.contentType, metadata: lowerKeys(options.metadata ?? {}) };
       const hasSidecar = sidecar.contentType !== undefined || Object.keys(sidecar.metadata).length > 0;
       if (hasSidecar) await writeDurably(tmpMeta, JSON.stringify(sidecar));
@@ -88,7 +89,8 @@ export class FsStorage implements StoragePort {
       return { key, size: st.size, lastModified: st.mtime, metadata: { ...sidecar.metadata } };
     } catch (err) {
       await Promise.all([rm(tmpData, { force: true }), rm(tmpMeta, { force: true })]).catch(() => undefined);
-      if (isBodyError(body, err)) throw err;
+      // The body's own failure (its client went away, a limit upstream) is not an outage of this disk.
+      if (origin.body) throw err;
       if (isErrorCode(err, 'ENOTDIR', 'EISDIR', 'EEXIST')) throw new Error(`object key ${JSON.stringify(key)} collides with another key used as a folder`, { cause: err });
       return translate(err, `put ${key}`);
     }
@@ -261,10 +263,24 @@ function lowerKeys(metadata: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
-async function writeDurably(path: string, body: Readable | Buffer | string): Promise<void> {
+/** Which side of a streamed write failed first: the pipeline then fails the other with the same error. */
+interface FailureOrigin {
+  body?: boolean;
+}
+
+async function writeDurably(path: string, body: Readable | Buffer | string, origin: FailureOrigin = {}): Promise<void> {
   if (body instanceof Readable) {
     // flush: fsync before close, so the rename never publishes bytes still only in the page cache.
-    await pipeline(body, createWriteStream(path, { flush: true }));
+    const sink = createWriteStream(path, { flush: true });
+    let first: 'body' | 'sink' | undefined;
+    body.once('error', () => (first ??= 'body'));
+    sink.once('error', () => (first ??= 'sink'));
+    try {
+      await pipeline(body, sink);
+    } catch (err) {
+      origin.body = first === 'body';
+      throw err;
+    }
     return;
   }
   const fh = await open(path, 'w');

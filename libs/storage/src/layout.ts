@@ -4,7 +4,7 @@
  *
  *   uploads/<uploadId>            an upload in flight (moved away when complete, never read as a core)
  *   uploads/<sessionId>/session.json          a resumable upload: its declared length, fields, and once done its answer
- *   uploads/<sessionId>/parts/<offset>        the bytes it received from <offset> on, as sent (one object per part)
+ *   uploads/<sessionId>/parts/<offset>-<length>  <length> bytes it received from <offset> on, as sent (one object per part)
  *   cores/<coreId>/core.zst       the raw core, zstd-compressed (coreId = first 32 hex of the raw core's sha256)
  *   cores/<coreId>/meta.json      what the client said, sha256, size, format, upload count and times
  *   cores/<coreId>/facts.json     what the upload's single pass read: signal, threads, modules with build-ids
@@ -29,8 +29,12 @@ function checkId(kind: string, id: string, min: number, max: number): string {
 export const keys = {
   upload: (uploadId: string) => `uploads/${checkId('upload id', uploadId, 16, 64)}`,
   uploadSession: (sessionId: string) => `uploads/${checkId('upload session id', sessionId, 32, 32)}/session.json`,
-  /** The offset is zero-padded so the listing's byte order is the order of the bytes. */
-  uploadPart: (sessionId: string, offset: number) => `uploads/${checkId('upload session id', sessionId, 32, 32)}/parts/${partName(offset)}`,
+  /**
+   * The offset is zero-padded so the listing's byte order is the order of the bytes; the length is in the
+   * name so that a part is only believed whole when the stored object holds that many bytes (a store that
+   * writes in place, killed mid-write, can leave a shorter object under the key).
+   */
+  uploadPart: (sessionId: string, offset: number, length: number) => `uploads/${checkId('upload session id', sessionId, 32, 32)}/parts/${partName(offset)}-${partName(length)}`,
   uploadSessionPrefix: (sessionId: string) => `uploads/${checkId('upload session id', sessionId, 32, 32)}/`,
   core: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/core.zst`,
   coreMeta: (coreId: string) => `cores/${checkId('core id', coreId, 32, 32)}/meta.json`,
@@ -51,10 +55,10 @@ function partName(offset: number): string {
   return String(offset).padStart(PART_DIGITS, '0');
 }
 
-/** The offset a part key starts at, or undefined when the key is no part of an upload session. */
-export function uploadPartOffset(key: string): number | undefined {
-  const m = /^uploads\/[0-9a-f]{32}\/parts\/(\d{16})$/.exec(key);
-  return m ? Number(m[1]) : undefined;
+/** Where a part key says its bytes start and how many they are; undefined for a key that is no part. */
+export function uploadPartRange(key: string): { offset: number; length: number } | undefined {
+  const m = /^uploads\/[0-9a-f]{32}\/parts\/(\d{16})-(\d{16})$/.exec(key);
+  return m ? { offset: Number(m[1]), length: Number(m[2]) } : undefined;
 }
 
 /** The session a key under uploads/ belongs to; undefined for a single-request upload (uploads/<uploadId>). */

@@ -277,10 +277,12 @@ export class CoreUploadService {
       ...(upload.session ? { session: upload.session } : {}),
     };
     try {
-      const created = !(await this.cores.coreExists(id));
+      // A core without its meta.json is one whose commit was cut short (the API killed between the move
+      // and the record): nobody was told it is stored, so this upload stores it again and is its first writer.
+      const previous = (await this.cores.coreExists(id)) ? await this.cores.readMeta(id) : undefined;
+      const created = previous === undefined;
       if (created) await this.storage.move(stored.uploadKey, keys.core(id));
       else await this.storage.delete(stored.uploadKey);
-      const previous = created ? undefined : await this.cores.readMeta(id);
       const again = previous && upload.session ? previous.uploads.findIndex((u) => u.session === upload.session) : -1;
       if (again < 0) {
         // Side by side: each put is fsynced, and the facts must not add to the upload's latency.

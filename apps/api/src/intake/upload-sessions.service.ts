@@ -4,8 +4,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { TriageConfig } from '@triage/config';
 import { IntakeError } from '@triage/intake';
-import { isUploadSessionId, keys, uploadPartOffset, type StoragePort } from '@triage/storage';
-import { ApiError, ClientAbortError, notFound } from '../http/errors';
+import { isUploadSessionId, keys, uploadPartRange, type StoragePort } from '@triage/storage';
+import { ApiError, ClientAbortError, notFound, ServiceUnavailableError } from '../http/errors';
 import { mapError } from '../http/exception.filter';
 import { CONFIG, STORAGE } from '../infra/tokens';
 import { CoreUploadService, type AcceptedCore } from './core-upload.service';
@@ -29,6 +29,12 @@ export interface UploadSessionState {
   offset: number;
 }
 
+/** A stored part: its key names where its bytes start and how many they are. */
+interface Part {
+  key: string;
+  length: number;
+}
+
 /** What a PATCH made of its body: the new offset, and the core when the upload is now complete. */
 export interface AppendOutcome {
   offset: number;
@@ -37,12 +43,14 @@ export interface AppendOutcome {
 
 /**
  * Resumable uploads (tus-like, see docs/clients.md): a client opens an upload with its length, then sends
- * the bytes with PATCH at an offset; a connection that breaks loses at most the part being written, and
- * the client asks (HEAD) how far the server got and continues there.
+ * the bytes with PATCH at an offset; when the connection breaks, the client asks (HEAD) how far the server
+ * got and continues there.
  *
- * The bytes are kept as sent, one object per part (uploads/<id>/parts/<offset>): a part is durable once its
- * put returns, the same on the filesystem store and on S3 (no ListParts or multipart upload id to keep,
- * which some S3 servers lack), and any API replica can continue an upload. When the last byte is in, the
+ * The bytes are kept as sent, one object per part (uploads/<id>/parts/<offset>-<length>): a part is
+ * durable once its put returns, the same on the filesystem store and on S3 (no ListParts or multipart
+ * upload id to keep, which some S3 servers lack), and any API replica can continue an upload. The length
+ * in the key is what makes a part count: a store that writes objects in place (s3rver) can answer a put
+ * before its file is whole, or keep a shorter object when its writer is killed. When the last byte is in, the
  * parts are read back in order through the same door as a single-request upload (CoreUploadService:
  * sniffing, limits, hashing, facts, zstd, dedupe, the queue), then dropped. Sessions nobody finishes are
  * swept by UploadsJanitor after TRIAGE_UPLOAD_SESSION_TTL_MS.
@@ -135,11 +143,11 @@ export class UploadSessions {
     let reached = offset;
     try {
       while (reached < session.length) {
-        const size = Math.min(this.config.uploadPartBytes, session.length - reached);
-        const first = await source.take(size);
-        if (!first) break;
-        const put = await this.storage.put(keys.uploadPart(session.id, reached), Readable.from(source.stream(first, size)), { contentType: 'application/octet-stream' });
-        reached += put.size;
+        // A part is gathered whole (at most TRIAGE_UPLOAD_PART_BYTES in memory) so that its key can say its length.
+        const part = await source.read(Math.min(this.config.uploadPartBytes, session.length - reached));
+        if (part.length === 0) break;
+        await this.storage.put(keys.uploadPart(session.id, reached, part.length), part, { contentType: 'application/octet-stream' });
+        reached += part.length;
       }
       if (!stopped && reached >= session.length && (await source.take(1))) {
         throw new IntakeError('too-large', `more bytes than the declared Upload-Length (${session.length})`);
@@ -170,31 +178,41 @@ export class UploadSessions {
       throw err;
     }
     await this.writeRecord({ ...session, done: accepted });
-    for (const key of parts) await this.storage.delete(key).catch(() => undefined);
+    for (const { key } of parts) await this.storage.delete(key).catch(() => undefined);
     this.logger.log(`upload session ${session.id}: complete, ${session.length} bytes, core ${accepted.id}${accepted.duplicate ? ' (duplicate)' : ''}`);
     return accepted;
   }
 
-  private async *readParts(parts: string[]): AsyncGenerator<Buffer> {
-    for (const key of parts) {
+  /** Exactly the bytes each part's key names, in order: a part that changed since it was counted fails the read. */
+  private async *readParts(parts: Part[]): AsyncGenerator<Buffer> {
+    for (const { key, length } of parts) {
       const stream = await this.storage.get(key);
       if (!stream) throw new ApiError(409, 'conflict', 'a part of this upload disappeared while it was being finished (finished or removed by another request)');
-      for await (const chunk of stream) yield chunk as Buffer;
+      let left = length;
+      for await (const chunk of stream) {
+        const bytes = chunk as Buffer;
+        if (left > 0) yield bytes.length > left ? bytes.subarray(0, left) : bytes;
+        left -= Math.min(left, bytes.length);
+      }
+      if (left > 0) throw new ServiceUnavailableError(`part ${key} of this upload is shorter than it was (the store is catching up); finish it again shortly`, 2);
     }
   }
 
   /** The parts that continue each other from offset 0, and where they end (parts past a gap count for nothing). */
-  private async chain(id: string): Promise<{ parts: string[]; offset: number }> {
-    const sizes = new Map<number, { key: string; size: number }>();
+  private async chain(id: string): Promise<{ parts: Part[]; offset: number }> {
+    // A part counts only when the object holds the length its key names (a write cut short does not);
+    // of two whole parts at one offset (an earlier attempt cut at another point) the longer is taken.
+    const starting = new Map<number, Part>();
     for await (const object of this.storage.list(`${keys.uploadSessionPrefix(id)}parts/`)) {
-      const start = uploadPartOffset(object.key);
-      if (start !== undefined && object.size > 0) sizes.set(start, { key: object.key, size: object.size });
+      const range = uploadPartRange(object.key);
+      if (!range || range.length === 0 || object.size !== range.length) continue;
+      if ((starting.get(range.offset)?.length ?? 0) < range.length) starting.set(range.offset, { key: object.key, length: range.length });
     }
-    const parts: string[] = [];
+    const parts: Part[] = [];
     let offset = 0;
-    for (let next = sizes.get(0); next; next = sizes.get(offset)) {
-      parts.push(next.key);
-      offset += next.size;
+    for (let next = starting.get(0); next; next = starting.get(offset)) {
+      parts.push(next);
+      offset += next.length;
     }
     return { parts, offset };
   }
@@ -251,15 +269,16 @@ class Bytes {
     return chunk;
   }
 
-  /** `first`, then more chunks up to `size` bytes in all (fewer when the source ends). */
-  async *stream(first: Buffer, size: number): AsyncGenerator<Buffer> {
-    let sent = first.length;
-    yield first;
-    while (sent < size) {
-      const chunk = await this.take(size - sent);
-      if (!chunk) return;
-      sent += chunk.length;
-      yield chunk;
+  /** The next `size` bytes, fewer when the source ends first (none at its end). */
+  async read(size: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    while (got < size) {
+      const chunk = await this.take(size - got);
+      if (!chunk) break;
+      chunks.push(chunk);
+      got += chunk.length;
     }
+    return Buffer.concat(chunks, got);
   }
 }
