@@ -5,8 +5,9 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrateCatalog } from '@triage/catalog';
-import { CatalogLoader, CursorError, plausibleCrashTime, ProblemCatalog, recordMetaOf, type Problem, type RecordMeta } from '@triage/problems';
+import { sql } from 'kysely';
+import { migrateCatalog, openCatalog } from '@triage/catalog';
+import { CatalogLoader, CursorError, GROUPING_LOCK, plausibleCrashTime, ProblemCatalog, programLockKey, recordMetaOf, type Problem, type RecordMeta } from '@triage/problems';
 import type { Report } from '@triage/report';
 import { createTestCatalog, type TestCatalog } from '../support/catalog';
 import { report } from '../support/fake-reports';
@@ -96,6 +97,26 @@ describe('catalog (PostgreSQL)', () => {
     assert.equal((await catalog.get(alpha[0].id))?.signatureHashes.length, 2, 'the near-duplicate signature joined it');
     assert.deepEqual((await catalog.list({ executable: 'beta' })).problems.map((p) => p.count), [4]);
     assert.deepEqual(await catalog.counts(), { problems: 2, reports: batch.length });
+  });
+
+  test('a recording that cannot take its lock leaves its pooled connection outside any transaction', async () => {
+    await catalog.clear();
+    // One pooled connection, so the next call gets the very connection the failed recording used.
+    const single = openCatalog({ url: tc.url, schema: tc.schema, poolSize: 1 });
+    try {
+      await sql`set lock_timeout = '200ms'`.execute(single);
+      const narrow = new ProblemCatalog(single);
+      await tc.db.transaction().execute(async (tx) => {
+        // Another worker holds alpha's grouping lock for as long as this transaction runs.
+        await sql`select pg_advisory_xact_lock(${GROUPING_LOCK}::int, ${programLockKey('alpha')}::int)`.execute(tx);
+        await assert.rejects(narrow.record(report(['f', 'main'], { exe: 'alpha' }), { receivedAt: day(1) }), /lock timeout/);
+        const beta = await narrow.record(report(['f', 'main'], { exe: 'beta' }), { receivedAt: day(1) });
+        assert.equal(beta.isNew, true, 'the connection records the next report');
+      });
+      assert.deepEqual(await narrow.counts(), { problems: 1, reports: 1 });
+    } finally {
+      await single.destroy();
+    }
   });
 
   test('keyset pagination walks every problem once, in order, for both sorts', async () => {

@@ -34,16 +34,17 @@ export async function commit(conn: CatalogDb): Promise<void> {
 /** Runs `body` in a transaction holding the grouping locks of `programs`, on one pooled connection. */
 export async function withGroupingLock<T>(db: CatalogDb, programs: readonly string[], body: (conn: CatalogDb) => Promise<T>): Promise<T> {
   return db.connection().execute(async (conn) => {
-    await beginLocked(conn, programs);
-    let result: T;
     try {
-      result = await body(conn);
+      await beginLocked(conn, programs);
+      const result = await body(conn);
+      await commit(conn);
+      return result;
     } catch (err) {
+      // Also when begin or the lock failed (a cancelled wait): the connection goes back to the pool
+      // outside any transaction, never in an aborted one.
       await sql`rollback`.execute(conn).catch(() => undefined);
       throw err;
     }
-    await commit(conn);
-    return result;
   });
 }
 
