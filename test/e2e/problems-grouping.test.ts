@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeInput } from '@triage/analysis';
-import { ProblemCatalog, rebuildCatalog, type Problem } from '@triage/problems';
+import { ProblemCatalog, rebuildCatalog, recordMetaOf, type Problem } from '@triage/problems';
 import type { Report } from '@triage/report';
 import { CoreRecords, type CoreMeta } from '@triage/cores';
 import { FsStorage } from '@triage/storage';
@@ -71,6 +71,20 @@ describe('problems: real cores of a few bugs land in one problem per bug', () =>
     }
   });
 
+  /**
+   * What the API stored for each core: the crash time the client sent (its day differs from the upload's,
+   * so first/last seen and the per-day counts show which of the two a catalog used).
+   */
+  const metaOf = ({ c, report, at }: { c: Case; report: Report; at: Date }): CoreMeta => ({
+    id: report.id,
+    sha256: report.core.sha256,
+    size: report.core.size,
+    storedSize: report.core.size,
+    format: 'elf',
+    metadata: { hostname: c.host, package: c.pkg, timestamp: new Date(at.getTime() - 3 * 86_400_000).toISOString() },
+    uploads: [{ at: at.toISOString(), hostname: c.host, via: 'api', bytes: report.core.size }],
+  });
+
   after(async () => {
     await live?.drop();
     await reindexed?.drop();
@@ -79,8 +93,10 @@ describe('problems: real cores of a few bugs land in one problem per bug', () =>
 
   test('each bug is one problem, with counts per host and version', async () => {
     const byBug = new Map<string, Set<string>>();
-    for (const { c, report, at } of analyzed) {
-      const r = await index.record(report, { receivedAt: at, hostname: c.host, package: c.pkg });
+    for (const a of analyzed) {
+      const { c, report } = a;
+      // As the worker records: the occurrence facts from the stored meta, the crash time included.
+      const r = await index.record(report, recordMetaOf(report, metaOf(a)));
       byBug.set(c.bug, (byBug.get(c.bug) ?? new Set()).add(r.problemId));
     }
     const distinctBugs = new Set(cases.map((c) => c.bug)).size;
@@ -102,18 +118,9 @@ describe('problems: real cores of a few bugs land in one problem per bug', () =>
   });
 
   test('reindex from object storage gives the same problems', async () => {
-    for (const { c, report, at } of analyzed) {
-      await records.writeReport(report.id, report);
-      const meta: CoreMeta = {
-        id: report.id,
-        sha256: report.core.sha256,
-        size: report.core.size,
-        storedSize: report.core.size,
-        format: 'elf',
-        metadata: { hostname: c.host, package: c.pkg },
-        uploads: [{ at: at.toISOString(), hostname: c.host, via: 'api', bytes: report.core.size }],
-      };
-      await records.writeMeta(meta);
+    for (const a of analyzed) {
+      await records.writeReport(a.report.id, a.report);
+      await records.writeMeta(metaOf(a));
     }
     const rebuilt = new ProblemCatalog(reindexed.db);
     const result = await rebuildCatalog(rebuilt, records);
@@ -124,6 +131,8 @@ describe('problems: real cores of a few bugs land in one problem per bug', () =>
     const again = (await rebuilt.list({ sort: 'count' })).problems;
     const shape = (ps: Problem[]) => ps.map((p) => ({ id: p.id, firstSeen: p.firstSeen, lastSeen: p.lastSeen, days: p.days }));
     assert.deepEqual(shape(again), shape(live));
+    const earliestCrash = Math.min(...analyzed.map((a) => Date.parse(metaOf(a).metadata?.timestamp ?? '')));
+    assert.equal(Math.min(...again.map((p) => Date.parse(p.firstSeen))), earliestCrash, 'first seen is the crash time, as when recorded live');
     for (const p of live) {
       const q = await rebuilt.get(p.id);
       assert.ok(q);

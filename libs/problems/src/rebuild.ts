@@ -78,7 +78,10 @@ export async function rebuildCatalog(catalog: ProblemCatalog, records: CoreRecor
   return { reports: counts.reports, problems: counts.problems, skipped };
 }
 
-/** The metadata fields grouping reads (hostname, package, component, osRelease, architecture), nothing else kept in memory. */
+/**
+ * The metadata fields recording reads (hostname, package, component, osRelease, architecture, and the
+ * crash time that first/last seen and the per-day counts go by), nothing else kept in memory.
+ */
 function pick(m: StoredMetaFields['metadata']): StoredMetaFields['metadata'] {
-  return m && { hostname: m.hostname, package: m.package, component: m.component, osRelease: m.osRelease, architecture: m.architecture };
+  return m && { hostname: m.hostname, package: m.package, component: m.component, osRelease: m.osRelease, architecture: m.architecture, timestamp: m.timestamp };
 }
