@@ -217,7 +217,7 @@ int main(void) { printf("%d\\n", setup_secure_heap(3000)); return 0; }
     assert.equal(r.signature, 'abort | CRYPTO_secure_malloc_init | setup_secure_heap | main');
   });
 
-  test("glog's CHECK(), CHECK_EQ() and LOG(FATAL) (libglog.so.1, libgoogle-glog-dev): the fatal error of the calling function", () => {
+  test("glog's CHECK(), CHECK_EQ() and LOG(FATAL) (libglog.so.1, libgoogle-glog-dev): the calling function's assertion or fatal error, with glog's text", () => {
     const glogFrames = /google::|GetLoggingDirectories|LogMessage/;
     const check = analyzeBuilt(
       'glog-check',
@@ -232,10 +232,11 @@ int main(int argc, char **argv) { google::InitGoogleLogging(argv[0]); return che
     );
     assert.match(check.stderr, /glog-check\.cpp:3\] Check failed: port > 1024 port 1 is privileged/);
     assert.ok(check.stack.includes('libglog.so.1 google::LogMessageFatal::~LogMessageFatal()'), check.stack.join('\n'));
-    // glog keeps the text in a static buffer that stripped libglog does not name: no message, so a fatal error.
-    assert.equal(check.r.classification.kind, 'abort');
+    // The text is read from libglog's .bss (its fatal-message buffer, unnamed in the stripped library): "Check failed" makes it an assertion.
+    assert.equal(check.r.classification.kind, 'assertion');
+    assert.equal(check.r.classification.message, 'Check failed: port > 1024 port 1 is privileged');
     assertOwnCaller(check.r, 'glog-check', 'check_port', 3, glogFrames);
-    assert.equal(check.r.classification.summary, "Fatal error reported by check_port (glog-check.cpp:3) through glog's LOG(FATAL) / CHECK()");
+    assert.equal(check.r.classification.summary, "Assertion failed in check_port (glog-check.cpp:3) (glog's LOG(FATAL) / CHECK()): Check failed: port > 1024 port 1 is privileged");
 
     const eq = analyzeBuilt(
       'glog-check-eq',
@@ -248,6 +249,8 @@ int main(int argc, char **argv) { google::InitGoogleLogging(argv[0]); check_coun
       GLOG,
     );
     assert.match(eq.stderr, /Check failed: have == 2 \(1 vs\. 2\)/);
+    assert.equal(eq.r.classification.kind, 'assertion');
+    assert.equal(eq.r.classification.message, 'Check failed: have == 2 (1 vs. 2)');
     assertOwnCaller(eq.r, 'glog-check-eq', 'check_count', 3, glogFrames);
 
     const fatal = analyzeBuilt(
@@ -262,7 +265,7 @@ int main(int argc, char **argv) { (void)argc; google::InitGoogleLogging(argv[0])
     );
     assert.equal(fatal.r.classification.kind, 'abort');
     assertOwnCaller(fatal.r, 'glog-fatal', 'load_table', 3, glogFrames);
-    assert.match(fatal.r.classification.summary, /^Fatal error reported by load_table \(glog-fatal\.cpp:3\) through glog's LOG\(FATAL\)/);
+    assert.equal(fatal.r.classification.summary, "Fatal error reported by load_table (glog-fatal.cpp:3) through glog's LOG(FATAL) / CHECK(): cannot load table /etc/demo.table");
   });
 
   test("abseil's ABSL_RAW_CHECK and ABSL_RAW_LOG(FATAL) (libabsl-dev 20220623, which has no absl/log): RawLog's .cold part is abseil's, the caller is blamed", () => {
@@ -280,9 +283,11 @@ int main(int argc, char **argv) { (void)argv; return check_shards(argc) ? 0 : 1;
     assert.match(check.stderr, /\[absl-raw-check\.cpp : 3\] RAW: Check n > 4 failed: too few shards/);
     // Debian's inline namespace is debian3 (upstream lts_YYYYMMDD); the abort() is in RawLog's [clone .cold].
     assert.ok(check.stack.some((f) => /^libabsl_raw_logging_internal\.so\.\S+ absl::\w+::raw_logging_internal::RawLog\(.*\) \[clone \.cold\]$/.test(f)), check.stack.join('\n'));
-    assert.equal(check.r.classification.kind, 'abort');
+    // The text from RawLog's buffer on the stack: "Check ... failed" makes it an assertion.
+    assert.equal(check.r.classification.kind, 'assertion');
+    assert.equal(check.r.classification.message, 'Check n > 4 failed: too few shards');
     assertOwnCaller(check.r, 'absl-raw-check', 'check_shards', 3, /absl::|clone/);
-    assert.equal(check.r.classification.summary, "Fatal error reported by check_shards (absl-raw-check.cpp:3) through abseil's ABSL_RAW_CHECK() / ABSL_RAW_LOG(FATAL)");
+    assert.equal(check.r.classification.summary, "Assertion failed in check_shards (absl-raw-check.cpp:3) (abseil's ABSL_RAW_CHECK() / ABSL_RAW_LOG(FATAL)): Check n > 4 failed: too few shards");
 
     const fatal = analyzeBuilt(
       'absl-raw-fatal',
@@ -295,6 +300,7 @@ int main() { open_store("/var/lib/demo"); return 0; }
       ABSL_RAW,
     );
     assert.equal(fatal.r.classification.kind, 'abort');
+    assert.equal(fatal.r.classification.message, 'cannot open store /var/lib/demo');
     assertOwnCaller(fatal.r, 'absl-raw-fatal', 'open_store', 3, /absl::|clone/);
   });
 

@@ -1,4 +1,4 @@
-import { readGlobalStringPointer, readLogField, type CoreDump } from '@triage/core-dump';
+import { readGlobalStringPointer, readLogField, readModuleDataLogLine, readStackLogLine, type CoreDump } from '@triage/core-dump';
 import { findDebuginfo } from '@triage/debuginfo';
 import type { HelperCall } from '@triage/report';
 import type { Frame } from '@triage/report';
@@ -18,14 +18,18 @@ export async function readHelperMessage(
   const source = call.helper.message;
   const frame = frames[call.frameIndex];
   switch (source.from) {
-    case 'global-string-pointer': {
+    case 'global-string-pointer':
+    case 'module-data-log-line': {
       const module = core.modules.find((m) => (frame.buildId ? m.buildId === frame.buildId : m.name === frame.module));
       if (!module?.buildId) return undefined;
       const file = objects.get(module.buildId) ?? (await findDebuginfo(module.buildId, debuginfoDirs));
-      return file ? readGlobalStringPointer(core, module, file, source.symbol) : undefined;
+      if (!file) return undefined;
+      return source.from === 'global-string-pointer' ? readGlobalStringPointer(core, module, file, source.symbol) : readModuleDataLogLine(core, module, file, source.line);
     }
     case 'log-field':
       return readLogField(core, source.key, (buildId) => objects.get(buildId));
+    case 'stack-log-line':
+      return readStackLogLine(core, source.line);
     case 'stderr-only':
       return undefined;
   }

@@ -172,3 +172,19 @@ export async function firstLoadAddress(path: string): Promise<bigint | undefined
     return lowest.vaddr - (lowest.vaddr % page);
   }).catch(() => undefined);
 }
+
+/** PT_LOAD's "writable" flag. */
+const PF_W = 2;
+
+/**
+ * The object's writable PT_LOAD segments in link-time terms (`vaddr`, `memsz`: .data and .bss, where a
+ * library keeps its static buffers), for a module mapped at `loadBias` to be read from the core.
+ */
+export async function writableSegments(path: string): Promise<Array<{ vaddr: bigint; memsz: bigint }>> {
+  return withFile(path, async (src) => {
+    const h = await readHeader(src);
+    if (!h) return [];
+    const loads = ((await readProgramHeaders(src, 0n, h)) ?? []).filter((p) => p.type === PT_LOAD && (p.flags & PF_W) !== 0);
+    return loads.map((p) => ({ vaddr: p.vaddr, memsz: p.memsz }));
+  }).catch(() => []);
+}

@@ -3,7 +3,7 @@
  * ASSERTION_HELPERS in libs/report). Symbol tables come from files the caller found by build-id;
  * strings in a library's .rodata (not dumped for file mappings) are read from that file.
  */
-import { findSymbol } from './elf-file';
+import { findSymbol, writableSegments } from './elf-file';
 import { readPointer, readStringWithFiles, type ObjectFileLookup } from './forensics';
 import type { CoreDump, CoreModule } from './types';
 
@@ -11,6 +11,8 @@ const MAX_MESSAGE = 4096;
 /** glib's fatal path runs a few frames deep; a dead frame below sp (already returned from) still holds its fields. */
 const BELOW_SP_BYTES = 4096;
 const ABOVE_SP_BYTES = 16 * 1024;
+/** A library's static data read whole to look for a log line: glog's two fatal-message buffers are ~64 KiB. */
+const MAX_DATA_BYTES = 1 << 20;
 
 /**
  * A global `char *` (glib's `__glib_assert_msg`) in `module`: its value from `symbolFile`'s .dynsym or
@@ -59,6 +61,60 @@ export async function readLogField(core: CoreDump, key: string, objectFile: Obje
     if (trimmed) return trimmed;
   }
   return undefined;
+}
+
+/**
+ * A log line a helper formatted into memory and kept there when it ended the process: the first match of
+ * `line` in `bytes` (latin1, so every byte is one character); its first group, when it has one, is the
+ * message without the prefix (file and line are in the blame).
+ */
+export function findLogLine(bytes: Buffer, line: RegExp): string | undefined {
+  const m = line.exec(bytes.toString('latin1'));
+  if (!m) return undefined;
+  const text = Buffer.from(m[1] ?? m[0], 'latin1').toString('utf8').trim();
+  return text || undefined;
+}
+
+/**
+ * A log line (findLogLine) on the crashing thread's stack: abseil's RawLog formats into a buffer in its
+ * own frame, live above sp when abort() runs, or just below it.
+ */
+export async function readStackLogLine(core: CoreDump, line: RegExp): Promise<string | undefined> {
+  const thread = core.crashingThread;
+  if (!thread) return undefined;
+  return findLogLine(await readPages(core, thread.sp - BigInt(BELOW_SP_BYTES), BELOW_SP_BYTES + ABOVE_SP_BYTES), line);
+}
+
+/**
+ * A log line (findLogLine) in `module`'s writable segments (.data, .bss), taken from `file`, its own
+ * build found by build-id: glog keeps a fatal message in static buffers that a stripped libglog does
+ * not name.
+ */
+export async function readModuleDataLogLine(core: CoreDump, module: CoreModule, file: string, line: RegExp): Promise<string | undefined> {
+  for (const seg of await writableSegments(file)) {
+    if (seg.memsz === 0n || seg.memsz > BigInt(MAX_DATA_BYTES)) continue;
+    const text = findLogLine(await readPages(core, module.loadBias + seg.vaddr, Number(seg.memsz)), line);
+    if (text) return text;
+  }
+  return undefined;
+}
+
+const PAGE = 4096;
+
+/**
+ * `length` bytes from `start`, page by page, a page the core lacks (the stack's end, a region the
+ * kernel did not dump) left as zeros: a line is then cut there, never joined across the gap.
+ */
+async function readPages(core: CoreDump, start: bigint, length: number): Promise<Buffer> {
+  const out = Buffer.alloc(length);
+  for (let off = 0; off < length; ) {
+    const address = start + BigInt(off);
+    const n = Math.min(PAGE - Number(address % BigInt(PAGE)), length - off);
+    const b = await core.readMemory(address, n);
+    if (b) b.copy(out, off);
+    off += n;
+  }
+  return out;
 }
 
 function* slots(sp: bigint): Generator<bigint> {

@@ -22,6 +22,12 @@ export type HelperMessageSource =
    * on the crashing thread's stack, one of whose keys is `key`.
    */
   | { from: 'log-field'; key: string }
+  /**
+   * A log line the helper formatted into memory, found by `line` (its first group is the message):
+   * on the crashing thread's stack (abseil's RawLog buffer) or in the helper module's writable data
+   * (glog's static fatal-message buffers), read with the module's file found by build-id.
+   */
+  | { from: 'stack-log-line' | 'module-data-log-line'; line: RegExp }
   /** Printed to stderr and kept nowhere the core can be asked for. */
   | { from: 'stderr-only' };
 
@@ -83,7 +89,8 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
     call: 'LOG(FATAL) / CHECK()',
     kind: 'fatal-error',
     frames: /^(google::LogMessage::(Fail|SendToLog|Flush|~LogMessage)|google::LogMessageFatal::~LogMessageFatal|google::(DumpStackTraceAndExit|logging_fail))$/,
-    message: { from: 'stderr-only' },
+    // The fatal LogMessageData's text in libglog's .bss: "F20261202 09:11:00.774699  5813 port.cc:3] Check failed: ...".
+    message: { from: 'module-data-log-line', line: /F\d{8} \d\d:\d\d:\d\d\.\d{6} +\d+ [^\0\n\]]+:\d+\] ([^\0\n]+)/ },
     assertionMessage: /Check failed/,
   },
   {
@@ -101,8 +108,10 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
     call: 'ABSL_RAW_CHECK() / ABSL_RAW_LOG(FATAL)',
     kind: 'fatal-error',
     frames: /^absl::(\w+::)?raw_logging_internal::(RawLog|RawLogVA|\(anonymous namespace\)::RawLogVA)$/,
-    // "[file.cc : 3] RAW: Check n > 4 failed: too few shards" is formatted into a buffer on RawLog's stack.
-    message: { from: 'stderr-only' },
+    // RawLog formats "[file.cc : 3] RAW: Check n > 4 failed: too few shards" into a buffer in its own frame.
+    message: { from: 'stack-log-line', line: /\[[^\0\n\]]+ : \d+\] RAW: ([^\0\n]+)/ },
+    // ABSL_RAW_CHECK's text: "Check %s failed: %s".
+    assertionMessage: /^Check .+ failed/s,
   },
   {
     library: 'libstdc++',
