@@ -26,5 +26,6 @@ if (files.length === 0) {
   console.error(`no test files matched ${wanted.join(' ') || '(all)'} under ${root}; run npm run build first`);
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// A test without a timeout of its own fails after 10 minutes instead of holding CI until its limit, unnamed.
+const res = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files], { stdio: 'inherit' });
 process.exit(res.status ?? 1);
