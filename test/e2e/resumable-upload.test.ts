@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { LoggerService } from '@nestjs/common';
 import { createStorage, uploadSessionOf, type StoragePort } from '@triage/storage';
+import { generateToken } from '@triage/security';
 import { createApp } from '../../apps/api/src/app.factory';
 import { UploadsJanitor } from '../../apps/api/src/intake/uploads-janitor.service';
 import { cliPath, runAsync } from '../support/cli';
@@ -276,3 +277,44 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     assert.deepEqual((await keysUnder('uploads/')).filter((k) => !uploadSessionOf(k)), [], 'no single-request upload left');
   });
 });
+
+describe('resumable uploads need the upload scope', { timeout: 60_000 }, () => {
+  const up = generateToken('ci', ['upload']);
+  const rd = generateToken('viewer', ['read']);
+  const bearer = (t: { token: string }) => ({ authorization: `Bearer ${t.token}` });
+  const prefix = `${run}-auth`;
+  let authUrl = '';
+  let closeAuth: () => Promise<void> = async () => undefined;
+
+  before(async () => {
+    const env = serviceEnv({ redisPrefix: prefix, s3Port: s3.port, extra: { TRIAGE_TOKENS: [up.entry, rd.entry].join(','), TRIAGE_RECONCILE_MS: '0', TRIAGE_RETENTION_SWEEP_MS: '0' } });
+    const app = await createApp(configFrom(env), { logger: false });
+    await app.listen(0, '127.0.0.1');
+    authUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+    closeAuth = () => app.close();
+  });
+
+  after(async () => {
+    await closeAuth();
+    await dropRedisPrefix(prefix);
+  });
+
+  test('open, continue, ask and give up: an upload token may, a read token or none may not', async () => {
+    const open = (headers: Record<string, string>) => http(`${authUrl}/v1/uploads`, { method: 'POST', headers: { 'upload-length': '100', ...headers } });
+    assert.equal((await open({})).status, 401);
+    assert.equal((await open(bearer(rd))).status, 403);
+    const opened = await open(bearer(up));
+    assert.equal(opened.status, 201, opened.text);
+    const { id } = json<{ id: string }>(opened);
+    const session = `${authUrl}/v1/uploads/${id}`;
+    for (const method of ['HEAD', 'GET', 'DELETE']) {
+      assert.equal((await http(session, { method })).status, 401, method);
+      assert.equal((await http(session, { method, headers: bearer(rd) })).status, 403, method);
+    }
+    const patch = await http(session, { method: 'PATCH', headers: { 'upload-offset': '0', ...bearer(rd) }, body: Buffer.alloc(10) });
+    assert.equal(patch.status, 403);
+    assert.equal((await http(session, { method: 'HEAD', headers: bearer(up) })).headers.get('upload-offset'), '0', 'the refused PATCH stored nothing');
+    assert.equal((await http(session, { method: 'DELETE', headers: bearer(up) })).status, 204);
+  });
+});
+

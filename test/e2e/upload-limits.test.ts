@@ -125,4 +125,19 @@ describe('uploads past the concurrency cap', { timeout: 120_000 }, () => {
     assert.equal((await first).status, 202);
     assert.equal((await http(`${capped.url}/v1/cores`, { method: 'POST', body: data })).status, 202, 'accepted again once the first is done');
   });
+
+  test('a resumable upload\'s PATCH counts too: 503 + Retry-After while a single upload streams, nothing stored', async () => {
+    const data = readFileSync(crash('thread-crash').core);
+    const opened = await http(`${capped.url}/v1/uploads`, { method: 'POST', headers: { 'upload-length': String(data.length) } });
+    assert.equal(opened.status, 201, opened.text);
+    const session = `${capped.url}/v1/uploads/${json<{ id: string }>(opened).id}`;
+    const first = trickle(`${capped.url}/v1/cores`, readFileSync(crash('assert').core), 10, 200);
+    await sleep(300);
+    const patch = await http(session, { method: 'PATCH', headers: { 'upload-offset': '0' }, body: data });
+    assert.equal(patch.status, 503, patch.text);
+    assert.ok(Number(patch.headers.get('retry-after')) > 0);
+    assert.equal((await http(session, { method: 'HEAD' })).headers.get('upload-offset'), '0');
+    assert.equal((await first).status, 202);
+    assert.equal((await http(session, { method: 'PATCH', headers: { 'upload-offset': '0' }, body: data })).status, 202, 'continued once the slot is free');
+  });
 });
