@@ -199,7 +199,7 @@ int main(int argc, char **argv) { (void)argv; check_key_length(argc); return 0; 
     assert.equal(r.classification.summary, "Fatal error reported by check_key_length (ossl-die.c:3) through OpenSSL's OPENSSL_die() (ossl_assert)");
   });
 
-  test("OpenSSL's own OPENSSL_assert failing inside libcrypto (a bad secure-heap size) is blamed on libcrypto's function, entered from the program", () => {
+  test("OpenSSL's own OPENSSL_assert failing inside libcrypto (a bad secure-heap size) is blamed on libcrypto's function, a library-abort entered from the program", () => {
     const { r, stderr } = analyzeBuilt(
       'ossl-secure-heap',
       `#include <openssl/crypto.h>
@@ -215,6 +215,14 @@ int main(void) { printf("%d\\n", setup_secure_heap(3000)); return 0; }
     assert.deepEqual([r.classification.blame.module, r.classification.blame.function], ['libcrypto.so.3', 'CRYPTO_secure_malloc_init']);
     assert.equal(r.classification.summary, "Fatal error reported by CRYPTO_secure_malloc_init through OpenSSL's OPENSSL_die() (ossl_assert)");
     assert.equal(r.signature, 'abort | CRYPTO_secure_malloc_init | setup_secure_heap | main');
+    // The library ended the process about itself: the library-abort finding, entered from the program.
+    assert.equal(r.classification.flags[0], 'library-abort');
+    assert.deepEqual(r.classification.library, {
+      module: 'libcrypto.so.3',
+      function: 'CRYPTO_secure_malloc_init',
+      enteredFrom: { module: 'ossl-secure-heap', function: 'setup_secure_heap', file: r.classification.library?.enteredFrom?.file, line: 3 },
+    });
+    assert.match(r.classification.library?.enteredFrom?.file ?? '', /ossl-secure-heap\.c$/);
   });
 
   test("glog's CHECK(), CHECK_EQ() and LOG(FATAL) (libglog.so.1, libgoogle-glog-dev): the calling function's assertion or fatal error, with glog's text", () => {

@@ -392,6 +392,29 @@ describe('classify', () => {
     assert.equal(c.library?.enteredFrom?.function, 'ssl_sock_handshake');
   });
 
+  test("a helper its own library calls (libcrypto's OPENSSL_assert) is the helper's fatal error, flagged library-abort and entered from the program; the program calling it is not", () => {
+    const stack = (caller: FrameSpec): Fixture => ({
+      exe: 'vault',
+      libs: ['libcrypto.so.3'],
+      signal: SIGABRT,
+      code: SI_TKILL,
+      crashed: [...RAISE, ['libcrypto.so.3', 'OPENSSL_die', 0x2308b9], caller, ['vault', 'setup_heap', 0x1165, 'vault.c', 3], ['vault', 'main', 0x1175, 'vault.c', 4], ...LIBC_START],
+    });
+    const inLibrary = classify(evidence(stack(['libcrypto.so.3', 'CRYPTO_secure_malloc_init', 0x23417e])));
+    assert.equal(inLibrary.kind, 'abort');
+    assert.equal(inLibrary.summary, "Fatal error reported by CRYPTO_secure_malloc_init through OpenSSL's OPENSSL_die() (ossl_assert)");
+    assert.equal(inLibrary.flags[0], 'library-abort');
+    assert.deepEqual(inLibrary.library, {
+      module: 'libcrypto.so.3',
+      function: 'CRYPTO_secure_malloc_init',
+      enteredFrom: { module: 'vault', function: 'setup_heap', file: `${SRC}vault.c`, line: 3 },
+    });
+    const byProgram = classify(evidence(stack(['vault', 'check_key', 0x1150, 'vault.c', 2])));
+    assert.equal(byProgram.blame.function, 'check_key');
+    assert.ok(!byProgram.flags.includes('library-abort'));
+    assert.equal(byProgram.library, undefined);
+  });
+
   test('an abort() the program calls itself is a plain abort', () => {
     const fx: Fixture = { exe: 'server', signal: SIGABRT, code: SI_TKILL, crashed: [...RAISE, ['server', 'fatal_config', 0x1400, 'server.c', 88], ['server', 'main', 0x1500, 'server.c', 120]] };
     const c = classify(evidence(fx));

@@ -50,6 +50,8 @@ export interface CrashFacts {
   library?: LibraryAbort & { frameIndex: number };
   /** A library's assertion or fatal-error helper the program called (assertion-helpers.ts). */
   helper?: HelperCall;
+  /** The helper was called by its own library (OpenSSL's OPENSSL_assert in libcrypto): that library ended the process. */
+  helperLibrary?: LibraryAbort;
   recursion?: { key: string; depth: number; cut: boolean };
   stackFault?: string;
 }
@@ -248,6 +250,10 @@ function classifyCrash(evidence: CrashEvidence): Classification {
   if (rule.kind === 'library-abort' && facts.library) {
     const { frameIndex: _frameIndex, ...library } = facts.library;
     classification.library = library;
+  } else if (HELPER_RULES.includes(rule) && facts.helperLibrary) {
+    // Still the helper's assertion or fatal error, reported by the library about itself.
+    classification.library = facts.helperLibrary;
+    classification.flags.unshift('library-abort');
   }
   if (rule.kind === 'uncaught-exception' && evidence.exceptionType) classification.exceptionType = evidence.exceptionType;
   return classification;
@@ -259,6 +265,7 @@ export function crashFacts(evidence: CrashEvidence): CrashFacts {
   const signal = evidence.signal.number;
   const index = blameIndex(evidence, frames);
   const message = evidence.abortMessage?.trim() || undefined;
+  const helper = helperCallFor(signal, frames);
   return {
     evidence,
     signal,
@@ -268,7 +275,8 @@ export function crashFacts(evidence: CrashEvidence): CrashFacts {
     blameIndex: index,
     blame: frames[index],
     library: signal === SIG.ABRT ? libraryAbort(evidence, frames) : undefined,
-    helper: helperCallFor(signal, frames),
+    helper,
+    helperLibrary: helper ? ownLibraryHelper(evidence, frames, helper) : undefined,
     recursion: signal === SIG.SEGV ? deepRecursion(evidence, frames) : undefined,
     stackFault: signal === SIG.SEGV ? stackFault(evidence) : undefined,
   };
@@ -319,6 +327,22 @@ function libraryAbort(evidence: CrashEvidence, frames: readonly Frame[]): (Libra
   const entered = frames.slice(index + 1).find((f) => isExecutableFrame(evidence, f));
   const library: LibraryAbort & { frameIndex: number } = { module: frame.module, frameIndex: index };
   if (frame.function) library.function = frame.function;
+  if (entered) library.enteredFrom = blameOf(entered);
+  return library;
+}
+
+/**
+ * A helper whose caller is a shared library's own code, in the helper's module: the library checked
+ * itself (libcrypto's CRYPTO_secure_malloc_init given a size that is no power of 2) and ended the
+ * process, so it is a library abort, entered from the program's last frame below.
+ */
+function ownLibraryHelper(evidence: CrashEvidence, frames: readonly Frame[], call: HelperCall): LibraryAbort | undefined {
+  const caller = frames[call.callerIndex];
+  const top = frames[call.frameIndex];
+  if (!caller.module || caller.module !== top.module || roleOf(evidence, caller) !== 'library' || isExecutableFrame(evidence, caller)) return undefined;
+  const library: LibraryAbort = { module: caller.module };
+  if (caller.function) library.function = caller.function;
+  const entered = frames.slice(call.callerIndex + 1).find((f) => isExecutableFrame(evidence, f));
   if (entered) library.enteredFrom = blameOf(entered);
   return library;
 }
