@@ -204,6 +204,33 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     assert.ok(!logger.lines.some((l) => l.startsWith('error')), logger.lines.filter((l) => l.startsWith('error')).join('\n'));
   });
 
+  test('an API killed after storing the core but before keeping the answer: finishing again counts the upload once', async () => {
+    const data = readFileSync(crash('library-abort').core);
+    const id = createHash('sha256').update(data).digest('hex').slice(0, 32);
+    const session = await open(data.length);
+    assert.equal((await patch(session.id, 0, data.subarray(0, data.length - 1))).status, 204);
+    const parts = new Map<string, Buffer>();
+    for (const key of await keysUnder(`uploads/${session.id}/parts/`)) parts.set(key, (await storage.getBuffer(key))!);
+    const done = await patch(session.id, data.length - 1, data.subarray(data.length - 1));
+    assert.equal(done.status, 202, done.text);
+    assert.equal(json<{ duplicate: boolean }>(done).duplicate, false);
+    const last = (await keysUnder(`uploads/${session.id}/parts/`)).length;
+    assert.equal(last, 0, 'the parts are dropped once the answer is kept');
+    // What a kill between the core's meta.json and the session's answer leaves: every part, no answer.
+    const record = JSON.parse((await storage.getBuffer(`uploads/${session.id}/session.json`))!.toString()) as { done?: unknown };
+    delete record.done;
+    await storage.put(`uploads/${session.id}/session.json`, JSON.stringify(record));
+    parts.set(`uploads/${session.id}/parts/${String(data.length - 1).padStart(16, '0')}-${'1'.padStart(16, '0')}`, data.subarray(data.length - 1));
+    for (const [key, bytes] of parts) await storage.put(key, bytes);
+    assert.equal(await offsetOf(session.id), data.length);
+    const again = await patch(session.id, data.length, Buffer.alloc(0));
+    assert.equal(again.status, 202, again.text);
+    const answer = json<{ id: string; duplicate: boolean }>(again);
+    assert.equal(answer.id, id);
+    assert.equal(answer.duplicate, false, 'still the upload that stored it first');
+    assert.equal(json<{ uploads: number }>(await http(`${url}/v1/cores/${id}`)).uploads, 1, 'counted once');
+  });
+
   test('limits hold: too long declared or sent, not a core (refused at the end, session gone), a stall (408, parts kept)', async () => {
     const big = await http(`${url}/v1/uploads`, { method: 'POST', headers: { 'upload-length': String(65 * 1024 * 1024) } });
     assert.equal(big.status, 413, big.text);
