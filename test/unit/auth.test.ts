@@ -169,7 +169,7 @@ describe('report redaction', () => {
     analysis: { tool: 'eu-stack', durationMs: 1, warnings: [] },
   };
 
-  test('the command line and an exception’s what() text go; the type, frames and glibc messages stay', () => {
+  test('the command line, an exception’s what() text and a helper’s run-time message go; the type, frames and glibc messages stay', () => {
     const { report: r, removed } = redactReport(report);
     assert.deepEqual(removed, ['core.cmdline', 'classification.message']);
     assert.ok(!JSON.stringify(r).includes('hunter2'));
@@ -180,6 +180,24 @@ describe('report redaction', () => {
     const assertion = redactReport({ ...report, core: { ...report.core, cmdline: undefined }, classification: { ...report.classification, kind: 'assertion', message: "app: a.c:3: f: Assertion `x' failed." } });
     assert.deepEqual(assertion.removed, []);
     assert.equal(assertion.report.classification.message, "app: a.c:3: f: Assertion `x' failed.");
+    // A library helper's message is the program's run-time text (g_assert_cmpstr prints the values compared).
+    const helperMessage = 'ERROR:db.c:12:open_db: assertion failed (password == "hunter2"): ("s3cr3t" == "hunter2")';
+    const helper = redactReport({
+      ...report,
+      core: { ...report.core, cmdline: undefined },
+      classification: {
+        ...report.classification,
+        kind: 'assertion',
+        message: helperMessage,
+        messageSource: 'program',
+        summary: `Assertion failed in open_db (glib's g_assert()): (password == "hunter2"): ("s3cr3t" == "hunter2")`,
+      },
+    });
+    assert.deepEqual(helper.removed, ['classification.message']);
+    assert.equal(helper.report.classification.summary, "Assertion failed in open_db (glib's g_assert())");
+    assert.ok(!JSON.stringify(helper.report).includes('s3cr3t'));
+    const glibcTagged = redactReport({ ...report, core: { ...report.core, cmdline: undefined }, classification: { ...report.classification, kind: 'assertion', message: 'free(): double free detected in tcache 2', messageSource: 'glibc' } });
+    assert.deepEqual(glibcTagged.removed, [], "glibc's own text stays");
     assert.equal(looksLikeReport(report), true);
     assert.equal(looksLikeReport({ id: 'x', status: 'queued' }), false);
   });

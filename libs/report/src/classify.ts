@@ -63,6 +63,8 @@ export interface ClassificationRule {
   test(f: CrashFacts): boolean;
   summary(f: CrashFacts): string;
   message?(f: CrashFacts): string | undefined;
+  /** The message is text the program composed at run time (Classification.messageSource 'program'), not glibc's. */
+  runTimeMessage?: true;
 }
 
 const isAbort = (f: CrashFacts) => f.signal === SIG.ABRT;
@@ -128,6 +130,7 @@ export const RULES: readonly ClassificationRule[] = [
       return `Uncaught C++ exception ${type}${text} thrown from ${place(f)}`;
     },
     message: (f) => f.evidence.exceptionMessage,
+    runTimeMessage: true,
   },
   {
     kind: 'library-abort',
@@ -246,7 +249,10 @@ function classifyCrash(evidence: CrashEvidence): Classification {
   const flags = FLAG_RULES.map((flag) => flag(facts, rule.kind)).filter((x): x is string => x !== undefined);
   const classification: Classification = { kind: rule.kind, summary: rule.summary(facts), flags, blame: blameOf(facts.blame) };
   const message = rule.message?.(facts);
-  if (message) classification.message = message;
+  if (message) {
+    classification.message = message;
+    classification.messageSource = rule.runTimeMessage ? 'program' : 'glibc';
+  }
   if (rule.kind === 'library-abort' && facts.library) {
     const { frameIndex: _frameIndex, ...library } = facts.library;
     classification.library = library;

@@ -26,6 +26,7 @@ export const HELPER_RULES: readonly ClassificationRule[] = [
       return `Assertion failed in ${place(f)} (${through(f.helper as HelperCall)})${t ? `: ${t}` : ''}`;
     },
     message: (f) => f.evidence.helperMessage,
+    runTimeMessage: true,
   },
   {
     kind: 'abort',
@@ -36,5 +37,6 @@ export const HELPER_RULES: readonly ClassificationRule[] = [
       return `Fatal error reported by ${place(f)} through ${through(f.helper as HelperCall)}${t ? `: ${t}` : ''}`;
     },
     message: (f) => f.evidence.helperMessage,
+    runTimeMessage: true,
   },
 ];

@@ -85,8 +85,14 @@ export interface Classification {
   kind: CrashKind;
   /** One sentence an engineer on call reads first. */
   summary: string;
-  /** glibc's __abort_msg (assertion text, heap check) or the uncaught exception's text. */
+  /** glibc's __abort_msg (assertion text, heap check), the uncaught exception's text, or a library helper's message (g_error, LOG(FATAL)). */
   message?: string;
+  /**
+   * Who composed `message`: `glibc` from what the binaries hold (an assertion's expression, file and
+   * line; a heap-check text), or `program` at run time (an exception's what(), a log or check helper's
+   * formatted text), which can carry the process's data and is shown to admins only.
+   */
+  messageSource?: 'glibc' | 'program';
   /** Things people miss by hand: "library-abort", "truncated-core", "no-debuginfo:libfoo.so", ... */
   flags: string[];
   blame: Blame;

@@ -4,12 +4,13 @@
  * two fields can carry the process's run-time data and are removed here:
  *   - core.cmdline: the process's command line (NT_PRPSINFO pr_psargs or abrt's cmdline file), where
  *     passwords and tokens given as arguments end up;
- *   - the what() text of an uncaught C++ exception (classification.message and its copy in the summary),
- *     a string read from the heap that the program composed at run time.
- * The exception's type, the assertion text (the source expression, file and line, compiled into the
+ *   - a message the program composed at run time (classification.messageSource 'program', and its copy
+ *     in the summary): an uncaught C++ exception's what(), a library helper's text (g_error, g_assert_cmpstr
+ *     with its values, glog's LOG(FATAL) << path), read from the process's memory.
+ * The exception's type, glibc's assertion text (the source expression, file and line, compiled into the
  * binary) and glibc's heap/fortify/stack-protector messages stay: they come from the binaries.
  */
-import type { Report } from '@triage/report';
+import { helperMessageText, type Report } from '@triage/report';
 
 export const REDACTED_FLAG_PREFIX = 'redacted:';
 
@@ -27,10 +28,15 @@ export function redactReport(report: Report): Redaction {
     removed.push('core.cmdline');
   }
   const classification = { ...report.classification, flags: [...report.classification.flags] };
-  if (classification.kind === 'uncaught-exception' && classification.message !== undefined) {
+  // Reports stored before messageSource existed: only an exception's text was the program's.
+  const runTime = classification.messageSource ? classification.messageSource === 'program' : classification.kind === 'uncaught-exception';
+  if (runTime && classification.message !== undefined) {
     const message = classification.message;
     delete classification.message;
-    classification.summary = classification.summary.replace(` ("${message}")`, '').replace(message, '[redacted]');
+    classification.summary = classification.summary
+      .replace(` ("${message}")`, '')
+      .replace(`: ${helperMessageText(message)}`, '')
+      .replace(message, '[redacted]');
     removed.push('classification.message');
   }
   for (const field of removed) {
