@@ -9,7 +9,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -287,6 +287,27 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
       assert.ok(Number(resumed[1]) > 2 * PART && Number(resumed[1]) < 2 * PART + PART / 2 + 2048, resumed[0]);
       assert.equal(json<{ id: string }>({ status: 0, headers: new Headers(), text: res.stdout }).id, id);
       assert.equal(json<{ uploads: number }>(await http(`${url}/v1/cores/${id}`)).uploads, uploadsBefore + 1, 'counted once');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('triage upload of a dump dir with --resumable: its tarball is spooled once, and a break resumes it too', async () => {
+    const data = readFileSync(crash('thread-crash').core);
+    const id = createHash('sha256').update(data).digest('hex').slice(0, 32);
+    const dir = join(work, 'dump-dir');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'coredump'), data);
+    writeFileSync(join(dir, 'executable'), '/usr/libexec/thread-crash');
+    const uploadsBefore = json<{ uploads?: number }>(await http(`${url}/v1/cores/${id}`)).uploads ?? 0;
+    const proxy = await breakingProxy(new URL(url).port, PART + PART / 2);
+    try {
+      const res = await runAsync(process.execPath, [cliPath, 'upload', dir, '--resumable', '--json', '--server', proxy.url, '--retries', '2'], { XDG_CONFIG_HOME: join(work, 'no-config'), TRIAGE_TOKEN: '' });
+      assert.equal(res.status, 0, res.stderr);
+      assert.equal(proxy.cuts(), 1);
+      assert.match(res.stderr, /^triage: resuming the upload at 0\.\d MiB of 0\.\d MiB \(the service has \d+ bytes stored\)$/m);
+      assert.equal((JSON.parse(res.stdout) as { id: string }).id, id);
+      assert.equal(json<{ uploads: number }>(await http(`${url}/v1/cores/${id}`)).uploads, uploadsBefore + 1);
     } finally {
       await proxy.close();
     }

@@ -1,4 +1,6 @@
-import { createReadStream, readdirSync, statSync, type Stats } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, type Stats } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { pipeline } from 'node:stream/promises';
 import { coreFromStdin, metadataQuery, METADATA_FLAGS, type MetadataFlags } from '../upload-input';
 import { basename, join, resolve } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
@@ -219,8 +221,27 @@ export function serverExitCode(err: unknown): number {
 }
 
 /** Sends a core file or an abrt dump dir; resolves with the service's answer once it is stored and queued. */
-export function uploadInput(input: string, server: ServerOptions, policy: RetryPolicy, metadata?: MetadataFlags, resumable?: boolean): Promise<Accepted> {
-  return send(sourceFor(input), server, policy, metadataQuery(metadata), resumable);
+export async function uploadInput(input: string, server: ServerOptions, policy: RetryPolicy, metadata?: MetadataFlags, resumable?: boolean): Promise<Accepted> {
+  const source = sourceFor(input);
+  if (!source.openAt && (resumable ?? source.total >= RESUMABLE_MIN_BYTES)) {
+    return withSpooled(source, (spooled) => send(spooled, server, policy, metadataQuery(metadata), true));
+  }
+  return send(source, server, policy, metadataQuery(metadata), resumable);
+}
+
+/**
+ * A big dump dir goes by a resumable upload too: its tarball, made on the fly, cannot be restarted at an
+ * offset, so it is written once to a private temporary file and sent from there like a file.
+ */
+async function withSpooled<T>(source: UploadSource, use: (file: UploadSource) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'triage-upload-'));
+  try {
+    const path = join(dir, 'upload');
+    await pipeline(source.open(() => undefined).stream, createWriteStream(path, { mode: 0o600 }));
+    return await use({ ...fileSource(path, statSync(path)), filename: source.filename });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function retryPolicy(retries: string, quiet: boolean): RetryPolicy | undefined {
@@ -244,7 +265,7 @@ export const registerUpload: RegisterCommand = (program: Command) => {
     .option('--json', 'with --wait: print the report JSON; without: the server answer as JSON')
     .option('--wait-timeout <seconds>', 'how long --wait waits for the report', '600')
     .option('--retries <n>', 'retries on network errors and 502/503/504, with back-off', String(DEFAULT_RETRY.retries))
-    .option('--resumable', `send a file by a resumable upload, continued from the service's offset when the connection breaks (default for files of ${RESUMABLE_MIN_BYTES / 1024 / 1024} MiB and more)`)
+    .option('--resumable', `send by a resumable upload, continued from the service's offset when the connection breaks (default from ${RESUMABLE_MIN_BYTES / 1024 / 1024} MiB; a dump dir's tarball is written to a temporary file first)`)
     .option('--no-resumable', 'send it in one request, from the first byte again on a retry');
   for (const [flag, help] of METADATA_FLAGS) upload.option(flag, help);
   upload.action(async (input: string, flags: UploadFlags) => {
