@@ -8,8 +8,8 @@
  * Then a stream of uploads (curl-like single requests and the CLI's resumable uploads, a dump dir that
  * baits the worker into reading a host file) with the API (its own process) and the worker killed -9 at
  * seeded random points, and the fs store on a small tmpfs (bubblewrap, no root) filled up and freed.
- * After each: every 202 ends as a report or `failed` with a reason, counts are exact (a single request
- * the API died answering may count once more), nothing outside the layout remains once the janitor has
+ * After each: every 202 ends as a report or `failed` with a reason, counts are exact (only a single request
+ * without an Idempotency-Key that the API died answering may count once more), nothing outside the layout remains once the janitor has
  * swept, and no secret of the worker's environment is in anything a read token can see. The seed is
  * printed; TRIAGE_FAULT_SEED=<seed> repeats a run.
  */
@@ -227,20 +227,27 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
   });
 });
 
-/** What a client saw of one core's uploads: 202s, and attempts that got no answer at all (they may have been counted). */
+/**
+ * What clients saw of one core's uploads: 202s, and attempts without an Idempotency-Key that got no answer
+ * (the API may have counted them and died before answering; with a key, or resumable, a retry is the same
+ * upload and counts once).
+ */
 interface Tally {
   accepted: number;
-  unanswered: number;
+  loose: number;
 }
 
 const coreIdOf = (data: Buffer): string => createHash('sha256').update(data).digest('hex').slice(0, 32);
 
-/** A client of POST /v1/cores as curl in a retry loop is: no answer or 502/503 is tried again, anything else is final. */
-async function singleUpload(url: () => string, body: Buffer, tally: Tally, deadlineMs = 90_000): Promise<{ status: number; id?: string }> {
+/**
+ * A client of POST /v1/cores as curl in a retry loop is: no answer or 502/503 is tried again, anything else
+ * is final. With `key`, every attempt carries the same Idempotency-Key.
+ */
+async function singleUpload(url: () => string, body: Buffer, tally: Tally, key?: string, deadlineMs = 90_000): Promise<{ status: number; id?: string }> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     try {
-      const res = await fetch(`${url()}/v1/cores`, { method: 'POST', body, signal: AbortSignal.timeout(30_000) });
+      const res = await fetch(`${url()}/v1/cores`, { method: 'POST', body, headers: key ? { 'idempotency-key': key } : {}, signal: AbortSignal.timeout(30_000) });
       const text = await res.text();
       if (res.status === 202) {
         tally.accepted++;
@@ -249,7 +256,7 @@ async function singleUpload(url: () => string, body: Buffer, tally: Tally, deadl
       if (res.status !== 503 && res.status !== 502) return { status: res.status };
       assert.ok(Number(res.headers.get('retry-after')) > 0 || res.status === 502, `503 without Retry-After: ${text}`);
     } catch {
-      tally.unanswered++;
+      if (!key) tally.loose++;
     }
     if (Date.now() > deadline) return { status: 0 };
     await sleep(300);
@@ -258,8 +265,8 @@ async function singleUpload(url: () => string, body: Buffer, tally: Tally, deadl
 
 /**
  * The checks after every fault: each 202 ends as a report or `failed` with a reason; each core counted
- * once per 202, plus at most once per attempt that got no answer (the API may have been killed between
- * counting and answering; resumable uploads are exact); after the janitor's sweep (run as if a day had
+ * once per 202, plus at most once per unanswered attempt without an Idempotency-Key (see Tally); after
+ * the janitor's sweep (run as if a day had
  * passed) no key outside the layout; no byte of the worker's secret in anything a read token can see.
  */
 async function settleAndCheck(opts: {
@@ -267,7 +274,6 @@ async function settleAndCheck(opts: {
   storage: StoragePort;
   config: TriageConfig;
   tallies: Map<string, Tally>;
-  exact: Set<string>;
   secret: string;
   deadlineMs?: number;
   /** Runs once every core is settled, before the janitor's sweep. */
@@ -293,8 +299,7 @@ async function settleAndCheck(opts: {
     if (status.status === 'failed') assert.ok(status.reason && status.reason.length > 0, `core ${id} failed without a reason`);
     else assert.equal((await fetch(`${opts.url()}/v1/reports/${id}`)).status, 200, `core ${id} is done and has its report`);
     const tally = opts.tallies.get(id)!;
-    const extra = opts.exact.has(id) ? 0 : tally.unanswered;
-    assert.ok(status.uploads >= tally.accepted && status.uploads <= tally.accepted + extra, `core ${id}: counted ${status.uploads} times for ${tally.accepted} answers of 202 and ${tally.unanswered} unanswered attempts`);
+    assert.ok(status.uploads >= tally.accepted && status.uploads <= tally.accepted + tally.loose, `core ${id}: counted ${status.uploads} times for ${tally.accepted} answers of 202 and ${tally.loose} unanswered attempts without a key`);
   }
   opts.settled?.();
   Logger.overrideLogger(false);
@@ -362,14 +367,14 @@ describe('faults under a stream of uploads: kill -9 at random points, a disk tha
     await api.start();
     let worker = startWorker(workerEnv);
     const tallies = new Map<string, Tally>();
-    const exact = new Set<string>();
-    const tallyOf = (id: string): Tally => tallies.get(id) ?? (tallies.set(id, { accepted: 0, unanswered: 0 }).get(id) as Tally);
+    const tallyOf = (id: string): Tally => tallies.get(id) ?? (tallies.set(id, { accepted: 0, loose: 0 }).get(id) as Tally);
     const failures: string[] = [];
     const kills = { api: 0, worker: 0 };
     try {
       // The stream: 14 uploads two at a time, each a seeded choice of core and client (curl-like single
       // request, or the CLI's resumable upload); the bait dump dir goes by the CLI (a tarball, one request).
-      const plan = Array.from({ length: 14 }, () => ({ core: rng.pick(cores), resumable: rng.next() < 0.5 }));
+      // Half the single requests carry an Idempotency-Key (as the CLI's do), half do not (as curl in the systemd hook).
+      const plan = Array.from({ length: 14 }, () => ({ core: rng.pick(cores), resumable: rng.next() < 0.5, key: rng.next() < 0.5 ? randomBytes(8).toString('hex') : undefined }));
       // Four kills, in a seeded order, at seeded moments while the stream runs.
       const chaosPlan = [...(['api', 'worker', 'api', 'worker'] as const)].sort(() => rng.next() - 0.5).map((what) => ({ what, after: rng.int(600, 2000), down: rng.int(100, 600) }));
       let streaming = true;
@@ -395,7 +400,7 @@ describe('faults under a stream of uploads: kill -9 at random points, a disk tha
         // A dump dir is a tarball made on the fly: the CLI sends it in one request.
         const resumable = item.resumable && item.core.name !== 'leak-bait';
         if (item.core.name !== 'leak-bait' && !resumable) {
-          const res = await singleUpload(() => api.url, item.core.data, tally);
+          const res = await singleUpload(() => api.url, item.core.data, tally, item.key);
           if (res.status !== 202) failures.push(`${item.core.name}: single upload ended with ${res.status}`);
           return;
         }
@@ -403,15 +408,11 @@ describe('faults under a stream of uploads: kill -9 at random points, a disk tha
         const res = await runAsync(process.execPath, args, { XDG_CONFIG_HOME: join(work, 'no-config'), TRIAGE_TOKEN: '' });
         if (res.status !== 0) {
           failures.push(`${item.core.name}: triage upload exited ${res.status}: ${res.stderr.slice(-500)}`);
-          tally.unanswered++;
           return;
         }
         assert.equal((JSON.parse(res.stdout) as { id: string }).id, id);
+        // The CLI's single requests carry an Idempotency-Key and its resumable uploads finish once: exact.
         tally.accepted++;
-        // A resumable upload finished twice counts once: exact even across a kill of the API.
-        if (resumable) exact.add(id);
-        // The CLI retries a single request itself: an attempt it sent again may have been counted.
-        else tally.unanswered += (res.stderr.match(/retry \d+ of/g) ?? []).length;
       };
       const queue = [...plan];
       await Promise.all(
@@ -421,12 +422,10 @@ describe('faults under a stream of uploads: kill -9 at random points, a disk tha
       );
       streaming = false;
       await chaos;
-      t.diagnostic(`kills: api ${kills.api}, worker ${kills.worker}; uploads ${plan.map((p) => `${p.core.name}${p.resumable ? '/r' : ''}`).join(' ')}`);
+      t.diagnostic(`kills: api ${kills.api}, worker ${kills.worker}; uploads ${plan.map((p) => `${p.core.name}${p.resumable ? '/r' : p.key ? '/k' : ''}`).join(' ')}`);
       assert.deepEqual(failures, [], 'every client got its 202 in the end');
       assert.ok(kills.api + kills.worker >= 1, 'something was killed while the stream ran');
-      // Sessions mixed with unanswered single requests of the same core cannot be told apart: exact only when every upload of it was resumable.
-      for (const [id, tally] of tallies) if (tally.unanswered > 0) exact.delete(id);
-      await settleAndCheck({ url: () => api.url, storage, config, tallies, exact, secret });
+      await settleAndCheck({ url: () => api.url, storage, config, tallies, secret });
       await worker.stop();
       assert.deepEqual(readdirSync(env.TMPDIR).filter((n) => /^triage-(job|buildid|memory|intake)-/.test(n)), [], 'no scratch dir of a killed worker is left');
     } catch (err) {
@@ -461,7 +460,7 @@ describe('faults under a stream of uploads: kill -9 at random points, a disk tha
     const api = await startApi(config);
     let worker: ReturnType<typeof startWorker> | undefined;
     const tallies = new Map<string, Tally>();
-    const tallyOf = (id: string): Tally => tallies.get(id) ?? (tallies.set(id, { accepted: 0, unanswered: 0 }).get(id) as Tally);
+    const tallyOf = (id: string): Tally => tallies.get(id) ?? (tallies.set(id, { accepted: 0, loose: 0 }).get(id) as Tally);
     const plain = cores.filter((c) => c.name !== 'leak-bait');
     try {
       // Queued before the disk fills; the worker starts once it is full, so its first writes (status, report) fail.
@@ -493,8 +492,6 @@ describe('faults under a stream of uploads: kill -9 at random points, a disk tha
         storage,
         config,
         tallies,
-        // Nothing was killed here: every count is exact.
-        exact: new Set(tallies.keys()),
         secret,
         settled: () => {
           assert.deepEqual(readdirSync(join(dataDir, '.tmp')), [], 'no half-written file is left by the writes the full disk refused');

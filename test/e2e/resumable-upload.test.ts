@@ -313,6 +313,24 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     }
   });
 
+  test('a single request sent again with its Idempotency-Key is the same upload: counted once, same answer', async () => {
+    const data = readFileSync(crash('assert').core);
+    const id = createHash('sha256').update(data).digest('hex').slice(0, 32);
+    const before = json<{ uploads?: number }>(await http(`${url}/v1/cores/${id}`)).uploads ?? 0;
+    const send = (key?: string) => http(`${url}/v1/cores`, { method: 'POST', body: data, headers: key ? { 'idempotency-key': key } : {} });
+    const first = await send('3f1c9a7e-retry-me');
+    assert.equal(first.status, 202, first.text);
+    const again = await send('3f1c9a7e-retry-me');
+    assert.equal(again.status, 202, again.text);
+    assert.equal(json<{ duplicate: boolean }>(again).duplicate, json<{ duplicate: boolean }>(first).duplicate, 'the same answer');
+    assert.equal(json<{ uploads: number }>(await http(`${url}/v1/cores/${id}`)).uploads, before + 1, 'counted once');
+    assert.equal((await send('another-key-42')).status, 202);
+    assert.equal((await send()).status, 202);
+    assert.equal(json<{ uploads: number }>(await http(`${url}/v1/cores/${id}`)).uploads, before + 3, 'other keys and none are other uploads');
+    const bad = await send('no spaces allowed');
+    assert.equal(bad.status, 400, bad.text);
+  });
+
   test('a client that abandons a single-request upload is logged as its abort (warn, bytes so far), not a storage failure', async () => {
     const data = readFileSync(crash('thread-crash').core);
     const before = logger.lines.length;

@@ -25,7 +25,10 @@ export interface UploadEvent {
   via: 'api' | 'abrt' | 'ureport';
   /** Bytes on the wire (compressed as sent). */
   bytes: number;
-  /** The resumable upload session it was sent by, so finishing that session again cannot count it twice. */
+  /**
+   * The client's name for the upload (a resumable upload's session id, or `key:` and a single request's
+   * Idempotency-Key), so that the same upload finished again is not counted twice.
+   */
   session?: string;
 }
 

@@ -31,7 +31,10 @@ export interface CoreUpload {
   declaredLength?: number;
   fields: UploadFields;
   via: UploadEvent['via'];
-  /** The resumable upload (/v1/uploads) these bytes were sent by: finishing it twice counts it once. */
+  /**
+   * The client's name for this upload: a resumable upload's session id, or a single request's
+   * Idempotency-Key. Finishing it twice (a retry after a lost answer) counts it once.
+   */
   session?: string;
 }
 
@@ -265,8 +268,9 @@ export class CoreUploadService {
 
   /**
    * Moves the upload to its content address (or drops it when the core is known) and records the upload.
-   * `firstWriter` is false for a duplicate; a resumable upload finished again (its API was killed before it
-   * could keep the answer) is the same upload: counted once, and first writer if it was the first time.
+   * `firstWriter` is false for a duplicate; an upload finished again (a resumable one whose API was killed
+   * before it kept the answer, a single request retried with its Idempotency-Key) is the same upload:
+   * counted once, and first writer if it was the first time.
    */
   private async commit(id: string, stored: StoredUpload, upload: CoreUpload): Promise<{ created: boolean; firstWriter: boolean }> {
     const event: UploadEvent = {

@@ -61,3 +61,19 @@ export function uploadFields(req: Request, defaultFilename?: string): UploadFiel
   if (timestamp) metadata.timestamp = timestamp;
   return { filename, metadata };
 }
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/**
+ * `Idempotency-Key` (the IETF httpapi draft's header) on a single-request upload: the same key again, for
+ * the same core, is the same upload (a retry whose first answer was lost) and is counted once. Prefixed
+ * so that it never meets a resumable upload's session id.
+ */
+export function idempotencyKey(req: Request): string | undefined {
+  const raw = req.get('idempotency-key');
+  if (raw === undefined) return undefined;
+  const key = raw.trim().replace(/^"(.*)"$/, '$1');
+  if (!IDEMPOTENCY_KEY.test(key)) throw badRequest('Idempotency-Key must be 8 to 128 letters, digits or ._:- (a UUID will do)');
+  return `key:${key}`;
+}
+

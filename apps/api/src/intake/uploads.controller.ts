@@ -6,7 +6,7 @@ import { baseUrl, coreLinks, type CoreLinks } from '../http/links';
 import { declaredLength, discardRest } from '../http/request-body';
 import { CONFIG } from '../infra/tokens';
 import { CoreUploadService } from './core-upload.service';
-import { uploadFields } from './upload-fields';
+import { idempotencyKey, uploadFields } from './upload-fields';
 import type { UploadEvent } from '../cores/core-record';
 import { Scope } from '../auth/scope.decorator';
 
@@ -47,6 +47,7 @@ export class UploadsController {
         declaredLength: declaredLength(req),
         fields: uploadFields(req, filename),
         via,
+        session: idempotencyKey(req),
       });
       const links = coreLinks(baseUrl(this.config, req), accepted.id);
       res.setHeader('Location', links.statusUrl);

@@ -1,4 +1,5 @@
 import { createReadStream, createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, type Stats } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { coreFromStdin, metadataQuery, METADATA_FLAGS, type MetadataFlags } from '../upload-input';
@@ -178,6 +179,8 @@ async function send(source: UploadSource, server: ServerOptions, policy: RetryPo
       {
         method: 'POST',
         url: `${server.server}/v1/cores?filename=${encodeURIComponent(source.filename)}${metadata}`,
+        // One key for every attempt: a retry of an upload the service stored but could not answer counts once.
+        headers: { 'Idempotency-Key': randomUUID() },
         body: () => {
           bar.restart();
           return source.open((n) => bar.add(n));
