@@ -140,10 +140,13 @@ export async function killNine(child: ChildProcess | undefined): Promise<void> {
  */
 export async function smallDisk(bytes: number, mountPoint: string): Promise<{ dir: string; fill(): number; free(): void; close(): Promise<void> } | undefined> {
   const holder = spawn('bwrap', ['--die-with-parent', '--dev-bind', '/', '/', '--size', String(bytes), '--tmpfs', mountPoint, '--', 'sleep', 'infinity'], { stdio: 'ignore' });
+  // No bwrap at all: the spawn fails with an 'error' event (and no exit).
+  let failed = false;
+  holder.on('error', () => (failed = true));
   let inner: string | undefined;
   for (let i = 0; i < 50 && !inner; i++) {
     await sleep(50);
-    if (holder.exitCode !== null) return undefined;
+    if (failed || holder.exitCode !== null) return undefined;
     inner = readFileSafe(`/proc/${holder.pid}/task/${holder.pid}/children`)?.trim().split(/\s+/)[0] || undefined;
   }
   const dir = `/proc/${inner}/root${mountPoint}`;
