@@ -98,6 +98,14 @@ test('the contrib/systemd hook by curl sends hostname, executable and crash time
   assert.ok(existsSync(join(dir, 'state', `${core.name}.sent`)), 'the hook remembers what it sent');
   const again = await runAsync('sh', [hook], { PATH: '/usr/bin:/bin', TRIAGE_SERVER: url, COREDUMP_DIR: dir, STATE_DIR: join(dir, 'state') });
   assert.equal(again.stdout, '', 'a core is sent once');
+  // A hook killed after the service stored the core but before it wrote its marker sends it again on the next run:
+  // the same Idempotency-Key (from the host and the file's name) makes that the same upload, counted once.
+  rmSync(join(dir, 'state', `${core.name}.sent`));
+  const rerun = await runAsync('sh', [hook], { PATH: '/usr/bin:/bin', TRIAGE_SERVER: url, COREDUMP_DIR: dir, STATE_DIR: join(dir, 'state') });
+  assert.equal(rerun.status, 0, rerun.stderr);
+  assert.equal((JSON.parse(rerun.stdout) as { id: string }).id, accepted.id);
+  const meta = await new CoreRecords(new FsStorage(dataDir)).readMeta(accepted.id);
+  assert.equal(meta?.uploads.length, 1, 'sent twice, counted once');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -114,6 +122,11 @@ test('the contrib/systemd hook through the triage CLI sends the same: --executab
   assert.ok(page, `the CLI prints the report page: ${run.stdout}`);
   assert.deepEqual(await recorded(page[1]), { crashedAt: core.crashedAt, hostname: 'cli-host', executable: '/usr/sbin/hook-daemon' });
   assert.ok(existsSync(join(dir, 'state', `${core.name}.sent`)));
+  // Run again after a crash of the hook between the upload and its marker: --idempotency-key counts it once.
+  rmSync(join(dir, 'state', `${core.name}.sent`));
+  const rerun = await runAsync('sh', [hook], { PATH: `${bin}:/usr/bin:/bin`, TRIAGE_SERVER: url, COREDUMP_DIR: dir, STATE_DIR: join(dir, 'state'), XDG_CONFIG_HOME: join(dir, 'config'), TRIAGE_TOKEN: '', TRIAGE_CONFIG: '' });
+  assert.equal(rerun.status, 0, rerun.stderr);
+  assert.equal((await new CoreRecords(new FsStorage(dataDir)).readMeta(page[1]))?.uploads.length, 1, 'sent twice, counted once');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -124,4 +137,10 @@ test('triage upload --crashed-at: unix seconds or ISO 8601; anything else is ref
   const bad = await runAsync(process.execPath, [cliPath, 'upload', crash('null-read', ['3']).core, '--crashed-at', 'last tuesday'], { TRIAGE_SERVER: 'http://127.0.0.1:9', TRIAGE_TOKEN: '', TRIAGE_CONFIG: '', XDG_CONFIG_HOME: join(dataDir, 'no-config') });
   assert.equal(bad.status, 64);
   assert.equal(bad.stderr, "triage: error: --crashed-at must be ISO 8601 (2024-05-01T12:30:00Z) or unix seconds, not 'last tuesday'\n");
+});
+
+test('triage upload --idempotency-key outside the service rule is refused before a byte is sent', async () => {
+  const bad = await runAsync(process.execPath, [cliPath, 'upload', crash('null-read', ['3']).core, '--idempotency-key', 'has spaces'], { TRIAGE_SERVER: 'http://127.0.0.1:9', TRIAGE_TOKEN: '', TRIAGE_CONFIG: '', XDG_CONFIG_HOME: join(dataDir, 'no-config') });
+  assert.equal(bad.status, 64);
+  assert.equal(bad.stderr, 'triage: error: --idempotency-key must be 8 to 128 letters, digits or ._:- (a UUID will do)\n');
 });

@@ -40,7 +40,11 @@ interface UploadFlags extends MetadataFlags {
   retries: string;
   /** --resumable / --no-resumable; undefined: resumable for files of RESUMABLE_MIN_BYTES and more. */
   resumable?: boolean;
+  idempotencyKey?: string;
 }
+
+/** The service's rule for Idempotency-Key, checked before a byte is sent. */
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /** The service's 202 answer. */
 export interface Accepted {
@@ -167,7 +171,7 @@ function progressBar(total: number): { add(n: number): void; set(n: number): voi
   };
 }
 
-async function send(source: UploadSource, server: ServerOptions, policy: RetryPolicy, metadata = '', resumable?: boolean): Promise<Accepted> {
+async function send(source: UploadSource, server: ServerOptions, policy: RetryPolicy, metadata = '', resumable?: boolean, key?: string): Promise<Accepted> {
   const bar = progressBar(source.total);
   try {
     const openAt = source.openAt;
@@ -180,7 +184,7 @@ async function send(source: UploadSource, server: ServerOptions, policy: RetryPo
         method: 'POST',
         url: `${server.server}/v1/cores?filename=${encodeURIComponent(source.filename)}${metadata}`,
         // One key for every attempt: a retry of an upload the service stored but could not answer counts once.
-        headers: { 'Idempotency-Key': randomUUID() },
+        headers: { 'Idempotency-Key': key ?? randomUUID() },
         body: () => {
           bar.restart();
           return source.open((n) => bar.add(n));
@@ -224,12 +228,14 @@ export function serverExitCode(err: unknown): number {
 }
 
 /** Sends a core file or an abrt dump dir; resolves with the service's answer once it is stored and queued. */
-export async function uploadInput(input: string, server: ServerOptions, policy: RetryPolicy, metadata?: MetadataFlags, resumable?: boolean): Promise<Accepted> {
+export async function uploadInput(input: string, server: ServerOptions, policy: RetryPolicy, metadata?: MetadataFlags, resumable?: boolean, key?: string): Promise<Accepted> {
   const source = sourceFor(input);
-  if (!source.openAt && (resumable ?? source.total >= RESUMABLE_MIN_BYTES)) {
+  // A caller's own key names the upload across runs; only a one-request upload carries it.
+  const oneRequest = resumable ?? (key ? false : undefined);
+  if (!source.openAt && (oneRequest ?? source.total >= RESUMABLE_MIN_BYTES)) {
     return withSpooled(source, (spooled) => send(spooled, server, policy, metadataQuery(metadata), true));
   }
-  return send(source, server, policy, metadataQuery(metadata), resumable);
+  return send(source, server, policy, metadataQuery(metadata), oneRequest, key);
 }
 
 /**
@@ -269,7 +275,8 @@ export const registerUpload: RegisterCommand = (program: Command) => {
     .option('--wait-timeout <seconds>', 'how long --wait waits for the report', '600')
     .option('--retries <n>', 'retries on network errors and 502/503/504, with back-off', String(DEFAULT_RETRY.retries))
     .option('--resumable', `send by a resumable upload, continued from the service's offset when the connection breaks (default from ${RESUMABLE_MIN_BYTES / 1024 / 1024} MiB; a dump dir's tarball is written to a temporary file first)`)
-    .option('--no-resumable', 'send it in one request, from the first byte again on a retry');
+    .option('--no-resumable', 'send it in one request, from the first byte again on a retry')
+    .option('--idempotency-key <key>', 'the same key on every run for the same core (8-128 of A-Za-z0-9._:-): sent again after the service stored it, it is counted once; sends in one request unless --resumable');
   for (const [flag, help] of METADATA_FLAGS) upload.option(flag, help);
   upload.action(async (input: string, flags: UploadFlags) => {
       const policy = retryPolicy(flags.retries, false);
@@ -283,8 +290,12 @@ export const registerUpload: RegisterCommand = (program: Command) => {
       try {
         // A flag that is refused is refused before stdin is read or a byte is sent.
         metadataQuery(flags);
+        const key = flags.idempotencyKey;
+        if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new OptionError('--idempotency-key must be 8 to 128 letters, digits or ._:- (a UUID will do)');
         const accepted =
-          input === '-' ? await coreFromStdin((path) => uploadInput(path, server, policy, flags, flags.resumable)) : await uploadInput(input, server, policy, flags, flags.resumable);
+          input === '-'
+            ? await coreFromStdin((path) => uploadInput(path, server, policy, flags, flags.resumable, key))
+            : await uploadInput(input, server, policy, flags, flags.resumable, key);
         if (!flags.wait) {
           process.stdout.write(flags.json ? `${JSON.stringify(accepted, null, 2)}\n` : `${accepted.pageUrl}\n`);
           process.exitCode = ExitCode.ok;
