@@ -14,6 +14,7 @@ import { buildIdsWithOwnDwarf } from './own-dwarf';
 import { findLibcFile } from './runtime-files';
 import { attributeFromMappings, truncationWarnings } from './truncation';
 import { faultingInstructionEvidence, signalFrameEvidence, snapshotEvidence } from './signal-evidence';
+import { crossUncrossedTrampoline } from './uncrossed-trampoline';
 import type { AnalyzeOptions } from './types';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -64,6 +65,7 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
     symbols = { tool: 'eu-stack', threads: [], debuginfo: new Map(), warnings: [err.message] };
   }
   attributeFromMappings(core, symbols.threads);
+  await continuePastTrampoline(core, symbols, debuginfoDirs, options);
   symbols.warnings.unshift(...truncationWarnings(core), ...fetchWarnings, ...early);
   const stackSource = description ? await crashStackFromBacktrace(core, symbols, description.backtrace, debuginfoDirs, options) : 'core';
   const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo));
@@ -78,6 +80,22 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
     modules,
     analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: symbols.warnings, stackSource },
   });
+}
+
+/** The crashing thread continued past a runtime's signal trampoline the unwinder stopped at (Go's crash). */
+async function continuePastTrampoline(core: CoreDump, symbols: SymbolizeResult, debuginfoDirs: string[], options: AnalyzeOptions): Promise<void> {
+  const tid = core.crashingThread?.tid ?? symbols.threads[0]?.tid ?? 0;
+  const thread = symbols.threads.find((t) => t.tid === tid);
+  if (!thread) return;
+  const crossed = await crossUncrossedTrampoline(core, thread.frames, {
+    debuginfoDirs,
+    trustMappedPaths: options.trustMappedPaths ?? false,
+    sandbox: options.sandbox ?? true,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  });
+  if (!crossed) return;
+  thread.frames = crossed.frames;
+  symbols.warnings.push(...crossed.warnings);
 }
 
 /**

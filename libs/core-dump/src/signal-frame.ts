@@ -48,10 +48,12 @@ export interface KernelSignalFrame {
 
 /**
  * Scans the stack upward from `sp` (the thread's, or for a nested frame the sp the inner frame saved) for the slot holding `trampolinePc` (when known) that starts a well-formed
- * ucontext whose saved rip is `interruptedPc` (both from the unwinder's signal frame). x86_64 only.
+ * ucontext whose saved rip is `interruptedPc` (both from the unwinder's signal frame; either may be unknown, not both). x86_64 only.
  */
-export async function findSignalFrame(core: CoreDump, sp: bigint, trampolinePc: bigint | undefined, interruptedPc: bigint): Promise<KernelSignalFrame | undefined> {
+export async function findSignalFrame(core: CoreDump, sp: bigint, trampolinePc: bigint | undefined, interruptedPc: bigint | undefined): Promise<KernelSignalFrame | undefined> {
   if (core.machine !== 'x86_64' || !core.littleEndian) return undefined;
+  // Without the interrupted pc (an unwinder that stopped at the trampoline) the trampoline's address must say where the frame is.
+  if (trampolinePc === undefined && interruptedPc === undefined) return undefined;
   const layout = new Layout(true, true);
   const start = sp & ~7n;
   for (let off = 0; off < SIGNAL_FRAME_SCAN_BYTES; off += CHUNK) {
@@ -63,9 +65,9 @@ export async function findSignalFrame(core: CoreDump, sp: bigint, trampolinePc: 
       if (trampolinePc !== undefined && chunk.readBigUInt64LE(i) !== trampolinePc) continue;
       // Cheap checks first (uc_flags, uc_link, saved rip): most slots fail here.
       if ((chunk.readBigUInt64LE(i + 8) & ~UC_FLAGS_MASK) !== 0n || chunk.readBigUInt64LE(i + 16) !== 0n) continue;
-      if (chunk.readBigUInt64LE(i + Number(UCONTEXT) + GREGS + 8 * RIP) !== interruptedPc) continue;
+      if (interruptedPc !== undefined && chunk.readBigUInt64LE(i + Number(UCONTEXT) + GREGS + 8 * RIP) !== interruptedPc) continue;
       const frame = decodeFrame(layout, chunk.subarray(i, i + FRAME_BYTES), start + BigInt(off + i));
-      if (frame && frame.registers.rip === interruptedPc) return frame;
+      if (frame && (interruptedPc === undefined || frame.registers.rip === interruptedPc)) return frame;
     }
   }
   return undefined;

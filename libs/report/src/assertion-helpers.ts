@@ -132,7 +132,10 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
     library: 'Go runtime',
     call: 'throw() / fatal() (GOTRACEBACK=crash)',
     kind: 'fatal-error',
-    frames: /^runtime\.(throw|fatal|fatalthrow|fatalpanic|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m)(\.func\d+)?$/,
+    // Go's crash() raises SIGABRT on its own signal handler first (sigtramp, sigtrampgo, sigfwdgo), which
+    // forwards it to the default action: those frames end the process too. `.abi0` names the assembly
+    // functions' ABI wrapper symbols (runtime.raise.abi0). gopanic is the panic() builtin: its caller panicked.
+    frames: /^runtime\.(throw|fatal|fatalthrow|fatalpanic|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m|dopanic_m|gopanic|sigfwdgo|sigtrampgo|sigtramp|cgoSigtramp|sigreturn|sigreturn__sigaction|sighandler)(\.func\d+)?(\.abi0)?$/,
     message: { from: 'stderr-only' },
   },
   {

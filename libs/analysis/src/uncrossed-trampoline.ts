@@ -1,0 +1,72 @@
+/**
+ * A runtime's own signal trampoline that no unwinder crosses. Go's crash (GOTRACEBACK=crash) raises
+ * SIGABRT into its own handler (runtime.sigtramp), which re-raises it with the default action: the core
+ * is written inside the handler. Go's restorer (runtime.sigreturn) carries no CFI marking it a signal
+ * frame, so eu-stack and gdb both stop there and the program's own frames (the panic, the fault) are
+ * lost. The kernel's rt_sigframe under the trampoline still holds the interrupted registers; Go keeps
+ * frame pointers on amd64, so the stack beyond is the rbp chain from there, symbolized by build-id
+ * like a core_backtrace's frames.
+ */
+import { symbolizeBacktrace, type BacktraceFrame } from '@triage/core-backtrace';
+import { findSignalFrame, type CoreDump } from '@triage/core-dump';
+import type { Frame } from '@triage/report';
+
+/** Trampolines (canonical names) the unwinders stop at: Go's handler entry points, `.abi0` their assembly ABI wrappers. */
+const UNCROSSED_TRAMPOLINES = /^runtime\.(sigtramp|cgoSigtramp)(\.abi0)?$/;
+/** A frame chain longer than this is a loop or garbage, not a stack. */
+const MAX_FRAMES = 256;
+
+export interface CrossingOptions {
+  debuginfoDirs: string[];
+  trustMappedPaths: boolean;
+  sandbox: boolean;
+  timeoutMs: number;
+}
+
+/**
+ * The crashing thread's frames continued past an uncrossed trampoline that ends them, or undefined
+ * when the stack does not end at one or its kernel frame is not found.
+ */
+export async function crossUncrossedTrampoline(core: CoreDump, frames: readonly Frame[], options: CrossingOptions): Promise<{ frames: Frame[]; warnings: string[] } | undefined> {
+  const at = frames.findIndex((f) => f.function !== undefined && UNCROSSED_TRAMPOLINES.test(f.function));
+  // The unwinder's last frame is the restorer's address (the return address the kernel pushed): the slot that starts the rt_sigframe.
+  if (at < 0 || at + 2 !== frames.length) return undefined;
+  const sp = core.crashingThread?.sp;
+  if (sp === undefined) return undefined;
+  const restorer = BigInt(frames[at + 1].pc);
+  const kernelFrame = await findSignalFrame(core, sp, restorer, undefined).catch(() => undefined);
+  if (!kernelFrame) return undefined;
+  const pcs = await framePointerChain(core, kernelFrame.registers.rip, kernelFrame.registers.rbp);
+  const btFrames = pcs.flatMap((pc): BacktraceFrame[] => {
+    const m = core.modules.find((mod) => mod.start <= pc && pc < mod.end);
+    return m ? [{ address: pc, buildId: m.buildId, offset: pc - m.start, fileName: m.path }] : [{ address: pc, offset: pc }];
+  });
+  const symbolized = await symbolizeBacktrace(
+    { form: 'json', onlyCrashThread: true, executable: core.modules.find((m) => m.isExecutable)?.path, threads: [{ crashed: true, frames: btFrames }] },
+    options,
+  );
+  const beyond = symbolized.threads[0]?.frames ?? [];
+  if (beyond.length === 0) return undefined;
+  const joined = [...frames.map((f) => ({ ...f })), ...beyond];
+  joined.forEach((f, i) => (f.index = i));
+  const warnings = [`the stack past ${frames[at].function} (a signal trampoline the unwinder does not cross) follows the kernel's signal frame and the frame-pointer chain`, ...symbolized.warnings];
+  return { frames: joined, warnings };
+}
+
+/** The interrupted pc, then each return address up the rbp chain ([rbp] the caller's rbp, [rbp+8] the return address). */
+async function framePointerChain(core: CoreDump, pc: bigint, rbp: bigint): Promise<bigint[]> {
+  const pcs = [pc];
+  const seen = new Set<bigint>();
+  let fp = rbp;
+  while (pcs.length < MAX_FRAMES && fp !== 0n && fp % 8n === 0n && !seen.has(fp)) {
+    seen.add(fp);
+    const b = await core.readMemory(fp, 16).catch(() => undefined);
+    if (!b || b.length < 16) break;
+    const ret = b.readBigUInt64LE(8);
+    if (ret === 0n) break;
+    pcs.push(ret);
+    // Go's systemstack moves from the g0 stack to the goroutine's: the next frame need not lie above this one.
+    fp = b.readBigUInt64LE(0);
+  }
+  return pcs;
+}
