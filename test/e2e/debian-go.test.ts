@@ -32,41 +32,117 @@ func main() {
 	loadConfig("/nonexistent/demo.conf")
 }
 `,
+  godeadlock: `package main
+
+func waitForever(ch chan int) int {
+	return <-ch
+}
+
+func main() {
+	ch := make(chan int)
+	println(waitForever(ch))
+}
+`,
+  gonil: `package main
+
+type config struct {
+	port int
+}
+
+//go:noinline
+func portOf(c *config) int {
+	return c.port
+}
+
+func main() {
+	var c *config
+	println(portOf(c))
+}
+`,
+  godivide: `package main
+
+import "os"
+
+//go:noinline
+func share(total, parts int) int {
+	return total / parts
+}
+
+func main() {
+	println(share(10, len(os.Args)-1))
+}
+`,
 };
 
-/** go build inside the test cache: its build cache and GOPATH there too, no module download (GO111MODULE=off). */
-function buildGo(name: keyof typeof PROGRAMS): string {
-  const dir = join(cacheDir, 'debian', 'build', `${name}-go1`);
+/**
+ * go build inside the test cache: its build cache and GOPATH there too, no module download (GO111MODULE=off).
+ * `cgo`: linked with runtime/cgo and glibc, whose signal restorer (__restore_rt) the unwinder crosses;
+ * without, Go's own restorer, which it does not.
+ */
+function buildGo(name: keyof typeof PROGRAMS, cgo: boolean): string {
+  const dir = join(cacheDir, 'debian', 'build', `${name}-go1-${cgo ? 'cgo' : 'purego'}`);
   const exe = join(dir, name);
   if (!existsSync(exe)) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'main.go'), PROGRAMS[name]);
-    const env = { ...process.env, GO111MODULE: 'off', GOCACHE: join(cacheDir, 'go', 'cache'), GOPATH: join(cacheDir, 'go', 'path'), GOFLAGS: '', GOPROXY: 'off' };
+    const env = { ...process.env, GO111MODULE: 'off', GOCACHE: join(cacheDir, 'go', 'cache'), GOPATH: join(cacheDir, 'go', 'path'), GOFLAGS: '', GOPROXY: 'off', CGO_ENABLED: cgo ? '1' : '0' };
     execFileSync('/usr/bin/go', ['build', '-ldflags=-linkmode=external', '-o', `${exe}.tmp`, 'main.go'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
     renameSync(`${exe}.tmp`, exe);
   }
   return exe;
 }
 
-function analyzeGo(name: keyof typeof PROGRAMS): Report {
-  const { core, stderr } = debianCore(name, [buildGo(name)], { env: { GOTRACEBACK: 'crash' } });
+function analyzeGo(name: keyof typeof PROGRAMS, cgo: boolean): Report {
+  const { core, stderr } = debianCore(`${name}-${cgo ? 'cgo' : 'purego'}`, [buildGo(name, cgo)], { env: { GOTRACEBACK: 'crash' } });
   assert.match(stderr, /^(fatal error|panic): /);
   const r = triage(['analyze', core, '--json']);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Report;
 }
 
+const VARIANTS = [
+  { cgo: false, how: "pure Go: Go's own restorer, crossed by triage" },
+  { cgo: true, how: "cgo: glibc's __restore_rt, crossed by eu-stack" },
+];
+
 describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)", () => {
-  test('an unrecovered panic() is the fatal error of the function that panicked, found past the signal trampoline', () => {
-    const r = analyzeGo('gopanic');
-    assert.equal(r.core.signal.name, 'SIGABRT');
+  for (const { cgo, how } of VARIANTS) {
+    test(`an unrecovered panic() is the fatal error of the function that panicked (${how})`, () => {
+      const r = analyzeGo('gopanic', cgo);
+      assert.equal(r.core.signal.name, 'SIGABRT');
+      assert.equal(r.classification.kind, 'abort');
+      assert.deepEqual([r.classification.blame.module, r.classification.blame.function], ['gopanic', 'main.loadConfig']);
+      assert.match(r.classification.summary, /^Fatal error reported by main\.loadConfig .*through Go runtime's throw\(\)/);
+      assert.equal(r.signature.split(' | ').slice(0, 3).join(' | '), 'abort | main.loadConfig | main.main');
+      const names = (r.threads.find((t) => t.crashed)?.frames ?? []).map((f) => f.function);
+      // The handler's frames, then the interrupted crash: raise, fatalpanic, gopanic, the program.
+      assert.ok(names.indexOf('runtime.sigtramp.abi0') < names.indexOf('runtime.fatalpanic'), names.join(' '));
+      assert.equal(r.analysis.warnings.some((w) => /does not cross/.test(w)), !cgo, r.analysis.warnings.join('\n'));
+    });
+
+    test(`a nil pointer dereference (SIGSEGV the runtime turned into a panic) is a null dereference in the Go function that dereferenced (${how})`, () => {
+      const r = analyzeGo('gonil', cgo);
+      assert.equal(r.core.signal.name, 'SIGABRT');
+      assert.equal(r.classification.kind, 'null-dereference');
+      // The fault is portOf's first instruction: named at the fault's pc, not at pc - 1 (the function before).
+      assert.deepEqual([r.classification.blame.module, r.classification.blame.function], ['gonil', 'main.portOf']);
+      assert.match(r.classification.summary, /^Null pointer dereference in main\.portOf .*\(Go runtime: a fault below address 0x1000, turned into a panic\)$/);
+      // portOf has no frame of its own (a leaf that faulted on its first instruction): neither unwinder finds its caller past it.
+      assert.match(r.signature, /^segfault \| main\.portOf( \||$)/);
+    });
+  }
+
+  test("a deadlock the scheduler finds (pure Go) is the runtime's own fatal error, blamed on runtime.checkdead", () => {
+    const r = analyzeGo('godeadlock', false);
     assert.equal(r.classification.kind, 'abort');
-    assert.deepEqual([r.classification.blame.module, r.classification.blame.function], ['gopanic', 'main.loadConfig']);
-    assert.match(r.classification.summary, /^Fatal error reported by main\.loadConfig .*through Go runtime's throw\(\)/);
-    assert.equal(r.signature.split(' | ').slice(0, 3).join(' | '), 'abort | main.loadConfig | main.main');
-    const crashed = r.threads.find((t) => t.crashed);
-    const names = (crashed?.frames ?? []).map((f) => f.function);
-    // The unwinder's own part ends at the trampoline; the rest is the interrupted crash: raise, fatalpanic, gopanic, the program.
-    assert.ok(names.indexOf('runtime.sigtramp.abi0') < names.indexOf('runtime.fatalpanic'), names.join(' '));
+    assert.equal(r.classification.blame.function, 'runtime.checkdead');
+    assert.match(r.signature, /^abort \| runtime\.checkdead \| /);
+  });
+
+  test('a run-time check compiled into the program (integer divide by zero: panicdivide, no SIGFPE on amd64) is the fatal error of the function checked', () => {
+    const r = analyzeGo('godivide', false);
+    assert.equal(r.classification.kind, 'abort');
+    assert.equal(r.classification.blame.function, 'main.share');
+    assert.equal(r.signature.split(' | ').slice(0, 3).join(' | '), 'abort | main.share | main.main');
   });
 });

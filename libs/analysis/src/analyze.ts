@@ -14,7 +14,7 @@ import { buildIdsWithOwnDwarf } from './own-dwarf';
 import { findLibcFile } from './runtime-files';
 import { attributeFromMappings, truncationWarnings } from './truncation';
 import { faultingInstructionEvidence, signalFrameEvidence, snapshotEvidence } from './signal-evidence';
-import { crossUncrossedTrampoline } from './uncrossed-trampoline';
+import { crossUncrossedTrampoline, faultFrameExact } from './uncrossed-trampoline';
 import type { AnalyzeOptions } from './types';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -82,20 +82,23 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
   });
 }
 
-/** The crashing thread continued past a runtime's signal trampoline the unwinder stopped at (Go's crash). */
+/** The crashing thread continued past a runtime's signal trampoline the unwinder stopped at (Go's crash), a fault panic's frame looked up at its exact pc. */
 async function continuePastTrampoline(core: CoreDump, symbols: SymbolizeResult, debuginfoDirs: string[], options: AnalyzeOptions): Promise<void> {
   const tid = core.crashingThread?.tid ?? symbols.threads[0]?.tid ?? 0;
   const thread = symbols.threads.find((t) => t.tid === tid);
   if (!thread) return;
-  const crossed = await crossUncrossedTrampoline(core, thread.frames, {
+  const crossing = {
     debuginfoDirs,
     trustMappedPaths: options.trustMappedPaths ?? false,
     sandbox: options.sandbox ?? true,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  });
-  if (!crossed) return;
-  thread.frames = crossed.frames;
-  symbols.warnings.push(...crossed.warnings);
+  };
+  const crossed = await crossUncrossedTrampoline(core, thread.frames, crossing);
+  if (crossed) {
+    thread.frames = crossed.frames;
+    symbols.warnings.push(...crossed.warnings);
+  }
+  thread.frames = (await faultFrameExact(core, thread.frames, crossing)) ?? thread.frames;
 }
 
 /**

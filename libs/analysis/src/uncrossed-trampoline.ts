@@ -9,7 +9,7 @@
  */
 import { symbolizeBacktrace, type BacktraceFrame } from '@triage/core-backtrace';
 import { findSignalFrame, type CoreDump } from '@triage/core-dump';
-import type { Frame } from '@triage/report';
+import { isFaultPanicFrame, type Frame } from '@triage/report';
 
 /** Trampolines (canonical names) the unwinders stop at: Go's handler entry points, `.abi0` their assembly ABI wrappers. */
 const UNCROSSED_TRAMPOLINES = /^runtime\.(sigtramp|cgoSigtramp)(\.abi0)?$/;
@@ -38,19 +38,47 @@ export async function crossUncrossedTrampoline(core: CoreDump, frames: readonly 
   if (!kernelFrame) return undefined;
   const pcs = await framePointerChain(core, kernelFrame.registers.rip, kernelFrame.registers.rbp);
   const btFrames = pcs.flatMap((pc): BacktraceFrame[] => {
-    const m = core.modules.find((mod) => mod.start <= pc && pc < mod.end);
-    return m ? [{ address: pc, buildId: m.buildId, offset: pc - m.start, fileName: m.path }] : [{ address: pc, offset: pc }];
+    return [backtraceFrame(core, pc)];
   });
-  const symbolized = await symbolizeBacktrace(
-    { form: 'json', onlyCrashThread: true, executable: core.modules.find((m) => m.isExecutable)?.path, threads: [{ crashed: true, frames: btFrames }] },
-    options,
-  );
-  const beyond = symbolized.threads[0]?.frames ?? [];
+  const symbolized = await symbolizeFrames(core, btFrames, options);
+  const beyond = symbolized.frames;
   if (beyond.length === 0) return undefined;
   const joined = [...frames.map((f) => ({ ...f })), ...beyond];
-  joined.forEach((f, i) => (f.index = i));
   const warnings = [`the stack past ${frames[at].function} (a signal trampoline the unwinder does not cross) follows the kernel's signal frame and the frame-pointer chain`, ...symbolized.warnings];
+  joined.forEach((f, i) => (f.index = i));
   return { frames: joined, warnings };
+}
+
+/** A pc as a core_backtrace frame: its module's build-id and the offset from the module's start. */
+function backtraceFrame(core: CoreDump, pc: bigint): BacktraceFrame {
+  const m = core.modules.find((mod) => mod.start <= pc && pc < mod.end);
+  return m ? { address: pc, buildId: m.buildId, offset: pc - m.start, fileName: m.path } : { address: pc, offset: pc };
+}
+
+/**
+ * The frame under a fault panic (Go's sigpanic) holds the faulting pc itself, pushed by the signal
+ * handler, not a return address: looked up at pc, not pc - 1 as unwinders look up callers (a fault on
+ * a function's first instruction would otherwise name the function before it, or nothing).
+ */
+export async function faultFrameExact(core: CoreDump, frames: readonly Frame[], options: CrossingOptions): Promise<Frame[] | undefined> {
+  const at = frames.findIndex((f) => isFaultPanicFrame(f));
+  if (at < 0) return undefined;
+  const first = frames.findIndex((f, i) => i > at && f.pc !== frames[at].pc);
+  if (first < 0) return undefined;
+  const faultPc = frames[first].pc;
+  const exact = (await symbolizeFrames(core, [backtraceFrame(core, BigInt(faultPc))], options)).frames;
+  if (exact.length === 0) return undefined;
+  let end = first;
+  while (end < frames.length && frames[end].pc === faultPc) end++;
+  const out = [...frames.slice(0, first), ...exact, ...frames.slice(end)].map((f) => ({ ...f }));
+  out.forEach((f, i) => (f.index = i));
+  return out;
+}
+
+async function symbolizeFrames(core: CoreDump, btFrames: BacktraceFrame[], options: CrossingOptions): Promise<{ frames: Frame[]; warnings: string[] }> {
+  const executable = core.modules.find((m) => m.isExecutable)?.path;
+  const symbolized = await symbolizeBacktrace({ form: 'json', onlyCrashThread: true, executable, threads: [{ crashed: true, frames: btFrames }] }, options);
+  return { frames: symbolized.threads[0]?.frames ?? [], warnings: symbolized.warnings };
 }
 
 /** The interrupted pc, then each return address up the rbp chain ([rbp] the caller's rbp, [rbp+8] the return address). */

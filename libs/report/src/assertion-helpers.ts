@@ -135,7 +135,10 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
     // Go's crash() raises SIGABRT on its own signal handler first (sigtramp, sigtrampgo, sigfwdgo), which
     // forwards it to the default action: those frames end the process too. `.abi0` names the assembly
     // functions' ABI wrapper symbols (runtime.raise.abi0). gopanic is the panic() builtin: its caller panicked.
-    frames: /^runtime\.(throw|fatal|fatalthrow|fatalpanic|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m|dopanic_m|gopanic|sigfwdgo|sigtrampgo|sigtramp|cgoSigtramp|sigreturn|sigreturn__sigaction|sighandler)(\.func\d+)?(\.abi0)?$/,
+    // The run-time checks compiled into the program call the runtime's panics: panicdivide (Go tests for a
+    // zero divisor on amd64, no SIGFPE), panicIndex/goPanicIndex and the panicSlice* family, panicshift,
+    // panicdottypeE, ... sigpanic is a fault turned into a panic (FAULT_PANICS below).
+    frames: /^runtime\.(throw|fatal|fatalthrow|fatalpanic|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m|dopanic_m|gopanic|sigfwdgo|sigtrampgo|sigtramp|cgoSigtramp|sigreturn|sigreturn__sigaction|sighandler|sigpanic|(goP|p)anic\w+)(\.func\d+)?(\.abi0)?$/,
     message: { from: 'stderr-only' },
   },
   {
@@ -162,6 +165,54 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
     message: { from: 'stderr-only' },
   },
 ];
+
+/**
+ * Runtime functions a hardware fault is turned into. Go's signal handler makes the faulting goroutine
+ * call runtime.sigpanic as if from the faulting instruction: the frame below it is the fault's own pc,
+ * not a return address. sigpanic then panics (panicmem: an address below 0x1000, Go's nil dereference;
+ * only debug.SetPanicOnFault panics for another address) or throws "unexpected fault address". The
+ * crash is that fault in the frame below, not a fatal error the program chose: `kinds` says which by
+ * the runtime function the fault went on to (the frame above the fault frame).
+ */
+export interface FaultPanic {
+  library: string;
+  frames: RegExp;
+  /** What the fault was, by the function above `frames` (canonical names); the first match decides. */
+  /** `why`: what the runtime's choice says about the fault, for the summary. */
+  kinds: ReadonlyArray<{ above: RegExp; kind: 'null-dereference' | 'segfault'; why: string }>;
+}
+
+export const FAULT_PANICS: readonly FaultPanic[] = [
+  {
+    library: 'Go runtime',
+    frames: /^runtime\.sigpanic$/,
+    kinds: [
+      { above: /^runtime\.(gopanic|panicmem|panicmemAddr)$/, kind: 'null-dereference', why: 'a fault below address 0x1000, turned into a panic' },
+      { above: /^runtime\.(throw|fatalthrow)(\.func\d+)?$/, kind: 'segfault', why: 'a fault at an unexpected address, turned into a fatal error' },
+    ],
+  },
+];
+
+/** The fault-panic frame on a helper chain, with what the fault was. */
+export function faultPanicOf(frames: readonly Frame[], call: HelperCall): { panic: FaultPanic; kind: 'null-dereference' | 'segfault'; why: string } | undefined {
+  for (let i = call.frameIndex; i < call.callerIndex; i++) {
+    const f = frames[i];
+    if (!f.function) continue;
+    const name = canonicalFunction(f.function);
+    const panic = FAULT_PANICS.find((p) => p.frames.test(name));
+    if (!panic) continue;
+    const above = frames.slice(call.frameIndex, i).reverse().find((a) => a.function && canonicalFunction(a.function) !== name);
+    const aboveName = above?.function ? canonicalFunction(above.function) : '';
+    const hit = panic.kinds.find((k) => k.above.test(aboveName));
+    return hit ? { panic, kind: hit.kind, why: hit.why } : undefined;
+  }
+  return undefined;
+}
+
+/** A frame entered as if called from the instruction below it (sigpanic): the next frame's pc is exact, not a return address. */
+export function isFaultPanicFrame(frame: Pick<Frame, 'function'>): boolean {
+  return frame.function !== undefined && FAULT_PANICS.some((p) => p.frames.test(canonicalFunction(frame.function as string)));
+}
 
 export interface HelperCall {
   helper: AssertionHelper;

@@ -1,4 +1,4 @@
-import { helperMessageText, type HelperCall } from './assertion-helpers';
+import { faultPanicOf, helperMessageText, type HelperCall } from './assertion-helpers';
 import type { ClassificationRule, CrashFacts } from './classify';
 import { describeFrame } from './frames';
 
@@ -16,7 +16,25 @@ function helperKind(f: CrashFacts): 'assertion' | 'fatal-error' | undefined {
   return kind;
 }
 
+const fault = (f: CrashFacts) => (f.helper ? faultPanicOf(f.frames, f.helper) : undefined);
+const faultSummary = (f: CrashFacts, what: string) => {
+  const found = fault(f);
+  return `${what} in ${place(f)} (${(f.helper as HelperCall).helper.library}: ${found?.why ?? 'a fault'})`;
+};
+
 export const HELPER_RULES: readonly ClassificationRule[] = [
+  {
+    kind: 'null-dereference',
+    when: "SIGABRT through a runtime that turned a fault into a panic (FAULT_PANICS: Go's sigpanic, then panicmem): a nil dereference in the frame below",
+    test: (f) => fault(f)?.kind === 'null-dereference',
+    summary: (f) => faultSummary(f, 'Null pointer dereference'),
+  },
+  {
+    kind: 'segfault',
+    when: "SIGABRT through a runtime that turned a fault into a fatal error (Go's sigpanic, then throw: unexpected fault address): a segfault in the frame below",
+    test: (f) => fault(f)?.kind === 'segfault',
+    summary: (f) => faultSummary(f, 'Segmentation fault'),
+  },
   {
     kind: 'assertion',
     when: "SIGABRT or SIGTRAP through a library's assertion helper (ASSERTION_HELPERS: g_assert, Q_ASSERT, CHECK, ...): the calling function's assertion, with the helper's message",
