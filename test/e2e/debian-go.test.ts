@@ -118,6 +118,13 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
       // The handler's frames, then the interrupted crash: raise, fatalpanic, gopanic, the program.
       assert.ok(names.indexOf('runtime.sigtramp.abi0') < names.indexOf('runtime.fatalpanic'), names.join(' '));
       assert.equal(r.analysis.warnings.some((w) => /does not cross/.test(w)), !cgo, r.analysis.warnings.join('\n'));
+      // Go's crash raises SIGABRT on the thread that panicked: that thread is the crashing one, and the only one in raise.
+      assert.deepEqual(r.threads.filter((t) => t.frames[0]?.function === 'runtime.raise.abi0').map((t) => t.crashed), [true]);
+      // The runtime's handler re-raised: its frames are marked, the restorer is the signal frame (Go's sigreturn or glibc's __restore_rt).
+      const crashed = r.threads.find((t) => t.crashed)?.frames ?? [];
+      assert.equal(crashed.find((f) => f.signalFrame)?.function, cgo ? '__restore_rt' : 'runtime.sigreturn.abi0');
+      assert.ok(r.classification.flags.includes('crash-handler'));
+      assert.equal(r.classification.originalSignal?.name, 'SIGABRT');
     });
 
     test(`a nil pointer dereference (SIGSEGV the runtime turned into a panic) is a null dereference in the Go function that dereferenced (${how})`, () => {

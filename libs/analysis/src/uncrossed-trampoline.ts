@@ -43,7 +43,11 @@ export async function crossUncrossedTrampoline(core: CoreDump, frames: readonly 
   const symbolized = await symbolizeFrames(core, btFrames, options);
   const beyond = symbolized.frames;
   if (beyond.length === 0) return undefined;
-  const joined = [...frames.map((f) => ({ ...f })), ...beyond];
+  // The restorer's address is no return address (the kernel pushed it): named at its own pc, marked the signal frame as eu-stack marks glibc's __restore_rt.
+  const restorerFrames = (await symbolizeFrames(core, [backtraceFrame(core, restorer)], options)).frames.slice(-1);
+  const named = restorerFrames[0]?.function ? { function: restorerFrames[0].function, offset: restorerFrames[0].offset } : {};
+  const restorerFrame: Frame = { ...frames[at + 1], ...named, signalFrame: true };
+  const joined = [...frames.slice(0, at + 1).map((f) => ({ ...f })), restorerFrame, ...beyond];
   const warnings = [`the stack past ${frames[at].function} (a signal trampoline the unwinder does not cross) follows the kernel's signal frame and the frame-pointer chain`, ...symbolized.warnings];
   joined.forEach((f, i) => (f.index = i));
   return { frames: joined, warnings };
