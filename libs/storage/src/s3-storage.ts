@@ -95,9 +95,25 @@ export class S3Storage implements StoragePort {
       if (isBodyError(body, err)) throw err;
       return translate(err, `put ${key}`);
     }
-    const info = await this.stat(key);
+    const info = await this.statWritten(key);
     if (!info) throw new StorageUnavailableError(`object storage lost ${key} right after writing it`);
     return info;
+  }
+
+  /**
+   * The object just written. A server that replaces objects in place (s3rver, filesystem gateways) can
+   * answer a stat racing another writer of the key with a 500: the write itself went through, so the stat
+   * is asked again after a moment, as getBuffer reads again, before the store is called unavailable.
+   */
+  private async statWritten(key: string): Promise<ObjectInfo | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.stat(key);
+      } catch (err) {
+        if (!(err instanceof StorageUnavailableError) || attempt >= READ_ATTEMPTS) throw err;
+        await delay(attempt * 50);
+      }
+    }
   }
 
   /**
