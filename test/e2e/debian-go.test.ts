@@ -59,6 +59,19 @@ func main() {
 	println(portOf(c))
 }
 `,
+  gowild: `package main
+
+import "unsafe"
+
+//go:noinline
+func readCounter(addr uintptr) int {
+	return *(*int)(unsafe.Pointer(addr))
+}
+
+func main() {
+	println(readCounter(0xdead0000))
+}
+`,
   godivide: `package main
 
 import "os"
@@ -94,7 +107,7 @@ function buildGo(name: keyof typeof PROGRAMS, cgo: boolean): string {
 
 function analyzeGo(name: keyof typeof PROGRAMS, cgo: boolean): Report {
   const { core, stderr } = debianCore(`${name}-${cgo ? 'cgo' : 'purego'}`, [buildGo(name, cgo)], { env: { GOTRACEBACK: 'crash' } });
-  assert.match(stderr, /^(fatal error|panic): /);
+  assert.match(stderr, /^(fatal error|panic): /m);
   const r = triage(['analyze', core, '--json']);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Report;
@@ -138,6 +151,14 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
       assert.match(r.signature, /^segfault \| main\.portOf( \||$)/);
     });
   }
+
+  test("a fault at another address (the runtime throws \"unexpected fault address\") is a segfault in the Go function that faulted", () => {
+    const r = analyzeGo('gowild', false);
+    assert.equal(r.classification.kind, 'segfault');
+    assert.equal(r.classification.blame.function, 'main.readCounter');
+    assert.match(r.classification.summary, /^Segmentation fault in main\.readCounter .*\(Go runtime: a fault at an unexpected address, turned into a fatal error\)$/);
+    assert.match(r.signature, /^segfault \| main\.readCounter( \||$)/);
+  });
 
   test("a deadlock the scheduler finds (pure Go) is the runtime's own fatal error, blamed on runtime.checkdead", () => {
     const r = analyzeGo('godeadlock', false);

@@ -34,7 +34,7 @@ describe("Go runtime's crash path", () => {
     const nilCall = findHelperCall(nil);
     assert.equal(nilCall && nil[nilCall.callerIndex].function, 'main.portOf');
     assert.equal(nilCall && faultPanicOf(nil, nilCall)?.kind, 'null-dereference');
-    const wild = stack([...handler, 'runtime.crash', 'runtime.fatalthrow.func1', 'runtime.fatalthrow', 'runtime.throw', 'runtime.sigpanic', 'main.poke', 'main.main']);
+    const wild = stack([...handler, 'runtime.crash', 'runtime.fatalthrow.func1', 'runtime.systemstack.abi0', 'runtime.throw', 'runtime.sigpanic', 'main.poke', 'main.main']);
     const wildCall = findHelperCall(wild);
     assert.equal(wildCall && wild[wildCall.callerIndex].function, 'main.poke');
     assert.equal(wildCall && faultPanicOf(wild, wildCall)?.kind, 'segfault');

@@ -137,8 +137,9 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
     // functions' ABI wrapper symbols (runtime.raise.abi0). gopanic is the panic() builtin: its caller panicked.
     // The run-time checks compiled into the program call the runtime's panics: panicdivide (Go tests for a
     // zero divisor on amd64, no SIGFPE), panicIndex/goPanicIndex and the panicSlice* family, panicshift,
-    // panicdottypeE, ... sigpanic is a fault turned into a panic (FAULT_PANICS below).
-    frames: /^runtime\.(throw|fatal|fatalthrow|fatalpanic|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m|dopanic_m|gopanic|sigfwdgo|sigtrampgo|sigtramp|cgoSigtramp|sigreturn|sigreturn__sigaction|sighandler|sigpanic|(goP|p)anic\w+)(\.func\d+)?(\.abi0)?$/,
+    // panicdottypeE, ... sigpanic is a fault turned into a panic (FAULT_PANICS below). systemstack is how
+    // throw and fatalpanic reach crash() on the thread's own stack.
+    frames: /^runtime\.(throw|fatal|fatalthrow|fatalpanic|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m|dopanic_m|gopanic|sigfwdgo|sigtrampgo|sigtramp|cgoSigtramp|sigreturn|sigreturn__sigaction|sighandler|sigpanic|systemstack|systemstack_switch|(goP|p)anic\w+)(\.func\d+)?(\.abi0)?$/,
     message: { from: 'stderr-only' },
   },
   {
