@@ -10,3 +10,4 @@ export * from './stream-facts';
 export * from './signal-frame';
 export * from './instruction';
 export * from './cold-fragment';
+export * from './dwarf-abbrev';

@@ -5,7 +5,7 @@
  * the whole chain. The chain is asked of addr2line -i per .debug file (one run for all its pcs, in
  * the same sandbox and limits as the other tools) and spliced into the stack.
  */
-import { firstLoadAddress } from '@triage/core-dump';
+import { declaresInlinedSubroutines, firstLoadAddress } from '@triage/core-dump';
 import type { Frame } from '@triage/report';
 import { runTool, ToolNotFoundError, type RunToolOptions } from '@triage/tools';
 import type { SymbolizedThread } from './types';
@@ -52,6 +52,25 @@ export interface InlineExpansionOptions {
   run: Pick<RunToolOptions, 'timeoutMs' | 'sandbox' | 'limits'>;
 }
 
+/**
+ * build-id -> whether its .debug file may hold inlined calls, for the life of the process (a worker
+ * sees the same libc build-id in job after job; one build-id is one set of bytes).
+ */
+const mayInline = new Map<string, boolean>();
+
+/**
+ * False only when the file's .debug_abbrev declares no DW_TAG_inlined_subroutine (an -O0 build): then
+ * addr2line -i cannot add a frame, and its run (a sandboxed process) is skipped.
+ */
+async function mayHoldInlinedCalls(buildId: string, file: string): Promise<boolean> {
+  let answer = mayInline.get(buildId);
+  if (answer === undefined) {
+    answer = (await declaresInlinedSubroutines(file)) !== false;
+    mayInline.set(buildId, answer);
+  }
+  return answer;
+}
+
 /** Replaces collapsed frames by their inline chains, in place. Returns warnings. */
 export async function expandInlineFrames(threads: SymbolizedThread[], options: InlineExpansionOptions): Promise<string[]> {
   const byFile = new Map<string, { base: bigint; addresses: Set<bigint> }>();
@@ -59,10 +78,12 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
   for (const t of threads) {
     const alreadyChained = chainedPcs(t.frames);
     for (const frame of t.frames) {
-      const file = frame.buildId ? options.debuginfo.get(frame.buildId) : undefined;
-      if (!file || !frame.offset || alreadyChained.has(frame.pc)) continue;
+      const id = frame.buildId;
+      const file = id ? options.debuginfo.get(id) : undefined;
+      if (!id || !file || !frame.offset || alreadyChained.has(frame.pc)) continue;
       let entry = byFile.get(file);
       if (!entry) {
+        if (!(await mayHoldInlinedCalls(id, file))) continue;
         const base = await firstLoadAddress(file);
         if (base === undefined) continue;
         entry = { base, addresses: new Set() };
