@@ -6,7 +6,7 @@
  */
 import { inflateSync } from 'node:zlib';
 import { withFile, type ElfHeader, type SectionHeader } from './elf';
-import { readHeader, readSection, readSections } from './elf-file';
+import { readHeader, readNamedSections, readSection } from './elf-file';
 
 const DW_TAG_INLINED_SUBROUTINE = 0x1d;
 /** DWARF 5's attribute form whose value sits in the abbreviation itself (a SLEB128 after the form). */
@@ -15,7 +15,6 @@ const SHF_COMPRESSED = 0x800n;
 const ELFCOMPRESS_ZLIB = 1;
 /** Bigger than any real .debug_abbrev (libc's is ~100 KiB); a section past it is not read. */
 const MAX_ABBREV_BYTES = 64 << 20;
-const MAX_SHSTRTAB_BYTES = 1 << 20;
 
 /**
  * `true`/`false`: the file's abbreviations do/do not declare an inlined subroutine. `undefined`: not
@@ -26,10 +25,8 @@ export async function declaresInlinedSubroutines(path: string): Promise<boolean 
   return withFile(path, async (src) => {
     const h = await readHeader(src);
     if (!h) return undefined;
-    const sections = await readSections(src, h);
-    const names = sections[h.shstrndx] && (await readSection(src, sections[h.shstrndx], MAX_SHSTRTAB_BYTES));
-    if (!names) return undefined;
-    const named = (wanted: string): SectionHeader | undefined => sections.find((s) => sectionName(names, s) === wanted);
+    const sections = await readNamedSections(src, h);
+    const named = (wanted: string): SectionHeader | undefined => sections.find((s) => s.sectionName === wanted);
     // dwz moves DIEs shared between files into the .dwz file its .gnu_debugaltlink names: not read here.
     if (named('.gnu_debugaltlink')) return undefined;
     const plain = named('.debug_abbrev');
@@ -41,11 +38,6 @@ export async function declaresInlinedSubroutines(path: string): Promise<boolean 
     const bytes = zdebug ? inflateZdebug(raw) : (section.flags & SHF_COMPRESSED) !== 0n ? inflateCompressed(h, raw) : raw;
     return bytes && abbrevTagsInclude(bytes, DW_TAG_INLINED_SUBROUTINE);
   }).catch(() => undefined);
-}
-
-function sectionName(names: Buffer, s: SectionHeader): string {
-  const end = names.indexOf(0, s.name);
-  return names.subarray(s.name, end < 0 ? names.length : end).toString('latin1');
 }
 
 /** SHF_COMPRESSED: an Elf_Chdr (type, then size and alignment) before the stream. Only zlib is read. */

@@ -136,6 +136,17 @@ function lookup(h: ElfHeader, syms: Buffer, strs: Buffer, wanted: Buffer): bigin
 /** Section name table of an ELF file: enough for a few names, never a whole .debug file. */
 const MAX_SHSTRTAB_BYTES = 1 << 20;
 
+/** The section headers with their names (from the section name table), or [] when that table is unreadable. */
+export async function readNamedSections(src: ByteSource, h: ElfHeader): Promise<Array<SectionHeader & { sectionName: string }>> {
+  const sections = await readSections(src, h);
+  const names = sections[h.shstrndx] && (await readSection(src, sections[h.shstrndx], MAX_SHSTRTAB_BYTES));
+  if (!names) return [];
+  return sections.map((s) => {
+    const end = names.indexOf(0, s.name);
+    return { ...s, sectionName: names.subarray(s.name, end < 0 ? names.length : end).toString('latin1') };
+  });
+}
+
 /**
  * Whether the file carries its own DWARF (a `-g` build that was not stripped): a `.debug_info` (or
  * compressed `.zdebug_info`) section with bytes in the file. Such a module needs no separate debuginfo.
@@ -144,15 +155,9 @@ export async function hasOwnDwarf(path: string): Promise<boolean> {
   return withFile(path, async (src) => {
     const h = await readHeader(src);
     if (!h) return false;
-    const sections = await readSections(src, h);
-    const names = sections[h.shstrndx] && (await readSection(src, sections[h.shstrndx], MAX_SHSTRTAB_BYTES));
-    if (!names) return false;
-    return sections.some((s) => {
-      if (s.type === SHT_NOBITS || s.size === 0n) return false;
-      const end = names.indexOf(0, s.name);
-      const name = names.subarray(s.name, end < 0 ? names.length : end).toString('latin1');
-      return name === '.debug_info' || name === '.zdebug_info';
-    });
+    return (await readNamedSections(src, h)).some(
+      (s) => s.type !== SHT_NOBITS && s.size !== 0n && (s.sectionName === '.debug_info' || s.sectionName === '.zdebug_info'),
+    );
   }).catch(() => false);
 }
 
