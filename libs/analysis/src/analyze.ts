@@ -9,6 +9,7 @@ import type { ModuleEntry, Report, ReportCore } from '@triage/report';
 import { resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
 import type { SymbolizeResult } from '@triage/symbolizer';
 import { guessExecutableModule, inferSignal, readCrashDescription, readOptionalCrashDescription, reasonToUseBacktrace, ureportMetadata } from './backtrace';
+import { withGivenExecutable } from './given-executable';
 import { readHelperMessage } from './helper-message';
 import { buildIdsWithOwnDwarf } from './own-dwarf';
 import { findLibcFile } from './runtime-files';
@@ -47,7 +48,8 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
   const description = readOptionalCrashDescription(metadata, core.truncated, early);
   const fetchWarnings = (await options.beforeSymbolize?.(core.modules)) ?? [];
   const debuginfoDirs = debuginfoSearchDirs(options.debuginfoDirs ?? []);
-  const objects = await resolveObjectFiles(core.modules, { dirs: debuginfoDirs, mappedPaths: options.trustMappedPaths ?? false });
+  const found = await resolveObjectFiles(core.modules, { dirs: debuginfoDirs, mappedPaths: options.trustMappedPaths ?? false });
+  const objects = await withGivenExecutable(found, core.modules, options.executable);
   let symbols: SymbolizeResult;
   try {
     symbols = await symbolize({
@@ -65,7 +67,7 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
     symbols = { tool: 'eu-stack', threads: [], debuginfo: new Map(), warnings: [err.message] };
   }
   attributeFromMappings(core, symbols.threads);
-  await continuePastTrampoline(core, symbols, debuginfoDirs, options);
+  await continuePastTrampoline(core, symbols, debuginfoDirs, options, objects);
   symbols.warnings.unshift(...truncationWarnings(core), ...fetchWarnings, ...early);
   const stackSource = description ? await crashStackFromBacktrace(core, symbols, description.backtrace, debuginfoDirs, options) : 'core';
   const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo));
@@ -83,7 +85,7 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
 }
 
 /** The crashing thread continued past a runtime's signal trampoline the unwinder stopped at (Go's crash), a fault panic's frame looked up at its exact pc. */
-async function continuePastTrampoline(core: CoreDump, symbols: SymbolizeResult, debuginfoDirs: string[], options: AnalyzeOptions): Promise<void> {
+async function continuePastTrampoline(core: CoreDump, symbols: SymbolizeResult, debuginfoDirs: string[], options: AnalyzeOptions, objects: ObjectFiles): Promise<void> {
   const tid = core.crashingThread?.tid ?? symbols.threads[0]?.tid ?? 0;
   const thread = symbols.threads.find((t) => t.tid === tid);
   if (!thread) return;
@@ -92,6 +94,7 @@ async function continuePastTrampoline(core: CoreDump, symbols: SymbolizeResult, 
     trustMappedPaths: options.trustMappedPaths ?? false,
     sandbox: options.sandbox ?? true,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    objects,
   };
   const crossed = await crossUncrossedTrampoline(core, thread.frames, crossing);
   if (crossed) {
@@ -207,12 +210,13 @@ async function analyzeBacktraceOnly(input: BacktraceInput, options: AnalyzeOptio
 }
 
 /**
- * Without NT_FILE the tools see the executable only as "[pie]": give them the executable's file, found
- * by its build-id (never the path the maps file or AT_EXECFN names), so they can read its symbols.
+ * Without NT_FILE the tools see the executable only as "[pie]", and an executable known by its Go build
+ * ID (no GNU build-id: a plain `go build`) they cannot find at all: give them the executable's file,
+ * found by its build-id (never the path the maps file or AT_EXECFN names), so they can read its symbols.
  */
 function executableHint(core: CoreDump, objects: ObjectFiles): string | undefined {
-  if (core.modulesSource === 'nt_file') return undefined;
   const exe = core.modules.find((m) => m.isExecutable);
+  if (core.modulesSource === 'nt_file' && !exe?.goBuildId) return undefined;
   return exe?.buildId ? objects.get(exe.buildId) : undefined;
 }
 

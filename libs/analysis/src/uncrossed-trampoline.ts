@@ -21,6 +21,8 @@ export interface CrossingOptions {
   trustMappedPaths: boolean;
   sandbox: boolean;
   timeoutMs: number;
+  /** The core's objects already found by build-id (the user's --exe among them). */
+  objects?: ReadonlyMap<string, string>;
 }
 
 /**

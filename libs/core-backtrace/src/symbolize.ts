@@ -19,6 +19,8 @@ export interface SymbolizeBacktraceOptions {
   trustMappedPaths: boolean;
   sandbox: boolean;
   timeoutMs: number;
+  /** Objects the caller already found and checked by build-id (the user's --exe): used as they are. */
+  objects?: ReadonlyMap<string, string>;
 }
 
 export interface BacktraceModule {
@@ -52,10 +54,12 @@ interface ModuleInfo extends BacktraceModule {
 export async function symbolizeBacktrace(bt: CoreBacktrace, options: SymbolizeBacktraceOptions): Promise<SymbolizedBacktrace> {
   const warnings: string[] = [];
   const modules = collectModules(bt);
-  const objects = await resolveObjectFiles(
-    [...modules.values()].filter((m) => m.buildId).map((m) => ({ path: m.path, buildId: m.buildId })),
+  const given = options.objects ?? new Map<string, string>();
+  const resolved = await resolveObjectFiles(
+    [...modules.values()].filter((m) => m.buildId && !given.has(m.buildId)).map((m) => ({ path: m.path, buildId: m.buildId })),
     { dirs: options.debuginfoDirs, mappedPaths: options.trustMappedPaths },
   );
+  const objects = new Map([...resolved, ...given]);
   const debuginfo = new Map<string, string>();
   for (const m of modules.values()) {
     if (!m.buildId) continue;

@@ -22,8 +22,10 @@ import {
   withFile,
   type ByteSource,
   type ElfHeader,
+  type Note,
   type SectionHeader,
 } from './elf';
+import { goBuildIdFromNotes, goModuleId } from './go-build-id';
 
 /** Upper bound for one note segment or section read: build-id notes are tiny. */
 const MAX_NOTE_BYTES = 1 << 20;
@@ -72,25 +74,49 @@ export async function readSection(src: ByteSource, s: SectionHeader, max: number
   return readExact(src, s.offset, Number(s.size));
 }
 
-/** The GNU build-id of an ELF file, from its PT_NOTE segments or, in .debug files, its SHT_NOTE sections. */
-export async function readBuildIdFromFile(path: string): Promise<string | undefined> {
+/** What an object file is known by: its GNU build-id, else (Go's internal linker) the id derived from its Go build ID. */
+export interface FileIdentity {
+  buildId: string;
+  /** Set when `buildId` is derived from this Go build ID (goModuleId): the file has no GNU build-id. */
+  goBuildId?: string;
+}
+
+/**
+ * The identity of an ELF file: the GNU build-id from its PT_NOTE segments or, in .debug files, its
+ * SHT_NOTE sections; a file with none but a Go build ID is known by the id derived from it, as its
+ * module in a core is.
+ */
+export async function readFileIdentity(path: string): Promise<FileIdentity | undefined> {
   return withFile(path, async (src) => {
     const h = await readHeader(src);
     if (!h) return undefined;
-    for (const ph of (await readProgramHeaders(src, 0n, h)) ?? []) {
-      if (ph.type !== PT_NOTE || ph.filesz > BigInt(MAX_NOTE_BYTES)) continue;
-      const b = await readExact(src, ph.offset, Number(ph.filesz));
-      const note = b && buildIdFromNotes(parseNotes(h.layout, b) ?? []);
-      if (note) return hex(note.desc);
+    let goBuildId: string | undefined;
+    for await (const notes of noteBlocks(src, h)) {
+      const note = buildIdFromNotes(notes);
+      if (note) return { buildId: hex(note.desc) };
+      goBuildId ??= goBuildIdFromNotes(notes);
     }
-    for (const s of await readSections(src, h)) {
-      if (s.type !== SHT_NOTE) continue;
-      const b = await readSection(src, s, MAX_NOTE_BYTES);
-      const note = b && buildIdFromNotes(parseNotes(h.layout, b) ?? []);
-      if (note) return hex(note.desc);
-    }
-    return undefined;
+    return goBuildId ? { buildId: goModuleId(goBuildId), goBuildId } : undefined;
   });
+}
+
+/** The build-id an ELF file is known by (readFileIdentity). */
+export async function readBuildIdFromFile(path: string): Promise<string | undefined> {
+  return (await readFileIdentity(path))?.buildId;
+}
+
+/** The notes of each PT_NOTE segment, then of each SHT_NOTE section. */
+async function* noteBlocks(src: ByteSource, h: ElfHeader): AsyncGenerator<Note[]> {
+  for (const ph of (await readProgramHeaders(src, 0n, h)) ?? []) {
+    if (ph.type !== PT_NOTE || ph.filesz > BigInt(MAX_NOTE_BYTES)) continue;
+    const b = await readExact(src, ph.offset, Number(ph.filesz));
+    if (b) yield parseNotes(h.layout, b) ?? [];
+  }
+  for (const s of await readSections(src, h)) {
+    if (s.type !== SHT_NOTE) continue;
+    const b = await readSection(src, s, MAX_NOTE_BYTES);
+    if (b) yield parseNotes(h.layout, b) ?? [];
+  }
 }
 
 /**

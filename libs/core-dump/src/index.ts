@@ -11,3 +11,4 @@ export * from './signal-frame';
 export * from './instruction';
 export * from './cold-fragment';
 export * from './dwarf-abbrev';
+export * from './go-build-id';

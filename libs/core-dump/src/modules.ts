@@ -22,6 +22,7 @@ import {
   type Layout,
   type ProgramHeader,
 } from './elf';
+import { goBuildIdFromNotes, goModuleId } from './go-build-id';
 import type { CoreDump, CoreModule, MappedFile } from './types';
 
 const AT_PHDR = 3;
@@ -54,6 +55,8 @@ interface Image {
   end: bigint;
   buildId?: string;
   buildIdAddress?: bigint;
+  /** Go's own build ID, for an object with no GNU build-id (a plain `go build`). */
+  goBuildId?: string;
 }
 
 /** Fills core.files / modules / modulesSource. `maps` is used only when the core has no NT_FILE. */
@@ -108,16 +111,24 @@ async function readImage(mem: ByteSource, base: bigint): Promise<Image | undefin
   const bias = base - alignDown(first.vaddr, PAGE);
   const maxEnd = loads.reduce((m, p) => (p.vaddr + p.memsz > m ? p.vaddr + p.memsz : m), 0n);
   const image: Image = { header, phdrs, base, bias, start: bias + alignDown(first.vaddr, PAGE), end: bias + maxEnd };
+  let goBuildId: string | undefined;
   for (const ph of phdrs) {
     if (ph.type !== PT_NOTE || ph.filesz === 0n || ph.filesz > BigInt(MAX_NOTE_BYTES)) continue;
     const addr = bias + ph.vaddr;
     const b = await mem(addr, Number(ph.filesz));
-    const note = b && buildIdFromNotes(parseNotes(header.layout, b) ?? []);
+    const notes = (b && parseNotes(header.layout, b)) || [];
+    const note = buildIdFromNotes(notes);
     if (note) {
       image.buildId = hex(note.desc);
       image.buildIdAddress = addr + BigInt(note.descOffset);
-      break;
+      return image;
     }
+    goBuildId ??= goBuildIdFromNotes(notes);
+  }
+  // No GNU build-id anywhere (Go's internal linker): the object is keyed by its Go build ID.
+  if (goBuildId) {
+    image.goBuildId = goBuildId;
+    image.buildId = goModuleId(goBuildId);
   }
   return image;
 }
@@ -169,7 +180,8 @@ function toModule(path: string, image: Image): CoreModule {
   };
   if (image.buildId) {
     m.buildId = image.buildId;
-    m.buildIdAddress = image.buildIdAddress;
+    if (image.buildIdAddress !== undefined) m.buildIdAddress = image.buildIdAddress;
+    if (image.goBuildId) m.goBuildId = image.goBuildId;
   }
   return m;
 }

@@ -67,6 +67,11 @@ export interface CoreModule {
   buildId?: string;
   /** Address of the build-id note's descriptor in memory (as eu-unstrip -n prints after '@'). */
   buildIdAddress?: bigint;
+  /**
+   * Go's own build ID, for an object that has no GNU build-id (a plain `go build`): `buildId` is then
+   * the id derived from it (goModuleId), under which the object is looked up and stored.
+   */
+  goBuildId?: string;
   start: bigint;
   end: bigint;
   /** Load bias: runtime address minus link-time address. */

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { readBuildIdFromFile } from '@triage/core-dump';
+import { readFileIdentity } from '@triage/core-dump';
 import {
   isHeader,
   parseElfHeader,
@@ -105,11 +105,14 @@ export class DebuginfoStore {
   async put(filePath: string, options: PutDebuginfoOptions = {}): Promise<StoredDebuginfo> {
     const contents = await readContents(filePath);
     if (!contents) throw new IntakeError('unsupported', 'not an ELF file: send an executable, a shared library or a .debug file');
-    const buildId = await readBuildIdFromFile(filePath);
+    const identity = await readFileIdentity(filePath);
+    const buildId = identity?.buildId;
     if (!buildId || !/^[0-9a-f]{4,128}$/.test(buildId)) {
-      throw new IntakeError('unsupported', 'the ELF file has no GNU build-id note (link with -Wl,--build-id), so nothing could find it by build-id');
+      throw new IntakeError('unsupported', 'the ELF file has no GNU build-id note (link with -Wl,--build-id) nor a Go build ID, so nothing could find it by build-id');
     }
-    const kind = debuginfoKindOf(contents);
+    // A Go-only binary (no GNU build-id) is found by no tool on its own: the analysis hands it to them
+    // as the executable, so the whole program is stored as that, its DWARF with it.
+    const kind = identity.goBuildId && contents.hasCode && !contents.separateDebug ? 'executable' : debuginfoKindOf(contents);
     if (!kind) throw new IntakeError('unsupported', 'the ELF file has neither debug information nor code');
     const key = keys.debuginfo(buildId, kind);
     const { size } = await stat(filePath);
