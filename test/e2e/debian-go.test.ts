@@ -8,13 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { goModuleId, openCore, readBuildIdFromFile } from '@triage/core-dump';
 import type { Report } from '@triage/report';
 import { triage } from '../support/cli';
-import { cacheDir } from '../support/crashers';
 import { debianCore } from '../support/debian-programs';
+import { buildGo } from '../support/go-programs';
 
 const PROGRAMS = {
   gopanic: `package main
@@ -87,26 +89,8 @@ func main() {
 `,
 };
 
-/**
- * go build inside the test cache: its build cache and GOPATH there too, no module download (GO111MODULE=off).
- * `cgo`: linked with runtime/cgo and glibc, whose signal restorer (__restore_rt) the unwinder crosses;
- * without, Go's own restorer, which it does not.
- */
-function buildGo(name: keyof typeof PROGRAMS, cgo: boolean): string {
-  const dir = join(cacheDir, 'debian', 'build', `${name}-go1-${cgo ? 'cgo' : 'purego'}`);
-  const exe = join(dir, name);
-  if (!existsSync(exe)) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'main.go'), PROGRAMS[name]);
-    const env = { ...process.env, GO111MODULE: 'off', GOCACHE: join(cacheDir, 'go', 'cache'), GOPATH: join(cacheDir, 'go', 'path'), GOFLAGS: '', GOPROXY: 'off', CGO_ENABLED: cgo ? '1' : '0' };
-    execFileSync('/usr/bin/go', ['build', '-ldflags=-linkmode=external', '-o', `${exe}.tmp`, 'main.go'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    renameSync(`${exe}.tmp`, exe);
-  }
-  return exe;
-}
-
 function analyzeGo(name: keyof typeof PROGRAMS, cgo: boolean): Report {
-  const { core, stderr } = debianCore(`${name}-${cgo ? 'cgo' : 'purego'}`, [buildGo(name, cgo)], { env: { GOTRACEBACK: 'crash' } });
+  const { core, stderr } = debianCore(`${name}-${cgo ? 'cgo' : 'purego'}`, [buildGo(name, PROGRAMS[name], { cgo, linker: 'external' })], { env: { GOTRACEBACK: 'crash' } });
   assert.match(stderr, /^(fatal error|panic): /m);
   const r = triage(['analyze', core, '--json']);
   assert.equal(r.status, 0, r.stderr);
@@ -172,5 +156,58 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
     assert.equal(r.classification.kind, 'abort');
     assert.equal(r.classification.blame.function, 'main.share');
     assert.equal(r.signature.split(' | ').slice(0, 3).join(' | '), 'abort | main.share | main.main');
+  });
+});
+
+/**
+ * A plain `go build` (Go's internal linker, the usual build of a Go daemon) writes no GNU build-id, only
+ * Go's own build ID; the core's dumped first page of the executable holds that note. The module is
+ * known by an id derived from it, and a file is the executable only when its own Go build ID gives that id.
+ */
+describe("a plain `go build` (Go's internal linker: a Go build ID, no GNU build-id)", () => {
+  const exe = () => buildGo('gopanic', PROGRAMS.gopanic, { cgo: false, linker: 'internal' });
+  const coreOf = () => debianCore('gopanic-internal', [exe()], { env: { GOTRACEBACK: 'crash' } }).core;
+  const crashedNames = (r: Report) => (r.threads.find((t) => t.crashed)?.frames ?? []).map((f) => f.function);
+
+  test('the core shows the Go build ID (no GNU build-id): its module and the file get the same id from it', async () => {
+    const goBuildId = execFileSync('/usr/bin/go', ['tool', 'buildid', exe()], { encoding: 'utf8' }).trim();
+    assert.doesNotMatch(execFileSync('eu-readelf', ['-n', exe()], { encoding: 'utf8' }), /GNU_BUILD_ID/);
+    const core = await openCore(coreOf());
+    try {
+      const m = core.modules.find((x) => x.isExecutable);
+      assert.equal(m?.goBuildId, goBuildId);
+      assert.equal(m?.buildId, goModuleId(goBuildId));
+      assert.match(m?.buildId ?? '', /^[0-9a-f]{64}$/);
+    } finally {
+      await core.close();
+    }
+    assert.equal(await readBuildIdFromFile(exe()), goModuleId(goBuildId));
+  });
+
+  test('triage analyze finds the executable at its mapped path by that id: the panic is blamed on main.loadConfig', () => {
+    const r = triage(['analyze', coreOf(), '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.signature.split(' | ').slice(0, 3).join(' | '), 'abort | main.loadConfig | main.main');
+    assert.ok(crashedNames(report).includes('runtime.raise.abi0'), crashedNames(report).join(' '));
+  });
+
+  test('--exe elsewhere, mapped paths not trusted: the given file is used because its Go build ID matches; another Go program is not', () => {
+    const copy = join(mkdtempSync(join(tmpdir(), 'triage-go-exe-')), 'gopanic');
+    copyFileSync(exe(), copy);
+    const r = triage(['analyze', coreOf(), '--no-mapped-paths', '--exe', copy, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.classification.blame.function, 'main.loadConfig');
+    assert.equal(report.modules.find((m) => m.name === 'gopanic')?.debuginfo, 'found');
+    // Without the file (not trusted at its path, none given) nothing names the frames.
+    const none = JSON.parse(triage(['analyze', coreOf(), '--no-mapped-paths', '--json']).stdout) as Report;
+    assert.ok(!crashedNames(none).includes('main.loadConfig'), crashedNames(none).join(' '));
+    // Another Go program's file is no stand-in (no tool compares Go build IDs: eu-stack would name frames from it): refused, said so.
+    const other = buildGo('godivide', PROGRAMS.godivide, { cgo: false, linker: 'internal' });
+    const wrong = JSON.parse(triage(['analyze', coreOf(), '--no-mapped-paths', '--exe', other, '--json']).stdout) as Report;
+    assert.deepEqual(crashedNames(wrong).filter((f) => f !== undefined), [], crashedNames(wrong).join(' '));
+    assert.ok(wrong.analysis.warnings.some((w) => w.includes(`--exe ${other} is not the program that crashed`)), wrong.analysis.warnings.join('\n'));
+    assert.equal(wrong.modules.find((m) => m.name === 'gopanic')?.debuginfo, 'missing');
   });
 });

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { crashThread, symbolizeBacktrace, type CoreBacktrace } from '@triage/core-backtrace';
 import { openCore, readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
 import type { CoreDump } from '@triage/core-dump';
@@ -49,12 +48,14 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
   const fetchWarnings = (await options.beforeSymbolize?.(core.modules)) ?? [];
   const debuginfoDirs = debuginfoSearchDirs(options.debuginfoDirs ?? []);
   const found = await resolveObjectFiles(core.modules, { dirs: debuginfoDirs, mappedPaths: options.trustMappedPaths ?? false });
-  const objects = await withGivenExecutable(found, core.modules, options.executable);
+  const given = await withGivenExecutable(found, core.modules, options.executable);
+  const objects = given.objects;
+  if (given.warning) early.push(given.warning);
   let symbols: SymbolizeResult;
   try {
     symbols = await symbolize({
       corePath: pending.corePath,
-      executable: options.executable ? resolve(options.executable) : executableHint(core, objects),
+      executable: options.executable ? given.executable : executableHint(core, objects),
       debuginfoDirs,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       sandbox: options.sandbox ?? true,
