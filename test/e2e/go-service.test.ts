@@ -1,0 +1,98 @@
+/**
+ * The service on a plain `go build` (Go's internal linker: no GNU build-id, only Go's build ID): the
+ * worker never opens a path the core names, so the program's file must come from the store. `triage
+ * debuginfo upload` files it under the id derived from its Go build ID, the worker finds it by the same
+ * id read from the core's dumped first page, and the report names the Go functions.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { goModuleId } from '@triage/core-dump';
+import type { Report } from '@triage/report';
+import { execFileSync } from 'node:child_process';
+import { cliPath, runAsync } from '../support/cli';
+import { debianCore } from '../support/debian-programs';
+import { buildGo } from '../support/go-programs';
+import { dropRedisPrefix, S3Server, serviceEnv, startApi, startWorker, configFrom, type RunningApi } from './service-harness';
+
+const SOURCE = `package main
+
+import "strconv"
+
+//go:noinline
+func parsePort(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic("bad port " + s)
+	}
+	return n
+}
+
+func main() {
+	println(parsePort("http"))
+}
+`;
+
+const run = `triage-go-${process.pid}-${Date.now()}`;
+const work = mkdtempSync(join(tmpdir(), 'triage-go-service-e2e-'));
+const s3 = new S3Server(join(work, 's3'));
+let api: RunningApi;
+let worker: ReturnType<typeof startWorker>;
+
+function triage(args: string[]): ReturnType<typeof runAsync> {
+  return runAsync(process.execPath, [cliPath, ...args], { TRIAGE_SERVER: api.url });
+}
+
+async function analyzed(core: string): Promise<Report> {
+  const res = await triage(['upload', core, '--wait', '--json']);
+  assert.equal(res.status, 0, `${res.stderr}\nworker output:\n${worker.output()}`);
+  return JSON.parse(res.stdout) as Report;
+}
+
+const crashedNames = (r: Report) => (r.threads.find((t) => t.crashed)?.frames ?? []).map((f) => f.function);
+
+describe('a plain `go build` on the service', { timeout: 170_000 }, () => {
+  const exe = () => buildGo('goport', SOURCE, { cgo: false, linker: 'internal' });
+  // Two runs of the same binary: two cores (two ids), one Go build ID.
+  const coreOf = (n: number) => debianCore(`goport-internal-${n}`, [exe()], { env: { GOTRACEBACK: 'crash' } }).core;
+
+  before(async () => {
+    coreOf(1);
+    coreOf(2);
+    await s3.start();
+    const env = serviceEnv({ redisPrefix: run, s3Port: s3.port, extra: { TRIAGE_DEBUGINFO_CACHE: join(work, 'debuginfo-cache'), TRIAGE_DATA_DIR: join(work, 'unused-fs-data') } });
+    api = await startApi(configFrom(env));
+    worker = startWorker(env);
+  });
+
+  after(async () => {
+    await api?.close();
+    await worker?.stop();
+    await s3.stop().catch(() => undefined);
+    await dropRedisPrefix(run);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('without the binary stored, nothing names the frames (the worker does not open the mapped path)', async () => {
+    const report = await analyzed(coreOf(1));
+    assert.ok(!crashedNames(report).includes('main.parsePort'), crashedNames(report).join(' '));
+    const goBuildId = execFileSync('/usr/bin/go', ['tool', 'buildid', exe()], { encoding: 'utf8' }).trim();
+    assert.equal(report.modules.find((m) => m.name === 'goport')?.buildId, goModuleId(goBuildId));
+  });
+
+  test('triage debuginfo upload stores the binary under its Go build ID id; the next core names main.parsePort', async () => {
+    const up = await triage(['debuginfo', 'upload', exe(), '--json']);
+    assert.equal(up.status, 0, up.stderr);
+    const goBuildId = execFileSync('/usr/bin/go', ['tool', 'buildid', exe()], { encoding: 'utf8' }).trim();
+    const stored = JSON.parse(up.stdout) as Array<{ buildId: string; kind: string }>;
+    assert.deepEqual(stored.map((s) => [s.buildId, s.kind]), [[goModuleId(goBuildId), 'executable']]);
+    const report = await analyzed(coreOf(2));
+    assert.equal(report.classification.kind, 'abort');
+    assert.equal(report.classification.blame.function, 'main.parsePort');
+    assert.equal(report.signature.split(' | ').slice(0, 3).join(' | '), 'abort | main.parsePort | main.main');
+    assert.ok(crashedNames(report).includes('runtime.raise.abi0'), crashedNames(report).join(' '));
+    assert.equal(report.modules.find((m) => m.name === 'goport')?.debuginfo, 'found');
+  });
+});
