@@ -16,7 +16,7 @@ import { goModuleId, openCore, readBuildIdFromFile } from '@triage/core-dump';
 import type { Report } from '@triage/report';
 import { triage } from '../support/cli';
 import { debianCore } from '../support/debian-programs';
-import { buildGo } from '../support/go-programs';
+import { buildGo, goBuildIdOf } from '../support/go-programs';
 
 const PROGRAMS = {
   gopanic: `package main
@@ -170,7 +170,7 @@ describe("a plain `go build` (Go's internal linker: a Go build ID, no GNU build-
   const crashedNames = (r: Report) => (r.threads.find((t) => t.crashed)?.frames ?? []).map((f) => f.function);
 
   test('the core shows the Go build ID (no GNU build-id): its module and the file get the same id from it', async () => {
-    const goBuildId = execFileSync('/usr/bin/go', ['tool', 'buildid', exe()], { encoding: 'utf8' }).trim();
+    const goBuildId = goBuildIdOf(exe());
     assert.doesNotMatch(execFileSync('eu-readelf', ['-n', exe()], { encoding: 'utf8' }), /GNU_BUILD_ID/);
     const core = await openCore(coreOf());
     try {

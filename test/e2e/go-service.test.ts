@@ -6,16 +6,15 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { goModuleId } from '@triage/core-dump';
 import type { Report } from '@triage/report';
-import { execFileSync } from 'node:child_process';
 import { cliPath, runAsync } from '../support/cli';
 import { debianCore } from '../support/debian-programs';
-import { buildGo } from '../support/go-programs';
-import { dropRedisPrefix, S3Server, serviceEnv, startApi, startWorker, configFrom, type RunningApi } from './service-harness';
+import { buildGo, goBuildIdOf } from '../support/go-programs';
+import { startService, type RunningService } from './service-harness';
 
 const SOURCE = `package main
 
@@ -35,19 +34,15 @@ func main() {
 }
 `;
 
-const run = `triage-go-${process.pid}-${Date.now()}`;
-const work = mkdtempSync(join(tmpdir(), 'triage-go-service-e2e-'));
-const s3 = new S3Server(join(work, 's3'));
-let api: RunningApi;
-let worker: ReturnType<typeof startWorker>;
+let service: RunningService;
 
 function triage(args: string[]): ReturnType<typeof runAsync> {
-  return runAsync(process.execPath, [cliPath, ...args], { TRIAGE_SERVER: api.url });
+  return runAsync(process.execPath, [cliPath, ...args], { TRIAGE_SERVER: service.api.url });
 }
 
 async function analyzed(core: string): Promise<Report> {
   const res = await triage(['upload', core, '--wait', '--json']);
-  assert.equal(res.status, 0, `${res.stderr}\nworker output:\n${worker.output()}`);
+  assert.equal(res.status, 0, `${res.stderr}\nworker output:\n${service.worker.output()}`);
   return JSON.parse(res.stdout) as Report;
 }
 
@@ -61,31 +56,22 @@ describe('a plain `go build` on the service', { timeout: 170_000 }, () => {
   before(async () => {
     coreOf(1);
     coreOf(2);
-    await s3.start();
-    const env = serviceEnv({ redisPrefix: run, s3Port: s3.port, extra: { TRIAGE_DEBUGINFO_CACHE: join(work, 'debuginfo-cache'), TRIAGE_DATA_DIR: join(work, 'unused-fs-data') } });
-    api = await startApi(configFrom(env));
-    worker = startWorker(env);
+    service = await startService(`triage-go-${process.pid}-${Date.now()}`, mkdtempSync(join(tmpdir(), 'triage-go-service-e2e-')));
   });
 
-  after(async () => {
-    await api?.close();
-    await worker?.stop();
-    await s3.stop().catch(() => undefined);
-    await dropRedisPrefix(run);
-    rmSync(work, { recursive: true, force: true });
-  });
+  after(() => service?.stop());
 
   test('without the binary stored, nothing names the frames (the worker does not open the mapped path)', async () => {
     const report = await analyzed(coreOf(1));
     assert.ok(!crashedNames(report).includes('main.parsePort'), crashedNames(report).join(' '));
-    const goBuildId = execFileSync('/usr/bin/go', ['tool', 'buildid', exe()], { encoding: 'utf8' }).trim();
+    const goBuildId = goBuildIdOf(exe());
     assert.equal(report.modules.find((m) => m.name === 'goport')?.buildId, goModuleId(goBuildId));
   });
 
   test('triage debuginfo upload stores the binary under its Go build ID id; the next core names main.parsePort', async () => {
     const up = await triage(['debuginfo', 'upload', exe(), '--json']);
     assert.equal(up.status, 0, up.stderr);
-    const goBuildId = execFileSync('/usr/bin/go', ['tool', 'buildid', exe()], { encoding: 'utf8' }).trim();
+    const goBuildId = goBuildIdOf(exe());
     const stored = JSON.parse(up.stdout) as Array<{ buildId: string; kind: string }>;
     assert.deepEqual(stored.map((s) => [s.buildId, s.kind]), [[goModuleId(goBuildId), 'executable']]);
     const report = await analyzed(coreOf(2));

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { dropTestSchema, testDatabaseUrl } from '../support/catalog';
 import { stopChild } from '../support/processes';
 import { dropRedisPrefix as dropRedisKeys } from '../support/redis';
@@ -153,4 +154,35 @@ export function chunked(data: Buffer, chunkSize = 64 * 1024): ReadableStream<Uin
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+export interface RunningService {
+  s3: S3Server;
+  env: Record<string, string>;
+  api: RunningApi;
+  worker: ReturnType<typeof startWorker>;
+  /** Stops the worker, the API and s3rver, drops the run's Redis keys and catalog schema and removes `work`. */
+  stop(): Promise<void>;
+}
+
+/** The whole service for one test file: s3rver and a debuginfo cache under `work`, the API in-process, the worker as a process. */
+export async function startService(run: string, work: string): Promise<RunningService> {
+  const s3 = new S3Server(join(work, 's3'));
+  await s3.start();
+  const env = serviceEnv({ redisPrefix: run, s3Port: s3.port, extra: { TRIAGE_DEBUGINFO_CACHE: join(work, 'debuginfo-cache'), TRIAGE_DATA_DIR: join(work, 'unused-fs-data') } });
+  const api = await startApi(configFrom(env));
+  const worker = startWorker(env);
+  return {
+    s3,
+    env,
+    api,
+    worker,
+    stop: async () => {
+      await api.close();
+      await worker.stop();
+      await s3.stop().catch(() => undefined);
+      await dropRedisPrefix(run);
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
 }

@@ -23,3 +23,8 @@ export function buildGo(name: string, source: string, options: { cgo: boolean; l
   }
   return exe;
 }
+
+/** The Go build ID as Go's own tool reads it from the file: what triage must find in the core. */
+export function goBuildIdOf(exe: string): string {
+  return execFileSync('/usr/bin/go', ['tool', 'buildid', exe], { encoding: 'utf8' }).trim();
+}
