@@ -3,8 +3,8 @@
  * GOTRACEBACK=crash, the runtime raises SIGABRT into its own signal handler and the core is written
  * there. The unwinders stop at Go's signal trampoline; triage continues through the kernel's signal
  * frame and the frame-pointer chain, so the fatal error is blamed on the program's code past it.
- * Built with external linking: Go's internal linker writes no GNU build-id into a PT_NOTE (plain
- * `go build` none at all, Go 1.19's `-B` one outside the PT_NOTE), and triage finds files by build-id.
+ * The runtime's cases are built with external linking (gcc's GNU build-id); the last suite is a plain
+ * `go build`, found by its Go build ID.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
