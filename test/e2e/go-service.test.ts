@@ -14,7 +14,7 @@ import type { Report } from '@triage/report';
 import { cliPath, runAsync } from '../support/cli';
 import { debianCore } from '../support/debian-programs';
 import { buildGo, goBuildIdOf } from '../support/go-programs';
-import { startService, type RunningService } from './service-harness';
+import { http, json, sleep, startService, type RunningService } from './service-harness';
 
 const SOURCE = `package main
 
@@ -61,8 +61,10 @@ describe('a plain `go build` on the service', { timeout: 170_000 }, () => {
 
   after(() => service?.stop());
 
+  let firstId = '';
   test('without the binary stored, nothing names the frames (the worker does not open the mapped path)', async () => {
     const report = await analyzed(coreOf(1));
+    firstId = report.id;
     assert.ok(!crashedNames(report).includes('main.parsePort'), crashedNames(report).join(' '));
     const goBuildId = goBuildIdOf(exe());
     assert.equal(report.modules.find((m) => m.name === 'goport')?.buildId, goModuleId(goBuildId));
@@ -80,5 +82,14 @@ describe('a plain `go build` on the service', { timeout: 170_000 }, () => {
     assert.equal(report.signature.split(' | ').slice(0, 3).join(' | '), 'abort | main.parsePort | main.main');
     assert.ok(crashedNames(report).includes('runtime.raise.abi0'), crashedNames(report).join(' '));
     assert.equal(report.modules.find((m) => m.name === 'goport')?.debuginfo, 'found');
+  });
+
+  test('the upload also reprocessed the first report, which lacked that id: it now names main.parsePort', async () => {
+    let report: Report | undefined;
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(100)) {
+      report = json<Report>(await http(`${service.api.url}/v1/reports/${firstId}`));
+      if (report.classification.blame.function === 'main.parsePort') break;
+    }
+    assert.equal(report?.classification.blame.function, 'main.parsePort', `worker output:\n${service.worker.output()}`);
   });
 });
