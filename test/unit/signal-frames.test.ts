@@ -6,7 +6,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeFaultingInstruction, isCanonical, originalSignal, type KernelSignalFrame } from '@triage/core-dump';
+import { decodeFaultingInstruction, decodeFrame, isCanonical, Layout, originalSignal, type KernelSignalFrame } from '@triage/core-dump';
 import { classify, computeSignature, crashHandlerView, snapshotMarkers, type CrashEvidence, type Frame } from '@triage/report';
 import { parseEuStack, parseGdbBacktrace } from '@triage/symbolizer';
 
@@ -157,5 +157,35 @@ describe('memory operands of a faulting instruction', () => {
     assert.ok(isCanonical(0xffff800000000000n));
     assert.ok(!isCanonical(0x0000800000000000n));
     assert.ok(!isCanonical(0xdeadbeefdeadbeefn));
+  });
+});
+
+describe("the kernel's rt_sigframe", () => {
+  /** An x86_64 rt_sigframe as the kernel writes it at `address`: restorer, ucontext (uc_stack, gregs), siginfo. */
+  function rtSigframe(address: bigint, rsp: bigint, altStack?: { start: bigint; size: bigint }): Buffer {
+    const b = Buffer.alloc(8 + 304 + 128);
+    b.writeBigUInt64LE(0x456a00n, 0); // pretcode: the restorer
+    b.writeBigUInt64LE(0x7n, 8); // uc_flags: FP_XSTATE | SIGCONTEXT_SS | STRICT_RESTORE_SS
+    b.writeBigUInt64LE(altStack?.start ?? 0n, 8 + 16);
+    b.writeBigUInt64LE(altStack?.size ?? 0n, 8 + 32);
+    const greg = (i: number, v: bigint) => b.writeBigUInt64LE(v, 8 + 40 + 8 * i);
+    greg(15, rsp);
+    greg(16, 0x456621n); // rip
+    greg(18, 0x2b000000000033n); // csgsfs: user code segment
+    b.writeBigUInt64LE(address + 8n + 0x1c0n, 8 + 224); // fpstate, just above the ucontext
+    b.writeInt32LE(6, 8 + 304); // siginfo: SIGABRT
+    return b;
+  }
+
+  test('on an alternate signal stack above the interrupted one (Go gsignal stacks, sigaltstack handlers) it is still the frame', () => {
+    const layout = new Layout(true, true);
+    const address = 0xc0000652f8n;
+    const alt = { start: 0xc00005e000n, size: 0x8000n };
+    const frame = decodeFrame(layout, rtSigframe(address, 0xc000049cf8n, alt), address);
+    assert.equal(frame?.registers.rip, 0x456621n);
+    assert.equal(frame?.registers.rsp, 0xc000049cf8n);
+    // Without an alternate stack the interrupted stack pointer must lie above the frame: anything else is not one.
+    assert.equal(decodeFrame(layout, rtSigframe(address, 0xc000049cf8n), address), undefined);
+    assert.equal(decodeFrame(layout, rtSigframe(address, address + 0x100n), address)?.registers.rsp, address + 0x100n);
   });
 });

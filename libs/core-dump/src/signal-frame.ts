@@ -88,12 +88,17 @@ export function decodeFrame(layout: Layout, b: Buffer, address: bigint): KernelS
   GREG_NAMES.forEach((name, i) => (gregs[name] = b.readBigUInt64LE(uc + GREGS + 8 * i)));
   const fpstate = b.readBigUInt64LE(uc + FPSTATE);
   const ucAddress = address + UCONTEXT;
+  // uc_stack: the alternate signal stack as it was at delivery. A frame on it (a handler for stack
+  // overflows; Go's gsignal stacks) says nothing about where the interrupted stack lies, above or below.
+  const altStart = b.readBigUInt64LE(uc + 16);
+  const altSize = b.readBigUInt64LE(uc + 32);
+  const onAltStack = altSize > 0n && address >= altStart && address < altStart + altSize;
   const wellFormed =
     (flags & ~UC_FLAGS_MASK) === 0n &&
     (flags & UC_SIGCONTEXT_SS) !== 0n &&
     link === 0n &&
     (gregs.csgsfs & 0xffffn) === USER_CS &&
-    gregs.rsp > address &&
+    (onAltStack ? gregs.rsp !== 0n : gregs.rsp > address) &&
     (fpstate === 0n || (fpstate > ucAddress && fpstate < ucAddress + 0x10000n));
   if (!wellFormed) return undefined;
   const trap = { number: Number(gregs.trapno), errorCode: gregs.err, cr2: gregs.cr2 };
