@@ -4,6 +4,7 @@ import type { CatalogTables } from './schema';
 import * as m0001 from './migrations/0001-catalog';
 import * as m0003 from './migrations/0003-problem-workflow';
 import * as m0004 from './migrations/0004-problem-facets';
+import * as m0005 from './migrations/0005-problem-words';
 
 export type CatalogDb = Kysely<CatalogTables>;
 
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-catalog': m0001,
   '0003-problem-workflow': m0003,
   '0004-problem-facets': m0004,
+  '0005-problem-words': m0005,
 };
 
 const DATE_OID = 1082;

@@ -144,8 +144,8 @@ export class CatalogLoader {
           union all select problem_id, 'host', host, count(*) from ${r} group by problem_id, host
           union all select problem_id, 'os', os, count(*) from ${r} group by problem_id, os
           union all select problem_id, 'arch', arch, count(*) from ${r} group by problem_id, arch`.execute(tx);
-        // The bulk insert left the search index's entries in GIN's pending list: merge them now, not in the next worker's insert.
-        await sql`select gin_clean_pending_list('problems_search'::regclass)`.execute(tx);
+        // The bulk insert left the search indexes' entries in GIN's pending lists: merge them now, not in the next worker's insert.
+        await sql`select gin_clean_pending_list('problems_search'::regclass), gin_clean_pending_list('problems_words'::regclass)`.execute(tx);
         return liveOnly.map((row) => row.id);
       });
       // Statistics and the visibility map now, not when autovacuum comes round: the list's counts and the

@@ -25,6 +25,7 @@ export {
   type ProblemCatalogOptions,
 } from './problem-catalog';
 export { CatalogLoader } from './catalog-loader';
+export { likeSubstring, rareWords, searchCondition, wholeWords, WORD_INDEX_ROWS, wordStatistics, type WordStatistics } from './search';
 export { GROUPING_LOCK, programLockKey } from './record-statements';
 export { rebuildCatalog, type RebuildOptions } from './rebuild';
 export { occurredAt, plausibleCrashTime, recordMetaOf, type StoredMetaFields } from './record-meta';

@@ -8,6 +8,7 @@ import { lengthBand, missingBuildIds, pickNearest, problemIdCandidates, programO
 import type { DayCount, Problem, ProblemFilters, ProblemPage, ProblemReportRef, RecordMeta, RecordResult, ReportNeighbourRefs, ReportPage, ReportPageOptions, SimilarProblem, StateChange } from './model';
 import { occurredAt } from './record-meta';
 import { GROUPING_LOCK, programLockKey, readGroupingState, withGroupingLock, writeAll } from './record-statements';
+import { rareWords, searchCondition, wordStatistics, type WordStatistics } from './search';
 import { similarProblems } from './similar';
 import { addTicket, removeTicket, reopenIfFixed, restoreWorkflow, setState, ticketsOf, workflowFields, workflowRows } from './workflow';
 import type { ProblemWorkflowRecord } from '@triage/cores';
@@ -36,7 +37,12 @@ export interface ProblemCatalogOptions {
   maxCandidates?: number;
   /** The list counts matches up to this many (COUNT_CAP). */
   countCap?: number;
+  /** Whether a search may read rare whole words through the word index (default true; false keeps the LIKE alone). */
+  wordIndex?: boolean;
 }
+
+/** How long the word statistics steering a search are kept: they change only when PostgreSQL analyzes the catalog. */
+const WORD_STATISTICS_MS = 60_000;
 
 type Db = Kysely<CatalogTables> | Transaction<CatalogTables>;
 type ProblemRow = Selectable<ProblemsTable>;
@@ -62,11 +68,6 @@ function decodeCursor(cursor: string): [string | number, string] {
   throw new CursorError('the cursor is not one this server handed out');
 }
 
-/** LIKE pattern for a substring, with LIKE's own characters taken literally. */
-function likeSubstring(q: string): string {
-  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 /**
  * The problem catalog in PostgreSQL: which problem each report belongs to, per-problem counts (per
  * version, host and day), first/last seen, samples, and the queries the list, filters, search and pages
@@ -78,6 +79,8 @@ export class ProblemCatalog {
   readonly threshold: number;
   readonly maxCandidates: number;
   private readonly countCap: number;
+  private readonly wordIndex: boolean;
+  private wordStats?: { at: number; value: Promise<WordStatistics | undefined> };
 
   constructor(
     readonly db: CatalogDb,
@@ -87,6 +90,18 @@ export class ProblemCatalog {
     this.threshold = options.threshold ?? NEAR_DUPLICATE_THRESHOLD;
     this.maxCandidates = options.maxCandidates ?? MAX_CANDIDATES;
     this.countCap = options.countCap ?? COUNT_CAP;
+    this.wordIndex = options.wordIndex ?? true;
+  }
+
+  /** The rare whole words of a search (none without one, or when the word index is off). */
+  private async searchWords(q: string | undefined): Promise<string[]> {
+    const text = q?.trim().toLowerCase();
+    if (!text || !this.wordIndex) return [];
+    if (!this.wordStats || Date.now() - this.wordStats.at > WORD_STATISTICS_MS) {
+      const value = wordStatistics(this.db).catch(() => undefined);
+      this.wordStats = { at: Date.now(), value };
+    }
+    return rareWords(text, await this.wordStats.value);
   }
 
   /**
@@ -365,7 +380,7 @@ export class ProblemCatalog {
   async list(filters: ProblemFilters = {}): Promise<ProblemPage> {
     const limit = Math.max(1, Math.min(filters.limit ?? 50, 500));
     const byCount = filters.sort === 'count';
-    const filtered = this.filtered(filters);
+    const filtered = this.filtered(filters, await this.searchWords(filters.q));
     let page = filtered
       .leftJoin('problem_workflow as w', 'w.problem_id', 'p.id')
       .selectAll('p')
@@ -408,7 +423,7 @@ export class ProblemCatalog {
     };
   }
 
-  private filtered(f: ProblemFilters) {
+  private filtered(f: ProblemFilters, words: readonly string[]) {
     let q = this.db.selectFrom('problems as p');
     if (f.executable) q = q.where('p.executable', '=', f.executable);
     if (f.kind) q = q.where('p.kind', '=', f.kind);
@@ -416,7 +431,7 @@ export class ProblemCatalog {
     if (f.from) q = q.where('p.last_seen', '>=', f.from);
     if (f.to) q = q.where('p.first_seen', '<=', f.to);
     const text = f.q?.trim().toLowerCase();
-    if (text) q = q.where(sql<boolean>`p.search like ${likeSubstring(text)}`);
+    if (text) q = q.where(searchCondition(text, words));
     // Ignored problems are left out unless asked for; "new" is a problem nobody set a state on (no row) or set back.
     const state = f.state;
     if (state !== 'all') {
@@ -438,7 +453,7 @@ export class ProblemCatalog {
   async dailyCounts(filters: Omit<ProblemFilters, 'sort' | 'limit' | 'offset' | 'after'> = {}, range: { from?: Date; to?: Date } = {}): Promise<DayCount[]> {
     const noFilter = !filters.q && !filters.executable && !filters.kind && !filters.libraryAbortOnly && !filters.from && !filters.to && !filters.version && !filters.host && !filters.os && !filters.state;
     let q = this.db.selectFrom('problem_days as d').select((eb) => ['d.day', eb.fn.sum<string>('d.count').as('n')]);
-    if (!noFilter) q = q.where('d.problem_id', 'in', this.filtered(filters).select('p.id'));
+    if (!noFilter) q = q.where('d.problem_id', 'in', this.filtered(filters, await this.searchWords(filters.q)).select('p.id'));
     if (range.from) q = q.where('d.day', '>=', range.from.toISOString().slice(0, 10));
     if (range.to) q = q.where('d.day', '<=', range.to.toISOString().slice(0, 10));
     const rows = await q.groupBy('d.day').orderBy('d.day').execute();
