@@ -138,4 +138,34 @@ describe('S3Storage specifics', () => {
       fake.close();
     }
   });
+
+  test('a small body that stops short of its Content-Length (s3rver mid-rewrite) is given up and read again', async () => {
+    const full = Buffer.from('{"state":"done","attempts":1,"updatedAt":"2026-12-02T09:51:27.088Z"}');
+    const md5 = createHash('md5').update(full).digest('hex');
+    let gets = 0;
+    let firstClosedByClient = false;
+    // s3rver's answer while the file is rewritten: the old length, the bytes written so far, then nothing
+    // on a keep-alive socket until its keep-alive timeout (the ~6 s status reads of the latency bench).
+    const fake = createHttpServer((req, res) => {
+      gets += 1;
+      if (gets === 1) {
+        req.socket.once('close', () => (firstClosedByClient = gets === 1));
+        res.writeHead(200, { 'content-length': full.length, etag: `"${md5}"`, 'last-modified': new Date().toUTCString() });
+        res.write(full.subarray(0, 9));
+        return;
+      }
+      res.writeHead(200, { 'content-length': full.length, etag: `"${md5}"`, 'last-modified': new Date().toUTCString() });
+      res.end(full);
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    try {
+      const s = new S3Storage(config({ port: (fake.address() as AddressInfo).port }));
+      assert.deepEqual(await s.getBuffer('cores/x/status.json'), full);
+      assert.equal(gets, 2);
+      assert.ok(firstClosedByClient, 'the stalled connection was dropped by the client before it asked again');
+    } finally {
+      fake.closeAllConnections();
+      fake.close();
+    }
+  });
 });

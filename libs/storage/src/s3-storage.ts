@@ -29,6 +29,14 @@ const NOT_FOUND = ['NoSuchKey', 'NotFound', 'NoSuchObject'];
 /** Reads of small objects: tries, and how long a body may stall before the read is given up. */
 const READ_ATTEMPTS = 5;
 const READ_IDLE_MS = 10_000;
+/**
+ * A record (status, meta, report JSON) arrives with its headers or a moment after. s3rver rewrites an
+ * object in place, and a read racing the rewrite gets the old Content-Length and a shorter body, then
+ * silence until s3rver's keep-alive timeout closes the socket (~6 s: the p95 of the latency bench). A
+ * small body that stops this long is read again instead.
+ */
+const SMALL_OBJECT_BYTES = 1 << 20;
+const SMALL_READ_IDLE_MS = 500;
 
 /** S3 / MinIO adapter over the minio client. Outages become StorageUnavailableError. */
 export class S3Storage implements StoragePort {
@@ -195,15 +203,16 @@ export class S3Storage implements StoragePort {
     for (let attempt = 1; ; attempt++) {
       const response = await this.open(key);
       if (!response) return undefined;
+      const expected = contentLength(response);
+      const idleMs = expected !== undefined && expected <= SMALL_OBJECT_BYTES ? SMALL_READ_IDLE_MS : READ_IDLE_MS;
       let body: Buffer;
       try {
-        body = await readWhole(response, READ_IDLE_MS);
+        body = await readWhole(response, idleMs);
       } catch (err) {
         if (attempt >= READ_ATTEMPTS) return translate(err, `get ${key}`);
         await delay(attempt * 50);
         continue;
       }
-      const expected = contentLength(response);
       const etag = etagOf(response);
       const whole = expected === undefined || body.length === expected;
       const verified = whole && (etag === undefined || createHash('md5').update(body).digest('hex') === etag);
@@ -376,14 +385,21 @@ function etagOf(response: Readable): string | undefined {
 async function readWhole(stream: Readable, idleMs: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let seen = 0;
   const arm = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => stream.destroy(Object.assign(new Error(`no data for ${idleMs} ms`), { code: 'ETIMEDOUT' })), idleMs);
+    const at = seen;
+    // Timers run before I/O in the event loop: after a busy moment, bytes already on the socket are read
+    // (setImmediate runs after the poll phase) before the silence counts.
+    timer = setTimeout(() => setImmediate(() => {
+      if (seen === at) stream.destroy(Object.assign(new Error(`no data for ${idleMs} ms`), { code: 'ETIMEDOUT' }));
+    }), idleMs);
   };
   try {
     arm();
     for await (const chunk of stream) {
       chunks.push(chunk as Buffer);
+      seen++;
       arm();
     }
     return Buffer.concat(chunks);
