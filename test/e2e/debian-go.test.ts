@@ -12,7 +12,7 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { goModuleId, openCore, readBuildIdFromFile } from '@triage/core-dump';
+import { goModuleId, openCore, readBuildIdFromFile, readFileIdentity } from '@triage/core-dump';
 import type { Report } from '@triage/report';
 import { triage } from '../support/cli';
 import { debianCore } from '../support/debian-programs';
@@ -182,6 +182,12 @@ describe("a plain `go build` (Go's internal linker: a Go build ID, no GNU build-
       await core.close();
     }
     assert.equal(await readBuildIdFromFile(exe()), goModuleId(goBuildId));
+    // gcc's link keeps Go's note too, but the GNU build-id is what the file (and its core) is known by.
+    const external = buildGo('gopanic', PROGRAMS.gopanic, { cgo: false, linker: 'external' });
+    assert.match(execFileSync('eu-readelf', ['-n', external], { encoding: 'utf8' }), /^\s+Go\s+\d+\s+BUILDID$/m);
+    const identity = await readFileIdentity(external);
+    assert.match(identity?.buildId ?? '', /^[0-9a-f]{40}$/);
+    assert.equal(identity?.goBuildId, undefined);
   });
 
   test('triage analyze finds the executable at its mapped path by that id: the panic is blamed on main.loadConfig', () => {

@@ -3,12 +3,13 @@
  * the service opens and shows the tools only files it found itself whose build-id is the recorded one.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { analyzeInput } from '@triage/analysis';
-import { openCore } from '@triage/core-dump';
+import { goModuleId, openCore, readBuildIdFromFile } from '@triage/core-dump';
 import { resolveObjectFiles } from '@triage/symbolizer';
 import * as tools from '../../libs/tools/src/run-tool';
 import { leakBait } from '../support/core-variants';
@@ -83,4 +84,18 @@ test('a crafted maps file neither leaks a host file into the report nor widens t
   } finally {
     (tools as { runTool: typeof tools.runTool }).runTool = original;
   }
+});
+
+test('an id derived from a Go build ID is matched only by a file with that Go build ID, never by a GNU build-id spelling the same digits', async () => {
+  const goBuildId = 'abcdefghijklmnopqrst/uvwxyzABCDEFGHIJKL/MNOPQRSTUVWXYZ012345/6789abcdefghijklmnop';
+  const id = goModuleId(goBuildId);
+  const dir = join(work, 'go-id');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'main.c'), 'int main(void) { return 0; }\n');
+  const forged = join(dir, 'forged');
+  execFileSync('gcc', ['-o', forged, join(dir, 'main.c'), `-Wl,--build-id=0x${id}`]);
+  assert.equal(await readBuildIdFromFile(forged), id);
+  const policy = { dirs: [], mappedPaths: true, systemDirs: [] };
+  assert.deepEqual([...(await resolveObjectFiles([{ path: forged, buildId: id, goBuildId }], policy))], [], 'a GNU build-id is no Go build ID');
+  assert.deepEqual([...(await resolveObjectFiles([{ path: forged, buildId: id }], policy))], [[id, forged]], 'as a GNU build-id it is the file');
 });

@@ -7,8 +7,8 @@
  * here rather than named from.
  */
 import { resolve } from 'node:path';
-import { readBuildIdFromFile, type CoreModule } from '@triage/core-dump';
-import type { ObjectFiles } from '@triage/symbolizer';
+import type { CoreModule } from '@triage/core-dump';
+import { isObjectWithId, type ObjectFiles } from '@triage/symbolizer';
 
 export interface GivenExecutable {
   objects: ObjectFiles;
@@ -22,8 +22,8 @@ export async function withGivenExecutable(objects: ObjectFiles, modules: readonl
   const file = resolve(executable);
   const exe = modules.find((m) => m.isExecutable);
   if (!exe?.buildId) return { objects, executable: file };
-  const id = await readBuildIdFromFile(file).catch(() => undefined);
-  if (id === exe.buildId) return { objects: objects.has(id) ? objects : new Map([...objects, [id, file]]), executable: file };
+  const id = exe.buildId;
+  if (await isObjectWithId(file, id, exe.goBuildId)) return { objects: objects.has(id) ? objects : new Map([...objects, [id, file]]), executable: file };
   if (!exe.goBuildId) return { objects, executable: file };
   return { objects, warning: `--exe ${file} is not the program that crashed (the core's executable has Go build ID ${exe.goBuildId}): not used` };
 }

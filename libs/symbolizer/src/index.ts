@@ -4,7 +4,7 @@ export { SAFE_GDB_ARGS, gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEv
 export { parseEuStack } from './eu-stack';
 export { expandInlineFrames, parseAddr2line, type InlineLocation } from './inline-frames';
 export { parseUnstripList, type CoreModuleInfo } from './modules';
-export { objectFilePaths, resolveObjectFiles, SYSTEM_OBJECT_DIRS, type MappedObject, type ObjectFilePolicy, type ObjectFiles } from './object-files';
+export { isObjectWithId, objectFilePaths, resolveObjectFiles, SYSTEM_OBJECT_DIRS, type MappedObject, type ObjectFilePolicy, type ObjectFiles } from './object-files';
 export { ToolError } from './types';
 export type { SymbolizeOptions, SymbolizeResult, SymbolizedThread } from './types';
 export * from './gdb';

@@ -10,13 +10,15 @@
 import { readdirSync, type Dirent } from 'node:fs';
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
-import { readBuildIdFromFile } from '@triage/core-dump';
+import { readFileIdentity } from '@triage/core-dump';
 import { findExecutableByBuildId } from '@triage/debuginfo';
 
 export interface MappedObject {
   /** Path as the core names it (NT_FILE, maps): attacker-controlled for an uploaded core. */
   path: string;
   buildId?: string;
+  /** Set when `buildId` was derived from this Go build ID (no GNU build-id in the core): the file must carry the same Go build ID. */
+  goBuildId?: string;
 }
 
 export interface ObjectFilePolicy {
@@ -47,7 +49,7 @@ export async function resolveObjectFiles(objects: readonly MappedObject[], polic
     const id = o.buildId?.toLowerCase();
     if (id && !first.has(id)) first.set(id, o);
   }
-  const files = await Promise.all([...first].map(([id, o]) => firstWithBuildId(id, candidates(o, id, policy))));
+  const files = await Promise.all([...first].map(([id, o]) => firstWithBuildId(id, o.goBuildId, candidates(o, id, policy))));
   const found = new Map<string, string>();
   [...first.keys()].forEach((id, i) => {
     const file = files[i];
@@ -86,18 +88,27 @@ async function inSystemDirs(path: string, dirs: readonly string[]): Promise<stri
   return target && roots.some((r) => target.startsWith(`${r}/`)) ? target : path;
 }
 
-async function firstWithBuildId(id: string, files: AsyncIterable<string>): Promise<string | undefined> {
-  for await (const file of files) if (await hasBuildId(file, id)) return file;
+async function firstWithBuildId(id: string, goBuildId: string | undefined, files: AsyncIterable<string>): Promise<string | undefined> {
+  for await (const file of files) if (await hasBuildId(file, id, goBuildId)) return file;
   return undefined;
 }
 
 /** A regular file (not a directory, device or /proc entry reached through a link) with this build-id. */
-async function hasBuildId(file: string, buildId: string): Promise<boolean> {
+async function hasBuildId(file: string, buildId: string, goBuildId: string | undefined): Promise<boolean> {
   const st = await lstat(file).catch(() => undefined);
   // The .build-id trees are symlinks to the objects: those are ours, so follow them; nothing else is.
   const isLinkInTree = st?.isSymbolicLink() && /\/\.build-id\/[0-9a-f]{2}\/[0-9a-f]+$/.test(file);
   if (!st || (!st.isFile() && !isLinkInTree)) return false;
-  return (await readBuildIdFromFile(file).catch(() => undefined)) === buildId;
+  return isObjectWithId(file, buildId, goBuildId);
+}
+
+/**
+ * The file's own identity is the one the core recorded. For an id derived from a Go build ID the file
+ * must be known by that same Go build ID: a file whose GNU build-id merely spells the same digits is not it.
+ */
+export async function isObjectWithId(file: string, buildId: string, goBuildId: string | undefined): Promise<boolean> {
+  const identity = await readFileIdentity(file).catch(() => undefined);
+  return identity?.buildId === buildId && identity.goBuildId === goBuildId;
 }
 
 const MAX_INDEX_DEPTH = 6;
