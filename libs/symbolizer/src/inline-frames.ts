@@ -71,10 +71,23 @@ async function mayHoldInlinedCalls(buildId: string, file: string): Promise<boole
   return answer;
 }
 
+/**
+ * build-id:address -> what addr2line -i said there (an empty chain: nothing inlined), for the life of the
+ * process: a worker meets the same libc abort path (raise, abort) in job after job, and one build-id is
+ * one set of bytes, so the answer never changes. Bounded; the oldest answers go first.
+ */
+const knownChains = new Map<string, InlineLocation[]>();
+const KNOWN_CHAINS_MAX = 100_000;
+
+function remember(key: string, chain: InlineLocation[]): void {
+  knownChains.set(key, chain);
+  if (knownChains.size > KNOWN_CHAINS_MAX) knownChains.delete(knownChains.keys().next().value as string);
+}
+
 /** Replaces collapsed frames by their inline chains, in place. Returns warnings. */
 export async function expandInlineFrames(threads: SymbolizedThread[], options: InlineExpansionOptions): Promise<string[]> {
-  const byFile = new Map<string, { base: bigint; addresses: Set<bigint> }>();
-  const wanted: Array<{ frame: Frame; file: string; address: bigint }> = [];
+  const byFile = new Map<string, { buildId: string; base: bigint; addresses: Set<bigint> }>();
+  const wanted: Array<{ frame: Frame; key: string }> = [];
   for (const t of threads) {
     const alreadyChained = chainedPcs(t.frames);
     for (const frame of t.frames) {
@@ -86,17 +99,20 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
         if (!(await mayHoldInlinedCalls(id, file))) continue;
         const base = await firstLoadAddress(file);
         if (base === undefined) continue;
-        entry = { base, addresses: new Set() };
+        entry = { buildId: id, base, addresses: new Set() };
         byFile.set(file, entry);
       }
       const address = entry.base + BigInt(frame.offset);
-      entry.addresses.add(address);
-      wanted.push({ frame, file, address });
+      const key = `${id}:${address.toString(16)}`;
+      if (!knownChains.has(key)) entry.addresses.add(address);
+      wanted.push({ frame, key });
     }
   }
-  const chains = new Map<string, Map<bigint, InlineLocation[]>>();
   const warnings: string[] = [];
-  for (const [file, { addresses }] of byFile) {
+  // This run's answers; kept for later runs only when addr2line's output was whole.
+  const fresh = new Map<string, InlineLocation[]>();
+  for (const [file, { buildId, addresses }] of byFile) {
+    if (addresses.size === 0) continue;
     try {
       const args = ['-a', '-i', '-f', '-C', '-e', file, ...[...addresses].map((a) => `0x${a.toString(16)}`)];
       const run = await runTool('addr2line', args, { ...options.run, maxOutputBytes: OUTPUT_CAP });
@@ -104,15 +120,20 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
         warnings.push(`addr2line: ${run.timedOut ? 'timed out' : `exit ${run.exitCode ?? run.signal}`} on ${file}; inlined frames there stay collapsed`);
         continue;
       }
-      chains.set(file, parseAddr2line(run.stdout));
+      const parsed = parseAddr2line(run.stdout);
+      for (const a of addresses) {
+        const key = `${buildId}:${a.toString(16)}`;
+        fresh.set(key, parsed.get(a) ?? []);
+        if (!run.truncated) remember(key, parsed.get(a) ?? []);
+      }
     } catch (err) {
       if (err instanceof ToolNotFoundError) return ['addr2line (binutils) is not installed; inlined frames from separate debuginfo stay collapsed'];
       warnings.push(`addr2line: ${(err as Error).message}`);
     }
   }
   const expansions = new Map<Frame, Frame[]>();
-  for (const { frame, file, address } of wanted) {
-    const chain = chains.get(file)?.get(address);
+  for (const { frame, key } of wanted) {
+    const chain = fresh.get(key) ?? knownChains.get(key);
     if (!chain || chain.length < 2) continue;
     expansions.set(frame, chainFrames(frame, chain));
   }

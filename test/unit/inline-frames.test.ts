@@ -1,0 +1,105 @@
+/**
+ * Inline chains from a separate .debug file (addr2line -i): spliced into the stack; asked once per
+ * build-id and address in a process (a worker's next job reuses the answer); never asked of a .debug
+ * file whose abbreviations declare no inlined subroutine (an -O0 build).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { readBuildIdFromFile } from '@triage/core-dump';
+import { expandInlineFrames, parseAddr2line, type SymbolizedThread } from '@triage/symbolizer';
+import * as tools from '../../libs/tools/src/run-tool';
+
+const work = mkdtempSync(join(tmpdir(), 'triage-inline-frames-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const source = join(work, 'inl.c');
+writeFileSync(
+  source,
+  `static int step(volatile int *p, int i) { int s = 0; for (int k = 0; k < i; k++) s += *p * k; return s; }
+static int walk(volatile int *p, int n) { int t = 0; for (int i = 0; i < n; i++) t += step(p, i); return t; }
+int main(int argc, char **argv) { (void)argv; volatile int v = argc; return walk(&v, argc * 7); }
+`,
+);
+
+/** A PIE built at `opt` whose DWARF is moved to a separate .debug file; its build-id and the .debug path. */
+async function splitBuild(opt: string): Promise<{ exe: string; debug: string; buildId: string }> {
+  const exe = join(work, `inl${opt}`);
+  execFileSync('gcc', [opt, '-g', '-fPIE', '-pie', '-Wl,--build-id', '-o', exe, source]);
+  const debug = `${exe}.debug`;
+  execFileSync('objcopy', ['--only-keep-debug', exe, debug]);
+  execFileSync('strip', ['--strip-debug', exe]);
+  const buildId = await readBuildIdFromFile(exe);
+  assert.ok(buildId);
+  return { exe, debug, buildId };
+}
+
+/** Every address of main() (a PIE: link-time address = offset from the load address). */
+function mainAddresses(exe: string): bigint[] {
+  const line = execFileSync('nm', ['-S', exe], { encoding: 'utf8' }).split('\n').find((l) => / T main$/.test(l));
+  assert.ok(line, 'main in the symbol table');
+  const [start, size] = line.split(' ').slice(0, 2).map((x) => BigInt(`0x${x}`));
+  return Array.from({ length: Number(size) }, (_, i) => start + BigInt(i));
+}
+
+const threadAt = (address: bigint, buildId: string): SymbolizedThread[] => [
+  { tid: 1, frames: [{ index: 0, pc: `0x${(0x555500000000n + address).toString(16)}`, module: 'inl', buildId, offset: `0x${address.toString(16)}`, function: 'main' }] },
+];
+
+/** Counts addr2line runs while `fn` runs. */
+async function countingAddr2line<T>(fn: () => Promise<T>): Promise<{ result: T; runs: number }> {
+  let runs = 0;
+  const original = tools.runTool;
+  const spy: typeof tools.runTool = (cmd, args, options) => {
+    if (cmd === 'addr2line') runs++;
+    return original(cmd, args, options);
+  };
+  (tools as { runTool: typeof tools.runTool }).runTool = spy;
+  try {
+    return { result: await fn(), runs };
+  } finally {
+    (tools as { runTool: typeof tools.runTool }).runTool = original;
+  }
+}
+
+test('-O2: the inline chain is spliced in, and asked of addr2line once per build-id and address', async () => {
+  const b = await splitBuild('-O2');
+  const addresses = mainAddresses(b.exe);
+  const asked = execFileSync('addr2line', ['-a', '-i', '-f', '-e', b.debug, ...addresses.map((a) => `0x${a.toString(16)}`)], { encoding: 'utf8' });
+  const inside = [...parseAddr2line(asked)].find(([, chain]) => chain.length >= 2);
+  assert.ok(inside, 'the -O2 build inlines into main');
+  const [address, chain] = inside;
+  const options = { debuginfo: new Map([[b.buildId, b.debug]]), run: { timeoutMs: 30_000 } };
+
+  const first = await countingAddr2line(async () => {
+    const threads = threadAt(address, b.buildId);
+    return { warnings: await expandInlineFrames(threads, options), threads };
+  });
+  assert.equal(first.runs, 1);
+  assert.deepEqual(first.result.warnings, []);
+  const frames = first.result.threads[0].frames;
+  assert.equal(frames.length, chain.length);
+  assert.deepEqual(frames.map((f) => f.function), [...chain.slice(0, -1).map((l) => l.function), 'main']);
+  assert.ok(frames.slice(0, -1).every((f) => f.inlined));
+
+  const again = await countingAddr2line(async () => {
+    const threads = threadAt(address, b.buildId);
+    await expandInlineFrames(threads, options);
+    return threads;
+  });
+  assert.equal(again.runs, 0, 'the answer for that build-id and address is reused');
+  assert.deepEqual(again.result[0].frames, frames);
+});
+
+test('-O0: its .debug file declares no inlined subroutine, so addr2line is not run', async () => {
+  const b = await splitBuild('-O0');
+  const [address] = mainAddresses(b.exe);
+  const threads = threadAt(address, b.buildId);
+  const { result, runs } = await countingAddr2line(() => expandInlineFrames(threads, { debuginfo: new Map([[b.buildId, b.debug]]), run: { timeoutMs: 30_000 } }));
+  assert.equal(runs, 0);
+  assert.deepEqual(result, []);
+  assert.equal(threads[0].frames.length, 1);
+});
