@@ -116,7 +116,13 @@ describe('problem workflow (PostgreSQL)', () => {
     const ignored = await occur(report(stack('noise'), { exe: 'noisyd' }), { package: 'noisyd-1' });
     const before = (await catalog.list({ limit: 500 })).problems.map((p) => p.id);
     assert.ok(before.includes(ignored.problemId));
+    const total = (days: Array<{ count: number }>) => days.reduce((n, d) => n + d.count, 0);
+    const dailyBefore = total(await catalog.dailyCounts());
     await catalog.setState(ignored.problemId, { state: 'ignored' }, 'carol');
+    // The per-day chart of the default list leaves the ignored problem's reports out too.
+    assert.equal(total(await catalog.dailyCounts()), dailyBefore - 1);
+    assert.equal(total(await catalog.dailyCounts({ state: 'all' })), dailyBefore);
+    assert.equal(total(await catalog.dailyCounts({ state: 'ignored' })), 1);
     const shown = await catalog.list({ limit: 500 });
     assert.ok(!shown.problems.some((p) => p.id === ignored.problemId), 'hidden by default');
     assert.equal(shown.total, before.length - 1);
