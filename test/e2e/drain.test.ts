@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { crash } from '../support/crashers';
+import { freePort } from '../support/processes';
 import { cliPath, runAsync } from '../support/cli';
 import { catalogEnvFor, dropRedisPrefix, http, json, sleep } from './service-harness';
 
@@ -23,14 +23,6 @@ const dataDir = mkdtempSync(join(tmpdir(), 'triage-drain-'));
 after(async () => {
   await dropRedisPrefix(prefix);
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 interface ApiProcess {
   child: ChildProcess;

@@ -5,14 +5,6 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { sleep } from './service-harness';
 
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 /** A redis-server of our own, without persistence, that can be killed and started again on the same port. */
 export class OwnRedis {
   private child?: ChildProcess;
@@ -31,13 +23,8 @@ export class OwnRedis {
     }
     throw new Error('redis-server did not start');
   }
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      child.once('exit', () => r());
-      child.kill('SIGKILL');
-    });
+  kill(): Promise<void> {
+    return killNine(this.child);
   }
 }
 

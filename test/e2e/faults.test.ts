@@ -15,7 +15,6 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +28,8 @@ import { UploadsJanitor } from '../../apps/api/src/intake/uploads-janitor.servic
 import { cliPath, runAsync } from '../support/cli';
 import { leakBaitDumpDir } from '../support/core-variants';
 import { crash } from '../support/crashers';
-import { blackHole, faultSeed, freePort, killNine, outsideLayout, OwnApi, OwnRedis, seeded, smallDisk } from './fault-harness';
+import { blackHole, faultSeed, killNine, outsideLayout, OwnApi, OwnRedis, seeded, smallDisk } from './fault-harness';
+import { exited, freePort } from '../support/processes';
 import { configFrom, dropRedisPrefix, http, json, S3Server, serviceEnv, sleep, startApi, startWorker, workerMain, type RunningApi } from './service-harness';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-faults-'));
@@ -61,8 +61,6 @@ async function finalStatus(api: RunningApi, id: string, withinMs: number): Promi
   return status;
 }
 
-const exitOf = (child: ChildProcess): Promise<unknown> =>
-  new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
 
 describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, () => {
   const s3 = new S3Server(join(work, 's3'));
@@ -153,7 +151,7 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
       // The status is written before the job's scratch dir is made: wait for the dir (the core goes into it).
       for (let i = 0; i < 200 && jobDirs().length === 0; i++) await sleep(25);
       first.child.kill('SIGKILL');
-      await exitOf(first.child);
+      await exited(first.child);
       assert.equal(first.child.signalCode, 'SIGKILL');
       assert.equal(await storage.stat(keys.report(id)), undefined, 'killed before it wrote a report');
       assert.equal(jobDirs().length, 1, 'the killed job left its scratch dir (with the core) behind');
@@ -205,7 +203,7 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
       // A core of its own: the bucket is shared with the tests above, which analysed null-read's first core.
       const id = await uploadAndWaitForAnalysis(api, crash('null-read', [], 3).core, first);
       first.child.kill('SIGTERM');
-      await exitOf(first.child);
+      await exited(first.child);
       assert.match(first.output(), /handed back to the queue/, first.output());
       assert.equal((first.output().match(/analysis done/g) ?? []).length, 0, 'stopped before it finished');
 

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compressedCopy, crash } from '../support/crashers';
+import { freePort } from '../support/processes';
 import { catalogEnvFor, dropRedisPrefix, http, sleep } from './service-harness';
 
 const apiMain = resolve(__dirname, '..', '..', 'apps', 'api', 'src', 'main.js');
@@ -22,14 +22,6 @@ const prefix = `triage-fh-${process.pid}`;
 after(async () => {
   await dropRedisPrefix(prefix);
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** Sends part of a body, then drops the connection. */
 function abandonUpload(port: number, body: Buffer): Promise<void> {

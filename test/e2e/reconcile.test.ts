@@ -11,7 +11,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crash } from '../support/crashers';
-import { blackHole, freePort, OwnRedis } from './fault-harness';
+import { blackHole, OwnRedis } from './fault-harness';
+import { freePort } from '../support/processes';
 import { configFrom, http, json, S3Server, serviceEnv, sleep, startApi, startWorker, type RunningApi } from './service-harness';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-reconcile-'));

@@ -16,6 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crash } from '../support/crashers';
+import { exited } from '../support/processes';
 import { dropRedisPrefix, testRedisUrl } from '../support/redis';
 import { catalogEnvFor, configFrom, dropRedisPrefix as dropService, http, json, startApi, startWorker } from './service-harness';
 
@@ -227,7 +228,7 @@ describe('webhooks from the worker process', { timeout: 180_000 }, () => {
       // The first try reached the receiver: the worker dies before any retry of its own.
       await r.next(1);
       worker.child.kill('SIGKILL');
-      await new Promise((resolve) => (worker.child.exitCode !== null || worker.child.signalCode !== null ? resolve(undefined) : worker.child.once('exit', resolve)));
+      await exited(worker.child);
       second = startWorker(env);
       await r.next(2);
       assert.equal(r.got[0].body, r.got[1].body, 'the 500 was retried with the same body, by the next worker');

@@ -3,11 +3,12 @@
  * /usr/bin/python3 (Debian's, not a pyenv shim on PATH), gdb's gcore of a running /usr/bin/sleep.
  * Each run gets a fresh directory; the kernel writes the core into the process's working directory.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exited, freePort } from './processes';
 
 export const PYTHON3 = '/usr/bin/python3';
 export const REDIS_SERVER = '/usr/bin/redis-server';
@@ -23,35 +24,13 @@ function coreIn(dir: string): string {
   return join(dir, cores[0]);
 }
 
-function exited(child: ChildProcess, timeoutMs = 30_000): Promise<NodeJS.Signals | null> {
-  return new Promise((resolve, reject) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.signalCode);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`pid ${child.pid} did not exit in ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.once('exit', (_code, signal) => {
-      clearTimeout(timer);
-      resolve(signal);
-    });
-  });
-}
-
 /** Runs a command with core dumps enabled in a new directory until it dies; returns the core. */
 export async function crashCommand(cmd: string, args: string[]): Promise<{ core: string; dir: string; pid: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'triage-real-'));
   const child = spawn('bash', ['-c', 'ulimit -c unlimited; exec "$@"', 'crash', cmd, ...args], { cwd: dir, stdio: 'ignore' });
   const pid = child.pid ?? 0;
-  await exited(child);
+  await exited(child, 30_000);
   return { core: coreIn(dir), dir, pid };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /** One RESP command over a raw socket (no redis-cli needed); resolves with the reply or '' when the server dies. */
