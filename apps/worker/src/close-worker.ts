@@ -1,5 +1,6 @@
 import { WaitingError, type Job, type Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { withDeadline } from '@triage/infra';
 
 /** For workers without a setting of their own (memory reads: a person waits, their client retries). */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -54,31 +55,20 @@ export class Returnable<T, R> {
  */
 export async function closeWorker(worker: Worker, logger: Logger, graceMs = SHUTDOWN_GRACE_MS, returnable?: { handBack(): number }): Promise<void> {
   const closed = worker.close().then(
-    () => 'closed' as const,
+    () => true,
     (err: unknown) => {
       logger.error({ err, queue: worker.name }, 'worker close failed');
-      return 'forced' as const;
+      return false;
     },
   );
-  if ((await within(closed, graceMs)) === 'closed') return;
+  const closedWithin = (ms: number): Promise<boolean> => withDeadline(closed, ms, () => new Error('timed out')).catch(() => false);
+  if (await closedWithin(graceMs)) return;
   if (returnable) {
     const n = returnable.handBack();
     logger.warn({ queue: worker.name, jobs: n }, 'running jobs did not finish in time; handed back to the queue for another worker');
-    if ((await within(closed, HANDBACK_SETTLE_MS)) === 'closed') return;
+    if (await closedWithin(HANDBACK_SETTLE_MS)) return;
   } else {
     logger.warn({ queue: worker.name }, 'running jobs did not finish in time; they will be picked up again as stalled');
   }
   await worker.close(true).catch(() => undefined);
-}
-
-async function within(closed: Promise<'closed' | 'forced'>, ms: number): Promise<'closed' | 'forced' | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  try {
-    return await Promise.race([closed, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

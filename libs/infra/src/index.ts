@@ -2,3 +2,4 @@ export * from './redis';
 export * from './redis.module';
 export * from './logging';
 export * from './logging.module';
+export * from './deadline';

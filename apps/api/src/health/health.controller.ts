@@ -2,9 +2,9 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { StoragePort } from '@triage/storage';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
-import { withDeadline } from '../infra/deadline';
 import { STORAGE } from '../infra/tokens';
 import { Public } from '../auth/scope.decorator';
+import { withDeadline } from '@triage/infra';
 
 const CHECK_DEADLINE_MS = 3_000;
 

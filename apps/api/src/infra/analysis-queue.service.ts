@@ -3,10 +3,9 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TriageConfig } from '@triage/config';
-import { RedisConnections } from '@triage/infra';
+import { RedisConnections, withDeadline } from '@triage/infra';
 import { ANALYZE_QUEUE, enqueueAnalysis, hasLiveJob, type AnalyzeJob } from '@triage/queue';
 import { ServiceUnavailableError } from '../http/errors';
-import { withDeadline } from './deadline';
 import { CONFIG } from './tokens';
 
 const REDIS_DEADLINE_MS = 3_000;

@@ -13,7 +13,7 @@ import type { TriageConfig } from '@triage/config';
 import type { CoreMeta, CoreState, UploadEvent } from '../cores/core-record';
 import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
-import { withDeadline } from '../infra/deadline';
+import { withDeadline } from '@triage/infra';
 import { ApiError, ClientAbortError, ServiceUnavailableError } from '../http/errors';
 import { CONFIG, STORAGE } from '../infra/tokens';
 import { EventsService } from '../events/events.service';

@@ -2,10 +2,9 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TriageConfig } from '@triage/config';
-import { RedisConnections } from '@triage/infra';
+import { RedisConnections, withDeadline } from '@triage/infra';
 import { MEMORY_JOB_OPTIONS, MEMORY_QUEUE, type MemoryAnswer, type MemoryJob } from '@triage/queue';
 import { ApiError, ServiceUnavailableError, WorkerFailure } from '../http/errors';
-import { withDeadline } from '../infra/deadline';
 import { CONFIG } from '../infra/tokens';
 
 const REDIS_DEADLINE_MS = 3_000;

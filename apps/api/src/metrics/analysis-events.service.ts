@@ -2,10 +2,9 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TriageConfig } from '@triage/config';
-import { RedisConnections } from '@triage/infra';
+import { RedisConnections, withDeadline } from '@triage/infra';
 import { ANALYZE_QUEUE } from '@triage/queue';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
-import { withDeadline } from '../infra/deadline';
 import { CONFIG } from '../infra/tokens';
 import { Metrics } from './metrics.service';
 
