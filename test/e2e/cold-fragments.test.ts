@@ -17,10 +17,12 @@ import { buildC, debianCore } from '../support/debian-programs';
 const LIBRARY = `#include <stdlib.h>
 #include <string.h>
 struct arr { size_t n; int *v; char name[32]; };
+/* A static function: no .dynsym symbol once stripped, entered by a call, never a fragment. */
+static __attribute__((noinline)) int weight(const struct arr *a, size_t i) { return a->v[i] * (int)i + (int)a->n; }
 int arr_sum(const struct arr *a, size_t from, size_t to) {
   if (from > to || to > a->n) abort();
   int s = 0;
-  for (size_t i = from; i < to; i++) s += a->v[i] * (int)i;
+  for (size_t i = from; i < to; i++) s += weight(a, i);
   return s;
 }
 int arr_get(const struct arr *a, size_t i) {
@@ -75,6 +77,11 @@ describe("a stripped library's .cold fragments", () => {
     }
     for (const hot of all.filter((s) => s.name.startsWith('arr_') && !s.name.endsWith('.cold'))) {
       assert.equal(await coldFragmentOwner(lib.stripped, hot.start + 1n), undefined, `${hot.name} is named: no fragment`);
+    }
+    const weight = all.find((s) => /^weight(\.|$)/.test(s.name));
+    assert.ok(weight, 'the static function is in the unstripped build');
+    for (let at = weight.start; at < weight.start + weight.size; at++) {
+      assert.equal(await coldFragmentOwner(lib.stripped, at), undefined, `0x${at.toString(16)} is in a static function its caller calls, not in a fragment`);
     }
   });
 

@@ -276,7 +276,7 @@ int main(int argc, char **argv) { (void)argc; google::InitGoogleLogging(argv[0])
     assert.equal(fatal.r.classification.summary, "Fatal error reported by load_table (glog-fatal.cpp:3) through glog's LOG(FATAL) / CHECK(): cannot load table /etc/demo.table");
   });
 
-  test("abseil's ABSL_RAW_CHECK and ABSL_RAW_LOG(FATAL) (libabsl-dev 20220623, which has no absl/log): RawLog's .cold part is abseil's, the caller is blamed", () => {
+  test("abseil's ABSL_RAW_CHECK and ABSL_RAW_LOG(FATAL) (libabsl-dev 20220623, which has no absl/log): RawLog's unnamed static helper is abseil's, the caller is blamed", () => {
     const check = analyzeBuilt(
       'absl-raw-check',
       `#include <absl/base/internal/raw_logging.h>
@@ -289,8 +289,12 @@ int main(int argc, char **argv) { (void)argv; return check_shards(argc) ? 0 : 1;
       ABSL_RAW,
     );
     assert.match(check.stderr, /\[absl-raw-check\.cpp : 3\] RAW: Check n > 4 failed: too few shards/);
-    // Debian's inline namespace is debian3 (upstream lts_YYYYMMDD); the abort() is in RawLog's [clone .cold].
-    assert.ok(check.stack.some((f) => /^libabsl_raw_logging_internal\.so\.\S+ absl::\w+::raw_logging_internal::RawLog\(.*\) \[clone \.cold\]$/.test(f)), check.stack.join('\n'));
+    // Debian's inline namespace is debian3 (upstream lts_YYYYMMDD). The abort() is in RawLogVA, a static
+    // function RawLog calls (its own prologue, entered by a call): no symbol once stripped, and no
+    // `.cold` owner may be invented for it. The unnamed frame of the helper's library is the helper's.
+    const rawLog = check.stack.findIndex((f) => /^libabsl_raw_logging_internal\.so\.\S+ absl::\w+::raw_logging_internal::RawLog\(.*\)$/.test(f));
+    assert.ok(rawLog > 0, check.stack.join('\n'));
+    assert.match(check.stack[rawLog - 1], /^libabsl_raw_logging_internal\.so\.\S+ \?\?$/, check.stack.join('\n'));
     // The text from RawLog's buffer on the stack: "Check ... failed" makes it an assertion.
     assert.equal(check.r.classification.kind, 'assertion');
     assert.equal(check.r.classification.message, 'Check n > 4 failed: too few shards');

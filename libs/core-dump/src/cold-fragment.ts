@@ -35,25 +35,49 @@ export interface ColdFragment {
   start: bigint;
 }
 
+/** The cold fragments of one object, found once; `ownerOf` answers for any address in it. */
+export interface ColdFragments {
+  /**
+   * The function whose cold fragment holds `address` (link-time, as a frame's module offset plus the
+   * object's first load address), or undefined when the address is inside a named function or in no
+   * fragment a named function jumps to.
+   */
+  ownerOf(address: bigint): ColdFragment | undefined;
+}
+
+const NONE: ColdFragments = { ownerOf: () => undefined };
+
 /**
- * The function whose cold fragment holds `address` (link-time, as a frame's module offset plus the
- * object's first load address), or undefined when the address is inside a named function, the
- * object is not x86-64, or no branch from a named function reaches a fragment holding it.
+ * Reads the object's function symbols and decodes each named function once, keeping the jumps that
+ * land outside every named function: the entries of its cold fragments. A call's target is a function
+ * of its own (a static one the stripped object does not name), never a fragment, and is left out even
+ * when a jump reaches it too (a tail call). No fragments for an object that is not x86-64.
  */
-export async function coldFragmentOwner(objectPath: string, address: bigint): Promise<ColdFragment | undefined> {
+export async function loadColdFragments(objectPath: string): Promise<ColdFragments> {
   return withFile(objectPath, async (src) => {
     const h = await readHeader(src);
-    if (!h || h.machine !== EM_X86_64 || !h.layout.is64) return undefined;
+    if (!h || h.machine !== EM_X86_64 || !h.layout.is64) return NONE;
     const sections = await readSections(src, h);
-    const functions = await readFunctionSymbols(src, h, sections);
-    if (functions.length === 0 || functions.some((f) => f.value <= address && address < f.value + f.size)) return undefined;
-    const text = sections.find((s) => (s.flags & SHF_EXECINSTR) !== 0n && s.addr <= address && address < s.addr + s.size);
-    if (!text || text.size > BigInt(MAX_CODE_BYTES)) return undefined;
-    const code = await readSection(src, text, MAX_CODE_BYTES);
-    if (!code) return undefined;
-    const inText = functions.filter((f) => f.value >= text.addr && f.value + f.size <= text.addr + text.size);
-    return nearestBranchInto(code, text.addr, inText, address);
-  }).catch(() => undefined);
+    const functions = (await readFunctionSymbols(src, h, sections)).sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    if (functions.length === 0) return NONE;
+    // One owner per entry: the first function, in address order, that jumps there.
+    const entries = new Map<bigint, ColdFragment>();
+    const called = new Set<bigint>();
+    for (const text of sections.filter((sec) => (sec.flags & SHF_EXECINSTR) !== 0n && sec.size <= BigInt(MAX_CODE_BYTES))) {
+      const inText = functions.filter((f) => f.value >= text.addr && f.value + f.size <= text.addr + text.size);
+      const code = inText.length > 0 ? await readSection(src, text, MAX_CODE_BYTES) : undefined;
+      if (code) branchesOutOf(code, text, inText, functions, entries, called);
+    }
+    const fragments = [...entries.values()].filter((e) => !called.has(e.start)).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    // Where functions begin, named or not: a fragment never runs into one.
+    const starts = [...new Set([...functions.map((f) => f.value), ...called])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { ownerOf: (address: bigint) => ownerAt(functions, starts, fragments, address) };
+  }).catch(() => NONE);
+}
+
+/** One lookup: loadColdFragments(objectPath).ownerOf(address). */
+export async function coldFragmentOwner(objectPath: string, address: bigint): Promise<ColdFragment | undefined> {
+  return (await loadColdFragments(objectPath)).ownerOf(address);
 }
 
 /** Defined function symbols with a size, from .symtab when present (it names more) and .dynsym. */
@@ -84,40 +108,40 @@ async function readFunctionSymbols(src: Parameters<typeof readSection>[0], h: El
   return [...byValue.values()];
 }
 
-/**
- * Decodes every named function and keeps the near branches that land outside all of them; the
- * fragment holding `address` starts at the greatest such target at or below it.
- */
-function nearestBranchInto(code: Buffer, base: bigint, functions: FunctionSymbol[], address: bigint): ColdFragment | undefined {
-  const sorted = [...functions].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-  const named = (target: bigint): boolean => {
-    let lo = 0;
-    let hi = sorted.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const f = sorted[mid];
-      if (target < f.value) hi = mid - 1;
-      else if (target >= f.value + f.size) lo = mid + 1;
-      else return true;
-    }
-    return false;
-  };
+/** Index of the last item whose key is at or below `at` (-1 when none): items sorted by key. */
+function lastAtOrBelow<T>(items: readonly T[], key: (item: T) => bigint, at: bigint): number {
+  let lo = 0;
+  let hi = items.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (key(items[mid]) <= at) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return hi;
+}
+
+function insideNamed(functions: readonly FunctionSymbol[], address: bigint): boolean {
+  const f = functions[lastAtOrBelow(functions, (x) => x.value, address)];
+  return f !== undefined && address < f.value + f.size;
+}
+
+/** Collects, from every named function of one section, the jumps that land in the section outside all named functions, and every call's target. */
+function branchesOutOf(code: Buffer, text: SectionHeader, inText: readonly FunctionSymbol[], functions: readonly FunctionSymbol[], entries: Map<bigint, ColdFragment>, called: Set<bigint>): void {
   const x = loadIced();
-  let best: ColdFragment | undefined;
-  for (const f of sorted) {
-    const start = Number(f.value - base);
-    const body = code.subarray(start, start + Number(f.size));
-    const decoder = new x.Decoder(64, body, x.DecoderOptions.None);
+  for (const f of inText) {
+    const start = Number(f.value - text.addr);
+    const decoder = new x.Decoder(64, code.subarray(start, start + Number(f.size)), x.DecoderOptions.None);
     decoder.ip = f.value;
     try {
       while (decoder.canDecode) {
         const ins = decoder.decode();
         try {
-          if (ins.isInvalid || !(ins.isJmpShortOrNear || ins.isJccShortOrNear || ins.isCallNear)) continue;
-          const target = ins.nearBranchTarget;
-          // Calls into .plt and other sections are not fragment entries.
-          if (target < base || target > address || address - target >= MAX_FRAGMENT_BYTES || named(target)) continue;
-          if (!best || target > best.start) best = { owner: f.name, start: target };
+          if (ins.isInvalid) continue;
+          if (ins.isCallNear) called.add(ins.nearBranchTarget);
+          else if (ins.isJmpShortOrNear || ins.isJccShortOrNear) {
+            const target = ins.nearBranchTarget;
+            if (target >= text.addr && target < text.addr + text.size && !insideNamed(functions, target) && !entries.has(target)) entries.set(target, { owner: f.name, start: target });
+          }
         } finally {
           ins.free();
         }
@@ -126,8 +150,18 @@ function nearestBranchInto(code: Buffer, base: bigint, functions: FunctionSymbol
       decoder.free();
     }
   }
-  // A named function between the fragment's start and the address would have ended the fragment.
-  const found = best;
-  if (found && sorted.some((f) => f.value > found.start && f.value <= address)) return undefined;
+}
+
+/**
+ * The fragment holding `address` starts at the greatest entry at or below it, within a fragment's size,
+ * with no function starting in between (a named one, or an unnamed one its callers call: either would
+ * have ended the fragment).
+ */
+function ownerAt(functions: readonly FunctionSymbol[], starts: readonly bigint[], fragments: readonly ColdFragment[], address: bigint): ColdFragment | undefined {
+  if (insideNamed(functions, address)) return undefined;
+  const found = fragments[lastAtOrBelow(fragments, (e) => e.start, address)];
+  if (!found || address - found.start >= MAX_FRAGMENT_BYTES) return undefined;
+  const start = starts[lastAtOrBelow(starts, (v) => v, address)];
+  if (start !== undefined && start > found.start) return undefined;
   return found;
 }

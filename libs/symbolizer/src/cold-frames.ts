@@ -3,30 +3,29 @@
  * name the unstripped build would show, `OWNER.cold`: that frame is usually the one that called
  * abort(), the one the report blames.
  */
-import { coldFragmentOwner, firstLoadAddress } from '@triage/core-dump';
+import { firstLoadAddress, loadColdFragments, type ColdFragments } from '@triage/core-dump';
 import type { ObjectFiles } from './object-files';
 import type { SymbolizedThread } from './types';
 
 export async function nameColdFragments(threads: SymbolizedThread[], objects: ObjectFiles): Promise<void> {
-  const answers = new Map<string, Promise<string | undefined>>();
+  // Each object is read and decoded once, however many of its frames are nameless.
+  const loaded = new Map<string, Promise<{ first: bigint; fragments: ColdFragments } | undefined>>();
   for (const frame of threads.flatMap((t) => t.frames)) {
     if (frame.function || !frame.buildId || !frame.offset) continue;
     const object = objects.get(frame.buildId);
     if (!object) continue;
-    const key = `${frame.buildId}:${frame.offset}`;
-    let answer = answers.get(key);
-    if (!answer) {
-      answer = ownerOf(object, BigInt(frame.offset));
-      answers.set(key, answer);
+    let fragments = loaded.get(object);
+    if (!fragments) {
+      fragments = fragmentsOf(object);
+      loaded.set(object, fragments);
     }
-    const name = await answer;
-    if (name) frame.function = name;
+    const found = await fragments;
+    const owner = found?.fragments.ownerOf(found.first + BigInt(frame.offset));
+    if (owner) frame.function = `${owner.owner}.cold`;
   }
 }
 
-async function ownerOf(object: string, offset: bigint): Promise<string | undefined> {
+async function fragmentsOf(object: string): Promise<{ first: bigint; fragments: ColdFragments } | undefined> {
   const first = await firstLoadAddress(object);
-  if (first === undefined) return undefined;
-  const fragment = await coldFragmentOwner(object, first + offset);
-  return fragment && `${fragment.owner}.cold`;
+  return first === undefined ? undefined : { first, fragments: await loadColdFragments(object) };
 }
