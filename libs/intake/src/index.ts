@@ -2,8 +2,8 @@
 export { readInput, type ReadInputOptions } from './read-input';
 export { openCrashInput, openCrashInputEarly, openInput, type OpenInputOptions } from './open-input';
 export { classifyHead, EXPECTED_CORE, EXPECTED_INPUT, type Contents } from './classify';
-export { detectFormat, elfType, looksLikeTar, isCompression, ET_CORE, type CompressionFormat } from './magic';
-export { DEFAULT_LIMITS, HEAD_BYTES, MAX_TAR_ENTRIES, abrtFileCap, maxTarBytes } from './limits';
+export { detectFormat, elfType, looksLikeCrashDescription, looksLikeTar, isCompression, ET_CORE, type CompressionFormat } from './magic';
+export { DEFAULT_LIMITS, HEAD_BYTES, MAX_BACKTRACE_BYTES, MAX_TAR_ENTRIES, abrtFileCap, maxTarBytes } from './limits';
 export { decompressStream } from './stream/decompress';
 export { compressZstd } from './stream/compress-zstd';
 export { byteLimit } from './stream/byte-limit';

@@ -37,3 +37,6 @@ export function abrtFileCap(name: string, limits: IntakeLimits): number {
 export function maxTarBytes(limits: IntakeLimits): number {
   return limits.maxCoreBytes + MAX_TAR_ENTRIES * (limits.maxMetadataFileBytes + 1024) + 1024 * 1024;
 }
+
+/** Larger than any core_backtrace satyr writes (256 frames x threads) by far, and FAF's uReport limit. */
+export const MAX_BACKTRACE_BYTES = 4 * 1024 * 1024;

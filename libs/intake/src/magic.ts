@@ -54,3 +54,10 @@ export function elfType(head: Buffer): number | undefined {
   if (detectFormat(head) !== 'elf' || head.length < 18) return undefined;
   return head[5] === 2 ? head.readUInt16BE(16) : head.readUInt16LE(16);
 }
+
+/** A quick look at the first bytes: does this read as a core_backtrace (either form) or a uReport, rather than a core? */
+export function looksLikeCrashDescription(head: Buffer): boolean {
+  const text = head.toString('utf8').replace(/^\uFEFF/, '').trimStart();
+  if (text.startsWith('{')) return true;
+  return /^([0-9a-fA-F]+|-)[ \t]+0x[0-9a-fA-F]+([ \t]|\r?\n|$)/.test(text);
+}

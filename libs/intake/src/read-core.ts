@@ -1,5 +1,5 @@
 import { pipeline, Readable } from 'node:stream';
-import { MAX_BACKTRACE_BYTES } from '@triage/core-backtrace';
+import { MAX_BACKTRACE_BYTES } from './limits';
 import { classifyHead } from './classify';
 import type { Layer } from './layers';
 import type { CompressionFormat } from './magic';

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { looksLikeCrashDescription } from '@triage/core-backtrace';
+import { looksLikeCrashDescription } from './magic';
 import { CORE_BACKTRACE_FILE, metadataFromAbrtFiles } from './abrt/files';
 import { readAbrtTar } from './abrt/tar';
 import { classifyHead } from './classify';
