@@ -68,7 +68,14 @@ async function statesUntilDone(id: string, timeoutMs = 60_000): Promise<string[]
   const seen: string[] = [];
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const s = json<StatusAnswer>(await http(`${api.url}/v1/cores/${id}`));
+    const answer = await http(`${api.url}/v1/cores/${id}`);
+    // 503 + Retry-After is the documented "ask again" (a status read that raced s3rver rewriting the object in place): a client polls on.
+    if (answer.status === 503 && answer.headers.get('retry-after')) {
+      await sleep(50);
+      continue;
+    }
+    assert.equal(answer.status, 200, `status of ${id}: ${answer.text}`);
+    const s = json<StatusAnswer>(answer);
     if (seen.at(-1) !== s.status) seen.push(s.status);
     if (s.status === 'done') return seen;
     if (s.status === 'failed') assert.fail(`analysis of ${id} failed: ${s.reason}\nworker output:\n${worker.output()}`);
