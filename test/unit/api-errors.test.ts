@@ -7,6 +7,7 @@ import { IntakeError } from '@triage/intake';
 import { StorageUnavailableError } from '@triage/storage';
 import { CoreFormatError } from '@triage/core-dump';
 import { ToolError } from '@triage/symbolizer';
+import { CaptureError } from '@triage/memory';
 
 test('errors map to statuses with { error, reason } and never leak internals', () => {
   assert.deepEqual(mapError(new IntakeError('unsupported', 'not a core')), { status: 415, body: { error: 'unsupported', reason: 'not a core' } });
@@ -29,4 +30,8 @@ test('library errors get the categories the CLI and worker use: a corrupt core i
   assert.equal(tool.status, 502);
   assert.equal(tool.body.error, 'tool-failed');
   assert.match(tool.body.reason, /timed out/);
+  // A live capture's failures (gone, not permitted, gcore failed) get the categories they get everywhere else.
+  assert.deepEqual(mapError(new CaptureError('gone', 'process 4242 is gone')), { status: 404, body: { error: 'not-found', reason: 'process 4242 is gone' } });
+  assert.deepEqual(mapError(new CaptureError('not-permitted', 'ptrace is not permitted')), { status: 415, body: { error: 'bad-input', reason: 'ptrace is not permitted' } });
+  assert.equal(mapError(new CaptureError('failed', 'gcore wrote nothing')).status, 502);
 });
