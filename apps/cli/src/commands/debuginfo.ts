@@ -1,6 +1,7 @@
 import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Command } from 'commander';
+import { elfType } from '@triage/intake';
 import { ExitCode, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';
 import { DEFAULT_RETRY, errorReason, parseJson, requestWithRetry, serverOptions, ServerError, type RetryPolicy, type ServerOptions } from '../http-client';
@@ -42,8 +43,7 @@ function elfObjectType(path: string): number | undefined {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  if (head.readUInt32BE(0) !== 0x7f454c46) return undefined;
-  return head[5] === 2 ? head.readUInt16BE(16) : head.readUInt16LE(16);
+  return elfType(head);
 }
 
 /**
