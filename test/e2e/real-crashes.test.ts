@@ -217,6 +217,13 @@ describe('general-protection faults: SIGSEGV with SI_KERNEL has no address, the 
     assert.equal(m.canonical, false);
     // strlen may align the pointer down before its first load.
     assert.equal(BigInt(m.address) >> 6n, 0xdeadbeefdeadbeefn >> 6n);
+    // The summary says the address is unknown and names the register that held the pointer, with its value.
+    assert.match(cl.summary, /general protection fault, address unknown/);
+    assert.ok(!/NULL/.test(cl.summary), cl.summary);
+    assert.equal(m.registers.length, 1, JSON.stringify(m.registers));
+    const [reg] = m.registers;
+    assert.equal(BigInt(reg.value) >> 6n, 0xdeadbeefdeadbeefn >> 6n);
+    assert.match(cl.summary, new RegExp(`\\(%${reg.name}\\) held the non-canonical pointer ${reg.value} \\(`));
   });
 
   test('a real NULL dereference keeps its kind', () => {
