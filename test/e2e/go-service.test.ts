@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { goModuleId } from '@triage/core-dump';
 import type { Report } from '@triage/report';
-import { cliPath, runAsync } from '../support/cli';
 import { debianCore } from '../support/debian-programs';
 import { buildGo, goBuildIdOf } from '../support/go-programs';
-import { http, json, sleep, startService, type RunningService } from './service-harness';
+import { http, json, serviceCli, sleep, startService, type RunningService } from './service-harness';
 
 const SOURCE = `package main
 
@@ -36,15 +35,7 @@ func main() {
 
 let service: RunningService;
 
-function triage(args: string[]): ReturnType<typeof runAsync> {
-  return runAsync(process.execPath, [cliPath, ...args], { TRIAGE_SERVER: service.api.url });
-}
-
-async function analyzed(core: string): Promise<Report> {
-  const res = await triage(['upload', core, '--wait', '--json']);
-  assert.equal(res.status, 0, `${res.stderr}\nworker output:\n${service.worker.output()}`);
-  return JSON.parse(res.stdout) as Report;
-}
+const { triage, uploaded: analyzed } = serviceCli(() => service);
 
 const crashedNames = (r: Report) => (r.threads.find((t) => t.crashed)?.frames ?? []).map((f) => f.function);
 

@@ -10,10 +10,12 @@ import type { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { dropTestSchema, testDatabaseUrl } from '../support/catalog';
+import { cliPath, runAsync } from '../support/cli';
 import { stopChild } from '../support/processes';
 import { dropRedisPrefix as dropRedisKeys } from '../support/redis';
 import { loadConfig, type TriageConfig } from '@triage/config';
 import { createApp } from '../../apps/api/src/app.factory';
+import type { Report } from '@triage/report';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
 
@@ -183,6 +185,19 @@ export async function startService(run: string, work: string): Promise<RunningSe
       await s3.stop().catch(() => undefined);
       await dropRedisPrefix(run);
       rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The triage CLI pointed at a running service: any command, and `upload CORE --wait --json` as its report. */
+export function serviceCli(service: () => RunningService): { triage(args: string[]): ReturnType<typeof runAsync>; uploaded(core: string): Promise<Report> } {
+  const triage = (args: string[]) => runAsync(process.execPath, [cliPath, ...args], { TRIAGE_SERVER: service().api.url });
+  return {
+    triage,
+    async uploaded(core: string): Promise<Report> {
+      const res = await triage(['upload', core, '--wait', '--json']);
+      if (res.status !== 0) throw new Error(`triage upload ${core} exited ${res.status}: ${res.stderr}\nworker output:\n${service().worker.output()}`);
+      return JSON.parse(res.stdout) as Report;
     },
   };
 }

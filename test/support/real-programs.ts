@@ -86,12 +86,47 @@ export async function gcoreOfSleep(): Promise<{ core: string; pid: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'triage-gcore-'));
   const child = spawn('/usr/bin/sleep', ['300'], { stdio: 'ignore' });
   try {
-    await new Promise((r) => setTimeout(r, 200));
+    await untilInNanosleep(child.pid ?? 0);
     const out = join(dir, 'sleep');
     const res = spawnSync('gcore', ['-o', out, String(child.pid)], { encoding: 'utf8', timeout: 60_000 });
     if (res.status !== 0) throw new Error(`gcore failed: ${res.stderr}`);
     return { core: `${out}.${child.pid}`, pid: child.pid ?? 0 };
   } finally {
     child.kill('SIGKILL');
+  }
+}
+
+/**
+ * A running /usr/bin/sleep killed by `signal` from this process (an operator's `kill -ABRT`): a crash
+ * core of a process sitting exactly where a gcore of a running sleep finds it (in nanosleep).
+ */
+export async function signalledSleep(signal: NodeJS.Signals): Promise<{ core: string; pid: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'triage-killed-'));
+  const child = spawn('bash', ['-c', 'ulimit -c unlimited; exec /usr/bin/sleep 300'], { cwd: dir, stdio: 'ignore' });
+  const pid = child.pid ?? 0;
+  await untilInNanosleep(pid);
+  child.kill(signal);
+  await exited(child, 30_000);
+  return { core: coreIn(dir), pid };
+}
+
+/**
+ * Waits until `pid` is sleep blocked in clock_nanosleep (x86_64 syscall 230, /proc/PID/syscall): not the
+ * bash before its exec, not the dynamic loader still starting it. A core taken earlier would show
+ * another stack, so two cores of sleep would not be at the same place.
+ */
+export async function untilInNanosleep(pid: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (readProcFile(pid, 'comm') === 'sleep' && readProcFile(pid, 'syscall')?.split(' ')[0] === '230') return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`pid ${pid} never blocked in clock_nanosleep: ${readProcFile(pid, 'syscall') ?? 'gone'}`);
+}
+
+function readProcFile(pid: number, name: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${name}`, 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }

@@ -66,6 +66,14 @@ export function blamedFrame(report: Report, thread = crashedThread(report)): Fra
   return thread?.frames.find((f) => f.function === b.function && f.module === b.module && f.line === b.line);
 }
 
+/** What a snapshot has where a crash has its blamed frame: said the same way by every renderer. */
+export const SNAPSHOT_NO_BLAME = 'none: a snapshot of a running process is not a crash';
+
+/** The stack's heading: a snapshot has no crashing thread, only the first thread gcore wrote. */
+export function stackHeading(kind: Classification['kind']): string {
+  return kind === 'snapshot' ? 'First thread at the snapshot' : 'Crashing thread';
+}
+
 export function headline(report: Report): string {
   const program = report.core.executable?.split('/').pop() ?? 'unknown program';
   const pid = report.core.pid !== undefined ? ` (pid ${report.core.pid})` : '';

@@ -1,13 +1,14 @@
 import type { Report } from '../model';
 import { sourceOf } from '../frames';
-import { collapseRuns, crashedThread, frameText, libraryAbortProse, meaningfulFrames, repeatText } from './common';
+import { collapseRuns, crashedThread, frameText, libraryAbortProse, meaningfulFrames, repeatText, SNAPSHOT_NO_BLAME } from './common';
 import { codeBlock, escapeMarkdown, inlineCode, proseMarkdown } from './markdown-syntax';
 import type { ProblemView } from './views';
 import { when } from './time';
 
 export const PROBLEM_MARKDOWN_FRAMES = 10;
 
-export function problemBlameText(p: Pick<ProblemView, 'blame'>): string {
+export function problemBlameText(p: Pick<ProblemView, 'blame' | 'kind'>): string {
+  if (p.kind === 'snapshot') return SNAPSHOT_NO_BLAME;
   const b = p.blame;
   const source = sourceOf(b);
   return [b.function ?? '??', source && `at ${source}`, b.module && `in ${b.module}`].filter(Boolean).join(' ');

@@ -1,5 +1,5 @@
 import type { Report } from '../model';
-import { blamedFrame, blameText, originalSignalText, collapseRuns, crashedThread, frameText, headline, libraryAbortText, missingDebuginfo, repeatText } from './common';
+import { blamedFrame, blameText, originalSignalText, collapseRuns, crashedThread, frameText, headline, libraryAbortText, missingDebuginfo, repeatText, SNAPSHOT_NO_BLAME, stackHeading } from './common';
 
 /** Enough of a stack for a terminal; the JSON has the rest. */
 export const TEXT_MAX_LINES = 48;
@@ -11,7 +11,7 @@ export function renderText(report: Report): string {
     if (value) lines.push(`${`${name}:`.padEnd(11)}${value}`);
   };
   field('kind', c.kind);
-  field('blame', blameText(report));
+  field('blame', c.kind === 'snapshot' ? SNAPSHOT_NO_BLAME : blameText(report));
   field('message', c.message);
   field('exception', c.exceptionType);
   field('flags', c.flags.join(', '));
@@ -25,7 +25,8 @@ export function renderText(report: Report): string {
 
   const crashed = crashedThread(report);
   if (crashed) {
-    lines.push('', `Crashing thread ${crashed.tid} (> marks the blamed frame):`);
+    // A snapshot blames nothing: no `>` to explain.
+    lines.push('', c.kind === 'snapshot' ? `${stackHeading(c.kind)} (${crashed.tid}):` : `${stackHeading(c.kind)} ${crashed.tid} (> marks the blamed frame):`);
     const stack = collapseRuns(crashed.frames);
     const blamed = blamedFrame(report, crashed);
     for (const line of stack.slice(0, TEXT_MAX_LINES)) {

@@ -3,7 +3,7 @@ import { problemBlameText, problemLibraryProse, renderProblemMarkdown } from '..
 import type { ProblemListFilters, ProblemListView, ProblemReportView, ProblemView, SimilarProblemView } from '../views';
 import { dayChart, dayRange } from './chart';
 import { copyButton, page, timeAgo } from './layout';
-import { libraryAbortBox } from './report-page';
+import { libraryAbortBox, snapshotBox } from './report-page';
 import { html, type SafeHtml } from './safe-html';
 import { similarSection, stateBadge, workflowFacts } from './workflow';
 
@@ -132,6 +132,7 @@ export function problemPage(p: ProblemView, reports: readonly ProblemReportView[
 <h1>${p.summary}</h1>
 <p>${kindBadges(p)} ${stateBadge(p)} <span class="dim">problem ${p.id}</span></p>
 ${libraryAbortBox(problemLibraryProse(p, sample))}
+${p.kind === 'snapshot' ? snapshotBox(sample?.classification.snapshotReasons) : ''}
 <dl class="facts">
 <dt>signature</dt><dd><code class="signature">${p.signature}</code>${copyButton('Copy', p.signature, 'signature')}</dd>
 <dt>blamed frame</dt><dd><code>${problemBlameText(p)}</code></dd>

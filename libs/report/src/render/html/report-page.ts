@@ -1,5 +1,5 @@
 import type { Frame, ModuleEntry, Report, Thread } from '../../model';
-import { blamedFrame, frameMark, LIBRARY_ABORT_TITLE, libraryAbortProse } from '../common';
+import { blamedFrame, frameMark, LIBRARY_ABORT_TITLE, libraryAbortProse, stackHeading } from '../common';
 import { renderMarkdown } from '../markdown';
 import type { CoreRecordView, ReportNeighbours, SourceContext } from '../views';
 import { copyButton, page, timeAgo } from './layout';
@@ -58,14 +58,17 @@ export function libraryAbortBox(prose: ReturnType<typeof libraryAbortProse>): Sa
   return prose ? html`<div class="callout library-abort"><strong>${LIBRARY_ABORT_TITLE}.</strong> ${proseHtml(prose)}</div>` : '';
 }
 
+/** A snapshot is no crash: said before the stack on the report page and on its problem's page. */
+export function snapshotBox(reasons: readonly string[] | undefined): SafeHtml {
+  return html`<div class="callout snapshot"><strong>Not a crash.</strong> This core was taken from a running process
+(gdb <code>gcore</code> or <code>triage capture</code>): nothing failed, nothing is blamed, and it is grouped only with other
+snapshots.${reasons?.length ? html` It is a snapshot because ${reasons.join('; ')}.` : ''}</div>`;
+}
+
 /** A snapshot is no crash, and a crash handler hides the real signal: both are said before the stack. */
 function signalBox(report: Report): SafeHtml | '' {
   const c = report.classification;
-  if (c.kind === 'snapshot') {
-    return html`<div class="callout snapshot"><strong>Not a crash.</strong> This core was taken from a running process
-(gdb <code>gcore</code> or <code>triage capture</code>): nothing failed, nothing is blamed, and it is grouped only with other
-snapshots.${c.snapshotReasons?.length ? html` It is a snapshot because ${c.snapshotReasons.join('; ')}.` : ''}</div>`;
-  }
+  if (c.kind === 'snapshot') return snapshotBox(c.snapshotReasons);
   const o = c.originalSignal;
   if (!c.flags.includes('crash-handler')) return '';
   return html`<div class="callout crash-handler"><strong>Caught by a crash handler.</strong> The program's signal handler caught
@@ -152,7 +155,7 @@ ${classificationFacts(report, links)}
 ${libraryAbortBox(libraryAbortProse(report.classification, true))}
 ${signalBox(report)}
 ${c.message ? html`<h2>Message</h2><pre class="message">${c.message}</pre>` : ''}
-<h2>${c.kind === 'snapshot' ? 'First thread at the snapshot' : 'Crashing thread'}${crashed ? html` (${crashed.tid})` : ''}</h2>
+<h2>${stackHeading(c.kind)}${crashed ? html` (${crashed.tid})` : ''}</h2>
 ${crashed ? frameRows(crashed.frames, blamed, extras.sources) : html`<p class="dim">no stack</p>`}
 ${otherThreads(others, blamed)}
 <h2>Modules <span class="dim">(debuginfo found for ${found} of ${report.modules.length})</span>${report.modules.some((m) => m.buildId) ? copyButton('Copy build-ids', buildIdList(report.modules), 'build-ids') : ''}</h2>${moduleRows(report.modules)}
