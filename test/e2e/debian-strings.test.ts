@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { cliPath, triage } from '../support/cli';
 import { debianCore, DEBIAN_PYTHON } from '../support/debian-programs';
@@ -46,6 +47,9 @@ letters = bytearray(b"\\n".join(bytes([c]) for c in b"abcdefghijklmnop") + b"\\n
 os.abort()
 `;
 
+/** The bytes SCRIPT's `letters` holds: one character per line. */
+const LETTERS = Buffer.from(`${[...'abcdefghijklmnop'].join('\n')}\n`);
+
 function pythonCore() {
   return debianCore('python-config-buffer', [DEBIAN_PYTHON, '-c', SCRIPT], { files: { 'lb.cfg': CONFIG, passwd: OTHER_FILE } });
 }
@@ -61,6 +65,10 @@ describe('strings on a real python3.11 core (issue 11, item 7)', () => {
     const r = triage(['strings', core, '--config', '--writable', '--json']);
     assert.equal(r.status, 0, r.stderr);
     const blocks = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Block);
+    // What must not join a block is in the core's memory: the log line as a string, the letters as bytes.
+    const logLines = triage(['strings', core, '--writable', '--json', '--grep', 'INFO loading lb\\.cfg']);
+    assert.ok(logLines.stdout.trim().length > 0, 'the log line is in the core');
+    assert.ok(readFileSync(core).includes(LETTERS), 'the one-letter lines are in the core');
     // The buffer holds log line + config + passwd with no byte between them: one block must be the config exactly.
     assert.ok(blocks.some((b) => b.text === CONFIG.trim()), 'the config is one block of its own');
     assert.ok(blocks.some((b) => b.text === OTHER_FILE.trim()), 'the other file is a block of its own');
