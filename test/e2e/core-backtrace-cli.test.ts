@@ -5,6 +5,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,8 +75,84 @@ describe('core_backtrace through triage analyze', () => {
       const crashed = r.threads.find((t) => t.crashed);
       assert.equal(crashed?.tid, full.threads.find((t) => t.crashed)?.tid, 'the thread id still comes from the core');
       assert.equal(r.modules.find((m) => m.name === 'libkrbx.so.1')?.debuginfo, 'found');
+      // The same dump dir as abrt's reporter-upload sends it: a gzip'd tarball.
+      const tarball = join(work, `dd-trunc-${form}.tar.gz`);
+      execFileSync('tar', ['-czf', tarball, '-C', dir, '.']);
+      const fromTarball = analyze(tarball);
+      assertLibraryAbort(fromTarball);
+      assert.equal(fromTarball.core.truncated, true);
+      assert.deepEqual(fromTarball.threads, r.threads, 'the tarball reads as the directory');
     });
   }
+
+  test('a core cut so short that its libraries lost their first pages: their build-ids come from the core_backtrace', () => {
+    const cut = truncatedCopy(c, 0.05);
+    const alone = analyze(cut);
+    const lost = alone.modules.find((m) => m.name === 'libkrbx.so.1');
+    assert.ok(lost && !lost.buildId, 'the cut took the library\'s build-id');
+    assert.equal(lost.debuginfo, 'missing');
+    const r = analyze(dumpDir(work, 'dd-cut-5', { coredump: readFileSync(cut), core_backtrace: JSON.stringify(bt), executable: c.exe }));
+    assertLibraryAbort(r);
+    const krb = r.modules.find((m) => m.name === 'libkrbx.so.1');
+    assert.equal(krb?.buildId, c.buildIds['libkrbx.so.1']);
+    assert.equal(krb?.debuginfo, 'found');
+    assert.ok(!r.classification.flags.some((f) => f.startsWith('no-debuginfo')), r.classification.flags.join(', '));
+  });
+
+  test('a core cut off before its notes: the report comes from the core_backtrace; without one the core is refused', () => {
+    for (const fraction of [0.005, 0.01]) {
+      const cut = truncatedCopy(c, fraction);
+      const refused = triage(['analyze', cut, '--json']);
+      assert.equal(refused.status, 2, `${fraction}: ${refused.stdout}`);
+      assert.match(refused.stderr, /cut short or corrupt/);
+      const r = analyze(dumpDir(work, `dd-cut-${fraction}`, { coredump: readFileSync(cut), core_backtrace: textBacktrace(bt), executable: c.exe, reason: 'library-abort killed by SIGABRT' }));
+      assertLibraryAbort(r);
+      assert.equal(r.core.truncated, true);
+      assert.equal(r.core.size, readFileSync(cut).length, 'the report is the core\'s, identified by its bytes');
+      assert.ok(r.classification.flags.includes('truncated-core'), r.classification.flags.join(', '));
+      assert.match(r.analysis.warnings[0], /^the core cannot be read \(.*cut short or corrupt\): the crashing thread comes from the core_backtrace/);
+    }
+  });
+
+  test('a whole core without its stacks (coredump_filter 0x10) unwinds to 1 frame: the core_backtrace has the crash', () => {
+    // abrt computes core_backtrace from the live process; the kernel writes the core as the filter says.
+    const filtered = crash('library-abort', [], 0, { coredumpFilter: '0x10' });
+    const alone = analyze(filtered.core);
+    assert.equal(alone.core.truncated, false);
+    assert.equal(alone.threads.find((t) => t.crashed)?.frames.length, 1, 'the core alone has only the registers\' frame');
+    assert.notEqual(alone.classification.kind, 'library-abort');
+    const r = analyze(dumpDir(work, 'dd-filtered', { coredump: readFileSync(filtered.core), core_backtrace: JSON.stringify(bt), executable: c.exe }));
+    assertLibraryAbort(r);
+    assert.equal(r.core.truncated, false);
+    assert.ok(
+      r.analysis.warnings.includes(`the crashing thread comes from the core_backtrace: the core unwinds to 1 frame of the crashing thread, the core_backtrace has ${bt.stacktrace[0].frames.length}`),
+      r.analysis.warnings.join('\n'),
+    );
+  });
+
+  test('a multi-threaded truncated core: the crashing thread from the core_backtrace, the others as the core has them', async () => {
+    const t = crash('thread-crash');
+    const tbt = await satyrBacktrace(t);
+    const cut = truncatedCopy(t, 0.7);
+    const run = (input: string) => {
+      const res = triage(['analyze', input, '--debuginfo-dir', t.storeDir, '--no-mapped-paths', '--json']);
+      assert.equal(res.status, 0, res.stderr);
+      return JSON.parse(res.stdout) as Report;
+    };
+    const alone = run(cut);
+    const r = run(dumpDir(work, 'dd-threads', { coredump: readFileSync(cut), core_backtrace: JSON.stringify(tbt), executable: t.exe }));
+    assert.equal(r.analysis.stackSource, 'core_backtrace');
+    const crashed = r.threads.find((x) => x.crashed);
+    assert.equal(crashed?.tid, alone.threads.find((x) => x.crashed)?.tid);
+    // Down to glibc's thread start (start_thread, then __clone3 or clone by glibc version).
+    assert.deepEqual(crashed?.frames.slice(0, 3).map((f) => f.function), ['process_item', 'crashing_worker', 'start_thread']);
+    assert.ok((crashed?.frames.length ?? 0) > (alone.threads.find((x) => x.crashed)?.frames.length ?? 0), 'more frames than the cut core gave');
+    const others = r.threads.filter((x) => !x.crashed);
+    assert.equal(others.length, 3, 'the idle workers and main stay in the report');
+    assert.deepEqual(others, alone.threads.filter((x) => !x.crashed), 'the other threads are the core\'s');
+    assert.equal(r.classification.kind, 'null-dereference');
+    assert.equal(r.classification.blame.function, 'process_item');
+  });
 
   test('without the core_backtrace the same truncated core cannot name the library (the reason for all this)', () => {
     const r = analyze(truncatedCopy(c, 0.3));

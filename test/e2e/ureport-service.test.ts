@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,12 +86,13 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
   before(async () => {
     c = crash('library-abort');
     bt = await satyrBacktrace(c);
-    // What the worker's cache holds once the program's objects and debuginfo were uploaded to the store.
-    cpSync(c.storeDir, join(work, 'cache'), { recursive: true });
     worker = startWorker(env);
     app = await createApp(configFrom(env), { logger: false });
     await app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    // The program's stripped objects and debuginfo go to the store; the worker fetches them by the build-ids it meets.
+    const sent = await triageAsync(['debuginfo', 'upload', c.debugDir, c.binDir, '--server', url, '--token', up.token, '--json']);
+    assert.equal(sent.status, 0, sent.stderr);
   });
 
   after(async () => {
@@ -102,8 +103,10 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
   });
 
   test('PUT /abrt/<name>: reporter-upload tarball of a dump dir with a truncated core and its core_backtrace', async () => {
+    // Cut so short that the libraries' first pages (their build-ids) are gone: only the core_backtrace
+    // names libkrbx's build-id, and the worker fetches its debuginfo from the store by it.
     const dir = dumpDir(work, 'ccpp-2026-12-02-06:00:00.123456-4242', {
-      coredump: readFileSync(truncatedCopy(c, 0.3)),
+      coredump: readFileSync(truncatedCopy(c, 0.05)),
       core_backtrace: JSON.stringify(bt, null, 2),
       executable: c.exe,
       hostname: 'proxy-7',
@@ -115,6 +118,10 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
     const r = await reportOf(json<{ id: string }>(res).id);
     assertLibraryAbort(r);
     assert.equal(r.core.truncated, true);
+    const krb = r.modules.find((m) => m.name === 'libkrbx.so.1');
+    assert.equal(krb?.buildId, c.buildIds['libkrbx.so.1']);
+    assert.equal(krb?.debuginfo, 'found', 'fetched from the store by the core_backtrace\'s build-id');
+    assert.equal(r.classification.blame.line, 11, 'file:line from the stored debuginfo');
     const page = await http(`${url}/r/${r.id}`, { headers: { authorization: `Bearer ${rd.token}` } });
     assert.equal(page.status, 200);
     assert.match(page.text, /crashing stack from the client(&#39;|&#x27;|')s core_backtrace/, 'the page says where the stack came from');
@@ -190,6 +197,12 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
     assert.equal(res.status, 400, res.text);
     assert.match(json<{ reason: string }>(res).reason, /stacktrace\[0\]\.frames\[0\]\.build_id_offset: expected a non-negative integer/);
 
+    // A core cut off before its notes with no core_backtrace to fall back on: refused as unreadable.
+    const bare = dumpDir(work, 'ccpp-cut-bare', { coredump: readFileSync(truncatedCopy(c, 0.01)), executable: c.exe });
+    res = await http(`${url}/abrt/ccpp-cut-bare.tar.gz`, { method: 'PUT', body: execFileSync('tar', ['-czf', '-', '-C', bare, '.']), headers: basic(up.token) });
+    assert.equal(res.status, 415, res.text);
+    assert.match(json<{ reason: string }>(res).reason, /no readable thread \(NT_PRSTATUS\): it was cut short before its notes/);
+
     assert.deepEqual(dataFiles(), before, 'nothing was stored');
   });
 
@@ -202,6 +215,18 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
     assert.match(json<{ reason: string }>(none).reason, /HTTP Basic with the token as the password/);
     const readRoute = await http(`${url}/v1/reports/${first}`, { headers: basic(rd.token) });
     assert.equal(readRoute.status, 401, 'Basic is for the upload routes only');
+  });
+
+  test('a dump dir whose core was cut off before its notes is analyzed from its core_backtrace', async () => {
+    const cut = readFileSync(truncatedCopy(c, 0.01));
+    const dir = dumpDir(work, 'ccpp-cut-notes', { coredump: cut, core_backtrace: textBacktrace(bt), executable: c.exe, reason: 'library-abort killed by SIGABRT' });
+    const res = await http(`${url}/abrt/ccpp-cut-notes.tar.gz`, { method: 'PUT', body: execFileSync('tar', ['-czf', '-', '-C', dir, '.']), headers: basic(up.token) });
+    assert.equal(res.status, 202, res.text);
+    const r = await reportOf(json<{ id: string }>(res).id);
+    assertLibraryAbort(r);
+    assert.equal(r.core.truncated, true);
+    assert.equal(r.core.size, cut.length, 'the stored core is the crash\'s record');
+    assert.match(r.analysis.warnings[0], /^the core cannot be read \(.*cut short or corrupt\): the crashing thread comes from the core_backtrace/);
   });
 
   test('a dump dir sent without a core (only core_backtrace) is analyzed from it', async () => {

@@ -155,17 +155,28 @@ function corePattern(): string {
  * Crashes a built program with `args` and returns its core. `variant` gives another run with the
  * same arguments (a second core of the same bug at different ASLR addresses).
  */
-export function crash(name: CrasherName, args: string[] = [], variant = 0): CrashedCore {
+export interface CrashOptions {
+  /**
+   * /proc/self/coredump_filter for the crash (hex, as the kernel reads it): which memory the kernel writes
+   * into the core. 0x10 keeps only ELF headers, so stacks and heap are left out of a core that is whole.
+   */
+  coredumpFilter?: string;
+}
+
+export function crash(name: CrasherName, args: string[] = [], variant = 0, options: CrashOptions = {}): CrashedCore {
   const built = buildProgram(name);
   const pattern = corePattern();
   if (pattern.startsWith('|') || pattern.includes('/')) {
     throw new Error(`kernel.core_pattern is '${pattern}': the tests need cores written to the working directory (core_pattern 'core' or 'core.%p')`);
   }
-  const final = join(built.binDir, '..', 'cores', hashOf([...args, String(variant)]));
+  const filter = options.coredumpFilter;
+  const final = join(built.binDir, '..', 'cores', hashOf([...args, String(variant), ...(filter ? [`filter=${filter}`] : [])]));
   if (!existsSync(final)) {
     const tmp = `${final}.tmp-${process.pid}-${Date.now()}`;
     mkdirSync(tmp, { recursive: true });
-    const res = spawnSync('bash', ['-c', 'ulimit -c unlimited; exec "$@"', 'crasher', built.exe, ...args], {
+    // The filter is inherited across exec, so the crasher's own core obeys it.
+    const script = filter ? 'ulimit -c unlimited; echo "$1" > /proc/self/coredump_filter || exit 99; shift; exec "$@"' : 'ulimit -c unlimited; exec "$@"';
+    const res = spawnSync('bash', ['-c', script, 'crasher', ...(filter ? [filter] : []), built.exe, ...args], {
       cwd: tmp,
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 60_000,

@@ -1,5 +1,5 @@
 import { crashThread, symbolizeBacktrace, type CoreBacktrace } from '@triage/core-backtrace';
-import { openCore, readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
+import { CoreFormatError, openCore, readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
 import type { CoreDump } from '@triage/core-dump';
 import { debuginfoSearchDirs } from '@triage/debuginfo';
 import { openCrashInputEarly, type BacktraceInput, type CoreMetadata, type IntakeResult, type Pending } from '@triage/intake';
@@ -29,7 +29,16 @@ export async function analyzeInput(inputPath: string, options: AnalyzeOptions = 
   const input = await openCrashInputEarly(inputPath, { workDir: options.workDir, limits: options.limits });
   try {
     if (input.corePath === undefined) return await analyzeBacktraceOnly({ ...input, ...(await input.digest) }, options);
-    const core = await openCore(input.corePath, { mapsPath: options.mapsPath ?? input.mapsPath });
+    let core: CoreDump;
+    try {
+      core = await openCore(input.corePath, { mapsPath: options.mapsPath ?? input.mapsPath });
+    } catch (err) {
+      // A core cut off before its notes (or otherwise unreadable) beside a core_backtrace: the client's
+      // stack still tells the crash, as for a dump dir that kept no core at all.
+      if (!(err instanceof CoreFormatError) || (input.metadata.coreBacktrace ?? options.metadata?.coreBacktrace) === undefined) throw err;
+      const { corePath: _core, mapsPath: _maps, ...rest } = input;
+      return await analyzeBacktraceOnly({ ...rest, ...(await input.digest) }, options, err);
+    }
     try {
       return await analyzeCore(core, input, options);
     } finally {
@@ -45,7 +54,9 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
   const metadata: CoreMetadata = { ...options.metadata, ...pending.metadata };
   const early: string[] = [];
   const description = readOptionalCrashDescription(metadata, core.truncated, early);
-  const fetchWarnings = (await options.beforeSymbolize?.(core.modules)) ?? [];
+  // A cut-short core loses the first pages that hold its libraries' build-ids; the core_backtrace still
+  // names them, and its frames are symbolized from their files: those are fetched too.
+  const fetchWarnings = (await options.beforeSymbolize?.([...core.modules, ...backtraceModules(description?.backtrace)])) ?? [];
   const debuginfoDirs = debuginfoSearchDirs(options.debuginfoDirs ?? []);
   const found = await resolveObjectFiles(core.modules, { dirs: debuginfoDirs, mappedPaths: options.trustMappedPaths ?? false });
   const given = await withGivenExecutable(found, core.modules, options.executable);
@@ -70,8 +81,9 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
   attributeFromMappings(core, symbols.threads);
   await continuePastTrampoline(core, symbols, debuginfoDirs, options, objects);
   symbols.warnings.unshift(...truncationWarnings(core), ...fetchWarnings, ...early);
-  const stackSource = description ? await crashStackFromBacktrace(core, symbols, description.backtrace, debuginfoDirs, options) : 'core';
-  const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo));
+  const fromBacktrace = description ? await crashStackFromBacktrace(core, symbols, description.backtrace, debuginfoDirs, options) : undefined;
+  const stackSource = fromBacktrace ? 'core_backtrace' : 'core';
+  const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo), fromBacktrace?.buildIds);
   const signal = signalOf(core, metadata);
   const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata);
   const intake: IntakeResult = { ...pending, ...(await pending.digest) };
@@ -115,12 +127,12 @@ async function crashStackFromBacktrace(
   bt: CoreBacktrace,
   debuginfoDirs: string[],
   options: AnalyzeOptions,
-): Promise<'core' | 'core_backtrace'> {
+): Promise<{ buildIds: Map<string, string> } | undefined> {
   const tid = core.crashingThread?.tid ?? symbols.threads[0]?.tid ?? 0;
   const coreThread = symbols.threads.find((t) => t.tid === tid);
   const why = reasonToUseBacktrace(core.truncated, coreThread?.frames ?? [], bt);
   const crash = crashThread(bt);
-  if (!why || !crash) return 'core';
+  if (!why || !crash) return undefined;
   const symbolized = await symbolizeBacktrace(
     { ...bt, threads: [crash] },
     { debuginfoDirs, trustMappedPaths: options.trustMappedPaths ?? false, sandbox: options.sandbox ?? true, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS },
@@ -130,18 +142,27 @@ async function crashStackFromBacktrace(
   else symbols.threads.unshift({ tid, frames });
   for (const [id, file] of symbolized.debuginfo) if (!symbols.debuginfo.has(id)) symbols.debuginfo.set(id, file);
   symbols.warnings.push(`the crashing thread comes from the core_backtrace: ${why}`, ...symbolized.warnings);
-  return 'core_backtrace';
+  // A cut-short core may have lost a library's first page and so its build-id: the client's names it.
+  const buildIds = new Map<string, string>();
+  for (const m of symbolized.modules) if (m.buildId) buildIds.set(m.name, m.buildId);
+  return { buildIds };
+}
+
+/** The build-ids a core_backtrace's crash thread names, as modules for beforeSymbolize. */
+function backtraceModules(bt: CoreBacktrace | undefined): Array<{ buildId?: string }> {
+  return ((bt && crashThread(bt)?.frames) ?? []).map((f) => ({ buildId: f.buildId }));
 }
 
 /** No core at all: the report is made from the core_backtrace alone, classified and signed as a core's would be. */
-async function analyzeBacktraceOnly(input: BacktraceInput, options: AnalyzeOptions): Promise<Report> {
+async function analyzeBacktraceOnly(input: BacktraceInput, options: AnalyzeOptions, unreadableCore?: CoreFormatError): Promise<Report> {
   const started = Date.now();
-  const description = readCrashDescription(input.metadata);
+  // The worker hands a stored dump dir's files (its core_backtrace among them) in options.metadata.
+  const description = readCrashDescription({ ...options.metadata, ...input.metadata });
   if (!description) throw new Error('an input without a core must carry a core_backtrace');
   const metadata: CoreMetadata = { ...options.metadata, ...ureportMetadata(description.ureport), ...input.metadata };
   const bt = description.backtrace;
   const crash = crashThread(bt);
-  const fetchWarnings = (await options.beforeSymbolize?.((crash?.frames ?? []).map((f) => ({ buildId: f.buildId })))) ?? [];
+  const fetchWarnings = (await options.beforeSymbolize?.(backtraceModules(bt))) ?? [];
   const symbolized = await symbolizeBacktrace(
     { ...bt, executable: bt.executable ?? metadata.executable, threads: crash ? [crash] : [] },
     {
@@ -178,18 +199,21 @@ async function analyzeBacktraceOnly(input: BacktraceInput, options: AnalyzeOptio
     signal: { number: signal },
     registers: {},
     mappings: [],
-    truncated: false,
+    truncated: unreadableCore?.cutShort ?? false,
     executable,
     pid: metadata.pid,
   };
   const what = input.format === 'ureport' ? 'a uReport' : 'a core_backtrace';
+  const noCore = unreadableCore
+    ? `the core cannot be read (${unreadableCore.reason}): the crashing thread comes from the core_backtrace, symbolized by build-id; no other threads, registers or memory`
+    : `there is no core, only ${what}: the crashing thread comes from it, symbolized by build-id`;
   return buildReport({
     id: input.sha256.slice(0, 32),
     createdAt: new Date().toISOString(),
     core: {
       sha256: input.sha256,
       size: input.size,
-      truncated: false,
+      truncated: unreadableCore?.cutShort ?? false,
       signal: { number: signal, name: signalName(signal) },
       pid: metadata.pid,
       executable,
@@ -204,7 +228,7 @@ async function analyzeBacktraceOnly(input: BacktraceInput, options: AnalyzeOptio
     analysis: {
       tool: 'eu-addr2line',
       durationMs: Date.now() - started,
-      warnings: [`there is no core, only ${what}: the crashing thread comes from it, symbolized by build-id`, ...warnings, ...symbolized.warnings],
+      warnings: [noCore, ...warnings, ...symbolized.warnings],
       stackSource: 'core_backtrace',
     },
   });
@@ -226,15 +250,19 @@ function signalOf(core: CoreDump, metadata: CoreMetadata): number {
   return core.siginfo?.signo ?? core.crashingThread?.signal ?? metadata.signal ?? 0;
 }
 
-function moduleEntries(core: CoreDump, symbols: SymbolizeResult, ownDwarf: ReadonlySet<string>): ModuleEntry[] {
-  return core.modules.map((m) => ({
-    name: m.name,
-    path: m.path,
-    buildId: m.buildId,
-    start: `0x${m.start.toString(16)}`,
-    end: `0x${m.end.toString(16)}`,
-    debuginfo: m.buildId && (symbols.debuginfo.has(m.buildId) || ownDwarf.has(m.buildId)) ? 'found' : 'missing',
-  }));
+/** `fromBacktrace`: build-ids the core_backtrace gives by module name, for modules whose build-id the core lost. */
+function moduleEntries(core: CoreDump, symbols: SymbolizeResult, ownDwarf: ReadonlySet<string>, fromBacktrace?: ReadonlyMap<string, string>): ModuleEntry[] {
+  return core.modules.map((m) => {
+    const buildId = m.buildId ?? fromBacktrace?.get(m.name);
+    return {
+      name: m.name,
+      path: m.path,
+      buildId,
+      start: `0x${m.start.toString(16)}`,
+      end: `0x${m.end.toString(16)}`,
+      debuginfo: buildId && (symbols.debuginfo.has(buildId) || ownDwarf.has(buildId)) ? 'found' : 'missing',
+    };
+  });
 }
 
 const throwsOrTerminates = /^(__cxa_throw|__cxa_rethrow|std::terminate|__gnu_cxx::__verbose_terminate_handler)/;

@@ -118,7 +118,7 @@ class CoreFile implements CoreDump {
         case 'not-elf':
           throw new CoreFormatError('not an ELF file: expected an ELF core (magic 7f 45 4c 46)');
         case 'short':
-          throw new CoreFormatError(`the ELF header is cut short: the file has only ${this.size} bytes`);
+          throw new CoreFormatError(`the ELF header is cut short: the file has only ${this.size} bytes`, true);
         case 'bad-class':
           throw new CoreFormatError(`bad ELF class ${h.value} (expected 1 for 32-bit or 2 for 64-bit): the header is corrupt`);
         case 'bad-data':
@@ -146,6 +146,7 @@ class CoreFile implements CoreDump {
     if (h.phoff < BigInt(l.is64 ? 64 : 52) || end > BigInt(this.size)) {
       throw new CoreFormatError(
         `the program header table (${count} entries at offset ${h.phoff}) lies outside the ${this.size}-byte file: the core is cut short or corrupt`,
+        end > BigInt(this.size),
       );
     }
     const b = await this.readAt(Number(h.phoff), count * entsize);
@@ -174,7 +175,7 @@ class CoreFile implements CoreDump {
         throw new CoreFormatError(`the core's notes claim ${ph.filesz} bytes, far more than a core holds: the header is corrupt`);
       }
       if (ph.offset + ph.filesz > BigInt(this.size)) {
-        throw new CoreFormatError(`the core's notes (offset ${ph.offset}, ${ph.filesz} bytes) lie past the end of the ${this.size}-byte file: the core is cut short or corrupt`);
+        throw new CoreFormatError(`the core's notes (offset ${ph.offset}, ${ph.filesz} bytes) lie past the end of the ${this.size}-byte file: the core is cut short or corrupt`, true);
       }
       const notes = parseNotes(l, await this.readAt(Number(ph.offset), Number(ph.filesz)));
       if (!notes) throw new CoreFormatError(malformedNotes(ph.offset));

@@ -117,9 +117,15 @@ export interface OpenCoreOptions {
   mapsPath?: string;
 }
 
-/** Raised for anything that is not a readable ELF core; `reason` is a sentence for the user. */
+/**
+ * Raised for anything that is not a readable ELF core; `reason` is a sentence for the user. `cutShort`:
+ * the file ends before what its own headers point at (a core the kernel, abrt or a disk cut off early).
+ */
 export class CoreFormatError extends Error {
-  constructor(public readonly reason: string) {
+  constructor(
+    public readonly reason: string,
+    public readonly cutShort = false,
+  ) {
     super(reason);
     this.name = 'CoreFormatError';
   }

@@ -197,11 +197,12 @@ export class CoreUploadService {
       if (!read.core) throw new IntakeError('unsupported', 'the upload holds no core');
       const { facts: found, corruption } = read.core.value;
       const refusal = read.core.backtrace ? undefined : (corruption ?? notACore(found));
-      // Refused now (415), as `triage analyze` would refuse it, rather than accepted and failed later.
-      if (refusal) throw new IntakeError('unsupported', refusal);
       // A core_backtrace beside a core is what the analysis falls back on: a bad one is refused (400) now too.
       const beside = read.dumpDir?.files.get(CORE_BACKTRACE_FILE);
       if (beside && !read.core.backtrace) parseCrashDescription(beside.toString('utf8'));
+      // Refused now (415), as `triage analyze` would refuse it, rather than accepted and failed later; a
+      // core cut off before its notes beside a good core_backtrace is analyzed from that, as triage analyze does.
+      if (refusal && !beside) throw new IntakeError('unsupported', refusal);
       return {
         uploadKey,
         sha256: read.core.sha256,
