@@ -238,11 +238,12 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
     assert.equal(r.core.executable, c.exe, 'the dump dir\'s files are kept with it');
   });
 
-  test('triage upload sends a bare core_backtrace, a uReport file and a dump dir without a core', async () => {
+  test('triage upload sends a bare core_backtrace, a uReport file, a dump dir without a core and one with a truncated core', async () => {
     const files = {
       text: join(work, 'upload-core_backtrace.txt'),
       ureport: join(work, 'upload-ureport.json'),
       dir: dumpDir(work, 'ccpp-cli-nocore', { core_backtrace: JSON.stringify(bt), executable: c.exe }),
+      truncated: dumpDir(work, 'ccpp-cli-truncated', { coredump: readFileSync(truncatedCopy(c, 0.3)), core_backtrace: textBacktrace(bt), executable: c.exe }),
     };
     writeFileSync(files.text, textBacktrace(bt));
     writeFileSync(files.ureport, JSON.stringify({ ...ureportFor(bt), reason: 'sent by the CLI' }));
@@ -251,6 +252,7 @@ describe('abrt uploads and uReports in the service', { timeout: 150_000 }, () =>
       assert.equal(res.status, 0, `${what}: ${res.stderr}`);
       const r = await reportOf(json<{ id: string }>({ status: 202, headers: new Headers(), text: res.stdout }).id);
       assertLibraryAbort(r);
+      assert.equal(r.core.truncated, what === 'truncated', what);
     }
   });
 });
