@@ -163,7 +163,7 @@ describe('uReport', () => {
 
 describe('eu-addr2line output', () => {
   test('inline levels come innermost first; unknowns stay unknown', () => {
-    const out = ['0x000000000000115a', 'inner', 'lib.c:3:5', 'outer', 'lib.c:11', '0x0000000000001000', '??', '??:0', ''].join('\n');
+    const out = ['0x000000000000115a', 'inner inlined at /src/lib.c:11:3 in outer', 'lib.c:3:5', 'outer', 'lib.c:11', '0x0000000000001000', '??', '??:0', ''].join('\n');
     const parsed = parseAddr2line(out);
     assert.deepEqual(parsed.get(0x115an), [
       { function: 'inner', file: 'lib.c', line: 3, column: 5 },

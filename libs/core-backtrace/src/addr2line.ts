@@ -44,7 +44,8 @@ export async function addr2line(run: Addr2lineRun): Promise<AddressLocations> {
 
 /**
  * Output: per address an `0x%016x` line, then pairs of lines, function (`??` when unknown) and
- * `FILE:LINE[:COL]` (`??:0` when unknown), one pair per inline level, innermost first.
+ * `FILE:LINE[:COL]` (`??:0` when unknown), one pair per inline level, innermost first; every level but
+ * the outermost names its function with where it was inlined (cut off here, as eu-stack and gdb name it).
  */
 export function parseAddr2line(stdout: string): AddressLocations {
   const result: AddressLocations = new Map();
@@ -69,9 +70,12 @@ export function parseAddr2line(stdout: string): AddressLocations {
   return result;
 }
 
+/** eu-addr2line -i names an inlined level `NAME inlined at FILE:LINE:COL in CALLER`: the call site is the next pair's line. */
+const INLINED_AT = / inlined at .* in .*$/;
+
 function location(fn: string, where: string): SourceLocation {
   const loc: SourceLocation = {};
-  if (fn !== '??') loc.function = fn;
+  if (fn !== '??') loc.function = fn.replace(INLINED_AT, '');
   const m = /^(.*):(\d+):(\d+)$/.exec(where) ?? /^(.*):(\d+)$/.exec(where);
   if (m && m[1] !== '??') {
     loc.file = m[1];
