@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeInput } from '@triage/analysis';
 import { ProblemCatalog } from '@triage/problems';
-import type { Report } from '@triage/report';
+import type { Frame } from '@triage/report';
 import { createTestCatalog, type TestCatalog } from '../support/catalog';
 import { satyrBacktrace, textBacktrace, ureportFor } from '../support/core-backtrace';
-import { crash } from '../support/crashers';
+import { crash, type CrasherName } from '../support/crashers';
 
 describe('uReports and cores of one crash group together', () => {
   let catalog: TestCatalog;
@@ -46,23 +46,31 @@ describe('uReports and cores of one crash group together', () => {
     assert.equal(ids.size, 1, `split into ${[...ids].join(', ')}`);
   });
 
-  test('a crash through an inlined call (-O2 fortify): the uReport has the core\'s inline levels, names and lines, and one problem', async () => {
-    const c = crash('fortify');
-    const ureport = join(work, 'fortify-ureport.json');
-    writeFileSync(ureport, JSON.stringify(ureportFor(await satyrBacktrace(c), 'fortify')));
-    const options = { debuginfoDirs: [c.storeDir], trustMappedPaths: false };
-    const fromCore = await analyzeInput(c.core, options);
-    const fromUReport = await analyzeInput(ureport, options);
-    const shape = (frames: Report['threads'][number]['frames']) => frames.map((f) => ({ function: f.function, file: f.file, line: f.line, inlined: f.inlined ?? false }));
-    const coreFrames = fromCore.threads.find((t) => t.crashed)?.frames ?? [];
-    const btFrames = fromUReport.threads[0].frames;
-    assert.ok(coreFrames.some((f) => f.inlined && f.function === 'strcpy'), 'the core shows strcpy inlined into main');
-    // satyr stops before __libc_start_main: the core_backtrace is the core's stack down to there.
-    assert.deepEqual(shape(btFrames), shape(coreFrames.slice(0, btFrames.length)));
-    assert.equal(fromUReport.signature, fromCore.signature);
-    const index = new ProblemCatalog(catalog.db);
-    const a = await index.record(fromCore, { receivedAt: new Date(Date.now() - 60_000), hostname: 'host-a' });
-    const b = await index.record(fromUReport, { receivedAt: new Date(), hostname: 'host-b' });
-    assert.equal(b.problemId, a.problemId);
-  });
+  // What a core's stack gets beyond the symbol table, the core_backtrace's must get too: an inlined call
+  // (-O2 fortify's strcpy in main) and libstdc++'s unnamed .cold fragment (stripped, no debuginfo here).
+  const cases: Array<[CrasherName, string, (f: Frame) => boolean]> = [
+    ['fortify', 'strcpy inlined into main', (f) => f.inlined === true && f.function === 'strcpy'],
+    ['uncaught-exception', "libstdc++'s terminate handler's .cold fragment", (f) => f.module?.startsWith('libstdc++') === true && /\[clone \.cold\]$/.test(f.function ?? '')],
+  ];
+  for (const [name, what, has] of cases) {
+    test(`${name}: the uReport's frames are the core's (${what}), and one problem`, async () => {
+      const c = crash(name);
+      const ureport = join(work, `${name}-ureport.json`);
+      writeFileSync(ureport, JSON.stringify(ureportFor(await satyrBacktrace(c), name)));
+      const options = { debuginfoDirs: [c.storeDir], trustMappedPaths: false };
+      const fromCore = await analyzeInput(c.core, options);
+      const fromUReport = await analyzeInput(ureport, options);
+      const shape = (frames: Frame[]) => frames.map((f) => ({ function: f.function, file: f.file, line: f.line, inlined: f.inlined ?? false }));
+      const coreFrames = fromCore.threads.find((t) => t.crashed)?.frames ?? [];
+      const btFrames = fromUReport.threads[0].frames;
+      assert.ok(coreFrames.some(has), `the core's stack has ${what}`);
+      // satyr stops before __libc_start_main: the core_backtrace is the core's stack down to there.
+      assert.deepEqual(shape(btFrames), shape(coreFrames.slice(0, btFrames.length)));
+      assert.equal(fromUReport.signature, fromCore.signature);
+      const index = new ProblemCatalog(catalog.db);
+      const a = await index.record(fromCore, { receivedAt: new Date(Date.now() - 60_000), hostname: 'host-a' });
+      const b = await index.record(fromUReport, { receivedAt: new Date(), hostname: 'host-b' });
+      assert.equal(b.problemId, a.problemId);
+    });
+  }
 });

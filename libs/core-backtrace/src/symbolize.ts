@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import { findDebuginfo } from '@triage/debuginfo';
 import type { Frame } from '@triage/report';
-import { resolveObjectFiles } from '@triage/symbolizer';
+import { demangleFrames, nameColdFragments, resolveObjectFiles } from '@triage/symbolizer';
 import { sandboxStatus } from '@triage/tools';
 import { addr2line, type AddressLocations } from './addr2line';
 import { readLoadLayout, type LoadLayout } from './load-base';
@@ -92,6 +92,12 @@ export async function symbolizeBacktrace(bt: CoreBacktrace, options: SymbolizeBa
   const byBuildId = new Map([...modules.values()].filter((m) => m.buildId).map((m) => [m.buildId as string, m]));
   const threads = bt.threads.map((t) => ({ crashed: t.crashed, frames: t.frames.flatMap((f, i) => frames(f, i, bt, byBuildId)) }));
   threads.forEach((t) => t.frames.forEach((f, i) => (f.index = i)));
+  // As for a core's stack: a nameless frame in a stripped object's .cold fragment is OWNER.cold, and
+  // names still mangled (the owner's, from .dynsym) go through c++filt, so both stacks read alike.
+  const named = threads.map((t) => ({ tid: 0, frames: t.frames }));
+  await nameColdFragments(named, objects);
+  const demangled = await demangleFrames(named, options.timeoutMs);
+  if (demangled) warnings.push(demangled);
   return { threads, modules: [...modules.values()].map(publicModule), debuginfo, warnings };
 }
 

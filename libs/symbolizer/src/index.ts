@@ -3,6 +3,8 @@ export { symbolize, debuginfoSearchPaths } from './symbolize';
 export { SAFE_GDB_ARGS, gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEvaluateOptions, type GdbEvaluation, type GdbRunOptions } from './gdb';
 export { parseEuStack } from './eu-stack';
 export { expandInlineFrames, parseAddr2line, type InlineLocation } from './inline-frames';
+export { nameColdFragments } from './cold-frames';
+export { demangleFrames } from './demangle';
 export { parseUnstripList, type CoreModuleInfo } from './modules';
 export { isObjectWithId, objectFilePaths, resolveObjectFiles, SYSTEM_OBJECT_DIRS, type MappedObject, type ObjectFilePolicy, type ObjectFiles } from './object-files';
 export { ToolError } from './types';
