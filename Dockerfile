@@ -14,7 +14,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json nest-cli.json ./
 COPY apps ./apps
 COPY libs ./libs
-RUN npx tsc -p tsconfig.json && npx tsc-alias -p tsconfig.json && rm -f dist/.tsbuildinfo \
+RUN npx tsc -p tsconfig.json && npx tsc-alias -p tsconfig.json && npm run -s bundle:cli && rm -f dist/.tsbuildinfo \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE}
@@ -32,7 +32,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /var/lib/triage /var/cache/triage/debuginfo && chown -R node:node /var/lib/triage /var/cache/triage \
- && ln -s /app/dist/apps/cli/src/main.js /usr/local/bin/triage && chmod +x /app/dist/apps/cli/src/main.js
+ && ln -s /app/dist/triage.js /usr/local/bin/triage && chmod +x /app/dist/triage.js
 # The node image's unprivileged user (uid 1000).
 USER node
 EXPOSE 8080

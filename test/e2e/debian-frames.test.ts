@@ -4,13 +4,16 @@
  * inlined frames, and a `-g` program built with Debian's gcc for DWARF built into the module.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import type { Report } from '@triage/report';
 import { triage } from '../support/cli';
 import { buildC, debianCore, DEBIAN_PYTHON } from '../support/debian-programs';
 
-function analyze(core: string): Report {
-  const r = triage(['analyze', core, '--json']);
+function analyze(core: string, env?: NodeJS.ProcessEnv): Report {
+  const r = triage(['analyze', core, '--json'], { env });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Report;
 }
@@ -64,5 +67,36 @@ describe('frames and signatures of real programs (issue 11, item 6)', () => {
     assert.equal(r.modules.find((m) => m.name === 'dwarf-in')?.debuginfo, 'found');
     assert.ok(!r.classification.flags.some((f) => f.startsWith('no-debuginfo:dwarf-in')), r.classification.flags.join(' '));
     assert.equal(r.classification.blame.function, 'deref');
+  });
+});
+
+describe('inline chains kept between runs of the one-shot command', () => {
+  const work = mkdtempSync(join(tmpdir(), 'triage-inline-cache-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test("the second run of python3.11's core asks addr2line nothing and gets the same frames", () => {
+    const core = debianCore('python-string-at', [DEBIAN_PYTHON, '-c', 'import ctypes; ctypes.string_at(0)']).core;
+    const cache = join(work, 'cache');
+    const first = analyze(core, { TRIAGE_CACHE_DIR: cache });
+    const python = first.modules.find((m) => m.name === 'python3.11');
+    const kept = join(cache, 'inline-frames', `${python?.buildId}.json`);
+    assert.ok(existsSync(kept), `addr2line's answers for python3.11 are kept: ${readdirSync(join(cache, 'inline-frames')).join(' ')}`);
+    assert.ok(Object.values(JSON.parse(readFileSync(kept, 'utf8')) as Record<string, unknown[]>).some((chain) => chain.length > 1), 'an inline chain is among them');
+
+    // The same tools, but no addr2line: only the kept answers can expand the chains now.
+    const bin = join(work, 'bin');
+    rmSync(bin, { recursive: true, force: true });
+    mkdirSync(bin);
+    for (const tool of ['eu-stack', 'eu-unstrip', 'gdb', 'bwrap', 'prlimit', 'true', 'bash']) if (existsSync(`/usr/bin/${tool}`)) symlinkSync(`/usr/bin/${tool}`, join(bin, tool));
+    const second = analyze(core, { TRIAGE_CACHE_DIR: cache, PATH: bin });
+    assert.deepEqual(crashed(second).frames, crashed(first).frames);
+    assert.ok(!second.analysis.warnings.some((w) => /addr2line/.test(w)), second.analysis.warnings.join('\n'));
+
+    // And without the cache the missing tool shows: the frames above came from the kept answers.
+    const uncached = triage(['analyze', core, '--json', '--no-cache'], { env: { PATH: bin } });
+    assert.equal(uncached.status, 0, uncached.stderr);
+    const report = JSON.parse(uncached.stdout) as Report;
+    assert.ok(report.analysis.warnings.some((w) => /addr2line \(binutils\) is not installed/.test(w)), report.analysis.warnings.join('\n'));
+    assert.ok(crashed(report).frames.length < crashed(first).frames.length, 'the chains stay collapsed');
   });
 });

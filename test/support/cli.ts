@@ -1,8 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
-export const cliPath = join(repoRoot, 'dist', 'apps', 'cli', 'src', 'main.js');
+export const cliPath = join(repoRoot, 'dist', 'triage.js');
+
+/** Each test file's `triage` runs keep their tool answers in a cache of the file's own, never the user's. */
+const testCache = mkdtempSync(join(tmpdir(), 'triage-cli-cache-'));
+process.on('exit', () => rmSync(testCache, { recursive: true, force: true }));
+const cliEnv = (env?: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ ...process.env, TRIAGE_CACHE_DIR: testCache, ...env });
 
 export interface CliResult {
   status: number | null;
@@ -15,7 +22,7 @@ export function triage(args: string[], options: { timeoutMs?: number; env?: Node
   const res = spawnSync(process.execPath, [cliPath, ...args], {
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 120_000,
-    env: { ...process.env, ...options.env },
+    env: cliEnv(options.env),
     input: options.input,
   });
   if (res.error) throw res.error;
@@ -50,5 +57,5 @@ export function runAsync(
 
 /** The built `triage` command without blocking the event loop (for tests that run the API in-process). */
 export function triageAsync(args: string[], env: Record<string, string> = {}): ReturnType<typeof runAsync> {
-  return runAsync(process.execPath, [cliPath, ...args], env);
+  return runAsync(process.execPath, [cliPath, ...args], { TRIAGE_CACHE_DIR: testCache, ...env });
 }

@@ -7,7 +7,7 @@ import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { IntakeError, readInput, sniffHead, type CoreStream } from '@triage/intake';
+import { hashFile, INLINE_HASH_MAX_BYTES, IntakeError, readInput, sniffHead, type CoreStream } from '@triage/intake';
 import { compressedCopy, crash } from '../support/crashers';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-intake-stream-'));
@@ -153,4 +153,23 @@ describe('abrt tarballs, streamed', () => {
     assert.equal(r2.head.toString(), 'ab');
     assert.equal(await text(r2.stream), 'ab');
   });
+});
+
+describe('a file on disk is hashed where it costs least', () => {
+  const cases = [
+    { name: 'a small file, on the calling thread', size: 1024 * 1024 + 7 },
+    { name: 'a large file, on the hash thread', size: INLINE_HASH_MAX_BYTES + 4096 + 3 },
+  ];
+  for (const { name, size } of cases) {
+    test(name, async () => {
+      const path = join(work, `hashed-${size}`);
+      const bytes = Buffer.alloc(size);
+      for (let i = 0; i < size; i += 4093) bytes[i] = (i / 4093) & 0xff;
+      writeFileSync(path, bytes);
+      const want = createHash('sha256').update(bytes).digest('hex');
+      assert.deepEqual(await hashFile(path, size, size, 'the core'), { sha256: want, size });
+      // The limit holds on both paths, on the bytes read (a file may grow after it was measured).
+      await assert.rejects(hashFile(path, size, size - 1, 'the core'), (err: unknown) => err instanceof IntakeError && err.code === 'too-large');
+    });
+  }
 });

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { parse } from 'yaml';
 import { UsageError } from './options';
+import { configPath } from './xdg';
 
 /** What `~/.config/triage/config.yaml` may say: where the service is and the token to use. */
 export interface CliConfigFile {
@@ -10,12 +9,6 @@ export interface CliConfigFile {
   token?: string;
 }
 
-/** $XDG_CONFIG_HOME/triage/config.yaml, else ~/.config/triage/config.yaml; $TRIAGE_CONFIG names another file. */
-export function configPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TRIAGE_CONFIG) return env.TRIAGE_CONFIG;
-  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(env.HOME || homedir(), '.config');
-  return join(base, 'triage', 'config.yaml');
-}
 
 const KEYS = new Set(['server', 'token']);
 

@@ -70,6 +70,7 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
       debuginfoDirs,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       sandbox: options.sandbox ?? true,
+      cacheDir: options.cacheDir,
       modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
       objects,
     });

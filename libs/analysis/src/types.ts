@@ -19,6 +19,11 @@ export interface AnalyzeOptions {
   trustMappedPaths?: boolean;
   /** Run eu-stack/gdb in bubblewrap when available (default true). */
   sandbox?: boolean;
+  /**
+   * The user's own cache directory, where a one-shot command keeps tool answers that one build-id always
+   * gets (addr2line's inline chains) for its next run. Unset in the service: a worker keeps them in memory.
+   */
+  cacheDir?: string;
   /** What the client said about the core (upload fields, abrt files); merged under what intake finds. */
   metadata?: CoreMetadata;
   /** Where intake may write decompressed cores (default: the OS temp dir). */

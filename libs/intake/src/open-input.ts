@@ -10,7 +10,7 @@ import { readCore } from './read-core';
 import { readInput } from './read-input';
 import { writeStreamTo } from './stream/write-file';
 import { metadataFromSystemdName, parseSystemdName, readCoredumpXattrs } from './systemd';
-import { hashFileOffThread } from './stream/hash-file';
+import { hashFile } from './stream/hash-file';
 import { IntakeError, type InputRead, type BacktraceInput, type CoreConsumer, type CoreMetadata, type CrashInput, type EarlyCrashInput, type IntakeLimits, type IntakeResult, type Pending } from './types';
 import { Workspace } from './workspace';
 
@@ -135,10 +135,10 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
   // Over the limit, the whole read runs first and refuses it: the tools never see such a core.
   const first = stats.size <= limits.maxCoreBytes ? await Promise.race([reading, inPlace]) : await reading;
   if (first === 'in place') {
-    // Checked to be a raw ELF core: usable as it lies. Its hash runs on a thread of its own meanwhile.
+    // Checked to be a raw ELF core: usable as it lies. Its hash runs meanwhile (a large one on a thread of its own).
     headRead.abort();
     reading.catch(() => undefined);
-    const digest = hashFileOffThread(path, limits.maxCoreBytes, path, signal);
+    const digest = hashFile(path, stats.size, limits.maxCoreBytes, path, signal);
     return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest };
   }
   return known(await openRead(path, first, workspace));

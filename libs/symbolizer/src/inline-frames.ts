@@ -5,6 +5,8 @@
  * the whole chain. The chain is asked of addr2line -i per .debug file (one run for all its pcs, in
  * the same sandbox and limits as the other tools) and spliced into the stack.
  */
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { declaresInlinedSubroutines, firstLoadAddress } from '@triage/core-dump';
 import type { Frame } from '@triage/report';
 import { runTool, ToolNotFoundError, type RunToolOptions } from '@triage/tools';
@@ -50,6 +52,12 @@ export interface InlineExpansionOptions {
   /** build-id -> separate debuginfo file the tools used. */
   debuginfo: ReadonlyMap<string, string>;
   run: Pick<RunToolOptions, 'timeoutMs' | 'sandbox' | 'limits'>;
+  /**
+   * A directory that keeps addr2line's answers across processes (one file per build-id), for a one-shot
+   * command: the next core of the same program (or any core through the same libc abort path) asks
+   * addr2line nothing it already asked. Only the user's own directory: its answers are trusted as given.
+   */
+  cacheDir?: string;
 }
 
 /**
@@ -84,6 +92,58 @@ function remember(key: string, chain: InlineLocation[]): void {
   if (knownChains.size > KNOWN_CHAINS_MAX) knownChains.delete(knownChains.keys().next().value as string);
 }
 
+/** Most answers kept on disk per build-id: a file stays small however many cores pass. */
+const KEPT_PER_BUILD_ID = 4096;
+/** build-ids whose kept answers this process has read already. */
+const loaded = new Set<string>();
+
+function keptFile(dir: string, buildId: string): string {
+  return join(dir, `${buildId.replace(/[^0-9a-f]/g, '')}.json`);
+}
+
+/** Adds a build-id's kept answers to knownChains; a missing or unreadable file is no answer. */
+async function loadKept(dir: string, buildId: string): Promise<void> {
+  if (loaded.has(buildId)) return;
+  loaded.add(buildId);
+  const text = await readFile(keptFile(dir, buildId), 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  let kept: unknown;
+  try {
+    kept = JSON.parse(text);
+  } catch {
+    return;
+  }
+  if (!kept || typeof kept !== 'object') return;
+  for (const [address, chain] of Object.entries(kept)) {
+    if (/^[0-9a-f]+$/.test(address) && Array.isArray(chain)) remember(`${buildId}:${address}`, chain.filter(isLocation));
+  }
+}
+
+function isLocation(x: unknown): x is InlineLocation {
+  if (!x || typeof x !== 'object') return false;
+  const { function: fn, file, line } = x as Record<string, unknown>;
+  return (fn === undefined || typeof fn === 'string') && (file === undefined || typeof file === 'string') && (line === undefined || Number.isInteger(line));
+}
+
+/**
+ * Writes what this process knows of a build-id, whole (a rename: a reader never sees half a file). A
+ * cache that cannot be written changes nothing in the analysis: the next run asks addr2line again.
+ */
+async function keep(dir: string, buildId: string): Promise<void> {
+  const prefix = `${buildId}:`;
+  const entries: Array<[string, InlineLocation[]]> = [];
+  for (const [key, chain] of knownChains) if (key.startsWith(prefix)) entries.push([key.slice(prefix.length), chain]);
+  const file = keptFile(dir, buildId);
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(temp, JSON.stringify(Object.fromEntries(entries.slice(-KEPT_PER_BUILD_ID))), { mode: 0o600 });
+    await rename(temp, file);
+  } catch {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
 /** Replaces collapsed frames by their inline chains, in place. Returns warnings. */
 export async function expandInlineFrames(threads: SymbolizedThread[], options: InlineExpansionOptions): Promise<string[]> {
   const byFile = new Map<string, { buildId: string; base: bigint; addresses: Set<bigint> }>();
@@ -104,6 +164,7 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
       }
       const address = entry.base + BigInt(frame.offset);
       const key = `${id}:${address.toString(16)}`;
+      if (!knownChains.has(key) && options.cacheDir) await loadKept(options.cacheDir, id);
       if (!knownChains.has(key)) entry.addresses.add(address);
       wanted.push({ frame, key });
     }
@@ -126,6 +187,7 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
         fresh.set(key, parsed.get(a) ?? []);
         if (!run.truncated) remember(key, parsed.get(a) ?? []);
       }
+      if (!run.truncated && options.cacheDir) await keep(options.cacheDir, buildId);
     } catch (err) {
       if (err instanceof ToolNotFoundError) return ['addr2line (binutils) is not installed; inlined frames from separate debuginfo stay collapsed'];
       warnings.push(`addr2line: ${(err as Error).message}`);

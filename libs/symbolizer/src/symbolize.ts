@@ -3,7 +3,7 @@
  * times out or finds no frames. Both run bounded and, when asked, inside bubblewrap.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   debuginfoCandidates,
   debuginfoSearchDirs,
@@ -96,7 +96,11 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     if (demangleWarning) warnings.push(demangleWarning);
     // gdb prints inlined calls itself; eu-stack loses them when DWARF is in a separate file.
     if (result.tool === 'eu-stack') {
-      warnings.push(...(await expandInlineFrames(result.threads, { debuginfo, run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) } })));
+      warnings.push(...(await expandInlineFrames(result.threads, {
+          debuginfo,
+          run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) },
+          cacheDir: options.cacheDir && join(options.cacheDir, 'inline-frames'),
+        })));
     }
     // Once per build-id the frames name, not once per frame: a program without debuginfo has most frames.
     const unseen = new Set(result.threads.flatMap((t) => t.frames.flatMap((f) => (f.buildId && !debuginfo.has(f.buildId) ? [f.buildId] : []))));

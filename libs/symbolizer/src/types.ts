@@ -12,6 +12,8 @@ export interface SymbolizeOptions {
   timeoutMs: number;
   /** Run tools inside bubblewrap (no network, read-only view) when it is available. */
   sandbox: boolean;
+  /** A directory that keeps addr2line's inline chains across processes (see expandInlineFrames). */
+  cacheDir?: string;
   /** Max frames per thread. */
   maxFrames?: number;
   /** The core's modules when the caller has read them already (libs/core-dump): saves an eu-unstrip run. */

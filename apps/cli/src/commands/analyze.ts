@@ -5,6 +5,7 @@ import type { Report } from '@triage/report';
 import { ExitCode, exitWithFailure, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';
 import { positiveSeconds, requireFile } from '../options';
+import { userCacheDir } from '../xdg';
 
 const renderers: Record<string, (r: Report) => string> = {
   text: renderText,
@@ -22,6 +23,7 @@ interface AnalyzeFlags {
   timeout: string;
   sandbox: boolean;
   mappedPaths: boolean;
+  cache: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -39,6 +41,7 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
     .option('--timeout <seconds>', 'time limit for each tool run', '60')
     .option('--no-sandbox', 'run eu-stack/gdb without bubblewrap')
     .option('--no-mapped-paths', 'find mapped objects by build-id only, never at the paths the core names (a core from elsewhere)')
+    .option('--no-cache', "keep no tool answers for the next run (default: kept by build-id in $TRIAGE_CACHE_DIR or ~/.cache/triage)")
     .action(async (core: string, flags: AnalyzeFlags) => {
       try {
         requireFile('--exe', flags.exe);
@@ -51,6 +54,7 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
           timeoutMs: timeoutSeconds * 1000,
           sandbox: flags.sandbox,
           trustMappedPaths: flags.mappedPaths,
+          cacheDir: flags.cache ? userCacheDir() : undefined,
         });
         const render = renderers[flags.json ? 'json' : flags.format];
         process.stdout.write(render(report).replace(/\n?$/, '\n'));

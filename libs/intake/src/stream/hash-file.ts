@@ -1,14 +1,37 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { IntakeError } from '../types';
 import { formatBytes } from './byte-limit';
 import type { StreamDigest } from './hashing';
 import { HashJob } from './hash-thread';
 
 /**
- * sha256 and size of a file on local disk, read and hashed on the hash thread: the main thread stays
- * free for the work that runs meanwhile (opening the core, starting the tools). Over `max` bytes it fails
- * as the stream limit does. `signal` stops it (the caller gave up).
+ * Below this a file is hashed on the calling thread: sha256 of 16 MiB is ~30 ms, and starting the hash
+ * thread (a Node environment of its own) costs 40-150 ms of CPU that the tools running meanwhile need.
  */
-export function hashFileOffThread(path: string, max: number, what: string, signal?: AbortSignal): Promise<StreamDigest> {
+export const INLINE_HASH_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * sha256 and size of a file on local disk. A large one is read and hashed on the hash thread, so the main
+ * thread stays free for the work that runs meanwhile (opening the core, starting the tools); a small one
+ * (`knownSize` at most INLINE_HASH_MAX_BYTES) here. Over `max` bytes it fails as the stream limit does.
+ * `signal` stops it (the caller gave up).
+ */
+export function hashFile(path: string, knownSize: number, max: number, what: string, signal?: AbortSignal): Promise<StreamDigest> {
+  return knownSize <= INLINE_HASH_MAX_BYTES ? hashSmallFile(path, max, what, signal) : hashFileOffThread(path, max, what, signal);
+}
+
+async function hashSmallFile(path: string, max: number, what: string, signal?: AbortSignal): Promise<StreamDigest> {
+  // Read whole: the file may have grown since it was measured, so the limit is checked on what was read.
+  const bytes = await readFile(path, { signal }).catch((err: Error) => {
+    if (err.name === 'AbortError') throw new IntakeError('corrupt', `${what}: reading it was stopped`);
+    throw new Error(`reading ${what}: ${err.message}`);
+  });
+  if (bytes.length > max) throw new IntakeError('too-large', `${what} is larger than ${formatBytes(max)}, the most accepted`);
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+}
+
+function hashFileOffThread(path: string, max: number, what: string, signal?: AbortSignal): Promise<StreamDigest> {
   return new Promise((resolve, reject) => {
     const job = new HashJob((answer) => {
       job.close();
