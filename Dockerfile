@@ -32,7 +32,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /var/lib/triage /var/cache/triage/debuginfo && chown -R node:node /var/lib/triage /var/cache/triage \
- && ln -s /app/dist/triage.js /usr/local/bin/triage && chmod +x /app/dist/triage.js
+ && ln -s /app/dist/cli/main.js /usr/local/bin/triage && chmod +x /app/dist/cli/main.js
 # The node image's unprivileged user (uid 1000).
 USER node
 EXPOSE 8080

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { crashFor, distRoot, fileSize, makeCore, pairedRuns, type Paired } from './lib';
 import { add, fmt, sizeLabel, verdict } from './table';
 
-const cliMain = join(distRoot, 'triage.js');
+const cliMain = join(distRoot, 'cli', 'main.js');
 const triage = (...args: string[]): string[] => [process.execPath, cliMain, ...args];
 
 /** What the users ran: the bare tool, as they would type it. */

@@ -12,4 +12,4 @@ read -r core debugdir < <(node -e '
   console.log(c.core, c.debugDir);
 ')
 echo "\$ triage analyze $core --debuginfo-dir $debugdir"
-node dist/triage.js analyze "$core" --debuginfo-dir "$debugdir"
+node dist/cli/main.js analyze "$core" --debuginfo-dir "$debugdir"

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
-export const cliPath = join(repoRoot, 'dist', 'triage.js');
+export const cliPath = join(repoRoot, 'dist', 'cli', 'main.js');
 
 /** Each test file's `triage` runs keep their tool answers in a cache of the file's own, never the user's. */
 const testCache = mkdtempSync(join(tmpdir(), 'triage-cli-cache-'));

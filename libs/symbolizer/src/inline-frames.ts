@@ -156,15 +156,14 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
       if (!id || !file || !frame.offset || alreadyChained.has(frame.pc)) continue;
       let entry = byFile.get(file);
       if (!entry) {
-        if (!(await mayHoldInlinedCalls(id, file))) continue;
         const base = await firstLoadAddress(file);
         if (base === undefined) continue;
         entry = { buildId: id, base, addresses: new Set() };
         byFile.set(file, entry);
+        if (options.cacheDir) await loadKept(options.cacheDir, id);
       }
       const address = entry.base + BigInt(frame.offset);
       const key = `${id}:${address.toString(16)}`;
-      if (!knownChains.has(key) && options.cacheDir) await loadKept(options.cacheDir, id);
       if (!knownChains.has(key)) entry.addresses.add(address);
       wanted.push({ frame, key });
     }
@@ -174,6 +173,12 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
   const fresh = new Map<string, InlineLocation[]>();
   for (const [file, { buildId, addresses }] of byFile) {
     if (addresses.size === 0) continue;
+    // Asked only for addresses no earlier run answered: reading .debug_abbrev means inflating it.
+    if (!(await mayHoldInlinedCalls(buildId, file))) {
+      for (const a of addresses) remember(`${buildId}:${a.toString(16)}`, []);
+      if (options.cacheDir) await keep(options.cacheDir, buildId);
+      continue;
+    }
     try {
       const args = ['-a', '-i', '-f', '-C', '-e', file, ...[...addresses].map((a) => `0x${a.toString(16)}`)];
       const run = await runTool('addr2line', args, { ...options.run, maxOutputBytes: OUTPUT_CAP });
