@@ -5,51 +5,33 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runTool, sandboxFallbackReason } from '@triage/tools';
+import { runTool, sandboxFallbackReason, sandboxFallbackWarning } from '@triage/tools';
+import { bwrapStandIn } from '../support/bwrap-stand-in';
 
-const dir = mkdtempSync(join(tmpdir(), 'triage-fake-bwrap-'));
-const mode = join(dir, 'mode');
-const calls = join(dir, 'calls');
-writeFileSync(
-  join(dir, 'bwrap'),
-  `#!/bin/sh
-echo call >> '${calls}'
-if [ "$(cat '${mode}')" = refuse ]; then
-  echo 'bwrap: Creating new namespace failed: Operation not permitted' >&2
-  exit 1
-fi
-while [ "$1" != "--" ]; do shift; done
-shift
-exec "$@"
-`,
-);
-chmodSync(join(dir, 'bwrap'), 0o755);
-writeFileSync(calls, '');
-process.env.PATH = `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}`;
+const bwrap = bwrapStandIn();
+process.env.PATH = `${bwrap.dir}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 
-const bwrapCalls = (): number => readFileSync(calls, 'utf8').split('\n').filter(Boolean).length;
 const run = () => runTool('sh', ['-c', 'echo ran'], { timeoutMs: 5000, maxOutputBytes: 1024, sandbox: { readPaths: [] } });
 
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => bwrap.remove());
 
 test('a bwrap that works: the run is sandboxed and nothing is probed', async () => {
-  writeFileSync(mode, 'pass');
+  bwrap.setMode('pass');
   const res = await run();
   assert.deepEqual([res.stdout, res.sandboxed], ['ran\n', true]);
-  assert.equal(bwrapCalls(), 1, 'one bwrap call: the run itself, no probe');
+  assert.deepEqual(bwrap.calls(), ['sh'], 'one bwrap call: the run itself, no probe');
   assert.equal(await sandboxFallbackReason(), undefined);
+  assert.equal(await sandboxFallbackWarning(), undefined);
 });
 
 test('a bwrap that refuses: probed once, the tool runs without it, the reason is kept', async () => {
-  writeFileSync(mode, 'refuse');
+  bwrap.setMode('refuse');
   const res = await run();
   assert.deepEqual([res.stdout, res.sandboxed, res.exitCode], ['ran\n', false, 0]);
-  assert.equal(bwrapCalls(), 3, 'the refused run and the probe');
+  assert.deepEqual(bwrap.calls(), ['sh', 'sh', 'probe'], 'the refused run and the probe');
   assert.match((await sandboxFallbackReason()) ?? '', /bwrap cannot create a sandbox: bwrap: Creating new namespace failed/);
+  assert.equal(await sandboxFallbackWarning(), `tools ran without a sandbox: ${await sandboxFallbackReason()}`);
   const again = await run();
   assert.deepEqual([again.stdout, again.sandboxed], ['ran\n', false]);
-  assert.equal(bwrapCalls(), 3, 'once the probe said no, bwrap is not tried again');
+  assert.equal(bwrap.calls().length, 3, 'once the probe said no, bwrap is not tried again');
 });

@@ -94,7 +94,8 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
     core: reportCore(core, intake, metadata, signal),
     evidence,
     modules,
-    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: symbols.warnings, stackSource },
+    // A core's stack and the core_backtrace's frames each say when their tools ran without bwrap: once is enough.
+    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...new Set(symbols.warnings)], stackSource },
   });
 }
 

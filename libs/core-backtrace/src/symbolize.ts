@@ -1,13 +1,15 @@
 /**
  * Offline symbolization of a core_backtrace: each frame's object is found by build-id (never at the
  * path the client named), its offset turned into a link-time address and looked up with eu-addr2line,
- * sandboxed like every tool run. Frames whose object has no debuginfo here keep the client's names.
+ * sandboxed like every tool run and by the same rule as a core's stack: bwrap at once, no probe first;
+ * only a refusal by bwrap itself probes (once per process) and runs the tool without it, and the report
+ * says so. Frames whose object has no debuginfo here keep the client's names.
  */
 import { basename } from 'node:path';
 import { findDebuginfo } from '@triage/debuginfo';
 import type { Frame } from '@triage/report';
 import { demangleFrames, nameColdFragments, resolveObjectFiles } from '@triage/symbolizer';
-import { sandboxStatus } from '@triage/tools';
+import { sandboxFallbackWarning } from '@triage/tools';
 import { addr2line, type AddressLocations } from './addr2line';
 import { readLoadLayout, type LoadLayout } from './load-base';
 import type { BacktraceFrame, CoreBacktrace } from './model';
@@ -70,7 +72,6 @@ export async function symbolizeBacktrace(bt: CoreBacktrace, options: SymbolizeBa
     if (m.file) m.layout = await readLoadLayout(m.file);
     if (m.layout && m.start !== undefined) m.end = m.start + m.layout.span;
   }
-  const sandbox = await sandboxFor(options, warnings);
   for (const m of modules.values()) {
     if (!m.file || !m.layout) continue;
     const addresses = new Set<bigint>();
@@ -81,7 +82,7 @@ export async function symbolizeBacktrace(bt: CoreBacktrace, options: SymbolizeBa
         debuginfoPath: options.debuginfoDirs,
         addresses: [...addresses],
         timeoutMs: options.timeoutMs,
-        sandbox: sandbox ? { readPaths: [m.file, ...options.debuginfoDirs] } : undefined,
+        sandbox: options.sandbox ? { readPaths: [m.file, ...options.debuginfoDirs] } : undefined,
       });
     } catch (err) {
       warnings.push(`eu-addr2line on ${m.name}: ${(err as Error).message}; its frames keep the names the client sent`);
@@ -98,14 +99,10 @@ export async function symbolizeBacktrace(bt: CoreBacktrace, options: SymbolizeBa
   await nameColdFragments(named, objects);
   const demangled = await demangleFrames(named, options.timeoutMs);
   if (demangled) warnings.push(demangled);
+  // Asked after the runs, never probed for: only a run bwrap refused leaves a reason (see runTool).
+  const unsandboxed = options.sandbox ? await sandboxFallbackWarning() : undefined;
+  if (unsandboxed) warnings.unshift(unsandboxed);
   return { threads, modules: [...modules.values()].map(publicModule), debuginfo, warnings };
-}
-
-async function sandboxFor(options: SymbolizeBacktraceOptions, warnings: string[]): Promise<boolean> {
-  if (!options.sandbox) return false;
-  const status = await sandboxStatus();
-  if (!status.available) warnings.push(`tools ran without a sandbox: ${status.reason ?? 'bwrap unavailable'}`);
-  return status.available;
 }
 
 /**

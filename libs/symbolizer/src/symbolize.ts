@@ -12,7 +12,7 @@ import {
   linkBuildIdTree,
   type BuildIdTree,
 } from '@triage/debuginfo';
-import { runTool, sandboxFallbackReason, ToolNotFoundError, type SandboxSpec } from '@triage/tools';
+import { runTool, sandboxFallbackWarning, ToolNotFoundError, type SandboxSpec } from '@triage/tools';
 import { nameColdFragments } from './cold-frames';
 import { demangleFrames } from './demangle';
 import { parseEuStack } from './eu-stack';
@@ -108,8 +108,8 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
       const found = await findDebuginfo(id, dirs);
       if (found) debuginfo.set(id, found);
     }
-    const unsandboxed = sandbox ? await sandboxFallbackReason() : undefined;
-    if (unsandboxed) warnings.unshift(`tools ran without a sandbox: ${unsandboxed}`);
+    const unsandboxed = sandbox ? await sandboxFallbackWarning() : undefined;
+    if (unsandboxed) warnings.unshift(unsandboxed);
     return { tool: result.tool, threads: result.threads, debuginfo, warnings };
   } finally {
     await tree?.remove();

@@ -184,6 +184,15 @@ export async function sandboxFallbackReason(): Promise<string | undefined> {
   return status.available ? undefined : (status.reason ?? 'bwrap unavailable');
 }
 
+/**
+ * The report's warning for sandboxed runs that went without bubblewrap, or undefined: one line, in the
+ * same words, from every path that runs tools on a crash (a core's stack, a core_backtrace's frames).
+ */
+export async function sandboxFallbackWarning(): Promise<string | undefined> {
+  const reason = await sandboxFallbackReason();
+  return reason && `tools ran without a sandbox: ${reason}`;
+}
+
 /** Sandbox a run unless bwrap is missing or a probe already found that it cannot work here. */
 async function trySandbox(): Promise<string | undefined> {
   const bwrap = await resolveCommand('bwrap');
