@@ -518,6 +518,31 @@ describe('stream building blocks', () => {
     assert.equal(hasher.bytes(), want.size);
   });
 
+  test('hashingPassThrough streams one after another, side by side and cut off midway share batch buffers without mixing bytes', async () => {
+    // Batch buffers go back to a pool when the hash thread returns them: a buffer reused while another
+    // stream still held it, or a cut-off stream's half-filled batch, would show as a wrong digest here.
+    const bytes = (seed: number, size: number): Buffer => {
+      const b = Buffer.alloc(size);
+      for (let i = 0; i < size; i += 4) b.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ seed) >>> 0, i);
+      return b;
+    };
+    const chunks = (b: Buffer): Buffer[] => Array.from({ length: Math.ceil(b.length / 65_536) }, (_, i) => b.subarray(i * 65_536, (i + 1) * 65_536));
+    const hashed = async (b: Buffer): Promise<string> => {
+      const hasher = hashingPassThrough();
+      await pipeline(Readable.from(chunks(b)), hasher, new PassThrough().resume());
+      return hasher.digest().sha256;
+    };
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const big = [bytes(1, 9 << 20), bytes(2, (9 << 20) + 12), bytes(3, 1 << 20), bytes(4, 0)];
+    for (const b of big) assert.equal(await hashed(b), sha(b));
+    assert.deepEqual(await Promise.all(big.map(hashed)), big.map(sha));
+    const cut = hashingPassThrough();
+    const feeding = pipeline(Readable.from(chunks(bytes(5, 9 << 20))), cut, new PassThrough().resume());
+    cut.once('data', () => cut.destroy(new Error('cut off')));
+    await assert.rejects(feeding, /cut off/);
+    assert.deepEqual(await Promise.all(big.map(hashed)), big.map(sha));
+  });
+
   test('compressZstd and decompressStream round-trip, hashing on the way', async () => {
     const zstd = join(freshDir('roundtrip'), 'core.zst');
     const { createWriteStream } = await import('node:fs');

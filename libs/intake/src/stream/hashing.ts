@@ -20,6 +20,19 @@ const BATCH = 4 * 1024 * 1024;
 const MAX_IN_FLIGHT = 4;
 
 /**
+ * Batch buffers handed back by the thread, for the next stream of the process. A fresh 4 MiB ArrayBuffer
+ * is zero-filled and page-faulted on first write: ~10 ms of CPU on a busy machine, paid twice per stream
+ * before (one at the start, one after the last batch), which was most of the hashing cost of a small core
+ * in the API and the worker. One stream's worth is kept: what a single upload holds anyway at its peak.
+ */
+const pool: ArrayBuffer[] = [];
+const POOL_MAX = MAX_IN_FLIGHT + 1;
+const takeBuffer = (): ArrayBuffer => pool.pop() ?? new ArrayBuffer(BATCH);
+const giveBack = (bytes: ArrayBuffer): void => {
+  if (bytes.byteLength === BATCH && pool.length < POOL_MAX) pool.push(bytes);
+};
+
+/**
  * Hashes the bytes on their way through, so a core's identity costs no second read. The chunks pass on
  * at once; a copy of them goes in 4 MiB batches to the hash thread (hash-thread.ts), so the event loop
  * moving the bytes never runs sha256 itself. The stream finishes once the thread has the digest.
@@ -27,11 +40,9 @@ const MAX_IN_FLIGHT = 4;
 export function hashingPassThrough(): HashingPassThrough {
   let size = 0;
   let sha256: string | undefined;
-  // Buffers come back from the thread once hashed (see hash-thread.ts) and are filled again.
-  const spare: ArrayBuffer[] = [];
-  const fresh = (): ArrayBuffer => spare.pop() ?? new ArrayBuffer(BATCH);
-  let owned = fresh();
-  let batch = Buffer.from(owned);
+  // Taken when the first byte needs it (from the pool when there is one); handed to the thread with each batch.
+  let owned: ArrayBuffer | undefined;
+  let batch: Buffer | undefined;
   let filled = 0;
   let inFlight = 0;
   let resume: (() => void) | undefined;
@@ -41,7 +52,7 @@ export function hashingPassThrough(): HashingPassThrough {
   const theJob = (): HashJob =>
     (job ??= new HashJob((answer) => {
       if ('ack' in answer) {
-        spare.push(answer.bytes);
+        giveBack(answer.bytes);
         inFlight--;
         const go = resume;
         resume = undefined;
@@ -50,17 +61,28 @@ export function hashingPassThrough(): HashingPassThrough {
       else if ('error' in answer) stream.destroy(new Error(`hashing: ${answer.error}`));
     }));
   const send = (): void => {
-    if (filled === 0) return;
+    if (!owned || filled === 0) return;
     theJob().update(owned, filled);
     inFlight++;
-    owned = fresh();
-    batch = Buffer.from(owned);
+    owned = undefined;
+    batch = undefined;
+    filled = 0;
+  };
+  /** A buffer never handed to the thread is still ours: back to the pool. */
+  const release = (): void => {
+    if (owned) giveBack(owned);
+    owned = undefined;
+    batch = undefined;
     filled = 0;
   };
   const stream = new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       size += chunk.length;
       for (let at = 0; at < chunk.length; ) {
+        if (!batch) {
+          owned = takeBuffer();
+          batch = Buffer.from(owned);
+        }
         const n = chunk.copy(batch, filled, at);
         filled += n;
         at += n;
@@ -79,10 +101,12 @@ export function hashingPassThrough(): HashingPassThrough {
         } else callback(new Error(`hashing: ${'error' in answer ? answer.error : 'the hash thread dropped the stream'}`));
       };
       send();
+      release();
       theJob().end();
     },
     destroy(err: Error | null, callback: (error?: Error | null) => void) {
       if (sha256 === undefined) job?.drop();
+      release();
       callback(err);
     },
   });
