@@ -10,7 +10,7 @@ import { IntakeError, type CoreMetadata, type CoreStream, type DumpDirFiles, typ
 import { keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
 import type { TriageConfig } from '@triage/config';
-import type { CoreMeta, CoreState, UploadEvent } from '../cores/core-record';
+import type { CoreMeta, CoreState, CoreStatus, UploadEvent } from '../cores/core-record';
 import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { withDeadline } from '@triage/infra';
@@ -140,9 +140,12 @@ export class CoreUploadService {
   }
 
   private async commitAndSchedule(id: string, stored: StoredUpload, upload: CoreUpload, hostname: string | undefined): Promise<AcceptedCore> {
+    // The status is read beside the commit (which writes no status): one store round trip less before the 202.
+    const statusRead = this.cores.readStatus(id);
+    statusRead.catch(() => undefined);
     const { created, firstWriter } = await this.commit(id, stored, upload);
     try {
-      const status = await this.schedule(id);
+      const status = await this.schedule(id, await statusRead);
       const executable = upload.fields.metadata.executable;
       await this.events.publish({
         type: 'core-stored',
@@ -337,8 +340,7 @@ export class CoreUploadService {
    * Queues an analysis unless one is done or running; a failed analysis is retried by uploading again,
    * and so is one whose job was lost (Redis restarted with nothing persisted while it was analysing).
    */
-  private async schedule(id: string): Promise<CoreState> {
-    const status = await this.cores.readStatus(id);
+  private async schedule(id: string, status: CoreStatus | undefined): Promise<CoreState> {
     if (status?.state === 'done') return status.state;
     if (status?.state === 'analyzing' && (await this.queue.hasLiveJob(id))) return status.state;
     // Written before the job exists, so a fast worker's "analyzing" is never overwritten by "queued".
