@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { describeFailure } from '@triage/analysis';
 import type { AnalyzeOptions } from '@triage/analysis';
 import type { TriageConfig } from '@triage/config';
-import { DebuginfoCache } from '@triage/debuginfo';
+import { DebuginfoCache, type ModuleFiles } from '@triage/debuginfo';
 import { LOGGER } from '@triage/infra';
 import { IntakeError, type CoreMetadata } from '@triage/intake';
 import type { AnalyzeJob, ReprocessJob } from '@triage/queue';
@@ -19,6 +19,15 @@ import { ANALYZER, CONFIG } from './tokens';
 
 /** The analysis pipeline (libs/analysis analyzeInput); injected so the job logic can be tested on its own. */
 export type Analyzer = (inputPath: string, options: AnalyzeOptions) => Promise<Report>;
+
+/** What a job reads from storage before the tools run, each read started as soon as nothing it needs is missing. */
+interface JobInputs {
+  /** The stored core on local disk (rejects with IntakeError not-found when it is gone). */
+  corePath: Promise<string>;
+  meta: Promise<CoreMeta | undefined>;
+  /** The debuginfo of the build-ids the upload saw (facts.json); empty when there are none. */
+  debuginfo: Promise<Map<string, ModuleFiles>>;
+}
 
 export interface AnalyzeResult {
   coreId: string;
@@ -50,27 +59,35 @@ export class AnalyzeProcessor {
     const started = Date.now();
     let attempts = job.attemptsMade + 1;
     let work: string | undefined;
+    let downloading: Promise<unknown> | undefined;
     // Everything is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
+      // The meta and the debuginfo of the build-ids the upload saw (facts.json) do not depend on the
+      // status: they are read beside it (a redelivered job whose report exists has them for nothing).
+      const meta = settledLater(this.records.readMeta(coreId));
+      const debuginfo = this.prefetchDebuginfo(coreId);
       const previous = await this.records.readStatus(coreId);
       // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
       if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
         log.info('report already written');
         if (this.lifecycle && !(await this.lifecycle.isRecorded(coreId))) {
           const stored = await this.records.readReport(coreId);
-          if (stored) await this.lifecycle.reportStored(stored, await this.records.readMeta(coreId));
+          if (stored) await this.lifecycle.reportStored(stored, await meta);
         }
         return { coreId, alreadyDone: true };
       }
       attempts = (previous?.attempts ?? 0) + 1;
+      work = await makeScratchDir('job');
+      // The core downloads while "analyzing" is stored and announced; the tools start only after both.
+      const corePath = settledLater(this.downloadCore(coreId, work));
+      downloading = corePath.catch(() => undefined);
       await this.records.writeStatus(coreId, this.status('analyzing', attempts));
       await this.lifecycle?.started(coreId, attempts);
-      work = await makeScratchDir('job');
-      const { report, meta } = await this.analyze(coreId, work);
+      const report = await this.analyze(coreId, { corePath, meta, debuginfo }, work);
       await this.records.writeReport(coreId, report);
       await this.records.writeStatus(coreId, this.status('done', attempts));
-      await this.lifecycle?.reportStored(report, meta);
+      await this.lifecycle?.reportStored(report, await meta);
       log.info({ ms: Date.now() - started, kind: report.classification.kind, signature: report.signature }, 'analysis done');
       return { coreId, signature: report.signature, alreadyDone: false };
     } catch (err) {
@@ -86,6 +103,8 @@ export class AnalyzeProcessor {
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
     } finally {
+      // A download still writing into the scratch dir (the job failed beside it) ends before the dir goes.
+      await downloading;
       if (work) await rm(work, { recursive: true, force: true });
     }
   }
@@ -106,10 +125,13 @@ export class AnalyzeProcessor {
     const previous = await this.records.readReport(coreId).catch(() => undefined);
     const started = Date.now();
     const work = await makeScratchDir('job');
+    const meta = settledLater(this.records.readMeta(coreId));
+    const corePath = settledLater(this.downloadCore(coreId, work));
+    const downloading = corePath.catch(() => undefined);
     try {
-      const { report, meta } = await this.analyze(coreId, work);
+      const report = await this.analyze(coreId, { corePath, meta, debuginfo: this.prefetchDebuginfo(coreId) }, work);
       await this.records.writeReport(coreId, report);
-      await this.lifecycle?.reportReprocessed(report, meta, previous);
+      await this.lifecycle?.reportReprocessed(report, await meta, previous);
       log.info({ ms: Date.now() - started, signature: report.signature, previous: previous?.signature }, 'reprocessed');
       return { coreId, signature: report.signature, alreadyDone: false };
     } catch (err) {
@@ -122,6 +144,7 @@ export class AnalyzeProcessor {
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
     } finally {
+      await downloading;
       await rm(work, { recursive: true, force: true });
     }
   }
@@ -131,21 +154,25 @@ export class AnalyzeProcessor {
   }
 
   /** Best effort: facts.json is missing for uploads older than the single-pass ingest, and the core has the same build-ids. */
-  private async prefetchDebuginfo(coreId: string): Promise<void> {
+  private async prefetchDebuginfo(coreId: string): Promise<Map<string, ModuleFiles>> {
     try {
-      await this.cache.fetchForModules(await this.records.readFactsBuildIds(coreId));
+      return await this.cache.fetchForModules(await this.records.readFactsBuildIds(coreId));
     } catch (err) {
       this.logger.debug({ err, coreId }, 'no debuginfo prefetch from facts');
+      return new Map();
     }
   }
 
-  private async analyze(coreId: string, work: string): Promise<{ report: Report; meta: CoreMeta | undefined }> {
-    // The build-ids were read while the upload streamed: fetch their debuginfo while the core downloads.
-    const prefetch = this.prefetchDebuginfo(coreId);
-    // Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds.
+  /** Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds. */
+  private async downloadCore(coreId: string, work: string): Promise<string> {
     const corePath = join(work, 'core.zst');
     if (!(await this.records.downloadCore(coreId, corePath))) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
-    const meta = await this.records.readMeta(coreId);
+    return corePath;
+  }
+
+  private async analyze(coreId: string, inputs: JobInputs, work: string): Promise<Report> {
+    const corePath = await inputs.corePath;
+    const meta = await inputs.meta;
     const metadata: CoreMetadata = { ...meta?.metadata };
     let mapsPath: string | undefined;
     if (metadata.maps) {
@@ -157,8 +184,16 @@ export class AnalyzeProcessor {
       mapsPath,
       debuginfoDirs: [this.cache.dir],
       beforeSymbolize: async (modules) => {
-        await prefetch;
-        const warnings = this.cache.unreachableWarnings(await this.cache.fetchForModules(modules.map((m) => m.buildId)));
+        // The facts' build-ids were fetched moments ago (a miss is not remembered by the cache, and would
+        // cost a store round trip each again): only those the core names beyond them are asked for now.
+        const early = await inputs.debuginfo;
+        const ids = modules.flatMap((m) => (m.buildId ? [m.buildId.toLowerCase()] : []));
+        const later = await this.cache.fetchForModules(ids.filter((id) => !early.has(id)));
+        const results = new Map(ids.flatMap((id): Array<[string, ModuleFiles]> => {
+          const files = early.get(id) ?? later.get(id);
+          return files ? [[id, files]] : [];
+        }));
+        const warnings = this.cache.unreachableWarnings(results);
         for (const w of warnings) this.logger.warn({ coreId }, w);
         return warnings;
       },
@@ -168,6 +203,12 @@ export class AnalyzeProcessor {
       limits: { maxCoreBytes: this.config.maxCoreBytes },
     });
     if (report.id !== coreId) throw new IntakeError('corrupt', `the stored core ${coreId} does not match its id (its bytes hash to ${report.id})`);
-    return { report, meta };
+    return report;
   }
+}
+
+/** The promise itself, its rejection marked as handled: it may be awaited only later (or never, when the job ends first). */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
