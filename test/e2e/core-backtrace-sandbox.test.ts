@@ -85,7 +85,8 @@ exec '${real}' "$@"
     assert.equal(enteredFrom(r), 'ssl_sock_handshake', 'eu-addr2line ran: it runs only inside the sandbox');
     assert.equal(r.classification.blame.line, 11);
     const calls = bwrap.calls();
-    assert.ok(calls.length > 0 && calls.every((x) => x === 'eu-addr2line'), `one bwrap call per eu-addr2line run, no probe: ${calls.join(', ')}`);
+    // eu-addr2line names the frames; binutils' addr2line adds the inline chains, as for a core's stack.
+    assert.ok(calls.includes('eu-addr2line') && calls.every((x) => x === 'eu-addr2line' || x === 'addr2line'), `one bwrap call per tool run, no probe: ${calls.join(', ')}`);
     assert.deepEqual(r.analysis.warnings.filter((w) => /sandbox|eu-addr2line/.test(w)), []);
   });
 

@@ -4,7 +4,7 @@
  * inlined frames, and a `-g` program built with Debian's gcc for DWARF built into the module.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -98,5 +98,27 @@ describe('inline chains kept between runs of the one-shot command', () => {
     const report = JSON.parse(uncached.stdout) as Report;
     assert.ok(report.analysis.warnings.some((w) => /addr2line \(binutils\) is not installed/.test(w)), report.analysis.warnings.join('\n'));
     assert.ok(crashed(report).frames.length < crashed(first).frames.length, 'the chains stay collapsed');
+  });
+});
+
+describe("a real program's core_backtrace reads like its core (issue 12, point 7)", () => {
+  const work = mkdtempSync(join(tmpdir(), 'triage-cbt-like-core-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test('python3.11 ctypes crash: the same signature and crashing stack from the core and from its core_backtrace', () => {
+    const core = debianCore('python-string-at', [DEBIAN_PYTHON, '-c', 'import ctypes; ctypes.string_at(0)']).core;
+    const fromCore = analyze(core);
+    const written = triage(['analyze', core, '--format', 'core_backtrace']);
+    assert.equal(written.status, 0, written.stderr);
+    const file = join(work, 'core_backtrace');
+    writeFileSync(file, written.stdout);
+    const fromBacktrace = analyze(file);
+    assert.equal(fromBacktrace.analysis.stackSource, 'core_backtrace');
+    // A nameless libffi frame is named by its offset (the return address, as the core's stack has it), and
+    // _call_function_pointer, inlined in _ctypes_callproc, is a frame of its own in both.
+    const stack = (r: Report) => crashed(r).frames.map((f) => f.function ?? `${f.module}+${f.offset}`);
+    assert.ok(stack(fromCore).includes('_call_function_pointer'), stack(fromCore).join(' '));
+    assert.deepEqual(stack(fromBacktrace), stack(fromCore));
+    assert.equal(fromBacktrace.signature, fromCore.signature);
   });
 });

@@ -8,7 +8,7 @@
 import { basename } from 'node:path';
 import { findDebuginfo } from '@triage/debuginfo';
 import type { Frame } from '@triage/report';
-import { demangleFrames, nameColdFragments, resolveObjectFiles } from '@triage/symbolizer';
+import { demangleFrames, expandInlineFrames, nameColdFragments, resolveObjectFiles } from '@triage/symbolizer';
 import { sandboxFallbackWarning } from '@triage/tools';
 import { addr2line, type AddressLocations } from './addr2line';
 import { readLoadLayout, type LoadLayout } from './load-base';
@@ -97,6 +97,15 @@ export async function symbolizeBacktrace(bt: CoreBacktrace, options: SymbolizeBa
   // names still mangled (the owner's, from .dynsym) go through c++filt, so both stacks read alike.
   const named = threads.map((t) => ({ tid: 0, frames: t.frames }));
   await nameColdFragments(named, objects);
+  // eu-addr2line gives no chain on some .debug files where binutils' addr2line does (Debian's
+  // python3.11-dbg): the chains a core's stack gets are added the same way, so both stacks group alike.
+  warnings.push(
+    ...(await expandInlineFrames(named, {
+      debuginfo,
+      run: { timeoutMs: options.timeoutMs, sandbox: options.sandbox ? { readPaths: [...debuginfo.values()] } : undefined },
+    })),
+  );
+  threads.forEach((t, i) => (t.frames = named[i].frames));
   const demangled = await demangleFrames(named, options.timeoutMs);
   if (demangled) warnings.push(demangled);
   // Asked after the runs, never probed for: only a run bwrap refused leaves a reason (see runTool).

@@ -32,15 +32,22 @@ function hexToNumber(value: string | undefined): number | undefined {
   }
 }
 
-function frame(f: Frame, modules: ReadonlyMap<string, ModuleEntry>): CoreBacktraceFrame {
+/**
+ * satyr records return addresses; eu-stack gives an outer frame's call instruction (the return address
+ * less 1), and a reader of core_backtrace (libs/core-backtrace) takes 1 off again for every frame past
+ * the first. So every frame past the first gets its 1 back here, and a core's stack read back from its
+ * own core_backtrace has the core's offsets (the signature names a nameless frame by its offset).
+ */
+function frame(f: Frame, index: number, modules: ReadonlyMap<string, ModuleEntry>): CoreBacktraceFrame {
   const m = f.module ? modules.get(f.module) : undefined;
   const out: CoreBacktraceFrame = {};
+  const back = index > 0 ? 1 : 0;
   const address = hexToNumber(f.pc);
-  if (address !== undefined) out.address = address;
+  if (address !== undefined) out.address = address + back;
   const buildId = f.buildId ?? m?.buildId;
   if (buildId) out.build_id = buildId;
   const offset = hexToNumber(f.offset);
-  if (offset !== undefined) out.build_id_offset = offset;
+  if (offset !== undefined) out.build_id_offset = offset + back;
   if (f.function) out.function_name = f.function;
   const file = m?.path ?? f.module;
   if (file) out.file_name = file;
@@ -49,7 +56,7 @@ function frame(f: Frame, modules: ReadonlyMap<string, ModuleEntry>): CoreBacktra
 
 function thread(t: Thread, modules: ReadonlyMap<string, ModuleEntry>): CoreBacktraceThread {
   // satyr has one frame per return address; inlined frames share their caller's.
-  const frames = t.frames.filter((f) => !f.inlined).map((f) => frame(f, modules));
+  const frames = t.frames.filter((f) => !f.inlined).map((f, i) => frame(f, i, modules));
   return t.crashed ? { crash_thread: true, frames } : { frames };
 }
 
