@@ -14,6 +14,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json nest-cli.json ./
 COPY apps ./apps
 COPY libs ./libs
+COPY scripts/bundle-cli.mjs ./scripts/
 RUN npx tsc -p tsconfig.json && npx tsc-alias -p tsconfig.json && npm run -s bundle:cli && rm -f dist/.tsbuildinfo \
  && npm prune --omit=dev --no-audit --no-fund
 

@@ -129,6 +129,21 @@ test('images: every container and compose service names one; api and worker run 
   assert.match(read('Dockerfile'), /^USER (?!root)\S+/m);
 });
 
+test('Dockerfile: the build stage copies every script its build commands run, and the CLI it links is the bundle', () => {
+  const dockerfile = read('Dockerfile');
+  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string>; bin: Record<string, string> });
+  const run = [...dockerfile.matchAll(/npm run -s ([\w:-]+)/g)].map((m) => m[1]);
+  assert.ok(run.length > 0, 'the image builds with npm scripts');
+  for (const name of run) {
+    const command = scripts.scripts[name];
+    assert.ok(command, `package.json has the script ${name}`);
+    for (const [, file] of command.matchAll(/\bnode (\S+\.m?js)\b/g)) {
+      assert.match(dockerfile, new RegExp(`^COPY (?:\\S+ )*${file.replace(/[.]/g, '\\.')}(?: |$)`, 'm'), `the build stage copies ${file} (npm run ${name})`);
+    }
+  }
+  assert.ok(dockerfile.includes(`ln -s /app/${scripts.bin.triage} /usr/local/bin/triage`), `the image links package.json's bin ${scripts.bin.triage}`);
+});
+
 test('Dockerfile: a Node LTS base pinned by digest, npm ci only, tini as PID 1, a HEALTHCHECK the image holds', () => {
   const dockerfile = read('Dockerfile');
   const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1] ?? '';
