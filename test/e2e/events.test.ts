@@ -17,6 +17,7 @@ import { SseParser, watchEvents } from '../../apps/cli/src/commands/watch';
 import { EventBus, type LifecycleEvent, type NewEvent } from '@triage/events';
 import { crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, sleep, startApi, type RunningApi } from './service-harness';
+import { cliPath, runAsync } from '../support/cli';
 
 async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -165,6 +166,21 @@ describe('GET /v1/events', { timeout: 120_000 }, () => {
     await watching;
     assert.deepEqual(got.map((e) => e.id), published);
     assert.ok(status.some((s) => /resuming after/.test(s)), status.join('\n'));
+  });
+
+  test('triage watch | head -1 ends once head has its line (the pipe closes in main.js, the command runs in its own bundle)', async () => {
+    const piped = runAsync('sh', ['-c', `"${process.execPath}" "${cliPath}" watch --server ${api.url} | head -1`]);
+    let exited = false;
+    void piped.finally(() => (exited = true));
+    // Events until the watcher has printed one and ended; bounded, so a watcher that never stops fails.
+    for (let i = 0; i < 100 && !exited; i++) {
+      for (const e of lifecycle(randomUUID().replace(/-/g, ''), 22)) await bus.publish(e);
+      await sleep(200);
+    }
+    assert.ok(exited, 'triage watch still runs after head exited');
+    const res = await piped;
+    assert.equal(res.stdout.trim().split('\n').length, 1, res.stdout);
+    assert.doesNotMatch(res.stderr, /error|EPIPE|\n\s+at /, 'a closed pipe ends quietly');
   });
 
   test('a bad Last-Event-ID is refused', async () => {

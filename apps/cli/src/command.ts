@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { describeFailure, type FailureCategory } from '@triage/analysis';
 import { ExitCode } from './exit-codes';
 import { UsageError } from './options';
-import { OutputClosed } from './output';
+import { isOutputClosed } from './output';
 
 /** Each `triage` subcommand lives in apps/cli/src/commands/<name>.ts and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -20,7 +20,7 @@ export const exitCodeFor: Record<FailureCategory, number> = {
 /** Ends a command that failed: one line on stderr, never a stack trace, and the exit code for its kind. */
 export function exitWithFailure(err: unknown): void {
   // The reader closed the pipe (`| head`): it had what it wanted.
-  if (err instanceof OutputClosed) {
+  if (isOutputClosed(err)) {
     process.exitCode = ExitCode.ok;
     return;
   }

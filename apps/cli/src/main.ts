@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands/registry';
 import { ExitCode } from './exit-codes';
-import { handleClosedOutput, OutputClosed } from './output';
+import { handleClosedOutput, isOutputClosed } from './output';
 
 /**
  * The `triage` program. Only the command being run is loaded: the others appear in `--help` by name
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     await (await buildProgram()).parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) exitForCommander(err);
-    if (err instanceof OutputClosed) process.exit(ExitCode.ok);
+    if (isOutputClosed(err)) process.exit(ExitCode.ok);
     // UsageError lives with the commands; its name is enough here and keeps this file light.
     process.stderr.write(`triage: error: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(err instanceof Error && err.name === 'UsageError' ? ExitCode.usage : ExitCode.failure);

@@ -13,8 +13,23 @@ export class OutputClosed extends Error {
   }
 }
 
-let closed = false;
-const listeners = new Set<() => void>();
+/** Is `err` the OutputClosed of any copy of this file (see below)? */
+export function isOutputClosed(err: unknown): boolean {
+  return err instanceof Error && err.name === 'OutputClosed';
+}
+
+interface OutputState {
+  closed: boolean;
+  listeners: Set<() => void>;
+}
+
+/**
+ * One state per process, not per copy of this module: the CLI is built as bundles (scripts/bundle-cli.mjs),
+ * and main.js, which sees the pipe close, and the running command's bundle each carry this file.
+ */
+const STATE = Symbol.for('triage.cli.output');
+const holder = globalThis as typeof globalThis & { [STATE]?: OutputState };
+const state: OutputState = (holder[STATE] ??= { closed: false, listeners: new Set() });
 
 function isClosedPipe(err: NodeJS.ErrnoException): boolean {
   return err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED';
@@ -30,25 +45,25 @@ export function handleClosedOutput(stream: NodeJS.WriteStream = process.stdout):
       process.stderr.write(`triage: error: writing output: ${err.message}\n`);
       process.exit(ExitCode.failure);
     }
-    if (closed) return;
-    closed = true;
+    if (state.closed) return;
+    state.closed = true;
     process.exitCode = 0;
-    for (const stop of listeners) stop();
+    for (const stop of state.listeners) stop();
   });
 }
 
 /** For commands that run until stopped (watch): stop when nobody reads any more. */
 export function onOutputClosed(stop: () => void): void {
-  if (closed) stop();
-  else listeners.add(stop);
+  if (state.closed) stop();
+  else state.listeners.add(stop);
 }
 
 export function outputClosed(): boolean {
-  return closed;
+  return state.closed;
 }
 
 /** process.stdout.write that throws OutputClosed after the reader went away, so a loop over a large core ends. */
 export function writeOut(text: string): void {
-  if (closed) throw new OutputClosed();
+  if (state.closed) throw new OutputClosed();
   process.stdout.write(text);
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode } from './exit-codes';
 import { ServerError, UnreachableError } from './http-client';
 import { UsageError } from './options';
-import { OutputClosed } from './output';
+import { isOutputClosed } from './output';
 
 /** --server and --token, said the same way on every command that talks to the service. */
 export function withServerFlags(command: Command): Command {
@@ -13,7 +13,7 @@ export function withServerFlags(command: Command): Command {
 
 /** The exit code for a failed exchange with the service; see exit-codes.ts and the README. */
 export function exitCodeForServerError(err: unknown): number {
-  if (err instanceof OutputClosed) return ExitCode.ok;
+  if (isOutputClosed(err)) return ExitCode.ok;
   if (err instanceof UsageError) return ExitCode.usage;
   if (err instanceof UnreachableError) return ExitCode.unavailable;
   if (err instanceof ServerError) {
