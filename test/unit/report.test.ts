@@ -625,10 +625,12 @@ describe('buildReport and renderers', () => {
     assert.equal(top.file_name, '/usr/bin/thread-crash');
     assert.equal(typeof top.address, 'number');
     assert.deepEqual(JSON.parse(renderCoreBacktrace(r)), bt);
-    // A return address for every frame past the first, as satyr records them (the report has the call's).
+    // satyr's offset is the pc's from the module start (a return address past the first frame); the
+    // report's offset is the call instruction's.
     const second = r.threads.find((t) => t.crashed)?.frames.filter((f) => !f.inlined)[1];
-    assert.equal(bt.stacktrace[0].frames[1].build_id_offset, Number(second?.offset) + 1);
-    assert.equal(bt.stacktrace[0].frames[1].address, Number(second?.pc) + 1);
+    const start = r.modules.find((m) => m.name === second?.module)?.start;
+    assert.equal(bt.stacktrace[0].frames[1].address, Number(second?.pc));
+    assert.equal(bt.stacktrace[0].frames[1].build_id_offset, Number(second?.pc) - Number(start));
     const fortify = coreBacktrace(reportOf(fixtures.fortify));
     assert.ok(!fortify.stacktrace[0].frames.some((f) => f.function_name === 'strcpy'), 'inlined frames share their caller address');
   });

@@ -33,21 +33,22 @@ function hexToNumber(value: string | undefined): number | undefined {
 }
 
 /**
- * satyr records return addresses; eu-stack gives an outer frame's call instruction (the return address
- * less 1), and a reader of core_backtrace (libs/core-backtrace) takes 1 off again for every frame past
- * the first. So every frame past the first gets its 1 back here, and a core's stack read back from its
- * own core_backtrace has the core's offsets (the signature names a nameless frame by its offset).
+ * satyr records the pc and its offset from the module's start (a return address past the first frame);
+ * a frame's `offset` here is the call instruction's (the return address less 1, as eu-stack gives it),
+ * and a reader of core_backtrace (libs/core-backtrace) takes that 1 off again. So build_id_offset is the
+ * pc less the module's start, and a core's stack read back from its own core_backtrace has the core's
+ * offsets (the signature names a nameless frame by its offset).
  */
-function frame(f: Frame, index: number, modules: ReadonlyMap<string, ModuleEntry>): CoreBacktraceFrame {
+function frame(f: Frame, modules: ReadonlyMap<string, ModuleEntry>): CoreBacktraceFrame {
   const m = f.module ? modules.get(f.module) : undefined;
   const out: CoreBacktraceFrame = {};
-  const back = index > 0 ? 1 : 0;
   const address = hexToNumber(f.pc);
-  if (address !== undefined) out.address = address + back;
+  if (address !== undefined) out.address = address;
   const buildId = f.buildId ?? m?.buildId;
   if (buildId) out.build_id = buildId;
-  const offset = hexToNumber(f.offset);
-  if (offset !== undefined) out.build_id_offset = offset + back;
+  const start = hexToNumber(m?.start);
+  const offset = address !== undefined && start !== undefined && address >= start ? address - start : hexToNumber(f.offset);
+  if (offset !== undefined) out.build_id_offset = offset;
   if (f.function) out.function_name = f.function;
   const file = m?.path ?? f.module;
   if (file) out.file_name = file;
@@ -56,7 +57,7 @@ function frame(f: Frame, index: number, modules: ReadonlyMap<string, ModuleEntry
 
 function thread(t: Thread, modules: ReadonlyMap<string, ModuleEntry>): CoreBacktraceThread {
   // satyr has one frame per return address; inlined frames share their caller's.
-  const frames = t.frames.filter((f) => !f.inlined).map((f, i) => frame(f, i, modules));
+  const frames = t.frames.filter((f) => !f.inlined).map((f) => frame(f, modules));
   return t.crashed ? { crash_thread: true, frames } : { frames };
 }
 
