@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { crash } from '../support/crashers';
-import { gdbBacktrace, gdbEvaluate, parseEuStack, parseUnstripList, symbolize } from '@triage/symbolizer';
+import { demangleFrames, gdbBacktrace, gdbEvaluate, parseEuStack, parseUnstripList, symbolize } from '@triage/symbolizer';
 import type { Frame } from '@triage/report';
 import { sandboxAvailable } from '@triage/tools';
 import { defaultDebuginfoDirs, findDebuginfo, findExecutableByBuildId } from '@triage/debuginfo';
@@ -222,4 +222,14 @@ test('parser: inline chains, unknown frames and the frame cap', () => {
   assert.deepEqual([f[0].pc, f[0].offset, f[0].line, f[0].column], ['0x7ff1147f9eec', '0x8aeec', 44, 76]);
   assert.deepEqual([f[2].file, f[2].line, f[2].column], ['/src/fortify.c', 12, undefined]);
   assert.deepEqual(p.warnings, ['thread 8183: stack cut at 7 frames']);
+});
+
+test('demangleFrames: a client-sent name with a newline stays as sent and shifts no other frame', async () => {
+  const threads = [{ tid: 1, frames: [
+    { index: 0, pc: '0x1', function: '_Z3fooi' },
+    { index: 1, pc: '0x2', function: '_Zbad\n_Z3evilv' },
+    { index: 2, pc: '0x3', function: '_Z3barv.cold' },
+  ] }];
+  assert.equal(await demangleFrames(threads, 10_000), undefined);
+  assert.deepEqual(threads[0].frames.map((f) => f.function), ['foo(int)', '_Zbad\n_Z3evilv', 'bar() [clone .cold]']);
 });
