@@ -5,6 +5,7 @@
  * the whole chain. The chain is asked of addr2line -i per .debug file (one run for all its pcs, in
  * the same sandbox and limits as the other tools) and spliced into the stack.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { declaresInlinedSubroutines, firstLoadAddress } from '@triage/core-dump';
@@ -134,10 +135,11 @@ async function keep(dir: string, buildId: string): Promise<void> {
   const entries: Array<[string, InlineLocation[]]> = [];
   for (const [key, chain] of knownChains) if (key.startsWith(prefix)) entries.push([key.slice(prefix.length), chain]);
   const file = keptFile(dir, buildId);
-  const temp = `${file}.${process.pid}.tmp`;
+  // Unguessable and created, never opened if there: a cache dir others can write holds no trap for us.
+  const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFile(temp, JSON.stringify(Object.fromEntries(entries.slice(-KEPT_PER_BUILD_ID))), { mode: 0o600 });
+    await writeFile(temp, JSON.stringify(Object.fromEntries(entries.slice(-KEPT_PER_BUILD_ID))), { mode: 0o600, flag: 'wx' });
     await rename(temp, file);
   } catch {
     await unlink(temp).catch(() => undefined);
