@@ -8,7 +8,7 @@
 import { basename } from 'node:path';
 import { findDebuginfo } from '@triage/debuginfo';
 import type { Frame } from '@triage/report';
-import { demangleFrames, expandInlineFrames, nameColdFragments, resolveObjectFiles } from '@triage/symbolizer';
+import { finishFrames, resolveObjectFiles, toolLimits } from '@triage/symbolizer';
 import { sandboxFallbackWarning } from '@triage/tools';
 import { addr2line, type AddressLocations } from './addr2line';
 import { readLoadLayout, type LoadLayout } from './load-base';
@@ -91,23 +91,19 @@ export async function symbolizeBacktrace(bt: CoreBacktrace, options: SymbolizeBa
   const missing = [...modules.values()].filter((m) => m.buildId && !m.file).map((m) => m.name);
   if (missing.length) warnings.push(`no object or debuginfo found by build-id for ${missing.join(', ')}: those frames keep the names the client sent`);
   const byBuildId = new Map([...modules.values()].filter((m) => m.buildId).map((m) => [m.buildId as string, m]));
-  const threads = bt.threads.map((t) => ({ crashed: t.crashed, frames: t.frames.flatMap((f, i) => frames(f, i, bt, byBuildId)) }));
-  threads.forEach((t) => t.frames.forEach((f, i) => (f.index = i)));
-  // As for a core's stack: a nameless frame in a stripped object's .cold fragment is OWNER.cold, and
-  // names still mangled (the owner's, from .dynsym) go through c++filt, so both stacks read alike.
-  const named = threads.map((t) => ({ tid: 0, frames: t.frames }));
-  await nameColdFragments(named, objects);
-  // eu-addr2line gives no chain on some .debug files where binutils' addr2line does (Debian's
-  // python3.11-dbg): the chains a core's stack gets are added the same way, so both stacks group alike.
+  const named = bt.threads.map((t) => ({ tid: 0, frames: t.frames.flatMap((f, i) => frames(f, i, bt, byBuildId)) }));
+  named.forEach((t) => t.frames.forEach((f, i) => (f.index = i)));
+  // What a core's stack gets, so both read and group alike: .cold owners, c++filt, and the inline chains
+  // eu-addr2line leaves out on some .debug files where binutils' addr2line finds them (Debian's python3.11-dbg).
   warnings.push(
-    ...(await expandInlineFrames(named, {
+    ...(await finishFrames(named, {
+      objects,
       debuginfo,
-      run: { timeoutMs: options.timeoutMs, sandbox: options.sandbox ? { readPaths: [...debuginfo.values()] } : undefined },
+      run: { timeoutMs: options.timeoutMs, sandbox: options.sandbox ? { readPaths: [...debuginfo.values()] } : undefined, limits: toolLimits(options.timeoutMs) },
+      expandInline: true,
     })),
   );
-  threads.forEach((t, i) => (t.frames = named[i].frames));
-  const demangled = await demangleFrames(named, options.timeoutMs);
-  if (demangled) warnings.push(demangled);
+  const threads = bt.threads.map((t, i) => ({ crashed: t.crashed, frames: named[i].frames }));
   // Asked after the runs, never probed for: only a run bwrap refused leaves a reason (see runTool).
   const unsandboxed = options.sandbox ? await sandboxFallbackWarning() : undefined;
   if (unsandboxed) warnings.unshift(unsandboxed);

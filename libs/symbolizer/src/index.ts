@@ -1,9 +1,9 @@
 /** Stacks for every thread of a core (eu-stack, gdb fallback), run bounded and sandboxed. */
-export { symbolize, debuginfoSearchPaths } from './symbolize';
+export { symbolize, debuginfoSearchPaths, toolLimits } from './symbolize';
+export { finishFrames, type FinishFramesOptions } from './finish-frames';
 export { SAFE_GDB_ARGS, gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEvaluateOptions, type GdbEvaluation, type GdbRunOptions } from './gdb';
 export { parseEuStack } from './eu-stack';
 export { expandInlineFrames, parseAddr2line, type InlineLocation } from './inline-frames';
-export { nameColdFragments } from './cold-frames';
 export { demangleFrames } from './demangle';
 export { parseUnstripList, type CoreModuleInfo } from './modules';
 export { isObjectWithId, objectFilePaths, resolveObjectFiles, SYSTEM_OBJECT_DIRS, type MappedObject, type ObjectFilePolicy, type ObjectFiles } from './object-files';

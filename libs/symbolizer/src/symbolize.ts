@@ -13,11 +13,9 @@ import {
   type BuildIdTree,
 } from '@triage/debuginfo';
 import { runTool, sandboxFallbackWarning, ToolNotFoundError, type SandboxSpec } from '@triage/tools';
-import { nameColdFragments } from './cold-frames';
-import { demangleFrames } from './demangle';
 import { parseEuStack } from './eu-stack';
+import { finishFrames } from './finish-frames';
 import { gdbBacktrace } from './gdb';
-import { expandInlineFrames } from './inline-frames';
 import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
 import { parseUnstripList, type CoreModuleInfo } from './modules';
 import { ToolError, type SymbolizedThread, type SymbolizeOptions, type SymbolizeResult } from './types';
@@ -90,18 +88,16 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
         throw gdbErr;
       }
     }
-    // Before demangling: a C++ owner's name comes from .dynsym mangled, and c++filt spells the suffix as gdb does.
-    await nameColdFragments(result.threads, objects);
-    const demangleWarning = await demangleFrames(result.threads, ctx.timeoutMs);
-    if (demangleWarning) warnings.push(demangleWarning);
-    // gdb prints inlined calls itself; eu-stack loses them when DWARF is in a separate file.
-    if (result.tool === 'eu-stack') {
-      warnings.push(...(await expandInlineFrames(result.threads, {
-          debuginfo,
-          run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) },
-          cacheDir: options.cacheDir && join(options.cacheDir, 'inline-frames'),
-        })));
-    }
+    warnings.push(
+      ...(await finishFrames(result.threads, {
+        objects,
+        debuginfo,
+        run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) },
+        cacheDir: options.cacheDir && join(options.cacheDir, 'inline-frames'),
+        // gdb prints inlined calls itself; eu-stack loses them when DWARF is in a separate file.
+        expandInline: result.tool === 'eu-stack',
+      })),
+    );
     // Once per build-id the frames name, not once per frame: a program without debuginfo has most frames.
     const unseen = new Set(result.threads.flatMap((t) => t.frames.flatMap((f) => (f.buildId && !debuginfo.has(f.buildId) ? [f.buildId] : []))));
     for (const id of unseen) {
@@ -121,7 +117,12 @@ function sandboxSpec(ctx: Context): SandboxSpec | undefined {
 }
 
 function limits(ctx: Context): { addressSpaceBytes: number; cpuSeconds: number } {
-  return { addressSpaceBytes: ADDRESS_SPACE_LIMIT, cpuSeconds: Math.ceil(ctx.timeoutMs / 1000) + 1 };
+  return toolLimits(ctx.timeoutMs);
+}
+
+/** The CPU and memory bounds of a symbolizing tool run that may take `timeoutMs`. */
+export function toolLimits(timeoutMs: number): { addressSpaceBytes: number; cpuSeconds: number } {
+  return { addressSpaceBytes: ADDRESS_SPACE_LIMIT, cpuSeconds: Math.ceil(timeoutMs / 1000) + 1 };
 }
 
 /** The core's modules with their build-ids and load ranges; gdb output is mapped through it. */
