@@ -7,7 +7,7 @@ import { describeFailure } from '@triage/analysis';
 import type { AnalyzeOptions } from '@triage/analysis';
 import type { TriageConfig } from '@triage/config';
 import { DebuginfoCache, type ModuleFiles } from '@triage/debuginfo';
-import { LOGGER } from '@triage/infra';
+import { LOGGER, settledLater } from '@triage/infra';
 import { IntakeError, type CoreMetadata } from '@triage/intake';
 import type { AnalyzeJob, ReprocessJob } from '@triage/queue';
 import type { Report } from '@triage/report';
@@ -205,10 +205,4 @@ export class AnalyzeProcessor {
     if (report.id !== coreId) throw new IntakeError('corrupt', `the stored core ${coreId} does not match its id (its bytes hash to ${report.id})`);
     return report;
   }
-}
-
-/** The promise itself, its rejection marked as handled: it may be awaited only later (or never, when the job ends first). */
-function settledLater<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
 }

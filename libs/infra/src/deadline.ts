@@ -13,3 +13,13 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: (
     clearTimeout(timer);
   }
 }
+
+/**
+ * The promise itself, its rejection marked as handled: a read started early, beside other work, that is
+ * awaited only later (or never, when the job or request ends first) must not crash the process as an
+ * unhandled rejection in the meantime. Whoever awaits it still gets the rejection.
+ */
+export function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}

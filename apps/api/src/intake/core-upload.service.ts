@@ -13,7 +13,7 @@ import type { TriageConfig } from '@triage/config';
 import type { CoreMeta, CoreState, CoreStatus, UploadEvent } from '../cores/core-record';
 import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
-import { withDeadline } from '@triage/infra';
+import { settledLater, withDeadline } from '@triage/infra';
 import { ApiError, ClientAbortError, ServiceUnavailableError } from '../http/errors';
 import { CONFIG, STORAGE } from '../infra/tokens';
 import { EventsService } from '../events/events.service';
@@ -141,8 +141,7 @@ export class CoreUploadService {
 
   private async commitAndSchedule(id: string, stored: StoredUpload, upload: CoreUpload, hostname: string | undefined): Promise<AcceptedCore> {
     // The status is read beside the commit (which writes no status): one store round trip less before the 202.
-    const statusRead = this.cores.readStatus(id);
-    statusRead.catch(() => undefined);
+    const statusRead = settledLater(this.cores.readStatus(id));
     const { created, firstWriter } = await this.commit(id, stored, upload);
     try {
       const status = await this.schedule(id, await statusRead);
