@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -102,4 +102,27 @@ test('-O0: its .debug file declares no inlined subroutine, so addr2line is not r
   assert.equal(runs, 0);
   assert.deepEqual(result, []);
   assert.equal(threads[0].frames.length, 1);
+});
+
+test('a kept-answers file that is not JSON is no answer: addr2line is asked, and the file is written whole again', async () => {
+  // -O3: a build-id of its own, which this process has asked nothing about yet.
+  const b = await splitBuild('-O3');
+  const addresses = mainAddresses(b.exe);
+  const asked = execFileSync('addr2line', ['-a', '-i', '-f', '-e', b.debug, ...addresses.map((a) => `0x${a.toString(16)}`)], { encoding: 'utf8' });
+  const inside = [...parseAddr2line(asked)].find(([, chain]) => chain.length >= 2);
+  assert.ok(inside, 'the -O3 build inlines into main');
+  const [address, chain] = inside;
+  const cacheDir = join(work, 'kept');
+  mkdirSync(cacheDir);
+  const kept = join(cacheDir, `${b.buildId}.json`);
+  writeFileSync(kept, '{"not": json');
+  const { result, runs } = await countingAddr2line(async () => {
+    const threads = threadAt(address, b.buildId);
+    return { warnings: await expandInlineFrames(threads, { debuginfo: new Map([[b.buildId, b.debug]]), run: { timeoutMs: 30_000 }, cacheDir }), threads };
+  });
+  assert.equal(runs, 1);
+  assert.deepEqual(result.warnings, []);
+  assert.equal(result.threads[0].frames.length, chain.length);
+  const written = JSON.parse(readFileSync(kept, 'utf8')) as Record<string, unknown[]>;
+  assert.equal(written[address.toString(16)]?.length, chain.length);
 });
