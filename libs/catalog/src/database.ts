@@ -1,5 +1,6 @@
-import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, sql, type Migration, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
+import { CatalogDialect, CatalogIntrospector } from './introspection';
 import type { CatalogTables } from './schema';
 import * as m0001 from './migrations/0001-catalog';
 import * as m0003 from './migrations/0003-problem-workflow';
@@ -44,14 +45,20 @@ export function openCatalog(connection: CatalogConnection): CatalogDb {
   });
   // An idle client losing its server emits on the pool; the next query reports it.
   pool.on('error', () => undefined);
-  return new Kysely<CatalogTables>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<CatalogTables>({ dialect: new CatalogDialect({ pool }, connection.schema) });
 }
 
 /**
  * Brings the schema to the newest migration. Kysely's Migrator takes a lock in the database, so the API,
- * workers and `triage migrate` starting at once apply each migration once.
+ * workers and `triage migrate` starting at once apply each migration once. `db` is openCatalog's for the
+ * same schema: the Migrator looks for its tables through that connection's introspection, which sees
+ * only that schema, so other schemas created or dropped meanwhile cannot fail it.
  */
 export async function migrateCatalog(db: CatalogDb, schema: string): Promise<string[]> {
+  const introspection = db.introspection;
+  if (!(introspection instanceof CatalogIntrospector) || introspection.schema !== schema) {
+    throw new Error(`migrateCatalog(${schema}) needs a connection opened by openCatalog for that schema`);
+  }
   await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   const migrator = new Migrator({
     db,
