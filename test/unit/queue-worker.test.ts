@@ -14,16 +14,18 @@ import type { AnalyzeOptions } from '@triage/analysis';
 import { loadConfig, type TriageConfig } from '@triage/config';
 import { DebuginfoCache } from '@triage/debuginfo';
 import { DebuginfoStore } from '@triage/debuginfo';
+import { DebuginfodClient } from '@triage/debuginfo';
 import { RedisConnections } from '@triage/infra';
 import { IntakeError } from '@triage/intake';
-import { createAnalyzeQueue, enqueueAnalysis, type AnalyzeJob } from '@triage/queue';
+import { createAnalyzeQueue, enqueueAnalysis, type AnalyzeJob, type ReprocessJob } from '@triage/queue';
 import type { Report } from '@triage/report';
-import { CoreRecords, type CoreMeta } from '@triage/cores';
+import { CoreRecords, type CoreMeta, type CoreStatus } from '@triage/cores';
 import { FsStorage } from '@triage/storage';
 import { keys } from '@triage/storage';
 import { ToolError } from '@triage/symbolizer';
 import { AnalyzeProcessor, type Analyzer } from '../../apps/worker/src/analyze.processor';
 import { AnalyzeWorker } from '../../apps/worker/src/analyze.worker';
+import { heldDebuginfod, type HeldDebuginfod } from '../support/held-debuginfod';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-worker-test-'));
 const logger = pino({ level: 'silent' });
@@ -137,6 +139,70 @@ describe('AnalyzeProcessor', () => {
     const id = await storedCore();
     await assert.rejects(processorWith(async () => fakeReport('e'.repeat(32))).process(fakeJob(id)), UnrecoverableError);
     assert.match((await records.readStatus(id))?.reason ?? '', /does not match/);
+  });
+});
+
+describe('the debuginfo prefetch ends with its job', () => {
+  /** The status read answers (or fails) only once the prefetch asked upstream: the job ends while it is under way. */
+  class RecordsAfterPrefetch extends CoreRecords {
+    constructor(
+      private readonly asked: Promise<void>,
+      private readonly storageDown = false,
+    ) {
+      super(storage);
+    }
+
+    override async readStatus(id: string): Promise<CoreStatus | undefined> {
+      await this.asked;
+      if (this.storageDown) throw new Error('connect ECONNREFUSED storage');
+      return super.readStatus(id);
+    }
+  }
+
+  let n = 0;
+  /** A stored core whose facts name one build-id that only a debuginfod that never answers could have. */
+  async function prefetching(): Promise<{ id: string; upstream: HeldDebuginfod; cache: DebuginfoCache }> {
+    const id = await storedCore();
+    const buildId = `${(++n).toString(16).padStart(4, '0')}feedbeef`;
+    await storage.put(keys.coreFacts(id), Buffer.from(JSON.stringify({ version: 2, buildIds: [buildId] })));
+    const upstream = heldDebuginfod();
+    const client = new DebuginfodClient(['http://debuginfod.test'], { fetch: upstream.fetch, timeoutMs: 600_000 });
+    return { id, upstream, cache: new DebuginfoCache(join(work, `cache-prefetch-${n}`), new DebuginfoStore(storage), { upstream: client }) };
+  }
+
+  test('a redelivered job whose report exists cancels it', async () => {
+    const { id, upstream, cache } = await prefetching();
+    await records.writeReport(id, fakeReport(id));
+    await records.writeStatus(id, { state: 'done', updatedAt: new Date().toISOString(), attempts: 1 });
+    const processor = new AnalyzeProcessor(config, logger, new RecordsAfterPrefetch(upstream.asked), cache, () => assert.fail('analyzed twice'));
+    assert.equal((await processor.process(fakeJob(id))).alreadyDone, true);
+    assert.deepEqual(upstream.held(), []);
+  });
+
+  test('a job that fails with storage down cancels it', async () => {
+    const { id, upstream, cache } = await prefetching();
+    const processor = new AnalyzeProcessor(config, logger, new RecordsAfterPrefetch(upstream.asked, true), cache, () => assert.fail('analyzed without a status'));
+    await assert.rejects(processor.process(fakeJob(id)), /ECONNREFUSED/);
+    assert.deepEqual(upstream.held(), []);
+  });
+
+  test('an analysis that fails before it needs the debuginfo cancels it, in a job and in a reprocessing', async () => {
+    const { id, upstream, cache } = await prefetching();
+    const failing = new AnalyzeProcessor(config, logger, records, cache, async () => {
+      await upstream.asked;
+      throw new ToolError('eu-stack', 'timed out');
+    });
+    await assert.rejects(failing.process(fakeJob(id)), ToolError);
+    assert.deepEqual(upstream.held(), []);
+    // Reprocessing: a core that has a report, whose new analysis fails.
+    const again = await prefetching();
+    await records.writeReport(again.id, fakeReport(again.id));
+    const reprocessing = new AnalyzeProcessor(config, logger, records, again.cache, async () => {
+      await again.upstream.asked;
+      throw new ToolError('eu-stack', 'timed out');
+    });
+    await assert.rejects(reprocessing.reprocess(fakeJob(again.id) as unknown as Job<ReprocessJob>), ToolError);
+    assert.deepEqual(again.upstream.held(), []);
   });
 });
 

@@ -14,6 +14,7 @@ import { IntakeError } from '@triage/intake';
 import { FsStorage } from '@triage/storage';
 import { keys } from '@triage/storage';
 import { buildProgram, type BuiltProgram } from '../support/crashers';
+import { heldDebuginfod } from '../support/held-debuginfod';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-debuginfo-'));
 let program: BuiltProgram;
@@ -177,6 +178,31 @@ describe('DebuginfoCache and DebuginfodClient', () => {
     const client = new DebuginfodClient([]);
     assert.equal(client.enabled, false);
     assert.deepEqual(await client.download('abcd', 'debuginfo', join(work, 'x')), { outcome: 'missing', unreachable: [] });
+  });
+
+  test('a caller that leaves cancels the downloads nobody else waits for; a cancel is not a miss', async () => {
+    const bid = 'cafe0000cafe0001';
+    const upstream = heldDebuginfod();
+    const client = new DebuginfodClient(['http://debuginfod.test'], { fetch: upstream.fetch, timeoutMs: 600_000 });
+    const cache = new DebuginfoCache(join(work, 'cache-8'), undefined, { upstream: client });
+    const first = new AbortController();
+    const second = new AbortController();
+    const leaving = cache.fetchForModules([bid], first.signal);
+    const staying = cache.fetchForModules([bid], second.signal);
+    await upstream.asked;
+    first.abort(new Error('job 1 ended'));
+    await assert.rejects(leaving, /job 1 ended/);
+    assert.ok(upstream.held().length > 0, 'the download the other caller waits for goes on');
+    second.abort(new Error('job 2 ended'));
+    await assert.rejects(staying, /job 2 ended/);
+    assert.deepEqual(upstream.held(), [], 'the last caller to leave cancelled it');
+    assert.equal(client.isKnownMiss(bid, 'debuginfo'), false);
+    assert.deepEqual(readdirSync(join(work, 'cache-8', '.build-id', bid.slice(0, 2))), [], 'no temp file left');
+    // The next caller asks again, and gets the file.
+    const next = cache.fetch(bid, 'debuginfo');
+    while (upstream.held().length === 0) await new Promise((r) => setImmediate(r));
+    upstream.answerAll(200, 'DWARF');
+    assert.equal(await next, 'upstream');
   });
 
   test('a server that never answers is asked once per build-id, and every report says so', async () => {

@@ -60,13 +60,15 @@ export class AnalyzeProcessor {
     let attempts = job.attemptsMade + 1;
     let work: string | undefined;
     let downloading: Promise<unknown> | undefined;
-    // Everything is inside the try, the first storage read included: with storage down the job must
+    // The debuginfo of the build-ids the upload saw (facts.json) does not depend on the status: it is
+    // fetched beside it (a redelivered job whose report exists cancels it when it ends). It never rejects.
+    const prefetch = new AbortController();
+    const debuginfo = this.prefetchDebuginfo(coreId, prefetch.signal);
+    // Everything else is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
-      // The meta and the debuginfo of the build-ids the upload saw (facts.json) do not depend on the
-      // status: they are read beside it (a redelivered job whose report exists has them for nothing).
+      // The meta does not depend on the status either: it is read beside it.
       const meta = settledLater(this.records.readMeta(coreId));
-      const debuginfo = this.prefetchDebuginfo(coreId);
       const previous = await this.records.readStatus(coreId);
       // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
       if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
@@ -105,6 +107,7 @@ export class AnalyzeProcessor {
     } finally {
       // A download still writing into the scratch dir (the job failed beside it) ends before the dir goes.
       await downloading;
+      await this.endPrefetch(prefetch, debuginfo);
       if (work) await rm(work, { recursive: true, force: true });
     }
   }
@@ -128,8 +131,10 @@ export class AnalyzeProcessor {
     const meta = settledLater(this.records.readMeta(coreId));
     const corePath = settledLater(this.downloadCore(coreId, work));
     const downloading = corePath.catch(() => undefined);
+    const prefetch = new AbortController();
+    const debuginfo = this.prefetchDebuginfo(coreId, prefetch.signal);
     try {
-      const report = await this.analyze(coreId, { corePath, meta, debuginfo: this.prefetchDebuginfo(coreId) }, work);
+      const report = await this.analyze(coreId, { corePath, meta, debuginfo }, work);
       await this.records.writeReport(coreId, report);
       await this.lifecycle?.reportReprocessed(report, await meta, previous);
       log.info({ ms: Date.now() - started, signature: report.signature, previous: previous?.signature }, 'reprocessed');
@@ -145,6 +150,7 @@ export class AnalyzeProcessor {
       throw err;
     } finally {
       await downloading;
+      await this.endPrefetch(prefetch, debuginfo);
       await rm(work, { recursive: true, force: true });
     }
   }
@@ -153,14 +159,28 @@ export class AnalyzeProcessor {
     return { state, updatedAt: new Date().toISOString(), attempts, ...(reason ? { reason } : {}) };
   }
 
-  /** Best effort: facts.json is missing for uploads older than the single-pass ingest, and the core has the same build-ids. */
-  private async prefetchDebuginfo(coreId: string): Promise<Map<string, ModuleFiles>> {
+  /**
+   * Best effort: facts.json is missing for uploads older than the single-pass ingest, and the core has
+   * the same build-ids. Never rejects: a job that ends before it awaits the prefetch leaves no rejection.
+   */
+  private async prefetchDebuginfo(coreId: string, signal: AbortSignal): Promise<Map<string, ModuleFiles>> {
     try {
-      return await this.cache.fetchForModules(await this.records.readFactsBuildIds(coreId));
+      const buildIds = await this.records.readFactsBuildIds(coreId);
+      return await this.cache.fetchForModules(buildIds, signal);
     } catch (err) {
-      this.logger.debug({ err, coreId }, 'no debuginfo prefetch from facts');
+      if (!signal.aborted) this.logger.debug({ err, coreId }, 'no debuginfo prefetch from facts');
       return new Map();
     }
+  }
+
+  /**
+   * The prefetch ends with its job: a job that ended before the analysis needed it (report already
+   * written, storage down, core gone, any failure) cancels its downloads and waits for them to stop,
+   * so none outlives the job, holds its sockets, or writes into the cache afterwards.
+   */
+  private async endPrefetch(prefetch: AbortController, debuginfo: Promise<unknown>): Promise<void> {
+    prefetch.abort(new Error('the job ended'));
+    await debuginfo;
   }
 
   /** Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds. */

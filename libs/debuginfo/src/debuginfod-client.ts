@@ -76,12 +76,25 @@ export class DebuginfodClient {
   /**
    * Downloads the artifact to `dest` (the caller renames it into place). Network trouble and 404s
    * both end as 'missing': symbolizing goes on without it, as elfutils does; the trouble is reported.
+   * An abort of `signal` cancels every request and rejects with its reason: the caller left, which says
+   * nothing about the servers, so it is neither remembered as a miss nor reported as unreachable.
    */
-  async download(buildId: string, kind: DebuginfoKind, dest: string): Promise<FetchResult> {
+  async download(buildId: string, kind: DebuginfoKind, dest: string, signal?: AbortSignal): Promise<FetchResult> {
+    signal?.throwIfAborted();
     if (!this.enabled) return { outcome: 'missing', unreachable: [] };
     const known = this.knownMiss(buildId, kind);
     if (known) return { outcome: 'missing', unreachable: known.unreachable };
     const controllers = this.urls.map(() => new AbortController());
+    const cancel = () => controllers.forEach((c) => c.abort());
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      return await this.downloadFrom(controllers, buildId, kind, dest, signal);
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
+  }
+
+  private async downloadFrom(controllers: AbortController[], buildId: string, kind: DebuginfoKind, dest: string, signal?: AbortSignal): Promise<FetchResult> {
     const unreachable: string[] = [];
     let response: Response;
     let winner: number;
@@ -98,6 +111,7 @@ export class DebuginfodClient {
         ),
       );
     } catch {
+      signal?.throwIfAborted();
       this.rememberMiss(buildId, kind, unreachable);
       return { outcome: 'missing', unreachable };
     }
@@ -108,6 +122,7 @@ export class DebuginfodClient {
       return { outcome: 'found', unreachable: [] };
     } catch (err) {
       await rm(dest, { force: true });
+      signal?.throwIfAborted();
       // Too big is a property of the file, not of the moment: remember it like a miss.
       if (err instanceof TooLargeError) this.rememberMiss(buildId, kind, []);
       else unreachable.push(`${this.urls[winner]}: download failed (${describeNetworkError(err, this.downloadTimeoutMs)})`);
