@@ -6,17 +6,16 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { crash } from '../support/crashers';
 import { freePort } from '../support/processes';
 import { cliPath, runAsync } from '../support/cli';
+import { OwnApi } from './fault-harness';
 import { catalogEnvFor, dropRedisPrefix, http, json, sleep } from './service-harness';
 
-const apiMain = resolve(__dirname, '..', '..', 'apps', 'api', 'src', 'main.js');
 const prefix = `triage-drain-${process.pid}`;
 const dataDir = mkdtempSync(join(tmpdir(), 'triage-drain-'));
 
@@ -24,31 +23,10 @@ after(async () => {
   await dropRedisPrefix(prefix);
 });
 
-interface ApiProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startApiProcess(port: number): ApiProcess {
-  let output = '';
-  const child = spawn(process.execPath, [apiMain], {
-    env: {
-      ...process.env,
-      TRIAGE_STORAGE: 'fs',
-      TRIAGE_DATA_DIR: dataDir,
-      TRIAGE_PORT: String(port),
-      TRIAGE_HOST: '127.0.0.1',
-      TRIAGE_REDIS_PREFIX: prefix,
-      TRIAGE_DRAIN_TIMEOUT_MS: '60000',
-      ...catalogEnvFor(prefix),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, output: () => output, exited };
+/** The API as its own process, as deployed; start() waits until it is ready for uploads. */
+function apiProcess(port: number): OwnApi {
+  const env = { TRIAGE_STORAGE: 'fs', TRIAGE_DATA_DIR: dataDir, TRIAGE_REDIS_PREFIX: prefix, TRIAGE_DRAIN_TIMEOUT_MS: '60000', ...catalogEnvFor(prefix) };
+  return new OwnApi(port, env, { waitFor: '/readyz' });
 }
 
 /** Polls (bounded) until `check` holds; the API's start-up and the drain are not instantaneous. */
@@ -106,11 +84,11 @@ test('SIGTERM during an upload: it completes, new uploads are told to retry, and
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
 
-  const first = startApiProcess(port);
-  await until('the API is ready', async () => (await status(`${base}/readyz`)) === 200, first.output);
+  const first = apiProcess(port);
+  await first.start();
 
   const upload = await startSlowUpload(port, inFlight);
-  first.child.kill('SIGTERM');
+  first.terminate();
   await until('readiness fails while draining', async () => (await status(`${base}/readyz`)) === 503, first.output);
 
   const direct = await http(`${base}/v1/cores`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: readFileSync(refused) });
@@ -127,19 +105,20 @@ test('SIGTERM during an upload: it completes, new uploads are told to retry, and
   const done = await upload.finish();
   assert.equal(done.status, 202, done.body);
   const accepted = JSON.parse(done.body) as { id: string };
-  assert.equal(await first.exited, 0, first.output());
+  assert.equal(await first.exited(), 0, first.output());
   assert.match(first.output(), /drained: no upload in flight/);
 
-  const second = startApiProcess(port);
+  const second = apiProcess(port);
   try {
+    await second.start();
     const result = await cli;
     assert.equal(result.status, 0, `${result.stderr}\n${second.output()}`);
     const retried = JSON.parse(result.stdout) as { id: string };
     for (const id of [accepted.id, retried.id]) assert.equal((await http(`${base}/v1/cores/${id}`)).status, 200, `core ${id} is stored`);
     assert.notEqual(retried.id, accepted.id);
   } finally {
-    second.child.kill('SIGTERM');
-    assert.equal(await second.exited, 0, second.output());
+    second.terminate();
+    assert.equal(await second.exited(), 0, second.output());
   }
   // Every write went through .tmp and was renamed: nothing is left there.
   assert.deepEqual(readdirSync(join(dataDir, '.tmp')), []);

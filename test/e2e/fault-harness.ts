@@ -72,13 +72,28 @@ export function faultSeed(): number {
 
 const apiMain = join(__dirname, '..', '..', 'apps', 'api', 'src', 'main.js');
 
-/** The API as deployed (dist/apps/api/src/main.js), its own process on a fixed port: killed with SIGKILL, started again. */
+export interface OwnApiOptions {
+  /** Node's own flags before the API's main (--expose-gc, a -r preload). */
+  nodeArgs?: readonly string[];
+  /**
+   * What start() waits for: /healthz (alive; the default, as faults may leave it unable to take uploads)
+   * or /readyz (its storage and Redis answer: ready for uploads).
+   */
+  waitFor?: '/healthz' | '/readyz';
+}
+
+/**
+ * The API as deployed (dist/apps/api/src/main.js), its own process on a fixed port: killed with SIGKILL
+ * and started again, or sent SIGTERM (its drain) and its exit code awaited.
+ */
 export class OwnApi {
   private child?: ChildProcess;
+  private exit: Promise<number | null> = Promise.resolve(null);
   private log = '';
   constructor(
     readonly port: number,
     private readonly env: Record<string, string>,
+    private readonly options: OwnApiOptions = {},
   ) {}
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -89,18 +104,20 @@ export class OwnApi {
   output(): string {
     return this.log;
   }
-  /** Starts it and waits until it answers /healthz. */
+  /** Starts it and waits until it answers the `waitFor` probe with 200. */
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [apiMain], {
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), apiMain], {
       env: { ...process.env, ...this.env, TRIAGE_PORT: String(this.port), TRIAGE_HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (c: Buffer) => (this.log += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (this.log += c.toString()));
     this.child = child;
+    this.exit = new Promise((r) => child.once('exit', (code) => r(code)));
+    const probe = `${this.url}${this.options.waitFor ?? '/healthz'}`;
     for (let i = 0; i < 300; i++) {
       if (child.exitCode !== null) throw new Error(`the API exited (${child.exitCode}):\n${this.log.slice(-4000)}`);
-      const status = (await fetch(`${this.url}/healthz`).catch(() => undefined))?.status;
+      const status = (await fetch(probe).catch(() => undefined))?.status;
       if (status === 200) return;
       await sleep(100);
     }
@@ -108,6 +125,14 @@ export class OwnApi {
   }
   async kill9(): Promise<void> {
     await killNine(this.child);
+  }
+  /** SIGTERM: the API drains (readiness fails, uploads in flight finish) and exits; see exited(). */
+  terminate(): void {
+    this.child?.kill('SIGTERM');
+  }
+  /** The exit code of the last process started (null when a signal ended it, or none was started). */
+  exited(): Promise<number | null> {
+    return this.exit;
   }
 }
 

@@ -6,16 +6,15 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compressedCopy, crash } from '../support/crashers';
 import { freePort } from '../support/processes';
+import { OwnApi } from './fault-harness';
 import { catalogEnvFor, dropRedisPrefix, http, sleep } from './service-harness';
 
-const apiMain = resolve(__dirname, '..', '..', 'apps', 'api', 'src', 'main.js');
 const gcOften = resolve(__dirname, '..', 'support', 'gc-often.js');
 const prefix = `triage-fh-${process.pid}`;
 
@@ -51,30 +50,14 @@ function abandonRead(url: string): Promise<void> {
 }
 
 test('the API under a load of uploads and reads closes every FileHandle itself', { timeout: 120_000 }, async () => {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  let output = '';
-  const child = spawn(process.execPath, ['--expose-gc', '--trace-warnings', '-r', gcOften, apiMain], {
-    env: {
-      ...process.env,
-      TRIAGE_STORAGE: 'fs',
-      TRIAGE_DATA_DIR: mkdtempSync(join(tmpdir(), 'triage-fh-')),
-      TRIAGE_PORT: String(port),
-      TRIAGE_HOST: '127.0.0.1',
-      TRIAGE_REDIS_PREFIX: prefix,
-      TRIAGE_LOG_LEVEL: 'warn',
-      ...catalogEnvFor(prefix),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const api = new OwnApi(
+    await freePort(),
+    { TRIAGE_STORAGE: 'fs', TRIAGE_DATA_DIR: mkdtempSync(join(tmpdir(), 'triage-fh-')), TRIAGE_REDIS_PREFIX: prefix, TRIAGE_LOG_LEVEL: 'warn', ...catalogEnvFor(prefix) },
+    { nodeArgs: ['--expose-gc', '--trace-warnings', '-r', gcOften], waitFor: '/readyz' },
+  );
+  const base = api.url;
   try {
-    for (let i = 0; (await fetch(`${base}/readyz`).then((r) => r.status, () => 0)) !== 200; i++) {
-      assert.ok(i < 300, `the API did not become ready:\n${output}`);
-      await sleep(100);
-    }
+    await api.start();
     const cores = [crash('null-read'), crash('library-abort'), crash('double-free')];
     const bodies = [...cores.map((c) => readFileSync(c.core)), readFileSync(compressedCopy(cores[0], 'zstd')), Buffer.from('not a core at all')];
     // A large object (gdb, ~10 MB): a reader that goes away leaves most of it unsent.
@@ -84,7 +67,7 @@ test('the API under a load of uploads and reads closes every FileHandle itself',
     for (let round = 0; round < 3; round++) {
       await Promise.all([
         ...bodies.map((body) => http(`${base}/v1/cores`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body })),
-        abandonUpload(port, bodies[round % 3]),
+        abandonUpload(api.port, bodies[round % 3]),
         abandonRead(debuginfoUrl),
         abandonRead(debuginfoUrl),
         http(debuginfoUrl),
@@ -93,8 +76,9 @@ test('the API under a load of uploads and reads closes every FileHandle itself',
     // Let the collector run over what the load left behind.
     await sleep(500);
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    api.terminate();
+    await api.exited();
   }
+  const output = api.output();
   assert.doesNotMatch(output, /DEP0137|on garbage collection/, output.slice(-4000));
 });
