@@ -156,20 +156,22 @@ describe('abrt tarballs, streamed', () => {
 });
 
 describe('a file on disk is hashed where it costs least', () => {
+  // `measured` is what stat said, which picks the path; the hash and the limit go by the bytes read.
   const cases = [
-    { name: 'a small file, on the calling thread', size: 1024 * 1024 + 7 },
-    { name: 'a large file, on the hash thread', size: INLINE_HASH_MAX_BYTES + 4096 + 3 },
+    { name: 'a small file, on the calling thread', size: 1024 * 1024 + 7, measured: 1024 * 1024 + 7 },
+    { name: 'a file of several blocks, on the calling thread', size: 5 * 1024 * 1024 + 11, measured: 5 * 1024 * 1024 + 11 },
+    { name: 'a file measured large, on the hash thread', size: 3 * 1024 * 1024 + 4099, measured: INLINE_HASH_MAX_BYTES + 1 },
   ];
-  for (const { name, size } of cases) {
+  for (const { name, size, measured } of cases) {
     test(name, async () => {
       const path = join(work, `hashed-${size}`);
       const bytes = Buffer.alloc(size);
       for (let i = 0; i < size; i += 4093) bytes[i] = (i / 4093) & 0xff;
       writeFileSync(path, bytes);
       const want = createHash('sha256').update(bytes).digest('hex');
-      assert.deepEqual(await hashFile(path, size, size, 'the core'), { sha256: want, size });
+      assert.deepEqual(await hashFile(path, measured, size, 'the core'), { sha256: want, size });
       // The limit holds on both paths, on the bytes read (a file may grow after it was measured).
-      await assert.rejects(hashFile(path, size, size - 1, 'the core'), (err: unknown) => err instanceof IntakeError && err.code === 'too-large');
+      await assert.rejects(hashFile(path, measured, size - 1, 'the core'), (err: unknown) => err instanceof IntakeError && err.code === 'too-large');
     });
   }
 });
