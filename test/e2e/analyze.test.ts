@@ -4,12 +4,13 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readdirSync, existsSync, rmSync, copyFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { crash, compressedCopy, truncatedCopy, type CrashedCore, type CrasherName } from '../support/crashers';
 import { triage } from '../support/cli';
+import { signalledSleep } from '../support/real-programs';
 import type { Report } from '@triage/report';
 
 function analyze(c: CrashedCore | string, extra: string[] = []): Report {
@@ -184,15 +185,9 @@ describe('inputs', () => {
 
 describe('a real Debian binary with libc6-dbg', () => {
   test('/usr/bin/sleep killed with SIGSEGV is symbolized in libc with file names', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'triage-sleep-'));
+    const { core } = await signalledSleep('SIGSEGV');
     try {
-      const child = spawn('bash', ['-c', 'ulimit -c unlimited; exec /usr/bin/sleep 60'], { cwd: dir, stdio: 'ignore' });
-      await new Promise((r) => setTimeout(r, 300));
-      child.kill('SIGSEGV');
-      await new Promise((r) => child.once('exit', r));
-      const coreFile = readdirSync(dir).find((f) => f === 'core' || f.startsWith('core.'));
-      assert.ok(coreFile, 'sleep left a core');
-      const r = analyze(join(dir, coreFile));
+      const r = analyze(core);
       assert.equal(r.core.signal.name, 'SIGSEGV');
       const top = crashedThread(r).frames[0];
       assert.equal(top.module, 'libc.so.6');
@@ -200,7 +195,7 @@ describe('a real Debian binary with libc6-dbg', () => {
       assert.ok(top.file, 'libc6-dbg gives the source file');
       assert.equal(r.modules.find((m) => m.name === 'libc.so.6')?.debuginfo, 'found');
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dirname(core), { recursive: true, force: true });
     }
   });
 });

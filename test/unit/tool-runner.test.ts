@@ -1,6 +1,10 @@
-import { test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { runTool, sandboxAvailable, sandboxUnavailableReason, ToolNotFoundError } from '@triage/tools';
+import { prestartTool, runTool, sandboxAvailable, sandboxUnavailableReason, ToolNotFoundError } from '@triage/tools';
 
 test('a timeout kills the whole process group promptly', async () => {
   const started = Date.now();
@@ -76,4 +80,67 @@ test('a timeout inside the sandbox also ends promptly', async (t) => {
   const res = await runTool('sleep', ['30'], { timeoutMs: 500, maxOutputBytes: 100, sandbox: { readPaths: [] } });
   assert.equal(res.timedOut, true);
   assert.ok(Date.now() - started < 1500);
+});
+
+describe('a run started ahead is taken by the same run, and ended by any other run of the tool', () => {
+  const work = mkdtempSync(join(tmpdir(), 'triage-prestart-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
+  const options = { timeoutMs: 10_000, maxOutputBytes: 4096 };
+  /** Each start of a script adds a line to its log: the count says how many processes ran. */
+  const starts = (log: string) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0);
+  /** A bounded wait for what another process does in its own time, not a timing claim. */
+  const until = async (done: () => boolean) => {
+    for (const deadline = Date.now() + 10_000; !done() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  };
+  const running = (marker: string) => spawnSync('pgrep', ['-f', marker]).status === 0;
+
+  test('the same command line, bounds and environment: one process, its answer', async () => {
+    const log = join(work, 'same');
+    const args = ['-c', `echo started >> '${log}'; echo answer`];
+    const cancel = await prestartTool('sh', args, options);
+    const res = await runTool('sh', args, options);
+    cancel();
+    assert.equal(res.stdout, 'answer\n');
+    assert.equal(res.exitCode, 0);
+    assert.equal(starts(log), 1);
+  });
+
+  const variants: Array<[string, (args: string[]) => [string[], typeof options & { env?: Record<string, string> }]]> = [
+    ['another argument', (args) => [[...args, 'an-argument'], options]],
+    ['another time limit', (args) => [args, { ...options, timeoutMs: 20_000 }]],
+    ['another environment', (args) => [args, { ...options, env: { DEBUGINFOD_URLS: 'http://127.0.0.1:1' } }]],
+  ];
+  for (const [what, vary] of variants) {
+    test(`${what}: a run of its own, and the one started ahead is killed`, async () => {
+      const log = join(work, what.replace(/ /g, '-'));
+      const marker = `triage-prestart-${process.pid}-${Date.now()}`;
+      // The run started ahead sleeps; the other one finds the go file and answers at once.
+      const go = `${log}.go`;
+      const args = ['-c', `echo started >> '${log}'; [ -e '${go}' ] && echo other && exit; sleep 30 & wait # ${marker}`];
+      await prestartTool('sh', args, options);
+      await until(() => starts(log) === 1);
+      writeFileSync(go, '');
+      const [otherArgs, otherOptions] = vary(args);
+      assert.equal((await runTool('sh', otherArgs, otherOptions)).stdout, 'other\n');
+      await until(() => !running(marker));
+      assert.equal(running(marker), false, 'the run started ahead was killed, group and all');
+      assert.equal(starts(log), 2);
+    });
+  }
+
+  test('a run nobody asked for is killed by its cancel, and never taken after', async () => {
+    const log = join(work, 'cancelled');
+    const marker = `triage-prestart-${process.pid}-${Date.now()}`;
+    const args = ['-c', `echo started >> '${log}'; sleep 30 & wait # ${marker}`];
+    const cancel = await prestartTool('sh', args, options);
+    cancel();
+    await until(() => !running(marker));
+    assert.equal(running(marker), false, 'the run started ahead was killed');
+    // A run cancelled at once is not handed to the same call after (it would answer killed, or nothing).
+    const fresh = ['-c', 'echo fresh'];
+    const cancelFresh = await prestartTool('sh', fresh, options);
+    cancelFresh();
+    const res = await runTool('sh', fresh, options);
+    assert.deepEqual([res.stdout, res.exitCode, res.signal], ['fresh\n', 0, null]);
+  });
 });

@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path';
 import { crashThread, symbolizeBacktrace, type CoreBacktrace } from '@triage/core-backtrace';
 import { CoreFormatError, openCore, readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
 import type { CoreDump } from '@triage/core-dump';
@@ -5,7 +6,8 @@ import { debuginfoSearchDirs } from '@triage/debuginfo';
 import { openCrashInputEarly, type BacktraceInput, type CoreMetadata, type IntakeResult, type Pending } from '@triage/intake';
 import { buildReport, helperCallFor, moduleRole, SIG, signalName, type CrashEvidence } from '@triage/report';
 import type { ModuleEntry, Report, ReportCore } from '@triage/report';
-import { resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
+import { prestartStack, resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
+import { inSystemView } from '@triage/tools';
 import type { SymbolizeResult } from '@triage/symbolizer';
 import { guessExecutableModule, inferSignal, readCrashDescription, readOptionalCrashDescription, reasonToUseBacktrace, ureportMetadata } from './backtrace';
 import { withGivenExecutable } from './given-executable';
@@ -49,7 +51,39 @@ export async function analyzeInput(inputPath: string, options: AnalyzeOptions = 
   }
 }
 
+/**
+ * eu-stack started as soon as the core's modules are known, before their files are looked up, when
+ * analyzeCore is sure to ask for that very run: no executable given or needed, every module with a
+ * build-id named at a path the tools see in their sandbox (a core of this machine's own programs, whose
+ * objects are found at those paths). The tool then runs while the objects and debuginfo are found.
+ */
+async function startStackEarly(core: CoreDump, corePath: string, options: AnalyzeOptions): Promise<(() => void) | undefined> {
+  if (!options.startStackEarly || !options.trustMappedPaths || options.executable || core.modulesSource !== 'nt_file') return undefined;
+  // The vdso and other pseudo-mappings (no absolute path) are read from the core itself.
+  if (core.modules.some((m) => m.goBuildId || (m.buildId && isAbsolute(m.path) && !inSystemView(resolve(m.path))))) return undefined;
+  try {
+    return await prestartStack({
+      corePath,
+      debuginfoDirs: debuginfoSearchDirs(options.debuginfoDirs ?? []),
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      sandbox: options.sandbox ?? true,
+    });
+  } catch {
+    // A missing tool is the analysis's own run to report, in its own words.
+    return undefined;
+  }
+}
+
 async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, options: AnalyzeOptions): Promise<Report> {
+  const cancelEarlyStack = await startStackEarly(core, pending.corePath, options);
+  try {
+    return await analyzeCoreStack(core, pending, options);
+  } finally {
+    cancelEarlyStack?.();
+  }
+}
+
+async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, options: AnalyzeOptions): Promise<Report> {
   const started = Date.now();
   const metadata: CoreMetadata = { ...options.metadata, ...pending.metadata };
   const early: string[] = [];
@@ -71,6 +105,7 @@ async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, optio
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       sandbox: options.sandbox ?? true,
       cacheDir: options.cacheDir,
+      trustMappedPaths: options.trustMappedPaths ?? false,
       modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
       objects,
     });

@@ -20,6 +20,13 @@ export interface AnalyzeOptions {
   /** Run eu-stack/gdb in bubblewrap when available (default true). */
   sandbox?: boolean;
   /**
+   * Start eu-stack as soon as the core's modules are known, when they are all where the core names
+   * them in the system dirs (see startStackEarly): for a one-shot command on cores of this machine.
+   * Unset in the service, whose objects come from its debuginfo cache, so a run started early could
+   * never be the one it asks for.
+   */
+  startStackEarly?: boolean;
+  /**
    * The user's own cache directory, where a one-shot command keeps tool answers that one build-id always
    * gets (addr2line's inline chains) for its next run. Unset in the service: a worker keeps them in memory.
    */

@@ -3,7 +3,8 @@
  * times out or finds no frames. Both run bounded and, when asked, inside bubblewrap.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
 import {
   debuginfoCandidates,
   debuginfoSearchDirs,
@@ -12,7 +13,7 @@ import {
   linkBuildIdTree,
   type BuildIdTree,
 } from '@triage/debuginfo';
-import { runTool, sandboxFallbackWarning, ToolNotFoundError, type SandboxSpec } from '@triage/tools';
+import { inSystemView, prestartTool, runTool, sandboxFallbackWarning, ToolNotFoundError, type RunToolOptions, type SandboxSpec } from '@triage/tools';
 import { parseEuStack } from './eu-stack';
 import { finishFrames } from './finish-frames';
 import { gdbBacktrace } from './gdb';
@@ -38,25 +39,30 @@ interface Context {
   warnings: string[];
 }
 
-export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeResult> {
-  const warnings: string[] = [];
+/** What every tool run of one symbolize call shares; `executable` is shown to the tools beside the core. */
+function contextOf(options: Omit<SymbolizeOptions, 'debuginfoDirs'> & { dirs: string[] }, warnings: string[]): Context {
   const corePath = resolve(options.corePath);
   const executable = options.executable ? resolve(options.executable) : undefined;
-  if (!existsSync(corePath)) throw new ToolError('eu-stack', `core not found: ${corePath}`);
-  // elfutils resolves relative debuginfo dirs against each module's own directory, and an explicit path drops its /usr/lib/debug default.
-  const dirs = debuginfoSearchDirs(options.debuginfoDirs);
-  // No probe first: runTool tries bwrap and falls back (once per process) if bwrap cannot work here.
-  const sandbox = options.sandbox;
-  const ctx: Context = {
+  return {
     corePath,
     executable,
-    dirs,
-    sandbox,
+    dirs: options.dirs,
+    // No probe first: runTool tries bwrap and falls back (once per process) if bwrap cannot work here.
+    sandbox: options.sandbox,
     timeoutMs: options.timeoutMs,
     maxFrames: options.maxFrames ?? DEFAULT_MAX_FRAMES,
-    readPaths: [corePath, ...(executable ? [executable] : []), ...dirs],
+    readPaths: [corePath, ...(executable ? [executable] : []), ...options.dirs],
     warnings,
   };
+}
+
+export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeResult> {
+  const warnings: string[] = [];
+  // elfutils resolves relative debuginfo dirs against each module's own directory, and an explicit path drops its /usr/lib/debug default.
+  const dirs = debuginfoSearchDirs(options.debuginfoDirs);
+  const ctx = contextOf({ ...options, dirs }, warnings);
+  const { corePath, executable, sandbox } = ctx;
+  if (!existsSync(corePath)) throw new ToolError('eu-stack', `core not found: ${corePath}`);
 
   const modules = options.modules ?? (await listModules(ctx));
   const objects =
@@ -66,7 +72,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
       { dirs, mappedPaths: options.trustMappedPaths ?? false },
     ));
   ctx.readPaths.push(...objectFilePaths(objects));
-  const { debuginfo, tree } = await prepareDebuginfo(ctx, modules, objects);
+  const { debuginfo, tree } = await prepareDebuginfo(ctx, modules, objects, options.trustMappedPaths ?? false);
   try {
     const toolDirs = tree ? [...dirs, tree.root] : dirs;
     if (tree) ctx.readPaths.push(tree.root);
@@ -146,14 +152,15 @@ async function listModules(ctx: Context): Promise<CoreModuleInfo[]> {
 
 /**
  * Finds each module's debuginfo in the given dirs. Debuginfo in layouts the tools cannot read
- * (unified, debuginfod) and objects found by build-id away from a .build-id tree are linked into a
- * temporary .build-id tree the tools are pointed at: that is how they find an object without
- * opening the path the core names.
+ * (unified, debuginfod) and objects found by build-id away from a .build-id tree and from the path
+ * the core names are linked into a temporary .build-id tree the tools are pointed at: that is how
+ * they find an object without opening the path the core names.
  */
 async function prepareDebuginfo(
   ctx: Context,
   modules: CoreModuleInfo[],
   objects: ObjectFiles,
+  trustNamedPaths: boolean,
 ): Promise<{ debuginfo: Map<string, string>; tree?: BuildIdTree }> {
   const debuginfo = new Map<string, string>();
   const links: Array<{ buildId: string; debuginfo?: string; executable?: string }> = [];
@@ -166,7 +173,7 @@ async function prepareDebuginfo(
     const link: { buildId: string; debuginfo?: string; executable?: string } = { buildId: id };
     if (debug && !inBuildIdLayout(debug)) link.debuginfo = debug;
     const object = objects.get(id);
-    if (object && !inBuildIdLayout(object)) link.executable = object;
+    if (object && !inBuildIdLayout(object) && !(trustNamedPaths && (await atNamedPath(object, id, modules)))) link.executable = object;
     if (link.debuginfo || link.executable) links.push(link);
   }
   let tree: BuildIdTree | undefined;
@@ -178,18 +185,47 @@ async function prepareDebuginfo(
   return { debuginfo, tree };
 }
 
-async function euStack(ctx: Context, toolDirs: string[]): Promise<SymbolizedThread[]> {
+/** eu-stack's command line and bounds for a core: one definition for symbolize and for prestartStack. */
+function euStackRun(ctx: Context, toolDirs: string[]): { args: string[]; options: RunToolOptions } {
   const args = ['-b', '-m', '-s', '-i', '-v', '-n', String(ctx.maxFrames), '--core', ctx.corePath];
   if (ctx.executable) args.push('-e', ctx.executable);
   args.push(`--debuginfo-path=${toolDirs.join(':')}`);
+  return { args, options: { timeoutMs: ctx.timeoutMs, maxOutputBytes: EU_STACK_OUTPUT_CAP, sandbox: sandboxSpec(ctx), limits: limits(ctx) } };
+}
+
+/**
+ * Starts eu-stack on a core before its caller has read the core, as symbolize will run it when no
+ * executable is given and every object the core maps is where the core names it (a core of this
+ * machine's own programs): symbolize then takes this run instead of starting its own, so the tool
+ * overlaps the reading of the core. Returns the cancel for a run symbolize did not take.
+ */
+export async function prestartStack(options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames'>): Promise<() => void> {
+  const ctx = contextOf({ ...options, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
+  const run = euStackRun(ctx, ctx.dirs);
+  return prestartTool('eu-stack', run.args, run.options);
+}
+
+/**
+ * The object is the very file at the path the core names for it, and the tools see that path: they
+ * then find the object there themselves (checking its build-id, as resolveObjectFiles did), and a
+ * link to it is not needed. Asked only for a core of this machine, whose named paths may be read.
+ */
+async function atNamedPath(object: string, buildId: string, modules: CoreModuleInfo[]): Promise<boolean> {
+  for (const m of modules) {
+    if (m.buildId !== buildId || !isAbsolute(m.name)) continue;
+    const named = resolve(m.name);
+    // Bound at its own path (objectFilePaths), or in the system view through the host's own symlinks.
+    if (named === object) return true;
+    if (inSystemView(named) && (await realpath(named).catch(() => undefined)) === object) return true;
+  }
+  return false;
+}
+
+async function euStack(ctx: Context, toolDirs: string[]): Promise<SymbolizedThread[]> {
+  const { args, options } = euStackRun(ctx, toolDirs);
   let run;
   try {
-    run = await runTool('eu-stack', args, {
-      timeoutMs: ctx.timeoutMs,
-      maxOutputBytes: EU_STACK_OUTPUT_CAP,
-      sandbox: sandboxSpec(ctx),
-      limits: limits(ctx),
-    });
+    run = await runTool('eu-stack', args, options);
   } catch (err) {
     if (err instanceof ToolNotFoundError) throw new ToolError('eu-stack', 'eu-stack is not installed');
     throw err;

@@ -20,7 +20,10 @@ export interface SymbolizeOptions {
   modules?: CoreModuleInfo[];
   /** The core's objects as local files, found by build-id (resolveObjectFiles): the only mapped files the tools are shown. */
   objects?: ObjectFiles;
-  /** When `objects` is not given: may an object be taken at the path the core names (build-id checked)? Only for local cores. */
+  /**
+   * The core comes from this machine: an object may be taken at the path the core names (build-id
+   * checked) when `objects` is not given, and the tools find it there rather than through a link. Only for local cores.
+   */
   trustMappedPaths?: boolean;
 }
 

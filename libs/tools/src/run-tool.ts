@@ -93,9 +93,12 @@ export function resolveCommand(cmd: string): Promise<string | undefined> {
 }
 
 /** Roots of the read-only system view; /lib, /bin... are symlinks into /usr on merged-/usr systems and real dirs elsewhere. */
+/** Beside /usr, the system dirs the sandbox shows (as the host has them: symlinks into /usr or real dirs). */
+const SYSTEM_VIEW_DIRS = ['/lib', '/lib64', '/lib32', '/bin', '/sbin'];
+
 function systemArgs(): string[] {
   const args = ['--ro-bind', '/usr', '/usr'];
-  for (const dir of ['/lib', '/lib64', '/lib32', '/bin', '/sbin']) {
+  for (const dir of SYSTEM_VIEW_DIRS) {
     let st;
     try {
       st = lstatSync(dir);
@@ -114,6 +117,11 @@ const networkFiles = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/
 
 function underSystemRoot(p: string): boolean {
   return p === '/usr' || p.startsWith('/usr/');
+}
+
+/** Whether a tool in the sandbox sees `path` (absolute, normalized) where the host has it, without it being bound. */
+export function inSystemView(path: string): boolean {
+  return underSystemRoot(path) || SYSTEM_VIEW_DIRS.some((d) => path.startsWith(`${d}/`));
 }
 
 export function bwrapArgs(spec: SandboxSpec): string[] {
@@ -203,8 +211,11 @@ async function trySandbox(): Promise<string | undefined> {
   return !sandboxProbe || (await sandboxProbe).available ? bwrap : undefined;
 }
 
+/** A run as spawnBounded reports it, before runTool says whether it was sandboxed. */
+type Bounded = Omit<ToolRun, 'sandboxed'>;
+
 /** bwrap's own refusal (no user namespaces, a mount it may not make): exit 1 and its message, before the tool ran. */
-function bwrapRefused(res: Omit<ToolRun, 'sandboxed'>): boolean {
+function bwrapRefused(res: Bounded): boolean {
   return res.exitCode === 1 && res.stdout === '' && /^bwrap: /m.test(res.stderr);
 }
 
@@ -232,33 +243,90 @@ async function limitPrefix(limits: ResourceLimits): Promise<string[]> {
   return [bash, '-c', `${ulimits.join('; ')}; exec "$@"`, 'limit'];
 }
 
+/** The first run runTool makes: inside bwrap when a sandbox is asked for and bwrap may work here. */
+async function firstAttempt(cmd: string, args: string[], options: RunToolOptions): Promise<{ exe: string; argv: string[]; sandboxed: boolean }> {
+  const exe = await resolveCommand(cmd);
+  if (!exe) throw new ToolNotFoundError(cmd);
+  const bwrap = options.sandbox ? await trySandbox() : undefined;
+  if (bwrap && options.sandbox) return { exe, argv: [bwrap, ...bwrapArgs(options.sandbox), '--', exe, ...args], sandboxed: true };
+  return { exe, argv: [exe, ...args], sandboxed: false };
+}
+
 /**
  * Runs `cmd args` without a shell. On timeout or when output overflows, the whole process group
  * is killed: gdb and bwrap start children of their own, and killing only the leader leaves them running.
  * A sandboxed run is not preceded by a probe (`bwrap ... true` costs 10-400 ms a process): when bwrap
  * itself refuses, the probe runs then, and if bwrap cannot work here the tool runs again without it.
+ * A run of the tool started ahead (prestartTool) is taken when it is this very run, and ended otherwise.
  */
 export async function runTool(cmd: string, args: string[], options: RunToolOptions): Promise<ToolRun> {
-  const exe = await resolveCommand(cmd);
-  if (!exe) throw new ToolNotFoundError(cmd);
-  const bwrap = options.sandbox ? await trySandbox() : undefined;
-  if (bwrap && options.sandbox) {
-    const res = await runArgv([bwrap, ...bwrapArgs(options.sandbox), '--', exe, ...args], options);
-    if (!bwrapRefused(res) || (await sandboxStatus()).available) return { ...res, sandboxed: true };
-  }
-  return { ...(await runArgv([exe, ...args], options)), sandboxed: false };
+  const first = await firstAttempt(cmd, args, options);
+  const res = await runArgv(first.exe, first.argv, options);
+  if (!first.sandboxed) return { ...res, sandboxed: false };
+  if (!bwrapRefused(res) || (await sandboxStatus()).available) return { ...res, sandboxed: true };
+  return { ...(await runArgv(first.exe, [first.exe, ...args], options)), sandboxed: false };
 }
 
-async function runArgv(argv: string[], options: RunToolOptions): Promise<Omit<ToolRun, 'sandboxed'>> {
-  const full = options.limits ? [...(await limitPrefix(options.limits)), ...argv] : argv;
+interface Prestarted {
+  key: string;
+  run: Promise<Bounded>;
+  stop: AbortController;
+}
+
+/** Per tool, the run started ahead of its caller; the tool's next run takes it or ends it. */
+const prestarted = new Map<string, Prestarted>();
+
+/** Everything that makes two runs the same run: the command line as spawned, its bounds, its environment and input. */
+function runKey(full: string[], options: RunToolOptions): string {
+  return JSON.stringify([full, options.timeoutMs, options.maxOutputBytes, toolEnv(options.env), options.input ?? null]);
+}
+
+async function fullArgv(argv: string[], options: RunToolOptions): Promise<string[]> {
+  return options.limits ? [...(await limitPrefix(options.limits)), ...argv] : argv;
+}
+
+/**
+ * Starts now the run that runTool(cmd, args, options) would make: a caller's guess at the run it will
+ * ask for once it has read what decides it, so the tool overlaps that reading. The tool's next runTool
+ * takes it when it is the very same run (command line, bounds, environment, input) and otherwise kills
+ * it and runs its own; so does the returned cancel, for a caller that asks for no run at all.
+ */
+export async function prestartTool(cmd: string, args: string[], options: RunToolOptions): Promise<() => void> {
+  const first = await firstAttempt(cmd, args, options);
+  const full = await fullArgv(first.argv, options);
+  const stop = new AbortController();
+  const run = spawnBounded(full[0], full.slice(1), { ...options, env: toolEnv(options.env), signal: stop.signal });
+  // Nobody may take it: its failure then is no one's to report.
+  run.catch(() => undefined);
+  const entry: Prestarted = { key: runKey(full, options), run, stop };
+  endPrestarted(first.exe);
+  prestarted.set(first.exe, entry);
+  return () => {
+    if (prestarted.get(first.exe) === entry) endPrestarted(first.exe);
+  };
+}
+
+function endPrestarted(exe: string): void {
+  prestarted.get(exe)?.stop.abort();
+  prestarted.delete(exe);
+}
+
+async function runArgv(exe: string, argv: string[], options: RunToolOptions): Promise<Bounded> {
+  const full = await fullArgv(argv, options);
+  const early = prestarted.get(exe);
+  if (early?.key === runKey(full, options)) {
+    prestarted.delete(exe);
+    return early.run;
+  }
+  endPrestarted(exe);
   return spawnBounded(full[0], full.slice(1), { ...options, env: toolEnv(options.env) });
 }
 
 function spawnBounded(
   cmd: string,
   args: string[],
-  options: { timeoutMs: number; maxOutputBytes: number; env: Record<string, string>; input?: string },
-): Promise<Omit<ToolRun, 'sandboxed'>> {
+  options: { timeoutMs: number; maxOutputBytes: number; env: Record<string, string>; input?: string; signal?: AbortSignal },
+): Promise<Bounded> {
   return new Promise((resolvePromise, reject) => {
     const started = Date.now();
     const child = spawn(cmd, args, {
@@ -300,6 +368,7 @@ function spawnBounded(
         durationMs: Date.now() - started,
       });
     };
+    options.signal?.addEventListener('abort', killGroup, { once: true });
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup();

@@ -54,6 +54,8 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
           timeoutMs: timeoutSeconds * 1000,
           sandbox: flags.sandbox,
           trustMappedPaths: flags.mappedPaths,
+          // A core of this machine's programs: its stack tool can start before the core is read.
+          startStackEarly: flags.mappedPaths,
           cacheDir: flags.cache ? userCacheDir() : undefined,
         });
         const render = renderers[flags.json ? 'json' : flags.format];

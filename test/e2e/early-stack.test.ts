@@ -1,0 +1,79 @@
+/**
+ * `triage analyze` starts eu-stack as soon as it has read the core's modules, before their files and
+ * debuginfo are looked up, when all are named in the system dirs (a core of this machine's own
+ * programs): the analysis then asks for that very run and takes it. When the lookups end elsewhere
+ * (debuginfo the tools must be shown through a link) it asks for another run and the early one is
+ * killed. Seen through a bwrap on PATH that logs each call and hands it to the real one; the stacks
+ * are compared with runs that never start early (`--no-mapped-paths`).
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { Report } from '@triage/report';
+import { sandboxStatus } from '@triage/tools';
+import { bwrapStandIn, type BwrapStandIn } from '../support/bwrap-stand-in';
+import { triage } from '../support/cli';
+import { crash } from '../support/crashers';
+import { signalledSleep } from '../support/real-programs';
+
+/** Every thread's frames as a user reads them. */
+const stacks = (r: Report) => r.threads.map((t) => ({ tid: t.tid, frames: t.frames.map((f) => [f.module, f.function, f.file, f.line]) }));
+
+describe('eu-stack starts before the objects are looked up, and its run is taken only when it is the one wanted', { timeout: 300_000 }, () => {
+  let work: string;
+  let bwrap: BwrapStandIn;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'triage-early-stack-'));
+    bwrap = bwrapStandIn();
+    bwrap.setMode((await sandboxStatus()).available ? 'real' : 'pass');
+  });
+  after(() => {
+    bwrap?.remove();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  function analyze(core: string, extra: string[] = []): { report: Report; euStackRuns: number } {
+    bwrap.clear();
+    const res = triage(['analyze', '--json', ...extra, core], { env: { PATH: `${bwrap.dir}:${process.env.PATH ?? '/usr/bin:/bin'}` } });
+    assert.equal(res.status, 0, `triage analyze failed: ${res.stderr}`);
+    return { report: JSON.parse(res.stdout) as Report, euStackRuns: bwrap.calls().filter((c) => c === 'eu-stack').length };
+  }
+
+  test('a core of /usr/bin/sleep (Debian): one eu-stack run, the early one, with the stacks of runs that never start early', async () => {
+    const { core } = await signalledSleep('SIGABRT');
+    after(() => rmSync(dirname(core), { recursive: true, force: true }));
+
+    const early = analyze(core);
+    assert.equal(early.euStackRuns, 1, 'the run started early was taken');
+    assert.equal(early.report.core.signal.name, 'SIGABRT');
+    assert.ok(early.report.threads[0].frames.some((f) => /nanosleep/.test(f.function ?? '')), 'symbolized in libc');
+    // Objects found by build-id away from the named paths: no early start, the tree of links as before.
+    const late = analyze(core, ['--no-mapped-paths']);
+    assert.equal(late.euStackRuns, 1);
+    assert.deepEqual(stacks(early.report), stacks(late.report));
+    assert.equal(early.report.signature, late.report.signature);
+
+    // libc's debuginfo in a debuginfod cache layout (<id>/debuginfo) the tools cannot read by themselves:
+    // the analysis links it and asks for another run than the one started early, which is ended.
+    const libc = early.report.modules.find((m) => m.name === 'libc.so.6');
+    assert.ok(libc?.buildId, 'libc has a build-id');
+    const cache = join(work, 'debuginfod-cache');
+    mkdirSync(join(cache, libc.buildId), { recursive: true });
+    copyFileSync(`/usr/lib/debug/.build-id/${libc.buildId.slice(0, 2)}/${libc.buildId.slice(2)}.debug`, join(cache, libc.buildId, 'debuginfo'));
+    const linked = analyze(core, ['--debuginfo-dir', cache]);
+    assert.equal(linked.euStackRuns, 2, 'the early run and the one the analysis asked for');
+    assert.deepEqual(stacks(linked.report), stacks(early.report));
+    assert.equal(spawnSync('pgrep', ['-f', '--', `--core ${core}`]).status, 1, 'no eu-stack left on the core');
+  });
+
+  test('a core whose executable is outside the system dirs: nothing starts early', () => {
+    const c = crash('null-read');
+    const res = analyze(c.core, ['--debuginfo-dir', c.debugDir]);
+    assert.equal(res.euStackRuns, 1);
+    assert.ok(res.report.threads.some((t) => t.frames.some((f) => f.module === basename(c.exe))), 'the executable is symbolized');
+  });
+});
