@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { exited } from '../support/processes';
 import { sleep } from './service-harness';
 
 /** A redis-server of our own, without persistence, that can be killed and started again on the same port. */
@@ -88,7 +89,6 @@ export interface OwnApiOptions {
  */
 export class OwnApi {
   private child?: ChildProcess;
-  private exit: Promise<number | null> = Promise.resolve(null);
   private log = '';
   constructor(
     readonly port: number,
@@ -113,7 +113,6 @@ export class OwnApi {
     child.stdout?.on('data', (c: Buffer) => (this.log += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (this.log += c.toString()));
     this.child = child;
-    this.exit = new Promise((r) => child.once('exit', (code) => r(code)));
     const probe = `${this.url}${this.options.waitFor ?? '/healthz'}`;
     for (let i = 0; i < 300; i++) {
       if (child.exitCode !== null) throw new Error(`the API exited (${child.exitCode}):\n${this.log.slice(-4000)}`);
@@ -130,9 +129,11 @@ export class OwnApi {
   terminate(): void {
     this.child?.kill('SIGTERM');
   }
-  /** The exit code of the last process started (null when a signal ended it, or none was started). */
-  exited(): Promise<number | null> {
-    return this.exit;
+  /** The exit code of the last process started, once it has exited (null when a signal ended it, or none was started). */
+  async exited(): Promise<number | null> {
+    if (!this.child) return null;
+    await exited(this.child);
+    return this.child.exitCode;
   }
 }
 
