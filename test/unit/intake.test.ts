@@ -69,11 +69,11 @@ async function withResult(result: IntakeResult, check: (r: IntakeResult) => void
 }
 
 describe('openInput: cores, raw and compressed', () => {
-  test('openCrashInputEarly: a raw core comes back before its hash, which is computed meanwhile; a compressed one once read whole', async () => {
+  test('openCrashInputEarly: a raw core comes back before its hash, computed when asked; a compressed one once read whole', async () => {
     const raw = await openCrashInputEarly(c.core, { workDir: freshDir('early') });
     try {
       assert.deepEqual([raw.corePath, raw.format], [c.core, 'elf']);
-      assert.deepEqual(await raw.digest, want);
+      assert.deepEqual(await raw.digest(), want);
     } finally {
       await raw.cleanup();
     }
@@ -81,7 +81,7 @@ describe('openInput: cores, raw and compressed', () => {
     try {
       assert.notEqual(zst.corePath, c.core);
       assert.deepEqual(readFileSync(zst.corePath ?? ''), coreBytes);
-      assert.deepEqual(await zst.digest, want);
+      assert.deepEqual(await zst.digest(), want);
     } finally {
       await zst.cleanup();
     }
@@ -93,8 +93,10 @@ describe('openInput: cores, raw and compressed', () => {
     copyFileSync(c.core, big);
     sh('head -c 67108864 /dev/zero >> "$1"', big);
     const r = await openCrashInputEarly(big);
+    const hashing = r.digest();
     await r.cleanup();
-    await assert.rejects(r.digest, /stopped/);
+    await assert.rejects(hashing, /stopped/);
+    assert.equal(r.digest(), hashing, 'asked again, the same read');
   });
 
   test('a raw ELF core is used in place and hashed', async () => {

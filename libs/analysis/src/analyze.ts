@@ -30,7 +30,7 @@ export async function analyzeInput(inputPath: string, options: AnalyzeOptions = 
   // A raw core on disk is analysed while the same read hashes it: the identity is needed only by the report.
   const input = await openCrashInputEarly(inputPath, { workDir: options.workDir, limits: options.limits });
   try {
-    if (input.corePath === undefined) return await analyzeBacktraceOnly({ ...input, ...(await input.digest) }, options);
+    if (input.corePath === undefined) return await analyzeBacktraceOnly({ ...input, ...(await input.digest()) }, options);
     let core: CoreDump;
     try {
       core = await openCore(input.corePath, { mapsPath: options.mapsPath ?? input.mapsPath });
@@ -39,7 +39,7 @@ export async function analyzeInput(inputPath: string, options: AnalyzeOptions = 
       // stack still tells the crash, as for a dump dir that kept no core at all.
       if (!(err instanceof CoreFormatError) || (input.metadata.coreBacktrace ?? options.metadata?.coreBacktrace) === undefined) throw err;
       const { corePath: _core, mapsPath: _maps, ...rest } = input;
-      return await analyzeBacktraceOnly({ ...rest, ...(await input.digest) }, options, err);
+      return await analyzeBacktraceOnly({ ...rest, ...(await input.digest()) }, options, err);
     }
     try {
       return await analyzeCore(core, input, options);
@@ -96,6 +96,8 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
   const given = await withGivenExecutable(found, core.modules, options.executable);
   const objects = given.objects;
   if (given.warning) early.push(given.warning);
+  // The hash of a raw core takes the main thread in slices: started now, it runs while the tools do.
+  const digest = pending.digest();
   let symbols: SymbolizeResult;
   try {
     symbols = await symbolize({
@@ -122,7 +124,7 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
   const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo), fromBacktrace?.buildIds);
   const signal = signalOf(core, metadata);
   const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata);
-  const intake: IntakeResult = { ...pending, ...(await pending.digest) };
+  const intake: IntakeResult = { ...pending, ...(await digest) };
   return buildReport({
     id: intake.sha256.slice(0, 32),
     createdAt: new Date().toISOString(),

@@ -11,6 +11,7 @@ import { readInput } from './read-input';
 import { writeStreamTo } from './stream/write-file';
 import { metadataFromSystemdName, parseSystemdName, readCoredumpXattrs } from './systemd';
 import { hashFile } from './stream/hash-file';
+import type { StreamDigest } from './stream/hashing';
 import { IntakeError, type InputRead, type BacktraceInput, type CoreConsumer, type CoreMetadata, type CrashInput, type EarlyCrashInput, type IntakeLimits, type IntakeResult, type Pending } from './types';
 import { Workspace } from './workspace';
 
@@ -42,7 +43,7 @@ export async function openInput(path: string, options: OpenInputOptions = {}): P
 export async function openCrashInput(path: string, options: OpenInputOptions = {}): Promise<CrashInput> {
   const { digest, ...input } = await openCrashInputEarly(path, options);
   try {
-    return { ...input, ...(await digest) };
+    return { ...input, ...(await digest()) };
   } catch (err) {
     await input.cleanup();
     throw err;
@@ -50,9 +51,9 @@ export async function openCrashInput(path: string, options: OpenInputOptions = {
 }
 
 /**
- * As openCrashInput, but a raw core used in place comes back as soon as its head is checked: its sha256
- * (`digest`) is computed on a thread of its own meanwhile, so the tools need not wait for a pass over
- * the whole core. cleanup() also stops that thread. Every other input is read whole first (it must be
+ * As openCrashInput, but a raw core used in place comes back as soon as its head is checked, its sha256
+ * computed when the caller asks for `digest()` (while its tools run), so nothing waits for a pass over
+ * the whole core. cleanup() also stops that read. Every other input is read whole first (it must be
  * decompressed or unpacked before anything can use it), and its digest is already there.
  */
 export async function openCrashInputEarly(path: string, options: OpenInputOptions = {}): Promise<EarlyCrashInput> {
@@ -61,8 +62,6 @@ export async function openCrashInputEarly(path: string, options: OpenInputOption
   const reading = new AbortController();
   try {
     const opened = await openPath(path, limits, workspace, reading.signal);
-    // Nobody may await the digest (an analysis that failed first): its failure is then no one's to report.
-    opened.digest.catch(() => undefined);
     return {
       ...opened,
       cleanup: async () => {
@@ -118,7 +117,8 @@ function coreOnDisk(inPlace: string, workspace: Workspace, name: string, usable?
 
 const known = (opened: Opened): EarlyOpened => {
   const { sha256, size, ...rest } = opened;
-  return { ...rest, digest: Promise.resolve({ sha256, size }) };
+  const digest = Promise.resolve({ sha256, size });
+  return { ...rest, digest: () => digest };
 };
 
 async function openPath(path: string, limits: IntakeLimits, workspace: Workspace, signal: AbortSignal): Promise<EarlyOpened> {
@@ -135,10 +135,18 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
   // Over the limit, the whole read runs first and refuses it: the tools never see such a core.
   const first = stats.size <= limits.maxCoreBytes ? await Promise.race([reading, inPlace]) : await reading;
   if (first === 'in place') {
-    // Checked to be a raw ELF core: usable as it lies. Its hash runs meanwhile (a large one on a thread of its own).
+    // Checked to be a raw ELF core: usable as it lies, hashed when the caller asks (a large one on a thread of its own).
     headRead.abort();
     reading.catch(() => undefined);
-    const digest = hashFile(path, stats.size, limits.maxCoreBytes, path, signal);
+    let hashing: Promise<StreamDigest> | undefined;
+    const digest = (): Promise<StreamDigest> => {
+      if (!hashing) {
+        hashing = hashFile(path, stats.size, limits.maxCoreBytes, path, signal);
+        // Nobody may await it (an analysis that failed first): its failure is then no one's to report.
+        hashing.catch(() => undefined);
+      }
+      return hashing;
+    };
     return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest };
   }
   return known(await openRead(path, first, workspace));

@@ -122,8 +122,12 @@ export interface BacktraceInput extends Omit<IntakeResult, 'corePath' | 'mapsPat
 /** What openCrashInput gives: a core, or only its core_backtrace. */
 export type CrashInput = IntakeResult | BacktraceInput;
 
-/** An input whose identity may still be being computed: `digest` settles when the read that hashes it is done. */
-export type Pending<T extends { sha256: string; size: number }> = Omit<T, 'sha256' | 'size'> & { digest: Promise<StreamDigest> };
+/**
+ * An input whose identity may still be to compute: `digest()` starts the read that hashes it on its first
+ * call (later calls share it) and settles when that read is done. A caller starts it when the hash costs
+ * it least (while its tools run); an input read whole already has its digest.
+ */
+export type Pending<T extends { sha256: string; size: number }> = Omit<T, 'sha256' | 'size'> & { digest: () => Promise<StreamDigest> };
 
 /**
  * What openCrashInputEarly gives: a raw core used in place comes back as soon as its head is checked, so
