@@ -99,6 +99,15 @@ describe('AnalyzeProcessor', () => {
     assert.equal(result.alreadyDone, true);
   });
 
+  test('a redelivered job whose report exists ends done even when its raw core is gone (the download beside the status read fails unseen)', async () => {
+    const id = await storedCore();
+    await processorWith(async () => fakeReport(id)).process(fakeJob(id));
+    await storage.delete(keys.core(id));
+    const result = await processorWith(() => assert.fail('analyzed twice')).process(fakeJob(id));
+    assert.equal(result.alreadyDone, true);
+    assert.equal((await records.readStatus(id))?.state, 'done');
+  });
+
   test('bad input fails for good: status failed with the reason, no retry, core kept', async () => {
     const id = await storedCore();
     await assert.rejects(

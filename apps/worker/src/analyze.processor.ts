@@ -67,8 +67,13 @@ export class AnalyzeProcessor {
     // Everything else is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
-      // The meta does not depend on the status either: it is read beside it.
+      // The meta and the core do not depend on the status either: they are read beside it (a redelivered
+      // job whose report exists has then downloaded its core for nothing, a rare loss against a round
+      // trip of every job).
       const meta = settledLater(this.records.readMeta(coreId));
+      work = await makeScratchDir('job');
+      const corePath = settledLater(this.downloadCore(coreId, work));
+      downloading = corePath.catch(() => undefined);
       const previous = await this.records.readStatus(coreId);
       // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
       if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
@@ -80,10 +85,9 @@ export class AnalyzeProcessor {
         return { coreId, alreadyDone: true };
       }
       attempts = (previous?.attempts ?? 0) + 1;
-      work = await makeScratchDir('job');
-      // The core downloads while "analyzing" is stored and announced; the tools start only after both.
-      const corePath = settledLater(this.downloadCore(coreId, work));
-      downloading = corePath.catch(() => undefined);
+      // The core goes on downloading while "analyzing" is stored and announced. The tools start only
+      // after both: the attempt is counted before anything of the core runs (a core that kills the
+      // worker must run out of attempts).
       await this.records.writeStatus(coreId, this.status('analyzing', attempts));
       await this.lifecycle?.started(coreId, attempts);
       const report = await this.analyze(coreId, { corePath, meta, debuginfo }, work);
