@@ -292,6 +292,18 @@ test('on-disk helpers: build-id, symbols, kind', async () => {
   assert.ok(expected);
   assert.equal(await findSymbol(LIBC, '__abort_msg'), BigInt(`0x${expected[1]}`));
   assert.equal(await findSymbol(LIBC, 'no_such_symbol_here'), undefined);
+  // Every defined dynamic symbol of libc as nm reads it (names sharing a suffix in the string table,
+  // such as abort and __libc_abort... among them); a name only imported (shndx 0) is not defined here.
+  const defined = [...nm.matchAll(/^([0-9a-f]+) [TDBRVWiu] ([^@\s]+)(?:@@?\S+)?$/gm)].map(([, value, n]) => [n, BigInt(`0x${value}`)] as const);
+  assert.ok(defined.length > 1000, `${defined.length} symbols read from nm`);
+  // A name with several versions (memcpy@GLIBC_2.2.5, memcpy@@GLIBC_2.14) has several values: left out.
+  const count = new Map<string, number>();
+  for (const [n] of defined) count.set(n, (count.get(n) ?? 0) + 1);
+  const sample = defined.filter(([n], i) => count.get(n) === 1 && i % 97 === 0);
+  for (const [n, value] of sample) assert.equal(await findSymbol(LIBC, n), value, n);
+  const imports = execFileSync('nm', ['-D', '--undefined-only', c.libs['libkrbx.so.1']], { encoding: 'utf8' });
+  assert.match(imports, /\babort\b/);
+  assert.equal(await findSymbol(c.libs['libkrbx.so.1'], 'abort'), undefined, 'an import is not a definition');
   assert.equal(await elfKind(c.core), 'core');
   assert.equal(await elfKind(c.exe), 'shared-object');
   assert.equal(await elfKind(c.libs['libkrbx.so.1']), 'shared-object');

@@ -144,17 +144,28 @@ export async function findSymbol(elfPath: string, name: string): Promise<bigint 
   });
 }
 
+/**
+ * The symbol named `wanted`, found by native searches rather than a walk over every entry: a one-shot
+ * command runs such a walk unoptimized (~15 ms over libc's 10,000 symbols, ~2 ms once hot). Each place
+ * the string table spells `wanted` and a NUL is a name offset of exactly that name (tables share
+ * suffixes); the entries whose st_name (their first 4 bytes) is that offset are found the same way.
+ */
 function lookup(h: ElfHeader, syms: Buffer, strs: Buffer, wanted: Buffer): bigint | undefined {
   const l = h.layout;
   const entsize = l.is64 ? 24 : 16;
-  for (let off = entsize; off + entsize <= syms.length; off += entsize) {
-    const nameOff = l.u32(syms, off);
-    const shndx = l.is64 ? l.u16(syms, off + 6) : l.u16(syms, off + 14);
-    // An undefined entry (shndx 0) is an import, whose st_value says nothing about this object.
-    if (shndx === 0 || nameOff + wanted.length >= strs.length) continue;
-    if (strs[nameOff + wanted.length] !== 0) continue;
-    if (!strs.subarray(nameOff, nameOff + wanted.length).equals(wanted)) continue;
-    return l.is64 ? l.u64(syms, off + 8) : BigInt(l.u32(syms, off + 4));
+  const name = Buffer.concat([wanted, Buffer.alloc(1)]);
+  const stName = Buffer.alloc(4);
+  for (let at = strs.indexOf(name); at >= 0; at = strs.indexOf(name, at + 1)) {
+    if (l.littleEndian) stName.writeUInt32LE(at);
+    else stName.writeUInt32BE(at);
+    // Entry 0 is the null symbol.
+    for (let off = syms.indexOf(stName, entsize); off >= 0 && off + entsize <= syms.length; off = syms.indexOf(stName, off + 1)) {
+      if (off % entsize !== 0) continue;
+      const shndx = l.is64 ? l.u16(syms, off + 6) : l.u16(syms, off + 14);
+      // An undefined entry (shndx 0) is an import, whose st_value says nothing about this object.
+      if (shndx === 0) continue;
+      return l.is64 ? l.u64(syms, off + 8) : BigInt(l.u32(syms, off + 4));
+    }
   }
   return undefined;
 }
