@@ -16,7 +16,7 @@ import { goModuleId, openCore, readBuildIdFromFile, readFileIdentity } from '@tr
 import type { Report } from '@triage/report';
 import { triage } from '../support/cli';
 import { debianCore } from '../support/debian-programs';
-import { buildGo, goBuildIdOf } from '../support/go-programs';
+import { buildGo, goBuildIdOf, GO_MAP_WRITES } from '../support/go-programs';
 
 const PROGRAMS = {
   gopanic: `package main
@@ -87,6 +87,39 @@ func main() {
 	println(share(10, len(os.Args)-1))
 }
 `,
+  gomapwrites: GO_MAP_WRITES,
+  gounlock: `package main
+
+import "sync"
+
+var mu sync.Mutex
+
+//go:noinline
+func release() {
+	mu.Unlock()
+}
+
+func main() {
+	release()
+}
+`,
+  // Done once too often: sync's WaitGroup panics ("negative WaitGroup counter"), a panic() of the standard library.
+  gowaitgroup: `package main
+
+import "sync"
+
+//go:noinline
+func finish(wg *sync.WaitGroup) {
+	wg.Done()
+}
+
+func main() {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	finish(&wg)
+	finish(&wg)
+}
+`,
 };
 
 function analyzeGo(name: keyof typeof PROGRAMS, cgo: boolean): Report {
@@ -109,7 +142,9 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
       assert.equal(r.core.signal.name, 'SIGABRT');
       assert.equal(r.classification.kind, 'abort');
       assert.deepEqual([r.classification.blame.module, r.classification.blame.function], ['gopanic', 'main.loadConfig']);
-      assert.match(r.classification.summary, /^Fatal error reported by main\.loadConfig .*through Go runtime's throw\(\)/);
+      assert.match(r.classification.summary, /^Fatal error reported by main\.loadConfig .*through Go runtime's panic\(\)/);
+      // The program's own panic: nothing of the runtime's found it.
+      assert.equal(r.classification.detectedBy, undefined);
       assert.equal(r.signature.split(' | ').slice(0, 3).join(' | '), 'abort | main.loadConfig | main.main');
       const names = (r.threads.find((t) => t.crashed)?.frames ?? []).map((f) => f.function);
       // The handler's frames, then the interrupted crash: raise, fatalpanic, gopanic, the program.
@@ -134,6 +169,36 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
       // portOf has no frame of its own (a leaf that faulted on its first instruction): neither unwinder finds its caller past it.
       assert.match(r.signature, /^segfault \| main\.portOf( \||$)/);
     });
+
+    test(`concurrent map writes (the runtime's fatal()) are the misuse of the program function that wrote the map, found by the runtime's map code (${how})`, () => {
+      const r = analyzeGo('gomapwrites', cgo);
+      assert.equal(r.classification.kind, 'abort');
+      assert.deepEqual([r.classification.blame.module, r.classification.blame.function], ['gomapwrites', 'main.record']);
+      assert.deepEqual([r.classification.detectedBy?.module, r.classification.detectedBy?.function], ['gomapwrites', 'runtime.mapassign_faststr']);
+      // Read from the runtime's printBacklog in the core, not from stderr.
+      assert.equal(r.classification.message, 'concurrent map writes');
+      assert.match(r.classification.summary, /^Misuse of the Go runtime in main\.record( \(.*\))?, found by runtime\.mapassign_faststr( \(.*\))?: concurrent map writes$/);
+      // A goroutine on another thread: in the cgo build eu-stack crosses glibc's restorer but loses systemstack's switch back to the goroutine's stack.
+      assert.equal(r.analysis.warnings.some((w) => /lost Go's switch of stacks/.test(w)), cgo, r.analysis.warnings.join('\n'));
+      // The runtime function is kept first, as when it was the blamed frame: reports made before group with these.
+      assert.equal(r.signature.split(' | ').slice(0, 4).join(' | '), 'abort | runtime.mapassign_faststr | main.record | main.main.func1');
+    });
+  }
+
+  // The misuse the runtime reports through sync's fatal(), and a panic() of the standard library (whose text is
+  // printed after the runtime starts crashing: not in printBacklog, so no message).
+  const misuses = [
+    { name: 'gounlock', what: "an unlock of an unlocked mutex (sync's fatal())", blame: 'main.release', detectedBy: 'sync.(*Mutex).unlockSlow', message: 'sync: unlock of unlocked mutex' },
+    { name: 'gowaitgroup', what: 'a panic() the standard library raised (negative WaitGroup counter)', blame: 'main.finish', detectedBy: 'sync.(*WaitGroup).Add', message: undefined },
+  ] as const;
+  for (const m of misuses) {
+    test(`${m.what} is blamed on the program function that called ${m.detectedBy}`, () => {
+      const r = analyzeGo(m.name, false);
+      assert.deepEqual([r.classification.kind, r.classification.blame.function, r.classification.detectedBy?.function], ['abort', m.blame, m.detectedBy]);
+      assert.equal(r.classification.message, m.message);
+      assert.equal(r.classification.summary, `Misuse of the Go runtime in ${m.blame}, found by ${m.detectedBy}${m.message ? `: ${m.message}` : ''}`);
+      assert.equal(r.signature.split(' | ').slice(0, 4).join(' | '), `abort | ${m.detectedBy} | ${m.blame} | main.main`);
+    });
   }
 
   test("a fault at another address (the runtime throws \"unexpected fault address\") is a segfault in the Go function that faulted", () => {
@@ -149,6 +214,9 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
     assert.equal(r.classification.kind, 'abort');
     assert.equal(r.classification.blame.function, 'runtime.checkdead');
     assert.match(r.signature, /^abort \| runtime\.checkdead \| /);
+    // A fatal() (the program's misuse) with none of the program's code on the scheduler's thread: the runtime stays blamed.
+    assert.equal(r.classification.message, 'all goroutines are asleep - deadlock!');
+    assert.equal(r.classification.detectedBy, undefined);
   });
 
   test('a run-time check compiled into the program (integer divide by zero: panicdivide, no SIGFPE on amd64) is the fatal error of the function checked', () => {
@@ -196,6 +264,13 @@ describe("a plain `go build` (Go's internal linker: a Go build ID, no GNU build-
     const report = JSON.parse(r.stdout) as Report;
     assert.equal(report.signature.split(' | ').slice(0, 3).join(' | '), 'abort | main.loadConfig | main.main');
     assert.ok(crashedNames(report).includes('runtime.raise.abi0'), crashedNames(report).join(' '));
+  });
+
+  test("concurrent map writes: the message comes from the printBacklog symbols of the file found by its Go build ID", () => {
+    const core = debianCore('gomapwrites-internal', [buildGo('gomapwrites', PROGRAMS.gomapwrites, { cgo: false, linker: 'internal' })], { env: { GOTRACEBACK: 'crash' } }).core;
+    const r = JSON.parse(triage(['analyze', core, '--json']).stdout) as Report;
+    assert.equal(r.classification.blame.function, 'main.record');
+    assert.equal(r.classification.message, 'concurrent map writes');
   });
 
   test('--exe elsewhere, mapped paths not trusted: the given file is used because its Go build ID matches; another Go program is not', () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { goModuleId } from '@triage/core-dump';
 import type { Report } from '@triage/report';
 import { debianCore } from '../support/debian-programs';
-import { buildGo, goBuildIdOf } from '../support/go-programs';
+import { buildGo, goBuildIdOf, GO_MAP_WRITES } from '../support/go-programs';
 import { http, json, serviceCli, sleep, startService, type RunningService } from './service-harness';
 
 const SOURCE = `package main
@@ -44,9 +44,13 @@ describe('a plain `go build` on the service', { timeout: 170_000 }, () => {
   // Two runs of the same binary: two cores (two ids), one Go build ID.
   const coreOf = (n: number) => debianCore(`goport-internal-${n}`, [exe()], { env: { GOTRACEBACK: 'crash' } }).core;
 
+  const mapWrites = () => buildGo('gomapwrites', GO_MAP_WRITES, { cgo: false, linker: 'internal' });
+  const mapWritesCore = () => debianCore('gomapwrites-internal', [mapWrites()], { env: { GOTRACEBACK: 'crash' } }).core;
+
   before(async () => {
     coreOf(1);
     coreOf(2);
+    mapWritesCore();
     service = await startService(`triage-go-${process.pid}-${Date.now()}`, mkdtempSync(join(tmpdir(), 'triage-go-service-e2e-')));
   });
 
@@ -82,5 +86,15 @@ describe('a plain `go build` on the service', { timeout: 170_000 }, () => {
       if (report.classification.blame.function === 'main.parsePort') break;
     }
     assert.equal(report?.classification.blame.function, 'main.parsePort', `worker output:\n${service.worker.output()}`);
+  });
+
+  test("concurrent map writes: the worker blames the program's main.record and reads the runtime's message with the stored binary's symbols", async () => {
+    const up = await triage(['debuginfo', 'upload', mapWrites(), '--json']);
+    assert.equal(up.status, 0, up.stderr);
+    const report = await analyzed(mapWritesCore());
+    assert.equal(report.classification.blame.function, 'main.record');
+    assert.equal(report.classification.detectedBy?.function, 'runtime.mapassign_faststr');
+    assert.equal(report.classification.message, 'concurrent map writes');
+    assert.equal(report.signature.split(' | ').slice(0, 3).join(' | '), 'abort | runtime.mapassign_faststr | main.record');
   });
 });

@@ -28,3 +28,27 @@ export function buildGo(name: string, source: string, options: { cgo: boolean; l
 export function goBuildIdOf(exe: string): string {
   return execFileSync('/usr/bin/go', ['tool', 'buildid', exe], { encoding: 'utf8' }).trim();
 }
+
+/** Goroutines writing one map with no lock: the runtime's map code finds the race and calls fatal() ("concurrent map writes"). */
+export const GO_MAP_WRITES = `package main
+
+import "strconv"
+
+var seen = map[string]int{}
+
+//go:noinline
+func record(key string) {
+	seen[key]++
+}
+
+func main() {
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			for i := 0; ; i++ {
+				record(strconv.Itoa(w*1000 + i%1000))
+			}
+		}(w)
+	}
+	select {}
+}
+`;

@@ -1,4 +1,4 @@
-import { readGlobalStringPointer, readLogField, readModuleDataLogLine, readStackLogLine, type CoreDump } from '@triage/core-dump';
+import { readGlobalStringPointer, readLogField, readModuleDataLogLine, readRingBufferLine, readStackLogLine, type CoreDump } from '@triage/core-dump';
 import { findDebuginfo } from '@triage/debuginfo';
 import type { HelperCall } from '@triage/report';
 import type { Frame } from '@triage/report';
@@ -19,11 +19,13 @@ export async function readHelperMessage(
   const frame = frames[call.frameIndex];
   switch (source.from) {
     case 'global-string-pointer':
-    case 'module-data-log-line': {
+    case 'module-data-log-line':
+    case 'ring-buffer-line': {
       const module = core.modules.find((m) => (frame.buildId ? m.buildId === frame.buildId : m.name === frame.module));
       if (!module?.buildId) return undefined;
       const file = objects.get(module.buildId) ?? (await findDebuginfo(module.buildId, debuginfoDirs));
       if (!file) return undefined;
+      if (source.from === 'ring-buffer-line') return readRingBufferLine(core, module, file, source);
       return source.from === 'global-string-pointer' ? readGlobalStringPointer(core, module, file, source.symbol) : readModuleDataLogLine(core, module, file, source.line);
     }
     case 'log-field':

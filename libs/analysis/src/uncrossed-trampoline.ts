@@ -5,7 +5,10 @@
  * frame, so eu-stack and gdb both stop there and the program's own frames (the panic, the fault) are
  * lost. The kernel's rt_sigframe under the trampoline still holds the interrupted registers; Go keeps
  * frame pointers on amd64, so the stack beyond is the rbp chain from there, symbolized by build-id
- * like a core_backtrace's frames.
+ * like a core_backtrace's frames. A cgo build returns through glibc's __restore_rt, which eu-stack
+ * crosses, but it may then lose the switch from the thread's g0 stack back to the goroutine's in
+ * runtime.systemstack (a goroutine crashing on another thread than the first): that stack is taken from
+ * the same signal frame and chain.
  */
 import { symbolizeBacktrace, type BacktraceFrame } from '@triage/core-backtrace';
 import { findSignalFrame, type CoreDump } from '@triage/core-dump';
@@ -13,6 +16,8 @@ import { isFaultPanicFrame, type Frame } from '@triage/report';
 
 /** Trampolines (canonical names) the unwinders stop at: Go's handler entry points, `.abi0` their assembly ABI wrappers. */
 const UNCROSSED_TRAMPOLINES = /^runtime\.(sigtramp|cgoSigtramp)(\.abi0)?$/;
+/** Go's switch to the thread's g0 stack and back: an unwinder following CFI may end past it in garbage. */
+const STACK_SWITCH = /^runtime\.systemstack(\.abi0)?$/;
 /** A frame chain longer than this is a loop or garbage, not a stack. */
 const MAX_FRAMES = 256;
 
@@ -32,7 +37,9 @@ export interface CrossingOptions {
 export async function crossUncrossedTrampoline(core: CoreDump, frames: readonly Frame[], options: CrossingOptions): Promise<{ frames: Frame[]; warnings: string[] } | undefined> {
   const at = frames.findIndex((f) => f.function !== undefined && UNCROSSED_TRAMPOLINES.test(f.function));
   // The unwinder's last frame is the restorer's address (the return address the kernel pushed): the slot that starts the rt_sigframe.
-  if (at < 0 || at + 2 !== frames.length) return undefined;
+  if (at < 0 || at + 2 > frames.length) return undefined;
+  const lostSwitch = at + 2 < frames.length;
+  if (lostSwitch && !lostAtStackSwitch(frames.slice(at + 2))) return undefined;
   const sp = core.crashingThread?.sp;
   if (sp === undefined) return undefined;
   const restorer = BigInt(frames[at + 1].pc);
@@ -50,9 +57,16 @@ export async function crossUncrossedTrampoline(core: CoreDump, frames: readonly 
   const named = restorerFrames[0]?.function ? { function: restorerFrames[0].function, offset: restorerFrames[0].offset } : {};
   const restorerFrame: Frame = { ...frames[at + 1], ...named, signalFrame: true };
   const joined = [...frames.slice(0, at + 1).map((f) => ({ ...f })), restorerFrame, ...beyond];
-  const warnings = [`the stack past ${frames[at].function} (a signal trampoline the unwinder does not cross) follows the kernel's signal frame and the frame-pointer chain`, ...symbolized.warnings];
+  const why = lostSwitch ? `past ${frames[at].function}'s return through ${frames[at + 1].function ?? 'the restorer'}, the unwinder lost Go's switch of stacks in runtime.systemstack: the stack` : `the stack past ${frames[at].function} (a signal trampoline the unwinder does not cross)`;
+  const warnings = [`${why} follows the kernel's signal frame and the frame-pointer chain`, ...symbolized.warnings];
   joined.forEach((f, i) => (f.index = i));
   return { frames: joined, warnings };
+}
+
+/** The interrupted stack ends at Go's systemstack and then only garbage (no name, no module): the goroutine's frames are lost. */
+function lostAtStackSwitch(interrupted: readonly Frame[]): boolean {
+  const last = interrupted.map((f) => f.function !== undefined || f.module !== undefined).lastIndexOf(true);
+  return last >= 0 && last < interrupted.length - 1 && STACK_SWITCH.test(interrupted[last].function ?? '');
 }
 
 /** A pc as a core_backtrace frame: its module's build-id and the offset from the module's start. */

@@ -124,6 +124,11 @@ async function* noteBlocks(src: ByteSource, h: ElfHeader): AsyncGenerator<Note[]
  * .symtab (present in unstripped or .debug files). It is the link-time address: add the load bias.
  */
 export async function findSymbol(elfPath: string, name: string): Promise<bigint | undefined> {
+  return (await findSymbolEntry(elfPath, name))?.value;
+}
+
+/** A defined symbol's st_value and st_size (an object's bytes: a buffer read whole), as findSymbol looks it up. */
+export async function findSymbolEntry(elfPath: string, name: string): Promise<{ value: bigint; size: bigint } | undefined> {
   return withFile(elfPath, async (src) => {
     const h = await readHeader(src);
     if (!h) return undefined;
@@ -136,8 +141,8 @@ export async function findSymbol(elfPath: string, name: string): Promise<bigint 
         const syms = await readSection(src, s, MAX_TABLE_BYTES);
         const strs = await readSection(src, strtab, MAX_TABLE_BYTES);
         if (!syms || !strs) continue;
-        const value = lookup(h, syms, strs, wanted);
-        if (value !== undefined) return value;
+        const entry = lookup(h, syms, strs, wanted);
+        if (entry !== undefined) return entry;
       }
     }
     return undefined;
@@ -150,7 +155,7 @@ export async function findSymbol(elfPath: string, name: string): Promise<bigint 
  * the string table spells `wanted` and a NUL is a name offset of exactly that name (tables share
  * suffixes); the entries whose st_name (their first 4 bytes) is that offset are found the same way.
  */
-function lookup(h: ElfHeader, syms: Buffer, strs: Buffer, wanted: Buffer): bigint | undefined {
+function lookup(h: ElfHeader, syms: Buffer, strs: Buffer, wanted: Buffer): { value: bigint; size: bigint } | undefined {
   const l = h.layout;
   const entsize = l.is64 ? 24 : 16;
   const name = Buffer.concat([wanted, Buffer.alloc(1)]);
@@ -164,7 +169,7 @@ function lookup(h: ElfHeader, syms: Buffer, strs: Buffer, wanted: Buffer): bigin
       const shndx = l.is64 ? l.u16(syms, off + 6) : l.u16(syms, off + 14);
       // An undefined entry (shndx 0) is an import, whose st_value says nothing about this object.
       if (shndx === 0) continue;
-      return l.is64 ? l.u64(syms, off + 8) : BigInt(l.u32(syms, off + 4));
+      return l.is64 ? { value: l.u64(syms, off + 8), size: l.u64(syms, off + 16) } : { value: BigInt(l.u32(syms, off + 4)), size: BigInt(l.u32(syms, off + 8)) };
     }
   }
   return undefined;

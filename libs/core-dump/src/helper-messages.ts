@@ -3,7 +3,7 @@
  * ASSERTION_HELPERS in libs/report). Symbol tables come from files the caller found by build-id;
  * strings in a library's .rodata (not dumped for file mappings) are read from that file.
  */
-import { findSymbol, writableSegments } from './elf-file';
+import { findSymbol, findSymbolEntry, writableSegments } from './elf-file';
 import { readPointer, readStringWithFiles, type ObjectFileLookup } from './forensics';
 import type { CoreDump, CoreModule } from './types';
 
@@ -97,6 +97,40 @@ export async function readModuleDataLogLine(core: CoreDump, module: CoreModule, 
     if (text) return text;
   }
   return undefined;
+}
+
+/** A ring buffer of recent output is small (Go's printBacklog: 512 bytes); anything larger is not one. */
+const MAX_RING_BYTES = 64 * 1024;
+
+/**
+ * The last line of a ring buffer of recent output that the process kept for post-mortem readers, when
+ * it matches `line` (its first group is the message): Go's runtime copies everything it prints into
+ * `runtime.printBacklog` (512 bytes) at `runtime.printBacklogIndex` until it starts crashing, so the
+ * buffer ends with throw's or fatal's "fatal error: MSG". Both symbols come from `file`'s .symtab (the
+ * executable found by build-id); the bytes, oldest first, from the core.
+ */
+export async function readRingBufferLine(core: CoreDump, module: CoreModule, file: string, ring: { buffer: string; index: string; line: RegExp }): Promise<string | undefined> {
+  const buffer = await findSymbolEntry(file, ring.buffer).catch(() => undefined);
+  const index = await findSymbol(file, ring.index).catch(() => undefined);
+  if (!buffer || index === undefined || buffer.size === 0n || buffer.size > BigInt(MAX_RING_BYTES)) return undefined;
+  const bytes = await core.readMemory(module.loadBias + buffer.value, Number(buffer.size));
+  const at = await readPointer(core, module.loadBias + index);
+  if (!bytes || at === undefined || at >= buffer.size) return undefined;
+  return lastRingLine(bytes, Number(at), ring.line);
+}
+
+/**
+ * The last line written to a ring buffer whose next write goes at `index`, when it matches `line`: its
+ * first group, as UTF-8. A buffer that never wrapped still has zeros past the index; the oldest line
+ * of one that did is cut, and only the last is wanted.
+ */
+export function lastRingLine(bytes: Buffer, index: number, line: RegExp): string | undefined {
+  const text = Buffer.concat([bytes.subarray(index), bytes.subarray(0, index)]).toString('latin1').replace(/\0+/g, '');
+  const last = text.replace(/\n$/, '').split('\n').pop() ?? '';
+  const m = line.exec(last);
+  if (!m) return undefined;
+  const found = Buffer.from(m[1] ?? m[0], 'latin1').toString('utf8').trim();
+  return found || undefined;
 }
 
 const PAGE = 4096;

@@ -1,7 +1,7 @@
 export { openCore, readMaps } from './core';
 export { elfKind, findSymbol, readBuildIdFromFile, type ElfKind } from './elf-file';
 export { demangleType, readAbortMessage, readUncaughtExceptionType, type ObjectFileLookup } from './forensics';
-export { findLogLine, readGlobalStringPointer, readLogField, readModuleDataLogLine, readStackLogLine } from './helper-messages';
+export { findLogLine, lastRingLine, readGlobalStringPointer, readLogField, readModuleDataLogLine, readRingBufferLine, readStackLogLine } from './helper-messages';
 export * from './types';
 export * from './elf';
 export * from './elf-file';

@@ -1,4 +1,5 @@
 import { canonicalFunction, isSkipFrame, isSystemSourceFrame } from './frames';
+import { isGoStandardFunction } from './go-packages';
 import type { Frame } from './model';
 
 /**
@@ -28,6 +29,12 @@ export type HelperMessageSource =
    * (glog's static fatal-message buffers), read with the module's file found by build-id.
    */
   | { from: 'stack-log-line' | 'module-data-log-line'; line: RegExp }
+  /**
+   * The last line of a ring buffer of recent output kept for post-mortem readers (Go's runtime.printBacklog,
+   * written at runtime.printBacklogIndex), when it matches `line`: symbols from the helper module's file
+   * found by build-id.
+   */
+  | { from: 'ring-buffer-line'; buffer: string; index: string; line: RegExp }
   /** Printed to stderr and kept nowhere the core can be asked for. */
   | { from: 'stderr-only' };
 
@@ -45,6 +52,22 @@ export interface AssertionHelper {
   message: HelperMessageSource;
   /** For a fatal-error helper whose message says it was an assertion after all (glog's CHECK: "Check failed: "). */
   assertionMessage?: RegExp;
+  /** When the helper reports the program's misuse of the library itself rather than a check of the program's. */
+  misuse?: HelperMisuse;
+}
+
+/**
+ * A runtime that reports the program's misuse of it (Go's fatal(): "concurrent map writes") through the
+ * same helper as its own faults (throw()): the helper's caller is the runtime function that found the
+ * misuse (runtime.mapassign_faststr), and the code to fix is the program's, below the library's frames.
+ */
+export interface HelperMisuse {
+  /** Helper frames (canonical names) that report a misuse, when the chain ends at one of them. */
+  frames: RegExp;
+  /** Messages that say it was a misuse, for builds whose runtime reports misuse through the general helper. */
+  messages?: RegExp;
+  /** The library's own functions (canonical names), which the blame passes over to reach the program's. */
+  library(name: string): boolean;
 }
 
 export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
@@ -130,17 +153,41 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
   },
   {
     library: 'Go runtime',
+    call: 'panic() (GOTRACEBACK=crash)',
+    kind: 'fatal-error',
+    // gopanic is the panic() builtin: its caller panicked. The run-time checks compiled into the program call
+    // the runtime's panics: panicdivide (Go tests for a zero divisor on amd64, no SIGFPE), panicIndex/goPanicIndex
+    // and the panicSlice* family, panicshift, panicdottypeE, ... sigpanic is a fault turned into a panic
+    // (FAULT_PANICS below). The crash's own frames (crash, raise, the handler) are the next row's.
+    frames: /^runtime\.(fatalpanic|gopanic|sigpanic|(goP|p)anic\w+)(\.func\d+)?(\.abi0)?$/,
+    // The panic's text is printed after the runtime starts crashing, which printBacklog no longer records.
+    message: { from: 'stderr-only' },
+    // A panic the standard library (or the runtime) raised itself reports how its caller used it: sync's
+    // "negative WaitGroup counter", the runtime's "assignment to entry in nil map" and "close of closed
+    // channel", regexp.MustCompile. A fault (sigpanic) is not one: it stays in the function that faulted.
+    misuse: { frames: /^runtime\.(gopanic|(goP|p)anic\w+)(\.abi0)?$/, library: isGoStandardFunction },
+  },
+  {
+    library: 'Go runtime',
     call: 'throw() / fatal() (GOTRACEBACK=crash)',
     kind: 'fatal-error',
     // Go's crash() raises SIGABRT on its own signal handler first (sigtramp, sigtrampgo, sigfwdgo), which
     // forwards it to the default action: those frames end the process too. `.abi0` names the assembly
-    // functions' ABI wrapper symbols (runtime.raise.abi0). gopanic is the panic() builtin: its caller panicked.
-    // The run-time checks compiled into the program call the runtime's panics: panicdivide (Go tests for a
-    // zero divisor on amd64, no SIGFPE), panicIndex/goPanicIndex and the panicSlice* family, panicshift,
-    // panicdottypeE, ... sigpanic is a fault turned into a panic (FAULT_PANICS below). systemstack is how
-    // throw and fatalpanic reach crash() on the thread's own stack.
-    frames: /^runtime\.(throw|fatal|fatalthrow|fatalpanic|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m|dopanic_m|gopanic|sigfwdgo|sigtrampgo|sigtramp|cgoSigtramp|sigreturn|sigreturn__sigaction|sighandler|sigpanic|systemstack|systemstack_switch|(goP|p)anic\w+)(\.func\d+)?(\.abi0)?$/,
-    message: { from: 'stderr-only' },
+    // functions' ABI wrapper symbols (runtime.raise.abi0). systemstack is how throw, fatal and fatalpanic reach
+    // crash() on the thread's own stack. sync.throw/sync.fatal (and Go 1.24's internal/sync and
+    // internal/runtime/maps ones) are the runtime's throw and fatal, linked into those packages under their names.
+    frames: /^(runtime\.(throw|fatal|fatalthrow|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m|dopanic_m|sigfwdgo|sigtrampgo|sigtramp|cgoSigtramp|sigreturn|sigreturn__sigaction|sighandler|systemstack|systemstack_switch)|(sync|internal\/sync|internal\/runtime\/maps)\.(throw|fatal))(\.func\d+)?(\.abi0)?$/,
+    // throw and fatal print "fatal error: MSG" before the crash starts: the runtime still copies it into its
+    // post-mortem ring buffer, so it is the buffer's last line (symbols from the executable's .symtab).
+    message: { from: 'ring-buffer-line', buffer: 'runtime.printBacklog', index: 'runtime.printBacklogIndex', line: /^fatal error: (.+)$/ },
+    misuse: {
+      // Go 1.19 split throw: fatal() is "user code is expected to be at fault" (racing map writes, unlocking an
+      // unlocked mutex, a deadlock), throw() a problem with Go itself (runtime/panic.go, throwTypeUser).
+      frames: /^(runtime|sync|internal\/sync|internal\/runtime\/maps)\.fatal$/,
+      // Before Go 1.19 the same reports went through throw(): Go 1.19's fatal() texts say which they were.
+      messages: /^(concurrent map (writes|read and map write|iteration and map write)|all goroutines are asleep - deadlock!|no goroutines \(main called runtime\.Goexit\) - deadlock!|go of nil func value|sync: (unlock of unlocked mutex|RUnlock of unlocked RWMutex|Unlock of unlocked RWMutex))$/,
+      library: isGoStandardFunction,
+    },
   },
   {
     library: 'CPython',
@@ -196,7 +243,8 @@ export const FAULT_PANICS: readonly FaultPanic[] = [
 
 /** The fault-panic frame on a helper chain, with what the fault was. */
 export function faultPanicOf(frames: readonly Frame[], call: HelperCall): { panic: FaultPanic; kind: 'null-dereference' | 'segfault'; why: string } | undefined {
-  for (let i = call.frameIndex; i < call.callerIndex; i++) {
+  const end = call.misuse?.detectorIndex ?? call.callerIndex;
+  for (let i = call.frameIndex; i < end; i++) {
     const f = frames[i];
     if (!f.function) continue;
     const name = canonicalFunction(f.function);
@@ -221,6 +269,12 @@ export interface HelperCall {
   frameIndex: number;
   /** The frame that called the helper: the program's own code, blamed. */
   callerIndex: number;
+  /**
+   * A report of the program's misuse of the helper's library (HelperMisuse): `detectorIndex` is the library
+   * function that called the helper, having found it; `callerIndex` the first frame of the program's own code
+   * below it, or the detector itself when the crashing thread has none (Go's deadlock, found by the scheduler).
+   */
+  misuse?: { detectorIndex: number };
 }
 
 export function helperOf(frame: Pick<Frame, 'function' | 'module'>): AssertionHelper | undefined {
@@ -237,8 +291,9 @@ export function isHelperFrame(frame: Pick<Frame, 'function' | 'module'>): boolea
  * The helper call on a crashing stack: its topmost helper frame, and the first frame below the helper
  * chain (helper frames, unnamed frames of the helper's module such as a `.cold` part) that says
  * something and is not header code inlined from the system. Frames above the helper (abort, raise, the helper's unnamed fragments) are the ending.
+ * A misuse the library reported (HelperMisuse; `message`: what the helper left in memory) goes on to the program's own code.
  */
-export function findHelperCall(frames: readonly Frame[]): HelperCall | undefined {
+export function findHelperCall(frames: readonly Frame[], message?: string): HelperCall | undefined {
   const frameIndex = frames.findIndex((f) => helperOf(f) !== undefined);
   if (frameIndex < 0) return undefined;
   const top = frames[frameIndex];
@@ -256,7 +311,19 @@ export function findHelperCall(frames: readonly Frame[]): HelperCall | undefined
   const own = frames.findIndex((f, i) => candidate(f, i) && !isSystemSourceFrame(f));
   const callerIndex = own >= 0 ? own : frames.findIndex(candidate);
   if (callerIndex < 0) return undefined;
-  return { helper, frameIndex, callerIndex };
+  const misuse = misuseCall(frames, helper, frames[last], callerIndex, message);
+  return misuse ? { helper, frameIndex, ...misuse } : { helper, frameIndex, callerIndex };
+}
+
+/** The first frame of the program's own code below a library function that found the program misusing it. */
+function misuseCall(frames: readonly Frame[], helper: AssertionHelper, last: Frame, detectorIndex: number, message?: string): Pick<HelperCall, 'callerIndex' | 'misuse'> | undefined {
+  const misuse = helper.misuse;
+  const detector = frames[detectorIndex].function;
+  if (!misuse || !detector || !misuse.library(canonicalFunction(detector))) return undefined;
+  const reported = (last.function !== undefined && misuse.frames.test(canonicalFunction(last.function))) || (message !== undefined && misuse.messages?.test(message) === true);
+  if (!reported) return undefined;
+  const own = frames.findIndex((f, i) => i > detectorIndex && f.function !== undefined && !isSkipFrame(f) && !misuse.library(canonicalFunction(f.function)));
+  return { callerIndex: own >= 0 ? own : detectorIndex, misuse: { detectorIndex } };
 }
 
 /**
@@ -275,6 +342,6 @@ export function helperMessageText(message: string): string {
  */
 export const HELPER_END_SIGNALS: ReadonlySet<number> = new Set([5, 6]);
 
-export function helperCallFor(signal: number, frames: readonly Frame[]): HelperCall | undefined {
-  return HELPER_END_SIGNALS.has(signal) ? findHelperCall(frames) : undefined;
+export function helperCallFor(signal: number, frames: readonly Frame[], message?: string): HelperCall | undefined {
+  return HELPER_END_SIGNALS.has(signal) ? findHelperCall(frames, message) : undefined;
 }

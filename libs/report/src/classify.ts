@@ -262,6 +262,9 @@ function classifyCrash(evidence: CrashEvidence): Classification {
     classification.flags.unshift('library-abort');
   }
   if (rule.kind === 'uncaught-exception' && evidence.exceptionType) classification.exceptionType = evidence.exceptionType;
+  const misuse = facts.helper?.misuse;
+  // The blame went past the runtime function that found the misuse: it stays in the report, named.
+  if (HELPER_RULES.includes(rule) && misuse && misuse.detectorIndex !== facts.blameIndex) classification.detectedBy = blameOf(facts.frames[misuse.detectorIndex]);
   return classification;
 }
 
@@ -271,7 +274,7 @@ export function crashFacts(evidence: CrashEvidence): CrashFacts {
   const signal = evidence.signal.number;
   const index = blameIndex(evidence, frames);
   const message = evidence.abortMessage?.trim() || undefined;
-  const helper = helperCallFor(signal, frames);
+  const helper = helperCallFor(signal, frames, evidence.helperMessage);
   return {
     evidence,
     signal,
@@ -313,7 +316,7 @@ function identifiable(frame: Frame): boolean {
  */
 export function blameIndex(evidence: CrashEvidence, frames: readonly Frame[]): number {
   // A library's assertion or fatal-error helper reports for its caller: that is the code to blame.
-  const helper = helperCallFor(evidence.signal.number, frames);
+  const helper = helperCallFor(evidence.signal.number, frames, evidence.helperMessage);
   if (helper) return helper.callerIndex;
   const first = frames.findIndex(
     (f) => identifiable(f) && !skipCategory(f) && !isPrefixFrame(f) && !isSystemSourceFrame(f) && !isRuntimeRole(roleOf(evidence, f)),

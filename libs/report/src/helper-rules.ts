@@ -22,6 +22,16 @@ const faultSummary = (f: CrashFacts, what: string) => {
   return `${what} in ${place(f)} (${(f.helper as HelperCall).helper.library}: ${found?.why ?? 'a fault'})`;
 };
 
+/** "Misuse of the Go runtime in main.record, found by runtime.mapassign_faststr: concurrent map writes". */
+const misuseSummary = (f: CrashFacts) => {
+  const call = f.helper as HelperCall;
+  const detectorIndex = call.misuse?.detectorIndex ?? call.callerIndex;
+  const found = describeFrame(f.frames[detectorIndex]);
+  const where = detectorIndex === call.callerIndex ? `found by ${found}, with none of the program's own code on the crashing thread` : `in ${place(f)}, found by ${found}`;
+  const t = text(f);
+  return `Misuse of the ${call.helper.library} ${where}${t ? `: ${t}` : ''}`;
+};
+
 export const HELPER_RULES: readonly ClassificationRule[] = [
   {
     kind: 'null-dereference',
@@ -43,6 +53,14 @@ export const HELPER_RULES: readonly ClassificationRule[] = [
       const t = text(f);
       return `Assertion failed in ${place(f)} (${through(f.helper as HelperCall)})${t ? `: ${t}` : ''}`;
     },
+    message: (f) => f.evidence.helperMessage,
+    runTimeMessage: true,
+  },
+  {
+    kind: 'abort',
+    when: "SIGABRT through a runtime's report of the program misusing it (HelperMisuse: Go's fatal(), concurrent map writes; a panic() the standard library raised): blamed on the program's own code below the runtime function that found it (detectedBy)",
+    test: (f) => f.helper?.misuse !== undefined && helperKind(f) === 'fatal-error',
+    summary: misuseSummary,
     message: (f) => f.evidence.helperMessage,
     runTimeMessage: true,
   },

@@ -15,6 +15,7 @@ export {
   type HelperMessageSource,
 } from './assertion-helpers';
 export { HELPER_RULES } from './helper-rules';
+export { GO_STANDARD_ROOTS, goPackageOf, isGoStandardFunction } from './go-packages';
 export { classify, blameIndex, RULES, FLAG_RULES, type ClassificationRule, type CrashFacts } from './classify';
 export {
   moduleRole,

@@ -97,6 +97,12 @@ export interface Classification {
   flags: string[];
   blame: Blame;
   library?: LibraryAbort;
+  /**
+   * The library function that found the program misusing the library and ended the process (Go's
+   * runtime.mapassign_faststr for "concurrent map writes"), when the blame went past it to the
+   * program's own code that called it.
+   */
+  detectedBy?: Blame;
   /** Demangled type of an uncaught C++ exception, when it could be recovered. */
   exceptionType?: string;
   /** With a crash handler (flag `crash-handler`): the signal the kernel delivered first, read from its signal frame. */

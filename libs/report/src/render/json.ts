@@ -9,7 +9,7 @@ export const KEY_ORDER: readonly string[] = [
   // core
   'sha256', 'size', 'truncated', 'signal', 'number', 'name', 'code', 'faultAddress', 'pid', 'executable', 'cmdline', 'hostname', 'package', 'arch', 'format',
   // classification
-  'kind', 'summary', 'message', 'messageSource', 'exceptionType', 'flags', 'blame', 'library', 'enteredFrom',
+  'kind', 'summary', 'message', 'messageSource', 'exceptionType', 'flags', 'blame', 'library', 'enteredFrom', 'detectedBy',
   // threads and frames
   'tid', 'crashed', 'frames', 'index', 'pc', 'module', 'buildId', 'offset', 'function', 'file', 'line', 'column', 'inlined',
   // modules
