@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { S3Storage } from '@triage/storage';
 import { exited } from '../support/processes';
 import { sleep } from './service-harness';
 
@@ -144,6 +145,26 @@ export async function killNine(child: ChildProcess | undefined): Promise<void> {
     child.once('exit', () => r());
     child.kill('SIGKILL');
   });
+}
+
+/**
+ * A writer killed with SIGKILL in the middle of a PUT to the S3 server: a process of its own sends the
+ * headers for all of `body` and its first `sent` bytes, and is killed once the server holds them (a HEAD
+ * says the object is `sent` bytes long: s3rver writes the object's file in place as the body arrives).
+ */
+export async function killedPut(storage: S3Storage, key: string, body: Buffer, sent: number): Promise<void> {
+  const url = new URL(await storage.client.presignedPutObject(storage.bucket, key, 600));
+  const head = `PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+  const bytes = Buffer.concat([Buffer.from(head), body.subarray(0, sent)]).toString('base64');
+  const code = "const [port, host, bytes] = process.argv.slice(1); const s = require('node:net').connect(+port, host, () => s.write(Buffer.from(bytes, 'base64'))); setInterval(() => {}, 60000);";
+  const writer = spawn(process.execPath, ['-e', code, url.port, url.hostname, bytes], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 400 && (await storage.stat(key))?.size !== sent; i++) await sleep(25);
+  } finally {
+    await killNine(writer);
+  }
+  const size = (await storage.stat(key))?.size;
+  if (size !== sent) throw new Error(`the server held ${size} bytes of ${key}, not the ${sent} sent before the kill`);
 }
 
 /**

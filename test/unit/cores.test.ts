@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreRecords, sweepExpiredCores } from '@triage/cores';
-import { FsStorage, keys, StorageUnavailableError } from '@triage/storage';
+import { CoreRecords, sweepExpiredCores, TORN_STATUS_REASON, TornRecordError } from '@triage/cores';
+import { FsStorage, keys, StorageUnavailableError, type StoragePort } from '@triage/storage';
 
 const dir = mkdtempSync(join(tmpdir(), 'triage-cores-'));
 const storage = new FsStorage(dir);
@@ -21,6 +21,37 @@ test('a record that stays unreadable is an error, never "absent"', async () => {
     await assert.rejects(records.currentStatus(id(1)), StorageUnavailableError);
   }
   assert.equal(await records.readStatus(id(2)), undefined, 'a missing record is absent');
+});
+
+test('a torn status.json is said so to the parties that write it next; other records and readers keep the error', async () => {
+  await storage.put(keys.core(id(7)), Buffer.from('zstd'));
+  await storage.put(keys.coreStatus(id(7)), '{"state": "do');
+  assert.deepEqual(await records.readStatusForWriter(id(7)), { torn: true });
+  await assert.rejects(records.readStatus(id(7)), TornRecordError);
+  const unfinished = [];
+  for await (const u of records.unfinished()) unfinished.push(u);
+  assert.deepEqual(
+    unfinished.map((u) => [u.id, u.torn, u.status.state, u.status.attempts, u.status.reason]),
+    [[id(7), true, 'queued', 0, TORN_STATUS_REASON]],
+    'a torn status stops no reconcile pass: its core is unfinished',
+  );
+  await storage.put(keys.coreMeta(id(7)), '{"id": "');
+  await assert.rejects(records.readMeta(id(7)), TornRecordError, 'a torn meta.json is never written over: it stays an error');
+  await records.writeStatus(id(7), { state: 'queued', updatedAt: new Date().toISOString(), attempts: 2 });
+  assert.deepEqual(await records.readStatusForWriter(id(7)), { torn: false, status: await records.readStatus(id(7)) });
+  await records.deleteCore(id(7));
+});
+
+test('a record unreadable in a new way at each read is a write in progress: unavailable, not torn', async () => {
+  let reads = 0;
+  const changing = Object.create(storage) as StoragePort;
+  changing.getBuffer = async () => Buffer.from(`{"state": "queued", "n": ${++reads}`);
+  const err = await new CoreRecords(changing).readStatusForWriter(id(8)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof StorageUnavailableError && !(err instanceof TornRecordError), String(err));
+  assert.equal(reads, 3);
 });
 
 test('facts.json: the build-ids, from this version and from the first one', async () => {

@@ -92,6 +92,15 @@ describe('AnalyzeProcessor', () => {
     assert.equal(status?.reason, undefined);
   });
 
+  test('a torn status.json (a writer killed mid-write) is analysed as if absent, at the last attempt too', async () => {
+    const id = await storedCore();
+    await storage.put(keys.coreStatus(id), '{\n  "state": "analyz');
+    const result = await processorWith(async () => fakeReport(id)).process(fakeJob(id, 2));
+    assert.equal(result.alreadyDone, false);
+    const status = await records.readStatus(id);
+    assert.deepEqual([status?.state, status?.attempts, status?.reason], ['done', 1, undefined]);
+  });
+
   test('a redelivered job whose report exists does nothing', async () => {
     const id = await storedCore();
     await processorWith(async () => fakeReport(id)).process(fakeJob(id));

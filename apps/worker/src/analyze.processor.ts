@@ -74,7 +74,10 @@ export class AnalyzeProcessor {
       work = await makeScratchDir('job');
       const corePath = settledLater(this.downloadCore(coreId, work));
       downloading = corePath.catch(() => undefined);
-      const previous = await this.records.readStatus(coreId);
+      // A torn status.json (a writer that stopped mid-write) says nothing this job needs: it is written over below.
+      const read = await this.records.readStatusForWriter(coreId);
+      if (read.torn) log.warn('status.json was cut off mid-write by a writer that stopped; analysing as if it were absent');
+      const previous = read.torn ? undefined : read.status;
       // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
       if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
         log.info('report already written');

@@ -12,6 +12,28 @@ const WORKFLOW_KEY = /^problems\/([0-9a-f]{16,64})\/workflow\.json$/;
 const TORN_READ_ATTEMPTS = 3;
 const TORN_READ_PAUSE_MS = 50;
 
+/**
+ * The reason a status rebuilt in place of a torn status.json carries (the upload path and the reconciler
+ * write it; a client sees it on the queued core).
+ */
+export const TORN_STATUS_REASON = 'queued again: its status.json was found cut off mid-write (a writer that stopped)';
+
+/**
+ * A record read whole several times, the same bytes every time, that is no JSON object: not a write in
+ * progress but one that stopped (a writer killed mid-PUT on a store that writes objects in place, as
+ * s3rver does), or bytes damaged at rest. To a reader it is still the store failing (503, retry); only
+ * status.json, which says nothing the other records cannot rebuild, is written over (see readStatusForWriter).
+ */
+export class TornRecordError extends StorageUnavailableError {
+  constructor(readonly key: string) {
+    super(`the stored record ${key} is unreadable`);
+    this.name = 'TornRecordError';
+  }
+}
+
+/** status.json as read by a party about to write it: its content, or torn (TornRecordError). */
+export type StatusRead = { torn: false; status: CoreStatus | undefined } | { torn: true };
+
 /** A stored object of a core, for the sweeps that walk the bucket (retention, reindex). */
 export interface StoredObject {
   id: string;
@@ -29,9 +51,12 @@ export class CoreRecords {
 
   /**
    * A store that overwrites in place (some S3 servers) can hand out a record mid-write: read again, and
-   * if it is still unreadable say the store is unavailable (retryable), never crash.
+   * if it is still unreadable say the store is unavailable (retryable), never crash. Bytes that stayed the
+   * same through every read are a write that stopped, not one in progress: TornRecordError.
    */
   private async readJson<T>(key: string): Promise<T | undefined> {
+    let first: Buffer | undefined;
+    let unchanged = true;
     for (let attempt = 1; ; attempt++) {
       const buf = await this.storage.getBuffer(key);
       if (!buf) return undefined;
@@ -41,7 +66,9 @@ export class CoreRecords {
       } catch {
         // torn or corrupt: read again below
       }
-      if (attempt >= TORN_READ_ATTEMPTS) throw new StorageUnavailableError(`the stored record ${key} is unreadable`);
+      first ??= buf;
+      unchanged &&= buf.equals(first);
+      if (attempt >= TORN_READ_ATTEMPTS) throw unchanged ? new TornRecordError(key) : new StorageUnavailableError(`the stored record ${key} is unreadable`);
       await new Promise((r) => setTimeout(r, TORN_READ_PAUSE_MS));
     }
   }
@@ -85,6 +112,26 @@ export class CoreRecords {
     return this.readJson<CoreStatus>(keys.coreStatus(id));
   }
 
+  /**
+   * status.json for the parties that act on a core and write its status next (the upload path, the
+   * reconciler, the worker): a torn one is said so instead of thrown. Every thing it holds can be had
+   * again without it (the core is analysed again: an analysis more, nothing lost), so these parties write
+   * over it; anyone else (readers, retention) still gets the error. Any other failure still throws.
+   */
+  async readStatusForWriter(id: string): Promise<StatusRead> {
+    try {
+      return { torn: false, status: await this.readStatus(id) };
+    } catch (err) {
+      if (err instanceof TornRecordError) return { torn: true };
+      throw err;
+    }
+  }
+
+  /** The status written in place of a torn status.json: queued, attempts counted afresh. */
+  rebuiltStatus(now = new Date()): CoreStatus {
+    return { state: 'queued', updatedAt: now.toISOString(), attempts: 0, reason: TORN_STATUS_REASON };
+  }
+
   writeStatus(id: string, status: CoreStatus): Promise<void> {
     return this.writeJson(keys.coreStatus(id), status);
   }
@@ -118,8 +165,11 @@ export class CoreRecords {
 
   /** The status a client sees: status.json, or "queued" for a stored core whose status is not written yet. */
   async currentStatus(id: string): Promise<CoreStatus | undefined> {
-    const status = await this.readStatus(id);
-    if (status) return status;
+    return (await this.readStatus(id)) ?? this.queuedByMeta(id);
+  }
+
+  /** A stored core without status.json yet: queued since its last upload; undefined without meta.json. */
+  private async queuedByMeta(id: string): Promise<CoreStatus | undefined> {
     const meta = await this.readMeta(id);
     if (!meta) return undefined;
     return { state: 'queued', updatedAt: meta.uploads.at(-1)?.at ?? new Date(0).toISOString(), attempts: 0 };
@@ -168,15 +218,22 @@ export class CoreRecords {
 
   /**
    * Cores whose analysis has not ended: a raw core, no report, and a status of queued or analyzing
-   * (a core with no status yet counts as queued). What a reconciler must find a live job for.
+   * (a core with no status yet counts as queued). What a reconciler must find a live job for. A torn
+   * status.json is one too (`torn`, with the status to write in its place): whatever it said, the core has
+   * no report, and one torn record stops no pass.
    */
-  async *unfinished(): AsyncIterable<{ id: string; status: CoreStatus }> {
+  async *unfinished(): AsyncIterable<{ id: string; status: CoreStatus; torn: boolean }> {
     const reported = new Set<string>();
     for await (const r of this.reports()) reported.add(r.id);
     for await (const c of this.rawCores()) {
       if (reported.has(c.id)) continue;
-      const status = await this.currentStatus(c.id);
-      if (status && (status.state === 'queued' || status.state === 'analyzing')) yield { id: c.id, status };
+      const read = await this.readStatusForWriter(c.id);
+      if (read.torn) {
+        yield { id: c.id, status: this.rebuiltStatus(), torn: true };
+        continue;
+      }
+      const status = read.status ?? (await this.queuedByMeta(c.id));
+      if (status && (status.state === 'queued' || status.state === 'analyzing')) yield { id: c.id, status, torn: false };
     }
   }
 

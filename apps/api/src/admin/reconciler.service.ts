@@ -18,7 +18,9 @@ export interface ReconcileResult {
  * Object storage is the truth and Redis can be lost (it keeps nothing on disk): a core whose status
  * says queued or analyzing but whose job is gone (Redis restarted, a job that failed while storage was
  * down) is queued again, at start and every TRIAGE_RECONCILE_MS. Replicas racing each other are
- * harmless: the job id is the core id, so a second enqueue adds nothing.
+ * harmless: the job id is the core id, so a second enqueue adds nothing. A core whose status.json was
+ * left torn by a writer that stopped mid-write (s3rver writes objects in place) is queued again the same
+ * way, its status written anew.
  */
 @Injectable()
 export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -64,10 +66,11 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
 
   private async pass(): Promise<ReconcileResult> {
     const result: ReconcileResult = { checked: 0, requeued: [] };
-    for await (const { id, status } of this.cores.unfinished()) {
+    for await (const { id, status, torn } of this.cores.unfinished()) {
       result.checked++;
+      // A live job's worker writes the status next, a torn one included.
       if (await this.queue.hasLiveJob(id)) continue;
-      const reason = `queued again: its ${status.state === 'analyzing' ? 'running' : 'waiting'} job was lost`;
+      const reason = torn ? status.reason : `queued again: its ${status.state === 'analyzing' ? 'running' : 'waiting'} job was lost`;
       await this.cores.writeStatus(id, { state: 'queued', updatedAt: new Date().toISOString(), attempts: status.attempts, reason });
       await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
       result.requeued.push(id);

@@ -10,7 +10,7 @@ import { IntakeError, type CoreMetadata, type CoreStream, type DumpDirFiles, typ
 import { keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
 import type { TriageConfig } from '@triage/config';
-import type { CoreMeta, CoreState, CoreStatus, UploadEvent } from '../cores/core-record';
+import type { CoreMeta, CoreState, StatusRead, UploadEvent } from '../cores/core-record';
 import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { settledLater, withDeadline } from '@triage/infra';
@@ -141,7 +141,7 @@ export class CoreUploadService {
 
   private async commitAndSchedule(id: string, stored: StoredUpload, upload: CoreUpload, hostname: string | undefined): Promise<AcceptedCore> {
     // The status is read beside the commit (which writes no status): one store round trip less before the 202.
-    const statusRead = settledLater(this.cores.readStatus(id));
+    const statusRead = settledLater(this.cores.readStatusForWriter(id));
     const { created, firstWriter } = await this.commit(id, stored, upload);
     try {
       const status = await this.schedule(id, await statusRead);
@@ -338,12 +338,16 @@ export class CoreUploadService {
   /**
    * Queues an analysis unless one is done or running; a failed analysis is retried by uploading again,
    * and so is one whose job was lost (Redis restarted with nothing persisted while it was analysing).
+   * A torn status.json (its writer stopped mid-write) is written over and the core queued again: left
+   * alone it would answer 503 to every upload of this core for ever.
    */
-  private async schedule(id: string, status: CoreStatus | undefined): Promise<CoreState> {
+  private async schedule(id: string, read: StatusRead): Promise<CoreState> {
+    const status = read.torn ? undefined : read.status;
     if (status?.state === 'done') return status.state;
     if (status?.state === 'analyzing' && (await this.queue.hasLiveJob(id))) return status.state;
     // Written before the job exists, so a fast worker's "analyzing" is never overwritten by "queued".
-    if (status?.state !== 'queued') {
+    if (read.torn) await this.cores.writeStatus(id, this.cores.rebuiltStatus());
+    else if (status?.state !== 'queued') {
       await this.cores.writeStatus(id, { state: 'queued', updatedAt: new Date().toISOString(), attempts: status?.attempts ?? 0 });
     }
     await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
