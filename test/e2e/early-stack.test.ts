@@ -9,7 +9,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Report } from '@triage/report';
@@ -65,9 +65,35 @@ describe('eu-stack starts before the objects are looked up, and its run is taken
     mkdirSync(join(cache, libc.buildId), { recursive: true });
     copyFileSync(`/usr/lib/debug/.build-id/${libc.buildId.slice(0, 2)}/${libc.buildId.slice(2)}.debug`, join(cache, libc.buildId, 'debuginfo'));
     const linked = analyze(core, ['--debuginfo-dir', cache]);
-    assert.equal(linked.euStackRuns, 2, 'the early run and the one the analysis asked for');
+    // The run asked for points eu-stack at the tree of links; the early one (killed, perhaps before its
+    // bwrap could say so) did not.
+    const runs = bwrap.lines().filter((l) => l.startsWith('eu-stack '));
+    assert.ok(runs.some((l) => /--debuginfo-path=\S*triage-buildid-/.test(l)), `the run asked for has the links: ${runs.join('\n')}`);
+    assert.ok(linked.euStackRuns <= 2);
     assert.deepEqual(stacks(linked.report), stacks(early.report));
     assert.equal(spawnSync('pgrep', ['-f', '--', `--core ${core}`]).status, 1, 'no eu-stack left on the core');
+  });
+
+  test('when eu-stack fails, gdb still gets the objects eu-stack found at their named paths', async () => {
+    const { core } = await signalledSleep('SIGABRT');
+    after(() => rmSync(dirname(core), { recursive: true, force: true }));
+    // An eu-stack that fails before the real one: the analysis falls back to gdb, which finds the
+    // core's executable only by build-id, through the links eu-stack did without.
+    const failing = join(work, 'failing-eu-stack');
+    mkdirSync(failing, { recursive: true });
+    writeFileSync(join(failing, 'eu-stack'), '#!/bin/sh\necho "eu-stack: made to fail" >&2\nexit 1\n');
+    chmodSync(join(failing, 'eu-stack'), 0o755);
+    const run = (extra: string[]) => {
+      const res = triage(['analyze', '--json', ...extra, core], { env: { PATH: `${failing}:${process.env.PATH ?? '/usr/bin:/bin'}` } });
+      assert.equal(res.status, 0, `triage analyze failed: ${res.stderr}`);
+      return JSON.parse(res.stdout) as Report;
+    };
+    const trusted = run([]);
+    const byBuildId = run(['--no-mapped-paths']);
+    assert.match(trusted.analysis.warnings.join('\n'), /fell back to gdb/);
+    assert.deepEqual(stacks(trusted), stacks(byBuildId));
+    assert.equal(trusted.signature, byBuildId.signature);
+    assert.ok(trusted.threads[0].frames.some((f) => f.module === 'libc.so.6' && /nanosleep/.test(f.function ?? '')), 'gdb read the libraries through the executable');
   });
 
   test('a core whose executable is outside the system dirs: nothing starts early', () => {

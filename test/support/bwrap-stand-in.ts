@@ -18,6 +18,8 @@ export interface BwrapStandIn {
   setMode(mode: BwrapMode): void;
   /** Each call so far: the basename of the tool it was to run, or `probe`. */
   calls(): string[];
+  /** Each call so far: that name, a space, and bwrap's whole command line joined by spaces. */
+  lines(): string[];
   /** Forgets the calls so far. */
   clear(): void;
   remove(): void;
@@ -35,10 +37,11 @@ export function bwrapStandIn(): BwrapStandIn {
 tool=probe
 prev=
 for a in "$@"; do
-  if [ "$prev" = -- ]; then tool=$(basename "$a"); break; fi
+  if [ "$prev" = -- ]; then tool=\${a##*/}; break; fi
   prev=$a
 done
-echo "$tool" >> '${log}'
+# Builtins only before the log line: a run killed a moment after it started is still seen.
+echo "$tool $*" >> '${log}'
 case "$(cat '${mode}')" in
 refuse)
   echo 'bwrap: Creating new namespace failed: Operation not permitted' >&2
@@ -56,10 +59,12 @@ exec "$@"
   chmodSync(join(dir, 'bwrap'), 0o755);
   writeFileSync(log, '');
   writeFileSync(mode, 'pass');
+  const lines = (): string[] => readFileSync(log, 'utf8').split('\n').filter(Boolean);
   return {
     dir,
     setMode: (m) => writeFileSync(mode, m),
-    calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean),
+    calls: () => lines().map((l) => l.split(' ')[0]),
+    lines,
     clear: () => writeFileSync(log, ''),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

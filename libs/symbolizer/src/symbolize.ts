@@ -72,7 +72,8 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
       { dirs, mappedPaths: options.trustMappedPaths ?? false },
     ));
   ctx.readPaths.push(...objectFilePaths(objects));
-  const { debuginfo, tree } = await prepareDebuginfo(ctx, modules, objects, options.trustMappedPaths ?? false);
+  const { debuginfo, tree, links, atNamedPaths } = await prepareDebuginfo(ctx, modules, objects, options.trustMappedPaths ?? false);
+  let gdbTree: BuildIdTree | undefined;
   try {
     const toolDirs = tree ? [...dirs, tree.root] : dirs;
     if (tree) ctx.readPaths.push(tree.root);
@@ -82,9 +83,14 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
       warnings.push(`${err.message}; fell back to gdb`);
+      // gdb finds a core's executable only by build-id, in its debug-file-directory: it also needs the
+      // links eu-stack did without (objects at the paths the core names).
+      gdbTree = atNamedPaths.length ? await linkTree(ctx, [...links, ...atNamedPaths]) : undefined;
+      const gdbDirs = gdbTree ? [...dirs, gdbTree.root] : toolDirs;
+      const gdbReadPaths = gdbTree ? [...ctx.readPaths, gdbTree.root] : ctx.readPaths;
       try {
         const gdb = await gdbBacktrace(
-          { corePath, executable, debuginfoDirs: toolDirs, timeoutMs: ctx.timeoutMs, sandbox, readPaths: ctx.readPaths, maxFrames: ctx.maxFrames },
+          { corePath, executable, debuginfoDirs: gdbDirs, timeoutMs: ctx.timeoutMs, sandbox, readPaths: gdbReadPaths, maxFrames: ctx.maxFrames },
           modules,
         );
         warnings.push(...gdb.warnings);
@@ -115,6 +121,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     return { tool: result.tool, threads: result.threads, debuginfo, warnings };
   } finally {
     await tree?.remove();
+    await gdbTree?.remove();
   }
 }
 
@@ -150,39 +157,50 @@ async function listModules(ctx: Context): Promise<CoreModuleInfo[]> {
   }
 }
 
+type Link = { buildId: string; debuginfo?: string; executable?: string };
+
 /**
  * Finds each module's debuginfo in the given dirs. Debuginfo in layouts the tools cannot read
- * (unified, debuginfod) and objects found by build-id away from a .build-id tree and from the path
- * the core names are linked into a temporary .build-id tree the tools are pointed at: that is how
- * they find an object without opening the path the core names.
+ * (unified, debuginfod) and objects found by build-id away from a .build-id tree are linked into a
+ * temporary .build-id tree the tools are pointed at: that is how they find an object without
+ * opening the path the core names. For a core of this machine (`trustNamedPaths`), an object at the
+ * very path the core names is left for eu-stack to find there (`atNamedPaths`), so the run asked
+ * for is the one startStackEarly started; gdb, should it run, gets those links too.
  */
 async function prepareDebuginfo(
   ctx: Context,
   modules: CoreModuleInfo[],
   objects: ObjectFiles,
   trustNamedPaths: boolean,
-): Promise<{ debuginfo: Map<string, string>; tree?: BuildIdTree }> {
+): Promise<{ debuginfo: Map<string, string>; tree?: BuildIdTree; links: Link[]; atNamedPaths: Link[] }> {
   const debuginfo = new Map<string, string>();
-  const links: Array<{ buildId: string; debuginfo?: string; executable?: string }> = [];
+  const links: Link[] = [];
+  const atNamedPaths: Link[] = [];
   // Looked up all at once (a few stats each), used in the modules' order.
   const ids = [...new Set(modules.flatMap((m) => (m.buildId ? [m.buildId] : [])))];
   const found = await Promise.all(ids.map((id) => findDebuginfo(id, ctx.dirs)));
   for (const [i, id] of ids.entries()) {
     const debug = found[i];
     if (debug) debuginfo.set(id, debug);
-    const link: { buildId: string; debuginfo?: string; executable?: string } = { buildId: id };
+    const link: Link = { buildId: id };
     if (debug && !inBuildIdLayout(debug)) link.debuginfo = debug;
     const object = objects.get(id);
-    if (object && !inBuildIdLayout(object) && !(trustNamedPaths && (await atNamedPath(object, id, modules)))) link.executable = object;
+    if (object && !inBuildIdLayout(object)) {
+      if (trustNamedPaths && (await atNamedPath(object, id, modules))) atNamedPaths.push({ buildId: id, executable: object });
+      else link.executable = object;
+    }
     if (link.debuginfo || link.executable) links.push(link);
   }
-  let tree: BuildIdTree | undefined;
+  return { debuginfo, tree: await linkTree(ctx, links), links, atNamedPaths };
+}
+
+async function linkTree(ctx: Context, links: Link[]): Promise<BuildIdTree | undefined> {
   try {
-    tree = await linkBuildIdTree(links);
+    return await linkBuildIdTree(links);
   } catch (err) {
     ctx.warnings.push(`could not link debuginfo for the tools: ${(err as Error).message}`);
+    return undefined;
   }
-  return { debuginfo, tree };
 }
 
 /** eu-stack's command line and bounds for a core: one definition for symbolize and for prestartStack. */

@@ -22,7 +22,8 @@ export interface SymbolizeOptions {
   objects?: ObjectFiles;
   /**
    * The core comes from this machine: an object may be taken at the path the core names (build-id
-   * checked) when `objects` is not given, and the tools find it there rather than through a link. Only for local cores.
+   * checked) when `objects` is not given, and eu-stack finds it there rather than through a link (gdb
+   * still gets the link). Only for local cores.
    */
   trustMappedPaths?: boolean;
 }
