@@ -162,6 +162,20 @@ describe('a file on disk is hashed where it costs least', () => {
     { name: 'a file of several blocks, on the calling thread', size: 5 * 1024 * 1024 + 11, measured: 5 * 1024 * 1024 + 11 },
     { name: 'a file measured large, on the hash thread', size: 3 * 1024 * 1024 + 4099, measured: INLINE_HASH_MAX_BYTES + 1 },
   ];
+  test('a read stopped by its signal rejects on either path, before its first block or while hashing', async () => {
+    const path = join(work, 'hashed-stopped');
+    writeFileSync(path, Buffer.alloc(32 * 1024 * 1024, 7));
+    const stoppedBefore = new AbortController();
+    stoppedBefore.abort();
+    for (const measured of [32 * 1024 * 1024, INLINE_HASH_MAX_BYTES + 1]) {
+      await assert.rejects(hashFile(path, measured, 64 * 1024 * 1024, 'the core', stoppedBefore.signal), /stopped/);
+      const stoppedLater = new AbortController();
+      const hashing = hashFile(path, measured, 64 * 1024 * 1024, 'the core', stoppedLater.signal);
+      setImmediate(() => stoppedLater.abort());
+      await assert.rejects(hashing, /stopped/);
+    }
+  });
+
   for (const { name, size, measured } of cases) {
     test(name, async () => {
       const path = join(work, `hashed-${size}`);

@@ -1,10 +1,10 @@
 import { after, describe, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { prestartTool, runTool, sandboxAvailable, sandboxUnavailableReason, ToolNotFoundError } from '@triage/tools';
+import { bwrapArgs, prestartTool, runTool, sandboxAvailable, sandboxUnavailableReason, ToolNotFoundError } from '@triage/tools';
 
 test('a timeout kills the whole process group promptly', async () => {
   const started = Date.now();
@@ -98,6 +98,8 @@ describe('a run started ahead is taken by the same run, and ended by any other r
     const log = join(work, 'same');
     const args = ['-c', `echo started >> '${log}'; echo answer`];
     const cancel = await prestartTool('sh', args, options);
+    await until(() => starts(log) === 1);
+    assert.equal(starts(log), 1, 'the run started ahead ran');
     const res = await runTool('sh', args, options);
     cancel();
     assert.equal(res.stdout, 'answer\n');
@@ -130,12 +132,15 @@ describe('a run started ahead is taken by the same run, and ended by any other r
 
   test('a run nobody asked for is killed by its cancel, and never taken after', async () => {
     const log = join(work, 'cancelled');
-    const marker = `triage-prestart-${process.pid}-${Date.now()}`;
-    const args = ['-c', `echo started >> '${log}'; sleep 30 & wait # ${marker}`];
+    // The sleeper is a child of the shell: its own unique argument finds it after the shell is gone.
+    const sleeper = `sleep 29.${process.pid}${Date.now() % 100000}`;
+    const args = ['-c', `echo started >> '${log}'; ${sleeper} & wait`];
     const cancel = await prestartTool('sh', args, options);
+    await until(() => starts(log) === 1 && running(sleeper));
+    assert.equal(running(sleeper), true, 'the run started ahead is running');
     cancel();
-    await until(() => !running(marker));
-    assert.equal(running(marker), false, 'the run started ahead was killed');
+    await until(() => !running(sleeper));
+    assert.equal(running(sleeper), false, 'the run started ahead was killed, group and all');
     // A run cancelled at once is not handed to the same call after (it would answer killed, or nothing).
     const fresh = ['-c', 'echo fresh'];
     const cancelFresh = await prestartTool('sh', fresh, options);
@@ -143,4 +148,21 @@ describe('a run started ahead is taken by the same run, and ended by any other r
     const res = await runTool('sh', fresh, options);
     assert.deepEqual([res.stdout, res.exitCode, res.signal], ['fresh\n', 0, null]);
   });
+});
+
+test('a read path outside the system view is shown to the tool even when it leads into /usr', async (t) => {
+  if (!(await sandboxAvailable())) return t.skip(`no sandbox here: ${await sandboxUnavailableReason()}`);
+  const work = mkdtempSync(join(tmpdir(), 'triage-view-'));
+  try {
+    // A --debuginfo-dir that is a link to /usr/lib/debug: the tool is given this path, so it must exist there.
+    const dir = join(work, 'dbg');
+    symlinkSync('/usr/lib/debug', dir);
+    const res = await runTool('ls', ['-d', dir], { timeoutMs: 10_000, maxOutputBytes: 4096, sandbox: { readPaths: [dir] } });
+    assert.equal(res.sandboxed, true);
+    assert.deepEqual([res.exitCode, res.stdout.trim()], [0, dir], res.stderr);
+    // A path in the system view itself is seen through the view, not bound again.
+    assert.ok(!bwrapArgs({ readPaths: ['/lib/x86_64-linux-gnu', '/usr/lib/debug'] }).some((a) => a === '/lib/x86_64-linux-gnu' || a === '/usr/lib/debug'));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });

@@ -5,7 +5,7 @@
  * whatever a core or its debuginfo points it at (python, auto-load), so nothing here trusts the tool.
  */
 import { spawn } from 'node:child_process';
-import { constants as fsConstants, existsSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { constants as fsConstants, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
@@ -92,10 +92,10 @@ export function resolveCommand(cmd: string): Promise<string | undefined> {
   return found;
 }
 
-/** Roots of the read-only system view; /lib, /bin... are symlinks into /usr on merged-/usr systems and real dirs elsewhere. */
 /** Beside /usr, the system dirs the sandbox shows (as the host has them: symlinks into /usr or real dirs). */
 const SYSTEM_VIEW_DIRS = ['/lib', '/lib64', '/lib32', '/bin', '/sbin'];
 
+/** Roots of the read-only system view; /lib, /bin... are symlinks into /usr on merged-/usr systems and real dirs elsewhere. */
 function systemArgs(): string[] {
   const args = ['--ro-bind', '/usr', '/usr'];
   for (const dir of SYSTEM_VIEW_DIRS) {
@@ -134,8 +134,9 @@ export function bwrapArgs(spec: SandboxSpec): string[] {
     const p = resolve(raw);
     if (seen.has(p) || !existsSync(p)) continue;
     // /lib/x86_64-linux-gnu/libc.so.6 is /usr/lib/... through the /lib symlink: already visible, and
-    // bwrap cannot bind a file below a path it made a symlink.
-    if (underSystemRoot(p) || underSystemRoot(realpathSync(p))) continue;
+    // bwrap cannot bind a file below a path it made a symlink. A path elsewhere is bound even when it
+    // leads into /usr (a --debuginfo-dir ~/dbg linking to /usr/lib/debug): the tool is given that path.
+    if (inSystemView(p)) continue;
     seen.add(p);
     args.push('--ro-bind', p, p);
   }
@@ -314,7 +315,7 @@ function endPrestarted(exe: string): void {
 async function runArgv(exe: string, argv: string[], options: RunToolOptions): Promise<Bounded> {
   const full = await fullArgv(argv, options);
   const early = prestarted.get(exe);
-  if (early?.key === runKey(full, options)) {
+  if (early && early.key === runKey(full, options)) {
     prestarted.delete(exe);
     return early.run;
   }
@@ -354,6 +355,7 @@ function spawnBounded(
     const finish = (): void => {
       if (settled) return;
       settled = true;
+      options.signal?.removeEventListener('abort', onAbort);
       clearTimeout(timer);
       if (graceTimer) clearTimeout(graceTimer);
       child.stdout?.destroy();
@@ -368,7 +370,11 @@ function spawnBounded(
         durationMs: Date.now() - started,
       });
     };
-    options.signal?.addEventListener('abort', killGroup, { once: true });
+    // Once the run is over its group id may be another's: an abort then must kill nothing.
+    const onAbort = (): void => {
+      if (!settled) killGroup();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup();
@@ -392,6 +398,7 @@ function spawnBounded(
     child.on('error', (err) => {
       if (settled) return;
       settled = true;
+      options.signal?.removeEventListener('abort', onAbort);
       clearTimeout(timer);
       reject(err);
     });
