@@ -5,6 +5,7 @@
 import { dropRedisPrefix } from '../support/redis';
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +106,17 @@ describe('AnalyzeProcessor', () => {
     const id = await storedCore();
     await processorWith(async () => fakeReport(id)).process(fakeJob(id));
     const result = await processorWith(() => assert.fail('analyzed twice')).process(fakeJob(id));
+    assert.equal(result.alreadyDone, true);
+  });
+
+  test('a redelivered job whose report exists ends although its core never finishes downloading (the download beside the status read is stopped)', { timeout: 30_000 }, async () => {
+    const id = await storedCore();
+    await processorWith(async () => fakeReport(id)).process(fakeJob(id));
+    // A store whose core body never ends: only a stopped download lets the job end at all.
+    const stalling = Object.create(storage) as FsStorage;
+    stalling.get = async (key: string) => (key === keys.core(id) ? new Readable({ read() {} }) : storage.get(key));
+    const processor = new AnalyzeProcessor(config, logger, new CoreRecords(stalling), cache, () => assert.fail('analyzed twice'));
+    const result = await processor.process(fakeJob(id));
     assert.equal(result.alreadyDone, true);
   });
 

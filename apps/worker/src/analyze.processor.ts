@@ -64,6 +64,8 @@ export class AnalyzeProcessor {
     // fetched beside it (a redelivered job whose report exists cancels it when it ends). It never rejects.
     const prefetch = new AbortController();
     const debuginfo = this.prefetchDebuginfo(coreId, prefetch.signal);
+    // The core's download, stopped when the job ends without it (a redelivered job, a failure).
+    const download = new AbortController();
     // Everything else is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
@@ -72,7 +74,7 @@ export class AnalyzeProcessor {
       // trip of every job).
       const meta = settledLater(this.records.readMeta(coreId));
       work = await makeScratchDir('job');
-      const corePath = settledLater(this.downloadCore(coreId, work));
+      const corePath = settledLater(this.downloadCore(coreId, work, download.signal));
       downloading = corePath.catch(() => undefined);
       // A torn status.json (a writer that stopped mid-write) says nothing this job needs: it is written over below.
       const read = await this.records.readStatusForWriter(coreId);
@@ -112,7 +114,8 @@ export class AnalyzeProcessor {
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
     } finally {
-      // A download still writing into the scratch dir (the job failed beside it) ends before the dir goes.
+      // A download still writing into the scratch dir (the job ended beside it) is stopped, and ends before the dir goes.
+      download.abort();
       await downloading;
       await this.endPrefetch(prefetch, debuginfo);
       if (work) await rm(work, { recursive: true, force: true });
@@ -136,7 +139,8 @@ export class AnalyzeProcessor {
     const started = Date.now();
     const work = await makeScratchDir('job');
     const meta = settledLater(this.records.readMeta(coreId));
-    const corePath = settledLater(this.downloadCore(coreId, work));
+    const download = new AbortController();
+    const corePath = settledLater(this.downloadCore(coreId, work, download.signal));
     const downloading = corePath.catch(() => undefined);
     const prefetch = new AbortController();
     const debuginfo = this.prefetchDebuginfo(coreId, prefetch.signal);
@@ -156,6 +160,7 @@ export class AnalyzeProcessor {
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
     } finally {
+      download.abort();
       await downloading;
       await this.endPrefetch(prefetch, debuginfo);
       await rm(work, { recursive: true, force: true });
@@ -191,9 +196,9 @@ export class AnalyzeProcessor {
   }
 
   /** Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds. */
-  private async downloadCore(coreId: string, work: string): Promise<string> {
+  private async downloadCore(coreId: string, work: string, signal?: AbortSignal): Promise<string> {
     const corePath = join(work, 'core.zst');
-    if (!(await this.records.downloadCore(coreId, corePath))) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
+    if (!(await this.records.downloadCore(coreId, corePath, signal))) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
     return corePath;
   }
 

@@ -81,10 +81,11 @@ export class CoreRecords {
    * Copies the stored core (zstd-compressed) to `dest` on local disk for the tools; false when the raw
    * core is gone (deleted by retention or on request).
    */
-  async downloadCore(id: string, dest: string): Promise<boolean> {
+  /** The stored core written to `dest`; false when there is none. `signal` stops the transfer (the job no longer needs it). */
+  async downloadCore(id: string, dest: string, signal?: AbortSignal): Promise<boolean> {
     const body = await this.storage.get(keys.core(id));
     if (!body) return false;
-    await pipeline(body, createWriteStream(dest));
+    await pipeline(body, createWriteStream(dest), { signal });
     return true;
   }
 
