@@ -170,19 +170,22 @@ export function withoutReturnType(name: string): string {
   return name.slice(last.start);
 }
 
-/** The name frames are matched and signed by. */
-/** A name's canonical form, by name: each rule asks again for the same frames (~5 ms a report on a node core). */
+/** Canonical forms by name: each rule asks again for the same frames' names (~5 ms a report on a node core). */
 const canonical = new Map<string, string>();
+/** A worker lives long and meets many programs, and names can come from clients: bounded in count and length. */
 const CANONICAL_KEPT = 10_000;
+const CANONICAL_KEPT_LENGTH = 512;
 
+/** The name frames are matched and signed by. */
 export function canonicalFunction(name: string): string {
   const known = canonical.get(name);
   if (known !== undefined) return known;
   let out = withoutReturnType(withoutParameters(withoutCloneSuffix(name.trim())));
   for (const { pattern, replace } of CANONICAL_NAMES) out = out.replace(pattern, replace);
-  // A worker lives long and meets many programs: the names kept are bounded.
-  if (canonical.size >= CANONICAL_KEPT) canonical.clear();
-  canonical.set(name, out);
+  if (name.length <= CANONICAL_KEPT_LENGTH) {
+    if (canonical.size >= CANONICAL_KEPT) canonical.clear();
+    canonical.set(name, out);
+  }
   return out;
 }
 
