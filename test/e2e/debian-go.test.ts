@@ -122,12 +122,20 @@ func main() {
 `,
 };
 
-function analyzeGo(name: keyof typeof PROGRAMS, cgo: boolean): Report {
-  const { core, stderr } = debianCore(`${name}-${cgo ? 'cgo' : 'purego'}`, [buildGo(name, PROGRAMS[name], { cgo, linker: 'external' })], { env: { GOTRACEBACK: 'crash' } });
+function analyzeGo(name: keyof typeof PROGRAMS, cgo: boolean, stripped = false): Report {
+  const variant = `${name}-${cgo ? 'cgo' : 'purego'}${stripped ? '-stripped' : ''}`;
+  const { core, stderr } = debianCore(variant, [buildGo(name, PROGRAMS[name], { cgo, linker: 'external', stripped })], { env: { GOTRACEBACK: 'crash' } });
   assert.match(stderr, /^(fatal error|panic): /m);
   const r = triage(['analyze', core, '--json']);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Report;
+}
+
+/** The 1-based line of the source that holds `text`: where a frame of the program must say it is. */
+function lineOf(source: string, text: string): number {
+  const line = source.split('\n').findIndex((l) => l.includes(text)) + 1;
+  assert.ok(line > 0, text);
+  return line;
 }
 
 const VARIANTS = [
@@ -159,6 +167,22 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
       assert.equal(r.classification.originalSignal?.name, 'SIGABRT');
     });
 
+    test(`Go frames carry the file:line binutils' addr2line reads, not elfutils' (gcc_mmap.c:37 in a cgo build, none in pure Go) (${how})`, () => {
+      const r = analyzeGo('gopanic', cgo);
+      const panicLine = lineOf(PROGRAMS.gopanic, 'panic("cannot load config');
+      const callLine = lineOf(PROGRAMS.gopanic, 'loadConfig("/nonexistent');
+      assert.match(r.classification.blame.file ?? '', /(^|\/)main\.go$/);
+      assert.equal(r.classification.blame.line, panicLine);
+      assert.ok(r.classification.summary.includes(`main.loadConfig (main.go:${panicLine})`), r.classification.summary);
+      const crashed = r.threads.find((t) => t.crashed)?.frames ?? [];
+      const where = (fn: string) => crashed.filter((f) => f.function === fn).map((f) => `${f.file?.split('/').pop()}:${f.line}`);
+      // Callers are looked up at the call (pc - 1): main.main's line is its call of loadConfig, not the line after.
+      assert.deepEqual([where('main.loadConfig'), where('main.main')], [[`main.go:${panicLine}`], [`main.go:${callLine}`]]);
+      assert.ok(where('runtime.gopanic').every((w) => w.startsWith('panic.go:')), where('runtime.gopanic').join(' '));
+      const wrong = r.threads.flatMap((t) => t.frames).filter((f) => f.file?.endsWith('gcc_mmap.c'));
+      assert.deepEqual(wrong.map((f) => f.function), []);
+    });
+
     test(`a nil pointer dereference (SIGSEGV the runtime turned into a panic) is a null dereference in the Go function that dereferenced (${how})`, () => {
       const r = analyzeGo('gonil', cgo);
       assert.equal(r.core.signal.name, 'SIGABRT');
@@ -188,18 +212,30 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
   // The misuse the runtime reports through sync's fatal(), and a panic() of the standard library (whose text is
   // printed after the runtime starts crashing: not in printBacklog, so no message).
   const misuses = [
-    { name: 'gounlock', what: "an unlock of an unlocked mutex (sync's fatal())", blame: 'main.release', detectedBy: 'sync.(*Mutex).unlockSlow', message: 'sync: unlock of unlocked mutex' },
-    { name: 'gowaitgroup', what: 'a panic() the standard library raised (negative WaitGroup counter)', blame: 'main.finish', detectedBy: 'sync.(*WaitGroup).Add', message: undefined },
+    { name: 'gounlock', what: "an unlock of an unlocked mutex (sync's fatal())", blame: 'main.release', call: 'mu.Unlock()', detectedBy: 'sync.(*Mutex).unlockSlow', in: 'mutex.go', message: 'sync: unlock of unlocked mutex' },
+    { name: 'gowaitgroup', what: 'a panic() the standard library raised (negative WaitGroup counter)', blame: 'main.finish', call: 'wg.Done()', detectedBy: 'sync.(*WaitGroup).Add', in: 'waitgroup.go', message: undefined },
   ] as const;
   for (const m of misuses) {
     test(`${m.what} is blamed on the program function that called ${m.detectedBy}`, () => {
       const r = analyzeGo(m.name, false);
       assert.deepEqual([r.classification.kind, r.classification.blame.function, r.classification.detectedBy?.function], ['abort', m.blame, m.detectedBy]);
       assert.equal(r.classification.message, m.message);
-      assert.equal(r.classification.summary, `Misuse of the Go runtime in ${m.blame}, found by ${m.detectedBy}${m.message ? `: ${m.message}` : ''}`);
+      // Both at their lines (binutils' addr2line): the program's at its call into sync, sync's in its own source.
+      // (sync's line is the Go release's: any number.)
+      const summary = r.classification.summary.replace(`(${m.in}:${r.classification.detectedBy?.line})`, `(${m.in}:N)`);
+      const line = lineOf(PROGRAMS[m.name], m.call);
+      assert.equal(summary, `Misuse of the Go runtime in ${m.blame} (main.go:${line}), found by ${m.detectedBy} (${m.in}:N)${m.message ? `: ${m.message}` : ''}`);
       assert.equal(r.signature.split(' | ').slice(0, 4).join(' | '), `abort | ${m.detectedBy} | ${m.blame} | main.main`);
     });
   }
+
+  test('a stripped build (-s -w: no DWARF) has no file:line in its Go frames, and no warning for it', () => {
+    const r = analyzeGo('gopanic', true, true);
+    const own = r.threads.flatMap((t) => t.frames).filter((f) => f.module === 'gopanic');
+    assert.ok(own.length > 0);
+    assert.deepEqual(own.filter((f) => f.file !== undefined || f.line !== undefined), []);
+    assert.deepEqual(r.analysis.warnings.filter((w) => /addr2line/.test(w)), []);
+  });
 
   test("a fault at another address (the runtime throws \"unexpected fault address\") is a segfault in the Go function that faulted", () => {
     const r = analyzeGo('gowild', false);

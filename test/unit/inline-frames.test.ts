@@ -1,7 +1,7 @@
 /**
  * Inline chains from a separate .debug file (addr2line -i): spliced into the stack; asked once per
  * build-id and address in a process (a worker's next job reuses the answer); never asked of a .debug
- * file whose abbreviations declare no inlined subroutine (an -O0 build).
+ * file whose abbreviations declare no inlined subroutine (an -O0 build). Go frames' lines from the same run.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,8 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { readBuildIdFromFile } from '@triage/core-dump';
+import { symbolizeBacktrace } from '@triage/core-backtrace';
+import type { Frame } from '@triage/report';
 import { expandInlineFrames, parseAddr2line, type SymbolizedThread } from '@triage/symbolizer';
 import * as tools from '../../libs/tools/src/run-tool';
+import { buildGo } from '../support/go-programs';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-inline-frames-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -125,4 +128,98 @@ test('a kept-answers file that is not JSON is no answer: addr2line is asked, and
   assert.equal(result.threads[0].frames.length, chain.length);
   const written = JSON.parse(readFileSync(kept, 'utf8')) as Record<string, unknown[]>;
   assert.equal(written[address.toString(16)]?.length, chain.length);
+});
+
+/**
+ * Go frames: elfutils (0.188) puts every frame of a cgo build at runtime/cgo's gcc_mmap.c:37; the
+ * same addr2line run gives the right line, asked at the pc for the innermost frame and at the call
+ * (pc - 1, as eu-stack's offsets and a core_backtrace's are already) for a caller.
+ */
+const GO_SOURCE = `package main
+
+import "os"
+
+//go:noinline
+func loadConfig(path string) {
+	if _, err := os.Stat(path); err != nil {
+		panic("cannot load config " + path)
+	}
+}
+
+func main() {
+	loadConfig("/nonexistent/demo.conf")
+}
+`;
+const goLine = (text: string) => GO_SOURCE.split('\n').findIndex((l) => l.includes(text)) + 1;
+
+/** The address of `fn`'s call of `callee` and the return address after it, from the disassembly. */
+function callSite(exe: string, fn: string, callee: string): { call: bigint; ret: bigint } {
+  const lines = execFileSync('objdump', ['-d', '--no-show-raw-insn', `--disassemble=${fn}`, exe], { encoding: 'utf8' }).split('\n');
+  const at = lines.findIndex((l) => /\scall\s/.test(l) && l.includes(`<${callee}>`));
+  assert.ok(at >= 0, `${fn} calls ${callee}`);
+  const address = (l: string) => BigInt(`0x${/^\s*([0-9a-f]+):/.exec(l)?.[1] ?? ''}`);
+  return { call: address(lines[at]), ret: address(lines[at + 1]) };
+}
+
+/** The crashing stack as eu-stack prints it for a cgo build (an executable at 0x400000): every frame at gcc_mmap.c:37. */
+function goStack(exe: string, buildId: string): SymbolizedThread[] {
+  const panicked = callSite(exe, 'main.loadConfig', 'runtime.gopanic');
+  const called = callSite(exe, 'main.main', 'main.loadConfig');
+  const wrong = { file: '/_/runtime/cgo/gcc_mmap.c', line: 37, column: 3 };
+  const frame = (index: number, pc: bigint, offset: bigint, fn: string): Frame => ({ index, pc: `0x${pc.toString(16)}`, module: 'golines', buildId, offset: `0x${offset.toString(16)}`, function: fn, ...wrong });
+  return [{ tid: 1, frames: [frame(0, panicked.call, panicked.call - 0x400000n, 'main.loadConfig'), frame(1, called.ret, called.ret - 1n - 0x400000n, 'main.main')] }];
+}
+
+const located = (frames: readonly Frame[]) => frames.map((f) => [f.function, f.file?.split('/').pop(), f.line, f.column]);
+
+test("Go (cgo build): each frame takes its line from addr2line on the program's own DWARF, the caller's at its call; asked once", async () => {
+  const exe = buildGo('golines', GO_SOURCE, { cgo: true, linker: 'external' });
+  const buildId = await readBuildIdFromFile(exe);
+  assert.ok(buildId);
+  const options = { debuginfo: new Map<string, string>(), objects: new Map([[buildId, exe]]), run: { timeoutMs: 30_000 } };
+  const expected = [
+    ['main.loadConfig', 'main.go', goLine('panic("cannot load config'), undefined],
+    ['main.main', 'main.go', goLine('loadConfig("/nonexistent'), undefined],
+  ];
+  const first = await countingAddr2line(async () => {
+    const threads = goStack(exe, buildId);
+    return { warnings: await expandInlineFrames(threads, options), threads };
+  });
+  assert.deepEqual(first.result.warnings, []);
+  assert.equal(first.runs, 1);
+  // The location only: the frames stay as the unwinder named them, none added.
+  assert.deepEqual(located(first.result.threads[0].frames), expected);
+  const again = await countingAddr2line(async () => {
+    const threads = goStack(exe, buildId);
+    await expandInlineFrames(threads, options);
+    return threads;
+  });
+  assert.equal(again.runs, 0);
+  assert.deepEqual(located(again.result[0].frames), expected);
+});
+
+test('Go, stripped (-s -w: no DWARF): the unwinder\'s location is dropped, addr2line is not run, nothing is warned', async () => {
+  const exe = buildGo('golines', GO_SOURCE, { cgo: true, linker: 'external', stripped: true });
+  const buildId = await readBuildIdFromFile(exe);
+  assert.ok(buildId);
+  // No symbols to disassemble by: the unstripped build's addresses stand in (a stack's offsets are all the step reads).
+  const threads = goStack(buildGo('golines', GO_SOURCE, { cgo: true, linker: 'external' }), buildId);
+  const options = { debuginfo: new Map<string, string>(), objects: new Map([[buildId, exe]]), run: { timeoutMs: 30_000 } };
+  const { result, runs } = await countingAddr2line(() => expandInlineFrames(threads, options));
+  assert.deepEqual([result, runs], [[], 0]);
+  assert.deepEqual(located(threads[0].frames), [['main.loadConfig', undefined, undefined, undefined], ['main.main', undefined, undefined, undefined]]);
+});
+
+test("Go in a core_backtrace: eu-addr2line's gcc_mmap.c:37 is replaced by addr2line's line, at the pc for the first frame and at the call for the next", async () => {
+  const exe = buildGo('golines', GO_SOURCE, { cgo: true, linker: 'external' });
+  const buildId = await readBuildIdFromFile(exe);
+  assert.ok(buildId);
+  const panicked = callSite(exe, 'main.loadConfig', 'runtime.gopanic');
+  const called = callSite(exe, 'main.main', 'main.loadConfig');
+  const frames = [panicked.call, called.ret].map((address) => ({ address, buildId, offset: address - 0x400000n, fileName: exe }));
+  const bt = await symbolizeBacktrace({ form: 'json', onlyCrashThread: true, executable: exe, threads: [{ crashed: true, frames }] }, { debuginfoDirs: [], trustMappedPaths: false, sandbox: false, timeoutMs: 30_000, objects: new Map([[buildId, exe]]) });
+  assert.deepEqual(located(bt.threads[0].frames), [
+    ['main.loadConfig', 'main.go', goLine('panic("cannot load config'), undefined],
+    ['main.main', 'main.go', goLine('loadConfig("/nonexistent'), undefined],
+  ]);
 });

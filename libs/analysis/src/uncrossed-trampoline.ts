@@ -54,8 +54,16 @@ export async function crossUncrossedTrampoline(core: CoreDump, frames: readonly 
   if (beyond.length === 0) return undefined;
   // The restorer's address is no return address (the kernel pushed it): named at its own pc, marked the signal frame as eu-stack marks glibc's __restore_rt.
   const restorerFrames = (await symbolizeFrames(core, [backtraceFrame(core, restorer)], options)).frames.slice(-1);
-  const named = restorerFrames[0]?.function ? { function: restorerFrames[0].function, offset: restorerFrames[0].offset } : {};
-  const restorerFrame: Frame = { ...frames[at + 1], ...named, signalFrame: true };
+  const restorerFrame: Frame = { ...frames[at + 1], signalFrame: true };
+  const exact = restorerFrames[0];
+  if (exact?.function) {
+    // Located at its own pc too: the unwinder looked it up at pc - 1, in whatever precedes the restorer.
+    const { function: name, offset, file, line, column } = exact;
+    delete restorerFrame.file;
+    delete restorerFrame.line;
+    delete restorerFrame.column;
+    Object.assign(restorerFrame, { function: name, offset }, file && { file }, line !== undefined && { line }, column !== undefined && { column });
+  }
   const joined = [...frames.slice(0, at + 1).map((f) => ({ ...f })), restorerFrame, ...beyond];
   const why = lostSwitch ? `past ${frames[at].function}'s return through ${frames[at + 1].function ?? 'the restorer'}, the unwinder lost Go's switch of stacks in runtime.systemstack: the stack` : `the stack past ${frames[at].function} (a signal trampoline the unwinder does not cross)`;
   const warnings = [`${why} follows the kernel's signal frame and the frame-pointer chain`, ...symbolized.warnings];

@@ -8,7 +8,7 @@
 import { basename } from 'node:path';
 import { findDebuginfo } from '@triage/debuginfo';
 import type { Frame } from '@triage/report';
-import { finishFrames, resolveObjectFiles, toolLimits } from '@triage/symbolizer';
+import { finishFrames, objectFilePaths, resolveObjectFiles, toolLimits } from '@triage/symbolizer';
 import { sandboxFallbackWarning } from '@triage/tools';
 import { addr2line, type AddressLocations } from './addr2line';
 import { readLoadLayout, type LoadLayout } from './load-base';
@@ -93,13 +93,15 @@ export async function symbolizeBacktrace(bt: CoreBacktrace, options: SymbolizeBa
   const byBuildId = new Map([...modules.values()].filter((m) => m.buildId).map((m) => [m.buildId as string, m]));
   const named = bt.threads.map((t) => ({ tid: 0, frames: t.frames.flatMap((f, i) => frames(f, i, bt, byBuildId)) }));
   named.forEach((t) => t.frames.forEach((f, i) => (f.index = i)));
-  // What a core's stack gets, so both read and group alike: .cold owners, c++filt, and the inline chains
-  // eu-addr2line leaves out on some .debug files where binutils' addr2line finds them (Debian's python3.11-dbg).
+  // What a core's stack gets, so both read and group alike: .cold owners, c++filt, the inline chains
+  // eu-addr2line leaves out on some .debug files where binutils' addr2line finds them (Debian's python3.11-dbg),
+  // and Go frames' lines, which elfutils misreads.
   warnings.push(
     ...(await finishFrames(named, {
       objects,
       debuginfo,
-      run: { timeoutMs: options.timeoutMs, sandbox: options.sandbox ? { readPaths: [...debuginfo.values()] } : undefined, limits: toolLimits(options.timeoutMs) },
+      // A Go object's own DWARF is read where it was found by build-id (go-frames.ts), as eu-addr2line read it above.
+      run: { timeoutMs: options.timeoutMs, sandbox: options.sandbox ? { readPaths: [...debuginfo.values(), ...objectFilePaths(objects)] } : undefined, limits: toolLimits(options.timeoutMs) },
       expandInline: true,
     })),
   );

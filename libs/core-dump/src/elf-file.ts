@@ -105,6 +105,23 @@ export async function readBuildIdFromFile(path: string): Promise<string | undefi
   return (await readFileIdentity(path))?.buildId;
 }
 
+/**
+ * Whether the file is a Go program (or its separate debuginfo): Go's linker writes its build ID note
+ * in every build, internal or external (gcc) linking, and its .gopclntab / .go.buildinfo sections,
+ * which `-ldflags=-buildid=` and `-s -w` leave in place. The GNU build-id a gcc link adds does not
+ * make the file any less Go's, so this is asked apart from readFileIdentity.
+ */
+export async function isGoObject(path: string): Promise<boolean> {
+  return withFile(path, async (src) => {
+    const h = await readHeader(src);
+    if (!h) return false;
+    for await (const notes of noteBlocks(src, h)) if (goBuildIdFromNotes(notes)) return true;
+    return (await readNamedSections(src, h)).some((s) => GO_SECTIONS.has(s.sectionName));
+  }).catch(() => false);
+}
+
+const GO_SECTIONS: ReadonlySet<string> = new Set(['.gopclntab', '.go.buildinfo', '.data.rel.ro.gopclntab']);
+
 /** The notes of each PT_NOTE segment, then of each SHT_NOTE section. */
 async function* noteBlocks(src: ByteSource, h: ElfHeader): AsyncGenerator<Note[]> {
   for (const ph of (await readProgramHeaders(src, 0n, h)) ?? []) {

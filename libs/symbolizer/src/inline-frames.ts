@@ -3,7 +3,8 @@
  * packages, our own split builds) elfutils 0.188 prints one frame per pc: the outer function's name
  * with the innermost inlined call's line. gdb, and binutils' addr2line on the same .debug file, show
  * the whole chain. The chain is asked of addr2line -i per .debug file (one run for all its pcs, in
- * the same sandbox and limits as the other tools) and spliced into the stack.
+ * the same sandbox and limits as the other tools) and spliced into the stack. The same run answers a
+ * Go module's pcs, whose lines elfutils gets wrong (go-frames.ts): there it gives the location only.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { declaresInlinedSubroutines, firstLoadAddress } from '@triage/core-dump';
 import type { Frame } from '@triage/report';
 import { runTool, ToolNotFoundError, type RunToolOptions } from '@triage/tools';
+import { goModule, placeGoFrame } from './go-frames';
 import type { SymbolizedThread } from './types';
 
 const OUTPUT_CAP = 8 * 1024 * 1024;
@@ -52,6 +54,8 @@ export function parseAddr2line(stdout: string): Map<bigint, InlineLocation[]> {
 export interface InlineExpansionOptions {
   /** build-id -> separate debuginfo file the tools used. */
   debuginfo: ReadonlyMap<string, string>;
+  /** build-id -> the object itself (found by build-id): a Go module's own DWARF is read there when it has no separate debuginfo. */
+  objects?: ReadonlyMap<string, string>;
   run: Pick<RunToolOptions, 'timeoutMs' | 'sandbox' | 'limits'>;
   /**
    * A directory that keeps addr2line's answers across processes (one file per build-id), for a one-shot
@@ -146,46 +150,61 @@ async function keep(dir: string, buildId: string): Promise<void> {
   }
 }
 
-/** Replaces collapsed frames by their inline chains, in place. Returns warnings. */
+/**
+ * Replaces collapsed frames by their inline chains, in place, and gives a Go module's frames the
+ * location addr2line finds (or none: placeGoFrame). Returns warnings.
+ */
 export async function expandInlineFrames(threads: SymbolizedThread[], options: InlineExpansionOptions): Promise<string[]> {
-  const byFile = new Map<string, { buildId: string; base: bigint; addresses: Set<bigint> }>();
-  const wanted: Array<{ frame: Frame; key: string }> = [];
+  const byFile = new Map<string, { buildId: string; base: bigint; addresses: Set<bigint>; go: boolean }>();
+  const wanted: Array<{ frame: Frame; key?: string; go: boolean }> = [];
   for (const t of threads) {
     const alreadyChained = chainedPcs(t.frames);
     for (const frame of t.frames) {
       const id = frame.buildId;
-      const file = id ? options.debuginfo.get(id) : undefined;
-      if (!id || !file || !frame.offset || alreadyChained.has(frame.pc)) continue;
-      let entry = byFile.get(file);
-      if (!entry) {
+      if (!id || !frame.offset) continue;
+      const debuginfo = options.debuginfo.get(id);
+      const { go, dwarf } = await goModule(id, options.objects?.get(id), debuginfo);
+      // A Go frame is asked even inside the unwinder's chain: its location there is as wrong as anywhere.
+      const file = go ? dwarf : alreadyChained.has(frame.pc) ? undefined : debuginfo;
+      let entry = file === undefined ? undefined : byFile.get(file);
+      if (file !== undefined && !entry) {
         const base = await firstLoadAddress(file);
-        if (base === undefined) continue;
-        entry = { buildId: id, base, addresses: new Set() };
-        byFile.set(file, entry);
-        if (options.cacheDir) await loadKept(options.cacheDir, id);
+        if (base !== undefined) {
+          entry = { buildId: id, base, addresses: new Set(), go };
+          byFile.set(file, entry);
+          if (options.cacheDir) await loadKept(options.cacheDir, id);
+        }
+      }
+      if (!entry) {
+        // Nothing to ask (a stripped Go build): the unwinder's location for a Go frame is not kept either.
+        if (go) wanted.push({ frame, go });
+        continue;
       }
       const address = entry.base + BigInt(frame.offset);
       const key = `${id}:${address.toString(16)}`;
-      if (!knownChains.has(key)) entry.addresses.add(address);
-      wanted.push({ frame, key });
+      // An empty chain says only that nothing is inlined there (no run was made): a Go frame needs its line.
+      const known = knownChains.get(key);
+      if (!known || (go && known.length === 0)) entry.addresses.add(address);
+      wanted.push({ frame, key, go });
     }
   }
   const warnings: string[] = [];
   // This run's answers; kept for later runs only when addr2line's output was whole.
   const fresh = new Map<string, InlineLocation[]>();
-  for (const [file, { buildId, addresses }] of byFile) {
+  for (const [file, { buildId, addresses, go }] of byFile) {
     if (addresses.size === 0) continue;
     // Asked only for addresses no earlier run answered: reading .debug_abbrev means inflating it.
-    if (!(await mayHoldInlinedCalls(buildId, file))) {
+    if (!go && !(await mayHoldInlinedCalls(buildId, file))) {
       for (const a of addresses) remember(`${buildId}:${a.toString(16)}`, []);
       if (options.cacheDir) await keep(options.cacheDir, buildId);
       continue;
     }
+    const what = go ? 'Go frames there have no file:line' : 'inlined frames there stay collapsed';
     try {
       const args = ['-a', '-i', '-f', '-C', '-e', file, ...[...addresses].map((a) => `0x${a.toString(16)}`)];
       const run = await runTool('addr2line', args, { ...options.run, maxOutputBytes: OUTPUT_CAP });
       if (run.timedOut || run.exitCode !== 0) {
-        warnings.push(`addr2line: ${run.timedOut ? 'timed out' : `exit ${run.exitCode ?? run.signal}`} on ${file}; inlined frames there stay collapsed`);
+        warnings.push(`addr2line: ${run.timedOut ? 'timed out' : `exit ${run.exitCode ?? run.signal}`} on ${file}; ${what}`);
         continue;
       }
       const parsed = parseAddr2line(run.stdout);
@@ -196,15 +215,18 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
       }
       if (!run.truncated && options.cacheDir) await keep(options.cacheDir, buildId);
     } catch (err) {
-      if (err instanceof ToolNotFoundError) return ['addr2line (binutils) is not installed; inlined frames from separate debuginfo stay collapsed'];
-      warnings.push(`addr2line: ${(err as Error).message}`);
+      if (err instanceof ToolNotFoundError) {
+        warnings.push('addr2line (binutils) is not installed; inlined frames from separate debuginfo stay collapsed, Go frames have no file:line');
+        break;
+      }
+      warnings.push(`addr2line: ${(err as Error).message}; ${what}`);
     }
   }
   const expansions = new Map<Frame, Frame[]>();
-  for (const { frame, key } of wanted) {
-    const chain = fresh.get(key) ?? knownChains.get(key);
-    if (!chain || chain.length < 2) continue;
-    expansions.set(frame, chainFrames(frame, chain));
+  for (const { frame, key, go } of wanted) {
+    const chain = key === undefined ? undefined : (fresh.get(key) ?? knownChains.get(key));
+    if (go) placeGoFrame(frame, chain);
+    else if (chain && chain.length >= 2) expansions.set(frame, chainFrames(frame, chain));
   }
   if (expansions.size === 0) return warnings;
   for (const t of threads) {
