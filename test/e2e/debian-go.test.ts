@@ -245,14 +245,17 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
     assert.match(r.signature, /^segfault \| main\.readCounter( \||$)/);
   });
 
-  test("a deadlock the scheduler finds (pure Go) is the runtime's own fatal error, blamed on runtime.checkdead", () => {
+  test('a deadlock the scheduler finds (pure Go) is the misuse of the goroutine that waits forever, found by runtime.checkdead', () => {
     const r = analyzeGo('godeadlock', false);
     assert.equal(r.classification.kind, 'abort');
-    assert.equal(r.classification.blame.function, 'runtime.checkdead');
-    assert.match(r.signature, /^abort \| runtime\.checkdead \| /);
-    // A fatal() (the program's misuse) with none of the program's code on the scheduler's thread: the runtime stays blamed.
+    // checkdead runs on the scheduler's g0 stack; past runtime.mcall the chain reaches the main
+    // goroutine parked on a channel receive nobody will answer (waitForever inlined into main.main).
+    assert.equal(r.classification.blame.function, 'main.main');
+    assert.equal(r.classification.detectedBy?.function, 'runtime.checkdead');
+    assert.match(r.signature, /^abort \| runtime\.chanrecv1 \| main\.main \| /);
     assert.equal(r.classification.message, 'all goroutines are asleep - deadlock!');
-    assert.equal(r.classification.detectedBy, undefined);
+    const line = PROGRAMS.godeadlock.split('\n').findIndex((l) => l.includes('println(waitForever(ch))')) + 1;
+    assert.match(r.classification.summary, new RegExp(`^Misuse of the Go runtime in main\\.main \\(main\\.go:${line}\\), found by runtime\\.checkdead`));
   });
 
   test('a run-time check compiled into the program (integer divide by zero: panicdivide, no SIGFPE on amd64) is the fatal error of the function checked', () => {
