@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dropTestSchema, testDatabaseUrl } from '../support/catalog';
 import { cliPath, runAsync } from '../support/cli';
 import { stopChild } from '../support/processes';
@@ -26,9 +27,14 @@ interface S3rverOptions {
   silent: boolean;
   configureBuckets: Array<{ name: string }>;
 }
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  deleteObject(bucket: string, key: string): Promise<void>;
+}
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  store: S3rverStore;
 }
 type S3rverClass = new (options: S3rverOptions) => S3rverInstance;
 
@@ -36,6 +42,19 @@ type S3rverClass = new (options: S3rverOptions) => S3rverInstance;
 const S3rver = createRequire(__filename)('s3rver') as S3rverClass;
 
 export const BUCKET = 'triage';
+
+/**
+ * s3rver's delete also removes the directories it leaves empty. A PUT into one of them (uploads/, when
+ * the last upload in flight is moved away as another streams in) between its mkdir and its open fails
+ * on a write stream nobody listens to: an uncaught exception in the process hosting s3rver (the test's),
+ * and a PUT never answered. S3 has no directories; this delete removes the object's files and leaves
+ * the directory (listings show only objects).
+ */
+function keepDirectories(store: S3rverStore): void {
+  store.deleteObject = async (bucket, key) => {
+    await Promise.all(['object', 'object.md5', 'metadata.json'].map((resource) => rm(store.getResourcePath(bucket, key, resource), { force: true })));
+  };
+}
 
 /** An S3 server that can be stopped and started again on the same port and data, to simulate an outage. */
 export class S3Server {
@@ -47,6 +66,7 @@ export class S3Server {
   async start(): Promise<void> {
     if (this.server) return;
     const server = new S3rver({ address: '127.0.0.1', port: this.port, directory: this.directory, silent: true, configureBuckets: [{ name: BUCKET }] });
+    keepDirectories(server.store);
     const address = await server.run();
     this.port = address.port;
     this.server = server;
