@@ -8,7 +8,7 @@
  */
 import { hasOwnDwarf, isGoObject } from '@triage/core-dump';
 import type { Frame } from '@triage/report';
-import type { InlineLocation } from './inline-frames';
+import type { InlineLocation } from './types';
 
 export interface GoModule {
   /** The module is a Go program's: its frames' locations come from addr2line only. */

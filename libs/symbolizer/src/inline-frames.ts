@@ -13,16 +13,9 @@ import { declaresInlinedSubroutines, firstLoadAddress } from '@triage/core-dump'
 import type { Frame } from '@triage/report';
 import { runTool, ToolNotFoundError, type RunToolOptions } from '@triage/tools';
 import { goModule, placeGoFrame } from './go-frames';
-import type { SymbolizedThread } from './types';
+import type { InlineLocation, SymbolizedThread } from './types';
 
 const OUTPUT_CAP = 8 * 1024 * 1024;
-
-/** One location of an inline chain as addr2line prints it, innermost first. */
-export interface InlineLocation {
-  function?: string;
-  file?: string;
-  line?: number;
-}
 
 /**
  * Parses `addr2line -a -i -f -C` output: per address a `0x...` line, then function and `file:line`

@@ -51,3 +51,10 @@ export class ToolError extends Error {
     this.name = 'ToolError';
   }
 }
+
+/** One location of an inline chain as addr2line prints it, innermost first. */
+export interface InlineLocation {
+  function?: string;
+  file?: string;
+  line?: number;
+}
