@@ -120,6 +120,24 @@ func main() {
 	finish(&wg)
 }
 `,
+  // Recursion without end: with the limit at 1 MiB (the default is 1 GB) newstack throws "stack overflow" soon, and the core stays small.
+  gorecurse: `package main
+
+import "runtime/debug"
+
+//go:noinline
+func countDown(n int) int {
+	if n == 0 {
+		return 0
+	}
+	return 1 + countDown(n-1)
+}
+
+func main() {
+	debug.SetMaxStack(1 << 20)
+	println(countDown(-1))
+}
+`,
 };
 
 function analyzeGo(name: keyof typeof PROGRAMS, cgo: boolean, stripped = false): Report {
@@ -208,6 +226,28 @@ describe("Go runtime's fatal errors (GOTRACEBACK=crash, Debian's golang-go 1.19)
       assert.equal(r.signature.split(' | ').slice(0, 4).join(' | '), 'abort | runtime.mapassign_faststr | main.record | main.main.func1');
     });
   }
+
+  test('a goroutine stack at its limit (newstack throws "stack overflow") is a stack overflow in the recursing function, at its call, found by runtime.newstack: one signature for both builds', () => {
+    const reports = VARIANTS.map(({ cgo }) => analyzeGo('gorecurse', cgo));
+    const line = lineOf(PROGRAMS.gorecurse, 'return 1 + countDown(n-1)');
+    for (const [i, r] of reports.entries()) {
+      const { cgo } = VARIANTS[i];
+      assert.equal(r.classification.kind, 'stack-overflow');
+      const { module, function: fn, file, line: at } = r.classification.blame;
+      assert.deepEqual([module, fn, file?.split('/').pop(), at], ['gorecurse', 'main.countDown', 'main.go', line]);
+      assert.deepEqual([r.classification.detectedBy?.function, r.classification.detectedBy?.file?.split('/').pop()], ['runtime.newstack', 'stack.go']);
+      // Both lines newstack printed, read from printBacklog in the core.
+      assert.equal(r.classification.message, 'stack overflow (goroutine stack exceeds 1048576-byte limit)');
+      assert.match(r.classification.summary, new RegExp(`^Stack overflow in main\\.countDown \\(main\\.go:${line}\\), found by runtime\\.newstack \\(stack\\.go:\\d+\\): main\\.countDown recursed \\d+\\+ frames deep$`));
+      // Short however deep the stack: neither morestack and newstack nor the depth, one frame for the recursion.
+      assert.equal(r.signature, 'stack-overflow | main.countDown');
+      // Past morestack (called on the goroutine's stack, running on g0) eu-stack's CFI reads stale g0 frames in the cgo build: the frame-pointer chain is followed instead.
+      const crashed = r.threads.find((t) => t.crashed)?.frames ?? [];
+      const below = crashed.slice(crashed.findIndex((f) => f.function === 'runtime.morestack.abi0') + 1);
+      assert.ok(below.length > 100 && below.every((f) => f.function === 'main.countDown'), below.map((f) => f.function).slice(0, 5).join(' '));
+      assert.equal(r.analysis.warnings.some((w) => /lost Go's switch of stacks in runtime\.morestack/.test(w)), cgo, r.analysis.warnings.join('\n'));
+    }
+  });
 
   // The misuse the runtime reports through sync's fatal(), and a panic() of the standard library (whose text is
   // printed after the runtime starts crashing: not in printBacklog, so no message).

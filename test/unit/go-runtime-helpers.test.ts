@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { lostAtStackSwitch } from '@triage/analysis';
 import { lastRingLine } from '@triage/core-dump';
 import { ASSERTION_HELPERS, classify, computeSignature, faultPanicOf, findHelperCall, goPackageOf, isGoStandardFunction, moduleRole, type CrashEvidence, type Frame } from '@triage/report';
 
@@ -162,5 +163,93 @@ describe("the program's misuse of the Go runtime (fatal(), a panic() the standar
     assert.equal(lastRingLine(wrapped, text.length - 20, line), 'sync: unlock of unlocked mutex');
     // The program's own print() output last: no fatal error.
     assert.equal(lastRingLine(Buffer.from('fatal error: x\nworking\n'), 0, line), undefined);
+  });
+});
+
+/** A Go 1.19 stack overflow: newstack (on g0, called by morestack from a prologue) throws "stack overflow"; the frame-pointer chain goes on into the goroutine's frames. */
+const overflowVia = (below: string[]) => fatalVia(['runtime.throw'], ['runtime.newstack', 'runtime.morestack.abi0', ...below]);
+const deep = (names: string[], turns: number) => Array.from({ length: turns }, () => names).flat();
+
+describe('a goroutine stack at its limit (newstack throws "stack overflow")', () => {
+  test('is blamed on the program function that recurses, below morestack; newstack found it; the message and the recursion in the report', () => {
+    const frames = overflowVia(deep(['main.depth'], 250));
+    const message = 'stack overflow (goroutine stack exceeds 1048576-byte limit)';
+    const evidence = { ...goEvidence(frames, message), stackTruncated: true };
+    const c = classify(evidence);
+    assert.equal(c.kind, 'stack-overflow');
+    assert.equal(c.blame.function, 'main.depth');
+    assert.deepEqual(c.detectedBy, { module: 'prog', function: 'runtime.newstack' });
+    assert.equal(c.message, message);
+    assert.equal(c.summary, 'Stack overflow in main.depth, found by runtime.newstack: main.depth recursed 250+ frames deep');
+    // Neither morestack nor newstack (the same for every overflow), nor the depth: one frame, however deep.
+    assert.equal(computeSignature(evidence, c).signature, 'stack-overflow | main.depth');
+    assert.equal(computeSignature({ ...evidence, threads: [{ tid: 7, crashed: true, frames: overflowVia(deep(['main.depth'], 90)) }] }, c).signature, 'stack-overflow | main.depth');
+  });
+
+  test('without the message (a stripped build: no printBacklog symbols) newstack\'s throw is still the overflow; another of its throws is not', () => {
+    const frames = overflowVia([...deep(['main.depth'], 80), 'main.main']);
+    assert.equal(classify(goEvidence(frames)).kind, 'stack-overflow');
+    const split = classify(goEvidence(frames, 'runtime: split stack overflow'));
+    assert.equal(split.kind, 'abort');
+    assert.equal(split.blame.function, 'runtime.newstack');
+  });
+
+  test('a recursion through several functions signs one turn of it; the program function that recurses is blamed past the standard library', () => {
+    // A String() method that formats its own value: fmt calls it back, and it is the program's function that comes back.
+    const fmtLoop = ['fmt.(*pp).handleMethods', 'fmt.(*pp).printArg', 'fmt.(*pp).doPrintf', 'fmt.Sprintf', 'main.celsius.String'];
+    const frames = overflowVia(['fmt.(*pp).printArg', ...deep(fmtLoop, 50)]);
+    const evidence = { ...goEvidence(frames, 'stack overflow'), stackTruncated: true };
+    const c = classify(evidence);
+    assert.equal(c.blame.function, 'main.celsius.String');
+    assert.equal(c.detectedBy?.function, 'runtime.newstack');
+    assert.equal(computeSignature(evidence, c).signature, 'stack-overflow | main.celsius.String | fmt.(*pp).handleMethods | fmt.(*pp).printArg | fmt.(*pp).doPrintf | fmt.Sprintf');
+    // Two of the program's functions calling each other: the first of them below morestack, one turn signed.
+    const mutual = { ...goEvidence(overflowVia(deep(['main.even', 'main.odd'], 120)), 'stack overflow'), stackTruncated: true };
+    const m = classify(mutual);
+    assert.equal(m.blame.function, 'main.even');
+    assert.equal(computeSignature(mutual, m).signature, 'stack-overflow | main.even | main.odd');
+  });
+
+  test("with none of the program's code on the crashing thread, newstack stays blamed", () => {
+    const c = classify(goEvidence(overflowVia(deep(['encoding/json.(*encodeState).reflectValue'], 100)), 'stack overflow'));
+    assert.equal(c.kind, 'stack-overflow');
+    assert.equal(c.blame.function, 'runtime.newstack');
+    assert.equal(c.detectedBy, undefined);
+    assert.match(c.summary, /^Stack overflow found by runtime\.newstack, with none of the program's own code on the crashing thread/);
+  });
+
+  test('printBacklog: the limit newstack printed before its throw is added to the message', () => {
+    const row = ASSERTION_HELPERS.find((h) => h.library === 'Go runtime' && h.message.from === 'ring-buffer-line');
+    const source = row?.message.from === 'ring-buffer-line' ? row.message : undefined;
+    const printed = 'runtime: goroutine stack exceeds 1048576-byte limit\nruntime: sp=0xc0001e0390 stack=[0xc0001e0000, 0xc0002e0000]\nfatal error: stack overflow\n';
+    const buffer = Buffer.alloc(512);
+    buffer.write(printed, 'latin1');
+    assert.equal(lastRingLine(buffer, printed.length, source?.line ?? /$^/, source?.detail), 'stack overflow (goroutine stack exceeds 1048576-byte limit)');
+    // Other fatal errors have no such line: their message is unchanged.
+    const other = 'runtime: goroutine stack exceeds 1048576-byte limit\nworking\nmore\nstill\nfatal error: concurrent map writes\n';
+    assert.equal(lastRingLine(Buffer.from(other, 'latin1'), 0, source?.line ?? /$^/, source?.detail), 'concurrent map writes');
+  });
+});
+
+describe("eu-stack past a cgo build's __restore_rt: Go's switch of stacks lost or not", () => {
+  // The interrupted frames as eu-stack gives them after glibc's restorer (the crash's, then what it unwound past the switch).
+  const crash = ['runtime.raise.abi0', 'runtime.dieFromSignal', 'runtime.crash', 'runtime.fatalthrow.func1', 'runtime.systemstack.abi0'];
+  const names = (list: Array<string | undefined>) => stack(list);
+
+  test('systemstack followed by stale frames of the g0 stack (named, never called from there) or by garbage: lost', () => {
+    // Concurrent map writes on another thread, half of the runs: what the g0 stack held before.
+    assert.equal(lostAtStackSwitch(names([...crash, 'runtime.newproc.abi0', 'runtime.scavenger'])), true);
+    assert.equal(lostAtStackSwitch(names([...crash, undefined, undefined])), true);
+  });
+
+  test('systemstack followed by a stack unwound to its base (goexit, mstart, start_thread), or ending the stack: not lost', () => {
+    assert.equal(lostAtStackSwitch(names([...crash, 'runtime.fatal', 'runtime.mapassign_faststr', 'main.record', 'main.main.func1', 'runtime.goexit.abi0'])), false);
+    assert.equal(lostAtStackSwitch(names([...crash, 'runtime.schedule', 'runtime.mstart1', 'runtime.mstart0', 'runtime.mstart', 'crosscall_amd64', 'start_thread', 'clone3'])), false);
+    assert.equal(lostAtStackSwitch(names(crash)), false);
+    assert.equal(lostAtStackSwitch(names(['runtime.raise.abi0', 'runtime.fatalpanic', 'runtime.gopanic', 'main.loadConfig', 'main.main', 'runtime.main'])), false);
+  });
+
+  test('anything past morestack (called on the goroutine stack, running newstack on g0) is lost, even a stack base', () => {
+    assert.equal(lostAtStackSwitch(names(['runtime.raise.abi0', 'runtime.crash', 'runtime.throw', 'runtime.newstack', 'runtime.morestack.abi0', 'runtime.newproc.abi0', 'runtime.goexit.abi0'])), true);
   });
 });

@@ -7,8 +7,8 @@
  * frame pointers on amd64, so the stack beyond is the rbp chain from there, symbolized by build-id
  * like a core_backtrace's frames. A cgo build returns through glibc's __restore_rt, which eu-stack
  * crosses, but it may then lose the switch from the thread's g0 stack back to the goroutine's in
- * runtime.systemstack (a goroutine crashing on another thread than the first): that stack is taken from
- * the same signal frame and chain.
+ * runtime.systemstack (a goroutine crashing on another thread than the first) or in runtime.morestack (a
+ * stack overflow, found on g0): that stack is taken from the same signal frame and chain.
  */
 import { symbolizeBacktrace, type BacktraceFrame } from '@triage/core-backtrace';
 import { findSignalFrame, type CoreDump } from '@triage/core-dump';
@@ -18,6 +18,12 @@ import { isFaultPanicFrame, type Frame } from '@triage/report';
 const UNCROSSED_TRAMPOLINES = /^runtime\.(sigtramp|cgoSigtramp)(\.abi0)?$/;
 /** Go's switch to the thread's g0 stack and back: an unwinder following CFI may end past it in garbage. */
 const STACK_SWITCH = /^runtime\.systemstack(\.abi0)?$/;
+/**
+ * Go's morestack, called from a function's prologue on the goroutine's stack, calls newstack on the g0 stack:
+ * its CFI return address is whatever the g0 stack held there (eu-stack names stale frames, runtime.newproc),
+ * while rbp still holds the goroutine's frame pointer. Everything an unwinder gives past it is garbage.
+ */
+const GOROUTINE_TO_G0 = /^runtime\.morestack(\.abi0)?$/;
 /** A frame chain longer than this is a loop or garbage, not a stack. */
 const MAX_FRAMES = 256;
 
@@ -65,16 +71,33 @@ export async function crossUncrossedTrampoline(core: CoreDump, frames: readonly 
     Object.assign(restorerFrame, { function: name, offset }, file && { file }, line !== undefined && { line }, column !== undefined && { column });
   }
   const joined = [...frames.slice(0, at + 1).map((f) => ({ ...f })), restorerFrame, ...beyond];
-  const why = lostSwitch ? `past ${frames[at].function}'s return through ${frames[at + 1].function ?? 'the restorer'}, the unwinder lost Go's switch of stacks in runtime.systemstack: the stack` : `the stack past ${frames[at].function} (a signal trampoline the unwinder does not cross)`;
+  const switched = frames.slice(at + 2).find((f) => GOROUTINE_TO_G0.test(f.function ?? ''))?.function ?? 'runtime.systemstack';
+  const why = lostSwitch ? `past ${frames[at].function}'s return through ${frames[at + 1].function ?? 'the restorer'}, the unwinder lost Go's switch of stacks in ${switched}: the stack` : `the stack past ${frames[at].function} (a signal trampoline the unwinder does not cross)`;
   const warnings = [`${why} follows the kernel's signal frame and the frame-pointer chain`, ...symbolized.warnings];
   joined.forEach((f, i) => (f.index = i));
   return { frames: joined, warnings };
 }
 
-/** The interrupted stack ends at Go's systemstack and then only garbage (no name, no module): the goroutine's frames are lost. */
-function lostAtStackSwitch(interrupted: readonly Frame[]): boolean {
+/**
+ * Where a goroutine's stack (goexit, under the function the go statement started; runtime.main's) or a
+ * thread's g0 stack (mstart, rt0_go; a cgo thread's crosscall and glibc's start_thread) begins: a stack
+ * unwound whole ends at one.
+ */
+const STACK_BASES = /^(runtime\.(goexit|goexit1|main|mstart|mstart0|mstart1|rt0_go)(\.abi0)?|crosscall_amd64|crosscall1|threadentry|start_thread|(__)?clone3?)$/;
+
+/**
+ * The interrupted stack goes on past morestack (stale frames of the g0 stack), or past Go's systemstack
+ * into what does not end at a stack's base: only garbage (no name, no module), or stale frames the g0
+ * stack held (runtime.newproc.abi0, runtime.scavenger, named but never called from there). The
+ * goroutine's frames are lost.
+ */
+export function lostAtStackSwitch(interrupted: readonly Frame[]): boolean {
+  const morestack = interrupted.findIndex((f) => GOROUTINE_TO_G0.test(f.function ?? ''));
+  if (morestack >= 0 && morestack < interrupted.length - 1) return true;
+  const systemstack = interrupted.findIndex((f) => STACK_SWITCH.test(f.function ?? ''));
+  if (systemstack < 0 || systemstack === interrupted.length - 1) return false;
   const last = interrupted.map((f) => f.function !== undefined || f.module !== undefined).lastIndexOf(true);
-  return last >= 0 && last < interrupted.length - 1 && STACK_SWITCH.test(interrupted[last].function ?? '');
+  return !STACK_BASES.test(interrupted[last].function ?? '');
 }
 
 /** A pc as a core_backtrace frame: its module's build-id and the offset from the module's start. */

@@ -69,10 +69,7 @@ export async function readLogField(core: CoreDump, key: string, objectFile: Obje
  * message without the prefix (file and line are in the blame).
  */
 export function findLogLine(bytes: Buffer, line: RegExp): string | undefined {
-  const m = line.exec(bytes.toString('latin1'));
-  if (!m) return undefined;
-  const text = Buffer.from(m[1] ?? m[0], 'latin1').toString('utf8').trim();
-  return text || undefined;
+  return groupText(line.exec(bytes.toString('latin1')));
 }
 
 /**
@@ -109,28 +106,39 @@ const MAX_RING_BYTES = 64 * 1024;
  * buffer ends with throw's or fatal's "fatal error: MSG". Both symbols come from `file`'s .symtab (the
  * executable found by build-id); the bytes, oldest first, from the core.
  */
-export async function readRingBufferLine(core: CoreDump, module: CoreModule, file: string, ring: { buffer: string; index: string; line: RegExp }): Promise<string | undefined> {
+export async function readRingBufferLine(core: CoreDump, module: CoreModule, file: string, ring: { buffer: string; index: string; line: RegExp; detail?: RegExp }): Promise<string | undefined> {
   const buffer = await findSymbolEntry(file, ring.buffer).catch(() => undefined);
   const index = await findSymbol(file, ring.index).catch(() => undefined);
   if (!buffer || index === undefined || buffer.size === 0n || buffer.size > BigInt(MAX_RING_BYTES)) return undefined;
   const bytes = await core.readMemory(module.loadBias + buffer.value, Number(buffer.size));
   const at = await readPointer(core, module.loadBias + index);
   if (!bytes || at === undefined || at >= buffer.size) return undefined;
-  return lastRingLine(bytes, Number(at), ring.line);
+  return lastRingLine(bytes, Number(at), ring.line, ring.detail);
 }
+
+/** How many lines before the last one a `detail` line is looked for: Go's newstack prints two before its throw. */
+const DETAIL_LINES = 3;
 
 /**
  * The last line written to a ring buffer whose next write goes at `index`, when it matches `line`: its
  * first group, as UTF-8. A buffer that never wrapped still has zeros past the index; the oldest line
- * of one that did is cut, and only the last is wanted.
+ * of one that did is cut, and only the last is wanted. `detail`: a line printed just before it that
+ * says more (Go's "runtime: goroutine stack exceeds 1048576-byte limit" before "fatal error: stack
+ * overflow"), added in parentheses when one of the few lines before the last matches it.
  */
-export function lastRingLine(bytes: Buffer, index: number, line: RegExp): string | undefined {
+export function lastRingLine(bytes: Buffer, index: number, line: RegExp, detail?: RegExp): string | undefined {
   const text = Buffer.concat([bytes.subarray(index), bytes.subarray(0, index)]).toString('latin1').replace(/\0+/g, '');
-  const last = text.replace(/\n$/, '').split('\n').pop() ?? '';
-  const m = line.exec(last);
+  const lines = text.replace(/\n$/, '').split('\n');
+  const found = groupText(line.exec(lines.pop() ?? ''));
+  if (!found || !detail) return found;
+  const more = lines.slice(-DETAIL_LINES).reverse().map((l) => groupText(detail.exec(l))).find((d) => d !== undefined);
+  return more ? `${found} (${more})` : found;
+}
+
+/** A match's first group (else the whole match) as UTF-8, trimmed; undefined for no match or an empty text. */
+function groupText(m: RegExpExecArray | null): string | undefined {
   if (!m) return undefined;
-  const found = Buffer.from(m[1] ?? m[0], 'latin1').toString('utf8').trim();
-  return found || undefined;
+  return Buffer.from(m[1] ?? m[0], 'latin1').toString('utf8').trim() || undefined;
 }
 
 const PAGE = 4096;

@@ -34,7 +34,7 @@ export type HelperMessageSource =
    * written at runtime.printBacklogIndex), when it matches `line`: symbols from the helper module's file
    * found by build-id.
    */
-  | { from: 'ring-buffer-line'; buffer: string; index: string; line: RegExp }
+  | { from: 'ring-buffer-line'; buffer: string; index: string; line: RegExp; detail?: RegExp }
   /** Printed to stderr and kept nowhere the core can be asked for. */
   | { from: 'stderr-only' };
 
@@ -54,6 +54,23 @@ export interface AssertionHelper {
   assertionMessage?: RegExp;
   /** When the helper reports the program's misuse of the library itself rather than a check of the program's. */
   misuse?: HelperMisuse;
+  /** When the helper also reports a stack that may grow no more (Go's newstack: "stack overflow"). */
+  stackOverflow?: HelperStackOverflow;
+}
+
+/**
+ * A runtime that grows its threads' stacks itself and reports one that has reached its limit through the
+ * helper: Go's morestack, called from the prologue of the program's function, switches to the thread's
+ * g0 stack and calls newstack, which throws "stack overflow" past debug.SetMaxStack's limit (1 GB on
+ * 64-bit by default). The crash is the program's recursion, as a C program's SIGSEGV in its guard page.
+ */
+export interface HelperStackOverflow {
+  /** The runtime function that found the stack full and called the helper (canonical names). */
+  detector: RegExp;
+  /** Its report, when the helper's message was read: the detector's other throws are faults of the runtime itself. */
+  messages: RegExp;
+  /** The library's own functions (canonical names), passed over to reach the program's recursion. */
+  library(name: string): boolean;
 }
 
 /**
@@ -179,7 +196,9 @@ export const ASSERTION_HELPERS: readonly AssertionHelper[] = [
     frames: /^(runtime\.(throw|fatal|fatalthrow|crash|raise|raiseproc|dieFromSignal|abort|startpanic_m|dopanic_m|sigfwdgo|sigtrampgo|sigtramp|cgoSigtramp|sigreturn|sigreturn__sigaction|sighandler|systemstack|systemstack_switch)|(sync|internal\/sync|internal\/runtime\/maps)\.(throw|fatal))(\.func\d+)?(\.abi0)?$/,
     // throw and fatal print "fatal error: MSG" before the crash starts: the runtime still copies it into its
     // post-mortem ring buffer, so it is the buffer's last line (symbols from the executable's .symtab).
-    message: { from: 'ring-buffer-line', buffer: 'runtime.printBacklog', index: 'runtime.printBacklogIndex', line: /^fatal error: (.+)$/ },
+    // newstack prints the limit first: "runtime: goroutine stack exceeds 1048576-byte limit" (runtime/stack.go).
+    message: { from: 'ring-buffer-line', buffer: 'runtime.printBacklog', index: 'runtime.printBacklogIndex', line: /^fatal error: (.+)$/, detail: /^runtime: (goroutine stack exceeds \d+-byte limit)$/ },
+    stackOverflow: { detector: /^runtime\.newstack$/, messages: /^stack overflow( \(.*\))?$/, library: isGoStandardFunction },
     misuse: {
       // Go 1.19 split throw: fatal() is "user code is expected to be at fault" (racing map writes, unlocking an
       // unlocked mutex, a deadlock), throw() a problem with Go itself (runtime/panic.go, throwTypeUser).
@@ -243,7 +262,7 @@ export const FAULT_PANICS: readonly FaultPanic[] = [
 
 /** The fault-panic frame on a helper chain, with what the fault was. */
 export function faultPanicOf(frames: readonly Frame[], call: HelperCall): { panic: FaultPanic; kind: 'null-dereference' | 'segfault'; why: string } | undefined {
-  const end = call.misuse?.detectorIndex ?? call.callerIndex;
+  const end = detectorIndexOf(call) ?? call.callerIndex;
   for (let i = call.frameIndex; i < end; i++) {
     const f = frames[i];
     if (!f.function) continue;
@@ -275,6 +294,17 @@ export interface HelperCall {
    * below it, or the detector itself when the crashing thread has none (Go's deadlock, found by the scheduler).
    */
   misuse?: { detectorIndex: number };
+  /**
+   * A stack overflow the helper's library found (HelperStackOverflow): `detectorIndex` is the library function
+   * that called the helper; `callerIndex` the program's recursing function below it, or the detector itself
+   * when the crashing thread holds none of the program's code.
+   */
+  stackOverflow?: { detectorIndex: number };
+}
+
+/** The library function that found what the helper reports, when the blame went past it to the program's code. */
+export function detectorIndexOf(call: HelperCall): number | undefined {
+  return (call.misuse ?? call.stackOverflow)?.detectorIndex;
 }
 
 export function helperOf(frame: Pick<Frame, 'function' | 'module'>): AssertionHelper | undefined {
@@ -311,8 +341,26 @@ export function findHelperCall(frames: readonly Frame[], message?: string): Help
   const own = frames.findIndex((f, i) => candidate(f, i) && !isSystemSourceFrame(f));
   const callerIndex = own >= 0 ? own : frames.findIndex(candidate);
   if (callerIndex < 0) return undefined;
-  const misuse = misuseCall(frames, helper, frames[last], callerIndex, message);
-  return misuse ? { helper, frameIndex, ...misuse } : { helper, frameIndex, callerIndex };
+  const found = stackOverflowCall(frames, helper, callerIndex, message) ?? misuseCall(frames, helper, frames[last], callerIndex, message);
+  return found ? { helper, frameIndex, ...found } : { helper, frameIndex, callerIndex };
+}
+
+/**
+ * The program's recursing function below a runtime function that found the stack full: the first of the
+ * program's own frames below it that comes back further down (the recursion), else the first of them
+ * (a library recursing on the program's data, entered from there).
+ */
+function stackOverflowCall(frames: readonly Frame[], helper: AssertionHelper, detectorIndex: number, message?: string): Pick<HelperCall, 'callerIndex' | 'stackOverflow'> | undefined {
+  const overflow = helper.stackOverflow;
+  const detector = frames[detectorIndex].function;
+  if (!overflow || !detector || !overflow.detector.test(canonicalFunction(detector))) return undefined;
+  if (message !== undefined && !overflow.messages.test(message)) return undefined;
+  const own = frames.flatMap((f, i) => (i > detectorIndex && f.function !== undefined && !isSkipFrame(f) && !overflow.library(canonicalFunction(f.function)) ? [i] : []));
+  const key = (i: number) => canonicalFunction(frames[i].function as string);
+  const seen = new Map<string, number>();
+  for (const i of own) seen.set(key(i), (seen.get(key(i)) ?? 0) + 1);
+  const recursing = own.find((i) => (seen.get(key(i)) ?? 0) > 1);
+  return { callerIndex: recursing ?? own[0] ?? detectorIndex, stackOverflow: { detectorIndex } };
 }
 
 /** The first frame of the program's own code below a library function that found the program misusing it. */

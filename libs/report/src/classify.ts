@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { crashingThread, findModule, isRuntimeRole, moduleRole, type CrashEvidence, type ModuleRole } from './evidence';
-import { canonicalFunction, describeFrame, frameKey, isPrefixFrame, isSystemSourceFrame, skipCategory, type FrameCategory } from './frames';
-import { helperCallFor, type HelperCall } from './assertion-helpers';
+import { canonicalFunction, describeFrame, frameKey, isPrefixFrame, isSystemSourceFrame, recursionText, skipCategory, type FrameCategory } from './frames';
+import { detectorIndexOf, helperCallFor, type HelperCall } from './assertion-helpers';
 import { HELPER_RULES } from './helper-rules';
 import type { Blame, Classification, CrashKind, Frame, LibraryAbort } from './model';
 import { SIG, SI_KERNEL, describeSignalCode, hex, sentByProcess, signalName } from './signals';
@@ -172,8 +172,7 @@ export const RULES: readonly ClassificationRule[] = [
     when: 'SIGSEGV in the guard area below the stack, with sp outside the stack, or in very deep recursion',
     test: (f) => f.signal === SIG.SEGV && (f.stackFault !== undefined || f.recursion !== undefined),
     summary: (f) => {
-      const r = f.recursion;
-      const why = r ? `${r.key} recursed ${r.depth}${r.cut ? '+' : ''} frames deep` : f.stackFault;
+      const why = f.recursion ? recursionText(f.recursion) : f.stackFault;
       return `Stack overflow in ${place(f)}: ${why}`;
     },
   },
@@ -262,9 +261,9 @@ function classifyCrash(evidence: CrashEvidence): Classification {
     classification.flags.unshift('library-abort');
   }
   if (rule.kind === 'uncaught-exception' && evidence.exceptionType) classification.exceptionType = evidence.exceptionType;
-  const misuse = facts.helper?.misuse;
-  // The blame went past the runtime function that found the misuse: it stays in the report, named.
-  if (HELPER_RULES.includes(rule) && misuse && misuse.detectorIndex !== facts.blameIndex) classification.detectedBy = blameOf(facts.frames[misuse.detectorIndex]);
+  const detectorIndex = facts.helper ? detectorIndexOf(facts.helper) : undefined;
+  // The blame went past the runtime function that found the misuse or the full stack: it stays in the report, named.
+  if (HELPER_RULES.includes(rule) && detectorIndex !== undefined && detectorIndex !== facts.blameIndex) classification.detectedBy = blameOf(facts.frames[detectorIndex]);
   return classification;
 }
 
@@ -286,7 +285,8 @@ export function crashFacts(evidence: CrashEvidence): CrashFacts {
     library: signal === SIG.ABRT ? libraryAbort(evidence, frames) : undefined,
     helper,
     helperLibrary: helper ? ownLibraryHelper(evidence, frames, helper) : undefined,
-    recursion: signal === SIG.SEGV ? deepRecursion(evidence, frames) : undefined,
+    // A runtime's own report of a full stack (Go's newstack) says how deep the program recursed too.
+    recursion: signal === SIG.SEGV || helper?.stackOverflow ? deepRecursion(evidence, frames) : undefined,
     stackFault: signal === SIG.SEGV ? stackFault(evidence) : undefined,
   };
 }

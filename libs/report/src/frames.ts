@@ -230,6 +230,11 @@ export function describeFrame(frame: Pick<Frame, 'function' | 'module' | 'offset
   return source ? `${name} (${source})` : name;
 }
 
+/** "main.depth recursed 256+ frames deep", for summaries: `+` when the unwinder stopped inside the run. */
+export function recursionText(r: { key: string; depth: number; cut: boolean }): string {
+  return `${r.key} recursed ${r.depth}${r.cut ? '+' : ''} frames deep`;
+}
+
 export function sourceOf(frame: Pick<Frame, 'file' | 'line'>, full = false): string | undefined {
   if (!frame.file) return undefined;
   const file = full ? frame.file : (frame.file.split('/').pop() ?? frame.file);

@@ -1,6 +1,6 @@
 import { faultPanicOf, helperMessageText, type HelperCall } from './assertion-helpers';
 import type { ClassificationRule, CrashFacts } from './classify';
-import { describeFrame } from './frames';
+import { describeFrame, recursionText } from './frames';
 
 /** The classification rules for ASSERTION_HELPERS, spliced into RULES before the plain SIGABRT rules. */
 
@@ -22,17 +22,37 @@ const faultSummary = (f: CrashFacts, what: string) => {
   return `${what} in ${place(f)} (${(f.helper as HelperCall).helper.library}: ${found?.why ?? 'a fault'})`;
 };
 
+/** "in main.record (main.go:9), found by runtime.mapassign_faststr (map_faststr.go:203)", or the detector alone when the blame stayed on it. */
+const foundWhere = (f: CrashFacts, detectorIndex: number) => {
+  const found = describeFrame(f.frames[detectorIndex]);
+  return detectorIndex === (f.helper as HelperCall).callerIndex ? `found by ${found}, with none of the program's own code on the crashing thread` : `in ${place(f)}, found by ${found}`;
+};
+
 /** "Misuse of the Go runtime in main.record, found by runtime.mapassign_faststr: concurrent map writes". */
 const misuseSummary = (f: CrashFacts) => {
   const call = f.helper as HelperCall;
-  const detectorIndex = call.misuse?.detectorIndex ?? call.callerIndex;
-  const found = describeFrame(f.frames[detectorIndex]);
-  const where = detectorIndex === call.callerIndex ? `found by ${found}, with none of the program's own code on the crashing thread` : `in ${place(f)}, found by ${found}`;
+  const where = foundWhere(f, call.misuse?.detectorIndex ?? call.callerIndex);
   const t = text(f);
   return `Misuse of the ${call.helper.library} ${where}${t ? `: ${t}` : ''}`;
 };
 
+/** "Stack overflow in main.depth (main.go:15), found by runtime.newstack (stack.go:1103): main.depth recursed 256+ frames deep". */
+const stackOverflowSummary = (f: CrashFacts) => {
+  const call = f.helper as HelperCall;
+  const where = foundWhere(f, call.stackOverflow?.detectorIndex ?? call.callerIndex);
+  const why = f.recursion ? recursionText(f.recursion) : text(f);
+  return `Stack overflow ${where}${why ? `: ${why}` : ''}`;
+};
+
 export const HELPER_RULES: readonly ClassificationRule[] = [
+  {
+    kind: 'stack-overflow',
+    when: "SIGABRT through a runtime's report of a stack at its limit (HelperStackOverflow: Go's newstack throws \"stack overflow\"): blamed on the program's recursing function below it (detectedBy: the runtime function)",
+    test: (f) => f.helper?.stackOverflow !== undefined,
+    summary: stackOverflowSummary,
+    message: (f) => f.evidence.helperMessage,
+    runTimeMessage: true,
+  },
   {
     kind: 'null-dereference',
     when: "SIGABRT through a runtime that turned a fault into a panic (FAULT_PANICS: Go's sigpanic, then panicmem): a nil dereference in the frame below",

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import { isHelperFrame } from './assertion-helpers';
+import { helperCallFor, isHelperFrame } from './assertion-helpers';
 import { blameIndex } from './classify';
 import { crashHandlerView, interruptedFrames } from './crash-handler';
 import { crashingThread, findModule, isRuntimeRole, moduleRole, type CrashEvidence } from './evidence';
@@ -19,7 +19,8 @@ import type { Classification, CrashKind, Frame } from './model';
  *   "strcpy"): it says what the program did wrong (Socorro's prefix frames).
  * - Skip frames (thread and process bases) are dropped, unnamed runtime frames too (their offsets
  *   change with every libc build), consecutive repeats collapse (recursion depth depends on input),
- *   and nothing below main is kept.
+ *   and nothing below main is kept. A stack overflow a runtime reported (Go's newstack) signs one turn of
+ *   the recursion, without the runtime's frames above it.
  * - A frame is its demangled function name without the C++ parameter list (eu-stack and gdb spell
  *   std::string parameters differently, and the gdb fallback must not regroup a crash), or
  *   module+0xoffset without symbols: never a pc, which moves with ASLR.
@@ -52,15 +53,19 @@ export function signatureFrames(evidence: CrashEvidence, limit = SIGNATURE_FRAME
   const frames = interruptedFrames(crashingThread(evidence)?.frames ?? []);
   if (frames.length === 0) return [];
   const start = blameIndex(evidence, frames);
+  // A runtime's report of a full stack (Go's morestack and newstack above the recursion) is the same for every overflow.
+  const overflow = helperCallFor(evidence.signal.number, frames, evidence.helperMessage)?.stackOverflow !== undefined;
   const out: string[] = [];
   const above = frames[start - 1];
   // An assertion helper above the blamed frame is the report, not what the program did wrong.
-  if (above?.function && !skipCategory(above) && !isHelperFrame(above)) out.push(canonicalFunction(above.function));
+  if (above?.function && !skipCategory(above) && !isHelperFrame(above) && !overflow) out.push(canonicalFunction(above.function));
   for (const frame of frames.slice(start)) {
     if (out.length >= limit) break;
     if (skipCategory(frame) || unnamedRuntime(evidence, frame)) continue;
     const key = frameKey(withOffset(evidence, frame));
     if (key === undefined || key === out[out.length - 1]) continue;
+    // A recursion through several functions repeats its cycle for as deep as the stack went: one turn of it is kept.
+    if (overflow && out.includes(key)) break;
     out.push(key);
     if (key === 'main') break;
   }
