@@ -200,16 +200,24 @@ async function send(source: UploadSource, server: ServerOptions, policy: RetryPo
   }
 }
 
+/**
+ * Polls the status until the report is there. Most analyses end within a few hundred ms of the 202, so
+ * the first polls come fast; then once a second at most, so a long analysis is never seen more than a
+ * second late (was 2 s) and one waiting client costs the API at most one status read a second.
+ */
+const FIRST_POLL_MS = 100;
+const MAX_POLL_MS = 1_000;
+
 async function waitForReport(accepted: Accepted, server: ServerOptions, timeoutMs: number, policy: RetryPolicy): Promise<Report> {
   const deadline = Date.now() + timeoutMs;
-  let delay = 250;
+  let delay = FIRST_POLL_MS;
   for (;;) {
     const { body: status } = await getJson<CoreStatusAnswer>(accepted.statusUrl, server, policy);
     if (status.status === 'failed') throw new ServerError(422, `the analysis failed: ${status.reason ?? 'no reason given'}`);
     if (status.status === 'done') return (await getJson<Report>(accepted.reportUrl, server, policy)).body;
     if (Date.now() + delay > deadline) throw new UnreachableError(`no report after ${timeoutMs / 1000} s (status ${status.status})`);
     await sleep(delay);
-    delay = Math.min(delay * 2, 2_000);
+    delay = Math.min(delay * 2, MAX_POLL_MS);
   }
 }
 
