@@ -29,6 +29,10 @@ interface JobInputs {
   debuginfo: Promise<Map<string, ModuleFiles>>;
 }
 
+interface StartedInputs extends JobInputs {
+  end(): Promise<void>;
+}
+
 export interface AnalyzeResult {
   coreId: string;
   signature?: string;
@@ -59,23 +63,16 @@ export class AnalyzeProcessor {
     const started = Date.now();
     let attempts = job.attemptsMade + 1;
     let work: string | undefined;
-    let downloading: Promise<unknown> | undefined;
-    // The debuginfo of the build-ids the upload saw (facts.json) does not depend on the status: it is
-    // fetched beside it (a redelivered job whose report exists cancels it when it ends). It never rejects.
-    const prefetch = new AbortController();
-    const debuginfo = this.prefetchDebuginfo(coreId, prefetch.signal);
-    // The core's download, stopped when the job ends without it (a redelivered job, a failure).
-    const download = new AbortController();
-    // Everything else is inside the try, the first storage read included: with storage down the job must
+    let inputs: StartedInputs | undefined;
+    // Everything is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
-      // The meta and the core do not depend on the status either: they are read beside it (a redelivered
-      // job whose report exists has then downloaded its core for nothing, a rare loss against a round
-      // trip of every job).
-      const meta = settledLater(this.records.readMeta(coreId));
       work = await makeScratchDir('job');
-      const corePath = settledLater(this.downloadCore(coreId, work, download.signal));
-      downloading = corePath.catch(() => undefined);
+      // The meta, the core and the facts' debuginfo do not depend on the status: they are read beside it
+      // (a redelivered job whose report exists has then started its core's download for nothing, and
+      // stops it: a rare loss against a round trip of every job).
+      inputs = this.startInputs(coreId, work);
+      const meta = inputs.meta;
       // A torn status.json (a writer that stopped mid-write) says nothing this job needs: it is written over below.
       const read = await this.records.readStatusForWriter(coreId);
       if (read.torn) log.warn('status.json was cut off mid-write by a writer that stopped; analysing as if it were absent');
@@ -95,7 +92,7 @@ export class AnalyzeProcessor {
       // worker must run out of attempts).
       await this.records.writeStatus(coreId, this.status('analyzing', attempts));
       await this.lifecycle?.started(coreId, attempts);
-      const report = await this.analyze(coreId, { corePath, meta, debuginfo }, work);
+      const report = await this.analyze(coreId, inputs, work);
       await this.records.writeReport(coreId, report);
       await this.records.writeStatus(coreId, this.status('done', attempts));
       await this.lifecycle?.reportStored(report, await meta);
@@ -114,10 +111,7 @@ export class AnalyzeProcessor {
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
     } finally {
-      // A download still writing into the scratch dir (the job ended beside it) is stopped, and ends before the dir goes.
-      download.abort();
-      await downloading;
-      await this.endPrefetch(prefetch, debuginfo);
+      await inputs?.end();
       if (work) await rm(work, { recursive: true, force: true });
     }
   }
@@ -138,16 +132,11 @@ export class AnalyzeProcessor {
     const previous = await this.records.readReport(coreId).catch(() => undefined);
     const started = Date.now();
     const work = await makeScratchDir('job');
-    const meta = settledLater(this.records.readMeta(coreId));
-    const download = new AbortController();
-    const corePath = settledLater(this.downloadCore(coreId, work, download.signal));
-    const downloading = corePath.catch(() => undefined);
-    const prefetch = new AbortController();
-    const debuginfo = this.prefetchDebuginfo(coreId, prefetch.signal);
+    const inputs = this.startInputs(coreId, work);
     try {
-      const report = await this.analyze(coreId, { corePath, meta, debuginfo }, work);
+      const report = await this.analyze(coreId, inputs, work);
       await this.records.writeReport(coreId, report);
-      await this.lifecycle?.reportReprocessed(report, await meta, previous);
+      await this.lifecycle?.reportReprocessed(report, await inputs.meta, previous);
       log.info({ ms: Date.now() - started, signature: report.signature, previous: previous?.signature }, 'reprocessed');
       return { coreId, signature: report.signature, alreadyDone: false };
     } catch (err) {
@@ -160,9 +149,7 @@ export class AnalyzeProcessor {
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
     } finally {
-      download.abort();
-      await downloading;
-      await this.endPrefetch(prefetch, debuginfo);
+      await inputs.end();
       await rm(work, { recursive: true, force: true });
     }
   }
@@ -186,13 +173,27 @@ export class AnalyzeProcessor {
   }
 
   /**
-   * The prefetch ends with its job: a job that ended before the analysis needed it (report already
-   * written, storage down, core gone, any failure) cancels its downloads and waits for them to stop,
-   * so none outlives the job, holds its sockets, or writes into the cache afterwards.
+   * Starts a job's reads from storage, all at once. end() stops what is still running and waits for it:
+   * a job that ended before the analysis needed them (report already written, storage down, core gone,
+   * any failure) leaves no download writing into its scratch dir, holding sockets or filling the cache
+   * after it. Called before the scratch dir goes.
    */
-  private async endPrefetch(prefetch: AbortController, debuginfo: Promise<unknown>): Promise<void> {
-    prefetch.abort(new Error('the job ended'));
-    await debuginfo;
+  private startInputs(coreId: string, work: string): StartedInputs {
+    const download = new AbortController();
+    const prefetch = new AbortController();
+    const corePath = settledLater(this.downloadCore(coreId, work, download.signal));
+    const debuginfo = this.prefetchDebuginfo(coreId, prefetch.signal);
+    return {
+      corePath,
+      meta: settledLater(this.records.readMeta(coreId)),
+      debuginfo,
+      end: async () => {
+        download.abort();
+        prefetch.abort(new Error('the job ended'));
+        await corePath.catch(() => undefined);
+        await debuginfo;
+      },
+    };
   }
 
   /** Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds. */
