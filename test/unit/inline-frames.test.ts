@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { readBuildIdFromFile } from '@triage/core-dump';
 import { symbolizeBacktrace } from '@triage/core-backtrace';
 import type { Frame } from '@triage/report';
-import { expandInlineFrames, parseAddr2line, type SymbolizedThread } from '@triage/symbolizer';
+import { expandInlineFrames, parseAddr2line, type InlineLocation, type SymbolizedThread } from '@triage/symbolizer';
 import * as tools from '../../libs/tools/src/run-tool';
 import { buildGo } from '../support/go-programs';
 
@@ -48,6 +48,16 @@ function mainAddresses(exe: string): bigint[] {
   return Array.from({ length: Number(size) }, (_, i) => start + BigInt(i));
 }
 
+/** An address in main() where the build inlined a call, and its chain as addr2line itself gives it. */
+function inlinedInMain(b: { exe: string; debug: string }, opt: string): { address: bigint; chain: InlineLocation[] } {
+  const addresses = mainAddresses(b.exe);
+  const asked = execFileSync('addr2line', ['-a', '-i', '-f', '-e', b.debug, ...addresses.map((a) => `0x${a.toString(16)}`)], { encoding: 'utf8' });
+  const inside = [...parseAddr2line(asked)].find(([, chain]) => chain.length >= 2);
+  assert.ok(inside, `the ${opt} build inlines into main`);
+  const [address, chain] = inside;
+  return { address, chain };
+}
+
 const threadAt = (address: bigint, buildId: string): SymbolizedThread[] => [
   { tid: 1, frames: [{ index: 0, pc: `0x${(0x555500000000n + address).toString(16)}`, module: 'inl', buildId, offset: `0x${address.toString(16)}`, function: 'main' }] },
 ];
@@ -70,11 +80,7 @@ async function countingAddr2line<T>(fn: () => Promise<T>): Promise<{ result: T; 
 
 test('-O2: the inline chain is spliced in, and asked of addr2line once per build-id and address', async () => {
   const b = await splitBuild('-O2');
-  const addresses = mainAddresses(b.exe);
-  const asked = execFileSync('addr2line', ['-a', '-i', '-f', '-e', b.debug, ...addresses.map((a) => `0x${a.toString(16)}`)], { encoding: 'utf8' });
-  const inside = [...parseAddr2line(asked)].find(([, chain]) => chain.length >= 2);
-  assert.ok(inside, 'the -O2 build inlines into main');
-  const [address, chain] = inside;
+  const { address, chain } = inlinedInMain(b, '-O2');
   const options = { debuginfo: new Map([[b.buildId, b.debug]]), run: { timeoutMs: 30_000 } };
 
   const first = await countingAddr2line(async () => {
@@ -110,11 +116,7 @@ test('-O0: its .debug file declares no inlined subroutine, so addr2line is not r
 test('a kept-answers file that is not JSON is no answer: addr2line is asked, and the file is written whole again', async () => {
   // -O3: a build-id of its own, which this process has asked nothing about yet.
   const b = await splitBuild('-O3');
-  const addresses = mainAddresses(b.exe);
-  const asked = execFileSync('addr2line', ['-a', '-i', '-f', '-e', b.debug, ...addresses.map((a) => `0x${a.toString(16)}`)], { encoding: 'utf8' });
-  const inside = [...parseAddr2line(asked)].find(([, chain]) => chain.length >= 2);
-  assert.ok(inside, 'the -O3 build inlines into main');
-  const [address, chain] = inside;
+  const { address, chain } = inlinedInMain(b, '-O3');
   const cacheDir = join(work, 'kept');
   mkdirSync(cacheDir);
   const kept = join(cacheDir, `${b.buildId}.json`);
