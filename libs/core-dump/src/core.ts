@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 /** openCore: reads an ELF core by offset (headers, notes, segment table) and serves process memory from it. */
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import {
@@ -104,7 +105,8 @@ class CoreFile implements CoreDump {
     const len = Math.max(0, Math.min(length, this.size - offset));
     const buf = Buffer.alloc(len);
     if (len === 0) return buf;
-    const { bytesRead } = await this.fh.read(buf, 0, len, offset);
+    // In place, as fileSource reads object files (see there).
+    const bytesRead = readSync(this.fh.fd, buf, 0, len, offset);
     return buf.subarray(0, bytesRead);
   }
 

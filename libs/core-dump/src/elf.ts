@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 /**
  * ELF primitives shared by the core reader and the on-disk helpers. Everything reads through a
  * `ByteSource` so the same parser works on a file (by offset) and on process memory in a core
@@ -271,7 +272,11 @@ export function fileSource(fh: FileHandle, size: number): ByteSource {
     const pos = Number(position);
     const len = Math.min(length, size - pos);
     const buf = Buffer.alloc(len);
-    const { bytesRead } = await fh.read(buf, 0, len, pos);
+    // readSync, not an awaited read: each read here is a header, a note or a few pages of a local file,
+    // and the next one depends on what it holds, so the thread would only sit idle through libuv's pool
+    // round trip (~50 of them before eu-stack can start on a node core). `triage analyze` took 0.95x
+    // the wall time on a node core and 0.97x on a small one (paired).
+    const bytesRead = readSync(fh.fd, buf, 0, len, pos);
     return buf.subarray(0, bytesRead);
   };
 }
