@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
-import { looksLikeCrashDescription } from './magic';
+import { looksLikeCrashDescription, type CompressionFormat } from './magic';
 import { CORE_BACKTRACE_FILE, metadataFromAbrtFiles } from './abrt/files';
 import { readAbrtTar } from './abrt/tar';
-import { classifyHead } from './classify';
+import { classifyHead, type Contents } from './classify';
 import { withOneLayerOff } from './layers';
 import { resolveLimits } from './limits';
 import { takeBacktrace, takeCore } from './read-core';
@@ -12,6 +12,12 @@ export interface ReadInputOptions {
   /** How refusals name the input: its path, or "the upload". */
   name: string;
   limits?: Partial<IntakeLimits>;
+}
+
+/** What a whole input's head holds (after at most one layer of compression): anything else is refused here (IntakeError). */
+export function headHolds(head: Buffer, what: string, compression?: CompressionFormat): 'crash-description' | Contents {
+  if (looksLikeCrashDescription(head)) return 'crash-description';
+  return classifyHead(head, { what, compression, allowTar: true });
 }
 
 /**
@@ -25,11 +31,12 @@ export async function readInput<T>(source: AsyncIterable<Buffer>, options: ReadI
   const limits = resolveLimits(options.limits);
   const what = options.name;
   const read = await withOneLayerOff(source, async (layer): Promise<InputRead<T>> => {
-    if (looksLikeCrashDescription(layer.head)) {
+    const holds = headHolds(layer.head, what, layer.compression);
+    if (holds === 'crash-description') {
       const format = /"ureport_version"/.test(layer.head.toString('utf8')) ? 'ureport' : 'core-backtrace';
       return { format, core: await takeBacktrace(layer.stream, what, consume, layer.compression), metadata: {} };
     }
-    if (classifyHead(layer.head, { what, compression: layer.compression, allowTar: true }) === 'core') {
+    if (holds === 'core') {
       return { format: layer.compression ?? 'elf', core: await takeCore(layer, what, limits, consume), metadata: {} };
     }
     const tar = await readAbrtTar(layer.stream, limits, consume);
