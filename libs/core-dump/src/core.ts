@@ -105,7 +105,7 @@ class CoreFile implements CoreDump {
     const len = Math.max(0, Math.min(length, this.size - offset));
     const buf = Buffer.alloc(len);
     if (len === 0) return buf;
-    // In place, as fileSource reads object files (see there).
+    // In place, as withFile reads object files (see there).
     const bytesRead = readSync(this.fh.fd, buf, 0, len, offset);
     return buf.subarray(0, bytesRead);
   }
