@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { openCore } from '@triage/core-dump';
+import { extractStrings } from '@triage/memory';
 import { derived, mapsFrom, withoutFileNote } from '../support/core-variants';
 import { buildProgram, cacheDir, crash } from '../support/crashers';
 import { triage } from '../support/cli';
@@ -73,6 +74,25 @@ describe('live capture and strings', () => {
     const r = triage(['capture', '999999999', '--out', work, '--no-analyze']);
     assert.equal(r.status, 3);
     assert.match(r.stderr, /^triage: error: no process with pid 999999999\n$/);
+  });
+
+  test('a strings scan lets the event loop turn between chunks, though the core is read in place', async () => {
+    const core = await openCore(crash('hash-table').core);
+    try {
+      let turned = false;
+      setImmediate(() => (turned = true));
+      let found = 0;
+      let afterATurn = 0;
+      for await (const _string of extractStrings(core, { minLength: 4 })) {
+        found++;
+        if (turned) afterATurn++;
+      }
+      assert.ok(found > 100, `only ${found} strings in the core`);
+      // A scan that never yields to the loop runs every chunk before the immediate: none found after it.
+      assert.ok(afterATurn > 0, `all ${found} strings were found before the event loop turned once`);
+    } finally {
+      await core.close();
+    }
   });
 
   test('strings --grep with --around shows the match and its neighbours from the same mapping', () => {

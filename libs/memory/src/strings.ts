@@ -84,6 +84,9 @@ async function* printableRuns(
   };
   for (let offset = 0; offset < segment.presentBytes; offset += CHUNK) {
     const base = segment.vaddr + BigInt(offset);
+    // The core is read in place (sync), and the scan is CPU: without a turn of the event loop per chunk,
+    // a worker scanning a large core would renew no job lock and hear no cancel until the scan ended.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const chunk = await core.readMemory(base, Math.min(CHUNK, segment.presentBytes - offset));
     if (!chunk) break;
     let from = -1;
