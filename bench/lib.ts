@@ -1,8 +1,9 @@
 /** Helpers of the benchmark: crasher cores, child processes, RSS sampling, uploads, timing. */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import { join, resolve } from 'node:path';
+import { SseParser } from '../apps/cli/src/commands/watch';
 import { stopChild } from '../test/support/processes';
 
 export const repoRoot = resolve(__dirname, '..', '..');
@@ -237,6 +238,73 @@ export async function waitReport(baseUrl: string, id: string, timeoutMs = 120_00
   const text = await report.text();
   if (report.status !== 200) throw new Error(`report ${id}: HTTP ${report.status}: ${text.slice(0, 300)}`);
   return unavailable;
+}
+
+/**
+ * The API's lifecycle stream, followed from before the first upload to the end of a section: when each
+ * core's report was announced (report-ready), as `triage upload --wait` learns it, without a poll that
+ * would take the API's and the store's CPU from the pipeline being measured.
+ */
+export class ReportAnnouncements {
+  private readonly ready = new Map<string, number>();
+  private readonly failed = new Map<string, string>();
+  private readonly waiting = new Map<string, () => void>();
+  private readonly parser = new SseParser();
+  private readonly request: ClientRequest;
+
+  private constructor(baseUrl: string, opened: () => void, refused: (err: Error) => void) {
+    this.request = request(`${baseUrl}/v1/events`, { headers: { accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) return refused(new Error(`GET /v1/events: HTTP ${res.statusCode}`));
+      res.setEncoding('utf8');
+      // The first comment line comes once the server has fixed where the stream starts: nothing published after it is missed.
+      res.once('data', () => opened());
+      res.on('data', (chunk: string) => this.take(chunk));
+    });
+    this.request.on('error', refused);
+    this.request.end();
+  }
+
+  static open(baseUrl: string): Promise<ReportAnnouncements> {
+    return new Promise((resolve, reject) => {
+      const stream: ReportAnnouncements = new ReportAnnouncements(baseUrl, () => resolve(stream), reject);
+    });
+  }
+
+  /** When (now()) the report of `id` was announced; rejects when its analysis failed for good or nothing came in time. */
+  async readyAt(id: string, timeoutMs = 120_000): Promise<number> {
+    if (!this.ready.has(id) && !this.failed.has(id)) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.waiting.delete(id);
+          reject(new Error(`report ${id}: not announced after ${timeoutMs} ms`));
+        }, timeoutMs);
+        this.waiting.set(id, () => {
+          clearTimeout(timer);
+          this.waiting.delete(id);
+          resolve();
+        });
+      });
+    }
+    const at = this.ready.get(id);
+    if (at === undefined) throw new Error(`analysis of ${id} failed: ${this.failed.get(id)}`);
+    return at;
+  }
+
+  close(): void {
+    this.request.destroy();
+  }
+
+  private take(chunk: string): void {
+    const at = now();
+    for (const message of this.parser.push(chunk)) {
+      const event = JSON.parse(message.data) as { type: string; coreId?: string; reason?: string; willRetry?: boolean };
+      if (!event.coreId) continue;
+      if (event.type === 'report-ready') this.ready.set(event.coreId, at);
+      else if (event.type === 'analysis-failed' && !event.willRetry) this.failed.set(event.coreId, event.reason ?? '?');
+      else continue;
+      this.waiting.get(event.coreId)?.();
+    }
+  }
 }
 
 export function sync(): void {
