@@ -19,9 +19,9 @@ import { crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, sleep, startApi, type RunningApi } from './service-harness';
 import { cliPath, runAsync } from '../support/cli';
 
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
@@ -186,5 +186,94 @@ describe('GET /v1/events', { timeout: 120_000 }, () => {
   test('a bad Last-Event-ID is refused', async () => {
     const res = await fetch(`${api.url}/v1/events?since=yesterday`);
     assert.equal(res.status, 400);
+  });
+
+  /** Connections holding the API's shared blocking read, by the name the fan-out gives its connection. */
+  async function sharedReaders(): Promise<number> {
+    const list = (await redis.call('CLIENT', 'LIST')) as string;
+    return list.split('\n').filter((line) => line.includes(` name=${bus.connectionName('sse')} `)).length;
+  }
+
+  /** `triage watch` clients, resolved once each has received an event: each is then fed by the shared read. */
+  async function watchers(n: number, options: { core?: string } = {}): Promise<{ got: LifecycleEvent[][]; stop(): Promise<void> }> {
+    const controller = new AbortController();
+    const got: LifecycleEvent[][] = Array.from({ length: n }, () => []);
+    let connected = 0;
+    const running = got.map((events) =>
+      watchEvents({ server: { server: api.url }, core: options.core, signal: controller.signal, onEvent: (e) => events.push(e), onConnected: () => connected++ }),
+    );
+    await until(`${n} subscribers`, () => connected === n);
+    return {
+      got,
+      stop: async () => {
+        controller.abort();
+        await Promise.all(running);
+      },
+    };
+  }
+
+  test('many SSE clients share one blocking Redis read, which ends when the last client leaves', async () => {
+    const clients = await watchers(5);
+    const marker = await bus.publish(lifecycle(randomUUID().replace(/-/g, ''), 30)[0]);
+    await until('the event at every client', () => clients.got.every((events) => events.some((e) => e.id === marker.id)));
+    await until('the shared read connected', async () => (await sharedReaders()) > 0);
+    assert.equal(await sharedReaders(), 1, 'five clients, one blocking connection');
+    await clients.stop();
+    await until('the shared read closed', async () => (await sharedReaders()) === 0);
+  });
+
+  test('?core= sends only that core\'s events', async () => {
+    const [mine, other] = [randomUUID().replace(/-/g, ''), randomUUID().replace(/-/g, '')];
+    const filtered = await watchers(1, { core: mine.toUpperCase() });
+    const all = await watchers(1);
+    const published: LifecycleEvent[] = [];
+    const [a, b] = [lifecycle(mine, 31), lifecycle(other, 32)];
+    for (let i = 0; i < a.length; i++) published.push(await bus.publish(a[i]), await bus.publish(b[i]));
+    await until('every event at the unfiltered client', () => all.got[0].length === published.length);
+    await until('the core\'s events at the filtered client', () => filtered.got[0].length === a.length);
+    await Promise.all([filtered.stop(), all.stop()]);
+    assert.deepEqual(filtered.got[0].map((e) => e.id), published.filter((e) => e.coreId === mine).map((e) => e.id));
+    assert.deepEqual(all.got[0].map((e) => e.id), published.map((e) => e.id));
+  });
+
+  test('a bad core is 400 with a reason', async () => {
+    for (const core of ['zz', '0123', `${'a'.repeat(32)}/x`, '']) {
+      const res = await fetch(`${api.url}/v1/events?core=${encodeURIComponent(core)}`);
+      assert.equal(res.status, 400, core);
+      const body = (await res.json()) as { error: string; reason: string };
+      assert.match(body.reason, /core must be a core id/);
+    }
+  });
+
+  test('a client resuming from an older id while events are published catches up and joins the live read without loss or repeats', async () => {
+    // A client already reading keeps the shared read running ahead of the one that resumes.
+    const ahead = await watchers(1);
+    const resumeAfter = await bus.lastId();
+    const backlog: string[] = [];
+    for (let n = 0; n < 40; n++) for (const e of lifecycle(randomUUID().replace(/-/g, ''), 40 + n)) backlog.push((await bus.publish(e)).id);
+    await until('the backlog at the running client', () => ahead.got[0].length === backlog.length);
+
+    // Published all along while the second client reads its backlog and joins: the seam falls somewhere in here.
+    let publishing = true;
+    const live: string[] = [];
+    const publisher = (async () => {
+      for (let n = 0; publishing || n < 10; n++) {
+        for (const e of lifecycle(randomUUID().replace(/-/g, ''), 100 + n)) live.push((await bus.publish(e)).id);
+        await sleep(5);
+      }
+    })();
+    const controller = new AbortController();
+    const resumed: string[] = [];
+    const resuming = watchEvents({ server: { server: api.url }, since: resumeAfter, signal: controller.signal, onEvent: (e) => resumed.push(e.id) });
+    await until('the backlog at the resuming client', () => resumed.length > backlog.length);
+    publishing = false;
+    await publisher;
+    const expected = [...backlog, ...live];
+    await until('every event at the resuming client', () => resumed.length >= expected.length);
+    assert.equal(await sharedReaders(), 1, 'the resuming client joined the shared read');
+    controller.abort();
+    await resuming;
+    await ahead.stop();
+    assert.deepEqual(resumed, expected);
   });
 });

@@ -176,10 +176,15 @@ export class EventBus {
 
   /**
    * A subscriber with its own connection, so its blocking reads never stall publishers or other subscribers.
-   * The copy queues its first read until it has connected, even when the shared client fails fast.
+   * The copy queues its first read until it has connected, even when the shared client fails fast. The
+   * connection is named "<stream key>/<role>" so `CLIENT LIST` tells who holds which blocking read.
    */
-  subscriber(): EventSubscriber {
-    return new EventSubscriber(this, this.redis.duplicate({ enableOfflineQueue: true }));
+  subscriber(role: string): EventSubscriber {
+    return new EventSubscriber(this, this.redis.duplicate({ enableOfflineQueue: true, connectionName: this.connectionName(role) }));
+  }
+
+  connectionName(role: string): string {
+    return `${this.key}/${role}`;
   }
 }
 

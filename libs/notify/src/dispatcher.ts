@@ -84,7 +84,7 @@ export class WebhookDispatcher {
     this.worker.on('error', (err) => this.options.log.warn({ err }, 'webhooks: queue error'));
     const saved = await redis.get(this.cursorKey);
     let cursor = saved ?? (await bus.lastId());
-    const subscriber = bus.subscriber();
+    const subscriber = bus.subscriber('webhooks');
     this.subscriber = subscriber;
     this.loop = (async () => {
       while (!subscriber.isClosed) {

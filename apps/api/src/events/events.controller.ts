@@ -1,29 +1,28 @@
 import { Controller, Get, Req, Res, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isStreamId, type LifecycleEvent } from '@triage/events';
+import { isStreamId } from '@triage/events';
+import { isCoreId } from '@triage/storage';
 import { badRequest } from '../http/errors';
 import { EventsService } from './events.service';
+import { SseSession } from './sse-session';
 
-/** Comments keep proxies and load balancers from closing an idle stream (most cut at 30-60 s). */
-export const HEARTBEAT_MS = 15_000;
-/** How long one XREAD blocks; short enough that a closed client frees its connection soon after. */
-const BLOCK_MS = 5_000;
-/** What an EventSource waits before reconnecting. */
-const RETRY_MS = 3_000;
-
-/** One SSE frame. JSON has no raw newlines, so `data:` is always one line. */
-export function sseFrame(e: LifecycleEvent): string {
-  return `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+/** The `core` filter: a core id, or a 400 saying what one looks like. */
+function coreFilter(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const id = typeof value === 'string' ? value.toLowerCase() : '';
+  if (!isCoreId(id)) throw badRequest('core must be a core id: 32 hex characters');
+  return id;
 }
 
 /**
  * GET /v1/events: the lifecycle stream as Server-Sent Events. `id:` is the Redis stream id, so a client
  * that reconnects with Last-Event-ID (or ?since=ID) gets every event after it that the stream still
- * retains; without either it starts with the next event. `event:` is the event type.
+ * retains; without either it starts with the next event. `event:` is the event type. `?core=ID` sends
+ * only that core's events. Every open stream of this process is fed by one shared read (EventFanout).
  */
 @Controller('v1/events')
 export class EventsController implements BeforeApplicationShutdown {
-  private readonly open = new Set<() => void>();
+  private readonly open = new Set<SseSession>();
 
   constructor(private readonly events: EventsService) {}
 
@@ -31,7 +30,9 @@ export class EventsController implements BeforeApplicationShutdown {
   async stream(@Req() req: Request, @Res() res: Response): Promise<void> {
     const since = req.get('Last-Event-ID') ?? (typeof req.query.since === 'string' ? req.query.since : undefined);
     if (since !== undefined && !isStreamId(since)) throw badRequest('Last-Event-ID / since must be an event id such as 1700000000000-0');
-    let last = since ?? (await this.events.bus.lastId());
+    const coreId = coreFilter(req.query.core);
+    // Fixed before the 200 is sent: a client that sees the answer knows every later event will reach it.
+    const after = since ?? (await this.events.bus.lastId());
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -42,48 +43,15 @@ export class EventsController implements BeforeApplicationShutdown {
     res.flushHeaders();
     res.socket?.setTimeout(0);
     res.socket?.setNoDelay(true);
-    res.write(`retry: ${RETRY_MS}\n: stream after ${last}\n\n`);
 
-    const subscriber = this.events.bus.subscriber();
-    let closed = false;
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      clearInterval(heartbeat);
-      subscriber.close();
-      this.open.delete(close);
-      res.end();
-    };
-    this.open.add(close);
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
-    req.on('close', close);
-    res.on('error', close);
-
-    while (!closed) {
-      let batch;
-      try {
-        batch = await subscriber.read(last, BLOCK_MS);
-      } catch {
-        if (closed) break;
-        // Redis went away: keep the client connected and try again; its position is kept in `last`.
-        res.write(': events unavailable, retrying\n\n');
-        await new Promise((r) => setTimeout(r, 1_000));
-        continue;
-      }
-      if (closed) break;
-      if (batch.gap) res.write(`event: gap\ndata: ${JSON.stringify({ after: last, oldestRetained: batch.gap.oldestRetained })}\n\n`);
-      for (const e of batch.events) {
-        const flushed = res.write(sseFrame(e));
-        last = e.id;
-        // A slow client: wait for its socket to drain instead of buffering the stream in memory.
-        if (!flushed) await new Promise<void>((r) => (res.once('drain', r), res.once('close', r)));
-      }
-    }
-    close();
+    const session = new SseSession(res, coreId, () => this.open.delete(session));
+    this.open.add(session);
+    session.start(after, this.events.fanout.join(after, session));
   }
 
   /** Open streams never end on their own; without this, app.close() would wait for every client. */
   beforeApplicationShutdown(): void {
-    for (const close of [...this.open]) close();
+    for (const session of [...this.open]) session.close();
+    this.events.fanout.close();
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { TriageConfig } from '@triage/config';
-import { EventBus, type LifecycleEvent, type NewEvent } from '@triage/events';
+import { EventBus, EventFanout, type LifecycleEvent, type NewEvent } from '@triage/events';
 import { RedisConnections } from '@triage/infra';
 import { CONFIG } from '../infra/tokens';
 
@@ -9,9 +9,12 @@ import { CONFIG } from '../infra/tokens';
 export class EventsService {
   private readonly logger = new Logger('events');
   readonly bus: EventBus;
+  /** The process's one blocking read of the stream, shared by every SSE client (its connection: "<prefix>:events/sse"). */
+  readonly fanout: EventFanout;
 
   constructor(@Inject(CONFIG) config: TriageConfig, redis: RedisConnections) {
     this.bus = new EventBus(redis.commands, { prefix: config.redisPrefix });
+    this.fanout = new EventFanout(this.bus, { role: 'sse' });
   }
 
   /**

@@ -90,9 +90,13 @@ export interface WatchOptions {
   server: ServerOptions;
   /** Resume after this event id (else: from now). */
   since?: string;
+  /** Only this core's events (`?core=`). */
+  core?: string;
   onEvent(event: LifecycleEvent): void;
   /** Told about each (re)connection and each disconnect, for a status line on stderr. */
   onStatus?(message: string): void;
+  /** Called at each (re)connection once the server has answered: every event published from then on reaches onEvent. */
+  onConnected?(): void;
   signal?: AbortSignal;
   /** Longest wait between reconnection attempts. */
   maxBackoffMs?: number;
@@ -103,8 +107,14 @@ export interface WatchOptions {
 /** Answers that will not get better by retrying: wrong token, no such route. */
 export class WatchRefused extends Error {}
 
-function connect(options: WatchOptions, lastId: string | undefined, onMessage: (m: SseMessage) => void, onAlive: () => void = () => undefined): Promise<void> {
+function eventsUrl(options: WatchOptions): URL {
   const url = new URL(`${options.server.server}/v1/events`);
+  if (options.core) url.searchParams.set('core', options.core);
+  return url;
+}
+
+function connect(options: WatchOptions, lastId: string | undefined, onMessage: (m: SseMessage) => void, onAlive: () => void = () => undefined): Promise<void> {
+  const url = eventsUrl(options);
   const headers: Record<string, string> = { Accept: 'text/event-stream' };
   if (options.server.token) headers.Authorization = `Bearer ${options.server.token}`;
   if (lastId) headers['Last-Event-ID'] = lastId;
@@ -126,6 +136,7 @@ function connect(options: WatchOptions, lastId: string | undefined, onMessage: (
         return;
       }
       options.onStatus?.(`connected to ${url.origin}${lastId ? `, resuming after ${lastId}` : ''}`);
+      options.onConnected?.();
       const parser = new SseParser();
       res.setEncoding('utf8');
       onAlive();
@@ -166,7 +177,7 @@ export async function watchEvents(options: WatchOptions): Promise<void> {
     } catch (err) {
       if (options.signal?.aborted) return;
       if (err instanceof WatchRefused || err instanceof WrongServerError) throw err;
-      const url = new URL(`${options.server.server}/v1/events`);
+      const url = eventsUrl(options);
       const described = describeNetworkError(err, url);
       if (described.permanent) throw new WrongServerError(`cannot talk to the triage service at ${url.origin}: ${described.reason}`);
       const down = Date.now() - lastContact;
