@@ -5,14 +5,12 @@ import { pipeline } from 'node:stream/promises';
 import { coreFromStdin, metadataQuery, METADATA_FLAGS, type MetadataFlags } from '../upload-input';
 import { basename, join, resolve } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { Pack } from 'tar';
 import { CORE_BACKTRACE_FILE, isAbrtFileName, isCoredumpName } from '@triage/intake';
 import { renderText } from '@triage/report';
-import type { Report } from '@triage/report';
 import { ExitCode, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';
 import { UsageError as OptionError } from '../options';
@@ -20,7 +18,6 @@ import {
   announceRetry,
   DEFAULT_RETRY,
   errorReason,
-  getJson,
   parseJson,
   requestWithRetry,
   serverOptions,
@@ -30,6 +27,7 @@ import {
   type ServerOptions,
 } from '../http-client';
 import { RESUMABLE_MIN_BYTES, sendResumable } from '../resumable-upload';
+import { waitForReport } from '../wait-for-report';
 
 interface UploadFlags extends MetadataFlags {
   server?: string;
@@ -54,11 +52,6 @@ export interface Accepted {
   reportUrl: string;
   pageUrl: string;
   duplicate?: boolean;
-}
-
-interface CoreStatusAnswer {
-  status: 'queued' | 'analyzing' | 'done' | 'failed';
-  reason?: string;
 }
 
 interface UploadSource {
@@ -197,27 +190,6 @@ async function send(source: UploadSource, server: ServerOptions, policy: RetryPo
     return parseJson<Accepted>(answer);
   } finally {
     bar.stop();
-  }
-}
-
-/**
- * Polls the status until the report is there. Most analyses end within a few hundred ms of the 202, so
- * the first polls come fast; then once a second at most, so a long analysis is never seen more than a
- * second late (was 2 s) and one waiting client costs the API at most one status read a second.
- */
-const FIRST_POLL_MS = 100;
-const MAX_POLL_MS = 1_000;
-
-async function waitForReport(accepted: Accepted, server: ServerOptions, timeoutMs: number, policy: RetryPolicy): Promise<Report> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = FIRST_POLL_MS;
-  for (;;) {
-    const { body: status } = await getJson<CoreStatusAnswer>(accepted.statusUrl, server, policy);
-    if (status.status === 'failed') throw new ServerError(422, `the analysis failed: ${status.reason ?? 'no reason given'}`);
-    if (status.status === 'done') return (await getJson<Report>(accepted.reportUrl, server, policy)).body;
-    if (Date.now() + delay > deadline) throw new UnreachableError(`no report after ${timeoutMs / 1000} s (status ${status.status})`);
-    await sleep(delay);
-    delay = Math.min(delay * 2, MAX_POLL_MS);
   }
 }
 
