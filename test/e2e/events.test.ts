@@ -8,11 +8,13 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as getHttp, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createApp } from '../../apps/api/src/app.factory';
+import { EventsService } from '../../apps/api/src/events/events.service';
 import { SseParser, watchEvents } from '../../apps/cli/src/commands/watch';
 import { EventBus, type LifecycleEvent, type NewEvent } from '@triage/events';
 import { crash } from '../support/crashers';
@@ -275,5 +277,47 @@ describe('GET /v1/events', { timeout: 120_000 }, () => {
     await resuming;
     await ahead.stop();
     assert.deepEqual(resumed, expected);
+  });
+
+  test('a client that stops reading is cut once it is far behind, without holding up the others, and resumes by its last id', async () => {
+    const fanout = api.app.get(EventsService).fanout;
+    const fast = await watchers(1);
+    // A client that reads nothing once it has joined: its buffers fill, then the socket's, then the API's.
+    let received = '';
+    const slow = await new Promise<IncomingMessage>((resolve, reject) => getHttp(`${api.url}/v1/events`, resolve).on('error', reject));
+    slow.setEncoding('utf8');
+    slow.on('data', (c: string) => (received += c));
+    await until('the slow client joined', () => received.includes(': stream after') && fanout.size === 2);
+    slow.pause();
+
+    // Big events until the API has cut it: the socket buffers take some MiB, then 1 MiB more is its limit.
+    const published: string[] = [];
+    const big = 'h'.repeat(128 * 1024);
+    for (let n = 0; fanout.size === 2; n++) {
+      assert.ok(n < 2000, 'still feeding a client that reads nothing after 250 MiB');
+      published.push((await bus.publish({ type: 'core-received', coreId: randomUUID().replace(/-/g, ''), via: 'api', bytes: n, hostname: big })).id);
+      await sleep(1);
+    }
+    // Published after the cut: the cut client gets them only by reconnecting.
+    for (const e of lifecycle(randomUUID().replace(/-/g, ''), 50)) published.push((await bus.publish(e)).id);
+    await until('every event at the client that reads', () => fast.got[0].length === published.length, 60_000);
+    await fast.stop();
+    assert.deepEqual(fast.got[0].map((e) => e.id), published);
+
+    const ended = new Promise<void>((r) => slow.once('end', r));
+    slow.resume();
+    await ended;
+    assert.match(received, /: closing: this client reads too slowly; reconnect with Last-Event-ID to continue\n\n$/);
+    // What it got is a prefix of the stream; a reconnect after its last id gets the rest.
+    const got = [...received.matchAll(/^id: (\S+)$/gm)].map((m) => m[1]);
+    assert.ok(got.length < published.length);
+    assert.deepEqual(got, published.slice(0, got.length));
+    const rest: string[] = [];
+    const controller = new AbortController();
+    const resumed = watchEvents({ server: { server: api.url }, since: got.at(-1) ?? published[0], signal: controller.signal, onEvent: (e) => rest.push(e.id) });
+    await until('the rest after a reconnect', () => rest.length >= published.length - got.length, 60_000);
+    controller.abort();
+    await resumed;
+    assert.deepEqual(rest, published.slice(got.length));
   });
 });
