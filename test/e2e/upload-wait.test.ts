@@ -21,10 +21,14 @@ const run = `triage-upload-wait-${process.pid}-${Date.now()}`;
 const work = mkdtempSync(join(tmpdir(), 'triage-upload-wait-'));
 const s3 = new S3Server(join(work, 's3'));
 
-/** A proxy in front of the API that notes every request, and can answer 404 for /v1/events as a server without it does. */
+/**
+ * A proxy in front of the API that notes every request. It can answer 404 for /v1/events as a server
+ * without it does, and 503 with a long Retry-After for status reads as the API does while storage is down.
+ */
 class RecordingProxy {
   readonly requests: string[] = [];
   refuseEvents = false;
+  statusUnavailable = false;
   private readonly server: Server;
   target = '';
 
@@ -34,6 +38,10 @@ class RecordingProxy {
       this.requests.push(`${req.method} ${path}`);
       if (this.refuseEvents && path.startsWith('/v1/events')) {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', reason: 'Cannot GET /v1/events' }));
+        return;
+      }
+      if (this.statusUnavailable && /^\/v1\/cores\/[0-9a-f]{32}$/.test(path)) {
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '30' }).end(JSON.stringify({ error: 'unavailable', reason: 'object storage is unavailable' }));
         return;
       }
       const forward = request(`${this.target}${path}`, { method: req.method, headers: req.headers }, (answer) => {
@@ -119,15 +127,19 @@ describe('triage upload --wait', { timeout: 240_000 }, () => {
     assert.ok(proxy.requests.some((r) => r.startsWith('GET /v1/events?core=')), proxy.requests.join('\n'));
   });
 
-  test('wakes on the report-ready event: one status read, no polling', async () => {
+  // The bound is far above the few seconds a worker start and one analysis take, and below the 30 s a
+  // status read's retry would hold the wait.
+  test('wakes on the report-ready event, even with its status read waiting to be retried: one status read, no polling', { timeout: 20_000 }, async () => {
     const core = crash('null-read').core;
+    // The status read is answered 503 (retry in 30 s), and the worker starts only after it: only the
+    // event can tell the CLI the report is there, and the retry must not hold the report back.
+    proxy.statusUnavailable = true;
     const waiting = upload(core, ['--json']);
-    // The CLI has its stream and has read the status (queued: no worker runs) before the worker starts,
-    // so only the event can tell it the report is there.
     const id = coreIdOf(core);
     await until('the stream and one status read', () => proxy.of(id).events === 1 && proxy.of(id).statusReads === 1);
     worker = startWorker(env);
     const res = await waiting;
+    proxy.statusUnavailable = false;
     assert.equal(res.status, 0, `${res.stderr}\n${worker.output()}`);
     const report = JSON.parse(res.stdout) as Report;
     assert.equal(report.id, id);

@@ -98,6 +98,8 @@ export interface RequestSpec {
   headers?: Record<string, string>;
   /** Makes the body anew for each attempt: a retried upload is sent again from its first byte. */
   body?: () => { stream: Readable; length?: number };
+  /** Ends the exchange and its retries: its answer is no longer wanted. */
+  signal?: AbortSignal;
 }
 
 const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
@@ -118,7 +120,7 @@ export function exchange(spec: RequestSpec, options: ServerOptions, timeoutMs: n
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = send(url, { method: spec.method, headers });
+    const req = send(url, { method: spec.method, headers, signal: spec.signal });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${url.host} in ${timeoutMs / 1000} s`)));
     req.on('response', (res) => {
       answered = true;
@@ -207,7 +209,7 @@ export async function requestWithRetry(spec: RequestSpec, options: ServerOptions
       why = `the service answered ${answer.status} (${errorReason(answer)})`;
       wait = retryAfterMs(answer) ?? delay;
     } catch (err) {
-      if (err instanceof WrongServerError) throw err;
+      if (err instanceof WrongServerError || spec.signal?.aborted) throw err;
       const described = describeNetworkError(err, url);
       if (described.permanent) throw new WrongServerError(`cannot talk to the triage service at ${url.origin}: ${described.reason}`);
       why = described.reason;
@@ -217,7 +219,7 @@ export async function requestWithRetry(spec: RequestSpec, options: ServerOptions
       throw new UnreachableError(`cannot reach the triage service at ${url.origin}: ${why} (gave up after ${attempt + 1} attempts over ${spent} s)`);
     }
     policy.onRetry?.({ attempt: attempt + 1, retries: policy.retries, why, request, delayMs: wait, remainingMs: wait + backoffTotalMs(policy, attempt + 2, Math.min(delay * 2, 30_000)) });
-    await sleep(wait);
+    await sleep(wait, undefined, { signal: spec.signal });
     delay = Math.min(delay * 2, 30_000);
   }
 }
@@ -243,8 +245,8 @@ export function parseJson<T>(answer: HttpAnswer): T {
 }
 
 /** GET a JSON document; answers other than 2xx become ServerError. */
-export async function getJson<T>(url: string, options: ServerOptions, policy?: RetryPolicy): Promise<{ status: number; body: T }> {
-  const answer = await requestWithRetry({ method: 'GET', url }, options, policy);
+export async function getJson<T>(url: string, options: ServerOptions, policy?: RetryPolicy, signal?: AbortSignal): Promise<{ status: number; body: T }> {
+  const answer = await requestWithRetry({ method: 'GET', url, signal }, options, policy);
   if (answer.status < 200 || answer.status >= 300) throw new ServerError(answer.status, errorReason(answer));
   return { status: answer.status, body: parseJson<T>(answer) };
 }

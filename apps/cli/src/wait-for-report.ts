@@ -72,14 +72,17 @@ async function waitOnEvents(accepted: AcceptedCore, server: ServerOptions, deadl
       // Any failure of the stream hands the wait to the poll at once, which has retries of its own.
       giveUpAfterMs: 0,
       onConnected: () => {
+        // Aborted with the stream: once the wait has its end (or its deadline), a read still under way is not waited for.
         statusReads.push(
-          getJson<CoreStatusAnswer>(accepted.statusUrl, server, policy).then(
+          getJson<CoreStatusAnswer>(accepted.statusUrl, server, policy, controller.signal).then(
             ({ body }) => {
               status = body.status;
               const o = outcomeOf(body);
               if (o) end(o);
             },
-            (error: unknown) => end({ error }),
+            (error: unknown) => {
+              if (!controller.signal.aborted) end({ error });
+            },
           ),
         );
       },
