@@ -97,36 +97,20 @@ export class S3Storage implements StoragePort {
     for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k}`] = encodeURIComponent(v);
     try {
       await this.ensureBucket();
-      if (body instanceof Readable) await this.putStream(key, body, headers);
+      // The store's 200 (for a PUT, or the completed multipart upload) is its word that the bytes sent
+      // are kept, and how many were sent is known here. A HEAD after it told nothing more and cost a round
+      // trip per object written (on the way from an upload to its report: the core itself, the meta and
+      // facts, three statuses, the report).
+      let size: number;
+      if (body instanceof Readable) size = await this.putStream(key, body, headers);
       else {
         await this.client.putObject(this.bucket, key, body, undefined, headers);
-        // One PUT of bytes held here: its 200 is the store's word that they are kept, and their size is
-        // known. A HEAD after it told nothing more and cost a round trip per record written (on the way
-        // from an upload to its report: the meta and facts, three statuses, the report).
-        return { key, size: typeof body === 'string' ? Buffer.byteLength(body) : body.length, lastModified: new Date(), metadata };
+        size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       }
+      return { key, size, lastModified: new Date(), metadata };
     } catch (err) {
       if (isBodyError(body, err)) throw err;
       return translate(err, `put ${key}`);
-    }
-    const info = await this.statWritten(key);
-    if (!info) throw new StorageUnavailableError(`object storage lost ${key} right after writing it`);
-    return info;
-  }
-
-  /**
-   * The object just written. A server that replaces objects in place (s3rver, filesystem gateways) can
-   * answer a stat racing another writer of the key with a 500: the write itself went through, so the stat
-   * is asked again after a moment, as getBuffer reads again, before the store is called unavailable.
-   */
-  private async statWritten(key: string): Promise<ObjectInfo | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.stat(key);
-      } catch (err) {
-        if (!(err instanceof StorageUnavailableError) || attempt >= READ_ATTEMPTS) throw err;
-        await delay(attempt * 50);
-      }
     }
   }
 
@@ -135,14 +119,16 @@ export class S3Storage implements StoragePort {
    * putObject: that one looks for an unfinished upload of the key to resume (a listing many S3 servers
    * lack) and pipes the body without passing its errors on, so a failed client upload would hang.
    */
-  private async putStream(key: string, body: Readable, headers: Record<string, string>): Promise<void> {
+  private async putStream(key: string, body: Readable, headers: Record<string, string>): Promise<number> {
     const parts = chunked(body, this.partSize)[Symbol.asyncIterator]();
+    let sent = 0;
     try {
       const first = await parts.next();
       const second = first.done ? first : await parts.next();
       if (second.done) {
-        await this.client.putObject(this.bucket, key, first.done ? Buffer.alloc(0) : first.value, undefined, headers);
-        return;
+        const whole = first.done ? Buffer.alloc(0) : first.value;
+        await this.client.putObject(this.bucket, key, whole, undefined, headers);
+        return whole.length;
       }
       const uploadId = await this.client.initiateNewMultipartUpload(this.bucket, key, headers);
       try {
@@ -150,6 +136,7 @@ export class S3Storage implements StoragePort {
         let part = 0;
         const send = async (payload: Buffer) => {
           part += 1;
+          sent += payload.length;
           const { etag } = await this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: part, headers: {} }, payload);
           etags.push({ part, etag });
         };
@@ -157,6 +144,7 @@ export class S3Storage implements StoragePort {
         await send(second.value);
         for (let next = await parts.next(); !next.done; next = await parts.next()) await send(next.value);
         await this.client.completeMultipartUpload(this.bucket, key, uploadId, etags);
+        return sent;
       } catch (err) {
         // Unfinished parts are billed and kept until aborted.
         await this.client.abortMultipartUpload(this.bucket, key, uploadId).catch(() => undefined);
