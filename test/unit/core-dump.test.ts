@@ -14,6 +14,7 @@ import {
   readUncaughtExceptionType,
   type CoreDump,
   type CoreModule,
+  withFile,
 } from '@triage/core-dump';
 import { crash, truncatedCopy, type CrasherName } from '../support/crashers';
 import { derived, mapsFrom, withoutFileNote } from '../support/core-variants';
@@ -308,4 +309,24 @@ test('on-disk helpers: build-id, symbols, kind', async () => {
   assert.equal(await elfKind(c.exe), 'shared-object');
   assert.equal(await elfKind(c.libs['libkrbx.so.1']), 'shared-object');
   assert.equal(await elfKind(derived('text.txt', 'hello, this is not a core\n'.repeat(100))), 'not-elf');
+});
+
+test('files are read in place in small reads, the event loop turning at least once per MiB read', async () => {
+  const block = 512 * 1024;
+  let turns = 0;
+  let done = false;
+  const spin = (): void => {
+    turns++;
+    if (!done) setImmediate(spin);
+  };
+  const counted = await withFile(process.execPath, async (src, size) => {
+    assert.ok(size >= 8 * block, `${process.execPath} is only ${size} bytes`);
+    setImmediate(spin);
+    const before = turns;
+    // Nothing here waits on the pool: without the turns read in place makes, none would come in between.
+    for (let i = 0; i < 8; i++) assert.equal((await src(BigInt(i * block), block))?.length, block);
+    done = true;
+    return turns - before;
+  });
+  assert.ok(counted >= 3, `the loop turned ${counted} times while 4 MiB were read`);
 });

@@ -1,4 +1,3 @@
-import { readSync } from 'node:fs';
 /** openCore: reads an ELF core by offset (headers, notes, segment table) and serves process memory from it. */
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import {
@@ -23,6 +22,7 @@ import {
   type Layout,
   type ProgramHeader,
 } from './elf';
+import { readAt } from './read-in-place';
 import { buildModules } from './modules';
 import { BAD_FILE_NOTE, collectCoreNotes, malformedNotes } from './notes';
 import { CoreFormatError, type CoreDump, type CorePsInfo, type CoreSegment, type CoreSigInfo, type CoreThread, type MappedFile, type OpenCoreOptions } from './types';
@@ -101,18 +101,16 @@ class CoreFile implements CoreDump {
     return core;
   }
 
-  private async readAt(offset: number, length: number): Promise<Buffer> {
+  private async readRange(offset: number, length: number): Promise<Buffer> {
     const len = Math.max(0, Math.min(length, this.size - offset));
     const buf = Buffer.alloc(len);
     if (len === 0) return buf;
-    // In place, as withFile reads object files (see there).
-    const bytesRead = readSync(this.fh.fd, buf, 0, len, offset);
-    return buf.subarray(0, bytesRead);
+    return buf.subarray(0, await readAt(this.fh.fd, buf, offset));
   }
 
   private async readHeader(): Promise<ElfHeader> {
     if (this.size === 0) throw new CoreFormatError('the file is empty (0 bytes): expected an ELF core');
-    const h = parseElfHeader(await this.readAt(0, 64));
+    const h = parseElfHeader(await this.readRange(0, 64));
     if (!isHeader(h)) {
       switch (h.kind) {
         case 'empty':
@@ -151,7 +149,7 @@ class CoreFile implements CoreDump {
         end > BigInt(this.size),
       );
     }
-    const b = await this.readAt(Number(h.phoff), count * entsize);
+    const b = await this.readRange(Number(h.phoff), count * entsize);
     const out: ProgramHeader[] = [];
     for (let i = 0; i < count; i++) out.push(parseProgramHeader(l, b, i * entsize));
     return out;
@@ -163,7 +161,7 @@ class CoreFile implements CoreDump {
     if (h.shoff === 0n || h.shoff + BigInt(size) > BigInt(this.size)) {
       throw new CoreFormatError('the core says it has 65535+ program headers but has no section header with the real count: the header is corrupt');
     }
-    return parseSectionHeader(h.layout, await this.readAt(Number(h.shoff), size), 0).info;
+    return parseSectionHeader(h.layout, await this.readRange(Number(h.shoff), size), 0).info;
   }
 
   private async readNotes(h: ElfHeader, phdrs: ProgramHeader[]): Promise<void> {
@@ -179,7 +177,7 @@ class CoreFile implements CoreDump {
       if (ph.offset + ph.filesz > BigInt(this.size)) {
         throw new CoreFormatError(`the core's notes (offset ${ph.offset}, ${ph.filesz} bytes) lie past the end of the ${this.size}-byte file: the core is cut short or corrupt`, true);
       }
-      const notes = parseNotes(l, await this.readAt(Number(ph.offset), Number(ph.filesz)));
+      const notes = parseNotes(l, await this.readRange(Number(ph.offset), Number(ph.filesz)));
       if (!notes) throw new CoreFormatError(malformedNotes(ph.offset));
       if (collectCoreNotes(l, h.machine, notes, this) === 'bad-file-note') {
         throw new CoreFormatError(BAD_FILE_NOTE);
@@ -234,7 +232,7 @@ class CoreFile implements CoreDump {
       if (!s) break;
       const inSeg = Number(cur - s.vaddr);
       const n = Math.min(want - got, s.presentBytes - inSeg);
-      const b = await this.readAt(s.fileOffset + inSeg, n);
+      const b = await this.readRange(s.fileOffset + inSeg, n);
       parts.push(b);
       got += b.length;
       cur += BigInt(b.length);

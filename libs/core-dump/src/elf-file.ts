@@ -29,6 +29,9 @@ import { goBuildIdFromNotes, goModuleId } from './go-build-id';
 
 /** Upper bound for one note segment or section read: build-id notes are tiny. */
 const MAX_NOTE_BYTES = 1 << 20;
+const MAX_NOTES_TOTAL_BYTES = 4 << 20;
+/** Longer than any section name read here (.debug_info, .gopclntab, .note.gnu.build-id...): a name table without NULs must not become 65,535 strings of a MiB each. */
+const MAX_SECTION_NAME = 256;
 /** Upper bound for a symbol or string table read: libc's full .symtab is a few MiB. */
 const MAX_TABLE_BYTES = 256 << 20;
 
@@ -122,15 +125,25 @@ export async function isGoObject(path: string): Promise<boolean> {
 
 const GO_SECTIONS: ReadonlySet<string> = new Set(['.gopclntab', '.go.buildinfo', '.data.rel.ro.gopclntab']);
 
-/** The notes of each PT_NOTE segment, then of each SHT_NOTE section. */
+/**
+ * The notes of each PT_NOTE segment, then of each SHT_NOTE section, MAX_NOTES_TOTAL_BYTES at most in all:
+ * a real object has a handful of small note sections, a crafted one may list 65,535 of a MiB each (over
+ * the same bytes), which cost seconds of reading and parsing per uploaded file.
+ */
 async function* noteBlocks(src: ByteSource, h: ElfHeader): AsyncGenerator<Note[]> {
+  let budget = MAX_NOTES_TOTAL_BYTES;
+  const take = (size: bigint): boolean => {
+    if (size > BigInt(Math.min(MAX_NOTE_BYTES, budget))) return false;
+    budget -= Number(size);
+    return true;
+  };
   for (const ph of (await readProgramHeaders(src, 0n, h)) ?? []) {
-    if (ph.type !== PT_NOTE || ph.filesz > BigInt(MAX_NOTE_BYTES)) continue;
+    if (ph.type !== PT_NOTE || !take(ph.filesz)) continue;
     const b = await readExact(src, ph.offset, Number(ph.filesz));
     if (b) yield parseNotes(h.layout, b) ?? [];
   }
   for (const s of await readSections(src, h)) {
-    if (s.type !== SHT_NOTE) continue;
+    if (s.type !== SHT_NOTE || !take(s.size)) continue;
     const b = await readSection(src, s, MAX_NOTE_BYTES);
     if (b) yield parseNotes(h.layout, b) ?? [];
   }
@@ -201,8 +214,9 @@ export async function readNamedSections(src: ByteSource, h: ElfHeader): Promise<
   const names = sections[h.shstrndx] && (await readSection(src, sections[h.shstrndx], MAX_SHSTRTAB_BYTES));
   if (!names) return [];
   return sections.map((s) => {
-    const end = names.indexOf(0, s.name);
-    return { ...s, sectionName: names.subarray(s.name, end < 0 ? names.length : end).toString('latin1') };
+    const limit = Math.min(names.length, s.name + MAX_SECTION_NAME);
+    const end = names.subarray(0, limit).indexOf(0, s.name);
+    return { ...s, sectionName: names.subarray(s.name, end < 0 ? limit : end).toString('latin1') };
   });
 }
 

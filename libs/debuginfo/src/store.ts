@@ -5,15 +5,11 @@ import { readFileIdentity } from '@triage/core-dump';
 import {
   isHeader,
   parseElfHeader,
-  parseSectionHeader,
-  readExact,
+  readNamedSections,
   readProgramHeaders,
-  shdrSize,
   withFile,
   PT_LOAD,
   SHT_NOBITS,
-  type ByteSource,
-  type ElfHeader,
 } from '@triage/core-dump';
 import { IntakeError } from '@triage/intake';
 import { keys } from '@triage/storage';
@@ -33,7 +29,6 @@ export interface PutDebuginfoOptions {
 }
 
 const PF_X = 1;
-const MAX_SHSTRTAB_BYTES = 1 << 20;
 
 interface ElfContents {
   /** DWARF is present (.debug_info, or its compressed .zdebug_info form). */
@@ -48,8 +43,8 @@ async function readContents(path: string): Promise<ElfContents | undefined> {
   return withFile(path, async (src) => {
     const h = parseElfHeader((await src(0n, 64)) ?? Buffer.alloc(0));
     if (!isHeader(h)) return undefined;
-    const sections = await namedSections(src, h);
-    const named = (name: string) => sections.find((s) => s.name === name);
+    const sections = await readNamedSections(src, h);
+    const named = (name: string) => sections.find((s) => s.sectionName === name);
     const debugInfo = named('.debug_info') ?? named('.zdebug_info');
     const text = named('.text');
     const loadsCode = ((await readProgramHeaders(src, 0n, h)) ?? []).some((p) => p.type === PT_LOAD && (p.flags & PF_X) !== 0 && p.filesz > 0n);
@@ -58,22 +53,6 @@ async function readContents(path: string): Promise<ElfContents | undefined> {
       separateDebug: text !== undefined && text.type === SHT_NOBITS,
       hasCode: (text !== undefined && text.type !== SHT_NOBITS && text.size > 0n) || (text === undefined && loadsCode),
     };
-  });
-}
-
-async function namedSections(src: ByteSource, h: ElfHeader): Promise<Array<{ name: string; type: number; size: bigint }>> {
-  const size = shdrSize(h.layout);
-  if (h.shoff === 0n || h.shentsize !== size || h.shnum === 0 || h.shnum > 65_535 || h.shstrndx >= h.shnum) return [];
-  const table = await readExact(src, h.shoff, size * h.shnum);
-  if (!table) return [];
-  const headers = Array.from({ length: h.shnum }, (_, i) => parseSectionHeader(h.layout, table, i * size));
-  const strtab = headers[h.shstrndx];
-  if (strtab.size === 0n || strtab.size > BigInt(MAX_SHSTRTAB_BYTES)) return [];
-  const names = await readExact(src, strtab.offset, Number(strtab.size));
-  if (!names) return [];
-  return headers.map((s) => {
-    const end = names.indexOf(0, s.name);
-    return { name: names.toString('latin1', s.name, end < 0 ? names.length : end), type: s.type, size: s.size };
   });
 }
 

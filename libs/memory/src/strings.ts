@@ -84,8 +84,9 @@ async function* printableRuns(
   };
   for (let offset = 0; offset < segment.presentBytes; offset += CHUNK) {
     const base = segment.vaddr + BigInt(offset);
-    // The core is read in place (sync), and the scan is CPU: without a turn of the event loop per chunk,
-    // a worker scanning a large core would renew no job lock and hear no cancel until the scan ended.
+    // Each chunk's scan is ~5-10 ms of JavaScript, and the core's reads may not turn the event loop
+    // (small ones are made in place): a worker scanning a large core must go on renewing its job lock,
+    // beating its heartbeat and hearing SIGTERM.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const chunk = await core.readMemory(base, Math.min(CHUNK, segment.presentBytes - offset));
     if (!chunk) break;
