@@ -251,16 +251,24 @@ export class ReportAnnouncements {
   private readonly waiting = new Map<string, () => void>();
   private readonly parser = new SseParser();
   private readonly request: ClientRequest;
+  /** Why the stream ended, once it has: every wait then ends with it instead of running out its time. */
+  private lost?: string;
 
   private constructor(baseUrl: string, opened: () => void, refused: (err: Error) => void) {
-    this.request = request(`${baseUrl}/v1/events`, { headers: { accept: 'text/event-stream' } }, (res) => {
+    this.request = request(`${baseUrl}/v1/events`, { headers: { accept: 'text/event-stream' }, timeout: 10_000 }, (res) => {
       if (res.statusCode !== 200) return refused(new Error(`GET /v1/events: HTTP ${res.statusCode}`));
+      this.request.setTimeout(0);
       res.setEncoding('utf8');
       // The first comment line comes once the server has fixed where the stream starts: nothing published after it is missed.
       res.once('data', () => opened());
       res.on('data', (chunk: string) => this.take(chunk));
+      res.on('close', () => this.end('the API closed the event stream'));
     });
-    this.request.on('error', refused);
+    this.request.on('timeout', () => this.request.destroy(new Error('GET /v1/events: no answer in 10 s')));
+    this.request.on('error', (err) => {
+      refused(err);
+      this.end(err.message);
+    });
     this.request.end();
   }
 
@@ -272,7 +280,7 @@ export class ReportAnnouncements {
 
   /** When (now()) the report of `id` was announced; rejects when its analysis failed for good or nothing came in time. */
   async readyAt(id: string, timeoutMs = 120_000): Promise<number> {
-    if (!this.ready.has(id) && !this.failed.has(id)) {
+    if (!this.ready.has(id) && !this.failed.has(id) && this.lost === undefined) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.waiting.delete(id);
@@ -286,12 +294,18 @@ export class ReportAnnouncements {
       });
     }
     const at = this.ready.get(id);
-    if (at === undefined) throw new Error(`analysis of ${id} failed: ${this.failed.get(id)}`);
-    return at;
+    if (at !== undefined) return at;
+    throw new Error(this.failed.has(id) ? `analysis of ${id} failed: ${this.failed.get(id)}` : `report ${id}: ${this.lost}`);
   }
 
   close(): void {
+    this.lost ??= 'the bench closed the event stream';
     this.request.destroy();
+  }
+
+  private end(why: string): void {
+    this.lost ??= why;
+    for (const wake of [...this.waiting.values()]) wake();
   }
 
   private take(chunk: string): void {
