@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
   CoreFormatError,
   demangleType,
   elfKind,
   findSymbol,
+  loadColdFragments,
   openCore,
   readAbortMessage,
   readBuildIdFromFile,
@@ -18,6 +20,7 @@ import {
 } from '@triage/core-dump';
 import { crash, truncatedCopy, type CrasherName } from '../support/crashers';
 import { derived, mapsFrom, withoutFileNote } from '../support/core-variants';
+import { countBytesRead, manyCodeSectionsElf, manySectionsElf } from '../support/crafted-elf';
 
 const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
 
@@ -329,4 +332,29 @@ test('files are read in place in small reads, the event loop turning at least on
     return turns - before;
   });
   assert.ok(counted >= 3, `the loop turned ${counted} times while 4 MiB were read`);
+});
+
+test('crafted objects with thousands of symbol tables or code sections are read a few MiB deep', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'triage-crafted-'));
+  try {
+    const tables = join(dir, 'many-symtabs');
+    writeFileSync(tables, manySectionsElf({ named: 3, others: 2 }));
+    const code = join(dir, 'many-code-sections');
+    writeFileSync(code, manyCodeSectionsElf());
+    for (const [what, read] of [
+      ['findSymbol over 65,534 symbol tables', () => findSymbol(tables, 'main')],
+      ['the cold fragments of 65,532 code sections', () => loadColdFragments(code)],
+    ] as const) {
+      const counted = countBytesRead();
+      try {
+        await read();
+      } finally {
+        counted.stop();
+      }
+      // Each table or section read whole: 64 GiB (and as much x86 decoded).
+      assert.ok(counted.bytes < 160 * 1024 * 1024, `${what}: ${counted.bytes} bytes read`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -6,7 +6,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { DebuginfoCache } from '@triage/debuginfo';
 import { DebuginfodClient } from '@triage/debuginfo';
@@ -15,6 +14,7 @@ import { IntakeError } from '@triage/intake';
 import { FsStorage } from '@triage/storage';
 import { keys } from '@triage/storage';
 import { buildProgram, type BuiltProgram } from '../support/crashers';
+import { countBytesRead, manySectionsElf } from '../support/crafted-elf';
 import { heldDebuginfod } from '../support/held-debuginfod';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-debuginfo-'));
@@ -89,7 +89,7 @@ describe('DebuginfoStore', () => {
   test('a crafted ELF (65,535 note sections of a MiB over the same bytes, no NUL in the name table) is refused after a few MiB of reading', async () => {
     const store = new DebuginfoStore(new FsStorage(join(work, 'store-4')));
     const crafted = join(work, 'many-notes');
-    writeFileSync(crafted, manySectionsElf());
+    writeFileSync(crafted, manySectionsElf({ named: 3, others: 7 }));
     const read = countBytesRead();
     try {
       await assert.rejects(store.put(crafted), (err: unknown) => err instanceof IntakeError && err.code === 'unsupported');
@@ -102,53 +102,6 @@ describe('DebuginfoStore', () => {
   });
 });
 
-/** Counts the bytes node:fs reads (in place or awaited) until stop(): the libraries call them through the module object. */
-function countBytesRead(): { bytes: number; stop(): void } {
-  const fs = createRequire(__filename)('node:fs') as typeof import('node:fs');
-  const { readSync, read } = fs;
-  const counter = { bytes: 0, stop: () => Object.assign(fs, { readSync, read }) };
-  Object.assign(fs, {
-    readSync: (...args: Parameters<typeof readSync>): number => {
-      const n = readSync(...args);
-      counter.bytes += n;
-      return n;
-    },
-    read: (fd: number, buffer: Buffer, offset: number, length: number, position: number, done: (err: Error | null, n: number, b: Buffer) => void): void =>
-      read(fd, buffer, offset, length, position, (err, n, b) => {
-        counter.bytes += n;
-        done(err, n, b);
-      }),
-  });
-  return counter;
-}
-
-/** ELF64 with 65,535 section headers: section 0 names them from 1 MiB of 0xff (no NUL), all others are SHT_NOTE sections over those same bytes. */
-function manySectionsElf(): Buffer {
-  const count = 65_535;
-  const blockBytes = 1 << 20;
-  const shoff = 64;
-  const dataOffset = shoff + count * 64;
-  const file = Buffer.alloc(dataOffset + blockBytes, 0xff);
-  file.fill(0, 0, dataOffset);
-  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(file, 0);
-  file.writeUInt16LE(3, 16); // ET_DYN
-  file.writeUInt16LE(62, 18); // EM_X86_64
-  file.writeUInt32LE(1, 20);
-  file.writeBigUInt64LE(BigInt(shoff), 40);
-  file.writeUInt16LE(64, 52); // e_ehsize
-  file.writeUInt16LE(56, 54); // e_phentsize
-  file.writeUInt16LE(64, 58); // e_shentsize
-  file.writeUInt16LE(count, 60);
-  file.writeUInt16LE(0, 62); // e_shstrndx
-  for (let i = 0; i < count; i++) {
-    const at = shoff + i * 64;
-    file.writeUInt32LE(i === 0 ? 3 : 7, at + 4); // SHT_STRTAB, SHT_NOTE
-    file.writeBigUInt64LE(BigInt(dataOffset), at + 24);
-    file.writeBigUInt64LE(BigInt(blockBytes), at + 32);
-    file.writeBigUInt64LE(4n, at + 48);
-  }
-  return file;
-}
 
 describe('DebuginfoCache and DebuginfodClient', () => {
   let upstream: Server;

@@ -63,10 +63,15 @@ export async function loadColdFragments(objectPath: string): Promise<ColdFragmen
     // One owner per entry: the first function, in address order, that jumps there.
     const entries = new Map<bigint, ColdFragment>();
     const called = new Set<bigint>();
-    for (const text of sections.filter((sec) => (sec.flags & SHF_EXECINSTR) !== 0n && sec.size <= BigInt(MAX_CODE_BYTES))) {
+    // MAX_CODE_BYTES in all: a crafted file lists thousands of executable sections over the same bytes.
+    let budget = MAX_CODE_BYTES;
+    for (const text of sections.filter((sec) => (sec.flags & SHF_EXECINSTR) !== 0n)) {
+      if (text.size > BigInt(budget)) continue;
       const inText = functions.filter((f) => f.value >= text.addr && f.value + f.size <= text.addr + text.size);
-      const code = inText.length > 0 ? await readSection(src, text, MAX_CODE_BYTES) : undefined;
-      if (code) branchesOutOf(code, text, inText, functions, entries, called);
+      const code = inText.length > 0 ? await readSection(src, text, budget) : undefined;
+      if (!code) continue;
+      budget -= code.length;
+      branchesOutOf(code, text, inText, functions, entries, called);
     }
     const fragments = [...entries.values()].filter((e) => !called.has(e.start)).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
     // Where functions begin, named or not: a fragment never runs into one.
@@ -83,8 +88,9 @@ export async function coldFragmentOwner(objectPath: string, address: bigint): Pr
 /** Defined function symbols with a size, from .symtab when present (it names more) and .dynsym. */
 async function readFunctionSymbols(src: Parameters<typeof readSection>[0], h: ElfHeader, sections: SectionHeader[]): Promise<FunctionSymbol[]> {
   const byValue = new Map<bigint, FunctionSymbol>();
+  // The first table of each type: an object has one of each, a crafted one may list thousands.
   for (const type of [SHT_SYMTAB, SHT_DYNSYM]) {
-    for (const table of sections.filter((s) => s.type === type)) {
+    for (const table of sections.filter((s) => s.type === type).slice(0, 1)) {
       const strtab = sections[table.link];
       const syms = await readSection(src, table, MAX_TABLE_BYTES);
       const strs = strtab && (await readSection(src, strtab, MAX_TABLE_BYTES));

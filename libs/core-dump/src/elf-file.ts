@@ -164,8 +164,9 @@ export async function findSymbolEntry(elfPath: string, name: string): Promise<{ 
     if (!h) return undefined;
     const sections = await readSections(src, h);
     const wanted = Buffer.from(name, 'latin1');
+    // The first table of each type: an object has one of each, a crafted one may list thousands.
     for (const type of [SHT_DYNSYM, SHT_SYMTAB]) {
-      for (const s of sections.filter((x) => x.type === type)) {
+      for (const s of sections.filter((x) => x.type === type).slice(0, 1)) {
         const strtab = sections[s.link];
         if (!strtab) continue;
         const syms = await readSection(src, s, MAX_TABLE_BYTES);
