@@ -33,16 +33,7 @@ export function manySectionsElf(types: { named: number; others: number; flags?: 
   const dataOffset = shoff + count * 64;
   const file = Buffer.alloc(dataOffset + blockBytes, 0xff);
   file.fill(0, 0, dataOffset);
-  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(file, 0);
-  file.writeUInt16LE(3, 16); // ET_DYN
-  file.writeUInt16LE(62, 18); // EM_X86_64
-  file.writeUInt32LE(1, 20);
-  file.writeBigUInt64LE(BigInt(shoff), 40);
-  file.writeUInt16LE(64, 52); // e_ehsize
-  file.writeUInt16LE(56, 54); // e_phentsize
-  file.writeUInt16LE(64, 58); // e_shentsize
-  file.writeUInt16LE(count, 60);
-  file.writeUInt16LE(0, 62); // e_shstrndx
+  writeHeader(file, shoff, count, 0);
   for (let i = 0; i < count; i++) {
     const at = shoff + i * 64;
     file.writeUInt32LE(i === 0 ? types.named : types.others, at + 4);
@@ -69,16 +60,8 @@ export function manyCodeSectionsElf(): Buffer {
   const codeOffset = strtabOffset + 64;
   const file = Buffer.alloc(codeOffset + codeBytes, 0xc3);
   file.fill(0, 0, codeOffset);
-  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(file, 0);
-  file.writeUInt16LE(3, 16); // ET_DYN
-  file.writeUInt16LE(62, 18); // EM_X86_64
-  file.writeUInt32LE(1, 20);
-  file.writeBigUInt64LE(BigInt(shoff), 40);
-  file.writeUInt16LE(64, 52);
-  file.writeUInt16LE(56, 54);
-  file.writeUInt16LE(64, 58);
-  file.writeUInt16LE(count, 60);
-  file.writeUInt16LE(2, 62); // e_shstrndx: .strtab names the sections too
+  // .strtab (section 2) names the sections too.
+  writeHeader(file, shoff, count, 2);
   // Symbol 1: `f`, STT_FUNC, in section 3, at 0, a MiB long.
   file.writeUInt32LE(1, symtabOffset + 24);
   file[symtabOffset + 24 + 4] = 0x12; // STB_GLOBAL, STT_FUNC
@@ -98,4 +81,18 @@ export function manyCodeSectionsElf(): Buffer {
   section(2, 3, 0n, strtabOffset, strtab.length); // SHT_STRTAB
   for (let i = 3; i < count; i++) section(i, 1, 0x6n, codeOffset, codeBytes); // SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR
   return file;
+}
+
+/** The ELF64 little-endian header of an x86-64 ET_DYN object with `count` section headers at `shoff`. */
+function writeHeader(file: Buffer, shoff: number, count: number, shstrndx: number): void {
+  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(file, 0);
+  file.writeUInt16LE(3, 16); // ET_DYN
+  file.writeUInt16LE(62, 18); // EM_X86_64
+  file.writeUInt32LE(1, 20);
+  file.writeBigUInt64LE(BigInt(shoff), 40);
+  file.writeUInt16LE(64, 52); // e_ehsize
+  file.writeUInt16LE(56, 54); // e_phentsize
+  file.writeUInt16LE(64, 58); // e_shentsize
+  file.writeUInt16LE(count, 60);
+  file.writeUInt16LE(shstrndx, 62);
 }
