@@ -5,13 +5,13 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync, rmSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, rmSync, copyFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { crash, compressedCopy, truncatedCopy, type CrashedCore, type CrasherName } from '../support/crashers';
 import { triage } from '../support/cli';
 import { signalledSleep } from '../support/real-programs';
-import type { Report } from '@triage/report';
+import { renderText, type Report } from '@triage/report';
 
 function analyze(c: CrashedCore | string, extra: string[] = []): Report {
   const core = typeof c === 'string' ? c : c.core;
@@ -86,6 +86,25 @@ describe('triage analyze classifies real crashes of stripped programs', () => {
       assert.equal(exe.debuginfo, 'found');
     });
   }
+
+  test('a large core: the answer is printed while its sha256 is read, the core\'s line (its id) last', () => {
+    const c = crash('big-heap', ['640']);
+    const size = statSync(c.core).size;
+    const sha256 = execFileSync('sha256sum', [c.core], { encoding: 'utf8' }).slice(0, 64);
+    const text = triage(['analyze', c.core, '--debuginfo-dir', c.debugDir]);
+    assert.equal(text.status, 0, text.stderr);
+    const lines = text.stdout.trimEnd().split('\n');
+    const coreLine = `core:      ${sha256.slice(0, 16)} (${size} bytes)`;
+    // ~0.45 s of hashing against an analysis of ~0.1 s: the identity comes after everything else.
+    assert.equal(lines.at(-1), coreLine, text.stdout);
+    assert.equal(lines.at(-2), '');
+    // The same report as the JSON's, whole: only the core's line moved.
+    const report = analyze(c);
+    assert.equal(report.id, sha256.slice(0, 32));
+    const whole = renderText(report).trimEnd().split('\n');
+    assert.ok(whole.includes(coreLine), renderText(report));
+    assert.deepEqual(lines.slice(0, -2), whole.filter((l) => l !== coreLine));
+  });
 
   test('library-abort names the library, its function and where the executable entered it', () => {
     const r = analyze(crash('library-abort'));

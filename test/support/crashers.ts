@@ -36,6 +36,7 @@ export const programs = {
   'hash-table': { main: 'hash_table.c' },
   'wild-pointer': { main: 'wild_pointer.c', cflags: ['-O1'] },
   'crash-handler': { main: 'crash_handler.c' },
+  'big-heap': { main: 'big_heap.c' },
 } satisfies Record<string, Program>;
 
 export type CrasherName = keyof typeof programs;

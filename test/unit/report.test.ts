@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
   buildReport,
+  buildReportBody,
   canonicalFunction,
+  identify,
   classify,
   computeSignature,
   coreBacktrace,
@@ -15,7 +17,9 @@ import {
   renderCoreBacktrace,
   renderJson,
   renderMarkdown,
+  renderCoreLine,
   renderText,
+  renderTextWithoutCore,
   type CrashEvidence,
   type CrashKind,
   type Frame,
@@ -325,6 +329,18 @@ function reportOf(fx: Fixture, slide = 0n): Report {
     analysis: { tool: 'eu-stack', durationMs: 7, warnings: [] },
   });
 }
+
+describe('a report before its core is identified', () => {
+  test('the body, identified, is the report built whole, key for key and in the same order; its text lacks only the core line', () => {
+    const whole = reportOf(fixtures.sigterm);
+    const { sha256, size, ...facts } = whole.core;
+    const body = buildReportBody({ createdAt: whole.createdAt, core: facts, evidence: evidence(fixtures.sigterm), modules: whole.modules, analysis: whole.analysis });
+    assert.equal(JSON.stringify(identify(body, { sha256, size }, whole.id)), JSON.stringify(whole));
+    const coreLine = renderCoreLine(whole.core).trimEnd();
+    assert.ok(renderText(whole).split('\n').includes(coreLine));
+    assert.deepEqual(renderTextWithoutCore(body).split('\n'), renderText(whole).split('\n').filter((l) => l !== coreLine));
+  });
+});
 
 describe('moduleRole', () => {
   test('the role table sorts runtime libraries from the rest', () => {

@@ -4,8 +4,8 @@ import { CoreFormatError, openCore, readAbortMessage, readUncaughtExceptionType 
 import type { CoreDump } from '@triage/core-dump';
 import { debuginfoSearchDirs } from '@triage/debuginfo';
 import { openCrashInputEarly, type BacktraceInput, type CoreMetadata, type IntakeResult, type Pending } from '@triage/intake';
-import { buildReport, helperCallFor, moduleRole, SIG, signalName, type CrashEvidence } from '@triage/report';
-import type { ModuleEntry, Report, ReportCore } from '@triage/report';
+import { buildReport, buildReportBody, helperCallFor, identify, moduleRole, SIG, signalName, type CrashEvidence } from '@triage/report';
+import type { ModuleEntry, Report, ReportBody } from '@triage/report';
 import { prestartStack, resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
 import { inSystemView } from '@triage/tools';
 import type { SymbolizeResult } from '@triage/symbolizer';
@@ -98,6 +98,11 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
   if (given.warning) early.push(given.warning);
   // The hash of a raw core takes the main thread in slices: started now, it runs while the tools do.
   const digest = pending.digest();
+  let identified = false;
+  digest.then(
+    () => (identified = true),
+    () => undefined,
+  );
   let symbols: SymbolizeResult;
   try {
     symbols = await symbolize({
@@ -124,16 +129,16 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
   const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo), fromBacktrace?.buildIds);
   const signal = signalOf(core, metadata);
   const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata);
-  const intake: IntakeResult = { ...pending, ...(await digest) };
-  return buildReport({
-    id: intake.sha256.slice(0, 32),
+  const body = buildReportBody({
     createdAt: new Date().toISOString(),
-    core: reportCore(core, intake, metadata, signal),
+    core: reportCore(core, pending, metadata, signal),
     evidence,
     modules,
     // A core's stack and the core_backtrace's frames each say when their tools ran without bwrap: once is enough.
     analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...new Set(symbols.warnings)], stackSource },
   });
+  if (!identified) options.beforeIdentity?.(body);
+  return identify(body, await digest);
 }
 
 /** The crashing thread continued past a runtime's signal trampoline the unwinder stopped at (Go's crash), a fault panic's frame looked up at its exact pc. */
@@ -362,11 +367,9 @@ async function gatherEvidence(
   };
 }
 
-function reportCore(core: CoreDump, intake: IntakeResult, metadata: CoreMetadata, signal: number): ReportCore {
+function reportCore(core: CoreDump, intake: Pick<IntakeResult, 'format'>, metadata: CoreMetadata, signal: number): ReportBody['core'] {
   const fault = core.siginfo?.faultAddress;
   return {
-    sha256: intake.sha256,
-    size: intake.size,
     truncated: core.truncated,
     signal: {
       number: signal,

@@ -1,5 +1,6 @@
 import type { CoreModule } from '@triage/core-dump';
 import type { CoreMetadata, IntakeLimits } from '@triage/intake';
+import type { ReportBody } from '@triage/report';
 
 /** Options of the one analysis pipeline that `triage analyze` and the worker both run. */
 export interface AnalyzeOptions {
@@ -42,6 +43,12 @@ export interface AnalyzeOptions {
    * warnings for the report (an upstream server that did not answer).
    */
   beforeSymbolize?: (modules: ReadonlyArray<Pick<CoreModule, 'buildId'>>) => Promise<string[] | void>;
+  /**
+   * Called with the report before the core's identity when its sha256 is still being read once
+   * everything else is known (a large core: ~0.75 s per GiB), so a caller can show the answer while the
+   * hash finishes. Not called when the identity is already known.
+   */
+  beforeIdentity?: (body: ReportBody) => void;
 }
 
 // analyzeInput(inputPath, options): Promise<Report> lives in ./analyze.ts.

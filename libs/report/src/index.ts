@@ -1,4 +1,4 @@
-export { buildReport, type BuildReportInput } from './build-report';
+export { buildReport, buildReportBody, identify, type BuildReportInput } from './build-report';
 export {
   ASSERTION_HELPERS,
   findHelperCall,
@@ -46,7 +46,7 @@ export { SIG, signalName, signalNumber } from './signals';
 export { coreBacktrace, renderCoreBacktrace, type CoreBacktrace } from './render/core-backtrace';
 export { contractJson, renderJson, type ReportJson } from './render/json';
 export { renderMarkdown } from './render/markdown';
-export { renderText } from './render/text';
+export { renderCoreLine, renderText, renderTextWithoutCore } from './render/text';
 export type * from './model';
 export * from './model';
 export * from './render/common';

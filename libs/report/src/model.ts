@@ -174,6 +174,9 @@ export interface ReportCore {
   format?: string;
 }
 
+/** A report before its core's identity (the sha256 of its bytes, which names it) is known: all the analysis found. */
+export type ReportBody = Omit<Report, 'id' | 'core'> & { core: Omit<ReportCore, 'sha256' | 'size'> };
+
 export interface Report {
   id: string;
   signature: string;

@@ -1,12 +1,12 @@
 import { frameKey, skipCategory, sourceOf } from '../frames';
-import type { Classification, Frame, LibraryAbort, Report, Thread } from '../model';
+import type { Classification, Frame, LibraryAbort, ReportBody, Thread } from '../model';
 
 /** Runs at least this long print as two frames and a count: a 1000-deep recursion is one line of news. */
 export const COLLAPSE_RUN = 4;
 
 export type StackLine = { frame: Frame } | { repeated: string; count: number };
 
-export function crashedThread(report: Report): Thread | undefined {
+export function crashedThread(report: ReportBody): Thread | undefined {
   return report.threads.find((t) => t.crashed) ?? report.threads[0];
 }
 
@@ -60,7 +60,7 @@ export function meaningfulFrames(thread: Thread | undefined): { frames: Frame[];
 }
 
 /** The frame the classification blamed, in the crashing thread (the CLI marks it with `>`, pages highlight it). */
-export function blamedFrame(report: Report, thread = crashedThread(report)): Frame | undefined {
+export function blamedFrame(report: ReportBody, thread = crashedThread(report)): Frame | undefined {
   const b = report.classification.blame;
   if (!b.function && !b.module) return undefined;
   return thread?.frames.find((f) => f.function === b.function && f.module === b.module && f.line === b.line);
@@ -74,7 +74,7 @@ export function stackHeading(kind: Classification['kind']): string {
   return kind === 'snapshot' ? 'First thread at the snapshot' : 'Crashing thread';
 }
 
-export function headline(report: Report): string {
+export function headline(report: ReportBody): string {
   const program = report.core.executable?.split('/').pop() ?? 'unknown program';
   const pid = report.core.pid !== undefined ? ` (pid ${report.core.pid})` : '';
   const c = report.classification;
@@ -83,7 +83,7 @@ export function headline(report: Report): string {
   return `${c.originalSignal?.name ?? report.core.signal.name} in ${program}${pid}: ${c.kind}${caught}`;
 }
 
-export function blameText(report: Report, fullPaths = true): string | undefined {
+export function blameText(report: ReportBody, fullPaths = true): string | undefined {
   const b = report.classification.blame;
   if (!b.function && !b.module) return undefined;
   const source = sourceOf(b, fullPaths);
@@ -132,12 +132,12 @@ export function libraryAbortProse(c: LibraryAbortFacts, fullPaths = false): Pros
 export const LIBRARY_ABORT_TITLE = 'Aborted inside a library';
 
 /** The library-abort explanation as one line of plain text (terminal output). */
-export function libraryAbortText(report: Report): string | undefined {
+export function libraryAbortText(report: ReportBody): string | undefined {
   const prose = libraryAbortProse(report.classification);
   return prose ? `${LIBRARY_ABORT_TITLE}: ${proseText(prose)}` : undefined;
 }
 
-export function missingDebuginfo(report: Report): string[] {
+export function missingDebuginfo(report: ReportBody): string[] {
   // The vdso never has separate debuginfo and its frames are never the bug.
   return report.modules.filter((m) => m.debuginfo === 'missing' && !/vdso|linux-gate/.test(m.name)).map((m) => m.name);
 }

@@ -1,24 +1,48 @@
-import type { Report } from '../model';
+import type { Report, ReportBody, ReportCore } from '../model';
 import { blamedFrame, blameText, originalSignalText, collapseRuns, crashedThread, frameText, headline, libraryAbortText, missingDebuginfo, repeatText, SNAPSHOT_NO_BLAME, stackHeading } from './common';
 
 /** Enough of a stack for a terminal; the JSON has the rest. */
 export const TEXT_MAX_LINES = 48;
 
 export function renderText(report: Report): string {
+  return textOf(report, report.core);
+}
+
+/**
+ * The text of a report whose core is still being hashed: everything but the core's line, which
+ * renderCoreLine gives once the identity is known (`triage analyze` on a large core prints the answer
+ * first, its id last).
+ */
+export function renderTextWithoutCore(body: ReportBody): string {
+  return textOf(body);
+}
+
+/** The core's line of the text: its id (the first 16 hex digits of its sha256), size and fault address. */
+export function renderCoreLine(core: ReportCore): string {
+  return `${field('core')}${coreText(core)}\n`;
+}
+
+const field = (name: string): string => `${name}:`.padEnd(11);
+
+function coreText(core: ReportCore): string {
+  return `${core.sha256.slice(0, 16)} (${core.size} bytes)${core.signal.faultAddress ? `, fault address ${core.signal.faultAddress}` : ''}`;
+}
+
+function textOf(report: ReportBody, core?: ReportCore): string {
   const c = report.classification;
   const lines: string[] = [headline(report), c.summary, ''];
-  const field = (name: string, value: string | undefined) => {
-    if (value) lines.push(`${`${name}:`.padEnd(11)}${value}`);
+  const add = (name: string, value: string | undefined) => {
+    if (value) lines.push(`${field(name)}${value}`);
   };
-  field('kind', c.kind);
-  field('blame', c.kind === 'snapshot' ? SNAPSHOT_NO_BLAME : blameText(report));
-  field('message', c.message);
-  field('exception', c.exceptionType);
-  field('flags', c.flags.join(', '));
-  field('original', originalSignalText(c));
-  field('operand', c.faultingInstruction ? `${c.faultingInstruction.text}${c.faultingInstruction.memory ? ` -> ${c.faultingInstruction.memory.address}` : ''}` : undefined);
-  field('signature', report.signature);
-  field('core', `${report.core.sha256.slice(0, 16)} (${report.core.size} bytes)${report.core.signal.faultAddress ? `, fault address ${report.core.signal.faultAddress}` : ''}`);
+  add('kind', c.kind);
+  add('blame', c.kind === 'snapshot' ? SNAPSHOT_NO_BLAME : blameText(report));
+  add('message', c.message);
+  add('exception', c.exceptionType);
+  add('flags', c.flags.join(', '));
+  add('original', originalSignalText(c));
+  add('operand', c.faultingInstruction ? `${c.faultingInstruction.text}${c.faultingInstruction.memory ? ` -> ${c.faultingInstruction.memory.address}` : ''}` : undefined);
+  add('signature', report.signature);
+  if (core) add('core', coreText(core));
 
   const library = libraryAbortText(report);
   if (library) lines.push('', library);
