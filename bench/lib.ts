@@ -46,6 +46,22 @@ export function timedRun(argv: string[]): Promise<number> {
   });
 }
 
+/** When a run of `argv` first wrote to stdout, and when it ended (ms after its start); a non-zero exit is an error. */
+export function timedFirstOutput(argv: string[]): Promise<{ first: number; total: number }> {
+  return new Promise((done, fail) => {
+    const t0 = now();
+    let first: number | undefined;
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.on('data', () => (first ??= now() - t0));
+    child.on('error', fail);
+    child.on('close', (code, signal) => {
+      const total = now() - t0;
+      if (code === 0 && first !== undefined) done({ first, total });
+      else fail(new Error(`${argv.join(' ')} exited ${code ?? signal}${first === undefined ? ' without output' : ''}`));
+    });
+  });
+}
+
 export interface Paired {
   /** Median wall ms of A and of B. */
   a: number;

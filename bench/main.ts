@@ -45,7 +45,7 @@ import {
   waitReport,
   type Child,
 } from './lib';
-import { analyzeSection, cliSection } from './analyze';
+import { analyzeSection, cliSection, largeCoreSection } from './analyze';
 import { problemsSection } from './problems';
 import { add, fmt, printTable, sizeLabel, verdict } from './table';
 import { testDatabaseUrl } from '../test/support/catalog';
@@ -421,7 +421,10 @@ async function main(): Promise<void> {
   try {
     const exe = buildToucher(work);
     if (sections.has('cli')) await cliSection(envNumber('BENCH_CLI_N', 20));
-    if (sections.has('analyze')) await analyzeSection(work, exe, envNumber('BENCH_ANALYZE_N', 10));
+    if (sections.has('analyze')) {
+      await analyzeSection(work, exe, envNumber('BENCH_ANALYZE_N', 10));
+      await largeCoreSection(work, exe, 5);
+    }
     if (sections.has('ingest') || sections.has('listing')) {
       const smallCore = makeCore(exe, envNumber('BENCH_LIST_SMALL_MIB', 10), join(work, 'small'));
       await uploadSection(e, exe, smallCore, sections.has('ingest') ? sizesGiB : sizesGiB.slice(0, 1), (big) =>
