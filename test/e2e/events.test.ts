@@ -238,6 +238,20 @@ describe('GET /v1/events', { timeout: 120_000 }, () => {
     assert.deepEqual(all.got[0].map((e) => e.id), published.map((e) => e.id));
   });
 
+  test('a Last-Event-ID past the stream\'s newest starts at the newest: that client gets the next events, and the shared read is not held ahead of the others', async () => {
+    const ahead = new AbortController();
+    const aheadGot: LifecycleEvent[] = [];
+    let aheadConnected = false;
+    // First, so the shared read would start at its position if that were taken as it is.
+    const running = watchEvents({ server: { server: api.url }, since: '99999999999999-0', signal: ahead.signal, onEvent: (e) => aheadGot.push(e), onConnected: () => (aheadConnected = true) });
+    await until('the client with a future id', () => aheadConnected);
+    const others = await watchers(1);
+    const marker = await bus.publish(lifecycle(randomUUID().replace(/-/g, ''), 33)[0]);
+    await until('the event at both clients', () => aheadGot.some((e) => e.id === marker.id) && others.got[0].some((e) => e.id === marker.id));
+    ahead.abort();
+    await Promise.all([running, others.stop()]);
+  });
+
   test('a bad core is 400 with a reason', async () => {
     for (const core of ['zz', '0123', `${'a'.repeat(32)}/x`, '']) {
       const res = await fetch(`${api.url}/v1/events?core=${encodeURIComponent(core)}`);

@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { cliPath, runAsync } from '../support/cli';
 import { crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, S3Server, serviceEnv, sleep, startApi, startWorker, type RunningApi } from './service-harness';
+import { CoreRecords } from '@triage/cores';
+import { createStorage } from '@triage/storage';
 import type { Report } from '@triage/report';
 
 const run = `triage-upload-wait-${process.pid}-${Date.now()}`;
@@ -102,6 +104,7 @@ describe('triage upload --wait', { timeout: 240_000 }, () => {
     crash('null-read');
     crash('thread-crash');
     crash('double-free');
+    crash('recursion');
     await s3.start();
     proxyUrl = await proxy.listen();
     // Every link the API hands out (status, report) goes through the proxy too.
@@ -117,6 +120,20 @@ describe('triage upload --wait', { timeout: 240_000 }, () => {
     await s3.stop().catch(() => undefined);
     await dropRedisPrefix(run);
     rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a final failure announced by no event (a job failed for stalling on an older worker) still ends the wait: exit 4 with the reason', async () => {
+    const core = crash('recursion').core;
+    const waiting = upload(core, ['--wait-timeout', '120']);
+    const id = coreIdOf(core);
+    await until('the stream and one status read', () => proxy.of(id).events === 1 && proxy.of(id).statusReads === 1);
+    // As a worker marks a job that stopped its workers too often, without publishing anything.
+    const records = new CoreRecords(createStorage(configFrom(env).storage));
+    await records.writeStatus(id, { state: 'failed', updatedAt: new Date().toISOString(), attempts: 2, reason: 'the analysis stopped its worker repeatedly (out of memory or killed)' });
+    const res = await waiting;
+    assert.equal(res.status, 4, res.stderr);
+    assert.match(res.stderr, /the analysis failed: the analysis stopped its worker repeatedly/);
+    assert.ok(proxy.of(id).statusReads >= 2, proxy.requests.join('\n'));
   });
 
   test('--wait-timeout still bounds a wait on the event stream: exit 5 with the status', async () => {

@@ -37,13 +37,16 @@ function timedOut(timeoutMs: number, status: string): UnreachableError {
 
 /**
  * Waits for the analysis of an accepted core and fetches its report. It wakes on the event stream, so the
- * report is fetched as soon as the worker announces it; where the stream cannot be had (a token without
- * the read scope, a server without /v1/events, a broken connection) it polls the status as before.
+ * report is fetched as soon as the worker announces it; where the stream cannot be had (a server without
+ * /v1/events, a broken connection) it polls the status as before.
  */
 export async function waitForReport(accepted: AcceptedCore, server: ServerOptions, timeoutMs: number, policy: RetryPolicy): Promise<Report> {
   const deadline = Date.now() + timeoutMs;
   return (await waitOnEvents(accepted, server, deadline, timeoutMs, policy)) ?? pollForReport(accepted, server, deadline, timeoutMs, policy);
 }
+
+/** While the stream is open, the status is also read this often: an end that came with no event is seen. */
+const SAFETY_READ_MS = 5_000;
 
 /**
  * Follows `/v1/events?core=ID` and reads the status once each time the stream is (re)connected. That
@@ -62,7 +65,31 @@ async function waitOnEvents(accepted: AcceptedCore, server: ServerOptions, deadl
     controller.abort();
   };
   const statusReads: Array<Promise<void>> = [];
+  let reading = false;
+  // Aborted with the stream: once the wait has its end (or its deadline), a read still under way is not waited for.
+  const readStatus = (): void => {
+    if (reading || controller.signal.aborted) return;
+    reading = true;
+    statusReads.push(
+      getJson<CoreStatusAnswer>(accepted.statusUrl, server, policy, controller.signal)
+        .then(
+          ({ body }) => {
+            status = body.status;
+            const o = outcomeOf(body);
+            if (o) end(o);
+          },
+          (error: unknown) => {
+            if (!controller.signal.aborted) end({ error });
+          },
+        )
+        .finally(() => (reading = false)),
+    );
+  };
   const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
+  // Not every end comes with an event: a job failed for stalling too often on older workers, or a final
+  // failure whose event could not be published (events are best effort). A status read now and then
+  // still sees it.
+  const safety = setInterval(readStatus, SAFETY_READ_MS);
   let usable = true;
   try {
     await watchEvents({
@@ -71,21 +98,7 @@ async function waitOnEvents(accepted: AcceptedCore, server: ServerOptions, deadl
       signal: controller.signal,
       // Any failure of the stream hands the wait to the poll at once, which has retries of its own.
       giveUpAfterMs: 0,
-      onConnected: () => {
-        // Aborted with the stream: once the wait has its end (or its deadline), a read still under way is not waited for.
-        statusReads.push(
-          getJson<CoreStatusAnswer>(accepted.statusUrl, server, policy, controller.signal).then(
-            ({ body }) => {
-              status = body.status;
-              const o = outcomeOf(body);
-              if (o) end(o);
-            },
-            (error: unknown) => {
-              if (!controller.signal.aborted) end({ error });
-            },
-          ),
-        );
-      },
+      onConnected: readStatus,
       onEvent: (e) => {
         // An older server ignores ?core= and sends every core's events.
         if (e.coreId !== accepted.id) return;
@@ -98,6 +111,7 @@ async function waitOnEvents(accepted: AcceptedCore, server: ServerOptions, deadl
     usable = false;
   } finally {
     clearTimeout(timer);
+    clearInterval(safety);
   }
   await Promise.all(statusReads);
   if (outcome) return reportOf(outcome, accepted, server, policy);

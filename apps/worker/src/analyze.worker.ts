@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { TriageConfig } from '@triage/config';
@@ -7,6 +7,7 @@ import { LOGGER, RedisConnections } from '@triage/infra';
 import { ANALYZE_QUEUE, type AnalyzeJob } from '@triage/queue';
 import { AnalyzeProcessor, type AnalyzeResult } from './analyze.processor';
 import { closeWorker, Returnable } from './close-worker';
+import { JobLifecycle } from './lifecycle';
 import { CONFIG } from './tokens';
 
 /**
@@ -27,6 +28,7 @@ export class AnalyzeWorker implements OnApplicationBootstrap, OnApplicationShutd
     private readonly processor: AnalyzeProcessor,
     private readonly records: CoreRecords,
     private readonly redis: RedisConnections,
+    @Optional() private readonly lifecycle?: JobLifecycle,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -53,12 +55,11 @@ export class AnalyzeWorker implements OnApplicationBootstrap, OnApplicationShutd
     try {
       const status = await this.records.readStatus(job.data.coreId);
       if (status?.state === 'failed' || status?.state === 'done') return;
-      await this.records.writeStatus(job.data.coreId, {
-        state: 'failed',
-        updatedAt: new Date().toISOString(),
-        attempts: status?.attempts ?? 0,
-        reason: 'the analysis stopped its worker repeatedly (out of memory or killed)',
-      });
+      const reason = 'the analysis stopped its worker repeatedly (out of memory or killed)';
+      const attempts = status?.attempts ?? 0;
+      await this.records.writeStatus(job.data.coreId, { state: 'failed', updatedAt: new Date().toISOString(), attempts, reason });
+      // The final failure, as the processor announces its own: `triage upload --wait` and webhooks wake on it.
+      await this.lifecycle?.failed(job.data.coreId, reason, attempts, false);
     } catch (statusErr) {
       this.logger.error({ err: statusErr, coreId: job.data.coreId }, 'could not write the status');
     }

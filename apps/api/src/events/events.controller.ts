@@ -1,6 +1,6 @@
 import { Controller, Get, Req, Res, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isStreamId } from '@triage/events';
+import { compareStreamIds, isStreamId } from '@triage/events';
 import { isCoreId } from '@triage/storage';
 import { badRequest } from '../http/errors';
 import { EventsService } from './events.service';
@@ -32,7 +32,12 @@ export class EventsController implements BeforeApplicationShutdown {
     if (since !== undefined && !isStreamId(since)) throw badRequest('Last-Event-ID / since must be an event id such as 1700000000000-0');
     const coreId = coreFilter(req.query.core);
     // Fixed before the 200 is sent: a client that sees the answer knows every later event will reach it.
-    const after = since ?? (await this.events.bus.lastId());
+    // An id past the stream's newest (made up, or kept across a Redis that lost the stream) starts at the
+    // newest: one stream fixed ahead of the rest would keep every later client reading on its own.
+    const head = await this.events.bus.lastId();
+    const after = since !== undefined && compareStreamIds(since, head) <= 0 ? since : head;
+    // The client may have left while the stream's end was read: its close has already fired.
+    if (req.socket.destroyed) return;
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Command } from 'commander';
@@ -187,7 +188,9 @@ export async function watchEvents(options: WatchOptions): Promise<void> {
       const left = options.giveUpAfterMs === undefined ? '' : `; giving up in about ${Math.round((options.giveUpAfterMs - down) / 1000)} s`;
       options.onStatus?.(`event stream: ${described.reason}; reconnecting in ${backoff / 1000} s${left}`);
     }
-    await new Promise((r) => setTimeout(r, backoff));
+    // Ended by the caller's signal too: a wait that has its answer (or its deadline) does not sit out the back-off.
+    await sleep(backoff, undefined, { signal: options.signal }).catch(() => undefined);
+    if (options.signal?.aborted) return;
     backoff = Math.min(backoff * 2, options.maxBackoffMs ?? 10_000);
   }
 }
