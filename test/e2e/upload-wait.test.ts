@@ -29,6 +29,8 @@ const s3 = new S3Server(join(work, 's3'));
  */
 class RecordingProxy {
   readonly requests: string[] = [];
+  /** The requests whose answer has been sent whole. */
+  readonly answered: string[] = [];
   refuseEvents = false;
   statusUnavailable = false;
   private readonly server: Server;
@@ -38,6 +40,7 @@ class RecordingProxy {
     this.server = createServer((req, res) => {
       const path = req.url ?? '/';
       this.requests.push(`${req.method} ${path}`);
+      res.on('finish', () => this.answered.push(`${req.method} ${path}`));
       if (this.refuseEvents && path.startsWith('/v1/events')) {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', reason: 'Cannot GET /v1/events' }));
         return;
@@ -126,7 +129,8 @@ describe('triage upload --wait', { timeout: 240_000 }, () => {
     const core = crash('recursion').core;
     const waiting = upload(core, ['--wait-timeout', '120']);
     const id = coreIdOf(core);
-    await until('the stream and one status read', () => proxy.of(id).events === 1 && proxy.of(id).statusReads === 1);
+    // The first status read answered (queued) before the failure is written: only a later read can see it.
+    await until('the stream and one status read answered', () => proxy.of(id).events === 1 && proxy.answered.includes(`GET /v1/cores/${id}`));
     // As a worker marks a job that stopped its workers too often, without publishing anything.
     const records = new CoreRecords(createStorage(configFrom(env).storage));
     await records.writeStatus(id, { state: 'failed', updatedAt: new Date().toISOString(), attempts: 2, reason: 'the analysis stopped its worker repeatedly (out of memory or killed)' });
