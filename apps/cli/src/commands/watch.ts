@@ -190,7 +190,6 @@ export async function watchEvents(options: WatchOptions): Promise<void> {
     }
     // Ended by the caller's signal too: a wait that has its answer (or its deadline) does not sit out the back-off.
     await sleep(backoff, undefined, { signal: options.signal }).catch(() => undefined);
-    if (options.signal?.aborted) return;
     backoff = Math.min(backoff * 2, options.maxBackoffMs ?? 10_000);
   }
 }
