@@ -38,7 +38,8 @@ describe('eu-stack starts before the objects are looked up, and its run is taken
 
   function analyze(core: string, extra: string[] = []): { report: Report; euStackRuns: number } {
     bwrap.clear();
-    const res = triage(['analyze', '--json', ...extra, core], { env: { PATH: `${bwrap.dir}:${process.env.PATH ?? '/usr/bin:/bin'}` } });
+    // No kept names (kept-frames.test.ts): the runs counted are those that name the frames.
+    const res = triage(['analyze', '--json', '--no-cache', ...extra, core], { env: { PATH: `${bwrap.dir}:${process.env.PATH ?? '/usr/bin:/bin'}` } });
     assert.equal(res.status, 0, `triage analyze failed: ${res.stderr}`);
     return { report: JSON.parse(res.stdout) as Report, euStackRuns: bwrap.calls().filter((c) => c === 'eu-stack').length };
   }

@@ -155,7 +155,52 @@ describe('abrt tarballs, streamed', () => {
   });
 });
 
-describe('a file on disk is hashed where it costs least', () => {
+describe('a file on disk is hashed in an openssl child, reading the descriptor it was measured by', () => {
+  /** An `openssl` first on PATH that logs its calls and then runs `body`. */
+  function openssl(body: string): { log: string; path: string } {
+    const dir = mkdtempSync(join(work, 'openssl-'));
+    const log = join(dir, 'calls');
+    writeFileSync(log, '');
+    writeFileSync(join(dir, 'openssl'), `#!/bin/sh\necho "$*" >> '${log}'\n${body}\n`, { mode: 0o755 });
+    return { log, path: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+  }
+  const withPath = async <T>(path: string, fn: () => Promise<T>): Promise<T> => {
+    const before = process.env.PATH;
+    process.env.PATH = path;
+    try {
+      return await fn();
+    } finally {
+      process.env.PATH = before;
+    }
+  };
+  const file = join(work, 'hashed-by-child');
+  const bytes = Buffer.alloc(5 * 1024 * 1024 + 3, 9);
+  writeFileSync(file, bytes);
+  const want = createHash('sha256').update(bytes).digest('hex');
+
+  test('the digest is openssl\'s, of the bytes measured; over the limit it is refused as before', async () => {
+    const real = openssl('exec /usr/bin/openssl "$@"');
+    const got = await withPath(real.path, () => hashFile(file, bytes.length, bytes.length, 'the core'));
+    assert.deepEqual(got, { sha256: want, size: bytes.length });
+    assert.deepEqual(readFileSync(real.log, 'utf8').trim().split('\n'), ['dgst -sha256 -r'], 'one openssl run, on its stdin (the descriptor)');
+    await assert.rejects(
+      withPath(real.path, () => hashFile(file, bytes.length, bytes.length - 1, 'the core')),
+      (err: unknown) => err instanceof IntakeError && err.code === 'too-large',
+    );
+  });
+
+  // Last in this file to use openssl: once it fails, the process hashes in place from then on.
+  test('an openssl that fails leaves the hash to the process, whose answer is the same', async () => {
+    const failing = openssl('echo "dgst: unknown option" >&2; exit 1');
+    assert.deepEqual(await withPath(failing.path, () => hashFile(file, bytes.length, bytes.length, 'the core')), { sha256: want, size: bytes.length });
+    assert.equal(readFileSync(failing.log, 'utf8').trim().split('\n').length, 1);
+    // Not asked again: the process hashes by itself from now on.
+    assert.deepEqual(await withPath(failing.path, () => hashFile(file, bytes.length, bytes.length, 'the core')), { sha256: want, size: bytes.length });
+    assert.equal(readFileSync(failing.log, 'utf8').trim().split('\n').length, 1);
+  });
+});
+
+describe('a file on disk is hashed in the process where it costs least (openssl having failed above)', () => {
   // `measured` is what stat said, which picks the path; the hash and the limit go by the bytes read.
   const cases = [
     { name: 'a small file, on the calling thread', size: 1024 * 1024 + 7, measured: 1024 * 1024 + 7 },

@@ -222,6 +222,9 @@ test('parser: inline chains, unknown frames and the frame cap', () => {
   assert.deepEqual([f[0].pc, f[0].offset, f[0].line, f[0].column], ['0x7ff1147f9eec', '0x8aeec', 44, 76]);
   assert.deepEqual([f[2].file, f[2].line, f[2].column], ['/src/fortify.c', 12, undefined]);
   assert.deepEqual(p.warnings, ['thread 8183: stack cut at 7 frames']);
+  // In the sandbox eu-stack is run by its path and names itself so.
+  const sandboxed = parseEuStack(text, '/usr/bin/eu-stack: tid 8183: shown max number of frames (7, use -n 0 for unlimited)\n/usr/bin/eu-stack: dwfl_thread_getframes: no matching address range\n');
+  assert.deepEqual(sandboxed.warnings, ['thread 8183: stack cut at 7 frames', 'eu-stack: dwfl_thread_getframes: no matching address range']);
 });
 
 test('demangleFrames: a client-sent name with a newline stays as sent and shifts no other frame', async () => {

@@ -67,6 +67,7 @@ async function startStackEarly(core: CoreDump, corePath: string, options: Analyz
       debuginfoDirs: debuginfoSearchDirs(options.debuginfoDirs ?? []),
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       sandbox: options.sandbox ?? true,
+      cacheDir: options.cacheDir,
     });
   } catch {
     // A missing tool is the analysis's own run to report, in its own words.

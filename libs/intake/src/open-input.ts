@@ -142,7 +142,7 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
   if (!stats.isFile()) throw new IntakeError('unsupported', `${path} is neither a regular file nor a directory; ${EXPECTED_INPUT}`);
   // Over the limit, the whole read runs first and refuses it: the tools never see such a core.
   if (stats.size <= limits.maxCoreBytes && isRawCore(path)) {
-    // Usable as it lies, hashed when the caller asks (a large one on a thread of its own).
+    // Usable as it lies; its hash (hashFile) is started once, here, and awaited by whoever needs the id.
     let hashing: Promise<StreamDigest> | undefined;
     const digest = (): Promise<StreamDigest> => {
       if (!hashing) {
@@ -152,6 +152,8 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
       }
       return hashing;
     };
+    // Started now: beside the tools, it is the longest part of an analysis whose stack tool is quick.
+    digest();
     return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest };
   }
   const read = await fromFile(path, (source) => readInput(source, { name: path, limits }, coreOnDisk(path, workspace, 'core')), signal);

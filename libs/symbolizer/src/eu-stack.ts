@@ -107,7 +107,9 @@ export function markSignalFrames(frames: Frame[], isActivation: (f: Frame) => bo
   }
 }
 
-const maxFramesNote = /^eu-stack: tid (\d+): shown max number of frames \((\d+)/;
+/** eu-stack names itself as it was run: `/usr/bin/eu-stack:` in the sandbox, which runs it by its path. */
+const toolName = /^(?:\S*\/)?eu-stack: /;
+const maxFramesNote = /^(?:\S*\/)?eu-stack: tid (\d+): shown max number of frames \((\d+)/;
 
 function stderrWarnings(stderr: string): string[] {
   const warnings: string[] = [];
@@ -116,7 +118,7 @@ function stderrWarnings(stderr: string): string[] {
     if (!line) continue;
     const m = maxFramesNote.exec(line);
     if (m) warnings.push(`thread ${m[1]}: stack cut at ${m[2]} frames`);
-    else warnings.push(line.replace(/^eu-stack: /, 'eu-stack: '));
+    else warnings.push(line.replace(toolName, 'eu-stack: '));
   }
   return warnings;
 }

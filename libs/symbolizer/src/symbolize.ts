@@ -13,9 +13,10 @@ import {
   linkBuildIdTree,
   type BuildIdTree,
 } from '@triage/debuginfo';
-import { inSystemView, prestartTool, runTool, sandboxFallbackWarning, ToolNotFoundError, type RunToolOptions, type SandboxSpec } from '@triage/tools';
+import { inSystemView, prestartTool, runTool, sandboxFallbackWarning, ToolNotFoundError, type RunToolOptions, type SandboxSpec, type ToolRun } from '@triage/tools';
 import { parseEuStack } from './eu-stack';
 import { finishFrames } from './finish-frames';
+import { KeptFrames, keptFramesDir } from './kept-frames';
 import { gdbBacktrace } from './gdb';
 import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
 import { parseUnstripList, type CoreModuleInfo } from './modules';
@@ -37,6 +38,7 @@ interface Context {
   maxFrames: number;
   readPaths: string[];
   warnings: string[];
+  cacheDir?: string;
 }
 
 /** What every tool run of one symbolize call shares; `executable` is shown to the tools beside the core. */
@@ -53,6 +55,7 @@ function contextOf(options: Omit<SymbolizeOptions, 'debuginfoDirs'> & { dirs: st
     maxFrames: options.maxFrames ?? DEFAULT_MAX_FRAMES,
     readPaths: [corePath, ...(executable ? [executable] : []), ...options.dirs],
     warnings,
+    cacheDir: options.cacheDir,
   };
 }
 
@@ -79,7 +82,8 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     if (tree) ctx.readPaths.push(tree.root);
     let result: { tool: 'eu-stack' | 'gdb'; threads: SymbolizedThread[] };
     try {
-      result = { tool: 'eu-stack', threads: await euStack(ctx, toolDirs) };
+      const kept = options.cacheDir ? new KeptFrames({ dir: keptFramesDir(options.cacheDir), objects, debuginfo }) : undefined;
+      result = { tool: 'eu-stack', threads: await euStack(ctx, toolDirs, kept) };
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
       warnings.push(`${err.message}; fell back to gdb`);
@@ -203,9 +207,13 @@ async function linkTree(ctx: Context, links: Link[]): Promise<BuildIdTree | unde
   }
 }
 
-/** eu-stack's command line and bounds for a core: one definition for symbolize and for prestartStack. */
-function euStackRun(ctx: Context, toolDirs: string[]): { args: string[]; options: RunToolOptions } {
-  const args = ['-b', '-m', '-s', '-i', '-v', '-n', String(ctx.maxFrames), '--core', ctx.corePath];
+/**
+ * eu-stack's command line and bounds for a core: one definition for symbolize and for prestartStack.
+ * Unnamed: the frames' pcs, activation marks, modules and build-ids only, named from kept lines.
+ */
+function euStackRun(ctx: Context, toolDirs: string[], named: boolean): { args: string[]; options: RunToolOptions } {
+  const what = named ? ['-b', '-m', '-s', '-i', '-v'] : ['-q', '-a', '-b', '-m'];
+  const args = [...what, '-n', String(ctx.maxFrames), '--core', ctx.corePath];
   if (ctx.executable) args.push('-e', ctx.executable);
   args.push(`--debuginfo-path=${toolDirs.join(':')}`);
   return { args, options: { timeoutMs: ctx.timeoutMs, maxOutputBytes: EU_STACK_OUTPUT_CAP, sandbox: sandboxSpec(ctx), limits: limits(ctx) } };
@@ -217,9 +225,11 @@ function euStackRun(ctx: Context, toolDirs: string[]): { args: string[]; options
  * machine's own programs): symbolize then takes this run instead of starting its own, so the tool
  * overlaps the reading of the core. Returns the cancel for a run symbolize did not take.
  */
-export async function prestartStack(options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames'>): Promise<() => void> {
+export async function prestartStack(
+  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames' | 'cacheDir'>,
+): Promise<() => void> {
   const ctx = contextOf({ ...options, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
-  const run = euStackRun(ctx, ctx.dirs);
+  const run = euStackRun(ctx, ctx.dirs, !mayNameFromKept(options.cacheDir));
   return prestartTool('eu-stack', run.args, run.options);
 }
 
@@ -239,14 +249,33 @@ async function atNamedPath(object: string, buildId: string, modules: CoreModuleI
   return false;
 }
 
-async function euStack(ctx: Context, toolDirs: string[]): Promise<SymbolizedThread[]> {
-  const { args, options } = euStackRun(ctx, toolDirs);
-  let run;
+/** Lines were kept by an earlier run: the unnamed run is tried first. */
+function mayNameFromKept(cacheDir: string | undefined): boolean {
+  return cacheDir !== undefined && existsSync(keptFramesDir(cacheDir));
+}
+
+async function runEuStack(run: { args: string[]; options: RunToolOptions }): Promise<ToolRun> {
   try {
-    run = await runTool('eu-stack', args, options);
+    return await runTool('eu-stack', run.args, run.options);
   } catch (err) {
     if (err instanceof ToolNotFoundError) throw new ToolError('eu-stack', 'eu-stack is not installed');
     throw err;
+  }
+}
+
+/** The stacks, from the unnamed run named by kept lines when every frame has them, else from the named run. */
+async function euStack(ctx: Context, toolDirs: string[], kept: KeptFrames | undefined): Promise<SymbolizedThread[]> {
+  let run: ToolRun | undefined;
+  let unnamed: ToolRun | undefined;
+  if (kept && mayNameFromKept(ctx.cacheDir)) {
+    unnamed = await runEuStack(euStackRun(ctx, toolDirs, false));
+    if (unnamed.timedOut || unnamed.truncated || unnamed.exitCode === null) unnamed = undefined;
+    const named = unnamed && (await kept.name(unnamed.stdout, unnamed.stderr));
+    if (unnamed && named !== undefined) run = { ...unnamed, stdout: named };
+  }
+  if (!run) {
+    run = await runEuStack(euStackRun(ctx, toolDirs, true));
+    if (kept && !run.timedOut && !run.truncated) await kept.keep(run.stdout, run.stderr, unnamed?.stdout);
   }
   if (run.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
   const parsed = parseEuStack(run.stdout, run.stderr);

@@ -3,6 +3,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { IntakeError } from '../types';
 import { formatBytes } from './byte-limit';
 import type { StreamDigest } from './hashing';
+import { hashFileInChild } from './hash-child';
 import { HashJob } from './hash-thread';
 
 /**
@@ -23,11 +24,15 @@ export const INLINE_HASH_MAX_BYTES = 256 * 1024 * 1024;
 const INLINE_BLOCK_BYTES = 512 * 1024;
 
 /**
- * sha256 and size of a file on local disk: one up to INLINE_HASH_MAX_BYTES (`knownSize`) here, a block at
- * a time, a larger one on the hash thread. Over `max` bytes it fails as the stream limit does. `signal`
- * stops it (the caller gave up).
+ * sha256 and size of a file on local disk: in an openssl child when there is one (another CPU from the
+ * first block, nothing to start but the process), else one up to INLINE_HASH_MAX_BYTES (`knownSize`)
+ * here, a block at a time, a larger one on the hash thread. Over `max` bytes it fails as the stream limit
+ * does. `signal` stops it (the caller gave up).
  */
-export function hashFile(path: string, knownSize: number, max: number, what: string, signal?: AbortSignal): Promise<StreamDigest> {
+export async function hashFile(path: string, knownSize: number, max: number, what: string, signal?: AbortSignal): Promise<StreamDigest> {
+  const inChild = await hashFileInChild(path, signal);
+  if (inChild && inChild.size <= max) return inChild;
+  if (signal?.aborted) throw new IntakeError('corrupt', `${what}: reading it was stopped`);
   return knownSize <= INLINE_HASH_MAX_BYTES ? hashFileInline(path, max, what, signal) : hashFileOffThread(path, max, what, signal);
 }
 
