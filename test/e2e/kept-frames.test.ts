@@ -80,18 +80,36 @@ describe('eu-stack names kept from an earlier run', { timeout: 300_000 }, () => 
     return { core: join(dir, core), exe };
   }
 
-  /** The text a named run prints, and the same text rebuilt from an unnamed run and the named run's kept lines. */
-  async function rebuilt(core: string, exe: string): Promise<{ named: string; fromKept?: string; firstTry?: string }> {
+  /** build-id -> the file eu-unstrip finds for it: the objects the tools read (the vdso has none). */
+  function objectsOf(core: string, exe: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const line of execFileSync('eu-unstrip', ['-n', '--core', core, '-e', exe], { encoding: 'utf8' }).split('\n')) {
+      const [, id, file] = /^\S+ ([0-9a-f]+)@\S+ (\S+)/.exec(line) ?? [];
+      if (id && file?.startsWith('/')) out.set(id, file);
+    }
+    return out;
+  }
+
+  /**
+   * The text a named run prints, and the same text rebuilt from an unnamed run and the named run's kept
+   * lines: kept from the named run alone first (a program's first core), then with the unnamed run's
+   * frame counts; in a directory, and in the process (the service's workers).
+   */
+  async function rebuilt(core: string, exe: string): Promise<{ named: string; fromKept?: string; firstTry?: string; inProcess?: string }> {
     const eu = (flags: string[]) => spawnSync('eu-stack', [...flags, '-n', '256', '--core', core, '-e', exe], { encoding: 'utf8' });
     const named = eu(['-b', '-m', '-s', '-i', '-v']);
     const unnamed = eu(['-q', '-a', '-b', '-m']);
+    const objects = objectsOf(core, exe);
     const dir = mkdtempSync(join(work, 'kept-'));
-    const kept = () => new KeptFrames({ dir, objects: new Map(), debuginfo: new Map() });
-    // Kept from the named run alone first (a program's first core), then with the unnamed run's frame counts.
+    const kept = (where: string | undefined = dir) => new KeptFrames({ dir: where, objects, debuginfo: new Map() });
     await kept().keep(named.stdout, named.stderr);
     const firstTry = await kept().name(unnamed.stdout, unnamed.stderr);
     await kept().keep(named.stdout, named.stderr, unnamed.stdout);
-    return { named: named.stdout, fromKept: await kept().name(unnamed.stdout, unnamed.stderr), firstTry };
+    await kept(undefined).keep(named.stdout, named.stderr, unnamed.stdout);
+    // Lines are kept only for objects found as files: without them, nothing is named.
+    const noFiles = new KeptFrames({ dir, objects: new Map(), debuginfo: new Map() });
+    assert.equal(await noFiles.name(unnamed.stdout, unnamed.stderr), undefined);
+    return { named: named.stdout, fromKept: await kept().name(unnamed.stdout, unnamed.stderr), firstTry, inProcess: await kept(undefined).name(unnamed.stdout, unnamed.stderr) };
   }
 
   test("a Debian program's core (libc from libc6-dbg): the rebuilt text is the named run's, and analyze runs eu-stack -q once", async () => {
@@ -100,6 +118,7 @@ describe('eu-stack names kept from an earlier run', { timeout: 300_000 }, () => 
     const text = await rebuilt(core, '/usr/bin/sleep');
     assert.match(text.named, /clock_nanosleep.*\n.*\n\s+\S+\.c:\d+/, 'libc frames with source lines');
     assert.equal(text.fromKept, text.named);
+    assert.equal(text.inProcess, text.named);
     assert.equal(text.firstTry, text.named, 'nothing repeats at one address: kept from the named run alone');
 
     const cache = mkdtempSync(join(work, 'cache-'));
@@ -118,6 +137,7 @@ describe('eu-stack names kept from an earlier run', { timeout: 300_000 }, () => 
     const text = await rebuilt(core, exe);
     assert.equal(text.firstTry, undefined, 'the named run alone does not tell four frames of one chain from one of four');
     assert.equal(text.fromKept, text.named);
+    assert.equal(text.inProcess, text.named);
 
     const cache = mkdtempSync(join(work, 'cache-'));
     const first = analyze(core, cache);

@@ -68,6 +68,7 @@ async function startStackEarly(core: CoreDump, corePath: string, options: Analyz
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       sandbox: options.sandbox ?? true,
       cacheDir: options.cacheDir,
+      modules: core.modules,
     });
   } catch {
     // A missing tool is the analysis's own run to report, in its own words.

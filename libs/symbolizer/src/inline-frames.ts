@@ -6,14 +6,13 @@
  * the same sandbox and limits as the other tools) and spliced into the stack. The same run answers a
  * Go module's pcs, whose lines elfutils gets wrong (go-frames.ts): there it gives the location only.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { declaresInlinedSubroutines, firstLoadAddress } from '@triage/core-dump';
 import type { Frame } from '@triage/report';
 import { runTool, ToolNotFoundError, type RunToolOptions } from '@triage/tools';
 import { goModule, placeGoFrame } from './go-frames';
 import type { InlineLocation, SymbolizedThread } from './types';
+import { buildIdFile, writeWhole } from './kept-file';
 
 const OUTPUT_CAP = 8 * 1024 * 1024;
 
@@ -95,15 +94,12 @@ const KEPT_PER_BUILD_ID = 4096;
 /** build-ids whose kept answers this process has read already. */
 const loaded = new Set<string>();
 
-function keptFile(dir: string, buildId: string): string {
-  return join(dir, `${buildId.replace(/[^0-9a-f]/g, '')}.json`);
-}
 
 /** Adds a build-id's kept answers to knownChains; a missing or unreadable file is no answer. */
 async function loadKept(dir: string, buildId: string): Promise<void> {
   if (loaded.has(buildId)) return;
   loaded.add(buildId);
-  const text = await readFile(keptFile(dir, buildId), 'utf8').catch(() => undefined);
+  const text = await readFile(buildIdFile(dir, buildId), 'utf8').catch(() => undefined);
   if (text === undefined) return;
   let kept: unknown;
   try {
@@ -131,16 +127,7 @@ async function keep(dir: string, buildId: string): Promise<void> {
   const prefix = `${buildId}:`;
   const entries: Array<[string, InlineLocation[]]> = [];
   for (const [key, chain] of knownChains) if (key.startsWith(prefix)) entries.push([key.slice(prefix.length), chain]);
-  const file = keptFile(dir, buildId);
-  // Unguessable and created, never opened if there: a cache dir others can write holds no trap for us.
-  const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFile(temp, JSON.stringify(Object.fromEntries(entries.slice(-KEPT_PER_BUILD_ID))), { mode: 0o600, flag: 'wx' });
-    await rename(temp, file);
-  } catch {
-    await unlink(temp).catch(() => undefined);
-  }
+  await writeWhole(dir, buildIdFile(dir, buildId), JSON.stringify(Object.fromEntries(entries.slice(-KEPT_PER_BUILD_ID))));
 }
 
 /**

@@ -10,11 +10,12 @@
  * size, mtime). One address not kept, a file changed, a frame in a module without a build-id or a stack cut
  * at the frame limit, and the named run is made as before.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveCommand } from '@triage/tools';
 import type { ObjectFiles } from './object-files';
+import { buildIdFile, writeWhole } from './kept-file';
 
 /** Where a cache directory keeps the lines, one file per build-id. */
 export function keptFramesDir(cacheDir: string): string {
@@ -23,6 +24,23 @@ export function keptFramesDir(cacheDir: string): string {
 
 /** Most addresses kept per build-id: a file stays small however many cores pass. */
 const KEPT_PER_BUILD_ID = 4096;
+/**
+ * Without a cache directory (the service's workers), the lines are kept in the process: a worker sees the
+ * same programs job after job. Bounded by build-ids; the oldest go first.
+ */
+const inProcess = new Map<string, KeptFile>();
+const IN_PROCESS_BUILD_IDS = 1000;
+
+
+/**
+ * Whether lines were kept for the program (its executable's build-id, the first module with one): then
+ * the unnamed run is tried first. A new program goes straight to the named run.
+ */
+export function keptLinesFor(cacheDir: string | undefined, modules: ReadonlyArray<{ buildId?: string }>): boolean {
+  const program = modules.find((m) => m.buildId)?.buildId;
+  if (!program) return false;
+  return cacheDir === undefined ? inProcess.has(program) : existsSync(buildIdFile(keptFramesDir(cacheDir), program));
+}
 
 const frameLine = /^#\d+\s+0x([0-9a-f]+)(.*)$/;
 const buildIdLine = /^ {4}\[([0-9a-f]+)\]@0x[0-9a-f]+\+0x([0-9a-f]+)$/;
@@ -108,8 +126,11 @@ async function fileIdentity(path: string | undefined): Promise<string> {
 }
 
 export interface KeptFramesOptions {
-  /** The user's own cache directory for these answers (only a one-shot command's: they are trusted as given). */
-  dir: string;
+  /**
+   * The user's own cache directory for these answers (only a one-shot command's: they are trusted as
+   * given); without one they are kept in the process.
+   */
+  dir?: string;
   objects: ObjectFiles;
   /** build-id -> the separate debuginfo the tools are shown. */
   debuginfo: ReadonlyMap<string, string>;
@@ -203,40 +224,39 @@ export class KeptFrames {
     return id;
   }
 
-  private path(buildId: string): string {
-    return join(this.options.dir, `${buildId.replace(/[^0-9a-f]/g, '')}.json`);
-  }
-
-  /** The build-id's kept lines when they were kept for the very files this run shows the tool. */
+  /**
+   * The build-id's kept lines when they were kept for the very files this run shows the tool. Only for an
+   * object found as a file: the names of one read from the core's memory came from that core alone.
+   */
   private file(buildId: string): Promise<KeptFile | undefined> {
     let kept = this.files.get(buildId);
     if (!kept) {
       kept = (async () => {
-        const [text, identity] = await Promise.all([readFile(this.path(buildId), 'utf8').catch(() => undefined), this.identity(buildId)]);
-        const parsed = text === undefined ? undefined : parseKept(text);
-        return parsed && parsed.identity === identity ? parsed : undefined;
+        if (!this.options.objects.has(buildId)) return undefined;
+        const { dir } = this.options;
+        const [stored, identity] = await Promise.all([
+          dir === undefined ? inProcess.get(buildId) : readFile(buildIdFile(dir, buildId), 'utf8').then(parseKept, () => undefined),
+          this.identity(buildId),
+        ]);
+        return stored && stored.identity === identity ? stored : undefined;
       })();
       this.files.set(buildId, kept);
     }
     return kept;
   }
 
-  /** Whole files only (a rename): a reader never sees half of one. */
   private async write(buildId: string, fresh: Map<string, NamedLine[]>): Promise<void> {
+    if (!this.options.objects.has(buildId)) return;
     const before = await this.file(buildId);
     const lines = Object.entries({ ...before?.lines, ...Object.fromEntries(fresh) }).slice(-KEPT_PER_BUILD_ID);
     const file: KeptFile = { identity: await this.identity(buildId), lines: Object.fromEntries(lines) };
-    const path = this.path(buildId);
-    // Unguessable and created, never opened if there: a cache dir others can write holds no trap for us.
-    const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await mkdir(this.options.dir, { recursive: true, mode: 0o700 });
-      await writeFile(temp, JSON.stringify(file), { mode: 0o600, flag: 'wx' });
-      await rename(temp, path);
-      this.files.set(buildId, Promise.resolve(file));
-    } catch {
-      await unlink(temp).catch(() => undefined);
-    }
+    const { dir } = this.options;
+    if (dir === undefined) {
+      inProcess.delete(buildId);
+      inProcess.set(buildId, file);
+      if (inProcess.size > IN_PROCESS_BUILD_IDS) inProcess.delete(inProcess.keys().next().value as string);
+    } else if (!(await writeWhole(dir, buildIdFile(dir, buildId), JSON.stringify(file)))) return;
+    this.files.set(buildId, Promise.resolve(file));
   }
 }
 

@@ -16,7 +16,7 @@ import {
 import { inSystemView, prestartTool, runTool, sandboxFallbackWarning, ToolNotFoundError, type RunToolOptions, type SandboxSpec, type ToolRun } from '@triage/tools';
 import { parseEuStack } from './eu-stack';
 import { finishFrames } from './finish-frames';
-import { KeptFrames, keptFramesDir } from './kept-frames';
+import { KeptFrames, keptFramesDir, keptLinesFor } from './kept-frames';
 import { gdbBacktrace } from './gdb';
 import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
 import { parseUnstripList, type CoreModuleInfo } from './modules';
@@ -38,7 +38,6 @@ interface Context {
   maxFrames: number;
   readPaths: string[];
   warnings: string[];
-  cacheDir?: string;
 }
 
 /** What every tool run of one symbolize call shares; `executable` is shown to the tools beside the core. */
@@ -55,7 +54,6 @@ function contextOf(options: Omit<SymbolizeOptions, 'debuginfoDirs'> & { dirs: st
     maxFrames: options.maxFrames ?? DEFAULT_MAX_FRAMES,
     readPaths: [corePath, ...(executable ? [executable] : []), ...options.dirs],
     warnings,
-    cacheDir: options.cacheDir,
   };
 }
 
@@ -82,8 +80,8 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     if (tree) ctx.readPaths.push(tree.root);
     let result: { tool: 'eu-stack' | 'gdb'; threads: SymbolizedThread[] };
     try {
-      const kept = options.cacheDir ? new KeptFrames({ dir: keptFramesDir(options.cacheDir), objects, debuginfo }) : undefined;
-      result = { tool: 'eu-stack', threads: await euStack(ctx, toolDirs, kept) };
+      const kept = new KeptFrames({ dir: options.cacheDir && keptFramesDir(options.cacheDir), objects, debuginfo });
+      result = { tool: 'eu-stack', threads: await euStack(ctx, toolDirs, keptLinesFor(options.cacheDir, modules) ? kept : undefined, kept) };
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
       warnings.push(`${err.message}; fell back to gdb`);
@@ -226,10 +224,11 @@ function euStackRun(ctx: Context, toolDirs: string[], named: boolean): { args: s
  * overlaps the reading of the core. Returns the cancel for a run symbolize did not take.
  */
 export async function prestartStack(
-  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames' | 'cacheDir'>,
+  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames' | 'cacheDir'> & { modules: ReadonlyArray<{ buildId?: string }> },
 ): Promise<() => void> {
-  const ctx = contextOf({ ...options, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
-  const run = euStackRun(ctx, ctx.dirs, !mayNameFromKept(options.cacheDir));
+  const { modules, ...rest } = options;
+  const ctx = contextOf({ ...rest, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
+  const run = euStackRun(ctx, ctx.dirs, !keptLinesFor(options.cacheDir, modules));
   return prestartTool('eu-stack', run.args, run.options);
 }
 
@@ -249,11 +248,6 @@ async function atNamedPath(object: string, buildId: string, modules: CoreModuleI
   return false;
 }
 
-/** Lines were kept by an earlier run: the unnamed run is tried first. */
-function mayNameFromKept(cacheDir: string | undefined): boolean {
-  return cacheDir !== undefined && existsSync(keptFramesDir(cacheDir));
-}
-
 async function runEuStack(run: { args: string[]; options: RunToolOptions }): Promise<ToolRun> {
   try {
     return await runTool('eu-stack', run.args, run.options);
@@ -263,19 +257,22 @@ async function runEuStack(run: { args: string[]; options: RunToolOptions }): Pro
   }
 }
 
-/** The stacks, from the unnamed run named by kept lines when every frame has them, else from the named run. */
-async function euStack(ctx: Context, toolDirs: string[], kept: KeptFrames | undefined): Promise<SymbolizedThread[]> {
+/**
+ * The stacks, from the unnamed run named by kept lines when the program's lines were kept (`named`) and
+ * every frame has them, else from the named run, whose lines are then kept (`keep`).
+ */
+async function euStack(ctx: Context, toolDirs: string[], named: KeptFrames | undefined, keep: KeptFrames): Promise<SymbolizedThread[]> {
   let run: ToolRun | undefined;
   let unnamed: ToolRun | undefined;
-  if (kept && mayNameFromKept(ctx.cacheDir)) {
+  if (named) {
     unnamed = await runEuStack(euStackRun(ctx, toolDirs, false));
     if (unnamed.timedOut || unnamed.truncated || unnamed.exitCode === null) unnamed = undefined;
-    const named = unnamed && (await kept.name(unnamed.stdout, unnamed.stderr));
-    if (unnamed && named !== undefined) run = { ...unnamed, stdout: named };
+    const text = unnamed && (await named.name(unnamed.stdout, unnamed.stderr));
+    if (unnamed && text !== undefined) run = { ...unnamed, stdout: text };
   }
   if (!run) {
     run = await runEuStack(euStackRun(ctx, toolDirs, true));
-    if (kept && !run.timedOut && !run.truncated) await kept.keep(run.stdout, run.stderr, unnamed?.stdout);
+    if (!run.timedOut && !run.truncated) await keep.keep(run.stdout, run.stderr, unnamed?.stdout);
   }
   if (run.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
   const parsed = parseEuStack(run.stdout, run.stderr);

@@ -1,0 +1,26 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** A build-id's file in a cache directory: one small JSON file each. */
+export function buildIdFile(dir: string, buildId: string): string {
+  return join(dir, `${buildId.replace(/[^0-9a-f]/g, '')}.json`);
+}
+
+/**
+ * Writes a file of a cache directory whole (a rename): a reader never sees half of one. False when it
+ * could not be written; a cache that cannot be written changes nothing but the next run's speed.
+ */
+export async function writeWhole(dir: string, path: string, text: string): Promise<boolean> {
+  // Unguessable and created, never opened if there: a cache dir others can write holds no trap for us.
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(temp, text, { mode: 0o600, flag: 'wx' });
+    await rename(temp, path);
+    return true;
+  } catch {
+    await unlink(temp).catch(() => undefined);
+    return false;
+  }
+}
