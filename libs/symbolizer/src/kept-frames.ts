@@ -208,6 +208,10 @@ export class KeptFrames {
     await Promise.all([...fresh].map(([buildId, lines]) => this.write(buildId, lines)));
   }
 
+  private hasFile(buildId: string): boolean {
+    return this.options.objects.has(buildId) || this.options.debuginfo.has(buildId);
+  }
+
   private identity(buildId: string): Promise<string> {
     let id = this.identities.get(buildId);
     if (!id) {
@@ -225,14 +229,15 @@ export class KeptFrames {
   }
 
   /**
-   * The build-id's kept lines when they were kept for the very files this run shows the tool. Only for an
-   * object found as a file: the names of one read from the core's memory came from that core alone.
+   * The build-id's kept lines when they were kept for the very files this run shows the tool. Only for a
+   * build-id with a file (the object, or its debuginfo: a -g build stored whole is only that): the names
+   * of an object read from the core's memory came from that core alone.
    */
   private file(buildId: string): Promise<KeptFile | undefined> {
     let kept = this.files.get(buildId);
     if (!kept) {
       kept = (async () => {
-        if (!this.options.objects.has(buildId)) return undefined;
+        if (!this.hasFile(buildId)) return undefined;
         const { dir } = this.options;
         const [stored, identity] = await Promise.all([
           dir === undefined ? inProcess.get(buildId) : readFile(buildIdFile(dir, buildId), 'utf8').then(parseKept, () => undefined),
@@ -246,7 +251,7 @@ export class KeptFrames {
   }
 
   private async write(buildId: string, fresh: Map<string, NamedLine[]>): Promise<void> {
-    if (!this.options.objects.has(buildId)) return;
+    if (!this.hasFile(buildId)) return;
     const before = await this.file(buildId);
     const lines = Object.entries({ ...before?.lines, ...Object.fromEntries(fresh) }).slice(-KEPT_PER_BUILD_ID);
     const file: KeptFile = { identity: await this.identity(buildId), lines: Object.fromEntries(lines) };
