@@ -64,6 +64,7 @@ export class AnalyzeProcessor {
     let attempts = job.attemptsMade + 1;
     let work: string | undefined;
     let inputs: StartedInputs | undefined;
+    let counted: Promise<void> | undefined;
     // Everything is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
@@ -87,18 +88,27 @@ export class AnalyzeProcessor {
         return { coreId, alreadyDone: true };
       }
       attempts = (previous?.attempts ?? 0) + 1;
-      // The core goes on downloading while "analyzing" is stored and announced. The tools start only
-      // after both: the attempt is counted before anything of the core runs (a core that kills the
-      // worker must run out of attempts).
-      await this.records.writeStatus(coreId, this.status('analyzing', attempts));
-      await this.lifecycle?.started(coreId, attempts);
-      const report = await this.analyze(coreId, inputs, work);
+      // The core goes on downloading and is decompressed and its notes read while "analyzing" is stored
+      // and announced. The tools, and all that follows them, start only after both: the attempt is
+      // counted before the core runs through anything that could take the worker down (a core that kills
+      // the worker must run out of attempts).
+      const current = attempts;
+      counted = (async () => {
+        await this.records.writeStatus(coreId, this.status('analyzing', current));
+        await this.lifecycle?.started(coreId, current);
+      })();
+      // Awaited by the analysis before its tools, and below; an analysis that fails first waits for it in the catch.
+      counted.catch(() => undefined);
+      const report = await this.analyze(coreId, inputs, work, counted);
+      await counted;
       await this.records.writeReport(coreId, report);
       await this.records.writeStatus(coreId, this.status('done', attempts));
       await this.lifecycle?.reportStored(report, await meta);
       log.info({ ms: Date.now() - started, kind: report.classification.kind, signature: report.signature }, 'analysis done');
       return { coreId, signature: report.signature, alreadyDone: false };
     } catch (err) {
+      // The failure's status goes after the "analyzing" one still being written, never under it.
+      await counted?.catch(() => undefined);
       const failure = describeFailure(err);
       const lastAttempt = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ ms: Date.now() - started, category: failure.category, permanent: failure.permanent, lastAttempt, err }, 'analysis failed');
@@ -203,7 +213,8 @@ export class AnalyzeProcessor {
     return corePath;
   }
 
-  private async analyze(coreId: string, inputs: JobInputs, work: string): Promise<Report> {
+  /** `counted`: the attempt recorded, awaited before the tools run (a reprocessing has none to wait for). */
+  private async analyze(coreId: string, inputs: JobInputs, work: string, counted?: Promise<void>): Promise<Report> {
     const corePath = await inputs.corePath;
     const meta = await inputs.meta;
     const metadata: CoreMetadata = { ...meta?.metadata };
@@ -217,6 +228,7 @@ export class AnalyzeProcessor {
       mapsPath,
       debuginfoDirs: [this.cache.dir],
       beforeSymbolize: async (modules) => {
+        await counted;
         // The facts' build-ids were fetched moments ago (a miss is not remembered by the cache, and would
         // cost a store round trip each again): only those the core names beyond them are asked for now.
         const early = await inputs.debuginfo;
