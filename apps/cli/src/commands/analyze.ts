@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { analyzeInput } from '@triage/analysis';
 import { renderCoreBacktrace, renderCoreLine, renderJson, renderMarkdown, renderText, renderTextWithoutCore } from '@triage/report';
 import type { Report } from '@triage/report';
@@ -37,7 +37,7 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
     .option('--debuginfo-dir <dir>', 'a directory with separate debuginfo by build-id (repeatable; /usr/lib/debug is always searched)', collect, [])
     .option('--maps <file>', 'a /proc/PID/maps file, for cores without an NT_FILE note')
     .option('--json', 'print the report JSON (same as --format json)')
-    .addOption(new Option('--format <format>', 'output format').choices(Object.keys(renderers)).default('text'))
+    .addOption(program.createOption('--format <format>', 'output format').choices(Object.keys(renderers)).default('text'))
     .option('--timeout <seconds>', 'time limit for each tool run', '60')
     .option('--no-sandbox', 'run eu-stack/gdb without bubblewrap')
     .option('--no-mapped-paths', 'find mapped objects by build-id only, never at the paths the core names (a core from elsewhere)')

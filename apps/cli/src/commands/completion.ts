@@ -1,4 +1,4 @@
-import { Command, type Option } from 'commander';
+import type { Command, Option } from 'commander';
 import { type RegisterCommand } from '../command';
 import { ExitCode } from '../exit-codes';
 import { UsageError } from '../options';
@@ -18,10 +18,10 @@ function flagsOf(options: readonly Option[]): Completable['flags'] {
 }
 
 /** Every registered command with its flags, read from the commands' own definitions (all are loaded here). */
-async function completables(): Promise<Completable[]> {
+async function completables(root: Command): Promise<Completable[]> {
   const out: Completable[] = [];
   for (const entry of COMMANDS) {
-    const program = new Command('triage');
+    const program = root.createCommand('triage');
     (await entry.load())(program);
     const command = program.commands.find((c) => c.name() === entry.name);
     if (!command) continue;
@@ -107,7 +107,7 @@ export const registerCompletion: RegisterCommand = (program: Command) => {
     .action(async (shell: string) => {
       try {
         if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion scripts exist for bash and zsh, not '${shell}'`);
-        const commands = await completables();
+        const commands = await completables(program);
         process.stdout.write(shell === 'bash' ? bashScript(commands) : zshScript(commands));
         process.exitCode = ExitCode.ok;
       } catch (err) {

@@ -1,6 +1,6 @@
 import { closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { elfType } from '@triage/intake';
 import { ExitCode, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';

@@ -1,4 +1,3 @@
-import { Command } from 'commander';
 import { migrateCatalog, openCatalog } from '@triage/catalog';
 import { loadConfig } from '@triage/config';
 import { ExitCode, type RegisterCommand } from '../command';
@@ -8,7 +7,7 @@ import { summaryOf } from './registry';
 /** `triage migrate`: applies the catalog's migrations (the API and worker also do at start-up unless TRIAGE_MIGRATE_ON_START=false). */
 export const registerMigrate: RegisterCommand = (program) => {
   program.addCommand(
-    new Command('migrate')
+    program.createCommand('migrate')
       .description(summaryOf('migrate'))
       .action(async () => {
         try {

@@ -1,4 +1,3 @@
-import { Command } from 'commander';
 import { loadConfig } from '@triage/config';
 import { CoreRecords } from '@triage/cores';
 import { ProblemCatalog, rebuildCatalog } from '@triage/problems';
@@ -17,7 +16,7 @@ interface ReindexFlags {
  */
 export const registerReindex: RegisterCommand = (program) => {
   program.addCommand(
-    new Command('reindex')
+    program.createCommand('reindex')
       .description(summaryOf('reindex'))
       .option('--json', 'print the counts as JSON')
       .action(async (flags: ReindexFlags) => {

@@ -1,4 +1,3 @@
-import { Command } from 'commander';
 import { loadConfig } from '@triage/config';
 import { ProblemCatalog } from '@triage/problems';
 import { createReprocessQueue, enqueueReprocess, reprocessReason, type ReprocessTarget } from '@triage/queue';
@@ -35,7 +34,7 @@ function targetOf(flags: ReprocessFlags): ReprocessTarget {
  */
 export const registerReprocess: RegisterCommand = (program) => {
   program.addCommand(
-    new Command('reprocess')
+    program.createCommand('reprocess')
       .description(summaryOf('reprocess'))
       .option('--problem <id>', 'every report of this problem')
       .option('--build-id <hex>', 'every report analysed without debuginfo for this build-id')

@@ -7,7 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { SingleBar } from 'cli-progress';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { Pack } from 'tar';
 import { CORE_BACKTRACE_FILE, isAbrtFileName, isCoredumpName } from '@triage/intake';
 import { renderText } from '@triage/report';

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Command } from 'commander';
 import type { LifecycleEvent } from '@triage/events';
 import { exitWithFailure, ExitCode, type RegisterCommand } from '../command';
 import { summaryOf } from './registry';
@@ -196,7 +195,7 @@ export async function watchEvents(options: WatchOptions): Promise<void> {
 
 export const registerWatch: RegisterCommand = (program) => {
   program.addCommand(
-    new Command('watch')
+    program.createCommand('watch')
       .description(summaryOf('watch'))
       .option('--server <url>', 'service URL (default $TRIAGE_SERVER or http://127.0.0.1:8080)')
       .option('--token <token>', 'API token (default $TRIAGE_TOKEN)')
