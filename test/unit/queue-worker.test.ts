@@ -76,8 +76,9 @@ describe('AnalyzeProcessor', () => {
       seen.options = options;
       seen.bytes = readFileSync(path, 'utf8');
       seen.maps = options.mapsPath ? readFileSync(options.mapsPath, 'utf8') : undefined;
-      seen.statusDuring = (await records.readStatus(id))?.state;
+      // The intake may run while "analyzing" is written; the tools start after beforeSymbolize, when it is.
       await options.beforeSymbolize?.([]);
+      seen.statusDuring = (await records.readStatus(id))?.state;
       return fakeReport(id);
     }).process(fakeJob(id));
     assert.deepEqual(result, { coreId: id, signature: 'crash | main', alreadyDone: false });

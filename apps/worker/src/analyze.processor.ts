@@ -65,6 +65,7 @@ export class AnalyzeProcessor {
     let work: string | undefined;
     let inputs: StartedInputs | undefined;
     let counted: Promise<void> | undefined;
+    let done: Promise<void> | undefined;
     // Everything is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
@@ -102,13 +103,18 @@ export class AnalyzeProcessor {
       const report = await this.analyze(coreId, inputs, work, counted);
       await counted;
       await this.records.writeReport(coreId, report);
-      await this.records.writeStatus(coreId, this.status('done', attempts));
-      await this.lifecycle?.reportStored(report, await meta);
+      // The report is grouped (idempotent: a redelivered job is not counted twice) while "done" is
+      // written; report-ready goes out after both, as readers of the status expect.
+      done = this.records.writeStatus(coreId, this.status('done', attempts));
+      done.catch(() => undefined);
+      await this.lifecycle?.reportStored(report, await meta, done);
+      await done;
       log.info({ ms: Date.now() - started, kind: report.classification.kind, signature: report.signature }, 'analysis done');
       return { coreId, signature: report.signature, alreadyDone: false };
     } catch (err) {
-      // The failure's status goes after the "analyzing" one still being written, never under it.
+      // The failure's status goes after the "analyzing" (or "done") one still being written, never under it.
       await counted?.catch(() => undefined);
+      await done?.catch(() => undefined);
       const failure = describeFailure(err);
       const lastAttempt = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ ms: Date.now() - started, category: failure.category, permanent: failure.permanent, lastAttempt, err }, 'analysis failed');

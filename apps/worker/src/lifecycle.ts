@@ -37,9 +37,9 @@ export class JobLifecycle {
       .catch((err: unknown) => this.logger.warn({ err, coreId }, 'event not published'));
   }
 
-  /** Groups a stored report into its problem and announces it. */
-  async reportStored(report: Report, meta: CoreMeta | undefined): Promise<void> {
-    const { record } = await recordAndAnnounce(this.problems, this.events, report, recordMetaOf(report, meta));
+  /** Groups a stored report into its problem and announces it once `before` is done too. */
+  async reportStored(report: Report, meta: CoreMeta | undefined, before?: Promise<unknown>): Promise<void> {
+    const { record } = await recordAndAnnounce(this.problems, this.events, report, recordMetaOf(report, meta), before);
     if (record.reopened) await this.keepWorkflow(record.problemId);
   }
 

@@ -15,10 +15,13 @@ export async function recordAndAnnounce(
   bus: EventBus,
   stored: Report,
   meta: RecordMeta,
+  /** What must be done before anything is announced (the worker's "done" status), run beside the grouping. */
+  before?: Promise<unknown>,
 ): Promise<{ record: RecordResult; events: LifecycleEvent[] }> {
   // Subscribers hold read tokens: events never carry the process's run-time data.
   const report = redactReport(stored).report;
   const record = await catalog.record(report, meta);
+  await before;
   const events: LifecycleEvent[] = [];
   const c = report.classification;
   const common = { coreId: report.id, problemId: record.problemId, reportId: report.id, kind: c.kind, signature: report.signature, executable: executableName(report) };
