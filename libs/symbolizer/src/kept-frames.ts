@@ -24,12 +24,29 @@ export function keptFramesDir(cacheDir: string): string {
 
 /** Most addresses kept per build-id: a file stays small however many cores pass. */
 const KEPT_PER_BUILD_ID = 4096;
+/** A frame's lines longer than this (a C++ name of pages) are not kept: that address is named by the named run. */
+const KEPT_LINE_CHARS = 4096;
 /**
  * Without a cache directory (the service's workers), the lines are kept in the process: a worker sees the
- * same programs job after job. Bounded by build-ids; the oldest go first.
+ * same programs job after job. Bounded by their size, whatever the programs' names; the oldest build-ids
+ * go first.
  */
-const inProcess = new Map<string, KeptFile>();
-const IN_PROCESS_BUILD_IDS = 1000;
+const inProcess = new Map<string, { file: KeptFile; chars: number }>();
+const IN_PROCESS_CHARS = 32 * 1024 * 1024;
+let inProcessChars = 0;
+
+function keepInProcess(buildId: string, file: KeptFile): void {
+  const chars = Object.values(file.lines).reduce((n, lines) => n + lines.reduce((m, l) => m + l.tail.length + (l.source?.length ?? 0), 0), 0);
+  forgetInProcess(buildId);
+  inProcess.set(buildId, { file, chars });
+  inProcessChars += chars;
+  while (inProcessChars > IN_PROCESS_CHARS && inProcess.size > 1) forgetInProcess(inProcess.keys().next().value as string);
+}
+
+function forgetInProcess(buildId: string): void {
+  inProcessChars -= inProcess.get(buildId)?.chars ?? 0;
+  inProcess.delete(buildId);
+}
 
 
 /**
@@ -199,7 +216,7 @@ export class KeptFrames {
           g.map((f) => ({ tail: f.tail, source: f.source ?? null })),
           counts?.[i],
         );
-        if (!lines) continue;
+        if (!lines || lines.some((l) => l.tail.length + (l.source?.length ?? 0) > KEPT_LINE_CHARS)) continue;
         let byOffset = fresh.get(buildId);
         if (!byOffset) fresh.set(buildId, (byOffset = new Map()));
         byOffset.set(offset, lines);
@@ -240,7 +257,7 @@ export class KeptFrames {
         if (!this.hasFile(buildId)) return undefined;
         const { dir } = this.options;
         const [stored, identity] = await Promise.all([
-          dir === undefined ? inProcess.get(buildId) : readFile(buildIdFile(dir, buildId), 'utf8').then(parseKept, () => undefined),
+          dir === undefined ? inProcess.get(buildId)?.file : readFile(buildIdFile(dir, buildId), 'utf8').then(parseKept, () => undefined),
           this.identity(buildId),
         ]);
         return stored && stored.identity === identity ? stored : undefined;
@@ -257,9 +274,7 @@ export class KeptFrames {
     const file: KeptFile = { identity: await this.identity(buildId), lines: Object.fromEntries(lines) };
     const { dir } = this.options;
     if (dir === undefined) {
-      inProcess.delete(buildId);
-      inProcess.set(buildId, file);
-      if (inProcess.size > IN_PROCESS_BUILD_IDS) inProcess.delete(inProcess.keys().next().value as string);
+      keepInProcess(buildId, file);
     } else if (!(await writeWhole(dir, buildIdFile(dir, buildId), JSON.stringify(file)))) return;
     this.files.set(buildId, Promise.resolve(file));
   }

@@ -1,0 +1,63 @@
+/**
+ * Kept eu-stack lines on eu-stack's own text (the real runs are in test/e2e/kept-frames.test.ts): a frame
+ * is named only by lines kept at its build-id and address for the same activation mark and module name,
+ * and a frame whose lines run to pages is never kept.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { KeptFrames } from '../../libs/symbolizer/src/kept-frames';
+
+const work = mkdtempSync(join(tmpdir(), 'triage-kept-frames-unit-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const LIBC = '93ac61ec5a8eb1396f9fbd350e3169a558528a40';
+const PROG = '21e72c3d4b434d1055a537180f176e310f8735dd';
+// Any file will do for the identity: what is tested is how lines are matched to frames.
+const objects = new Map([
+  [LIBC, process.execPath],
+  [PROG, process.execPath],
+]);
+
+function text(frames: Array<{ pc: string; mark: string; name?: string; module: string; id: string; offset: string; source?: string }>): string {
+  const lines = ['PID 10429 - core', 'TID 10429:'];
+  frames.forEach((f, i) => {
+    lines.push(`#${String(i).padEnd(2)} 0x${f.pc}${f.mark}${f.name ? ` ${f.name}` : ''} - ${f.module}`, `    [${f.id}]@0x7f544d19b000+0x${f.offset}`);
+    if (f.source) lines.push(`    ${f.source}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+const named = [
+  { pc: '00007f544d225eec', mark: '    ', name: '__pthread_kill_implementation', module: 'libc.so.6', id: LIBC, offset: '8aeec', source: './nptl/pthread_kill.c:44:76' },
+  { pc: '0000564f70cae34d', mark: ' - 1', name: 'give_up', module: 'toucher', id: PROG, offset: '134c', source: '/src/toucher.c:34:3' },
+];
+const unnamed = named.map(({ name: _name, source: _source, ...rest }) => rest);
+
+test('a frame is named from the lines kept at its build-id and address, with the same mark and module', async () => {
+  const dir = mkdtempSync(join(work, 'dir-'));
+  await new KeptFrames({ dir, objects, debuginfo: new Map() }).keep(text(named), '');
+  const kept = () => new KeptFrames({ dir, objects, debuginfo: new Map() });
+  assert.equal(await kept().name(text(unnamed), ''), text(named));
+  // The same address under another module name (a copy of the program elsewhere): not this answer.
+  assert.equal(await kept().name(text(unnamed.map((f) => (f.id === PROG ? { ...f, module: 'renamed' } : f))), ''), undefined);
+  // The same address as an activation (a signal frame's pc) where a return address was named.
+  assert.equal(await kept().name(text(unnamed.map((f) => (f.id === PROG ? { ...f, mark: '    ' } : f))), ''), undefined);
+  // An address never named.
+  assert.equal(await kept().name(text(unnamed.map((f) => (f.id === PROG ? { ...f, offset: '1350' } : f))), ''), undefined);
+  // A stack eu-stack cut at its frame limit, spelled as in the sandbox.
+  assert.equal(await kept().name(text(unnamed), '/usr/bin/eu-stack: tid 10429: shown max number of frames (256, use -n 0 for unlimited)\n'), undefined);
+});
+
+test('a frame whose lines run to pages is not kept, in a directory or in the process', async () => {
+  const long = named.map((f) => (f.id === PROG ? { ...f, name: `templated<${'x'.repeat(5000)}>` } : f));
+  for (const dir of [mkdtempSync(join(work, 'dir-')), undefined]) {
+    await new KeptFrames({ dir, objects, debuginfo: new Map() }).keep(text(long), '');
+    const kept = new KeptFrames({ dir, objects, debuginfo: new Map() });
+    assert.equal(await kept.name(text(unnamed), ''), undefined, `kept ${dir ?? 'in the process'}`);
+    // The libc frame alone is kept.
+    assert.equal(await kept.name(text(unnamed.filter((f) => f.id === LIBC)), ''), text(named.filter((f) => f.id === LIBC)));
+  }
+});
