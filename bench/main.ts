@@ -217,10 +217,13 @@ async function latencySection(e: Env, exe: string, n: number): Promise<void> {
   let announcements: ReportAnnouncements | undefined;
   try {
     announcements = await ReportAnnouncements.open(api.url);
-    // The program's own build in the store, as its makers upload it: the worker then has the executable
-    // eu-stack is given beside the core (-e) and names its frames too.
+    // The program's own build in the store, as its makers upload it (the stripped executable and its
+    // .debug): the worker then has the executable eu-stack is given beside the core (-e), and its debuginfo.
+    const stripped = join(dir, 'toucher');
+    execFileSync('objcopy', ['--only-keep-debug', exe, `${stripped}.debug`]);
+    execFileSync('strip', ['--strip-debug', '-o', stripped, exe]);
     // Not execFileSync: s3rver answers the API from this very event loop.
-    await execFileAsync(process.execPath, [join(distRoot, 'cli', 'main.js'), 'debuginfo', 'upload', exe, '--server', api.url], { env });
+    await execFileAsync(process.execPath, [join(distRoot, 'cli', 'main.js'), 'debuginfo', 'upload', stripped, `${stripped}.debug`, '--server', api.url], { env });
     // Two warm-ups fill the debuginfo cache (and the tools' page cache): the target is "debuginfo cached".
     for (const core of cores.slice(0, 2)) await announcements.readyAt((await uploadFile(api.url, core)).id);
     const lat: number[] = [];

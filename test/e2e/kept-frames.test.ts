@@ -13,7 +13,7 @@ import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Report } from '@triage/report';
-import { KeptFrames } from '../../libs/symbolizer/src/kept-frames';
+import { KeptFrames, type KeptFramesOptions } from '../../libs/symbolizer/src/kept-frames';
 import { sandboxStatus } from '@triage/tools';
 import { bwrapStandIn, type BwrapStandIn } from '../support/bwrap-stand-in';
 import { triage } from '../support/cli';
@@ -80,14 +80,17 @@ describe('eu-stack names kept from an earlier run', { timeout: 300_000 }, () => 
     return { core: join(dir, core), exe };
   }
 
-  /** build-id -> the file eu-unstrip finds for it: the objects the tools read (the vdso has none). */
-  function objectsOf(core: string, exe: string): Map<string, string> {
-    const out = new Map<string, string>();
+  /** The core's modules as eu-unstrip lists them, and build-id -> the file it finds (the objects the tools read; the vdso has none). */
+  function modulesOf(core: string, exe: string): { modules: KeptFramesOptions['modules']; objects: Map<string, string> } {
+    const objects = new Map<string, string>();
+    const modules: Array<{ start: bigint; size: bigint; buildId?: string }> = [];
     for (const line of execFileSync('eu-unstrip', ['-n', '--core', core, '-e', exe], { encoding: 'utf8' }).split('\n')) {
-      const [, id, file] = /^\S+ ([0-9a-f]+)@\S+ (\S+)/.exec(line) ?? [];
-      if (id && file?.startsWith('/')) out.set(id, file);
+      const [, start, size, id, file] = /^0x([0-9a-f]+)\+0x([0-9a-f]+) ([0-9a-f]+)@\S+ (\S+)/.exec(line) ?? [];
+      if (!id) continue;
+      modules.push({ start: BigInt(`0x${start}`), size: BigInt(`0x${size}`), buildId: id });
+      if (file?.startsWith('/')) objects.set(id, file);
     }
-    return out;
+    return { modules, objects };
   }
 
   /**
@@ -99,15 +102,15 @@ describe('eu-stack names kept from an earlier run', { timeout: 300_000 }, () => 
     const eu = (flags: string[]) => spawnSync('eu-stack', [...flags, '-n', '256', '--core', core, '-e', exe], { encoding: 'utf8' });
     const named = eu(['-b', '-m', '-s', '-i', '-v']);
     const unnamed = eu(['-q', '-a', '-b', '-m']);
-    const objects = objectsOf(core, exe);
+    const { modules, objects } = modulesOf(core, exe);
     const dir = mkdtempSync(join(work, 'kept-'));
-    const kept = (where: string | undefined = dir) => new KeptFrames({ dir: where, objects, debuginfo: new Map() });
+    const kept = (where: string | undefined = dir) => new KeptFrames({ dir: where, objects, debuginfo: new Map(), modules, maxFrames: 256 });
     await kept().keep(named.stdout, named.stderr);
     const firstTry = await kept().name(unnamed.stdout, unnamed.stderr);
     await kept().keep(named.stdout, named.stderr, unnamed.stdout);
     await kept(undefined).keep(named.stdout, named.stderr, unnamed.stdout);
     // Lines are kept only for objects found as files: without them, nothing is named.
-    const noFiles = new KeptFrames({ dir, objects: new Map(), debuginfo: new Map() });
+    const noFiles = new KeptFrames({ dir, objects: new Map(), debuginfo: new Map(), modules, maxFrames: 256 });
     assert.equal(await noFiles.name(unnamed.stdout, unnamed.stderr), undefined);
     return { named: named.stdout, fromKept: await kept().name(unnamed.stdout, unnamed.stderr), firstTry, inProcess: await kept(undefined).name(unnamed.stdout, unnamed.stderr) };
   }

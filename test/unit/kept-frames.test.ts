@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { KeptFrames } from '../../libs/symbolizer/src/kept-frames';
+import { KeptFrames, type KeptFramesOptions } from '../../libs/symbolizer/src/kept-frames';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-kept-frames-unit-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -20,11 +20,17 @@ const objects = new Map([
   [LIBC, process.execPath],
   [PROG, process.execPath],
 ]);
+const modules = [
+  { start: 0x7f544d19b000n, size: 0x1e1f50n, buildId: LIBC },
+  { start: 0x564f70cad000n, size: 0x5000n, buildId: PROG },
+];
+const options = (dir: string | undefined, more: Partial<KeptFramesOptions> = {}): KeptFramesOptions => ({ dir, objects, debuginfo: new Map(), modules, maxFrames: 256, ...more });
 
 function text(frames: Array<{ pc: string; mark: string; name?: string; module: string; id: string; offset: string; source?: string }>): string {
   const lines = ['PID 10429 - core', 'TID 10429:'];
   frames.forEach((f, i) => {
-    lines.push(`#${String(i).padEnd(2)} 0x${f.pc}${f.mark}${f.name ? ` ${f.name}` : ''} - ${f.module}`, `    [${f.id}]@0x7f544d19b000+0x${f.offset}`);
+    const start = modules.find((m) => m.buildId === f.id)?.start ?? 0n;
+    lines.push(`#${String(i).padEnd(2)} 0x${f.pc}${f.mark}${f.name ? ` ${f.name}` : ''} - ${f.module}`, `    [${f.id}]@0x${start.toString(16)}+0x${f.offset}`);
     if (f.source) lines.push(`    ${f.source}`);
   });
   return `${lines.join('\n')}\n`;
@@ -38,8 +44,8 @@ const unnamed = named.map(({ name: _name, source: _source, ...rest }) => rest);
 
 test('a frame is named from the lines kept at its build-id and address, with the same mark and module', async () => {
   const dir = mkdtempSync(join(work, 'dir-'));
-  await new KeptFrames({ dir, objects, debuginfo: new Map() }).keep(text(named), '');
-  const kept = () => new KeptFrames({ dir, objects, debuginfo: new Map() });
+  await new KeptFrames(options(dir)).keep(text(named), '');
+  const kept = () => new KeptFrames(options(dir));
   assert.equal(await kept().name(text(unnamed), ''), text(named));
   // The same address under another module name (a copy of the program elsewhere): not this answer.
   assert.equal(await kept().name(text(unnamed.map((f) => (f.id === PROG ? { ...f, module: 'renamed' } : f))), ''), undefined);
@@ -52,12 +58,53 @@ test('a frame is named from the lines kept at its build-id and address, with the
 });
 
 test('a frame whose lines run to pages is not kept, in a directory or in the process', async () => {
-  const long = named.map((f) => (f.id === PROG ? { ...f, name: `templated<${'x'.repeat(5000)}>` } : f));
+  const long = named.map((f) => (f.id === PROG ? { ...f, name: `templated<${'x'.repeat(9000)}>` } : f));
   for (const dir of [mkdtempSync(join(work, 'dir-')), undefined]) {
-    await new KeptFrames({ dir, objects, debuginfo: new Map() }).keep(text(long), '');
-    const kept = new KeptFrames({ dir, objects, debuginfo: new Map() });
+    await new KeptFrames(options(dir)).keep(text(long), '');
+    const kept = new KeptFrames(options(dir));
     assert.equal(await kept.name(text(unnamed), ''), undefined, `kept ${dir ?? 'in the process'}`);
     // The libc frame alone is kept.
     assert.equal(await kept.name(text(unnamed.filter((f) => f.id === LIBC)), ''), text(named.filter((f) => f.id === LIBC)));
   }
+});
+
+test('lines are kept only for the module the frame lies in: a name cannot print a build-id line for another', async () => {
+  const dir = mkdtempSync(join(work, 'dir-'));
+  // A name with newlines in it (a crafted object's symbol) prints what looks like a libc frame's lines
+  // under the program's frame: its pc is the program's, so nothing is kept for libc at that offset.
+  const crafted = [
+    'PID 10429 - core',
+    'TID 10429:',
+    '#0  0x0000564f70cae34d - 1 evil - libc.so.6',
+    `    [${LIBC}]@0x7f544d19b000+0x1234`,
+    '    junk - toucher',
+    '',
+  ].join('\n');
+  await new KeptFrames(options(dir)).keep(crafted, '');
+  const victim = text([{ pc: '00007f544d19c235', mark: ' - 1', module: 'libc.so.6', id: LIBC, offset: '1234' }]);
+  assert.equal(await new KeptFrames(options(dir)).name(victim, ''), undefined);
+  // The same lines where the pc is libc's own are kept.
+  await new KeptFrames(options(dir)).keep(crafted.replace('0x0000564f70cae34d', '0x00007f544d19c235'), '');
+  assert.match((await new KeptFrames(options(dir)).name(victim, '')) ?? '', / - 1 evil - libc\.so\.6/);
+});
+
+test("a rebuilt stack as long as eu-stack's frame limit is left to the named run, which counts inlined calls too", async () => {
+  const dir = mkdtempSync(join(work, 'dir-'));
+  const chain = [
+    { ...named[1], name: 'inlined_helper', source: '/src/toucher.c:20:5' },
+    { ...named[1], source: '/src/toucher.c:34:3' },
+  ];
+  const withChain = [named[0], ...chain];
+  await new KeptFrames(options(dir)).keep(text(withChain), '');
+  assert.equal(await new KeptFrames(options(dir, { maxFrames: 4 })).name(text(unnamed), ''), text(withChain));
+  assert.equal(await new KeptFrames(options(dir, { maxFrames: 3 })).name(text(unnamed), ''), undefined);
+});
+
+test('a worker (no cache directory) keeps lines only for a build-id whose object was found, not from debuginfo alone', async () => {
+  const onlyDebuginfo = { objects: new Map(), debuginfo: new Map([[LIBC, process.execPath], [PROG, process.execPath]]) };
+  await new KeptFrames(options(undefined, onlyDebuginfo)).keep(text(named), '');
+  assert.equal(await new KeptFrames(options(undefined, onlyDebuginfo)).name(text(unnamed), ''), undefined);
+  const dir = mkdtempSync(join(work, 'dir-'));
+  await new KeptFrames(options(dir, onlyDebuginfo)).keep(text(named), '');
+  assert.equal(await new KeptFrames(options(dir, onlyDebuginfo)).name(text(unnamed), ''), text(named), 'the user\'s own cache: a -g build is its debuginfo');
 });

@@ -89,10 +89,12 @@ export class AnalyzeProcessor {
         return { coreId, alreadyDone: true };
       }
       attempts = (previous?.attempts ?? 0) + 1;
-      // The core goes on downloading and is decompressed and its notes read while "analyzing" is stored
-      // and announced. The tools, and all that follows them, start only after both: the attempt is
-      // counted before the core runs through anything that could take the worker down (a core that kills
-      // the worker must run out of attempts).
+      // The core goes on downloading and is decompressed (zstd, a process of its own) and its notes read
+      // (bounded reads) while "analyzing" is stored and announced. The tools, and all that follows them,
+      // start only after both: the attempt is counted before the core runs through the parts that could
+      // take the worker down or hold it (a core that kills the worker must run out of attempts). The
+      // intake before that is bounded in time and memory; should it ever stall, BullMQ's stalled-job
+      // count ends the job.
       const current = attempts;
       counted = (async () => {
         await this.records.writeStatus(coreId, this.status('analyzing', current));

@@ -53,8 +53,8 @@ export async function openCrashInput(path: string, options: OpenInputOptions = {
 
 /**
  * As openCrashInput, but a raw core used in place comes back as soon as its head is checked, its sha256
- * computed when the caller asks for `digest()` (while its tools run), so nothing waits for a pass over
- * the whole core. cleanup() also stops that read. Every other input is read whole first (it must be
+ * started then and read beside whatever the caller does next (its tools), `digest()` giving it when it
+ * is done, so nothing waits for a pass over the whole core. cleanup() also stops that read. Every other input is read whole first (it must be
  * decompressed or unpacked before anything can use it), and its digest is already there.
  */
 export async function openCrashInputEarly(path: string, options: OpenInputOptions = {}): Promise<EarlyCrashInput> {

@@ -123,9 +123,9 @@ export interface BacktraceInput extends Omit<IntakeResult, 'corePath' | 'mapsPat
 export type CrashInput = IntakeResult | BacktraceInput;
 
 /**
- * An input whose identity may still be to compute: `digest()` starts the read that hashes it on its first
- * call (later calls share it) and settles when that read is done. A caller starts it when the hash costs
- * it least (while its tools run); an input read whole already has its digest.
+ * An input whose identity may still be to compute: `digest()` settles when the read that hashes it is done
+ * (a raw core on disk: started as it was opened, beside the caller's tools; every call shares it); an
+ * input read whole already has its digest.
  */
 export type Pending<T extends { sha256: string; size: number }> = Omit<T, 'sha256' | 'size'> & { digest: () => Promise<StreamDigest> };
 

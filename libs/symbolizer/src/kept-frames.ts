@@ -24,8 +24,10 @@ export function keptFramesDir(cacheDir: string): string {
 
 /** Most addresses kept per build-id: a file stays small however many cores pass. */
 const KEPT_PER_BUILD_ID = 4096;
-/** A frame's lines longer than this (a C++ name of pages) are not kept: that address is named by the named run. */
-const KEPT_LINE_CHARS = 4096;
+/** A frame's lines (its inlined calls too) longer than this in all are not kept: that address is named by the named run. */
+const KEPT_FRAME_CHARS = 8192;
+/** At most this much text per build-id: the oldest addresses go first. */
+const KEPT_CHARS_PER_BUILD_ID = 2 * 1024 * 1024;
 /**
  * Without a cache directory (the service's workers), the lines are kept in the process: a worker sees the
  * same programs job after job. Bounded by their size, whatever the programs' names; the oldest build-ids
@@ -35,8 +37,13 @@ const inProcess = new Map<string, { file: KeptFile; chars: number }>();
 const IN_PROCESS_CHARS = 32 * 1024 * 1024;
 let inProcessChars = 0;
 
-function keepInProcess(buildId: string, file: KeptFile): void {
-  const chars = Object.values(file.lines).reduce((n, lines) => n + lines.reduce((m, l) => m + l.tail.length + (l.source?.length ?? 0), 0), 0);
+function charsOf(lines: ReadonlyMap<string, NamedLine[]>): number {
+  let n = 0;
+  for (const group of lines.values()) for (const l of group) n += l.tail.length + (l.source?.length ?? 0);
+  return n;
+}
+
+function keepInProcess(buildId: string, file: KeptFile, chars: number): void {
   forgetInProcess(buildId);
   inProcess.set(buildId, { file, chars });
   inProcessChars += chars;
@@ -60,7 +67,7 @@ export function keptLinesFor(cacheDir: string | undefined, modules: ReadonlyArra
 }
 
 const frameLine = /^#\d+\s+0x([0-9a-f]+)(.*)$/;
-const buildIdLine = /^ {4}\[([0-9a-f]+)\]@0x[0-9a-f]+\+0x([0-9a-f]+)$/;
+const buildIdLine = /^ {4}\[([0-9a-f]+)\]@0x([0-9a-f]+)\+0x([0-9a-f]+)$/;
 /** As eu-stack names itself: by its path when the sandbox runs it so. */
 const cutNote = /^(?:\S*\/)?eu-stack: tid (\d+): shown max number of frames/m;
 
@@ -72,7 +79,8 @@ interface NamedLine {
 
 interface KeptFile {
   identity: string;
-  lines: Record<string, NamedLine[]>;
+  /** By offset, oldest first. */
+  lines: Map<string, NamedLine[]>;
 }
 
 /** One frame of a run as printed: `#N 0xPC MARK[ NAME][ - MODULE]`, its build-id line, its source line. */
@@ -81,6 +89,8 @@ interface PrintedFrame {
   tail: string;
   buildLine?: string;
   buildId?: string;
+  /** The module's start as the build-id line gives it. */
+  start?: string;
   offset?: string;
   source?: string;
 }
@@ -118,7 +128,8 @@ function parsePrinted(stdout: string): Printed | undefined {
       if (b && last.buildLine === undefined) {
         last.buildLine = line;
         last.buildId = b[1];
-        last.offset = b[2];
+        last.start = b[2];
+        last.offset = b[3];
       } else if (last.source === undefined) last.source = line.slice(4);
       else return undefined;
       continue;
@@ -143,6 +154,10 @@ async function fileIdentity(path: string | undefined): Promise<string> {
 }
 
 export interface KeptFramesOptions {
+  /** The core's modules: a frame's lines are kept only for the module its pc lies in. */
+  modules: ReadonlyArray<{ start: bigint; size: bigint; buildId?: string }>;
+  /** eu-stack's frame limit (-n): it counts the inlined calls it prints too. */
+  maxFrames: number;
   /**
    * The user's own cache directory for these answers (only a one-shot command's: they are trusted as
    * given); without one they are kept in the process.
@@ -180,7 +195,7 @@ export class KeptFrames {
           continue;
         }
         const kept = await this.file(f.buildId);
-        const lines = kept?.lines[f.offset];
+        const lines = kept?.lines.get(f.offset);
         if (!lines || lines.length === 0) return undefined;
         for (const l of lines) {
           // Same activation mark and same module name, or it is not this frame's answer.
@@ -189,6 +204,8 @@ export class KeptFrames {
           if (l.source !== null) out.push(`    ${l.source}`);
         }
       }
+      // The named run would have stopped at its limit, and said so.
+      if (n >= this.options.maxFrames) return undefined;
     }
     return `${out.join('\n')}\n`;
   }
@@ -211,12 +228,12 @@ export class KeptFrames {
       const counts = physical && frameCounts(physical.threads.find((p) => p.tid === t.tid), groups.length);
       for (const [i, g] of groups.entries()) {
         const { buildId, offset } = g[0];
-        if (buildId === undefined || offset === undefined) continue;
+        if (buildId === undefined || offset === undefined || !this.inItsModule(g[0])) continue;
         const lines = oneFramesLines(
           g.map((f) => ({ tail: f.tail, source: f.source ?? null })),
           counts?.[i],
         );
-        if (!lines || lines.some((l) => l.tail.length + (l.source?.length ?? 0) > KEPT_LINE_CHARS)) continue;
+        if (!lines || lines.reduce((n, l) => n + l.tail.length + (l.source?.length ?? 0), 0) > KEPT_FRAME_CHARS) continue;
         let byOffset = fresh.get(buildId);
         if (!byOffset) fresh.set(buildId, (byOffset = new Map()));
         byOffset.set(offset, lines);
@@ -225,8 +242,27 @@ export class KeptFrames {
     await Promise.all([...fresh].map(([buildId, lines]) => this.write(buildId, lines)));
   }
 
+  /**
+   * A build-id whose names come from a file: its object, or for the user's own cache its debuginfo too
+   * (a -g build is stored whole as that). A worker shares lines between cores only for a found object:
+   * with debuginfo alone, elfutils may take names missing from it from the core's own image.
+   */
   private hasFile(buildId: string): boolean {
-    return this.options.objects.has(buildId) || this.options.debuginfo.has(buildId);
+    return this.options.objects.has(buildId) || (this.options.dir !== undefined && this.options.debuginfo.has(buildId));
+  }
+
+  /**
+   * The frame's pc lies in a module of this core with the build-id its lines name, at the start and offset
+   * they say. eu-stack prints names as their bytes: a name with a newline in it (from a crafted object or
+   * core) can print a build-id line of its own under another module's frame, and those lines must never
+   * be kept as that build-id's.
+   */
+  private inItsModule(f: PrintedFrame): boolean {
+    if (f.start === undefined || f.offset === undefined) return false;
+    const pc = BigInt(`0x${f.pc}`) - (f.tail.startsWith(' - 1') ? 1n : 0n);
+    const start = BigInt(`0x${f.start}`);
+    if (start + BigInt(`0x${f.offset}`) !== pc) return false;
+    return this.options.modules.some((m) => m.buildId === f.buildId && m.start <= pc && pc < m.start + m.size);
   }
 
   private identity(buildId: string): Promise<string> {
@@ -270,12 +306,23 @@ export class KeptFrames {
   private async write(buildId: string, fresh: Map<string, NamedLine[]>): Promise<void> {
     if (!this.hasFile(buildId)) return;
     const before = await this.file(buildId);
-    const lines = Object.entries({ ...before?.lines, ...Object.fromEntries(fresh) }).slice(-KEPT_PER_BUILD_ID);
-    const file: KeptFile = { identity: await this.identity(buildId), lines: Object.fromEntries(lines) };
+    const lines = new Map(before?.lines);
+    for (const [offset, l] of fresh) {
+      lines.delete(offset);
+      lines.set(offset, l);
+    }
+    // The oldest go first, past a count and past a size: a build-id's file stays small whatever its names.
+    let chars = charsOf(lines);
+    for (const offset of lines.keys()) {
+      if (lines.size <= KEPT_PER_BUILD_ID && chars <= KEPT_CHARS_PER_BUILD_ID) break;
+      chars -= charsOf(new Map([[offset, lines.get(offset) ?? []]]));
+      lines.delete(offset);
+    }
+    const file: KeptFile = { identity: await this.identity(buildId), lines };
     const { dir } = this.options;
     if (dir === undefined) {
-      keepInProcess(buildId, file);
-    } else if (!(await writeWhole(dir, buildIdFile(dir, buildId), JSON.stringify(file)))) return;
+      keepInProcess(buildId, file, chars);
+    } else if (!(await writeWhole(dir, buildIdFile(dir, buildId), stringifyKept(file)))) return;
     this.files.set(buildId, Promise.resolve(file));
   }
 }
@@ -313,6 +360,7 @@ function oneFramesLines(lines: NamedLine[], frames: number | undefined): NamedLi
   return lines;
 }
 
+/** On disk: `{ identity, lines: [[offset, NamedLine[]], ...] }`, oldest first. */
 function parseKept(text: string): KeptFile | undefined {
   let value: unknown;
   try {
@@ -322,13 +370,19 @@ function parseKept(text: string): KeptFile | undefined {
   }
   if (!value || typeof value !== 'object') return undefined;
   const { identity, lines } = value as Record<string, unknown>;
-  if (typeof identity !== 'string' || !lines || typeof lines !== 'object') return undefined;
-  const out: Record<string, NamedLine[]> = {};
-  for (const [offset, list] of Object.entries(lines)) {
-    if (!/^[0-9a-f]+$/.test(offset) || !Array.isArray(list) || !list.every(isNamedLine)) return undefined;
-    out[offset] = list;
+  if (typeof identity !== 'string' || !Array.isArray(lines)) return undefined;
+  const out = new Map<string, NamedLine[]>();
+  for (const entry of lines) {
+    if (!Array.isArray(entry) || entry.length !== 2) return undefined;
+    const [offset, list] = entry as [unknown, unknown];
+    if (typeof offset !== 'string' || !/^[0-9a-f]+$/.test(offset) || !Array.isArray(list) || !list.every(isNamedLine)) return undefined;
+    out.set(offset, list);
   }
   return { identity, lines: out };
+}
+
+function stringifyKept(file: KeptFile): string {
+  return JSON.stringify({ identity: file.identity, lines: [...file.lines] });
 }
 
 function isNamedLine(x: unknown): x is NamedLine {

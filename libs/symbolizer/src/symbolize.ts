@@ -80,7 +80,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     if (tree) ctx.readPaths.push(tree.root);
     let result: { tool: 'eu-stack' | 'gdb'; threads: SymbolizedThread[] };
     try {
-      const kept = new KeptFrames({ dir: options.cacheDir && keptFramesDir(options.cacheDir), objects, debuginfo });
+      const kept = new KeptFrames({ dir: options.cacheDir && keptFramesDir(options.cacheDir), objects, debuginfo, modules, maxFrames: ctx.maxFrames });
       result = { tool: 'eu-stack', threads: await euStack(ctx, toolDirs, keptLinesFor(options.cacheDir, modules) ? kept : undefined, kept) };
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
@@ -266,13 +266,16 @@ async function euStack(ctx: Context, toolDirs: string[], named: KeptFrames | und
   let unnamed: ToolRun | undefined;
   if (named) {
     unnamed = await runEuStack(euStackRun(ctx, toolDirs, false));
-    if (unnamed.timedOut || unnamed.truncated || unnamed.exitCode === null) unnamed = undefined;
+    // A core that holds the unwinder up holds the named run up as long: one time limit, not two.
+    if (unnamed.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
+    if (unnamed.truncated || unnamed.exitCode === null) unnamed = undefined;
     const text = unnamed && (await named.name(unnamed.stdout, unnamed.stderr));
     if (unnamed && text !== undefined) run = { ...unnamed, stdout: text };
   }
   if (!run) {
     run = await runEuStack(euStackRun(ctx, toolDirs, true));
-    if (!run.timedOut && !run.truncated) await keep.keep(run.stdout, run.stderr, unnamed?.stdout);
+    // Only a whole run is kept: one killed by a signal may end mid-chain.
+    if (!run.timedOut && !run.truncated && run.exitCode !== null) await keep.keep(run.stdout, run.stderr, unnamed?.stdout);
   }
   if (run.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
   const parsed = parseEuStack(run.stdout, run.stderr);

@@ -11,7 +11,8 @@ import type { StreamDigest } from './hashing';
 /** Set once openssl was found missing or unusable: the caller's own hash is used from then on. */
 let unavailable = false;
 
-const sameFile = (a: Stats, b: Stats): boolean => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.dev === b.dev;
+/** Written to while it was read (the descriptor is the same file throughout: size and times tell a write). */
+const unchanged = (a: Stats, b: Stats): boolean => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 
 /**
  * The file's sha256 and size, or undefined when openssl cannot give it (not installed, failed, or the
@@ -30,7 +31,13 @@ export function hashFileInChild(path: string, signal?: AbortSignal): Promise<Str
   }
   return new Promise<StreamDigest | undefined>((resolve) => {
     let stdout = '';
-    const child = spawn('openssl', ['dgst', '-sha256', '-r'], { stdio: [fd, 'pipe', 'ignore'], signal });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn('openssl', ['dgst', '-sha256', '-r'], { stdio: [fd, 'pipe', 'ignore'], signal });
+    } catch {
+      closeSync(fd);
+      return resolve(undefined);
+    }
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (text: string) => {
       if (stdout.length < 4096) stdout += text;
@@ -49,8 +56,9 @@ export function hashFileInChild(path: string, signal?: AbortSignal): Promise<Str
     child.once('close', (code) => {
       const sha256 = /^([0-9a-f]{64}) /.exec(stdout)?.[1];
       if (code !== 0 || !sha256) {
-        // An openssl that cannot hash (no sha256 in its build): not worth a child per core.
-        if (code !== 0 && !signal?.aborted) unavailable = true;
+        // An openssl that refuses (no sha256 in its build) is not asked again; one killed (the OOM
+        // killer, a stop) may work next time.
+        if (code !== null && code !== 0 && !signal?.aborted) unavailable = true;
         return done(undefined);
       }
       let after: Stats | undefined;
@@ -59,7 +67,7 @@ export function hashFileInChild(path: string, signal?: AbortSignal): Promise<Str
       } catch {
         after = undefined;
       }
-      done(after && sameFile(before, after) ? { sha256, size: before.size } : undefined);
+      done(after && unchanged(before, after) ? { sha256, size: before.size } : undefined);
     });
   });
 }
