@@ -163,6 +163,16 @@ describe("the program's misuse of the Go runtime (fatal(), a panic() the standar
     assert.equal(lastRingLine(wrapped, text.length - 20, line), 'sync: unlock of unlocked mutex');
     // The program's own print() output last: no fatal error.
     assert.equal(lastRingLine(Buffer.from('fatal error: x\nworking\n'), 0, line), undefined);
+    // Two goroutines hit "concurrent map writes" together: the second one's message was cut as the first
+    // started crashing (Go records each piece of a print and stops at once). Seen on a CI machine.
+    const two = Buffer.alloc(512);
+    const both = 'fatal error: concurrent map writes\nfatal error: ';
+    two.write(both, 'latin1');
+    assert.equal(lastRingLine(two, both.length, line), 'concurrent map writes');
+    // Only the newline cut: the message is whole.
+    const noNewline = Buffer.alloc(512);
+    noNewline.write('fatal error: concurrent map writes', 'latin1');
+    assert.equal(lastRingLine(noNewline, 34, line), 'concurrent map writes');
   });
 });
 

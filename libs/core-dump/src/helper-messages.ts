@@ -122,14 +122,20 @@ const DETAIL_LINES = 3;
 /**
  * The last line written to a ring buffer whose next write goes at `index`, when it matches `line`: its
  * first group, as UTF-8. A buffer that never wrapped still has zeros past the index; the oldest line
- * of one that did is cut, and only the last is wanted. `detail`: a line printed just before it that
+ * of one that did is cut, and only the last is wanted; so may the newest be (below). `detail`: a line printed just before it that
  * says more (Go's "runtime: goroutine stack exceeds 1048576-byte limit" before "fatal error: stack
  * overflow"), added in parentheses when one of the few lines before the last matches it.
  */
 export function lastRingLine(bytes: Buffer, index: number, line: RegExp, detail?: RegExp): string | undefined {
   const text = Buffer.concat([bytes.subarray(index), bytes.subarray(0, index)]).toString('latin1').replace(/\0+/g, '');
-  const lines = text.replace(/\n$/, '').split('\n');
-  const found = groupText(line.exec(lines.pop() ?? ''));
+  const lines = text.split('\n');
+  // After the last newline: nothing, or a print cut short. Go records each piece of a print on its own
+  // and stops at once when any thread starts crashing: two goroutines hitting "concurrent map writes"
+  // together leave "...map writes\nfatal error: " (the second one's message dropped). A cut piece that
+  // is a whole message still counts; otherwise the last whole line does.
+  const cut = lines.pop() ?? '';
+  const last = cut !== '' && line.test(cut) ? cut : (lines.pop() ?? '');
+  const found = groupText(line.exec(last));
   if (!found || !detail) return found;
   const more = lines.slice(-DETAIL_LINES).reverse().map((l) => groupText(detail.exec(l))).find((d) => d !== undefined);
   return more ? `${found} (${more})` : found;
