@@ -31,10 +31,10 @@ export function timedSync(cmd: string, args: string[]): number {
 }
 
 /** Wall time of one run of `argv` (output thrown away); a non-zero exit is an error, as the figure would be of a failure. */
-export function timedRun(argv: string[]): Promise<number> {
+export function timedRun(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   return new Promise((done, fail) => {
     const t0 = now();
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env });
     let err = '';
     child.stderr?.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
     child.on('error', fail);
@@ -47,11 +47,11 @@ export function timedRun(argv: string[]): Promise<number> {
 }
 
 /** When a run of `argv` first wrote to stdout, and when it ended (ms after its start); a non-zero exit is an error. */
-export function timedFirstOutput(argv: string[]): Promise<{ first: number; total: number }> {
+export function timedFirstOutput(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ first: number; total: number }> {
   return new Promise((done, fail) => {
     const t0 = now();
     let first: number | undefined;
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'], env });
     child.stdout.on('data', () => (first ??= now() - t0));
     child.on('error', fail);
     child.on('close', (code, signal) => {
@@ -75,17 +75,18 @@ export interface Paired {
 }
 
 /** Runs A and B in turn (A B A B ...) after `warmup` unmeasured pairs; whole processes, start-up included. */
-export async function pairedRuns(a: string[], b: string[], runs: number, warmup = 1): Promise<Paired> {
+/** `env`: A's environment, and B's unless `envB` is given. */
+export async function pairedRuns(a: string[], b: string[], runs: number, warmup = 1, env = process.env, envB = env): Promise<Paired> {
   for (let i = 0; i < warmup; i++) {
-    await timedRun(a);
-    await timedRun(b);
+    await timedRun(a, env);
+    await timedRun(b, envB);
   }
   const ta: number[] = [];
   const tb: number[] = [];
   const ratios: number[] = [];
   for (let i = 0; i < runs; i++) {
-    ta.push(await timedRun(a));
-    tb.push(await timedRun(b));
+    ta.push(await timedRun(a, env));
+    tb.push(await timedRun(b, envB));
     ratios.push(ta[i] / tb[i]);
   }
   return { a: median(ta), b: median(tb), ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), runs };

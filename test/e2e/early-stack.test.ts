@@ -1,10 +1,12 @@
 /**
  * `triage analyze` starts eu-stack as soon as it has read the core's modules, before their files and
- * debuginfo are looked up, when all are named in the system dirs (a core of this machine's own
- * programs): the analysis then asks for that very run and takes it. When the lookups end elsewhere
- * (debuginfo the tools must be shown through a link) it asks for another run and the early one is
- * killed. Seen through a bwrap on PATH that logs each call and hands it to the real one; the stacks
- * are compared with runs that never start early (`--no-mapped-paths`).
+ * debuginfo are looked up, when each is named in the system dirs or at a regular file (a core of this
+ * machine's own programs; a file outside the system dirs is bound into the sandbox at its named path):
+ * the analysis then asks for that very run and takes it. When the lookups end elsewhere (debuginfo the
+ * tools must be shown through a link, an object found by build-id) it asks for another run and the early
+ * one is killed. Seen through a bwrap on PATH that logs each call and hands it to the real one; the
+ * stacks are compared with runs that never start early (`--no-mapped-paths`). That the run starts
+ * before the lookups is seen in the process itself: early-stack-outside.test.ts.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -97,10 +99,22 @@ describe('eu-stack starts before the objects are looked up, and its run is taken
     assert.ok(trusted.threads[0].frames.some((f) => f.module === 'libc.so.6' && /nanosleep/.test(f.function ?? '')), 'gdb read the libraries through the executable');
   });
 
-  test('a core whose executable is outside the system dirs: nothing starts early', () => {
+  test('a program outside the system dirs found by build-id elsewhere: the early run (its named file bound) is not the one taken', () => {
     const c = crash('null-read');
-    const res = analyze(c.core, ['--debuginfo-dir', c.debugDir]);
-    assert.equal(res.euStackRuns, 1);
-    assert.ok(res.report.threads.some((t) => t.frames.some((f) => f.module === basename(c.exe))), 'the executable is symbolized');
+    // Beside its named path, the program by build-id in a debuginfo dir (as the service's cache keeps it):
+    // the objects are looked up there first, so the tools are shown that file, not the named one.
+    const id = c.buildIds[basename(c.exe)];
+    assert.ok(id, 'the program has a build-id');
+    const byId = mkdtempSync(join(work, 'by-id-'));
+    mkdirSync(join(byId, '.build-id', id.slice(0, 2)), { recursive: true });
+    copyFileSync(c.exe, join(byId, '.build-id', id.slice(0, 2), id.slice(2)));
+    const named = analyze(c.core, ['--debuginfo-dir', c.debugDir]);
+    assert.equal(named.euStackRuns, 1, 'the early run, its named file bound, was taken');
+    const res = analyze(c.core, ['--debuginfo-dir', c.debugDir, '--debuginfo-dir', byId]);
+    const runs = bwrap.lines().filter((l) => l.startsWith('eu-stack '));
+    assert.ok(res.euStackRuns <= 2);
+    assert.ok(!runs[runs.length - 1].includes(`--ro-bind ${c.exe} ${c.exe}`), `the run taken shows the file found by build-id: ${runs.join('\n')}`);
+    assert.deepEqual(stacks(res.report), stacks(named.report));
+    assert.ok(res.report.threads.some((t) => t.frames.some((f) => f.module === basename(c.exe) && f.file && f.line)), 'the executable is symbolized from its debuginfo');
   });
 });

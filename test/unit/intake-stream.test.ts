@@ -7,7 +7,7 @@ import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { hashFile, INLINE_HASH_MAX_BYTES, IntakeError, readInput, sniffHead, type CoreStream } from '@triage/intake';
+import { CHILD_HASH_MIN_BYTES, hashFile, INLINE_HASH_MAX_BYTES, IntakeError, readInput, sniffHead, type CoreStream } from '@triage/intake';
 import { compressedCopy, crash } from '../support/crashers';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-intake-stream-'));
@@ -174,7 +174,8 @@ describe('a file on disk is hashed in an openssl child, reading the descriptor i
     }
   };
   const file = join(work, 'hashed-by-child');
-  const bytes = Buffer.alloc(5 * 1024 * 1024 + 3, 9);
+  // Past the size below which forking the child costs more than hashing here.
+  const bytes = Buffer.alloc(CHILD_HASH_MIN_BYTES + 3, 9);
   writeFileSync(file, bytes);
   const want = createHash('sha256').update(bytes).digest('hex');
 
@@ -187,6 +188,16 @@ describe('a file on disk is hashed in an openssl child, reading the descriptor i
       withPath(real.path, () => hashFile(file, bytes.length, bytes.length - 1, 'the core')),
       (err: unknown) => err instanceof IntakeError && err.code === 'too-large',
     );
+  });
+
+  test('a file up to CHILD_HASH_MIN_BYTES is hashed here: no openssl run', async () => {
+    const real = openssl('exec /usr/bin/openssl "$@"');
+    const small = join(work, 'hashed-here');
+    const smallBytes = bytes.subarray(0, CHILD_HASH_MIN_BYTES);
+    writeFileSync(small, smallBytes);
+    const got = await withPath(real.path, () => hashFile(small, smallBytes.length, smallBytes.length, 'the core'));
+    assert.deepEqual(got, { sha256: createHash('sha256').update(smallBytes).digest('hex'), size: smallBytes.length });
+    assert.equal(readFileSync(real.log, 'utf8'), '', 'openssl never ran');
   });
 
   // Last in this file to use openssl: once it fails, the process hashes in place from then on.

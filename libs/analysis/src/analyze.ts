@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { crashThread, symbolizeBacktrace, type CoreBacktrace } from '@triage/core-backtrace';
 import { CoreFormatError, openCore, readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
@@ -54,13 +55,16 @@ export async function analyzeInput(inputPath: string, options: AnalyzeOptions = 
 /**
  * eu-stack started as soon as the core's modules are known, before their files are looked up, when
  * analyzeCore is sure to ask for that very run: no executable given or needed, every module with a
- * build-id named at a path the tools see in their sandbox (a core of this machine's own programs, whose
- * objects are found at those paths). The tool then runs while the objects and debuginfo are found.
+ * build-id named at a path the tools see in their sandbox or at a regular file bound into it (a core of
+ * this machine's own programs, whose objects are found at those paths). The tool then runs while the
+ * objects and debuginfo are found; should they be found elsewhere, the run asked for differs and this
+ * one is stopped unused.
  */
 async function startStackEarly(core: CoreDump, corePath: string, options: AnalyzeOptions): Promise<(() => void) | undefined> {
   if (!options.startStackEarly || !options.trustMappedPaths || options.executable || core.modulesSource !== 'nt_file') return undefined;
-  // The vdso and other pseudo-mappings (no absolute path) are read from the core itself.
-  if (core.modules.some((m) => m.goBuildId || (m.buildId && isAbsolute(m.path) && !inSystemView(resolve(m.path))))) return undefined;
+  if (core.modules.some((m) => m.goBuildId)) return undefined;
+  const objectPaths = await namedObjectsOutsideSystemView(core.modules);
+  if (!objectPaths) return undefined;
   try {
     return await prestartStack({
       corePath,
@@ -69,11 +73,29 @@ async function startStackEarly(core: CoreDump, corePath: string, options: Analyz
       sandbox: options.sandbox ?? true,
       cacheDir: options.cacheDir,
       modules: core.modules,
+      objectPaths,
     });
   } catch {
     // A missing tool is the analysis's own run to report, in its own words.
     return undefined;
   }
+}
+
+/**
+ * The files the sandbox would bind for the modules outside its system view, as symbolize binds the
+ * objects resolveObjectFiles finds (the first module of each build-id, in the modules' order), guessing
+ * each is the regular file at its named path. Undefined when one is not: the run would differ anyway.
+ * The vdso and other pseudo-mappings (no absolute path) are read from the core itself.
+ */
+async function namedObjectsOutsideSystemView(modules: CoreDump['modules']): Promise<string[] | undefined> {
+  const first = new Map<string, string>();
+  for (const m of modules) {
+    const id = m.buildId?.toLowerCase();
+    if (id && !first.has(id) && isAbsolute(m.path)) first.set(id, resolve(m.path));
+  }
+  const outside = [...first.values()].filter((p) => !inSystemView(p));
+  const regular = await Promise.all(outside.map((p) => lstat(p).then((st) => st.isFile(), () => false)));
+  return regular.every(Boolean) ? outside : undefined;
 }
 
 async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, options: AnalyzeOptions): Promise<Report> {

@@ -8,7 +8,7 @@ export { decompressStream } from './stream/decompress';
 export { compressZstd } from './stream/compress-zstd';
 export { byteLimit } from './stream/byte-limit';
 export { hashingPassThrough, type HashingPassThrough, type StreamDigest } from './stream/hashing';
-export { hashFile, INLINE_HASH_MAX_BYTES } from './stream/hash-file';
+export { CHILD_HASH_MIN_BYTES, hashFile, INLINE_HASH_MAX_BYTES } from './stream/hash-file';
 export { sniffHead, type Sniffed } from './stream/sniff';
 export * from './types';
 export * from './abrt/files';

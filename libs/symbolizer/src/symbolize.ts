@@ -224,10 +224,15 @@ function euStackRun(ctx: Context, toolDirs: string[], named: boolean): { args: s
  * overlaps the reading of the core. Returns the cancel for a run symbolize did not take.
  */
 export async function prestartStack(
-  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames' | 'cacheDir'> & { modules: ReadonlyArray<{ buildId?: string }> },
+  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames' | 'cacheDir'> & {
+    modules: ReadonlyArray<{ buildId?: string }>;
+    /** The object files symbolize is expected to find, in the order it will bind them (objectFilePaths). */
+    objectPaths?: readonly string[];
+  },
 ): Promise<() => void> {
-  const { modules, ...rest } = options;
+  const { modules, objectPaths, ...rest } = options;
   const ctx = contextOf({ ...rest, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
+  ctx.readPaths.push(...(objectPaths ?? []));
   const run = euStackRun(ctx, ctx.dirs, !keptLinesFor(options.cacheDir, modules));
   return prestartTool('eu-stack', run.args, run.options);
 }

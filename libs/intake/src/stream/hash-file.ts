@@ -24,12 +24,21 @@ export const INLINE_HASH_MAX_BYTES = 256 * 1024 * 1024;
 const INLINE_BLOCK_BYTES = 512 * 1024;
 
 /**
- * sha256 and size of a file on local disk: in an openssl child when there is one (another CPU from the
+ * Up to this a file is hashed here even when openssl is there: starting the child forks this process,
+ * which holds the thread ~4.5 ms (a 60 MB node, 2 x EPYC) before the child hashes a byte, and hashing
+ * those bytes here costs about as much (~0.5 ms per MiB). A small core's analysis, whose tool starts
+ * after that fork, ended 0.9x as late (docs/performance.md).
+ */
+export const CHILD_HASH_MIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * sha256 and size of a file on local disk: up to CHILD_HASH_MIN_BYTES here; past it in an openssl child when there is one (another CPU from the
  * first block, nothing to start but the process), else one up to INLINE_HASH_MAX_BYTES (`knownSize`)
  * here, a block at a time, a larger one on the hash thread. Over `max` bytes it fails as the stream limit
  * does. `signal` stops it (the caller gave up).
  */
 export async function hashFile(path: string, knownSize: number, max: number, what: string, signal?: AbortSignal): Promise<StreamDigest> {
+  if (knownSize <= CHILD_HASH_MIN_BYTES) return hashFileInline(path, max, what, signal);
   const inChild = await hashFileInChild(path, signal);
   if (inChild && inChild.size <= max) return inChild;
   if (signal?.aborted) throw new IntakeError('corrupt', `${what}: reading it was stopped`);

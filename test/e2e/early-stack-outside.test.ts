@@ -1,0 +1,64 @@
+/**
+ * The early eu-stack run of a program outside the system dirs (libs/analysis startStackEarly) starts
+ * before the analysis looks its objects up: seen in the process, from the hook the analysis calls just
+ * before those lookups, through a bwrap on PATH that logs each run (the real bwrap behind it when it
+ * works here). A file of its own: the tools' paths are resolved once per process, with the stand-in first.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { analyzeInput } from '@triage/analysis';
+import { bwrapStandIn, type BwrapStandIn } from '../support/bwrap-stand-in';
+import { crash } from '../support/crashers';
+
+let bwrap: BwrapStandIn;
+let cache: string;
+const path = process.env.PATH;
+
+before(() => {
+  // Asked of the real bwrap before the stand-in is on PATH (and before this process resolves any tool).
+  const real = spawnSync('bwrap', ['--ro-bind', '/', '/', 'true'], { stdio: 'ignore' }).status === 0;
+  bwrap = bwrapStandIn();
+  bwrap.setMode(real ? 'real' : 'pass');
+  process.env.PATH = `${bwrap.dir}:${path ?? '/usr/bin:/bin'}`;
+  cache = mkdtempSync(join(tmpdir(), 'triage-early-outside-'));
+});
+after(() => {
+  process.env.PATH = path;
+  bwrap?.remove();
+  if (cache) rmSync(cache, { recursive: true, force: true });
+});
+
+/** A bounded wait for what another process does in its own time, not a timing claim. */
+async function until(done: () => boolean, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; !done() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  return done();
+}
+
+test('a program outside the system dirs: one eu-stack run, its file bound, started while its objects were still to be found', { timeout: 120_000 }, async () => {
+  const c = crash('null-read');
+  const runs = () => bwrap.lines().filter((l) => l.startsWith('eu-stack '));
+  let startedEarly = false;
+  const report = await analyzeInput(c.core, {
+    debuginfoDirs: [c.debugDir],
+    trustMappedPaths: true,
+    startStackEarly: true,
+    cacheDir: cache,
+    // Called before the objects are looked up and symbolize asks for its run: only a run started ahead
+    // can be there. Without it this wait ends empty-handed.
+    beforeSymbolize: async () => {
+      startedEarly = await until(() => runs().length > 0, 5_000);
+      return [];
+    },
+  });
+  assert.ok(startedEarly, 'eu-stack ran before the objects were looked up');
+  assert.equal(runs().length, 1, `the run started ahead is the one taken: ${runs().join('\n')}`);
+  assert.ok(runs()[0].includes(`--ro-bind ${c.exe} ${c.exe}`), `the program's file is shown to the tool: ${runs()[0]}`);
+  assert.equal(report.analysis.tool, 'eu-stack');
+  const top = report.threads.find((t) => t.crashed)?.frames[0];
+  assert.equal(top?.module, basename(c.exe));
+  assert.ok(top?.function && top.file && top.line, `named from the separate debuginfo: ${JSON.stringify(top)}`);
+});
