@@ -6,15 +6,16 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStorage } from '@triage/storage';
+import { RAW_CORE_MAX_BYTES, type CoreMeta } from '@triage/cores';
+import { createStorage, keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
 import type { Report } from '@triage/report';
 import { cliPath, runAsync } from '../support/cli';
 import { compressedCopy, crash, repoRoot } from '../support/crashers';
-import type { CoreMeta } from '@triage/cores';
 import {
   chunked,
   configFrom,
@@ -307,6 +308,35 @@ describe('triage service', { timeout: 170_000 }, () => {
     assert.equal(second.id, accepted.id);
     assert.equal(second.duplicate, true);
     assert.equal(json<StatusAnswer>(await http(second.statusUrl)).uploads, 2);
+  });
+
+  test('a core up to RAW_CORE_MAX_BYTES is stored as it came, a larger one zstd-compressed: both analysed, both downloaded as zstd', async () => {
+    const small = crash('assert');
+    const large = crash('big-heap', ['6']);
+    assert.ok(statSync(small.core).size <= RAW_CORE_MAX_BYTES && statSync(large.core).size > RAW_CORE_MAX_BYTES);
+    for (const [c, compressed] of [[small, false], [large, true]] as const) {
+      const original = readFileSync(c.core);
+      const res = await postCore(original);
+      assert.equal(res.status, 202, res.text);
+      const { id } = json<Accepted>(res);
+      const stored = await storage.getBuffer(keys.core(id));
+      assert.ok(stored, 'the core is stored under its id');
+      // Nothing left in uploads/: the small core went straight to its address, the large one was moved there.
+      assert.deepEqual(await keysUnder('uploads/'), []);
+      if (compressed) {
+        assert.equal(stored.subarray(0, 4).toString('hex'), '28b52ffd', 'zstd');
+        assert.ok(execFileSync('zstd', ['-d', '-c', '-q'], { input: stored, maxBuffer: 1 << 30 }).equals(original));
+      } else {
+        assert.ok(stored.equals(original), 'the ELF core itself');
+      }
+      await statesUntilDone(id);
+      assert.equal((await reportOf(id)).core.sha256, createHash('sha256').update(original).digest('hex'));
+      const download = await fetch(`${api.url}/v1/cores/${id}/core`);
+      assert.equal(download.status, 200);
+      assert.equal(download.headers.get('content-type'), 'application/zstd');
+      const body = Buffer.from(await download.arrayBuffer());
+      assert.ok(execFileSync('zstd', ['-d', '-c', '-q'], { input: body, maxBuffer: 1 << 30 }).equals(original), 'zstd of the exact core');
+    }
   });
 
   test('refusals: 415 not a core, 404 unknown, 413 over the limit, nothing stored', async () => {

@@ -64,6 +64,17 @@ function fakeJob(coreId: string, attemptsMade = 0): Job<AnalyzeJob> {
   return job as unknown as Job<AnalyzeJob>;
 }
 
+/**
+ * An analyzer whose tools must not run: it reads the core as the real one does (beside the status read)
+ * and fails the job should it get past beforeSymbolize, where the real one starts its tools.
+ */
+function toolsMustNotRun(what: string): Analyzer {
+  return async (_path, options) => {
+    await options.beforeSymbolize?.([]);
+    assert.fail(what);
+  };
+}
+
 function processorWith(analyzer: Analyzer): AnalyzeProcessor {
   return new AnalyzeProcessor(config, logger, records, cache, analyzer);
 }
@@ -106,8 +117,30 @@ describe('AnalyzeProcessor', () => {
   test('a redelivered job whose report exists does nothing', async () => {
     const id = await storedCore();
     await processorWith(async () => fakeReport(id)).process(fakeJob(id));
-    const result = await processorWith(() => assert.fail('analyzed twice')).process(fakeJob(id));
+    const result = await processorWith(toolsMustNotRun('analyzed twice')).process(fakeJob(id));
     assert.equal(result.alreadyDone, true);
+  });
+
+  test('the core is read beside the status read: the analysis is under way before the status is known', async () => {
+    const id = await storedCore();
+    let started!: () => void;
+    const analysing = new Promise<boolean>((resolve) => (started = () => resolve(true)));
+    let beforeStatus = false;
+    // A status read that answers once the analysis started, or after 5 s when it does not start first.
+    class SlowStatus extends CoreRecords {
+      override async readStatusForWriter(coreId: string): ReturnType<CoreRecords['readStatusForWriter']> {
+        beforeStatus = await Promise.race([analysing, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+        return super.readStatusForWriter(coreId);
+      }
+    }
+    const processor = new AnalyzeProcessor(config, logger, new SlowStatus(storage), cache, async (_path, options) => {
+      started();
+      await options.beforeSymbolize?.([]);
+      return fakeReport(id);
+    });
+    assert.equal((await processor.process(fakeJob(id))).alreadyDone, false);
+    assert.ok(beforeStatus, 'the analysis started before the status read answered');
+    assert.deepEqual([(await records.readStatus(id))?.state, (await records.readStatus(id))?.attempts], ['done', 1]);
   });
 
   test('a redelivered job whose report exists ends although its core never finishes downloading (the download beside the status read is stopped)', { timeout: 30_000 }, async () => {
@@ -116,7 +149,7 @@ describe('AnalyzeProcessor', () => {
     // A store whose core body never ends: only a stopped download lets the job end at all.
     const stalling = Object.create(storage) as FsStorage;
     stalling.get = async (key: string) => (key === keys.core(id) ? new Readable({ read() {} }) : storage.get(key));
-    const processor = new AnalyzeProcessor(config, logger, new CoreRecords(stalling), cache, () => assert.fail('analyzed twice'));
+    const processor = new AnalyzeProcessor(config, logger, new CoreRecords(stalling), cache, toolsMustNotRun('analyzed twice'));
     const result = await processor.process(fakeJob(id));
     assert.equal(result.alreadyDone, true);
   });
@@ -125,7 +158,7 @@ describe('AnalyzeProcessor', () => {
     const id = await storedCore();
     await processorWith(async () => fakeReport(id)).process(fakeJob(id));
     await storage.delete(keys.core(id));
-    const result = await processorWith(() => assert.fail('analyzed twice')).process(fakeJob(id));
+    const result = await processorWith(toolsMustNotRun('analyzed twice')).process(fakeJob(id));
     assert.equal(result.alreadyDone, true);
     assert.equal((await records.readStatus(id))?.state, 'done');
   });
@@ -205,14 +238,14 @@ describe('the debuginfo prefetch ends with its job', () => {
     const { id, upstream, cache } = await prefetching();
     await records.writeReport(id, fakeReport(id));
     await records.writeStatus(id, { state: 'done', updatedAt: new Date().toISOString(), attempts: 1 });
-    const processor = new AnalyzeProcessor(config, logger, new RecordsAfterPrefetch(upstream.asked), cache, () => assert.fail('analyzed twice'));
+    const processor = new AnalyzeProcessor(config, logger, new RecordsAfterPrefetch(upstream.asked), cache, toolsMustNotRun('analyzed twice'));
     assert.equal((await processor.process(fakeJob(id))).alreadyDone, true);
     assert.deepEqual(upstream.held(), []);
   });
 
   test('a job that fails with storage down cancels it', async () => {
     const { id, upstream, cache } = await prefetching();
-    const processor = new AnalyzeProcessor(config, logger, new RecordsAfterPrefetch(upstream.asked, true), cache, () => assert.fail('analyzed without a status'));
+    const processor = new AnalyzeProcessor(config, logger, new RecordsAfterPrefetch(upstream.asked, true), cache, toolsMustNotRun('analyzed without a status'));
     await assert.rejects(processor.process(fakeJob(id)), /ECONNREFUSED/);
     assert.deepEqual(upstream.held(), []);
   });
@@ -243,7 +276,9 @@ describe('AnalyzeWorker on BullMQ', () => {
   test('a queued core is analyzed once and the worker stops cleanly', async () => {
     const id = await storedCore();
     let runs = 0;
-    const processor = processorWith(async () => {
+    const processor = processorWith(async (_path, options) => {
+      // Counted where the real analysis starts its tools.
+      await options.beforeSymbolize?.([]);
       runs += 1;
       return fakeReport(id);
     });

@@ -65,6 +65,7 @@ export class AnalyzeProcessor {
     let work: string | undefined;
     let inputs: StartedInputs | undefined;
     let counted: Promise<void> | undefined;
+    let analysis: Promise<Report> | undefined;
     let done: Promise<void> | undefined;
     // Everything is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
@@ -75,12 +76,36 @@ export class AnalyzeProcessor {
       // stops it: a rare loss against a round trip of every job).
       inputs = this.startInputs(coreId, work);
       const meta = inputs.meta;
-      // A torn status.json (a writer that stopped mid-write) says nothing this job needs: it is written over below.
-      const read = await this.records.readStatusForWriter(coreId);
-      if (read.torn) log.warn('status.json was cut off mid-write by a writer that stopped; analysing as if it were absent');
-      const previous = read.torn ? undefined : read.status;
-      // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
-      if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
+      // The analysis reads the core (bounded reads) while the status is read and "analyzing" is stored and
+      // announced; its tools, and all that follows them, start only after that: the attempt is counted
+      // before the core runs through the parts that could take the worker down or hold it (a core that
+      // kills the worker must run out of attempts). The intake before that is bounded in time and memory;
+      // should it ever stall, BullMQ's stalled-job count ends the job.
+      let reportWritten = false;
+      counted = (async () => {
+        const read = await this.records.readStatusForWriter(coreId);
+        // A torn status.json (a writer that stopped mid-write) says nothing this job needs: it is written over below.
+        if (read.torn) log.warn('status.json was cut off mid-write by a writer that stopped; analysing as if it were absent');
+        const previous = read.torn ? undefined : read.status;
+        // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
+        if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
+          reportWritten = true;
+          throw new Error('the report was already written');
+        }
+        attempts = (previous?.attempts ?? 0) + 1;
+        await this.records.writeStatus(coreId, this.status('analyzing', attempts));
+        await this.lifecycle?.started(coreId, attempts);
+      })();
+      // Awaited by the analysis before its tools, and below; an analysis that fails first waits for it in the catch.
+      counted.catch(() => undefined);
+      analysis = settledLater(this.analyze(coreId, inputs, work, counted));
+      try {
+        await counted;
+      } catch (err) {
+        if (!reportWritten) throw err;
+        // Its core may still be downloading, for nothing now: stopped, the analysis ends at once.
+        await inputs.end();
+        await analysis.catch(() => undefined);
         log.info('report already written');
         if (this.lifecycle && !(await this.lifecycle.isRecorded(coreId))) {
           const stored = await this.records.readReport(coreId);
@@ -88,22 +113,7 @@ export class AnalyzeProcessor {
         }
         return { coreId, alreadyDone: true };
       }
-      attempts = (previous?.attempts ?? 0) + 1;
-      // The core goes on downloading and is decompressed (zstd, a process of its own) and its notes read
-      // (bounded reads) while "analyzing" is stored and announced. The tools, and all that follows them,
-      // start only after both: the attempt is counted before the core runs through the parts that could
-      // take the worker down or hold it (a core that kills the worker must run out of attempts). The
-      // intake before that is bounded in time and memory; should it ever stall, BullMQ's stalled-job
-      // count ends the job.
-      const current = attempts;
-      counted = (async () => {
-        await this.records.writeStatus(coreId, this.status('analyzing', current));
-        await this.lifecycle?.started(coreId, current);
-      })();
-      // Awaited by the analysis before its tools, and below; an analysis that fails first waits for it in the catch.
-      counted.catch(() => undefined);
-      const report = await this.analyze(coreId, inputs, work, counted);
-      await counted;
+      const report = await analysis;
       await this.records.writeReport(coreId, report);
       // The report is grouped (idempotent: a redelivered job is not counted twice) while "done" is
       // written; report-ready goes out after both, as readers of the status expect.
@@ -116,6 +126,10 @@ export class AnalyzeProcessor {
     } catch (err) {
       // The failure's status goes after the "analyzing" (or "done") one still being written, never under it.
       await counted?.catch(() => undefined);
+      // Nothing of the analysis still reads the scratch dir once it goes (finally): its inputs stopped
+      // (a download that never ends would hold it), it ends at once.
+      await inputs?.end();
+      await analysis?.catch(() => undefined);
       await done?.catch(() => undefined);
       const failure = describeFailure(err);
       const lastAttempt = failure.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -214,9 +228,9 @@ export class AnalyzeProcessor {
     };
   }
 
-  /** Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds. */
+  /** As stored (zstd-compressed, or the ELF core itself when small): intake tells which by its magic. */
   private async downloadCore(coreId: string, work: string, signal?: AbortSignal): Promise<string> {
-    const corePath = join(work, 'core.zst');
+    const corePath = join(work, 'core');
     if (!(await this.records.downloadCore(coreId, corePath, signal))) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
     return corePath;
   }

@@ -35,8 +35,8 @@ export class MemoryProcessor {
     const started = Date.now();
     const work = await makeScratchDir('memory');
     try {
-      // Named .zst: the core is stored zstd-compressed, and intake decompresses by what it finds.
-      const corePath = join(work, 'core.zst');
+      // As stored (zstd-compressed, or the ELF core itself when small): intake tells which by its magic.
+      const corePath = join(work, 'core');
       if (!(await this.records.downloadCore(request.coreId, corePath))) {
         return { ok: false, failure: { category: 'not-found', reason: `no core ${request.coreId}` } };
       }

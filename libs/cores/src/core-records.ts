@@ -1,10 +1,19 @@
 import { createWriteStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CoreFacts } from '@triage/core-dump';
+import { compressZstd, detectFormat } from '@triage/intake';
 import type { Report } from '@triage/report';
 import { isCoreId, keys, StorageUnavailableError, type StoragePort } from '@triage/storage';
 import type { CoreFactsRecord, CoreMeta, CoreStatus, DeletedCore, ProblemWorkflowRecord } from './records';
+
+/**
+ * A core of at most this many bytes is stored as it came (cores/<id>/core.zst then holds the ELF core
+ * itself; readers tell by its magic), a larger one zstd-compressed. Compressing a small core would cost
+ * the API a zstd process (forked from a ~150 MB process: 3-5 ms of its event loop) and the worker
+ * another to read it back (~20 ms before the tools could start), to save a few hundred KiB of storage.
+ */
+export const RAW_CORE_MAX_BYTES = 4 * 1024 * 1024;
 
 const RAW_CORE_KEY = /^cores\/([0-9a-f]{32})\/core\.zst$/;
 const REPORT_KEY = /^reports\/([0-9a-f]{32})\.json$/;
@@ -78,10 +87,10 @@ export class CoreRecords {
   }
 
   /**
-   * Copies the stored core (zstd-compressed) to `dest` on local disk for the tools; false when the raw
-   * core is gone (deleted by retention or on request).
+   * The stored core (zstd-compressed, or as it came when small) written to `dest` on local disk for the
+   * tools, which tell by its magic; false when the raw core is gone (deleted by retention or on request).
+   * `signal` stops the transfer (the job no longer needs it).
    */
-  /** The stored core written to `dest`; false when there is none. `signal` stops the transfer (the job no longer needs it). */
   async downloadCore(id: string, dest: string, signal?: AbortSignal): Promise<boolean> {
     const body = await this.storage.get(keys.core(id));
     if (!body) return false;
@@ -89,10 +98,21 @@ export class CoreRecords {
     return true;
   }
 
-  /** The stored core (zstd-compressed) as a stream with its size, for the admin download. */
-  async openCore(id: string): Promise<{ size: number; body: Readable } | undefined> {
+  /**
+   * The stored core zstd-compressed, as a stream, for the admin download: one stored as it came (at most
+   * RAW_CORE_MAX_BYTES) is compressed on its way out, its size then unknown beforehand.
+   */
+  async openCore(id: string): Promise<{ size?: number; body: Readable } | undefined> {
     const info = await this.storage.stat(keys.core(id));
     if (!info) return undefined;
+    if (info.size <= RAW_CORE_MAX_BYTES) {
+      const bytes = await this.storage.getBuffer(keys.core(id));
+      if (!bytes) return undefined;
+      if (detectFormat(bytes) === 'zstd') return { size: bytes.length, body: Readable.from([bytes]) };
+      const zstd = compressZstd(3);
+      zstd.end(bytes);
+      return { body: zstd };
+    }
     const body = await this.storage.get(keys.core(id));
     return body ? { size: info.size, body } : undefined;
   }

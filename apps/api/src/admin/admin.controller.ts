@@ -46,7 +46,7 @@ export class AdminController {
     return deleted;
   }
 
-  /** The raw core as stored (zstd-compressed; `zstd -d` gives the ELF core). Admin only: it holds the process's memory. */
+  /** The raw core zstd-compressed (`zstd -d` gives the ELF core). Admin only: it holds the process's memory. */
   @Get('cores/:id/core')
   @Scope('admin')
   async download(@Param('id') raw: string, @Res() res: Response): Promise<void> {
@@ -59,7 +59,7 @@ export class AdminController {
     const { body } = core;
     res.status(200);
     res.setHeader('Content-Type', 'application/zstd');
-    res.setHeader('Content-Length', String(core.size));
+    if (core.size !== undefined) res.setHeader('Content-Length', String(core.size));
     res.setHeader('Content-Disposition', `attachment; filename="core-${id}.zst"`);
     res.setHeader('Cache-Control', 'no-store');
     await new Promise<void>((resolve, reject) => {

@@ -10,6 +10,7 @@ import { IntakeError, type CoreMetadata, type CoreStream, type DumpDirFiles, typ
 import { keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
 import type { TriageConfig } from '@triage/config';
+import { RAW_CORE_MAX_BYTES } from '@triage/cores';
 import type { CoreMeta, CoreState, StatusRead, UploadEvent } from '../cores/core-record';
 import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
@@ -45,9 +46,13 @@ export interface AcceptedCore {
   duplicate: boolean;
 }
 
-/** A core streamed to uploads/<uuid>, hashed on the way, not yet under its content address. */
+/**
+ * A core streamed to uploads/<uuid>, hashed on the way, not yet under its content address; or, when it
+ * is small, held here whole (`bytes`) and stored straight at its content address on commit.
+ */
 interface StoredUpload {
   uploadKey: string;
+  bytes?: Buffer;
   sha256: string;
   size: number;
   storedSize: number;
@@ -64,6 +69,8 @@ interface StoredUpload {
 /** What the upload made of the core's bytes on their way to storage. */
 interface PutCore {
   storedSize: number;
+  /** The whole core, not stored yet: one that ended within RAW_CORE_MAX_BYTES. */
+  bytes?: Buffer;
   facts?: CoreFacts;
   /** Why openCore would refuse the core, as the single pass saw it. */
   corruption?: string;
@@ -71,7 +78,7 @@ interface PutCore {
 
 /**
  * The service's door into intake: body -> readInput (libs/intake: the raw core, hashed and bounded, and
- * the dump dir's files) -> facts + zstd -> uploads/<uuid> -> cores/<id>,
+ * the dump dir's files) -> facts + zstd (or as it came, when small) -> uploads/<uuid> -> cores/<id>,
  * then meta.json and the analysis job. A client gets 202 only once the core is stored and queued; on any
  * failure the temporary object is removed, and a new core that cannot be queued is removed again.
  */
@@ -207,6 +214,7 @@ export class CoreUploadService {
       if (refusal && !beside) throw new IntakeError('unsupported', refusal);
       return {
         uploadKey,
+        bytes: read.core.value.bytes,
         sha256: read.core.sha256,
         size: read.core.size,
         storedSize: read.core.value.storedSize,
@@ -245,15 +253,28 @@ export class CoreUploadService {
     return { storedSize: put.size };
   }
 
-  /** The raw core on its way: facts read in passing, zstd-compressed into uploads/<uuid>. */
+  /**
+   * The raw core on its way, its facts read in passing: one that ends within RAW_CORE_MAX_BYTES is kept
+   * whole, to be stored as it came once its id is known (commit); a larger one goes zstd-compressed
+   * into uploads/<uuid>.
+   */
   private async putCore(uploadKey: string, core: CoreStream, streams: Array<{ destroy(): void }>): Promise<PutCore> {
-    // Level 1: half the CPU of level 3 for about the same ratio on core memory (docs/performance.md); ingest is CPU-bound.
-    const zstd = compressZstd(1);
     // Single pass: the facts collector sees the raw bytes on their way, keeping only headers, notes and first pages.
     const facts = new CoreFactsCollector();
-    const factsTap = facts.tap();
-    streams.push(factsTap, zstd);
-    const flowing = pipeline(core.stream, factsTap, zstd);
+    const source = core.stream[Symbol.asyncIterator]();
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    while (headBytes <= RAW_CORE_MAX_BYTES) {
+      const next = await source.next();
+      if (next.done) return { storedSize: headBytes, bytes: Buffer.concat(head, headBytes), facts: await facts.finish(), corruption: facts.corruption() };
+      facts.write(next.value);
+      head.push(next.value);
+      headBytes += next.value.length;
+    }
+    // Level 1: half the CPU of level 3 for about the same ratio on core memory (docs/performance.md); ingest is CPU-bound.
+    const zstd = compressZstd(1);
+    streams.push(zstd);
+    const flowing = pipeline(headThenRest(head, source, facts), zstd);
     const putting = this.storage.put(uploadKey, zstd, { contentType: 'application/zstd' }).catch((err: Error) => {
       // The store gave up: stop the stream feeding it, or the pipeline would wait on backpressure forever.
       zstd.destroy(err);
@@ -283,12 +304,16 @@ export class CoreUploadService {
       bytes: stored.wireBytes,
       ...(upload.session ? { session: upload.session } : {}),
     };
+    // A small core is put at its content address at once, beside the look at what is there: the same
+    // bytes under the same name either way, and no upload object to copy there and remove.
+    const putting = stored.bytes && settledLater(this.storage.put(keys.core(id), stored.bytes, { contentType: 'application/octet-stream' }));
     try {
       // A core without its meta.json is one whose commit was cut short (the API killed between the move
       // and the record): nobody was told it is stored, so this upload stores it again and is its first writer.
       const previous = (await this.cores.coreExists(id)) ? await this.cores.readMeta(id) : undefined;
       const created = previous === undefined;
-      if (created) await this.storage.move(stored.uploadKey, keys.core(id));
+      if (putting) await putting;
+      else if (created) await this.storage.move(stored.uploadKey, keys.core(id));
       else await this.storage.delete(stored.uploadKey);
       const again = previous && upload.session ? previous.uploads.findIndex((u) => u.session === upload.session) : -1;
       if (again < 0) {
@@ -297,6 +322,8 @@ export class CoreUploadService {
       }
       return { created, firstWriter: created || again === 0 };
     } catch (err) {
+      // Nothing of this upload still writes once it is answered.
+      await putting?.catch(() => undefined);
       await this.storage.delete(stored.uploadKey).catch(() => undefined);
       throw err;
     }
@@ -352,6 +379,15 @@ export class CoreUploadService {
     }
     await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
     return 'queued';
+  }
+}
+
+/** The head already read, then the rest of the core, each chunk shown to the facts collector. */
+async function* headThenRest(head: Buffer[], source: AsyncIterator<Buffer>, facts: CoreFactsCollector): AsyncGenerator<Buffer> {
+  yield* head;
+  for (let next = await source.next(); !next.done; next = await source.next()) {
+    facts.write(next.value);
+    yield next.value;
   }
 }
 
