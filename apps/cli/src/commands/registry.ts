@@ -1,4 +1,7 @@
+import { join } from 'node:path';
 import type { RegisterCommand } from '../command';
+import { loadWithCodeCache } from '../code-cache';
+import { userCacheDir } from '../xdg';
 
 /**
  * Every `triage` subcommand: its name, the one line `triage --help` shows, and how to load it. A
@@ -12,13 +15,13 @@ export interface CommandEntry {
 }
 
 /**
- * A command's module, by require: the commands are CommonJS, and import() would take one through the ESM
- * loader, whose lexer parses the whole module for its export names (~70 ms for the bundled analyze).
- * The path is a variable so that the bundler leaves each command in a file of its own (scripts/bundle-cli.mjs).
+ * A command's module, as require loads it but through V8's code cache in the user's cache dir
+ * (code-cache.ts): the commands are CommonJS, and import() would take one through the ESM loader, whose
+ * lexer parses the whole module for its export names (~70 ms for the bundled analyze). The path is a
+ * variable so that the bundler leaves each command in a file of its own (scripts/bundle-cli.mjs).
  */
 function command<T>(path: string): T {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(path) as T;
+  return loadWithCodeCache(require.resolve(path), join(userCacheDir(), 'v8')) as T;
 }
 
 export const COMMANDS: readonly CommandEntry[] = [

@@ -1,0 +1,80 @@
+/**
+ * The command bundles loaded through V8's code cache (apps/cli/src/code-cache.ts): kept at a run's exit
+ * when there was none or V8 refused it, taken as it is by the next run, never taken for another build of
+ * the bundle (V8 itself checks only the source's length), and `triage analyze` answers the same with it.
+ * Each load is a process of its own: the cache is written as that process exits.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { triage } from '../support/cli';
+import { crash } from '../support/crashers';
+
+const loader = resolve(__dirname, '..', '..', 'apps', 'cli', 'src', 'code-cache.js');
+
+/** Loads `file` through the cache in `dir` in a process of its own; what its answer() returns. */
+function load(file: string, dir: string): string {
+  const script = `process.stdout.write(String(require(${JSON.stringify(loader)}).loadWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(dir)}).answer()))`;
+  const res = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  return res.stdout;
+}
+
+const bundle = (answer: string) => `'use strict';\nconst path = require('node:path');\nexports.answer = () => ${answer} + path.sep.length;\n`;
+
+test('a bundle is loaded as require would; its cache is kept, taken, refused when damaged, and never taken for another build', () => {
+  const work = mkdtempSync(join(tmpdir(), 'triage-code-cache-'));
+  try {
+    const file = join(work, 'answer.js');
+    const dir = join(work, 'v8');
+    writeFileSync(file, bundle("'first'"));
+    assert.equal(load(file, dir), 'first1', 'its exports, its require');
+    const kept = readdirSync(dir);
+    assert.equal(kept.length, 1);
+    assert.match(kept[0], new RegExp(`^answer-[0-9a-f]{16}-${process.version.replace(/\./g, '\\.')}-${process.arch}\\.bin$`));
+    const cache = join(dir, kept[0]);
+
+    // Taken as it is: not written again.
+    const past = new Date(Date.now() - 3600_000);
+    utimesSync(cache, past, past);
+    assert.equal(load(file, dir), 'first1');
+    assert.equal(statSync(cache).mtimeMs, past.getTime(), 'the cache was taken, not made again');
+
+    // Damaged: V8 refuses it, the bundle still runs, and a good cache replaces it.
+    writeFileSync(cache, Buffer.alloc(4096, 0x5a));
+    assert.equal(load(file, dir), 'first1');
+    assert.notDeepEqual(readFileSync(cache), Buffer.alloc(4096, 0x5a), 'made again');
+
+    // Another build of the same length: V8 would take the old code; the new source is run, its own cache kept, the old one gone.
+    writeFileSync(file, bundle("'other'"));
+    assert.equal(load(file, dir), 'other1');
+    const now = readdirSync(dir);
+    assert.equal(now.length, 1);
+    assert.notEqual(now[0], kept[0]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('triage analyze keeps its bundle\'s cache in TRIAGE_CACHE_DIR/v8 and answers the same from it', { timeout: 120_000 }, () => {
+  const work = mkdtempSync(join(tmpdir(), 'triage-code-cache-cli-'));
+  try {
+    const c = crash('null-read');
+    const run = () => {
+      const res = triage(['analyze', '--json', '--debuginfo-dir', c.debugDir, c.core], { env: { TRIAGE_CACHE_DIR: work } });
+      assert.equal(res.status, 0, res.stderr);
+      const report = JSON.parse(res.stdout) as { analysis: { durationMs?: number }; createdAt?: string };
+      delete report.createdAt;
+      report.analysis.durationMs = 0;
+      return report;
+    };
+    const first = run();
+    assert.deepEqual(readdirSync(join(work, 'v8')).map((f) => f.replace(/-.*/, '')), ['analyze']);
+    assert.deepEqual(run(), first);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
