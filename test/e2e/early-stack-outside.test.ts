@@ -6,8 +6,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { analyzeInput } from '@triage/analysis';
@@ -61,4 +61,33 @@ test('a program outside the system dirs: one eu-stack run, its file bound, start
   const top = report.threads.find((t) => t.crashed)?.frames[0];
   assert.equal(top?.module, basename(c.exe));
   assert.ok(top?.function && top.file && top.line, `named from the separate debuginfo: ${JSON.stringify(top)}`);
+});
+
+test('the file at the named path is not the recorded object: nothing is shown to the tools before the lookups', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(cache, 'replaced-'));
+  const exe = join(dir, 'crasher');
+  writeFileSync(`${exe}.c`, 'int main(void) { *(volatile int *)0 = 1; return 0; }\n');
+  execFileSync('gcc', ['-g', '-o', exe, `${exe}.c`]);
+  spawnSync('bash', ['-c', `ulimit -c unlimited; exec ${exe}`], { cwd: dir, stdio: 'ignore' });
+  const core = readdirSync(dir).find((f) => f === 'core' || f.startsWith('core.'));
+  assert.ok(core, 'the program dumped core');
+  // Another file where the core names its program (a crafted core names any path it likes).
+  copyFileSync('/usr/bin/true', exe);
+  const runs = () => bwrap.lines().filter((l) => l.startsWith('eu-stack '));
+  bwrap.clear();
+  let before: string[] = [];
+  const report = await analyzeInput(join(dir, core), {
+    trustMappedPaths: true,
+    startStackEarly: true,
+    cacheDir: cache,
+    beforeSymbolize: async () => {
+      // An early run would be in the log within milliseconds; none may come.
+      await until(() => runs().length > 0, 1_000);
+      before = runs();
+      return [];
+    },
+  });
+  assert.deepEqual(before, [], 'no eu-stack run before the objects were looked up');
+  assert.ok(runs().every((l) => !l.includes(`--ro-bind ${exe} ${exe}`)), `the other file is never shown to the tools: ${runs().join('\n')}`);
+  assert.equal(report.core.signal.name, 'SIGSEGV');
 });

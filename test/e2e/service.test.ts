@@ -336,6 +336,15 @@ describe('triage service', { timeout: 170_000 }, () => {
       assert.equal(download.headers.get('content-type'), 'application/zstd');
       const body = Buffer.from(await download.arrayBuffer());
       assert.ok(execFileSync('zstd', ['-d', '-c', '-q'], { input: body, maxBuffer: 1 << 30 }).equals(original), 'zstd of the exact core');
+      if (compressed) continue;
+      // Sent again: a known core is left as it is stored (here as an older triage stored every core, in zstd).
+      const older = execFileSync('zstd', ['-c', '-q', '-3'], { input: original, maxBuffer: 1 << 30 });
+      await storage.put(keys.core(id), older, { contentType: 'application/zstd' });
+      const again = await postCore(original);
+      assert.equal(again.status, 202, again.text);
+      assert.equal(json<Accepted>(again).duplicate, true);
+      assert.ok((await storage.getBuffer(keys.core(id)))?.equals(older), 'the stored core was not written again');
+      assert.deepEqual(await keysUnder('uploads/'), []);
     }
   });
 

@@ -7,9 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { triage } from '../support/cli';
 import { crash } from '../support/crashers';
 
@@ -20,6 +21,7 @@ function load(file: string, dir: string): string {
   const script = `process.stdout.write(String(require(${JSON.stringify(loader)}).loadWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(dir)}).answer()))`;
   const res = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   assert.equal(res.status, 0, res.stderr);
+  assert.equal(res.stderr, '', 'nothing on stderr');
   return res.stdout;
 }
 
@@ -55,6 +57,36 @@ test('a bundle is loaded as require would; its cache is kept, taken, refused whe
     const now = readdirSync(dir);
     assert.equal(now.length, 1);
     assert.notEqual(now[0], kept[0]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('a cache dir that others may write is neither read nor written; many bundles in one process, one exit handler', () => {
+  const work = mkdtempSync(join(tmpdir(), 'triage-code-cache-shared-'));
+  try {
+    const file = join(work, 'answer.js');
+    const dir = join(work, 'v8');
+    writeFileSync(file, bundle("'first'"));
+    assert.equal(load(file, dir), 'first1');
+    const [made] = readdirSync(dir);
+    // The cache of 'first' planted under the name of 'other' (same length: V8 would run 'first').
+    writeFileSync(file, bundle("'other'"));
+    const id = createHash('sha256').update(readFileSync(file, 'utf8')).digest('hex').slice(0, 16);
+    const planted = join(dir, made.replace(/^answer-[0-9a-f]{16}-/, `answer-${id}-`));
+    renameSync(join(dir, made), planted);
+    chmodSync(dir, 0o777);
+    assert.equal(load(file, dir), 'other1', 'the planted cache was not run');
+    assert.deepEqual(readdirSync(dir), [basename(planted)], 'nothing written into it either');
+
+    // Twelve bundles loaded in one process, each with its cache to keep at exit: no listener warning.
+    const many = Array.from({ length: 12 }, (_, i) => join(work, `b${i}.js`));
+    for (const m of many) writeFileSync(m, bundle("'b'"));
+    const script = `const { loadWithCodeCache } = require(${JSON.stringify(loader)}); for (const f of ${JSON.stringify(many)}) loadWithCodeCache(f, ${JSON.stringify(join(work, 'many'))}).answer();`;
+    const res = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.stderr, '', 'no MaxListenersExceededWarning');
+    assert.equal(readdirSync(join(work, 'many')).length, 12);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

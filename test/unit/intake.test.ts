@@ -99,6 +99,22 @@ describe('openInput: cores, raw and compressed', () => {
     assert.equal(r.digest(), hashing, 'asked again, the same read');
   });
 
+  test('openCrashInputEarly: its signal stops a compressed input being read, and nothing is left in the work dir', async () => {
+    // A zstd core of 64 MiB and more: decompressing it takes long enough that the stop comes first.
+    const dir = freshDir('early-stopped');
+    const big = join(dir, 'big-core');
+    copyFileSync(c.core, big);
+    sh('head -c 67108864 /dev/urandom >> "$1" && zstd -q -1 --rm "$1"', big);
+    const workDir = freshDir('early-stopped-work');
+    const stop = new AbortController();
+    const opening = openCrashInputEarly(`${big}.zst`, { workDir, signal: stop.signal });
+    setImmediate(() => stop.abort(new Error('the job ended')));
+    await assert.rejects(opening);
+    assert.deepEqual(readdirSync(workDir), [], 'the decompressed core was removed');
+    // Stopped before it began: refused at once.
+    await assert.rejects(openCrashInputEarly(`${big}.zst`, { workDir, signal: AbortSignal.abort() }));
+  });
+
   test('a raw ELF core is used in place and hashed', async () => {
     const r = await openInput(c.core, { workDir: freshDir('raw') });
     await withResult(r, () => {

@@ -3,7 +3,7 @@
  * reports, retry versus give-up, and one real run through BullMQ on the real Redis.
  */
 import { dropRedisPrefix } from '../support/redis';
-import { describe, test, after } from 'node:test';
+import { describe, test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -66,14 +66,22 @@ function fakeJob(coreId: string, attemptsMade = 0): Job<AnalyzeJob> {
 
 /**
  * An analyzer whose tools must not run: it reads the core as the real one does (beside the status read)
- * and fails the job should it get past beforeSymbolize, where the real one starts its tools.
+ * and, should it get past beforeSymbolize, where the real one starts its tools, says so (`toolsRan`,
+ * checked after the job: the job itself may swallow the analysis's failure).
  */
+let toolsRan: string[] = [];
 function toolsMustNotRun(what: string): Analyzer {
   return async (_path, options) => {
     await options.beforeSymbolize?.([]);
+    toolsRan.push(what);
     assert.fail(what);
   };
 }
+afterEach(() => {
+  const ran = toolsRan;
+  toolsRan = [];
+  assert.deepEqual(ran, [], 'the tools ran');
+});
 
 function processorWith(analyzer: Analyzer): AnalyzeProcessor {
   return new AnalyzeProcessor(config, logger, records, cache, analyzer);
@@ -114,11 +122,16 @@ describe('AnalyzeProcessor', () => {
     assert.deepEqual([status?.state, status?.attempts, status?.reason], ['done', 1, undefined]);
   });
 
-  test('a redelivered job whose report exists does nothing', async () => {
+  test('a redelivered job whose report exists does nothing, and stops the intake it started', async () => {
     const id = await storedCore();
     await processorWith(async () => fakeReport(id)).process(fakeJob(id));
-    const result = await processorWith(toolsMustNotRun('analyzed twice')).process(fakeJob(id));
+    let intake: AbortSignal | undefined;
+    const result = await processorWith(async (path, options) => {
+      intake = options.signal;
+      return toolsMustNotRun('analyzed twice')(path, options);
+    }).process(fakeJob(id));
     assert.equal(result.alreadyDone, true);
+    assert.equal(intake?.aborted, true, 'the analysis was told to stop reading the core');
   });
 
   test('the core is read beside the status read: the analysis is under way before the status is known', async () => {

@@ -7,10 +7,11 @@
  * The file is named by the bundle's own sha256 with node's version and arch: V8 checks only the source's
  * length, its own version and its flags, so a rebuilt bundle of the same length must not find the old
  * cache. A missing, stale or rejected cache costs nothing but a compile; one that cannot be written (a
- * read-only home) is simply not kept.
+ * read-only home) is simply not kept. V8 runs the cache's code as it is: it is read only from a directory
+ * and a file of the process's own user that no one else may write.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -19,32 +20,50 @@ interface Loaded {
   exports: unknown;
 }
 
+/** Caches to make as the process exits (one handler for all: `triage completion` loads every bundle). */
+const toKeep: Array<() => void> = [];
+
 /** Loads the CommonJS bundle at `file` (absolute) as require would, through `dir`'s code cache. */
 export function loadWithCodeCache(file: string, dir: string): unknown {
   const source = readFileSync(file, 'utf8');
   const name = basename(file, '.js');
   const id = createHash('sha256').update(source).digest('hex').slice(0, 16);
   const cacheFile = join(dir, `${name}-${id}-${process.version}-${process.arch}.bin`);
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = readFileSync(cacheFile);
-  } catch {
-    cachedData = undefined;
-  }
+  const usable = ownedByUs(dir, true);
+  const cachedData = usable && ownedByUs(cacheFile, false) ? readFileSync(cacheFile) : undefined;
   const script = new Script(Module.wrap(source), { filename: file, cachedData });
   const module: Loaded = { exports: {} };
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Loaded, filename: string, dirname: string) => void;
   wrapper(module.exports, createRequire(file), module, file, dirname(file));
   // Made at exit, so it holds what the run compiled beyond the bundle's top level.
-  if (!cachedData || script.cachedDataRejected) process.once('exit', () => keep(script, dir, cacheFile, name));
+  if (usable !== false && (!cachedData || script.cachedDataRejected)) {
+    if (toKeep.length === 0) process.once('exit', () => toKeep.forEach((keep) => keep()));
+    toKeep.push(() => keep(script, dir, cacheFile, name));
+  }
   return module.exports;
+}
+
+/**
+ * Bytecode is run as it is read: only from a file and a directory of this user's own that nobody else
+ * may write (a `sudo -E triage` run keeps the user's HOME: root must not run what the user wrote).
+ * Undefined when the path is not there (a directory not made yet: made by keep(), the user's own).
+ */
+function ownedByUs(path: string, dir: boolean): boolean | undefined {
+  try {
+    const st = statSync(path);
+    const uid = process.geteuid?.() ?? st.uid;
+    return st.uid === uid && (st.mode & 0o022) === 0 && (dir ? st.isDirectory() : st.isFile());
+  } catch {
+    return undefined;
+  }
 }
 
 function keep(script: Script, dir: string, cacheFile: string, name: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!ownedByUs(dir, true)) return;
     const tmp = join(dir, `.${randomUUID()}.tmp`);
-    writeFileSync(tmp, script.createCachedData());
+    writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
     renameSync(tmp, cacheFile);
     // The caches of this bundle's earlier builds and other node versions.
     const mine = new RegExp(`^${name}-[0-9a-f]{16}-v[0-9.]+-\\w+\\.bin$`);

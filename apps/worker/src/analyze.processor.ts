@@ -27,6 +27,8 @@ interface JobInputs {
   meta: Promise<CoreMeta | undefined>;
   /** The debuginfo of the build-ids the upload saw (facts.json); empty when there are none. */
   debuginfo: Promise<Map<string, ModuleFiles>>;
+  /** Stops the analysis's intake (decompressing, unpacking) once the job no longer needs it (end()). */
+  signal: AbortSignal;
 }
 
 interface StartedInputs extends JobInputs {
@@ -103,7 +105,7 @@ export class AnalyzeProcessor {
         await counted;
       } catch (err) {
         if (!reportWritten) throw err;
-        // Its core may still be downloading, for nothing now: stopped, the analysis ends at once.
+        // Its core may still be downloading or being decompressed, for nothing now: stopped, the analysis ends at once.
         await inputs.end();
         await analysis.catch(() => undefined);
         log.info('report already written');
@@ -213,13 +215,16 @@ export class AnalyzeProcessor {
   private startInputs(coreId: string, work: string): StartedInputs {
     const download = new AbortController();
     const prefetch = new AbortController();
+    const intake = new AbortController();
     const corePath = settledLater(this.downloadCore(coreId, work, download.signal));
     const debuginfo = this.prefetchDebuginfo(coreId, prefetch.signal);
     return {
       corePath,
       meta: settledLater(this.records.readMeta(coreId)),
       debuginfo,
+      signal: intake.signal,
       end: async () => {
+        intake.abort();
         download.abort();
         prefetch.abort(new Error('the job ended'));
         await corePath.catch(() => undefined);
@@ -268,6 +273,7 @@ export class AnalyzeProcessor {
       sandbox: this.config.sandbox,
       workDir: work,
       limits: { maxCoreBytes: this.config.maxCoreBytes },
+      signal: inputs.signal,
     });
     if (report.id !== coreId) throw new IntakeError('corrupt', `the stored core ${coreId} does not match its id (its bytes hash to ${report.id})`);
     return report;

@@ -7,7 +7,7 @@ import { debuginfoSearchDirs } from '@triage/debuginfo';
 import { openCrashInputEarly, type BacktraceInput, type CoreMetadata, type IntakeResult, type Pending } from '@triage/intake';
 import { buildReport, buildReportBody, helperCallFor, identify, moduleRole, SIG, signalName, type CrashEvidence } from '@triage/report';
 import type { ModuleEntry, Report, ReportBody } from '@triage/report';
-import { prestartStack, resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
+import { isObjectWithId, prestartStack, resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
 import { inSystemView } from '@triage/tools';
 import type { SymbolizeResult } from '@triage/symbolizer';
 import { guessExecutableModule, inferSignal, readCrashDescription, readOptionalCrashDescription, reasonToUseBacktrace, ureportMetadata } from './backtrace';
@@ -29,7 +29,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  */
 export async function analyzeInput(inputPath: string, options: AnalyzeOptions = {}): Promise<Report> {
   // A raw core on disk is analysed while the same read hashes it: the identity is needed only by the report.
-  const input = await openCrashInputEarly(inputPath, { workDir: options.workDir, limits: options.limits });
+  const input = await openCrashInputEarly(inputPath, { workDir: options.workDir, limits: options.limits, signal: options.signal });
   try {
     if (input.corePath === undefined) return await analyzeBacktraceOnly({ ...input, ...(await input.digest()) }, options);
     let core: CoreDump;
@@ -84,8 +84,10 @@ async function startStackEarly(core: CoreDump, corePath: string, options: Analyz
 /**
  * The files the sandbox would bind for the modules outside its system view, as symbolize binds the
  * objects resolveObjectFiles finds (the first module of each build-id, in the modules' order), guessing
- * each is the regular file at its named path. Undefined when one is not: the run would differ anyway.
- * The vdso and other pseudo-mappings (no absolute path) are read from the core itself.
+ * each is the file at its named path. A file is shown to the tools only when it is the object the core
+ * recorded (a regular file with that build-id, as resolveObjectFiles checks): a crafted core's named
+ * path is never bound. Undefined when one is not: the run would differ anyway. The vdso and other
+ * pseudo-mappings (no absolute path) are read from the core itself.
  */
 async function namedObjectsOutsideSystemView(modules: CoreDump['modules']): Promise<string[] | undefined> {
   const first = new Map<string, string>();
@@ -93,9 +95,11 @@ async function namedObjectsOutsideSystemView(modules: CoreDump['modules']): Prom
     const id = m.buildId?.toLowerCase();
     if (id && !first.has(id) && isAbsolute(m.path)) first.set(id, resolve(m.path));
   }
-  const outside = [...first.values()].filter((p) => !inSystemView(p));
-  const regular = await Promise.all(outside.map((p) => lstat(p).then((st) => st.isFile(), () => false)));
-  return regular.every(Boolean) ? outside : undefined;
+  const outside = [...first].filter(([, path]) => !inSystemView(path));
+  const found = await Promise.all(
+    outside.map(async ([id, path]) => (await lstat(path).then((st) => st.isFile(), () => false)) && isObjectWithId(path, id, undefined)),
+  );
+  return found.every(Boolean) ? outside.map(([, path]) => path) : undefined;
 }
 
 async function analyzeCore(core: CoreDump, pending: Pending<IntakeResult>, options: AnalyzeOptions): Promise<Report> {

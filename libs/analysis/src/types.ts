@@ -37,6 +37,8 @@ export interface AnalyzeOptions {
   /** Where intake may write decompressed cores (default: the OS temp dir). */
   workDir?: string;
   limits?: Partial<IntakeLimits>;
+  /** Stops the intake (reading, decompressing, unpacking the input): the caller no longer needs the analysis. */
+  signal?: AbortSignal;
   /**
    * Called with the core's modules (build-ids known) before the tools run: the worker fetches
    * debuginfo and executables into a directory listed in debuginfoDirs here. What it returns are

@@ -20,6 +20,8 @@ export interface OpenInputOptions {
   /** Where decompressed cores and extracted dump dirs go, in a triage-XXXX folder of their own (default: the OS temp dir). */
   workDir?: string;
   limits?: Partial<IntakeLimits>;
+  /** Stops the reading (openCrashInputEarly): the caller no longer needs the input. */
+  signal?: AbortSignal;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -61,16 +63,21 @@ export async function openCrashInputEarly(path: string, options: OpenInputOption
   const limits = resolveLimits(options.limits);
   const workspace = new Workspace(options.workDir);
   const reading = new AbortController();
+  const stop = (): void => reading.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) stop();
   try {
     const opened = await openPath(path, limits, workspace, reading.signal);
     return {
       ...opened,
       cleanup: async () => {
+        options.signal?.removeEventListener('abort', stop);
         reading.abort();
         await workspace.remove();
       },
     };
   } catch (err) {
+    options.signal?.removeEventListener('abort', stop);
     reading.abort();
     await workspace.remove();
     throw err;

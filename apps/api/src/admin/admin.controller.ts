@@ -67,6 +67,9 @@ export class AdminController {
       res.on('close', resolve);
       body.pipe(res);
     }).catch(() => res.destroy());
+    // A client that left mid-way: the body is only unpiped; destroyed, a zstd compressing it on the way
+    // out is killed instead of waiting on its full pipe, and a store's stream is closed.
+    if (!body.readableEnded) body.destroy();
   }
 
   /** A signed, expiring link to the report page (`?ttl=7d`, at most a year). Needs read. */

@@ -304,17 +304,16 @@ export class CoreUploadService {
       bytes: stored.wireBytes,
       ...(upload.session ? { session: upload.session } : {}),
     };
-    // A small core is put at its content address at once, beside the look at what is there: the same
-    // bytes under the same name either way, and no upload object to copy there and remove.
-    const putting = stored.bytes && settledLater(this.storage.put(keys.core(id), stored.bytes, { contentType: 'application/octet-stream' }));
     try {
       // A core without its meta.json is one whose commit was cut short (the API killed between the move
       // and the record): nobody was told it is stored, so this upload stores it again and is its first writer.
       const previous = (await this.cores.coreExists(id)) ? await this.cores.readMeta(id) : undefined;
       const created = previous === undefined;
-      if (putting) await putting;
+      // A small core goes straight to its content address: no upload object to copy there and remove. A
+      // known one is left as it is (its retention counts from when it was stored, its meta says how).
+      if (created && stored.bytes) await this.storage.put(keys.core(id), stored.bytes, { contentType: 'application/octet-stream' });
       else if (created) await this.storage.move(stored.uploadKey, keys.core(id));
-      else await this.storage.delete(stored.uploadKey);
+      else if (!stored.bytes) await this.storage.delete(stored.uploadKey);
       const again = previous && upload.session ? previous.uploads.findIndex((u) => u.session === upload.session) : -1;
       if (again < 0) {
         // Side by side: each put is fsynced, and the facts must not add to the upload's latency.
@@ -322,8 +321,6 @@ export class CoreUploadService {
       }
       return { created, firstWriter: created || again === 0 };
     } catch (err) {
-      // Nothing of this upload still writes once it is answered.
-      await putting?.catch(() => undefined);
       await this.storage.delete(stored.uploadKey).catch(() => undefined);
       throw err;
     }
