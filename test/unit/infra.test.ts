@@ -124,4 +124,8 @@ test('settings: every default is written in libs/config and read from there', ()
   assert.deepEqual([c.memoryConcurrency, c.memoryTimeoutMs, c.logLevel], [3, 5000, 'debug']);
   assert.throws(() => loadConfig({ TRIAGE_LOG_LEVEL: 'loud' }), ConfigError);
   assert.throws(() => loadConfig({ TRIAGE_MEMORY_TIMEOUT_MS: '0' }), ConfigError);
+  assert.deepEqual([d.debuginfodTimeoutMs, d.debuginfodMissTtlMs], [5_000, 600_000]);
+  const u = loadConfig({ TRIAGE_DEBUGINFOD_TIMEOUT_MS: '300', TRIAGE_DEBUGINFOD_MISS_TTL_MS: '0' });
+  assert.deepEqual([u.debuginfodTimeoutMs, u.debuginfodMissTtlMs], [300, 0]);
+  assert.throws(() => loadConfig({ TRIAGE_DEBUGINFOD_TIMEOUT_MS: '0' }), ConfigError);
 });

@@ -38,7 +38,7 @@ export class WorkerModule {
           inject: [DebuginfoStore],
           useFactory: (store: DebuginfoStore) =>
             new DebuginfoCache(config.debuginfoCacheDir, store, {
-              upstream: new DebuginfodClient(config.debuginfodUrls),
+              upstream: new DebuginfodClient(config.debuginfodUrls, { timeoutMs: config.debuginfodTimeoutMs, missTtlMs: config.debuginfodMissTtlMs }),
               log: (message, details) => logger.warn(details, message),
             }),
         },

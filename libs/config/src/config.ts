@@ -51,6 +51,10 @@ const schema = z.object({
   TRIAGE_DEBUGINFO_CACHE: z.string().default(join(tmpdir(), 'triage-debuginfo-cache')),
   /** Upstream debuginfod servers, space-separated, as elfutils reads DEBUGINFOD_URLS. */
   DEBUGINFOD_URLS: z.string().default(''),
+  /** How long a worker waits for an upstream server's first answer per file (a server that never answers costs this once per build-id). */
+  TRIAGE_DEBUGINFOD_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** How long a worker remembers that upstream servers had no file (or did not answer) for a build-id. */
+  TRIAGE_DEBUGINFOD_MISS_TTL_MS: z.coerce.number().int().min(0).default(600_000),
   TRIAGE_TOOL_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   TRIAGE_SANDBOX: z.enum(['true', 'false']).default('true'),
   /** API tokens: `name:scope1+scope2:sha256hex` entries separated by commas, spaces or newlines. None = auth off. */
@@ -117,6 +121,8 @@ export interface TriageConfig {
   workerConcurrency: number;
   debuginfoCacheDir: string;
   debuginfodUrls: string[];
+  debuginfodTimeoutMs: number;
+  debuginfodMissTtlMs: number;
   toolTimeoutMs: number;
   sandbox: boolean;
   /** Raw TRIAGE_TOKENS entries (hashes only); parsed and checked by libs/security. Optional (config literals in tests). */
@@ -229,6 +235,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TriageConfig {
     workerConcurrency: e.TRIAGE_WORKER_CONCURRENCY,
     debuginfoCacheDir: e.TRIAGE_DEBUGINFO_CACHE,
     debuginfodUrls: e.DEBUGINFOD_URLS.split(/\s+/).filter(Boolean),
+    debuginfodTimeoutMs: e.TRIAGE_DEBUGINFOD_TIMEOUT_MS,
+    debuginfodMissTtlMs: e.TRIAGE_DEBUGINFOD_MISS_TTL_MS,
     toolTimeoutMs: e.TRIAGE_TOOL_TIMEOUT_MS,
     sandbox: e.TRIAGE_SANDBOX === 'true',
     tokens: e.TRIAGE_TOKENS,
