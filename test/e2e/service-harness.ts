@@ -187,11 +187,18 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** The whole service for one test file: s3rver and a debuginfo cache under `work`, the API in-process, the worker as a process. */
-export async function startService(run: string, work: string): Promise<RunningService> {
+/**
+ * The whole service for one test file: s3rver and a debuginfo cache under `work`, the API in-process, the
+ * worker as a process; `extra` settings for both.
+ */
+export async function startService(run: string, work: string, extra: Record<string, string> = {}): Promise<RunningService> {
   const s3 = new S3Server(join(work, 's3'));
   await s3.start();
-  const env = serviceEnv({ redisPrefix: run, s3Port: s3.port, extra: { TRIAGE_DEBUGINFO_CACHE: join(work, 'debuginfo-cache'), TRIAGE_DATA_DIR: join(work, 'unused-fs-data') } });
+  const env = serviceEnv({
+    redisPrefix: run,
+    s3Port: s3.port,
+    extra: { TRIAGE_DEBUGINFO_CACHE: join(work, 'debuginfo-cache'), TRIAGE_DATA_DIR: join(work, 'unused-fs-data'), ...extra },
+  });
   const api = await startApi(configFrom(env));
   const worker = startWorker(env);
   return {
