@@ -74,8 +74,10 @@ export interface Paired {
   runs: number;
 }
 
-/** Runs A and B in turn (A B A B ...) after `warmup` unmeasured pairs; whole processes, start-up included. */
-/** `env`: A's environment, and B's unless `envB` is given. */
+/**
+ * Runs A and B in turn (A B A B ...) after `warmup` unmeasured pairs; whole processes, start-up included.
+ * `env` is A's environment, and B's unless `envB` is given.
+ */
 export async function pairedRuns(a: string[], b: string[], runs: number, warmup = 1, env = process.env, envB = env): Promise<Paired> {
   for (let i = 0; i < warmup; i++) {
     await timedRun(a, env);

@@ -27,13 +27,22 @@ function load(file: string, dir: string): string {
 
 const bundle = (answer: string) => `'use strict';\nconst path = require('node:path');\nexports.answer = () => ${answer} + path.sep.length;\n`;
 
-test('a bundle is loaded as require would; its cache is kept, taken, refused when damaged, and never taken for another build', () => {
-  const work = mkdtempSync(join(tmpdir(), 'triage-code-cache-'));
+/** A work dir holding a bundle answering 'first', loaded once through the cache in `dir` (its v8/); removed after `fn`. */
+function withFirstLoad(prefix: string, fn: (work: string, file: string, dir: string) => void): void {
+  const work = mkdtempSync(join(tmpdir(), prefix));
   try {
     const file = join(work, 'answer.js');
     const dir = join(work, 'v8');
     writeFileSync(file, bundle("'first'"));
     assert.equal(load(file, dir), 'first1', 'its exports, its require');
+    fn(work, file, dir);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+test('a bundle is loaded as require would; its cache is kept, taken, refused when damaged, and never taken for another build', () => {
+  withFirstLoad('triage-code-cache-', (_work, file, dir) => {
     const kept = readdirSync(dir);
     assert.equal(kept.length, 1);
     assert.match(kept[0], new RegExp(`^answer-[0-9a-f]{16}-${process.version.replace(/\./g, '\\.')}-${process.arch}\\.bin$`));
@@ -57,18 +66,11 @@ test('a bundle is loaded as require would; its cache is kept, taken, refused whe
     const now = readdirSync(dir);
     assert.equal(now.length, 1);
     assert.notEqual(now[0], kept[0]);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a cache dir that others may write is neither read nor written; many bundles in one process, one exit handler', () => {
-  const work = mkdtempSync(join(tmpdir(), 'triage-code-cache-shared-'));
-  try {
-    const file = join(work, 'answer.js');
-    const dir = join(work, 'v8');
-    writeFileSync(file, bundle("'first'"));
-    assert.equal(load(file, dir), 'first1');
+  withFirstLoad('triage-code-cache-shared-', (work, file, dir) => {
     const [made] = readdirSync(dir);
     // The cache of 'first' planted under the name of 'other' (same length: V8 would run 'first').
     writeFileSync(file, bundle("'other'"));
@@ -87,9 +89,7 @@ test('a cache dir that others may write is neither read nor written; many bundle
     assert.equal(res.status, 0, res.stderr);
     assert.equal(res.stderr, '', 'no MaxListenersExceededWarning');
     assert.equal(readdirSync(join(work, 'many')).length, 12);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 });
 
 test('triage analyze keeps its bundle\'s cache in TRIAGE_CACHE_DIR/v8 and answers the same from it', { timeout: 120_000 }, () => {

@@ -35,6 +35,13 @@ interface StartedInputs extends JobInputs {
   end(): Promise<void>;
 }
 
+/** Ends `counted` of a redelivered job whose report exists: the analysis stops before its tools. */
+class ReportAlreadyWritten extends Error {
+  constructor() {
+    super('the report was already written');
+  }
+}
+
 export interface AnalyzeResult {
   coreId: string;
   signature?: string;
@@ -83,17 +90,13 @@ export class AnalyzeProcessor {
       // before the core runs through the parts that could take the worker down or hold it (a core that
       // kills the worker must run out of attempts). The intake before that is bounded in time and memory;
       // should it ever stall, BullMQ's stalled-job count ends the job.
-      let reportWritten = false;
       counted = (async () => {
         const read = await this.records.readStatusForWriter(coreId);
         // A torn status.json (a writer that stopped mid-write) says nothing this job needs: it is written over below.
         if (read.torn) log.warn('status.json was cut off mid-write by a writer that stopped; analysing as if it were absent');
         const previous = read.torn ? undefined : read.status;
         // A redelivered job (stalled worker, duplicate enqueue) whose report was already written.
-        if (previous?.state === 'done' && (await this.records.hasReport(coreId))) {
-          reportWritten = true;
-          throw new Error('the report was already written');
-        }
+        if (previous?.state === 'done' && (await this.records.hasReport(coreId))) throw new ReportAlreadyWritten();
         attempts = (previous?.attempts ?? 0) + 1;
         await this.records.writeStatus(coreId, this.status('analyzing', attempts));
         await this.lifecycle?.started(coreId, attempts);
@@ -104,7 +107,7 @@ export class AnalyzeProcessor {
       try {
         await counted;
       } catch (err) {
-        if (!reportWritten) throw err;
+        if (!(err instanceof ReportAlreadyWritten)) throw err;
         // Its core may still be downloading or being decompressed, for nothing now: stopped, the analysis ends at once.
         await inputs.end();
         await analysis.catch(() => undefined);

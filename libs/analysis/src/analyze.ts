@@ -1,4 +1,3 @@
-import { lstat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { crashThread, symbolizeBacktrace, type CoreBacktrace } from '@triage/core-backtrace';
 import { CoreFormatError, openCore, readAbortMessage, readUncaughtExceptionType } from '@triage/core-dump';
@@ -7,7 +6,7 @@ import { debuginfoSearchDirs } from '@triage/debuginfo';
 import { openCrashInputEarly, type BacktraceInput, type CoreMetadata, type IntakeResult, type Pending } from '@triage/intake';
 import { buildReport, buildReportBody, helperCallFor, identify, moduleRole, SIG, signalName, type CrashEvidence } from '@triage/report';
 import type { ModuleEntry, Report, ReportBody } from '@triage/report';
-import { isObjectWithId, prestartStack, resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
+import { hasBuildId, prestartStack, resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
 import { inSystemView } from '@triage/tools';
 import type { SymbolizeResult } from '@triage/symbolizer';
 import { guessExecutableModule, inferSignal, readCrashDescription, readOptionalCrashDescription, reasonToUseBacktrace, ureportMetadata } from './backtrace';
@@ -96,9 +95,7 @@ async function namedObjectsOutsideSystemView(modules: CoreDump['modules']): Prom
     if (id && !first.has(id) && isAbsolute(m.path)) first.set(id, resolve(m.path));
   }
   const outside = [...first].filter(([, path]) => !inSystemView(path));
-  const found = await Promise.all(
-    outside.map(async ([id, path]) => (await lstat(path).then((st) => st.isFile(), () => false)) && isObjectWithId(path, id, undefined)),
-  );
+  const found = await Promise.all(outside.map(([id, path]) => hasBuildId(path, id, undefined)));
   return found.every(Boolean) ? outside.map(([, path]) => path) : undefined;
 }
 

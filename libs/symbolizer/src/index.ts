@@ -6,7 +6,7 @@ export { parseEuStack } from './eu-stack';
 export { expandInlineFrames, parseAddr2line } from './inline-frames';
 export { demangleFrames } from './demangle';
 export { parseUnstripList, type CoreModuleInfo } from './modules';
-export { isObjectWithId, objectFilePaths, resolveObjectFiles, SYSTEM_OBJECT_DIRS, type MappedObject, type ObjectFilePolicy, type ObjectFiles } from './object-files';
+export { hasBuildId, isObjectWithId, objectFilePaths, resolveObjectFiles, SYSTEM_OBJECT_DIRS, type MappedObject, type ObjectFilePolicy, type ObjectFiles } from './object-files';
 export { ToolError } from './types';
 export type { SymbolizeOptions, SymbolizeResult, SymbolizedThread } from './types';
 export * from './gdb';

@@ -94,7 +94,7 @@ async function firstWithBuildId(id: string, goBuildId: string | undefined, files
 }
 
 /** A regular file (not a directory, device or /proc entry reached through a link) with this build-id. */
-async function hasBuildId(file: string, buildId: string, goBuildId: string | undefined): Promise<boolean> {
+export async function hasBuildId(file: string, buildId: string, goBuildId: string | undefined): Promise<boolean> {
   const st = await lstat(file).catch(() => undefined);
   // The .build-id trees are symlinks to the objects: those are ours, so follow them; nothing else is.
   const isLinkInTree = st?.isSymbolicLink() && /\/\.build-id\/[0-9a-f]{2}\/[0-9a-f]+$/.test(file);
