@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateToken } from '@triage/security';
 import { FsStorage, keys } from '@triage/storage';
+import type { AnalyzeJob } from '@triage/queue';
 import { RetentionSweeper } from '../../apps/api/src/admin/retention.service';
+import { AnalysisQueue } from '../../apps/api/src/infra/analysis-queue.service';
 import { crash } from '../support/crashers';
 import { configFrom, dropRedisPrefix, http, json, startApi, type RunningApi } from './service-harness';
 
@@ -72,12 +74,15 @@ describe('core records: one writer, one torn-read rule', { timeout: 60_000 }, ()
     assert.equal(answer.status, 503, answer.text);
   });
 
-  test('facts.json keeps only the build-ids the worker prefetches', async () => {
+  test('facts.json keeps only the build-ids the worker prefetches, and the analysis job carries the same list', async () => {
     const c = crash('library-abort');
     const id = await upload(c.core);
     const facts = JSON.parse((await storage.getBuffer(keys.coreFacts(id)))!.toString()) as Record<string, unknown>;
     assert.deepEqual(Object.keys(facts).sort(), ['buildIds', 'version']);
     assert.equal(facts.version, 2);
     assert.ok((facts.buildIds as string[]).includes(c.buildIds['libkrbx.so.1']));
+    // No worker runs here: the job waits in the queue as the upload left it.
+    const job = await api.app.get(AnalysisQueue).queue.getJob(id);
+    assert.deepEqual((job?.data as AnalyzeJob | undefined)?.buildIds, facts.buildIds);
   });
 });

@@ -247,6 +247,39 @@ describe('the debuginfo prefetch ends with its job', () => {
     return { id, upstream, cache: new DebuginfoCache(join(work, `cache-prefetch-${n}`), new DebuginfoStore(storage), { upstream: client }) };
   }
 
+  test("a job that carries its core's build-ids fetches their debuginfo without reading facts.json; one without them reads it", async () => {
+    const { id, upstream, cache } = await prefetching();
+    const fromJob = `${(++n).toString(16).padStart(4, '0')}cafef00d`;
+    const factsRead: string[] = [];
+    class CountingRecords extends CoreRecords {
+      override async readFactsBuildIds(coreId: string): Promise<string[]> {
+        factsRead.push(coreId);
+        return super.readFactsBuildIds(coreId);
+      }
+    }
+    const failing = (held: typeof upstream) => async () => {
+      await held.asked;
+      throw new ToolError('eu-stack', 'timed out');
+    };
+    const carrying = fakeJob(id);
+    carrying.data.buildIds = [fromJob];
+    // The job's list is asked for while the job runs (its requests are stopped at the end, so read them then).
+    const seen: string[] = [];
+    const watching = new AnalyzeProcessor(config, logger, new CountingRecords(storage), cache, async () => {
+      await upstream.asked;
+      seen.push(...upstream.held());
+      throw new ToolError('eu-stack', 'timed out');
+    });
+    await assert.rejects(watching.process(carrying), ToolError);
+    assert.ok(seen.length > 0 && seen.every((url) => url.includes(fromJob)), `asked for ${seen.join(', ')}`);
+    assert.deepEqual(factsRead, []);
+    // A job without the list (queued by the reconciler): facts.json names what to fetch.
+    const other = await prefetching();
+    const reading = new AnalyzeProcessor(config, logger, new CountingRecords(storage), other.cache, failing(other.upstream));
+    await assert.rejects(reading.process(fakeJob(other.id)), ToolError);
+    assert.deepEqual(factsRead, [other.id]);
+  });
+
   test('a redelivered job whose report exists cancels it', async () => {
     const { id, upstream, cache } = await prefetching();
     await records.writeReport(id, fakeReport(id));

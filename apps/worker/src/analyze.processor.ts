@@ -79,17 +79,12 @@ export class AnalyzeProcessor {
     // Everything is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
-      work = await makeScratchDir('job');
-      // The meta, the core and the facts' debuginfo do not depend on the status: they are read beside it
-      // (a redelivered job whose report exists has then started its core's download for nothing, and
-      // stops it: a rare loss against a round trip of every job).
-      inputs = this.startInputs(coreId, work);
-      const meta = inputs.meta;
       // The analysis reads the core (bounded reads) while the status is read and "analyzing" is stored and
       // announced; its tools, and all that follows them, start only after that: the attempt is counted
       // before the core runs through the parts that could take the worker down or hold it (a core that
       // kills the worker must run out of attempts). The intake before that is bounded in time and memory;
-      // should it ever stall, BullMQ's stalled-job count ends the job.
+      // should it ever stall, BullMQ's stalled-job count ends the job. The status is asked first: the
+      // tools wait for its read and write, and the store answers in the order it is asked.
       counted = (async () => {
         const read = await this.records.readStatusForWriter(coreId);
         // A torn status.json (a writer that stopped mid-write) says nothing this job needs: it is written over below.
@@ -103,6 +98,12 @@ export class AnalyzeProcessor {
       })();
       // Awaited by the analysis before its tools, and below; an analysis that fails first waits for it in the catch.
       counted.catch(() => undefined);
+      work = await makeScratchDir('job');
+      // The meta, the core and the debuginfo of the core's build-ids do not depend on the status: they
+      // are read beside it (a redelivered job whose report exists has then started its core's download
+      // for nothing, and stops it: a rare loss against a round trip of every job).
+      inputs = this.startInputs(coreId, work, jobBuildIds(job.data));
+      const meta = inputs.meta;
       analysis = settledLater(this.analyze(coreId, inputs, work, counted));
       try {
         await counted;
@@ -196,12 +197,12 @@ export class AnalyzeProcessor {
   }
 
   /**
-   * Best effort: facts.json is missing for uploads older than the single-pass ingest, and the core has
-   * the same build-ids. Never rejects: a job that ends before it awaits the prefetch leaves no rejection.
+   * The build-ids the job carries (its upload read them), else facts.json's. Best effort: facts.json is
+   * missing for uploads older than the single-pass ingest, and the core has the same build-ids. Never rejects: a job that ends before it awaits the prefetch leaves no rejection.
    */
-  private async prefetchDebuginfo(coreId: string, signal: AbortSignal): Promise<Map<string, ModuleFiles>> {
+  private async prefetchDebuginfo(coreId: string, known: string[] | undefined, signal: AbortSignal): Promise<Map<string, ModuleFiles>> {
     try {
-      const buildIds = await this.records.readFactsBuildIds(coreId);
+      const buildIds = known ?? (await this.records.readFactsBuildIds(coreId));
       return await this.cache.fetchForModules(buildIds, signal);
     } catch (err) {
       if (!signal.aborted) this.logger.debug({ err, coreId }, 'no debuginfo prefetch from facts');
@@ -215,12 +216,12 @@ export class AnalyzeProcessor {
    * any failure) leaves no download writing into its scratch dir, holding sockets or filling the cache
    * after it. Called before the scratch dir goes.
    */
-  private startInputs(coreId: string, work: string): StartedInputs {
+  private startInputs(coreId: string, work: string, buildIds?: string[]): StartedInputs {
     const download = new AbortController();
     const prefetch = new AbortController();
     const intake = new AbortController();
     const corePath = settledLater(this.downloadCore(coreId, work, download.signal));
-    const debuginfo = this.prefetchDebuginfo(coreId, prefetch.signal);
+    const debuginfo = this.prefetchDebuginfo(coreId, buildIds, prefetch.signal);
     return {
       corePath,
       meta: settledLater(this.records.readMeta(coreId)),
@@ -281,4 +282,10 @@ export class AnalyzeProcessor {
     if (report.id !== coreId) throw new IntakeError('corrupt', `the stored core ${coreId} does not match its id (its bytes hash to ${report.id})`);
     return report;
   }
+}
+
+/** The job's build-ids when it carries a list of them (a job queued by an upload); anything else is not trusted. */
+function jobBuildIds(data: AnalyzeJob): string[] | undefined {
+  const ids: unknown = data.buildIds;
+  return Array.isArray(ids) && ids.every((b) => typeof b === 'string') ? ids : undefined;
 }

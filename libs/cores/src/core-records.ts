@@ -171,7 +171,7 @@ export class CoreRecords {
 
   /** Keeps of the upload's facts only what the worker reads: the build-ids to prefetch debuginfo for. */
   writeFacts(id: string, facts: CoreFacts): Promise<void> {
-    const record: CoreFactsRecord = { version: 2, buildIds: facts.modules.flatMap((m) => (m.buildId ? [m.buildId] : [])) };
+    const record: CoreFactsRecord = { version: 2, buildIds: factsBuildIds(facts) };
     return this.writeJson(keys.coreFacts(id), record);
   }
 
@@ -282,4 +282,9 @@ export class CoreRecords {
       if (m && isCoreId(m[1])) yield { id: m[1], lastModified: obj.lastModified };
     }
   }
+}
+
+/** Build-ids of the core's modules, in the core's module order: what facts.json and an analysis job carry. */
+export function factsBuildIds(facts: CoreFacts): string[] {
+  return facts.modules.flatMap((m) => (m.buildId ? [m.buildId] : []));
 }

@@ -13,6 +13,12 @@ export interface AnalyzeJob {
   coreKey: string;
   /** When the upload arrived (ISO 8601). */
   receivedAt: string;
+  /**
+   * Build-ids of the core's modules as its upload read them (facts.json holds the same): the worker
+   * fetches their debuginfo from the job's first moment instead of after reading facts.json. Absent in
+   * jobs queued without an upload (the reconciler) and in jobs queued before it existed.
+   */
+  buildIds?: string[];
 }
 
 /**

@@ -14,6 +14,11 @@ export interface PutOptions {
   metadata?: Record<string, string>;
   /** Known size in bytes, when the caller has it; lets S3 avoid buffering for multipart sizing. */
   size?: number;
+  /**
+   * The body's sha256 (hex), when the caller has it already (a core's id is its sha256): S3 signs a
+   * plain-HTTP request with the body's sha256, and would otherwise read the whole body again for it.
+   */
+  sha256?: string;
 }
 
 export interface ListOptions {

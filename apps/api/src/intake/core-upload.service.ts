@@ -10,7 +10,7 @@ import { IntakeError, type CoreMetadata, type CoreStream, type DumpDirFiles, typ
 import { keys } from '@triage/storage';
 import type { StoragePort } from '@triage/storage';
 import type { TriageConfig } from '@triage/config';
-import { RAW_CORE_MAX_BYTES } from '@triage/cores';
+import { factsBuildIds, RAW_CORE_MAX_BYTES } from '@triage/cores';
 import type { CoreMeta, CoreState, StatusRead, UploadEvent } from '../cores/core-record';
 import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
@@ -147,11 +147,18 @@ export class CoreUploadService {
   }
 
   private async commitAndSchedule(id: string, stored: StoredUpload, upload: CoreUpload, hostname: string | undefined): Promise<AcceptedCore> {
-    // The status is read beside the commit (which writes no status): one store round trip less before the 202.
+    // The status is read beside the core's placing, and written beside its meta and facts: the 202 waits
+    // for two store round trips after the core's own put instead of four.
     const statusRead = settledLater(this.cores.readStatusForWriter(id));
-    const { created, firstWriter } = await this.commit(id, stored, upload);
+    const { previous, created } = await this.place(id, stored);
     try {
-      const status = await this.schedule(id, await statusRead);
+      // The job comes after all three writes: a worker never finds the "queued" status without the meta,
+      // and its "analyzing" is never overwritten by this "queued".
+      const [firstWriter, status] = await Promise.all([this.record(id, previous, stored, upload), this.markQueued(id, await statusRead)]);
+      if (status === 'queued') {
+        const buildIds = stored.facts ? factsBuildIds(stored.facts) : undefined;
+        await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString(), ...(buildIds ? { buildIds } : {}) });
+      }
       const executable = upload.fields.metadata.executable;
       await this.events.publish({
         type: 'core-stored',
@@ -165,6 +172,7 @@ export class CoreUploadService {
       });
       return { id, status, duplicate: !firstWriter };
     } catch (err) {
+      // Nobody was told a core this upload created is stored (the lock keeps other uploads of it out): it goes again.
       if (created) {
         await this.cores.removeCore(id).catch((e: Error) => this.logger.error(`cannot undo core ${id}: ${e.message}`));
       }
@@ -291,12 +299,35 @@ export class CoreUploadService {
   }
 
   /**
-   * Moves the upload to its content address (or drops it when the core is known) and records the upload.
-   * `firstWriter` is false for a duplicate; an upload finished again (a resumable one whose API was killed
-   * before it kept the answer, a single request retried with its Idempotency-Key) is the same upload:
-   * counted once, and first writer if it was the first time.
+   * Moves the upload to its content address, or drops it when the core is known. `previous` is the known
+   * core's meta. A core without its meta.json is one whose commit was cut short (the API killed between
+   * the move and the record): nobody was told it is stored, so this upload stores it again.
    */
-  private async commit(id: string, stored: StoredUpload, upload: CoreUpload): Promise<{ created: boolean; firstWriter: boolean }> {
+  private async place(id: string, stored: StoredUpload): Promise<{ previous?: CoreMeta; created: boolean }> {
+    try {
+      const previous = (await this.cores.coreExists(id)) ? await this.cores.readMeta(id) : undefined;
+      const created = previous === undefined;
+      // A small core goes straight to its content address (signed with the sha256 it was hashed to on its
+      // way in): no upload object to copy there and remove. A known one is left as it is (its retention
+      // counts from when it was stored, its meta says how).
+      if (created && stored.bytes) {
+        await this.storage.put(keys.core(id), stored.bytes, { contentType: 'application/octet-stream', sha256: stored.sha256 });
+      } else if (created) await this.storage.move(stored.uploadKey, keys.core(id));
+      else if (!stored.bytes) await this.storage.delete(stored.uploadKey);
+      return { previous, created };
+    } catch (err) {
+      await this.storage.delete(stored.uploadKey).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Records the upload in meta.json (and the facts of a new core); true when this upload is the core's
+   * first writer. An upload finished again (a resumable one whose API was killed before it kept the
+   * answer, a single request retried with its Idempotency-Key) is the same upload: counted once, and
+   * first writer if it was the first time.
+   */
+  private async record(id: string, previous: CoreMeta | undefined, stored: StoredUpload, upload: CoreUpload): Promise<boolean> {
     const event: UploadEvent = {
       at: new Date().toISOString(),
       hostname: upload.fields.metadata.hostname ?? stored.metadata.hostname,
@@ -304,26 +335,12 @@ export class CoreUploadService {
       bytes: stored.wireBytes,
       ...(upload.session ? { session: upload.session } : {}),
     };
-    try {
-      // A core without its meta.json is one whose commit was cut short (the API killed between the move
-      // and the record): nobody was told it is stored, so this upload stores it again and is its first writer.
-      const previous = (await this.cores.coreExists(id)) ? await this.cores.readMeta(id) : undefined;
-      const created = previous === undefined;
-      // A small core goes straight to its content address: no upload object to copy there and remove. A
-      // known one is left as it is (its retention counts from when it was stored, its meta says how).
-      if (created && stored.bytes) await this.storage.put(keys.core(id), stored.bytes, { contentType: 'application/octet-stream' });
-      else if (created) await this.storage.move(stored.uploadKey, keys.core(id));
-      else if (!stored.bytes) await this.storage.delete(stored.uploadKey);
-      const again = previous && upload.session ? previous.uploads.findIndex((u) => u.session === upload.session) : -1;
-      if (again < 0) {
-        // Side by side: each put is fsynced, and the facts must not add to the upload's latency.
-        await Promise.all([this.cores.writeMeta(this.mergeMeta(id, previous, stored, upload, event)), this.writeFacts(id, stored.facts)]);
-      }
-      return { created, firstWriter: created || again === 0 };
-    } catch (err) {
-      await this.storage.delete(stored.uploadKey).catch(() => undefined);
-      throw err;
+    const again = previous && upload.session ? previous.uploads.findIndex((u) => u.session === upload.session) : -1;
+    if (again < 0) {
+      // Side by side: each put is fsynced, and the facts must not add to the upload's latency.
+      await Promise.all([this.cores.writeMeta(this.mergeMeta(id, previous, stored, upload, event)), this.writeFacts(id, stored.facts)]);
     }
+    return previous === undefined || again === 0;
   }
 
   /** Best effort: the facts let the worker prefetch debuginfo early, but the worker can read them from the core too. */
@@ -360,21 +377,20 @@ export class CoreUploadService {
   }
 
   /**
-   * Queues an analysis unless one is done or running; a failed analysis is retried by uploading again,
-   * and so is one whose job was lost (Redis restarted with nothing persisted while it was analysing).
-   * A torn status.json (its writer stopped mid-write) is written over and the core queued again: left
-   * alone it would answer 503 to every upload of this core for ever.
+   * The core's state once this upload is recorded: "queued" (written here, the job then queued by the
+   * caller) unless an analysis is done or running. A failed analysis is retried by uploading again, and so
+   * is one whose job was lost (Redis restarted with nothing persisted while it was analysing). A torn
+   * status.json (its writer stopped mid-write) is written over and the core queued again: left alone it
+   * would answer 503 to every upload of this core for ever.
    */
-  private async schedule(id: string, read: StatusRead): Promise<CoreState> {
+  private async markQueued(id: string, read: StatusRead): Promise<CoreState> {
     const status = read.torn ? undefined : read.status;
     if (status?.state === 'done') return status.state;
     if (status?.state === 'analyzing' && (await this.queue.hasLiveJob(id))) return status.state;
-    // Written before the job exists, so a fast worker's "analyzing" is never overwritten by "queued".
     if (read.torn) await this.cores.writeStatus(id, this.cores.rebuiltStatus());
     else if (status?.state !== 'queued') {
       await this.cores.writeStatus(id, { state: 'queued', updatedAt: new Date().toISOString(), attempts: status?.attempts ?? 0 });
     }
-    await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString() });
     return 'queued';
   }
 }
