@@ -38,9 +38,11 @@ async function until(done: () => boolean, ms: number): Promise<boolean> {
   return done();
 }
 
-test('a program outside the system dirs: one eu-stack run, its file bound, started while its objects were still to be found', { timeout: 120_000 }, async () => {
+test('a program outside the system dirs: one named eu-stack run, its file bound, started while its objects were still to be found', { timeout: 120_000 }, async () => {
   const c = crash('null-read');
-  const runs = () => bwrap.lines().filter((l) => l.startsWith('eu-stack '));
+  // The named runs; an unnamed one (-q) goes beside the first named run of a program, for its pcs.
+  const runs = () => bwrap.lines().filter((l) => l.startsWith('eu-stack ') && !/ -q /.test(l));
+  const unnamed = () => bwrap.lines().filter((l) => l.startsWith('eu-stack ') && / -q /.test(l));
   let startedEarly = false;
   const report = await analyzeInput(c.core, {
     debuginfoDirs: [c.debugDir],
@@ -57,6 +59,8 @@ test('a program outside the system dirs: one eu-stack run, its file bound, start
   assert.ok(startedEarly, 'eu-stack ran before the objects were looked up');
   assert.equal(runs().length, 1, `the run started ahead is the one taken: ${runs().join('\n')}`);
   assert.ok(runs()[0].includes(`--ro-bind ${c.exe} ${c.exe}`), `the program's file is shown to the tool: ${runs()[0]}`);
+  assert.equal(unnamed().length, 1, `the unnamed run beside it, started ahead too: ${unnamed().join('\n')}`);
+  assert.ok(unnamed()[0].includes(`--ro-bind ${c.exe} ${c.exe}`));
   assert.equal(report.analysis.tool, 'eu-stack');
   const top = report.threads.find((t) => t.crashed)?.frames[0];
   assert.equal(top?.module, basename(c.exe));

@@ -38,25 +38,33 @@ describe('eu-stack starts before the objects are looked up, and its run is taken
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  function analyze(core: string, extra: string[] = []): { report: Report; euStackRuns: number } {
+  /** `euStackRuns` counts the named runs; an unnamed one (-q) goes beside each program's first, for its pcs. */
+  function analyze(core: string, extra: string[] = []): { report: Report; euStackRuns: number; unnamedRuns: number } {
     bwrap.clear();
     // No kept names (kept-frames.test.ts): the runs counted are those that name the frames.
     const res = triage(['analyze', '--json', '--no-cache', ...extra, core], { env: { PATH: `${bwrap.dir}:${process.env.PATH ?? '/usr/bin:/bin'}` } });
     assert.equal(res.status, 0, `triage analyze failed: ${res.stderr}`);
-    return { report: JSON.parse(res.stdout) as Report, euStackRuns: bwrap.calls().filter((c) => c === 'eu-stack').length };
+    const runs = bwrap.lines().filter((l) => l.startsWith('eu-stack '));
+    return {
+      report: JSON.parse(res.stdout) as Report,
+      euStackRuns: runs.filter((l) => !/ -q /.test(l)).length,
+      unnamedRuns: runs.filter((l) => / -q /.test(l)).length,
+    };
   }
 
-  test('a core of /usr/bin/sleep (Debian): one eu-stack run, the early one, with the stacks of runs that never start early', async () => {
+  test('a core of /usr/bin/sleep (Debian): one named eu-stack run, the early one, with the stacks of runs that never start early', async () => {
     const { core } = await signalledSleep('SIGABRT');
     after(() => rmSync(dirname(core), { recursive: true, force: true }));
 
     const early = analyze(core);
     assert.equal(early.euStackRuns, 1, 'the run started early was taken');
+    assert.equal(early.unnamedRuns, 1, 'and the unnamed run started beside it');
     assert.equal(early.report.core.signal.name, 'SIGABRT');
     assert.ok(early.report.threads[0].frames.some((f) => /nanosleep/.test(f.function ?? '')), 'symbolized in libc');
     // Objects found by build-id away from the named paths: no early start, the tree of links as before.
     const late = analyze(core, ['--no-mapped-paths']);
     assert.equal(late.euStackRuns, 1);
+    assert.equal(late.unnamedRuns, 1);
     assert.deepEqual(stacks(early.report), stacks(late.report));
     assert.equal(early.report.signature, late.report.signature);
 

@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { readBuildIdFromFile } from '@triage/core-dump';
 import { symbolizeBacktrace } from '@triage/core-backtrace';
 import type { Frame } from '@triage/report';
-import { expandInlineFrames, parseAddr2line, type InlineLocation, type SymbolizedThread } from '@triage/symbolizer';
+import { askInlineChains, expandInlineFrames, parseAddr2line, type InlineLocation, type SymbolizedThread } from '@triage/symbolizer';
 import * as tools from '../../libs/tools/src/run-tool';
 import { buildGo } from '../support/go-programs';
 
@@ -62,13 +62,14 @@ const threadAt = (address: bigint, buildId: string): SymbolizedThread[] => [
   { tid: 1, frames: [{ index: 0, pc: `0x${(0x555500000000n + address).toString(16)}`, module: 'inl', buildId, offset: `0x${address.toString(16)}`, function: 'main' }] },
 ];
 
-/** Counts addr2line runs while `fn` runs. */
-async function countingAddr2line<T>(fn: () => Promise<T>): Promise<{ result: T; runs: number }> {
+/** Counts addr2line runs while `fn` runs; `answer`, when given, answers them instead of addr2line. */
+async function countingAddr2line<T>(fn: () => Promise<T>, answer?: () => tools.ToolRun): Promise<{ result: T; runs: number }> {
   let runs = 0;
   const original = tools.runTool;
   const spy: typeof tools.runTool = (cmd, args, options) => {
-    if (cmd === 'addr2line') runs++;
-    return original(cmd, args, options);
+    if (cmd !== 'addr2line') return original(cmd, args, options);
+    runs++;
+    return answer ? Promise.resolve(answer()) : original(cmd, args, options);
   };
   (tools as { runTool: typeof tools.runTool }).runTool = spy;
   try {
@@ -130,6 +131,40 @@ test('a kept-answers file that is not JSON is no answer: addr2line is asked, and
   assert.equal(result.threads[0].frames.length, chain.length);
   const written = JSON.parse(readFileSync(kept, 'utf8')) as Record<string, unknown[]>;
   assert.equal(written[address.toString(16)]?.length, chain.length);
+});
+
+test('chains asked while the stack is still being named (askInlineChains) are taken; a file that failed then is not asked again', async () => {
+  // -O1: a build-id of its own, which this process has asked nothing about yet.
+  const b = await splitBuild('-O1');
+  const { address, chain } = inlinedInMain(b, '-O1');
+  const options = { debuginfo: new Map([[b.buildId, b.debug]]), run: { timeoutMs: 30_000 } };
+  const failedRun: tools.ToolRun = { stdout: '', stderr: 'addr2line: cannot read', exitCode: 1, signal: null, timedOut: false, truncated: false, durationMs: 1, sandboxed: false };
+  const failing = await countingAddr2line(() => askInlineChains(threadAt(address, b.buildId), options), () => failedRun);
+  assert.equal(failing.runs, 1);
+  assert.deepEqual([...failing.result.failed.keys()], [b.debug]);
+  // The failure is said once the stack is named, and addr2line (with its time limit) is not run twice for it.
+  const after = await countingAddr2line(async () => {
+    const threads = threadAt(address, b.buildId);
+    return { warnings: await expandInlineFrames(threads, { ...options, earlier: Promise.resolve(failing.result) }), threads };
+  });
+  assert.equal(after.runs, 0);
+  assert.deepEqual(after.result.warnings, [`addr2line: exit 1 on ${b.debug}; inlined frames there stay collapsed`]);
+  assert.equal(after.result.threads[0].frames.length, 1);
+
+  // Answered early: the named stack takes the chain without a run of its own.
+  const early = await countingAddr2line(() => askInlineChains(threadAt(address, b.buildId), options));
+  assert.equal(early.runs, 1);
+  assert.equal(early.result.fresh.size, 1);
+  const taken = await countingAddr2line(async () => {
+    const threads = threadAt(address, b.buildId);
+    return { warnings: await expandInlineFrames(threads, { ...options, earlier: Promise.resolve(early.result) }), threads };
+  });
+  assert.equal(taken.runs, 0);
+  assert.deepEqual(taken.result.warnings, []);
+  assert.deepEqual(
+    taken.result.threads[0].frames.map((f) => f.function),
+    [...chain.slice(0, -1).map((l) => l.function), 'main'],
+  );
 });
 
 /**

@@ -82,7 +82,7 @@ test('a timeout inside the sandbox also ends promptly', async (t) => {
   assert.ok(Date.now() - started < 1500);
 });
 
-describe('a run started ahead is taken by the same run, and ended by any other run of the tool', () => {
+describe('a run started ahead is taken by the same run, and ended by a run of the tool that matches none', () => {
   const work = mkdtempSync(join(tmpdir(), 'triage-prestart-'));
   after(() => rmSync(work, { recursive: true, force: true }));
   const options = { timeoutMs: 10_000, maxOutputBytes: 4096 };
@@ -129,6 +129,27 @@ describe('a run started ahead is taken by the same run, and ended by any other r
       assert.equal(starts(log), 2);
     });
   }
+
+  test('two runs of one tool started ahead: each taken by its own run, in either order; the cancel of one leaves the other', async () => {
+    const log = join(work, 'two');
+    const named = ['-c', `echo named >> '${log}'; echo named`];
+    const unnamed = ['-c', `echo unnamed >> '${log}'; echo unnamed`];
+    await prestartTool('sh', named, options);
+    await prestartTool('sh', unnamed, options);
+    await until(() => starts(log) === 2);
+    assert.equal((await runTool('sh', unnamed, options)).stdout, 'unnamed\n');
+    assert.equal((await runTool('sh', named, options)).stdout, 'named\n');
+    assert.equal(starts(log), 2, 'both were the runs started ahead');
+    // A cancelled run is not taken; the other one still is.
+    const third = ['-c', `echo third >> '${log}'; echo third`];
+    const cancelNamed = await prestartTool('sh', named, options);
+    await prestartTool('sh', third, options);
+    await until(() => starts(log) >= 4);
+    cancelNamed();
+    assert.equal((await runTool('sh', third, options)).stdout, 'third\n');
+    assert.equal((await runTool('sh', named, options)).stdout, 'named\n');
+    assert.equal(starts(log), 5, 'the cancelled run was run again, the other one was taken');
+  });
 
   test('a run nobody asked for is killed by its cancel, and never taken after', async () => {
     const log = join(work, 'cancelled');

@@ -6,7 +6,7 @@
  */
 import { nameColdFragments } from './cold-frames';
 import { demangleFrames } from './demangle';
-import { expandInlineFrames, type InlineExpansionOptions } from './inline-frames';
+import { expandInlineFrames, type AskedChains, type InlineExpansionOptions } from './inline-frames';
 import type { ObjectFiles } from './object-files';
 import type { SymbolizedThread } from './types';
 
@@ -15,6 +15,8 @@ export interface FinishFramesOptions extends InlineExpansionOptions {
   objects: ObjectFiles;
   /** False when the tool printed the inlined calls itself (gdb). */
   expandInline: boolean;
+  /** The inline chains asked while the tool was still naming the frames (askInlineChains). */
+  earlier?: Promise<AskedChains>;
 }
 
 /** Changes the frames in place; returns warnings. */

@@ -3,7 +3,7 @@ export { symbolize, debuginfoSearchPaths, prestartStack, toolLimits } from './sy
 export { finishFrames, type FinishFramesOptions } from './finish-frames';
 export { SAFE_GDB_ARGS, gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEvaluateOptions, type GdbEvaluation, type GdbRunOptions } from './gdb';
 export { parseEuStack } from './eu-stack';
-export { expandInlineFrames, parseAddr2line } from './inline-frames';
+export { askInlineChains, expandInlineFrames, parseAddr2line, type AskedChains } from './inline-frames';
 export { demangleFrames } from './demangle';
 export { parseUnstripList, type CoreModuleInfo } from './modules';
 export { hasBuildId, isObjectWithId, objectFilePaths, resolveObjectFiles, SYSTEM_OBJECT_DIRS, type MappedObject, type ObjectFilePolicy, type ObjectFiles } from './object-files';

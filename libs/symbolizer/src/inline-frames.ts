@@ -131,12 +131,35 @@ async function keep(dir: string, buildId: string): Promise<void> {
 }
 
 /**
- * Replaces collapsed frames by their inline chains, in place, and gives a Go module's frames the
- * location addr2line finds (or none: placeGoFrame). Returns warnings.
+ * What an ask of addr2line answered: its chains by `build-id:address` (a cut-off output's too, which are
+ * not remembered), and the files it could not ask, each with its warning.
  */
-export async function expandInlineFrames(threads: SymbolizedThread[], options: InlineExpansionOptions): Promise<string[]> {
-  const byFile = new Map<string, { buildId: string; base: bigint; addresses: Set<bigint>; go: boolean }>();
-  const wanted: Array<{ frame: Frame; key?: string; go: boolean }> = [];
+export interface AskedChains {
+  fresh: Map<string, InlineLocation[]>;
+  failed: Map<string, string>;
+}
+
+interface Wanted {
+  frame: Frame;
+  key?: string;
+  go: boolean;
+}
+
+/** Per file addr2line reads: the addresses no earlier run answered. */
+type Questions = Map<string, { buildId: string; addresses: Set<bigint>; go: boolean }>;
+
+/**
+ * The frames whose chains are wanted, and what is still to ask of each file. `known` holds chains an
+ * earlier ask of this analysis answered without remembering them.
+ */
+async function questionsFor(
+  threads: readonly SymbolizedThread[],
+  options: InlineExpansionOptions,
+  known?: ReadonlyMap<string, InlineLocation[]>,
+): Promise<{ questions: Questions; wanted: Wanted[] }> {
+  const questions: Questions = new Map();
+  const bases = new Map<string, bigint | undefined>();
+  const wanted: Wanted[] = [];
   for (const t of threads) {
     const alreadyChained = chainedPcs(t.frames);
     for (const frame of t.frames) {
@@ -146,33 +169,43 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
       const { go, dwarf } = await goModule(id, options.objects?.get(id), debuginfo);
       // A Go frame is asked even inside the unwinder's chain: its location there is as wrong as anywhere.
       const file = go ? dwarf : alreadyChained.has(frame.pc) ? undefined : debuginfo;
-      let entry = file === undefined ? undefined : byFile.get(file);
-      if (file !== undefined && !entry) {
+      if (file !== undefined && !bases.has(file)) {
         const base = await firstLoadAddress(file);
+        bases.set(file, base);
         if (base !== undefined) {
-          entry = { buildId: id, base, addresses: new Set(), go };
-          byFile.set(file, entry);
+          questions.set(file, { buildId: id, addresses: new Set(), go });
           if (options.cacheDir) await loadKept(options.cacheDir, id);
         }
       }
-      if (!entry) {
+      const base = file === undefined ? undefined : bases.get(file);
+      if (file === undefined || base === undefined) {
         // Nothing to ask (a stripped Go build): the unwinder's location for a Go frame is not kept either.
         if (go) wanted.push({ frame, go });
         continue;
       }
-      const address = entry.base + BigInt(frame.offset);
+      const address = base + BigInt(frame.offset);
       const key = `${id}:${address.toString(16)}`;
       // An empty chain says only that nothing is inlined there (no run was made): a Go frame needs its line.
-      const known = knownChains.get(key);
-      if (!known || (go && known.length === 0)) entry.addresses.add(address);
+      const chain = known?.get(key) ?? knownChains.get(key);
+      if (!chain || (go && chain.length === 0)) questions.get(file)?.addresses.add(address);
       wanted.push({ frame, key, go });
     }
   }
+  return { questions, wanted };
+}
+
+/** One addr2line run per file for what is still to ask; `skip` holds files an earlier ask could not read. */
+async function ask(questions: Questions, options: InlineExpansionOptions, skip?: ReadonlyMap<string, string>): Promise<AskedChains & { warnings: string[] }> {
   const warnings: string[] = [];
-  // This run's answers; kept for later runs only when addr2line's output was whole.
   const fresh = new Map<string, InlineLocation[]>();
-  for (const [file, { buildId, addresses, go }] of byFile) {
+  const failed = new Map<string, string>();
+  for (const [file, { buildId, addresses, go }] of questions) {
     if (addresses.size === 0) continue;
+    const before = skip?.get(file);
+    if (before !== undefined) {
+      warnings.push(before);
+      continue;
+    }
     // Asked only for addresses no earlier run answered: reading .debug_abbrev means inflating it.
     if (!go && !(await mayHoldInlinedCalls(buildId, file))) {
       for (const a of addresses) remember(`${buildId}:${a.toString(16)}`, []);
@@ -180,11 +213,15 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
       continue;
     }
     const what = go ? 'Go frames there have no file:line' : 'inlined frames there stay collapsed';
+    const fail = (warning: string): void => {
+      warnings.push(warning);
+      failed.set(file, warning);
+    };
     try {
       const args = ['-a', '-i', '-f', '-C', '-e', file, ...[...addresses].map((a) => `0x${a.toString(16)}`)];
       const run = await runTool('addr2line', args, { ...options.run, maxOutputBytes: OUTPUT_CAP });
       if (run.timedOut || run.exitCode !== 0) {
-        warnings.push(`addr2line: ${run.timedOut ? 'timed out' : `exit ${run.exitCode ?? run.signal}`} on ${file}; ${what}`);
+        fail(`addr2line: ${run.timedOut ? 'timed out' : `exit ${run.exitCode ?? run.signal}`} on ${file}; ${what}`);
         continue;
       }
       const parsed = parseAddr2line(run.stdout);
@@ -196,15 +233,46 @@ export async function expandInlineFrames(threads: SymbolizedThread[], options: I
       if (!run.truncated && options.cacheDir) await keep(options.cacheDir, buildId);
     } catch (err) {
       if (err instanceof ToolNotFoundError) {
-        warnings.push('addr2line (binutils) is not installed; inlined frames from separate debuginfo stay collapsed, Go frames have no file:line');
+        fail('addr2line (binutils) is not installed; inlined frames from separate debuginfo stay collapsed, Go frames have no file:line');
         break;
       }
-      warnings.push(`addr2line: ${(err as Error).message}; ${what}`);
+      fail(`addr2line: ${(err as Error).message}; ${what}`);
     }
   }
+  return { fresh, failed, warnings };
+}
+
+/**
+ * Asks addr2line for the chains at the pcs of an unwinding that has not named its frames yet (eu-stack
+ * -q, a few ms), while the named run is still under way: expandInlineFrames then finds the answers
+ * (`earlier`) instead of asking after the named run. Never rejects.
+ */
+export async function askInlineChains(threads: readonly SymbolizedThread[], options: InlineExpansionOptions): Promise<AskedChains> {
+  try {
+    const { questions } = await questionsFor(threads, options);
+    const { fresh, failed } = await ask(questions, options);
+    return { fresh, failed };
+  } catch {
+    // expandInlineFrames asks again, and says what went wrong.
+    return { fresh: new Map(), failed: new Map() };
+  }
+}
+
+/**
+ * Replaces collapsed frames by their inline chains, in place, and gives a Go module's frames the
+ * location addr2line finds (or none: placeGoFrame). Returns warnings. `earlier`: an askInlineChains of
+ * the same analysis, whose answers are taken and whose failed files are not asked again.
+ */
+export async function expandInlineFrames(
+  threads: SymbolizedThread[],
+  options: InlineExpansionOptions & { earlier?: Promise<AskedChains> },
+): Promise<string[]> {
+  const earlier = await options.earlier;
+  const { questions, wanted } = await questionsFor(threads, options, earlier?.fresh);
+  const { fresh, warnings } = await ask(questions, options, earlier?.failed);
   const expansions = new Map<Frame, Frame[]>();
   for (const { frame, key, go } of wanted) {
-    const chain = key === undefined ? undefined : (fresh.get(key) ?? knownChains.get(key));
+    const chain = key === undefined ? undefined : (fresh.get(key) ?? earlier?.fresh.get(key) ?? knownChains.get(key));
     if (go) placeGoFrame(frame, chain);
     else if (chain && chain.length >= 2) expansions.set(frame, chainFrames(frame, chain));
   }

@@ -16,6 +16,7 @@ import {
 import { inSystemView, prestartTool, runTool, sandboxFallbackWarning, ToolNotFoundError, type RunToolOptions, type SandboxSpec, type ToolRun } from '@triage/tools';
 import { parseEuStack } from './eu-stack';
 import { finishFrames } from './finish-frames';
+import { askInlineChains, type AskedChains } from './inline-frames';
 import { KeptFrames, keptFramesDir, keptLinesFor } from './kept-frames';
 import { gdbBacktrace } from './gdb';
 import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
@@ -75,13 +76,22 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
   ctx.readPaths.push(...objectFilePaths(objects));
   const { debuginfo, tree, links, atNamedPaths } = await prepareDebuginfo(ctx, modules, objects, options.trustMappedPaths ?? false);
   let gdbTree: BuildIdTree | undefined;
+  let earlier: Promise<AskedChains> | undefined;
   try {
     const toolDirs = tree ? [...dirs, tree.root] : dirs;
     if (tree) ctx.readPaths.push(tree.root);
+    const inline = {
+      objects,
+      debuginfo,
+      run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) },
+      cacheDir: options.cacheDir && join(options.cacheDir, 'inline-frames'),
+    };
     let result: { tool: 'eu-stack' | 'gdb'; threads: SymbolizedThread[] };
     try {
       const kept = new KeptFrames({ dir: options.cacheDir && keptFramesDir(options.cacheDir), objects, debuginfo, modules, maxFrames: ctx.maxFrames });
-      result = { tool: 'eu-stack', threads: await euStack(ctx, toolDirs, keptLinesFor(options.cacheDir, modules) ? kept : undefined, kept) };
+      const named = keptLinesFor(options.cacheDir, modules) ? kept : undefined;
+      const threads = await euStack(ctx, toolDirs, named, kept, (pcs) => (earlier = askInlineChains(pcs, inline)));
+      result = { tool: 'eu-stack', threads };
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
       warnings.push(`${err.message}; fell back to gdb`);
@@ -104,12 +114,10 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     }
     warnings.push(
       ...(await finishFrames(result.threads, {
-        objects,
-        debuginfo,
-        run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) },
-        cacheDir: options.cacheDir && join(options.cacheDir, 'inline-frames'),
+        ...inline,
         // gdb prints inlined calls itself; eu-stack loses them when DWARF is in a separate file.
         expandInline: result.tool === 'eu-stack',
+        earlier,
       })),
     );
     // Once per build-id the frames name, not once per frame: a program without debuginfo has most frames.
@@ -122,6 +130,8 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     if (unsandboxed) warnings.unshift(unsandboxed);
     return { tool: result.tool, threads: result.threads, debuginfo, warnings };
   } finally {
+    // An early ask whose stack went to gdb instead, or failed: its addr2line ends before the tree goes.
+    await earlier;
     await tree?.remove();
     await gdbTree?.remove();
   }
@@ -220,8 +230,9 @@ function euStackRun(ctx: Context, toolDirs: string[], named: boolean): { args: s
 /**
  * Starts eu-stack on a core before its caller has read the core, as symbolize will run it when no
  * executable is given and every object the core maps is where the core names it (a core of this
- * machine's own programs): symbolize then takes this run instead of starting its own, so the tool
- * overlaps the reading of the core. Returns the cancel for a run symbolize did not take.
+ * machine's own programs): symbolize then takes these runs instead of starting its own, so the tool
+ * overlaps the reading of the core: the unnamed run, and the named one when no lines were kept for the
+ * program. Returns the cancel for the runs symbolize did not take.
  */
 export async function prestartStack(
   options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames' | 'cacheDir'> & {
@@ -233,8 +244,14 @@ export async function prestartStack(
   const { modules, objectPaths, ...rest } = options;
   const ctx = contextOf({ ...rest, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
   ctx.readPaths.push(...(objectPaths ?? []));
-  const run = euStackRun(ctx, ctx.dirs, !keptLinesFor(options.cacheDir, modules));
-  return prestartTool('eu-stack', run.args, run.options);
+  // The unnamed run always: it names the frames from kept lines, or gives their pcs while the named run works.
+  const runs = keptLinesFor(options.cacheDir, modules) ? [false] : [true, false];
+  const cancels: Array<() => void> = [];
+  for (const named of runs) {
+    const run = euStackRun(ctx, ctx.dirs, named);
+    cancels.push(await prestartTool('eu-stack', run.args, run.options));
+  }
+  return () => cancels.forEach((cancel) => cancel());
 }
 
 /**
@@ -264,23 +281,40 @@ async function runEuStack(run: { args: string[]; options: RunToolOptions }): Pro
 
 /**
  * The stacks, from the unnamed run named by kept lines when the program's lines were kept (`named`) and
- * every frame has them, else from the named run, whose lines are then kept (`keep`).
+ * every frame has them, else from the named run, whose lines are then kept (`keep`). An unnamed run's
+ * frames go to `onPcs` before the named run ends (run beside it when there was none): what is asked of
+ * the frames' pcs next is asked meanwhile.
  */
-async function euStack(ctx: Context, toolDirs: string[], named: KeptFrames | undefined, keep: KeptFrames): Promise<SymbolizedThread[]> {
+async function euStack(
+  ctx: Context,
+  toolDirs: string[],
+  named: KeptFrames | undefined,
+  keep: KeptFrames,
+  onPcs?: (threads: SymbolizedThread[]) => void,
+): Promise<SymbolizedThread[]> {
   let run: ToolRun | undefined;
   let unnamed: ToolRun | undefined;
   if (named) {
     unnamed = await runEuStack(euStackRun(ctx, toolDirs, false));
     // A core that holds the unwinder up holds the named run up as long: one time limit, not two.
     if (unnamed.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
-    if (unnamed.truncated || unnamed.exitCode === null) unnamed = undefined;
+    if (!whole(unnamed)) unnamed = undefined;
     const text = unnamed && (await named.name(unnamed.stdout, unnamed.stderr));
     if (unnamed && text !== undefined) run = { ...unnamed, stdout: text };
   }
   if (!run) {
-    run = await runEuStack(euStackRun(ctx, toolDirs, true));
+    const namedRun = runEuStack(euStackRun(ctx, toolDirs, true));
+    // Awaited below; the run beside it may end first.
+    namedRun.catch(() => undefined);
+    const beside = unnamed ? Promise.resolve(unnamed) : runEuStack(euStackRun(ctx, toolDirs, false)).catch(() => undefined);
+    const pcs = beside.then((u) => {
+      if (u && whole(u)) onPcs?.(parseEuStack(u.stdout, u.stderr).threads);
+      return u && whole(u) ? u : undefined;
+    });
+    run = await namedRun;
+    unnamed = await pcs;
     // Only a whole run is kept: one killed by a signal may end mid-chain.
-    if (!run.timedOut && !run.truncated && run.exitCode !== null) await keep.keep(run.stdout, run.stderr, unnamed?.stdout);
+    if (whole(run)) await keep.keep(run.stdout, run.stderr, unnamed?.stdout);
   }
   if (run.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
   const parsed = parseEuStack(run.stdout, run.stderr);
@@ -294,6 +328,11 @@ async function euStack(ctx: Context, toolDirs: string[], named: KeptFrames | und
     ctx.warnings.push(`eu-stack: exit ${run.exitCode ?? run.signal}`);
   }
   return parsed.threads;
+}
+
+/** A run that ended by itself with all its output: not timed out, cut at the cap or killed by a signal. */
+function whole(run: ToolRun): boolean {
+  return !run.timedOut && !run.truncated && run.exitCode !== null;
 }
 
 function firstLine(text: string): string {

@@ -274,8 +274,8 @@ interface Prestarted {
   stop: AbortController;
 }
 
-/** Per tool, the run started ahead of its caller; the tool's next run takes it or ends it. */
-const prestarted = new Map<string, Prestarted>();
+/** Per tool, the runs started ahead of their caller; the tool's next run takes its own, or ends them all when none is. */
+const prestarted = new Map<string, Prestarted[]>();
 
 /** Everything that makes two runs the same run: the command line as spawned, its bounds, its environment and input. */
 function runKey(full: string[], options: RunToolOptions): string {
@@ -288,9 +288,11 @@ async function fullArgv(argv: string[], options: RunToolOptions): Promise<string
 
 /**
  * Starts now the run that runTool(cmd, args, options) would make: a caller's guess at the run it will
- * ask for once it has read what decides it, so the tool overlaps that reading. The tool's next runTool
- * takes it when it is the very same run (command line, bounds, environment, input) and otherwise kills
- * it and runs its own; so does the returned cancel, for a caller that asks for no run at all.
+ * ask for once it has read what decides it, so the tool overlaps that reading. A runTool of the very
+ * same run (command line, bounds, environment, input) takes it; one that matches no run started ahead
+ * kills them all and runs its own (the guess was wrong). Several runs of a tool may be started ahead
+ * (eu-stack's named run and the unnamed one beside it). The returned cancel ends this run, for a caller
+ * that asks for it no more.
  */
 export async function prestartTool(cmd: string, args: string[], options: RunToolOptions): Promise<() => void> {
   const first = await firstAttempt(cmd, args, options);
@@ -300,23 +302,30 @@ export async function prestartTool(cmd: string, args: string[], options: RunTool
   // Nobody may take it: its failure then is no one's to report.
   run.catch(() => undefined);
   const entry: Prestarted = { key: runKey(full, options), run, stop };
-  endPrestarted(first.exe);
-  prestarted.set(first.exe, entry);
+  // The same run guessed again replaces the first.
+  const runs = prestarted.get(first.exe) ?? [];
+  for (const p of runs) if (p.key === entry.key) p.stop.abort();
+  prestarted.set(first.exe, [...runs.filter((p) => p.key !== entry.key), entry]);
   return () => {
-    if (prestarted.get(first.exe) === entry) endPrestarted(first.exe);
+    const runs = prestarted.get(first.exe);
+    if (!runs?.includes(entry)) return;
+    entry.stop.abort();
+    prestarted.set(first.exe, runs.filter((p) => p !== entry));
   };
 }
 
 function endPrestarted(exe: string): void {
-  prestarted.get(exe)?.stop.abort();
+  for (const p of prestarted.get(exe) ?? []) p.stop.abort();
   prestarted.delete(exe);
 }
 
 async function runArgv(exe: string, argv: string[], options: RunToolOptions): Promise<Bounded> {
   const full = await fullArgv(argv, options);
-  const early = prestarted.get(exe);
-  if (early && early.key === runKey(full, options)) {
-    prestarted.delete(exe);
+  const key = runKey(full, options);
+  const runs = prestarted.get(exe) ?? [];
+  const early = runs.find((p) => p.key === key);
+  if (early) {
+    prestarted.set(exe, runs.filter((p) => p !== early));
     return early.run;
   }
   endPrestarted(exe);
