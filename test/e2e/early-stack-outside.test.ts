@@ -95,3 +95,31 @@ test('the file at the named path is not the recorded object: nothing is shown to
   assert.ok(runs().every((l) => !l.includes(`--ro-bind ${exe} ${exe}`)), `the other file is never shown to the tools: ${runs().join('\n')}`);
   assert.equal(report.core.signal.name, 'SIGSEGV');
 });
+
+test('a gated analysis (a worker counting its attempt) runs no tool before its gate opens, early or not, and looks up its objects meanwhile', { timeout: 120_000 }, async () => {
+  const c = crash('null-read');
+  const runs = () => bwrap.lines().filter((l) => l.startsWith('eu-'));
+  bwrap.clear();
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let lookedUp = false;
+  const analysis = analyzeInput(c.core, {
+    debuginfoDirs: [c.debugDir],
+    trustMappedPaths: true,
+    startStackEarly: true,
+    cacheDir: mkdtempSync(join(cache, 'gated-')),
+    toolsGate: gate,
+    beforeSymbolize: async () => {
+      lookedUp = true;
+      return [];
+    },
+  });
+  assert.ok(await until(() => lookedUp, 5_000), 'the lookups ran with the gate shut');
+  // A tool would be in the log within milliseconds; none may come while the gate is shut.
+  assert.equal(await until(() => runs().length > 0, 1_000), false, `no tool before the gate opens: ${runs().join('\n')}`);
+  open();
+  const report = await analysis;
+  assert.ok(runs().length > 0);
+  assert.equal(report.analysis.tool, 'eu-stack');
+  assert.equal(report.threads.find((t) => t.crashed)?.frames[0]?.module, basename(c.exe));
+});

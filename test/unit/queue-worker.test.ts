@@ -64,15 +64,21 @@ function fakeJob(coreId: string, attemptsMade = 0): Job<AnalyzeJob> {
   return job as unknown as Job<AnalyzeJob>;
 }
 
+/** Where the real analysis starts its tools: after beforeSymbolize (the lookups), once its gate opens. */
+async function toolsStart(options: AnalyzeOptions): Promise<void> {
+  await options.beforeSymbolize?.([]);
+  await options.toolsGate;
+}
+
 /**
  * An analyzer whose tools must not run: it reads the core as the real one does (beside the status read)
- * and, should it get past beforeSymbolize, where the real one starts its tools, says so (`toolsRan`,
- * checked after the job: the job itself may swallow the analysis's failure).
+ * and, should it get where the real one starts its tools, says so (`toolsRan`, checked after the job:
+ * the job itself may swallow the analysis's failure).
  */
 let toolsRan: string[] = [];
 function toolsMustNotRun(what: string): Analyzer {
   return async (_path, options) => {
-    await options.beforeSymbolize?.([]);
+    await toolsStart(options);
     toolsRan.push(what);
     assert.fail(what);
   };
@@ -95,8 +101,8 @@ describe('AnalyzeProcessor', () => {
       seen.options = options;
       seen.bytes = readFileSync(path, 'utf8');
       seen.maps = options.mapsPath ? readFileSync(options.mapsPath, 'utf8') : undefined;
-      // The intake may run while "analyzing" is written; the tools start after beforeSymbolize, when it is.
-      await options.beforeSymbolize?.([]);
+      // The intake and the lookups may run while "analyzing" is written; the tools start once it is.
+      await toolsStart(options);
       seen.statusDuring = (await records.readStatus(id))?.state;
       return fakeReport(id);
     }).process(fakeJob(id));
@@ -148,12 +154,37 @@ describe('AnalyzeProcessor', () => {
     }
     const processor = new AnalyzeProcessor(config, logger, new SlowStatus(storage), cache, async (_path, options) => {
       started();
-      await options.beforeSymbolize?.([]);
+      await toolsStart(options);
       return fakeReport(id);
     });
     assert.equal((await processor.process(fakeJob(id))).alreadyDone, false);
     assert.ok(beforeStatus, 'the analysis started before the status read answered');
     assert.deepEqual([(await records.readStatus(id))?.state, (await records.readStatus(id))?.attempts], ['done', 1]);
+  });
+
+  test('the debuginfo and the objects are looked up while the attempt is counted; the tools wait for it', async () => {
+    const id = await storedCore();
+    let lookedUp!: () => void;
+    const lookups = new Promise<boolean>((resolve) => (lookedUp = () => resolve(true)));
+    let duringWrite = false;
+    // The "analyzing" write ends once the lookups started, or after 5 s when they wait for it.
+    class SlowWrite extends CoreRecords {
+      override async writeStatus(coreId: string, status: CoreStatus): Promise<void> {
+        if (status.state === 'analyzing') duringWrite = await Promise.race([lookups, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+        return super.writeStatus(coreId, status);
+      }
+    }
+    let statusAtTools: string | undefined;
+    const processor = new AnalyzeProcessor(config, logger, new SlowWrite(storage), cache, async (_path, options) => {
+      await options.beforeSymbolize?.([]);
+      lookedUp();
+      await options.toolsGate;
+      statusAtTools = (await records.readStatus(id))?.state;
+      return fakeReport(id);
+    });
+    assert.equal((await processor.process(fakeJob(id))).alreadyDone, false);
+    assert.ok(duringWrite, 'the lookups ran before the attempt was written');
+    assert.equal(statusAtTools, 'analyzing', 'the tools waited for the attempt');
   });
 
   test('a redelivered job whose report exists ends although its core never finishes downloading (the download beside the status read is stopped)', { timeout: 30_000 }, async () => {
@@ -324,7 +355,7 @@ describe('AnalyzeWorker on BullMQ', () => {
     let runs = 0;
     const processor = processorWith(async (_path, options) => {
       // Counted where the real analysis starts its tools.
-      await options.beforeSymbolize?.([]);
+      await toolsStart(options);
       runs += 1;
       return fakeReport(id);
     });

@@ -258,8 +258,9 @@ export class AnalyzeProcessor {
       metadata,
       mapsPath,
       debuginfoDirs: [this.cache.dir],
+      // The attempt is counted before the tools run; the debuginfo and the objects are looked up meanwhile.
+      toolsGate: counted,
       beforeSymbolize: async (modules) => {
-        await counted;
         // The facts' build-ids were fetched moments ago (a miss is not remembered by the cache, and would
         // cost a store round trip each again): only those the core names beyond them are asked for now.
         const early = await inputs.debuginfo;

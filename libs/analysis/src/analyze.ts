@@ -60,7 +60,8 @@ export async function analyzeInput(inputPath: string, options: AnalyzeOptions = 
  * one is stopped unused.
  */
 async function startStackEarly(core: CoreDump, corePath: string, options: AnalyzeOptions): Promise<(() => void) | undefined> {
-  if (!options.startStackEarly || !options.trustMappedPaths || options.executable || core.modulesSource !== 'nt_file') return undefined;
+  // A gated analysis (toolsGate) runs no tool before its gate opens.
+  if (!options.startStackEarly || options.toolsGate || !options.trustMappedPaths || options.executable || core.modulesSource !== 'nt_file') return undefined;
   if (core.modules.some((m) => m.goBuildId)) return undefined;
   const objectPaths = await namedObjectsOutsideSystemView(core.modules);
   if (!objectPaths) return undefined;
@@ -138,6 +139,7 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
       sandbox: options.sandbox ?? true,
       cacheDir: options.cacheDir,
       trustMappedPaths: options.trustMappedPaths ?? false,
+      toolsGate: options.toolsGate,
       modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
       objects,
     });
@@ -232,6 +234,7 @@ async function analyzeBacktraceOnly(input: BacktraceInput, options: AnalyzeOptio
   const bt = description.backtrace;
   const crash = crashThread(bt);
   const fetchWarnings = (await options.beforeSymbolize?.(backtraceModules(bt))) ?? [];
+  await options.toolsGate;
   const symbolized = await symbolizeBacktrace(
     { ...bt, executable: bt.executable ?? metadata.executable, threads: crash ? [crash] : [] },
     {

@@ -46,6 +46,12 @@ export interface AnalyzeOptions {
    */
   beforeSymbolize?: (modules: ReadonlyArray<Pick<CoreModule, 'buildId'>>) => Promise<string[] | void>;
   /**
+   * The tools run only once this resolves (a rejection ends the call): a worker counts its attempt
+   * first, so a core that takes the worker down runs out of attempts. Everything before the tools (the
+   * objects' and debuginfo's lookups, the links shown to the tools) goes on meanwhile.
+   */
+  toolsGate?: Promise<void>;
+  /**
    * Called with the report before the core's identity when its sha256 is still being read once
    * everything else is known (a large core: ~0.75 s per GiB), so a caller can show the answer while the
    * hash finishes. Not called when the identity is already known.

@@ -66,7 +66,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
   const { corePath, executable, sandbox } = ctx;
   if (!existsSync(corePath)) throw new ToolError('eu-stack', `core not found: ${corePath}`);
 
-  const modules = options.modules ?? (await listModules(ctx));
+  const modules = options.modules ?? (await options.toolsGate, await listModules(ctx));
   const objects =
     options.objects ??
     (await resolveObjectFiles(
@@ -90,6 +90,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     try {
       const kept = new KeptFrames({ dir: options.cacheDir && keptFramesDir(options.cacheDir), objects, debuginfo, modules, maxFrames: ctx.maxFrames });
       const named = keptLinesFor(options.cacheDir, modules) ? kept : undefined;
+      await options.toolsGate;
       const threads = await euStack(ctx, toolDirs, named, kept, (pcs) => (earlier = askInlineChains(pcs, inline)));
       result = { tool: 'eu-stack', threads };
     } catch (err) {

@@ -26,6 +26,12 @@ export interface SymbolizeOptions {
    * still gets the link). Only for local cores.
    */
   trustMappedPaths?: boolean;
+  /**
+   * The tools run only once this resolves (a rejection ends the call): a worker counts its attempt
+   * first, so a core that takes the worker down runs out of attempts. Everything before the tools (the
+   * objects' and debuginfo's lookups, the links shown to the tools) goes on meanwhile.
+   */
+  toolsGate?: Promise<void>;
 }
 
 export interface SymbolizedThread {
