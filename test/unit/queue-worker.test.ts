@@ -64,6 +64,13 @@ function fakeJob(coreId: string, attemptsMade = 0): Job<AnalyzeJob> {
   return job as unknown as Job<AnalyzeJob>;
 }
 
+/** One side gives the signal; the other waits for it, 5 s at most: true when it came. */
+function signal(): { give(): void; within5s(): Promise<boolean> } {
+  let give!: () => void;
+  const given = new Promise<boolean>((resolve) => (give = () => resolve(true)));
+  return { give, within5s: () => Promise.race([given, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))]) };
+}
+
 /** Where the real analysis starts its tools: after beforeSymbolize (the lookups), once its gate opens. */
 async function toolsStart(options: AnalyzeOptions): Promise<void> {
   await options.beforeSymbolize?.([]);
@@ -142,18 +149,17 @@ describe('AnalyzeProcessor', () => {
 
   test('the core is read beside the status read: the analysis is under way before the status is known', async () => {
     const id = await storedCore();
-    let started!: () => void;
-    const analysing = new Promise<boolean>((resolve) => (started = () => resolve(true)));
+    const analysing = signal();
     let beforeStatus = false;
     // A status read that answers once the analysis started, or after 5 s when it does not start first.
     class SlowStatus extends CoreRecords {
       override async readStatusForWriter(coreId: string): ReturnType<CoreRecords['readStatusForWriter']> {
-        beforeStatus = await Promise.race([analysing, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+        beforeStatus = await analysing.within5s();
         return super.readStatusForWriter(coreId);
       }
     }
     const processor = new AnalyzeProcessor(config, logger, new SlowStatus(storage), cache, async (_path, options) => {
-      started();
+      analysing.give();
       await toolsStart(options);
       return fakeReport(id);
     });
@@ -164,20 +170,19 @@ describe('AnalyzeProcessor', () => {
 
   test('the debuginfo and the objects are looked up while the attempt is counted; the tools wait for it', async () => {
     const id = await storedCore();
-    let lookedUp!: () => void;
-    const lookups = new Promise<boolean>((resolve) => (lookedUp = () => resolve(true)));
+    const lookups = signal();
     let duringWrite = false;
     // The "analyzing" write ends once the lookups started, or after 5 s when they wait for it.
     class SlowWrite extends CoreRecords {
       override async writeStatus(coreId: string, status: CoreStatus): Promise<void> {
-        if (status.state === 'analyzing') duringWrite = await Promise.race([lookups, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+        if (status.state === 'analyzing') duringWrite = await lookups.within5s();
         return super.writeStatus(coreId, status);
       }
     }
     let statusAtTools: string | undefined;
     const processor = new AnalyzeProcessor(config, logger, new SlowWrite(storage), cache, async (_path, options) => {
       await options.beforeSymbolize?.([]);
-      lookedUp();
+      lookups.give();
       await options.toolsGate;
       statusAtTools = (await records.readStatus(id))?.state;
       return fakeReport(id);
