@@ -325,6 +325,26 @@ describe('the debuginfo prefetch ends with its job', () => {
     assert.deepEqual(upstream.held(), []);
   });
 
+  test('a job that ended (its report already written) fetches nothing for the lookups still to come', async () => {
+    const { id, upstream, cache } = await prefetching();
+    await records.writeReport(id, fakeReport(id));
+    await records.writeStatus(id, { state: 'done', updatedAt: new Date().toISOString(), attempts: 1 });
+    const beyondFacts = `${(++n).toString(16).padStart(4, '0')}0ddba11`;
+    let seen: { outcome: string; asked: string[] } | undefined;
+    const processor = new AnalyzeProcessor(config, logger, records, cache, async (_path, options) => {
+      // The analysis reaches its lookups only once the job has ended and stopped its inputs.
+      await new Promise<void>((resolve) => (options.signal?.aborted ? resolve() : options.signal?.addEventListener('abort', () => resolve(), { once: true })));
+      const lookups = Promise.resolve(options.beforeSymbolize?.([{ buildId: beyondFacts }]));
+      const outcome = await Promise.race([lookups.then(() => 'fetched', () => 'stopped'), new Promise<string>((resolve) => setTimeout(() => resolve('held'), 5_000))]);
+      seen = { outcome, asked: upstream.held() };
+      upstream.answerAll(404);
+      throw new Error('the job ended');
+    });
+    assert.equal((await processor.process(fakeJob(id))).alreadyDone, true);
+    assert.equal(seen?.outcome, 'stopped');
+    assert.ok(!seen?.asked.some((url) => url.includes(beyondFacts)), `asked: ${seen?.asked.join(', ')}`);
+  });
+
   test('a job that fails with storage down cancels it', async () => {
     const { id, upstream, cache } = await prefetching();
     const processor = new AnalyzeProcessor(config, logger, new RecordsAfterPrefetch(upstream.asked, true), cache, toolsMustNotRun('analyzed without a status'));

@@ -25,9 +25,9 @@ interface JobInputs {
   /** The stored core on local disk (rejects with IntakeError not-found when it is gone). */
   corePath: Promise<string>;
   meta: Promise<CoreMeta | undefined>;
-  /** The debuginfo of the build-ids the upload saw (facts.json); empty when there are none. */
+  /** The debuginfo of the build-ids the upload saw (the job's list, else facts.json); empty when there are none. */
   debuginfo: Promise<Map<string, ModuleFiles>>;
-  /** Stops the analysis's intake (decompressing, unpacking) once the job no longer needs it (end()). */
+  /** Stops the analysis's intake (decompressing, unpacking) and its later fetches once the job no longer needs it (end()). */
   signal: AbortSignal;
 }
 
@@ -265,7 +265,11 @@ export class AnalyzeProcessor {
         // cost a store round trip each again): only those the core names beyond them are asked for now.
         const early = await inputs.debuginfo;
         const ids = modules.flatMap((m) => (m.buildId ? [m.buildId.toLowerCase()] : []));
-        const later = await this.cache.fetchForModules(ids.filter((id) => !early.has(id)));
+        // A job that ended meanwhile (its report already written) fetches nothing more: it stops here.
+        const later = await this.cache.fetchForModules(
+          ids.filter((id) => !early.has(id)),
+          inputs.signal,
+        );
         const results = new Map(ids.flatMap((id): Array<[string, ModuleFiles]> => {
           const files = early.get(id) ?? later.get(id);
           return files ? [[id, files]] : [];

@@ -148,6 +148,8 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
     if (!(err instanceof ToolError) || !description) throw err;
     symbols = { tool: 'eu-stack', threads: [], debuginfo: new Map(), warnings: [err.message] };
   }
+  // Passed already when symbolize ran its tools; the tools below (the core_backtrace's, a runtime's) wait for it too.
+  await options.toolsGate;
   attributeFromMappings(core, symbols.threads);
   await continuePastTrampoline(core, symbols, debuginfoDirs, options, objects);
   symbols.warnings.unshift(...truncationWarnings(core), ...fetchWarnings, ...early);

@@ -104,7 +104,7 @@ export class S3Storage implements StoragePort {
       // facts, three statuses, the report).
       let size: number;
       if (body instanceof Readable) size = await this.putStream(key, body, headers);
-      else if (Buffer.isBuffer(body) && options.sha256) size = await this.putHashed(key, body, options.sha256, headers);
+      else if (Buffer.isBuffer(body) && options.sha256 && this.client.enableSHA256) size = await this.putHashed(key, body, options.sha256, headers);
       else {
         await this.client.putObject(this.bucket, key, body, undefined, headers);
         size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
@@ -118,15 +118,16 @@ export class S3Storage implements StoragePort {
 
   /**
    * One PUT signed with the sha256 the caller gave: minio's putObject copies a Buffer and hashes it with
-   * sha256 and md5 on this thread first (~5 ms per MiB, on the way from an upload to its 202). Over
-   * HTTPS minio signs no payload (UNSIGNED-PAYLOAD), so there is nothing to give it.
+   * sha256 and md5 on this thread first (~5 ms per MiB, on the way from an upload to its 202). Only over
+   * plain HTTP, where the payload's sha256 is what the server checks the body against; over HTTPS minio
+   * signs no payload and sends the md5 (Content-MD5, which Object Lock buckets require) instead.
    */
   private async putHashed(key: string, body: Buffer, sha256: string, headers: Record<string, string>): Promise<number> {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`put ${key}: ${JSON.stringify(sha256)} is not a sha256`);
     const response = await this.client.makeRequestStreamAsync(
       { method: 'PUT', bucketName: this.bucket, objectName: key, headers: { ...headers, 'Content-Length': String(body.length) } },
       body,
-      this.client.enableSHA256 ? sha256 : '',
+      sha256,
       [200],
       '',
     );

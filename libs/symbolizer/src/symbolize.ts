@@ -248,11 +248,17 @@ export async function prestartStack(
   // The unnamed run always: it names the frames from kept lines, or gives their pcs while the named run works.
   const runs = keptLinesFor(options.cacheDir, modules) ? [false] : [true, false];
   const cancels: Array<() => void> = [];
-  for (const named of runs) {
-    const run = euStackRun(ctx, ctx.dirs, named);
-    cancels.push(await prestartTool('eu-stack', run.args, run.options));
+  const cancel = () => cancels.forEach((c) => c());
+  try {
+    for (const named of runs) {
+      const run = euStackRun(ctx, ctx.dirs, named);
+      cancels.push(await prestartTool('eu-stack', run.args, run.options));
+    }
+  } catch (err) {
+    cancel();
+    throw err;
   }
-  return () => cancels.forEach((cancel) => cancel());
+  return cancel;
 }
 
 /**
@@ -297,6 +303,8 @@ async function euStack(
   let unnamed: ToolRun | undefined;
   if (named) {
     unnamed = await runEuStack(euStackRun(ctx, toolDirs, false));
+    // Cut or killed, it would be the same beside the named run: no second one.
+    onPcs = whole(unnamed) ? onPcs : undefined;
     // A core that holds the unwinder up holds the named run up as long: one time limit, not two.
     if (unnamed.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
     if (!whole(unnamed)) unnamed = undefined;
@@ -307,13 +315,20 @@ async function euStack(
     const namedRun = runEuStack(euStackRun(ctx, toolDirs, true));
     // Awaited below; the run beside it may end first.
     namedRun.catch(() => undefined);
-    const beside = unnamed ? Promise.resolve(unnamed) : runEuStack(euStackRun(ctx, toolDirs, false)).catch(() => undefined);
-    const pcs = beside.then((u) => {
-      if (u && whole(u)) onPcs?.(parseEuStack(u.stdout, u.stderr).threads);
-      return u && whole(u) ? u : undefined;
-    });
-    run = await namedRun;
-    unnamed = await pcs;
+    const beside = unnamed || !onPcs ? Promise.resolve(unnamed) : runEuStack(euStackRun(ctx, toolDirs, false));
+    const pcs = beside
+      .then((u) => {
+        if (!u || !whole(u)) return undefined;
+        onPcs?.(parseEuStack(u.stdout, u.stderr).threads);
+        return u;
+      })
+      .catch(() => undefined);
+    try {
+      run = await namedRun;
+    } finally {
+      // Never left running past this call: what it started (addr2line) is the caller's to wait for.
+      unnamed = await pcs;
+    }
     // Only a whole run is kept: one killed by a signal may end mid-chain.
     if (whole(run)) await keep.keep(run.stdout, run.stderr, unnamed?.stdout);
   }

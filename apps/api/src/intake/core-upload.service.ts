@@ -147,14 +147,15 @@ export class CoreUploadService {
   }
 
   private async commitAndSchedule(id: string, stored: StoredUpload, upload: CoreUpload, hostname: string | undefined): Promise<AcceptedCore> {
-    // The status is read beside the core's placing, and written beside its meta and facts: the 202 waits
-    // for two store round trips after the core's own put instead of four.
+    // The status is read beside the commit (which writes no status): one store round trip less before the 202.
     const statusRead = settledLater(this.cores.readStatusForWriter(id));
     const { previous, created } = await this.place(id, stored);
+    // A failure from here on leaves the core without its meta: a commit cut short, stored again by the
+    // next upload. The status follows the meta, so no reader (nor the reconciler) finds one without the other.
+    const firstWriter = await this.record(id, previous, stored, upload);
     try {
-      // The job comes after all three writes: a worker never finds the "queued" status without the meta,
-      // and its "analyzing" is never overwritten by this "queued".
-      const [firstWriter, status] = await Promise.all([this.record(id, previous, stored, upload), this.markQueued(id, await statusRead)]);
+      // The job follows the status: its worker's "analyzing" is never overwritten by this "queued".
+      const status = await this.markQueued(id, await statusRead);
       if (status === 'queued') {
         const buildIds = stored.facts ? factsBuildIds(stored.facts) : undefined;
         await this.queue.enqueue({ coreId: id, coreKey: keys.core(id), receivedAt: new Date().toISOString(), ...(buildIds ? { buildIds } : {}) });
@@ -172,7 +173,6 @@ export class CoreUploadService {
       });
       return { id, status, duplicate: !firstWriter };
     } catch (err) {
-      // Nobody was told a core this upload created is stored (the lock keeps other uploads of it out): it goes again.
       if (created) {
         await this.cores.removeCore(id).catch((e: Error) => this.logger.error(`cannot undo core ${id}: ${e.message}`));
       }
