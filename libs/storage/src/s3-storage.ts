@@ -121,6 +121,8 @@ export class S3Storage implements StoragePort {
    * sha256 and md5 on this thread first (~5 ms per MiB, on the way from an upload to its 202). Only over
    * plain HTTP, where the payload's sha256 is what the server checks the body against; over HTTPS minio
    * signs no payload and sends the md5 (Content-MD5, which Object Lock buckets require) instead.
+   * makeRequestStreamAsync is the request putObject itself makes, marked internal by minio: the lockfile
+   * pins minio, and storage-s3.test.ts checks the hash on the wire.
    */
   private async putHashed(key: string, body: Buffer, sha256: string, headers: Record<string, string>): Promise<number> {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`put ${key}: ${JSON.stringify(sha256)} is not a sha256`);
