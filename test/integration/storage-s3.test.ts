@@ -126,12 +126,12 @@ describe('S3Storage specifics', () => {
     assert.ok(stored && (await readAll(stored)).equals(body));
     await assert.rejects(s.put('hashed/bad', body, { sha256: 'not-a-hash' }), /is not a sha256/);
     // What goes on the wire: the given hash is the payload's signature (s3rver checks no payload hash; MinIO and S3 do).
-    const seen: Array<{ method?: string; sha?: string | string[]; length: number }> = [];
+    const seen: Array<{ method?: string; sha?: string | string[]; length: number; md5?: string | string[] }> = [];
     const recorder = createHttpServer((req, res) => {
       let length = 0;
       req.on('data', (c: Buffer) => (length += c.length));
       req.on('end', () => {
-        seen.push({ method: req.method, sha: req.headers['x-amz-content-sha256'], length });
+        seen.push({ method: req.method, sha: req.headers['x-amz-content-sha256'], length, md5: req.headers['content-md5'] });
         res.end();
       });
     });
@@ -140,7 +140,17 @@ describe('S3Storage specifics', () => {
       const given = 'ab'.repeat(32);
       await new S3Storage(config({ port: (recorder.address() as AddressInfo).port })).put('hashed/wire', body, { sha256: given });
       const put = seen.find((r) => r.method === 'PUT' && r.length > 0);
-      assert.deepEqual(put, { method: 'PUT', sha: given, length: body.length });
+      assert.deepEqual(put, { method: 'PUT', sha: given, length: body.length, md5: undefined });
+      // A client that signs no payload (HTTPS) sends the body's md5 instead, as putObject does (Object Lock buckets need it).
+      seen.length = 0;
+      const unsigned = new S3Storage(config({ port: (recorder.address() as AddressInfo).port }));
+      (unsigned as unknown as { client: { enableSHA256: boolean } }).client.enableSHA256 = false;
+      await unsigned.put('hashed/unsigned', body, { sha256: given });
+      const md5 = createHash('md5').update(body).digest('base64');
+      assert.deepEqual(
+        seen.find((r) => r.method === 'PUT' && r.length > 0),
+        { method: 'PUT', sha: 'UNSIGNED-PAYLOAD', length: body.length, md5 },
+      );
     } finally {
       recorder.close();
     }

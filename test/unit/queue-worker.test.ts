@@ -331,9 +331,21 @@ describe('the debuginfo prefetch ends with its job', () => {
     await records.writeStatus(id, { state: 'done', updatedAt: new Date().toISOString(), attempts: 1 });
     const beyondFacts = `${(++n).toString(16).padStart(4, '0')}0ddba11`;
     let seen: { outcome: string; asked: string[] } | undefined;
-    const processor = new AnalyzeProcessor(config, logger, records, cache, async (_path, options) => {
-      // The analysis reaches its lookups only once the job has ended and stopped its inputs.
-      await new Promise<void>((resolve) => (options.signal?.aborted ? resolve() : options.signal?.addEventListener('abort', () => resolve(), { once: true })));
+    // "Already written" is told only once the analysis started: otherwise the job may end before it does.
+    const entered = signal();
+    class ReportAfterEntry extends CoreRecords {
+      override async hasReport(coreId: string): Promise<boolean> {
+        await entered.within5s();
+        return super.hasReport(coreId);
+      }
+    }
+    const processor = new AnalyzeProcessor(config, logger, new ReportAfterEntry(storage), cache, async (_path, options) => {
+      entered.give();
+      // The analysis reaches its lookups only once the job has ended and stopped its inputs (5 s at most).
+      const stopped = signal();
+      if (options.signal?.aborted) stopped.give();
+      options.signal?.addEventListener('abort', () => stopped.give(), { once: true });
+      assert.ok(await stopped.within5s(), 'the job stopped its inputs');
       const lookups = Promise.resolve(options.beforeSymbolize?.([{ buildId: beyondFacts }]));
       const outcome = await Promise.race([lookups.then(() => 'fetched', () => 'stopped'), new Promise<string>((resolve) => setTimeout(() => resolve('held'), 5_000))]);
       seen = { outcome, asked: upstream.held() };

@@ -150,8 +150,9 @@ export class CoreUploadService {
     // The status is read beside the commit (which writes no status): one store round trip less before the 202.
     const statusRead = settledLater(this.cores.readStatusForWriter(id));
     const { previous, created } = await this.place(id, stored);
-    // A failure from here on leaves the core without its meta: a commit cut short, stored again by the
-    // next upload. The status follows the meta, so no reader (nor the reconciler) finds one without the other.
+    // A failed record leaves a new core without its meta: a commit cut short, stored again by the next
+    // upload (a known core keeps its meta). The status follows the meta, so no reader (nor the reconciler)
+    // finds one without the other; a failure after it removes a core this upload created.
     const firstWriter = await this.record(id, previous, stored, upload);
     try {
       // The job follows the status: its worker's "analyzing" is never overwritten by this "queued".
