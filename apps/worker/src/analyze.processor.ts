@@ -198,7 +198,8 @@ export class AnalyzeProcessor {
 
   /**
    * The build-ids the job carries (its upload read them), else facts.json's. Best effort: facts.json is
-   * missing for uploads older than the single-pass ingest, and the core has the same build-ids. Never rejects: a job that ends before it awaits the prefetch leaves no rejection.
+   * missing for uploads older than the single-pass ingest, and the core has the same build-ids. Never
+   * rejects: a job that ends before it awaits the prefetch leaves no rejection.
    */
   private async prefetchDebuginfo(coreId: string, known: string[] | undefined, signal: AbortSignal): Promise<Map<string, ModuleFiles>> {
     try {

@@ -66,7 +66,11 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
   const { corePath, executable, sandbox } = ctx;
   if (!existsSync(corePath)) throw new ToolError('eu-stack', `core not found: ${corePath}`);
 
-  const modules = options.modules ?? (await options.toolsGate, await listModules(ctx));
+  let modules = options.modules;
+  if (!modules) {
+    await options.toolsGate;
+    modules = await listModules(ctx);
+  }
   const objects =
     options.objects ??
     (await resolveObjectFiles(

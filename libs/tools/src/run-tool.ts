@@ -303,15 +303,20 @@ export async function prestartTool(cmd: string, args: string[], options: RunTool
   run.catch(() => undefined);
   const entry: Prestarted = { key: runKey(full, options), run, stop };
   // The same run guessed again replaces the first.
-  const runs = prestarted.get(first.exe) ?? [];
-  for (const p of runs) if (p.key === entry.key) p.stop.abort();
-  prestarted.set(first.exe, [...runs.filter((p) => p.key !== entry.key), entry]);
+  const same = prestarted.get(first.exe)?.find((p) => p.key === entry.key);
+  if (same && withdraw(first.exe, same)) same.stop.abort();
+  prestarted.set(first.exe, [...(prestarted.get(first.exe) ?? []), entry]);
   return () => {
-    const runs = prestarted.get(first.exe);
-    if (!runs?.includes(entry)) return;
-    entry.stop.abort();
-    prestarted.set(first.exe, runs.filter((p) => p !== entry));
+    if (withdraw(first.exe, entry)) entry.stop.abort();
   };
+}
+
+/** Takes `entry` off its tool's runs started ahead; false when it is not there (taken or ended already). */
+function withdraw(exe: string, entry: Prestarted): boolean {
+  const runs = prestarted.get(exe) ?? [];
+  if (!runs.includes(entry)) return false;
+  prestarted.set(exe, runs.filter((p) => p !== entry));
+  return true;
 }
 
 function endPrestarted(exe: string): void {
@@ -322,12 +327,8 @@ function endPrestarted(exe: string): void {
 async function runArgv(exe: string, argv: string[], options: RunToolOptions): Promise<Bounded> {
   const full = await fullArgv(argv, options);
   const key = runKey(full, options);
-  const runs = prestarted.get(exe) ?? [];
-  const early = runs.find((p) => p.key === key);
-  if (early) {
-    prestarted.set(exe, runs.filter((p) => p !== early));
-    return early.run;
-  }
+  const early = prestarted.get(exe)?.find((p) => p.key === key);
+  if (early && withdraw(exe, early)) return early.run;
   endPrestarted(exe);
   return spawnBounded(full[0], full.slice(1), { ...options, env: toolEnv(options.env) });
 }

@@ -34,8 +34,8 @@ export const CHILD_HASH_MIN_BYTES = 8 * 1024 * 1024;
 /**
  * sha256 and size of a file on local disk: up to CHILD_HASH_MIN_BYTES (`knownSize`) here; past it in an
  * openssl child when there is one (another CPU from the first block, nothing to start but the process),
- * else one up to INLINE_HASH_MAX_BYTES here, a block at a time, a larger one on the hash thread. Over `max` bytes it fails as the stream limit
- * does. `signal` stops it (the caller gave up).
+ * else one up to INLINE_HASH_MAX_BYTES here, a block at a time, a larger one on the hash thread.
+ * Over `max` bytes it fails as the stream limit does. `signal` stops it (the caller gave up).
  */
 export async function hashFile(path: string, knownSize: number, max: number, what: string, signal?: AbortSignal): Promise<StreamDigest> {
   if (knownSize <= CHILD_HASH_MIN_BYTES) return hashFileInline(path, max, what, signal);
