@@ -314,6 +314,13 @@ describe('the debuginfo prefetch ends with its job', () => {
     const reading = new AnalyzeProcessor(config, logger, new CountingRecords(storage), other.cache, failing(other.upstream));
     await assert.rejects(reading.process(fakeJob(other.id)), ToolError);
     assert.deepEqual(factsRead, [other.id]);
+    // A list that is not one of strings (a job written by anything else) is not trusted: facts.json again.
+    const odd = await prefetching();
+    const malformed = fakeJob(odd.id);
+    (malformed.data as { buildIds?: unknown }).buildIds = [42, { path: '../../etc' }];
+    const distrusting = new AnalyzeProcessor(config, logger, new CountingRecords(storage), odd.cache, failing(odd.upstream));
+    await assert.rejects(distrusting.process(malformed), ToolError);
+    assert.deepEqual(factsRead, [other.id, odd.id]);
   });
 
   test('a redelivered job whose report exists cancels it', async () => {
