@@ -43,6 +43,7 @@ RUN mkdir -p /var/lib/triage /var/cache/triage/debuginfo && chown -R node:node /
 USER node
 EXPOSE 8080
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/apps/api/src/main.js"]
+# The API's node flags: apps/api/src/node-flags.ts says why.
+CMD ["node", "--max-semi-space-size=4", "dist/apps/api/src/main.js"]
 # The API's liveness (/healthz); the worker's compose service and k8s Deployment replace it with the worker's check.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 CMD ["node", "dist/apps/api/src/healthcheck.js"]

@@ -142,8 +142,14 @@ export interface Child {
 }
 
 /** Starts `node script` with `env`; resolves once a line of its output matches `ready`. */
-export function startNode(script: string, env: Record<string, string>, ready: RegExp, timeoutMs = 30_000): Promise<Child & { match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startNode(
+  script: string,
+  env: Record<string, string>,
+  ready: RegExp,
+  options: { nodeFlags?: readonly string[]; timeoutMs?: number } = {},
+): Promise<Child & { match: RegExpExecArray }> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const stop = (): Promise<void> => stopChild(child);
   return new Promise((resolvePromise, reject) => {

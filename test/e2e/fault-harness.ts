@@ -4,6 +4,7 @@ import { closeSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { S3Storage } from '@triage/storage';
+import { API_NODE_FLAGS } from '../../apps/api/src/node-flags';
 import { exited } from '../support/processes';
 import { sleep } from './service-harness';
 
@@ -107,7 +108,7 @@ export class OwnApi {
   }
   /** Starts it and waits until it answers the `waitFor` probe with 200. */
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), apiMain], {
+    const child = spawn(process.execPath, [...API_NODE_FLAGS, ...(this.options.nodeArgs ?? []), apiMain], {
       env: { ...process.env, ...this.env, TRIAGE_PORT: String(this.port), TRIAGE_HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -11,6 +11,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '@triage/config';
 import { waitListKey } from '@triage/queue';
 import { loadTokenEntries } from '@triage/security';
+import { API_NODE_FLAGS } from '../../apps/api/src/node-flags';
 
 const root = resolve(__dirname, '..', '..', '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -127,6 +128,19 @@ test('images: every container and compose service names one; api and worker run 
     assert.ok(c.args?.join(' ').includes(`dist/apps/${name}/src/main.js`));
   }
   assert.match(read('Dockerfile'), /^USER (?!root)\S+/m);
+});
+
+test('the API starts with the same node flags everywhere: Dockerfile, compose, k8s, npm run start:api, README', () => {
+  const want = ['node', ...API_NODE_FLAGS, 'dist/apps/api/src/main.js'];
+  const cmd = /^CMD (\[.*\])$/m.exec(read('Dockerfile'))?.[1];
+  assert.deepEqual(cmd ? JSON.parse(cmd) : undefined, want, 'Dockerfile CMD');
+  assert.deepEqual(compose.services.api.command, want, 'compose api command');
+  assert.deepEqual(deployment('triage-api').args, want, 'k8s triage-api args');
+  const scripts = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+  assert.equal(scripts.scripts['start:api'], want.join(' '), 'npm run start:api');
+  for (const line of read('README.md').split('\n').filter((l) => l.includes('dist/apps/api/src/main.js'))) {
+    assert.ok(line.includes(want.join(' ')), `README starts the API without its flags: ${line}`);
+  }
 });
 
 test('Dockerfile: the build stage copies every script its build commands run, and the CLI it links is the bundle', () => {
