@@ -626,6 +626,21 @@ describe('stream building blocks', () => {
     assert.equal(await ask('hello'), 'hello');
     assert.equal(await ask('die'), 'error: the test thread exited (3)');
     assert.equal(await ask('again'), 'again');
+    // A thread whose code fails as it starts (a binding that will not load), or that cannot be started at all.
+    const broken = new JobThread<{ id: number }>('broken', `throw new Error('no binding here')`);
+    const unstartable = new JobThread<{ id: number }>('unstartable', source, () => {
+      throw new Error('cannot resolve the binding');
+    });
+    for (const [t, want] of [
+      [broken, /^the broken thread failed: no binding here$/],
+      [unstartable, /^the unstartable thread cannot start: cannot resolve the binding$/],
+    ] as const) {
+      const answer = await new Promise<object>((resolve) => {
+        const job = t.open((a) => (job.close(), resolve(a)));
+        job.post({ op: 'hello' });
+      });
+      assert.match('error' in answer ? String(answer.error) : JSON.stringify(answer), want);
+    }
   });
 
   for (const format of ['zstd', 'lz4', 'xz', 'gzip'] as const) {

@@ -29,9 +29,16 @@ export class JobThread<A extends JobAnswer> {
     return new ThreadJob(this, nextId++, listen);
   }
 
-  /** @internal */
-  attach(id: number, listen: Listener<A>): Worker {
-    const w = this.thread();
+  /** @internal The thread, or undefined when it cannot start: the job is then failed with the reason, as a dead thread fails it. */
+  attach(id: number, listen: Listener<A>): Worker | undefined {
+    let w: Worker;
+    try {
+      w = this.thread();
+    } catch (err) {
+      const why = `the ${this.name} thread cannot start: ${(err as Error).message}`;
+      queueMicrotask(() => listen({ id, error: why }));
+      return undefined;
+    }
     if (this.listeners.size === 0) w.ref();
     this.listeners.set(id, listen);
     return w;
@@ -46,7 +53,7 @@ export class JobThread<A extends JobAnswer> {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(this.source, { eval: true, workerData: this.data?.(), resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+    const w = new Worker(this.source, { eval: true, workerData: this.data?.() });
     w.unref();
     w.on('message', (answer: A) => this.listeners.get(answer.id)?.(answer));
     const fail = (why: string): void => {
@@ -64,7 +71,7 @@ export class JobThread<A extends JobAnswer> {
 
 /** One job on a JobThread: while it is open the thread holds the process. */
 export class ThreadJob<A extends JobAnswer> {
-  private readonly worker: Worker;
+  private readonly worker: Worker | undefined;
 
   constructor(
     private readonly owner: JobThread<A>,
@@ -76,12 +83,12 @@ export class ThreadJob<A extends JobAnswer> {
 
   /** Sends `message` (with this job's id) to the thread; what `transfer` names is handed over, not copied. */
   post(message: JobMessage, transfer: readonly Transferable[] = []): void {
-    this.worker.postMessage({ ...message, id: this.id }, transfer);
+    this.worker?.postMessage({ ...message, id: this.id }, transfer);
   }
 
   /** Stops the job: the thread is told to forget it, its answers are no longer listened to. */
   drop(): void {
-    if (this.owner.detach(this.id)) this.worker.postMessage({ op: 'drop', id: this.id });
+    if (this.owner.detach(this.id)) this.worker?.postMessage({ op: 'drop', id: this.id });
   }
 
   close(): void {
