@@ -609,6 +609,50 @@ describe('stream building blocks', () => {
     assert.ok((await roundTrip(inputs[0], -3)).equals(inputs[0]));
   });
 
+  test('a job opened while a dead thread has yet to exit runs on the new thread, and the process can still exit', () => {
+    // A thread that throws emits 'error', then 'exit' a turn or more later: a job opened in between must
+    // neither be failed by that 'exit' nor keep the new thread referenced (the process would never end).
+    const script = `
+      const { JobThread } = require(${JSON.stringify(join(__dirname, '../../libs/intake/src/stream/thread-jobs.js'))});
+      const source = "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => { if (m.op === 'throw') throw new Error('boom'); parentPort.postMessage({ id: m.id, echo: m.op }); });";
+      const thread = new JobThread('test', source);
+      const first = thread.open((answer) => {
+        first.close();
+        console.log('first: ' + (answer.error || answer.echo));
+        const second = thread.open((again) => {
+          second.close();
+          console.log('second: ' + (again.error || again.echo));
+        });
+        second.post({ op: 'hello' });
+      });
+      first.post({ op: 'throw' });
+    `;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(out, 'first: the test thread failed: boom\nsecond: hello\n');
+  });
+
+  test('compressZstd holds its writer back while nobody reads, and gives every byte once read', async () => {
+    const noise = Buffer.alloc(24 << 20);
+    for (let i = 0; i + 4 <= noise.length; i += 4) noise.writeUInt32LE((Math.imul(i + 7, 2654435761) ^ (i >>> 9)) >>> 0, i);
+    const zstd = compressZstd(1);
+    let accepted = 0;
+    for (let at = 0; at < noise.length; at += 1 << 20) if (zstd.write(noise.subarray(at, at + (1 << 20)))) accepted++;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Barely compressible bytes: unbounded, the readable side would hold ~24 MiB by now.
+    assert.ok(zstd.readableLength < 8 << 20, `readable side holds ${zstd.readableLength} bytes`);
+    assert.ok(zstd.writableLength > 8 << 20, `only ${zstd.writableLength} bytes wait to be compressed`);
+    assert.ok(accepted < 24, 'write() never asked the writer to wait');
+    const out: Buffer[] = [];
+    zstd.on('data', (chunk: Buffer) => out.push(chunk));
+    zstd.end();
+    await new Promise((resolve, reject) => zstd.on('end', resolve).on('error', reject));
+    const file = join(freshDir('zstd-held'), 'noise.zst');
+    const compressed = Buffer.concat(out);
+    assert.ok(compressed.length > 16 << 20, `the noise compressed to ${compressed.length} bytes: the bound above proves nothing`);
+    writeFileSync(file, compressed);
+    assert.ok(execFileSync('zstd', ['-q', '-d', '-c', file], { maxBuffer: 64 << 20 }).equals(noise));
+  });
+
   test('a thread that dies fails its open jobs with the reason, and the next job gets a new thread', async () => {
     const source = `
       const { parentPort } = require('node:worker_threads');

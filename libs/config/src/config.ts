@@ -44,7 +44,7 @@ const schema = z.object({
   TRIAGE_UPLOAD_PART_BYTES: z.coerce.number().int().min(64 * 1024).max(256 * 1024 ** 2).default(8 * 1024 ** 2),
   /** A resumable upload that received nothing for this long is abandoned and swept (its answer is kept as long once done). */
   TRIAGE_UPLOAD_SESSION_TTL_MS: z.coerce.number().int().min(60_000).default(24 * 60 * 60 * 1000),
-  /** Uploads streamed at once per API process (each holds a zstd process); past it: 503 + Retry-After. */
+  /** Uploads streamed at once per API process (each holds a compress job and its batches); past it: 503 + Retry-After. */
   TRIAGE_MAX_CONCURRENT_UPLOADS: z.coerce.number().int().positive().default(32),
   TRIAGE_MAX_CORE_BYTES: z.coerce.number().int().positive().default(16 * 1024 ** 3),
   TRIAGE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),

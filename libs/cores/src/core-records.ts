@@ -9,9 +9,10 @@ import type { CoreFactsRecord, CoreMeta, CoreStatus, DeletedCore, ProblemWorkflo
 
 /**
  * A core of at most this many bytes is stored as it came (cores/<id>/core.zst then holds the ELF core
- * itself; readers tell by its magic), a larger one zstd-compressed. Compressing a small core would cost
- * the API a zstd process (forked from a ~150 MB process: 3-5 ms of its event loop) and the worker
- * another to read it back (~20 ms before the tools could start), to save a few hundred KiB of storage.
+ * itself; readers tell by its magic), a larger one zstd-compressed. Compressing a small core would hold
+ * the upload until it is compressed, and cost the worker a zstd process to read it back (~20 ms before
+ * the tools could start; it was the API's too when it compressed with a zstd child), to save a few
+ * hundred KiB of storage.
  */
 export const RAW_CORE_MAX_BYTES = 4 * 1024 * 1024;
 

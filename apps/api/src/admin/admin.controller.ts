@@ -67,8 +67,8 @@ export class AdminController {
       res.on('close', resolve);
       body.pipe(res);
     }).catch(() => res.destroy());
-    // A client that left mid-way: the body is only unpiped; destroyed, a zstd compressing it on the way
-    // out is killed instead of waiting on its full pipe, and a store's stream is closed.
+    // A client that left mid-way: the body is only unpiped; destroyed, a compression on the way out drops
+    // its job on the compress thread instead of waiting on a reader, and a store's stream is closed.
     if (!body.readableEnded) body.destroy();
   }
 

@@ -99,7 +99,7 @@ export class CoreUploadService {
 
   /**
    * One of the TRIAGE_MAX_CONCURRENT_UPLOADS slots, or 503 + Retry-After: refused before a byte is read,
-   * so the client retries later instead of piling zstd processes (or part writes) up here.
+   * so the client retries later instead of piling compress jobs (or part writes) up here.
    */
   reserve(via: UploadEvent['via']): () => void {
     if (this.inFlight >= this.config.maxConcurrentUploads) {

@@ -20,7 +20,7 @@ const HASH_BATCHES = { batchBytes: 2 * 1024 * 1024, maxInFlight: 4 };
 
 /**
  * Hashes the bytes on their way through, so a core's identity costs no second read. The chunks pass on
- * at once; a copy of them goes in 4 MiB batches to the hash thread (hash-thread.ts), so the event loop
+ * at once; a copy of them goes in 2 MiB batches to the hash thread (hash-thread.ts), so the event loop
  * moving the bytes never runs sha256 itself. The stream finishes once the thread has the digest.
  */
 export function hashingPassThrough(): HashingPassThrough {

@@ -1,5 +1,5 @@
 /**
- * The bytes of a stream on their way to a worker thread (thread-jobs.ts): copied into 4 MiB batches,
+ * The bytes of a stream on their way to a worker thread (thread-jobs.ts): copied into batches of a few MiB,
  * each handed over (not copied again) in one message, and given back by the thread to be filled again.
  */
 
@@ -70,7 +70,7 @@ export class BatchFeed {
     go?.();
   }
 
-  /** Calls `go` now, or once the thread has given a batch back when MAX_IN_FLIGHT are out. */
+  /** Calls `go` now, or once the thread has given a batch back when `maxInFlight` are out. */
   whenRoom(go: () => void): void {
     if (this.inFlight < this.sizes.maxInFlight) go();
     else this.resume = go;

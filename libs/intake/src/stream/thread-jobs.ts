@@ -1,7 +1,7 @@
 /**
  * A worker thread that serves jobs for the whole process (the hash thread, the compress thread): started
  * on first use, it keeps the process alive only while a job is open, and a thread that fails or exits
- * fails every open job with the reason instead of leaving it waiting.
+ * fails every job open on it with the reason instead of leaving it waiting.
  */
 import { Worker, type Transferable } from 'node:worker_threads';
 
@@ -11,11 +11,20 @@ export type JobAnswer = { id: number } & object;
 export type JobMessage = { op: string } & Record<string, unknown>;
 type Listener<A> = (answer: A | { id: number; error: string }) => void;
 
+/**
+ * One started thread and the jobs open on it. A thread that dies emits 'error' and then, a turn or
+ * more later, 'exit': jobs opened in between go to its successor, and only this slot's jobs are failed.
+ */
+interface Slot<A> {
+  worker: Worker;
+  listeners: Map<number, Listener<A>>;
+  dead: boolean;
+}
+
 let nextId = 1;
 
 export class JobThread<A extends JobAnswer> {
-  private worker: Worker | undefined;
-  private readonly listeners = new Map<number, Listener<A>>();
+  private current: Slot<A> | undefined;
 
   /** `source` is plain JS run with eval (no file of its own beside the compiled library); `data` is its workerData. */
   constructor(
@@ -26,72 +35,68 @@ export class JobThread<A extends JobAnswer> {
 
   /** Opens a job whose answers go to `listen` until it is closed. */
   open(listen: Listener<A>): ThreadJob<A> {
-    return new ThreadJob(this, nextId++, listen);
-  }
-
-  /** @internal The thread, or undefined when it cannot start: the job is then failed with the reason, as a dead thread fails it. */
-  attach(id: number, listen: Listener<A>): Worker | undefined {
-    let w: Worker;
+    const id = nextId++;
+    let slot: Slot<A>;
     try {
-      w = this.thread();
+      slot = this.slot();
     } catch (err) {
+      // The thread cannot be started (its workerData cannot be made): the job fails as a dead thread fails it.
       const why = `the ${this.name} thread cannot start: ${(err as Error).message}`;
       queueMicrotask(() => listen({ id, error: why }));
-      return undefined;
+      return new ThreadJob(id);
     }
-    if (this.listeners.size === 0) w.ref();
-    this.listeners.set(id, listen);
-    return w;
+    if (slot.listeners.size === 0) slot.worker.ref();
+    slot.listeners.set(id, listen);
+    return new ThreadJob(id, slot);
   }
 
-  /** @internal */
-  detach(id: number): boolean {
-    if (!this.listeners.delete(id)) return false;
-    if (this.listeners.size === 0) this.worker?.unref();
-    return true;
-  }
-
-  private thread(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(this.source, { eval: true, workerData: this.data?.() });
-    w.unref();
-    w.on('message', (answer: A) => this.listeners.get(answer.id)?.(answer));
+  private slot(): Slot<A> {
+    if (this.current) return this.current;
+    const worker = new Worker(this.source, { eval: true, workerData: this.data?.() });
+    worker.unref();
+    const slot: Slot<A> = { worker, listeners: new Map(), dead: false };
+    worker.on('message', (answer: A) => slot.listeners.get(answer.id)?.(answer));
     const fail = (why: string): void => {
-      if (this.worker === w) this.worker = undefined;
-      const open = [...this.listeners];
-      this.listeners.clear();
+      if (slot.dead) return;
+      slot.dead = true;
+      if (this.current === slot) this.current = undefined;
+      const open = [...slot.listeners];
+      slot.listeners.clear();
       for (const [id, listen] of open) listen({ id, error: why });
     };
-    w.on('error', (err) => fail(`the ${this.name} thread failed: ${err.message}`));
-    w.on('exit', (code) => fail(`the ${this.name} thread exited (${code})`));
-    this.worker = w;
-    return w;
+    worker.on('error', (err) => fail(`the ${this.name} thread failed: ${err.message}`));
+    worker.on('exit', (code) => fail(`the ${this.name} thread exited (${code})`));
+    this.current = slot;
+    return slot;
   }
 }
 
 /** One job on a JobThread: while it is open the thread holds the process. */
 export class ThreadJob<A extends JobAnswer> {
-  private readonly worker: Worker | undefined;
-
+  /** `slot` is absent for a job whose thread could not start (it has been failed already). */
   constructor(
-    private readonly owner: JobThread<A>,
     readonly id: number,
-    listen: Listener<A>,
-  ) {
-    this.worker = owner.attach(id, listen);
-  }
+    private readonly slot?: Slot<A>,
+  ) {}
 
   /** Sends `message` (with this job's id) to the thread; what `transfer` names is handed over, not copied. */
   post(message: JobMessage, transfer: readonly Transferable[] = []): void {
-    this.worker?.postMessage({ ...message, id: this.id }, transfer);
+    if (this.slot && !this.slot.dead) this.slot.worker.postMessage({ ...message, id: this.id }, transfer);
   }
 
   /** Stops the job: the thread is told to forget it, its answers are no longer listened to. */
   drop(): void {
-    if (this.owner.detach(this.id)) this.worker?.postMessage({ op: 'drop', id: this.id });
+    if (this.detach()) this.slot?.worker.postMessage({ op: 'drop', id: this.id });
   }
 
   close(): void {
-    this.owner.detach(this.id);
+    this.detach();
+  }
+
+  private detach(): boolean {
+    const slot = this.slot;
+    if (!slot?.listeners.delete(this.id)) return false;
+    if (slot.listeners.size === 0) slot.worker.unref();
+    return true;
   }
 }
