@@ -69,10 +69,10 @@ type CompressAnswer =
 const compressThread = new JobThread<CompressAnswer>('compress', SOURCE, () => ({ binding: require.resolve('zstd-napi/binding') }));
 
 /**
- * Smaller batches than the hash's: the API holds these besides the hash's, and the thread compresses a
- * MiB in well under a millisecond's worth of messages.
+ * Smaller batches than the hash's: the API holds these besides the hash's, and a message costs the
+ * thread far less than compressing a MiB. Two out, as the hash's (hashing.ts says why not more).
  */
-const COMPRESS_BATCHES = { batchBytes: 1024 * 1024, maxInFlight: 4 };
+const COMPRESS_BATCHES = { batchBytes: 1024 * 1024, maxInFlight: 2 };
 
 /** zstd's levels: 1..19 as in the CLI; 0 or below means --fast=-level, for when ingest speed matters more than the stored size. */
 function zstdLevel(level: number): number {

@@ -15,8 +15,12 @@ export type HashingPassThrough = Transform & {
   bytes(): number;
 };
 
-/** sha256 runs at ~1.5 GB/s: a few large batches keep the thread busy with few messages. */
-const HASH_BATCHES = { batchBytes: 2 * 1024 * 1024, maxInFlight: 4 };
+/**
+ * sha256 runs at ~1.5 GB/s: large batches keep the thread busy with few messages, and two out (one
+ * hashed, one waiting) keep it from waiting on the stream. Four out held ~20 MB more at the API's peak
+ * on a 1 GiB upload (its batches and the compressor's), for no speed (docs/performance.md).
+ */
+const HASH_BATCHES = { batchBytes: 2 * 1024 * 1024, maxInFlight: 2 };
 
 /**
  * Hashes the bytes on their way through, so a core's identity costs no second read. The chunks pass on
