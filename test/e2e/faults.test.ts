@@ -430,6 +430,9 @@ describe('faults under a stream of uploads: kill -9 at random points, a disk tha
       await worker.stop();
       assert.deepEqual(readdirSync(env.TMPDIR).filter((n) => /^triage-(job|buildid|memory|intake)-/.test(n)), [], 'no scratch dir of a killed worker is left');
     } catch (err) {
+      // The errors first (a 500's stack is logged when it is answered, often long before the tail).
+      const errors = (log: string): string => log.split('\n').filter((line) => /"level":(50|60)/.test(line)).join('\n').slice(-6000);
+      t.diagnostic(`API errors:\n${errors(api.output())}\nworker errors:\n${errors(worker.output())}`);
       t.diagnostic(`API output:\n${api.output().slice(-3000)}\nworker output:\n${worker.output().slice(-3000)}`);
       throw err;
     } finally {
