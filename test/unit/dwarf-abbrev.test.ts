@@ -5,23 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { inlinedHelpersSource } from '../support/inlined-helpers';
 import { abbrevTagsInclude, declaresInlinedSubroutines } from '@triage/core-dump';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-dwarf-abbrev-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-const source = join(work, 'inl.c');
-writeFileSync(
-  source,
-  `static int twice(int x) { return x * 2; }
-static int add_one(volatile int *p) { return twice(*p) + 1; }
-int main(int argc, char **argv) { (void)argv; volatile int v = argc; return add_one(&v); }
-`,
-);
+const source = inlinedHelpersSource(work);
 
 /** The separate .debug file of a build of inl.c at `opt`, its DWARF sections compressed as `compress` says. */
 function debugFile(opt: string, compress: 'none' | 'zlib-gabi' | 'zlib-gnu'): string {

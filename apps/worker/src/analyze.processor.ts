@@ -259,6 +259,7 @@ export class AnalyzeProcessor {
       metadata,
       mapsPath,
       debuginfoDirs: [this.cache.dir],
+      plainCopiesDir: join(this.cache.dir, 'plain'),
       // The attempt is counted before the tools run; the debuginfo and the objects are looked up meanwhile.
       toolsGate: counted,
       beforeSymbolize: async (modules) => {

@@ -32,6 +32,11 @@ export interface AnalyzeOptions {
    * gets (addr2line's inline chains) for its next run. Unset in the service: a worker keeps them in memory.
    */
   cacheDir?: string;
+  /**
+   * Where plain copies of compressed debuginfo are kept by build-id for later analyses (the tools then
+   * read the DWARF without inflating it each run). Unset: none are made or read.
+   */
+  plainCopiesDir?: string;
   /** What the client said about the core (upload fields, abrt files); merged under what intake finds. */
   metadata?: CoreMetadata;
   /** Where intake may write decompressed cores (default: the OS temp dir). */

@@ -23,6 +23,9 @@ export const SHT_NOTE = 7;
 export const SHT_NOBITS = 8;
 export const SHT_DYNSYM = 11;
 export const SHF_EXECINSTR = 0x4n;
+/** The section's bytes are an Elf_Chdr and a compressed stream (`objcopy --compress-debug-sections`). */
+export const SHF_COMPRESSED = 0x800n;
+export const ELFCOMPRESS_ZLIB = 1;
 
 export const NT_GNU_BUILD_ID = 3;
 /** e_phnum saying "more than 65534 program headers: the real count is in section header 0". */
@@ -103,6 +106,25 @@ export interface SectionHeader {
   link: number;
   info: number;
   entsize: bigint;
+}
+
+/** A compressed section's header: how its stream is compressed, and the plain bytes' size and alignment. */
+export interface CompressionHeader {
+  type: number;
+  size: bigint;
+  align: bigint;
+}
+
+export function chdrSize(l: Layout): number {
+  return l.is64 ? 24 : 12;
+}
+
+/** Elf64_Chdr is type, reserved, size, addralign; Elf32_Chdr is type, size, addralign. */
+export function parseCompressionHeader(l: Layout, b: Buffer): CompressionHeader | undefined {
+  if (b.length < chdrSize(l)) return undefined;
+  return l.is64
+    ? { type: l.u32(b, 0), size: l.u64(b, 8), align: l.u64(b, 16) }
+    : { type: l.u32(b, 0), size: BigInt(l.u32(b, 4)), align: BigInt(l.u32(b, 8)) };
 }
 
 export type HeaderProblem =

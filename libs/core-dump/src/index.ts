@@ -12,3 +12,4 @@ export * from './instruction';
 export * from './cold-fragment';
 export * from './dwarf-abbrev';
 export * from './go-build-id';
+export * from './plain-copy';

@@ -3,3 +3,4 @@ export * from './debuginfod-client';
 export * from './local';
 export * from './store';
 export * from './sources';
+export * from './plain-copies';

@@ -20,6 +20,7 @@ import { askInlineChains, type AskedChains } from './inline-frames';
 import { KeptFrames, keptFramesDir, keptLinesFor } from './kept-frames';
 import { gdbBacktrace } from './gdb';
 import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
+import { debuginfoOf, PlainDebuginfo } from './plain-debuginfo';
 import { parseUnstripList, type CoreModuleInfo } from './modules';
 import { ToolError, type SymbolizedThread, type SymbolizeOptions, type SymbolizeResult } from './types';
 
@@ -79,14 +80,17 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     ));
   ctx.readPaths.push(...objectFilePaths(objects));
   const { debuginfo, tree, links, atNamedPaths } = await prepareDebuginfo(ctx, modules, objects, options.trustMappedPaths ?? false);
+  const plain = await PlainDebuginfo.plan(debuginfo, options.plainCopiesDir);
   let gdbTree: BuildIdTree | undefined;
   let earlier: Promise<AskedChains> | undefined;
   try {
     const toolDirs = tree ? [...dirs, tree.root] : dirs;
     if (tree) ctx.readPaths.push(tree.root);
+    if (plain.dir) ctx.readPaths.push(plain.dir);
     const inline = {
       objects,
-      debuginfo,
+      // addr2line reads the plain copies too.
+      debuginfo: plain.toolFiles,
       run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) },
       cacheDir: options.cacheDir && join(options.cacheDir, 'inline-frames'),
     };
@@ -95,7 +99,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
       const kept = new KeptFrames({ dir: options.cacheDir && keptFramesDir(options.cacheDir), objects, debuginfo, modules, maxFrames: ctx.maxFrames });
       const named = keptLinesFor(options.cacheDir, modules) ? kept : undefined;
       await options.toolsGate;
-      const threads = await euStack(ctx, toolDirs, named, kept, (pcs) => (earlier = askInlineChains(pcs, inline)));
+      const threads = await euStack(ctx, toolDirs, plain, named, kept, (pcs) => (earlier = askInlineChains(pcs, inline)));
       result = { tool: 'eu-stack', threads };
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
@@ -139,6 +143,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     await earlier;
     await tree?.remove();
     await gdbTree?.remove();
+    plain.keepTheRest();
   }
 }
 
@@ -224,7 +229,7 @@ async function linkTree(ctx: Context, links: Link[]): Promise<BuildIdTree | unde
  * eu-stack's command line and bounds for a core: one definition for symbolize and for prestartStack.
  * Unnamed: the frames' pcs, activation marks, modules and build-ids only, named from kept lines.
  */
-function euStackRun(ctx: Context, toolDirs: string[], named: boolean): { args: string[]; options: RunToolOptions } {
+function euStackRun(ctx: Context, toolDirs: readonly string[], named: boolean): { args: string[]; options: RunToolOptions } {
   const what = named ? ['-b', '-m', '-s', '-i', '-v'] : ['-q', '-a', '-b', '-m'];
   const args = [...what, '-n', String(ctx.maxFrames), '--core', ctx.corePath];
   if (ctx.executable) args.push('-e', ctx.executable);
@@ -240,7 +245,7 @@ function euStackRun(ctx: Context, toolDirs: string[], named: boolean): { args: s
  * program. Returns the cancel for the runs symbolize did not take.
  */
 export async function prestartStack(
-  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames' | 'cacheDir'> & {
+  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames' | 'cacheDir' | 'plainCopiesDir'> & {
     modules: ReadonlyArray<{ buildId?: string }>;
     /** The object files symbolize is expected to find, in the order it will bind them (objectFilePaths). */
     objectPaths?: readonly string[];
@@ -249,13 +254,17 @@ export async function prestartStack(
   const { modules, objectPaths, ...rest } = options;
   const ctx = contextOf({ ...rest, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
   ctx.readPaths.push(...(objectPaths ?? []));
-  // The unnamed run always: it names the frames from kept lines, or gives their pcs while the named run works.
-  const runs = keptLinesFor(options.cacheDir, modules) ? [false] : [true, false];
+  const ids = modules.flatMap((m) => (m.buildId ? [m.buildId] : []));
+  const plain = await PlainDebuginfo.plan(await debuginfoOf(ids, ctx.dirs), options.plainCopiesDir);
+  if (plain.dir) ctx.readPaths.push(plain.dir);
+  // The unnamed run always: it names the frames from kept lines, or gives their pcs while the named run
+  // works. The named run waits for it when its frames' debuginfo is still to be made plain.
+  const runs = keptLinesFor(options.cacheDir, modules) ? [false] : plain.complete ? [true, false] : [false];
   const cancels: Array<() => void> = [];
   const cancel = () => cancels.forEach((c) => c());
   try {
     for (const named of runs) {
-      const run = euStackRun(ctx, ctx.dirs, named);
+      const run = euStackRun(ctx, named ? plain.namedDirs(ctx.dirs) : ctx.dirs, named);
       cancels.push(await prestartTool('eu-stack', run.args, run.options));
     }
   } catch (err) {
@@ -299,31 +308,40 @@ async function runEuStack(run: { args: string[]; options: RunToolOptions }): Pro
 async function euStack(
   ctx: Context,
   toolDirs: string[],
+  plain: PlainDebuginfo,
   named: KeptFrames | undefined,
   keep: KeptFrames,
   onPcs?: (threads: SymbolizedThread[]) => void,
 ): Promise<SymbolizedThread[]> {
   let run: ToolRun | undefined;
   let unnamed: ToolRun | undefined;
-  if (named) {
+  let unnamedThreads: SymbolizedThread[] | undefined;
+  // First alone when it may answer by itself (kept lines), or when its frames tell which debuginfo the
+  // named run and addr2line are to read plain.
+  if (named || !plain.complete) {
     unnamed = await runEuStack(euStackRun(ctx, toolDirs, false));
     // Cut or killed, it would be the same beside the named run: no second one.
     onPcs = whole(unnamed) ? onPcs : undefined;
     // A core that holds the unwinder up holds the named run up as long: one time limit, not two.
     if (unnamed.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
     if (!whole(unnamed)) unnamed = undefined;
-    const text = unnamed && (await named.name(unnamed.stdout, unnamed.stderr));
+    const text = named && unnamed ? await named.name(unnamed.stdout, unnamed.stderr) : undefined;
     if (unnamed && text !== undefined) run = { ...unnamed, stdout: text };
   }
   if (!run) {
-    const namedRun = runEuStack(euStackRun(ctx, toolDirs, true));
+    if (unnamed && !plain.complete) {
+      unnamedThreads = parseEuStack(unnamed.stdout, unnamed.stderr).threads;
+      await plain.makeFor(unnamedThreads);
+      if (plain.dir && !ctx.readPaths.includes(plain.dir)) ctx.readPaths.push(plain.dir);
+    }
+    const namedRun = runEuStack(euStackRun(ctx, plain.namedDirs(toolDirs), true));
     // Awaited below; the run beside it may end first.
     namedRun.catch(() => undefined);
     const beside = unnamed || !onPcs ? Promise.resolve(unnamed) : runEuStack(euStackRun(ctx, toolDirs, false));
     const pcs = beside
       .then((u) => {
         if (!u || !whole(u)) return undefined;
-        onPcs?.(parseEuStack(u.stdout, u.stderr).threads);
+        onPcs?.(unnamedThreads ?? parseEuStack(u.stdout, u.stderr).threads);
         return u;
       })
       .catch(() => undefined);

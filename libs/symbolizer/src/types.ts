@@ -14,6 +14,11 @@ export interface SymbolizeOptions {
   sandbox: boolean;
   /** A directory that keeps addr2line's inline chains across processes (see expandInlineFrames). */
   cacheDir?: string;
+  /**
+   * A directory that keeps plain copies of compressed debuginfo by build-id across runs (PlainCopies);
+   * without it the tools read (and inflate) the debuginfo as it is.
+   */
+  plainCopiesDir?: string;
   /** Max frames per thread. */
   maxFrames?: number;
   /** The core's modules when the caller has read them already (libs/core-dump): saves an eu-unstrip run. */

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { analyzeInput } from '@triage/analysis';
 import { renderCoreBacktrace, renderCoreLine, renderJson, renderMarkdown, renderText, renderTextWithoutCore } from '@triage/report';
@@ -59,6 +60,7 @@ export const registerAnalyze: RegisterCommand = (program: Command) => {
           // A core of this machine's programs: its stack tool can start before the core is read.
           startStackEarly: flags.mappedPaths,
           cacheDir: flags.cache ? userCacheDir() : undefined,
+          plainCopiesDir: flags.cache ? join(userCacheDir(), 'plain-debuginfo') : undefined,
           // A large core's sha256 (its id) takes ~0.75 s per GiB after the answer is known: the text is
           // printed at once, the core's line once the hash is done.
           beforeIdentity:
