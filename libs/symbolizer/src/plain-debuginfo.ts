@@ -1,10 +1,11 @@
 /**
  * Which of a core's debuginfo files the tools read plain (PlainCopies, kept across runs by a worker and
- * by `triage analyze` with its cache): those whose copy is kept already, and those made for the frames
- * of this core before its named eu-stack run and addr2line read them. The other modules' copies are
- * made after the answer, for the next core: a daemon maps dozens of libraries no frame passes through.
- * Without a directory to keep them in (`--no-cache`), no copy is made: one made for a single run costs
- * what the tools save by it (~40 ms for libc6-dbg's, against two inflations run side by side).
+ * by `triage analyze` with its cache). The named eu-stack run reads the copies kept already, and starts
+ * at once as before: it does not wait for one to be made. The copies of the modules this core's frames
+ * pass through are made as soon as the unnamed run has found them, and addr2line reads those (making one
+ * costs what addr2line would spend inflating the file itself); the other modules' follow after the
+ * answer, for the next core (a daemon maps dozens of libraries). Without a directory to keep them in
+ * (`--no-cache`) none is made.
  */
 import { findDebuginfo, PlainCopies, worthPlainCopy } from '@triage/debuginfo';
 import type { SymbolizedThread } from './types';
@@ -37,11 +38,6 @@ export class PlainDebuginfo {
     const plan = new PlainDebuginfo(debuginfo, missing, kept);
     for (const { id, copy } of found) if (copy) plan.use(id, copy);
     return plan;
-  }
-
-  /** No frame can need a file that is still to be made plain: the named run need not wait for the unnamed one. */
-  get complete(): boolean {
-    return this.missing.size === 0;
   }
 
   /** The tree of copies the tools are to look in first (and be shown), once it holds one of this core's files. */

@@ -99,7 +99,17 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
       const kept = new KeptFrames({ dir: options.cacheDir && keptFramesDir(options.cacheDir), objects, debuginfo, modules, maxFrames: ctx.maxFrames });
       const named = keptLinesFor(options.cacheDir, modules) ? kept : undefined;
       await options.toolsGate;
-      const threads = await euStack(ctx, toolDirs, plain, named, kept, (pcs) => (earlier = askInlineChains(pcs, inline)));
+      // The frames' debuginfo made plain first (kept for the next core, and read by addr2line now).
+      const onPcs = (pcs: SymbolizedThread[]): void => {
+        earlier = plain
+          .makeFor(pcs)
+          .catch(() => undefined)
+          .then(() => {
+            if (plain.dir && !ctx.readPaths.includes(plain.dir)) ctx.readPaths.push(plain.dir);
+            return askInlineChains(pcs, inline);
+          });
+      };
+      const threads = await euStack(ctx, toolDirs, plain.namedDirs(toolDirs), named, kept, onPcs);
       result = { tool: 'eu-stack', threads };
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
@@ -257,9 +267,8 @@ export async function prestartStack(
   const ids = modules.flatMap((m) => (m.buildId ? [m.buildId] : []));
   const plain = await PlainDebuginfo.plan(await debuginfoOf(ids, ctx.dirs), options.plainCopiesDir);
   if (plain.dir) ctx.readPaths.push(plain.dir);
-  // The unnamed run always: it names the frames from kept lines, or gives their pcs while the named run
-  // works. The named run waits for it when its frames' debuginfo is still to be made plain.
-  const runs = keptLinesFor(options.cacheDir, modules) ? [false] : plain.complete ? [true, false] : [false];
+  // The unnamed run always: it names the frames from kept lines, or gives their pcs while the named run works.
+  const runs = keptLinesFor(options.cacheDir, modules) ? [false] : [true, false];
   const cancels: Array<() => void> = [];
   const cancel = () => cancels.forEach((c) => c());
   try {
@@ -308,40 +317,32 @@ async function runEuStack(run: { args: string[]; options: RunToolOptions }): Pro
 async function euStack(
   ctx: Context,
   toolDirs: string[],
-  plain: PlainDebuginfo,
+  namedDirs: string[],
   named: KeptFrames | undefined,
   keep: KeptFrames,
   onPcs?: (threads: SymbolizedThread[]) => void,
 ): Promise<SymbolizedThread[]> {
   let run: ToolRun | undefined;
   let unnamed: ToolRun | undefined;
-  let unnamedThreads: SymbolizedThread[] | undefined;
-  // First alone when it may answer by itself (kept lines), or when its frames tell which debuginfo the
-  // named run and addr2line are to read plain.
-  if (named || !plain.complete) {
+  if (named) {
     unnamed = await runEuStack(euStackRun(ctx, toolDirs, false));
     // Cut or killed, it would be the same beside the named run: no second one.
     onPcs = whole(unnamed) ? onPcs : undefined;
     // A core that holds the unwinder up holds the named run up as long: one time limit, not two.
     if (unnamed.timedOut) throw new ToolError('eu-stack', `timed out after ${ctx.timeoutMs} ms`);
     if (!whole(unnamed)) unnamed = undefined;
-    const text = named && unnamed ? await named.name(unnamed.stdout, unnamed.stderr) : undefined;
+    const text = unnamed && (await named.name(unnamed.stdout, unnamed.stderr));
     if (unnamed && text !== undefined) run = { ...unnamed, stdout: text };
   }
   if (!run) {
-    if (unnamed && !plain.complete) {
-      unnamedThreads = parseEuStack(unnamed.stdout, unnamed.stderr).threads;
-      await plain.makeFor(unnamedThreads);
-      if (plain.dir && !ctx.readPaths.includes(plain.dir)) ctx.readPaths.push(plain.dir);
-    }
-    const namedRun = runEuStack(euStackRun(ctx, plain.namedDirs(toolDirs), true));
+    const namedRun = runEuStack(euStackRun(ctx, namedDirs, true));
     // Awaited below; the run beside it may end first.
     namedRun.catch(() => undefined);
     const beside = unnamed || !onPcs ? Promise.resolve(unnamed) : runEuStack(euStackRun(ctx, toolDirs, false));
     const pcs = beside
       .then((u) => {
         if (!u || !whole(u)) return undefined;
-        onPcs?.(unnamedThreads ?? parseEuStack(u.stdout, u.stderr).threads);
+        onPcs?.(parseEuStack(u.stdout, u.stderr).threads);
         return u;
       })
       .catch(() => undefined);
