@@ -265,7 +265,9 @@ export async function prestartStack(
   const ctx = contextOf({ ...rest, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
   ctx.readPaths.push(...(objectPaths ?? []));
   const ids = modules.flatMap((m) => (m.buildId ? [m.buildId] : []));
-  const plain = await PlainDebuginfo.plan(await debuginfoOf(ids, ctx.dirs), options.plainCopiesDir);
+  // Looked up only where copies are kept: the named run's path names their tree when it holds one of them.
+  const found = options.plainCopiesDir === undefined ? new Map<string, string>() : await debuginfoOf(ids, ctx.dirs);
+  const plain = await PlainDebuginfo.plan(found, options.plainCopiesDir);
   if (plain.dir) ctx.readPaths.push(plain.dir);
   // The unnamed run always: it names the frames from kept lines, or gives their pcs while the named run works.
   const runs = keptLinesFor(options.cacheDir, modules) ? [false] : [true, false];
