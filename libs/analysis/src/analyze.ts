@@ -169,7 +169,10 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
     analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...new Set(symbols.warnings)], stackSource },
   });
   if (!identified) options.beforeIdentity?.(body);
-  return identify(body, await digest);
+  const report = identify(body, await digest);
+  // Not before: it would share the CPUs with the answer.
+  symbols.afterAnswer?.();
+  return report;
 }
 
 /** The crashing thread continued past a runtime's signal trampoline the unwinder stopped at (Go's crash), a fault panic's frame looked up at its exact pc. */

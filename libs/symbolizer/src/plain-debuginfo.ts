@@ -1,14 +1,14 @@
 /**
  * Which of a core's debuginfo files the tools read plain (PlainCopies, kept across runs by a worker and
- * by `triage analyze` with its cache). The named eu-stack run reads the copies kept already, and starts
- * at once as before: it does not wait for one to be made. The copies of the modules this core's frames
- * pass through are made as soon as the unnamed run has found them, and addr2line reads those (making one
- * costs what addr2line would spend inflating the file itself); the other modules' follow after the
- * answer, for the next core (a daemon maps dozens of libraries). Without a directory to keep them in
- * (`--no-cache`) none is made.
+ * by `triage analyze` with its cache): the named eu-stack run and addr2line read the copies kept
+ * already; the copies of the files this core's frames needed are made after the answer, for the next
+ * core. Never before it: made while the tools run, a copy inflates the file beside the tools that
+ * inflate it too (on 2 CPUs the first core through libc took ~75 ms longer when addr2line waited for its
+ * copy). A one-shot command makes a copy only of a library it met before (`seenBefore`): a single core
+ * does not pay ~45 ms for libc's copy it never reads. Without a directory to keep them in (`--no-cache`)
+ * none is made.
  */
 import { findDebuginfo, PlainCopies, worthPlainCopy } from '@triage/debuginfo';
-import type { SymbolizedThread } from './types';
 
 export class PlainDebuginfo {
   /** build-id -> the file the tools read for it: the copy when there is one, else the debuginfo itself. */
@@ -24,14 +24,18 @@ export class PlainDebuginfo {
     this.toolFiles = new Map(debuginfo);
   }
 
-  /** What is plain already of `debuginfo` (build-id -> file), kept in `dir`; nothing without a dir. */
-  static async plan(debuginfo: ReadonlyMap<string, string>, dir: string | undefined): Promise<PlainDebuginfo> {
+  /**
+   * What is plain already of `debuginfo` (build-id -> file), kept in `dir`; nothing without a dir. Copies
+   * are made (makeFor) only of the build-ids `seenBefore` holds, when given.
+   */
+  static async plan(debuginfo: ReadonlyMap<string, string>, dir: string | undefined, seenBefore?: (buildId: string) => boolean): Promise<PlainDebuginfo> {
     if (dir === undefined) return new PlainDebuginfo(debuginfo, new Map());
     const kept = new PlainCopies(dir);
     const found = await Promise.all(
       [...debuginfo].map(async ([id, file]) => {
         const copy = await kept.existing(id);
-        return { id, file, copy, wanted: !copy && (await worthPlainCopy(id, file)) };
+        const wanted = !copy && (seenBefore?.(id) ?? true) && (await worthPlainCopy(id, file));
+        return { id, file, copy, wanted };
       }),
     );
     const missing = new Map(found.flatMap(({ id, file, wanted }): Array<[string, string]> => (wanted ? [[id, file]] : [])));
@@ -51,20 +55,16 @@ export class PlainDebuginfo {
     return dir ? [dir, ...toolDirs] : [...toolDirs];
   }
 
-  /** Makes the copies the frames' modules need, all at once. */
-  async makeFor(threads: readonly SymbolizedThread[]): Promise<void> {
-    const ids = new Set(threads.flatMap((t) => t.frames.flatMap((f) => (f.buildId && this.missing.has(f.buildId) ? [f.buildId] : []))));
-    const kept = this.kept;
-    if (kept) await Promise.all([...ids].map((id) => this.makeOne(kept, id)));
-  }
-
   /**
-   * Where copies are kept, makes those of the modules no frame of this core needed, for the next core
-   * (whose named run then starts beside the unnamed one). Not awaited: the answer is out already.
+   * Makes the copies the frames' modules lacked, for the next core (whose tools then read them): called
+   * once the answer is out, and not awaited by it (a worker's next job goes on; `triage analyze` has
+   * printed its answer).
    */
-  keepTheRest(): void {
+  makeFor(threads: ReadonlyArray<{ frames: ReadonlyArray<{ buildId?: string }> }>): void {
     const kept = this.kept;
-    if (kept) for (const id of [...this.missing.keys()]) void this.makeOne(kept, id);
+    if (!kept) return;
+    const ids = new Set(threads.flatMap((t) => t.frames.flatMap((f) => (f.buildId ? [f.buildId] : []))));
+    for (const id of ids) void this.makeOne(kept, id);
   }
 
   private async makeOne(copies: PlainCopies, id: string): Promise<void> {

@@ -18,6 +18,7 @@ import { parseEuStack } from './eu-stack';
 import { finishFrames } from './finish-frames';
 import { askInlineChains, type AskedChains } from './inline-frames';
 import { KeptFrames, keptFramesDir, keptLinesFor } from './kept-frames';
+import { buildIdFile } from './kept-file';
 import { gdbBacktrace } from './gdb';
 import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
 import { debuginfoOf, PlainDebuginfo } from './plain-debuginfo';
@@ -80,7 +81,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     ));
   ctx.readPaths.push(...objectFilePaths(objects));
   const { debuginfo, tree, links, atNamedPaths } = await prepareDebuginfo(ctx, modules, objects, options.trustMappedPaths ?? false);
-  const plain = await PlainDebuginfo.plan(debuginfo, options.plainCopiesDir);
+  const plain = await PlainDebuginfo.plan(debuginfo, options.plainCopiesDir, seenBefore(options.cacheDir));
   let gdbTree: BuildIdTree | undefined;
   let earlier: Promise<AskedChains> | undefined;
   try {
@@ -92,22 +93,15 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
       // addr2line reads the plain copies too.
       debuginfo: plain.toolFiles,
       run: { timeoutMs: ctx.timeoutMs, sandbox: sandboxSpec(ctx), limits: limits(ctx) },
-      cacheDir: options.cacheDir && join(options.cacheDir, 'inline-frames'),
+      cacheDir: options.cacheDir && inlineFramesDir(options.cacheDir),
     };
     let result: { tool: 'eu-stack' | 'gdb'; threads: SymbolizedThread[] };
     try {
       const kept = new KeptFrames({ dir: options.cacheDir && keptFramesDir(options.cacheDir), objects, debuginfo, modules, maxFrames: ctx.maxFrames });
       const named = keptLinesFor(options.cacheDir, modules) ? kept : undefined;
       await options.toolsGate;
-      // The frames' debuginfo made plain first (kept for the next core, and read by addr2line now).
       const onPcs = (pcs: SymbolizedThread[]): void => {
-        earlier = plain
-          .makeFor(pcs)
-          .catch(() => undefined)
-          .then(() => {
-            if (plain.dir && !ctx.readPaths.includes(plain.dir)) ctx.readPaths.push(plain.dir);
-            return askInlineChains(pcs, inline);
-          });
+        earlier = askInlineChains(pcs, inline);
       };
       const threads = await euStack(ctx, toolDirs, plain.namedDirs(toolDirs), named, kept, onPcs);
       result = { tool: 'eu-stack', threads };
@@ -147,14 +141,27 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     }
     const unsandboxed = sandbox ? await sandboxFallbackWarning() : undefined;
     if (unsandboxed) warnings.unshift(unsandboxed);
-    return { tool: result.tool, threads: result.threads, debuginfo, warnings };
+    return { tool: result.tool, threads: result.threads, debuginfo, warnings, afterAnswer: () => plain.makeFor(result.threads) };
   } finally {
     // An early ask whose stack went to gdb instead, or failed: its addr2line ends before the tree goes.
     await earlier;
     await tree?.remove();
     await gdbTree?.remove();
-    plain.keepTheRest();
   }
+}
+
+/**
+ * For a one-shot command with its cache: a build-id is met again when this program or an earlier one
+ * kept eu-stack's names or addr2line's chains for it. Undefined (every build-id) for a worker.
+ */
+function seenBefore(cacheDir: string | undefined): ((buildId: string) => boolean) | undefined {
+  if (cacheDir === undefined) return undefined;
+  return (id) => existsSync(buildIdFile(keptFramesDir(cacheDir), id)) || existsSync(buildIdFile(inlineFramesDir(cacheDir), id));
+}
+
+/** Where a one-shot command keeps addr2line's chains (expandInlineFrames), one file per build-id. */
+function inlineFramesDir(cacheDir: string): string {
+  return join(cacheDir, 'inline-frames');
 }
 
 function sandboxSpec(ctx: Context): SandboxSpec | undefined {

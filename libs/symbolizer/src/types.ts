@@ -51,6 +51,8 @@ export interface SymbolizeResult {
   debuginfo: Map<string, string>;
   /** Non-fatal problems: unwinding stopped early, a tool timed out and the fallback ran, ... */
   warnings: string[];
+  /** Work for the next core (plain copies of this one's debuginfo), for the caller to start once its answer is out. */
+  afterAnswer?: () => void;
 }
 
 export class ToolError extends Error {
