@@ -200,11 +200,11 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     // A single request of the same bytes is a duplicate of it: one door, one content address.
     const single = await http(`${url}/v1/cores`, { method: 'POST', body: data });
     assert.equal(json<{ id: string; duplicate: boolean }>(single).duplicate, true);
-    assert.deepEqual(await keysUnder('uploads/'), [`uploads/${session.id}/session.json`], 'only the answer is kept, parts are gone');
+    assert.deepEqual(await keysUnder('uploads/'), [`uploads/${session.id}/answer.json`, `uploads/${session.id}/session.json`], 'only the record and the answer are kept, parts are gone');
     assert.ok(!logger.lines.some((l) => l.startsWith('error')), logger.lines.filter((l) => l.startsWith('error')).join('\n'));
   });
 
-  test('an API killed after storing the core but before keeping the answer: finishing again counts the upload once', async () => {
+  test('an API killed after storing the core, its answer cut off mid-write: finishing again counts the upload once', async () => {
     const data = readFileSync(crash('library-abort').core);
     const id = createHash('sha256').update(data).digest('hex').slice(0, 32);
     const session = await open(data.length);
@@ -216,10 +216,10 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     assert.equal(json<{ duplicate: boolean }>(done).duplicate, false);
     const last = (await keysUnder(`uploads/${session.id}/parts/`)).length;
     assert.equal(last, 0, 'the parts are dropped once the answer is kept');
-    // What a kill between the core's meta.json and the session's answer leaves: every part, no answer.
-    const record = JSON.parse((await storage.getBuffer(`uploads/${session.id}/session.json`))!.toString()) as { done?: unknown };
-    delete record.done;
-    await storage.put(`uploads/${session.id}/session.json`, JSON.stringify(record));
+    // What a kill while the answer was being written leaves on a store that writes in place (s3rver):
+    // every part, the record as it was, the answer cut off.
+    const written = (await storage.getBuffer(`uploads/${session.id}/answer.json`))!;
+    await storage.put(`uploads/${session.id}/answer.json`, written.subarray(0, written.length >> 1));
     parts.set(`uploads/${session.id}/parts/${String(data.length - 1).padStart(16, '0')}-${'1'.padStart(16, '0')}`, data.subarray(data.length - 1));
     for (const [key, bytes] of parts) await storage.put(key, bytes);
     assert.equal(await offsetOf(session.id), data.length);
@@ -229,6 +229,22 @@ describe('resumable uploads', { timeout: 180_000 }, () => {
     assert.equal(answer.id, id);
     assert.equal(answer.duplicate, false, 'still the upload that stored it first');
     assert.equal(json<{ uploads: number }>(await http(`${url}/v1/cores/${id}`)).uploads, 1, 'counted once');
+    // With no answer at all (killed before its write began) the same.
+    await storage.delete(`uploads/${session.id}/answer.json`);
+    for (const [key, bytes] of parts) await storage.put(key, bytes);
+    const third = await patch(session.id, data.length, Buffer.alloc(0));
+    assert.equal(third.status, 202, third.text);
+    assert.equal(json<{ uploads: number }>(await http(`${url}/v1/cores/${id}`)).uploads, 1, 'still counted once');
+  });
+
+  test('a record cut off while it was being written: the upload is unknown (404 with the reason), never a 500', async () => {
+    const session = await open(1000);
+    const written = (await storage.getBuffer(`uploads/${session.id}/session.json`))!;
+    await storage.put(`uploads/${session.id}/session.json`, written.subarray(0, written.length >> 1));
+    for (const method of ['HEAD', 'GET']) assert.equal((await http(`${url}/v1/uploads/${session.id}`, { method })).status, 404, method);
+    const answer = await patch(session.id, 0, Buffer.alloc(1000));
+    assert.equal(answer.status, 404, answer.text);
+    assert.match(answer.text, /cut off while it was being written: open a new upload/);
   });
 
   test('limits hold: too long declared or sent, not a core (refused at the end, session gone), a stall (408, parts kept)', async () => {

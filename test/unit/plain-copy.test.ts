@@ -130,6 +130,18 @@ test('PlainCopies: kept by build-id, made once for callers at the same time, the
   for (let i = 0; i < 100 && existsSync(a ?? ''); i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(!existsSync(a ?? ''), 'the least recently used copy removed');
   assert.equal(await small.existing(idO1), c, 'the copy just made stays');
+  // A copy left half-written by a killed writer goes with the next trim once it is an hour old.
+  const head = join(dir, '.build-id', idO1.slice(0, 2));
+  const stale = join(head, `${idO1.slice(2)}.debug.dead.tmp`);
+  const fresh = join(head, `${idO1.slice(2)}.debug.live.tmp`);
+  writeFileSync(stale, 'half');
+  writeFileSync(fresh, 'half');
+  utimesSync(stale, new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
+  rmSync(c ?? '');
+  await small.make(idO1, o1.debug);
+  for (let i = 0; i < 100 && existsSync(stale); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!existsSync(stale), 'an hour-old temporary copy removed');
+  assert.ok(existsSync(fresh), 'one being written stays');
   // An uncompressed file is not worth a copy.
   const plainDir = mkdtempSync(join(work, 'plain-'));
   mkdirSync(plainDir, { recursive: true });

@@ -12,6 +12,8 @@ import { debuginfoCandidates } from './local';
 
 /** Past this many bytes of plain copies in one directory, the least recently used go. */
 export const PLAIN_COPIES_MAX_BYTES = 2 * 1024 ** 3;
+/** A copy being written is renamed into place within seconds; one this old was left by a killed writer. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 /** A file whose plain sections would pass this is read compressed, as it is. */
 const MAX_COPY_BYTES = 1024 ** 3;
 
@@ -81,16 +83,21 @@ export class PlainCopies {
     return path;
   }
 
-  /** Removes the least recently used copies while the directory holds more than its bound (`keep` stays). */
+  /**
+   * Removes the least recently used copies while the directory holds more than its bound (`keep` stays),
+   * and copies left half-written by a writer that was killed.
+   */
   private async trim(keep: string): Promise<void> {
     const root = join(this.dir, '.build-id');
     const files: Array<{ path: string; size: number; used: number }> = [];
     for (const head of await readdir(root)) {
       for (const name of await readdir(join(root, head)).catch(() => [] as string[])) {
-        if (!name.endsWith('.debug')) continue;
         const path = join(root, head, name);
         const st = await stat(path).catch(() => undefined);
-        if (st?.isFile()) files.push({ path, size: st.size, used: st.mtimeMs });
+        if (!st?.isFile()) continue;
+        // A copy whose writer was killed mid-write: nobody renames it into place any more.
+        if (name.endsWith('.tmp') && Date.now() - st.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true });
+        else if (name.endsWith('.debug')) files.push({ path, size: st.size, used: st.mtimeMs });
       }
     }
     let total = files.reduce((n, f) => n + f.size, 0);

@@ -31,6 +31,12 @@ export const keys = {
   upload: (uploadId: string) => `uploads/${checkId('upload id', uploadId, 16, 64)}`,
   uploadSession: (sessionId: string) => `uploads/${checkId('upload session id', sessionId, 32, 32)}/session.json`,
   /**
+   * A finished session's answer, beside its record rather than written over it: a store that writes in
+   * place (s3rver), its writer killed mid-put, then tears only the answer, and the upload is finished
+   * again from its parts (counted once: the core's meta knows the session).
+   */
+  uploadSessionAnswer: (sessionId: string) => `uploads/${checkId('upload session id', sessionId, 32, 32)}/answer.json`,
+  /**
    * The offset is zero-padded so the listing's byte order is the order of the bytes; the length is in the
    * name so that a part is only believed whole when the stored object holds that many bytes (a store that
    * writes in place, killed mid-write, can leave a shorter object under the key).

@@ -12,14 +12,17 @@ import { CoreUploadService, type AcceptedCore } from './core-upload.service';
 import { idleWatch } from './idle-watch';
 import type { UploadFields } from './upload-fields';
 
-/** uploads/<id>/session.json: what the client declared when it opened the upload, and once complete, the answer. */
+/** uploads/<id>/session.json: what the client declared when it opened the upload (the answer, once complete, is answer.json beside it). */
 export interface UploadSessionRecord {
   id: string;
   createdAt: string;
   /** Upload-Length: the bytes the client will send in all. */
   length: number;
   fields: UploadFields;
-  /** Set once the upload completed and the core was stored and queued: every later request gets this answer. */
+  /**
+   * Set once the upload completed and the core was stored and queued: every later request gets this
+   * answer. Read from answer.json (older sessions kept it here).
+   */
   done?: AcceptedCore;
 }
 
@@ -76,7 +79,10 @@ export class UploadSessions {
 
   /** 404 for an unknown (or swept) upload. */
   async state(id: string): Promise<UploadSessionState> {
-    const session = await this.readRecord(id);
+    const record = await this.readRecord(id);
+    // Sessions finished before the answer had its own object kept it in the record.
+    const done = record.done ?? (await this.readAnswer(id));
+    const session = done ? { ...record, done } : record;
     if (session.done) return { session, offset: session.length };
     return { session, offset: (await this.chain(id)).offset };
   }
@@ -177,7 +183,7 @@ export class UploadSessions {
       if (isRefusal(err)) await this.removeAll(session.id).catch((e: Error) => this.logger.warn(`cannot remove refused upload session ${session.id}: ${e.message}`));
       throw err;
     }
-    await this.writeRecord({ ...session, done: accepted });
+    await this.storage.put(keys.uploadSessionAnswer(session.id), JSON.stringify(accepted), { contentType: 'application/json' });
     for (const { key } of parts) await this.storage.delete(key).catch(() => undefined);
     this.logger.log(`upload session ${session.id}: complete, ${session.length} bytes, core ${accepted.id}${accepted.duplicate ? ' (duplicate)' : ''}`);
     return accepted;
@@ -221,7 +227,18 @@ export class UploadSessions {
     if (!isUploadSessionId(id)) throw notFound(`no upload ${JSON.stringify(id.slice(0, 80))}`);
     const raw = await this.storage.getBuffer(keys.uploadSession(id));
     if (!raw) throw notFound(`no upload ${id} (finished long ago, removed, or abandoned and swept)`);
-    return JSON.parse(raw.toString('utf8')) as UploadSessionRecord;
+    const record = parsed<UploadSessionRecord>(raw);
+    // Cut off mid-write (a store that writes in place, its writer killed): the API that opened it died
+    // before it answered, so no client continues this one; the janitor sweeps it.
+    if (!record || record.id !== id || !Number.isSafeInteger(record.length)) throw notFound(`no upload ${id} (its record was cut off while it was being written: open a new upload)`);
+    return record;
+  }
+
+  /** The answer of a finished upload; undefined when not finished, or when its write was cut off (finished again then). */
+  private async readAnswer(id: string): Promise<AcceptedCore | undefined> {
+    const raw = await this.storage.getBuffer(keys.uploadSessionAnswer(id));
+    const answer = raw && parsed<AcceptedCore>(raw);
+    return answer && typeof answer.id === 'string' ? answer : undefined;
   }
 
   private async writeRecord(session: UploadSessionRecord): Promise<void> {
@@ -234,6 +251,15 @@ export class UploadSessions {
     // The record last: a session whose record is gone is unknown, so no request starts on half-removed parts.
     for (const key of found.filter((k) => k !== keys.uploadSession(id))) await this.storage.delete(key);
     await this.storage.delete(keys.uploadSession(id));
+  }
+}
+
+/** JSON stored by this service, or undefined when the store kept only part of it. */
+function parsed<T>(raw: Buffer): T | undefined {
+  try {
+    return JSON.parse(raw.toString('utf8')) as T;
+  } catch {
+    return undefined;
   }
 }
 
