@@ -248,6 +248,12 @@ async function latencySection(e: Env, exe: string, n: number): Promise<void> {
     const stack50 = percentile(stack, 50);
     // The worker's own account of each job (pino "analysis done" lines): where the latency goes.
     const jobMs = [...worker.output().matchAll(/"ms":(\d+)[^\n]*analysis done/g)].map((m) => Number(m[1])).slice(2);
+    // Its steps (the "stages" of the same lines): the attempt recorded (status read and written; the core
+    // read meanwhile), the tools and the report built, the report stored, then the status and the announcement.
+    const stages = [...worker.output().matchAll(/"ms":(\d+),"stages":\{"gateMs":(\d+),"analysisMs":(\d+),"reportMs":(\d+)\}/g)]
+      .map((m) => m.slice(1).map(Number))
+      .slice(2);
+    const step = (from: number, to: number): number[] => stages.map((t) => (to < 0 ? t[0] : t[to]) - (from < 0 ? 0 : t[from]));
     add({
       section: 'latency',
       measure: `upload-to-report p50 (report-ready event), ${n} small cores (${sizeLabel(fileSize(cores[2]))}), s3rver${retried ? `, ${retried} status reads answered 503` : ''}`,
@@ -270,6 +276,10 @@ async function latencySection(e: Env, exe: string, n: number): Promise<void> {
     const parts: Array<[string, number[]]> = [
       ['the upload until its 202 (stored, queued)', accepted],
       ['the worker job (download+analyze+write)', jobMs],
+      ['the job: the attempt recorded (status read and written, the core read meanwhile)', step(-1, 1)],
+      ['the job: the tools and the report after it', step(1, 2)],
+      ['the job: the report stored', step(2, 3)],
+      ['the job: the "done" status, the problem and the announcement', step(3, -1)],
     ];
     for (const [what, values] of parts) {
       add({

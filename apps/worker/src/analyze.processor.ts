@@ -76,6 +76,8 @@ export class AnalyzeProcessor {
     let counted: Promise<void> | undefined;
     let analysis: Promise<Report> | undefined;
     let done: Promise<void> | undefined;
+    // When each step ended, from the job's start: where a job's time goes, in its log line.
+    const stages: { gateMs?: number; analysisMs?: number; reportMs?: number } = {};
     // Everything is inside the try, the first storage read included: with storage down the job must
     // still say why it failed (log, and status once storage answers again) instead of vanishing.
     try {
@@ -107,6 +109,7 @@ export class AnalyzeProcessor {
       analysis = settledLater(this.analyze(coreId, inputs, work, counted));
       try {
         await counted;
+        stages.gateMs = Date.now() - started;
       } catch (err) {
         if (!(err instanceof ReportAlreadyWritten)) throw err;
         // Its core may still be downloading or being decompressed, for nothing now: stopped, the analysis ends at once.
@@ -120,14 +123,16 @@ export class AnalyzeProcessor {
         return { coreId, alreadyDone: true };
       }
       const report = await analysis;
+      stages.analysisMs = Date.now() - started;
       await this.records.writeReport(coreId, report);
+      stages.reportMs = Date.now() - started;
       // The report is grouped (idempotent: a redelivered job is not counted twice) while "done" is
       // written; report-ready goes out after both, as readers of the status expect.
       done = this.records.writeStatus(coreId, this.status('done', attempts));
       done.catch(() => undefined);
       await this.lifecycle?.reportStored(report, await meta, done);
       await done;
-      log.info({ ms: Date.now() - started, kind: report.classification.kind, signature: report.signature }, 'analysis done');
+      log.info({ ms: Date.now() - started, stages, kind: report.classification.kind, signature: report.signature }, 'analysis done');
       return { coreId, signature: report.signature, alreadyDone: false };
     } catch (err) {
       // The failure's status goes after the "analyzing" (or "done") one still being written, never under it.
