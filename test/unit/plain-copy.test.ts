@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -106,6 +106,42 @@ test('a section said to lie past the end of the file: no copy', async () => {
   assert.deepEqual(readdirSync(dir), ['bad.debug']);
 });
 
+test('two sections sharing their bytes, or a dwz file: no copy; a read-only original: copied', async () => {
+  const dir = mkdtempSync(join(work, 'crafted-'));
+  const bytes = readFileSync(o2.debug);
+  const shoff = Number(bytes.readBigUInt64LE(0x28));
+  const shentsize = bytes.readUInt16LE(0x3a);
+  const shnum = bytes.readUInt16LE(0x3c);
+  const entryAt = (offset: number): number => {
+    for (let i = 0; i < shnum; i++) if (Number(bytes.readBigUInt64LE(shoff + i * shentsize + 24)) === offset) return shoff + i * shentsize;
+    throw new Error(`no section at ${offset}`);
+  };
+  // Two compressed sections (objcopy leaves a section plain when compressing it would not pay).
+  const compressed = [...execFileSync('readelf', ['-S', '-W', o2.debug], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).matchAll(/(\.debug_\w+) .* C /g)].map((m) => m[1]);
+  assert.ok(compressed.length >= 2, compressed.join(' '));
+  const [first, second] = compressed.map((name) => entryAt(section(o2.debug, name).offset));
+  // The second said to be the first's bytes: one stream named twice.
+  const shared = Buffer.from(bytes);
+  shared.writeBigUInt64LE(bytes.readBigUInt64LE(first + 24), second + 24);
+  shared.writeBigUInt64LE(bytes.readBigUInt64LE(first + 32), second + 32);
+  writeFileSync(join(dir, 'shared.debug'), shared);
+  assert.equal(await writePlainCopy(join(dir, 'shared.debug'), join(dir, 'out1'), 1 << 30), false);
+  // dwz's supplement named by path: a copy elsewhere could lose it.
+  writeFileSync(join(dir, 'alt'), Buffer.concat([Buffer.from('/usr/lib/debug/.dwz/x.debug\0'), Buffer.alloc(20, 1)]));
+  execFileSync('objcopy', ['--add-section', `.gnu_debugaltlink=${join(dir, 'alt')}`, o2.debug, join(dir, 'dwz.debug')]);
+  assert.equal(await writePlainCopy(join(dir, 'dwz.debug'), join(dir, 'out2'), 1 << 30), false);
+  assert.deepEqual(readdirSync(dir).sort(), ['alt', 'dwz.debug', 'shared.debug']);
+});
+
+test('a read-only original (a package\'s file) is copied all the same', { skip: process.getuid?.() === 0 ? 'root opens any file for writing' : false }, async () => {
+  const dir = mkdtempSync(join(work, 'ro-'));
+  const readOnly = join(dir, 'ro.debug');
+  writeFileSync(readOnly, readFileSync(o2.debug));
+  chmodSync(readOnly, 0o444);
+  assert.equal(await writePlainCopy(readOnly, join(dir, 'out'), 1 << 30), true);
+  assert.equal(await compressedSectionBytes(join(dir, 'out')), undefined);
+});
+
 test('PlainCopies: kept by build-id, made once for callers at the same time, the least recently used go past the bound', async () => {
   const dir = join(work, 'kept');
   const idO2 = (await readBuildIdFromFile(o2.debug)) ?? '';
@@ -122,7 +158,8 @@ test('PlainCopies: kept by build-id, made once for callers at the same time, the
   assert.equal(await copies.existing(idO2), a);
   assert.deepEqual(leftovers(join(dir, '.build-id', idO2.slice(0, 2))), []);
   // The older copy is the one that goes when a second would pass the bound.
-  utimesSync(a ?? '', new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+  // Unused for an hour (a copy used in the last ten minutes may be read by an analysis still running).
+  utimesSync(a ?? '', new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
   const small = new PlainCopies(dir, statSync(a ?? '').size + 1);
   const c = await small.make(idO1, o1.debug);
   assert.ok(c);

@@ -9,12 +9,13 @@
  * header table pointing at those (SHF_COMPRESSED cleared, size and alignment from the section's
  * Elf_Chdr); the compressed bytes stay behind, unreferenced, and the program headers are untouched.
  * That is all objcopy --decompress-debug-sections changes that a reader can see, without rewriting
- * the layout. The file is untrusted (an upload's debuginfo): a section that points outside the file,
- * a stream that inflates to another size than its header says, or a total past `maxBytes` gives no
- * copy, and the tools read the original as before.
+ * the layout. The file is untrusted (an upload's debuginfo): a section that points outside the file or
+ * shares its bytes with another, more than MAX_SECTIONS of them, a stream that inflates to another size
+ * than its header says, or a total past `maxBytes` gives no copy, and the tools read the original as
+ * before. A dwz file (.gnu_debugaltlink) is not copied.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFile, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -57,6 +58,8 @@ interface Plan {
  * calls never reads (libc6-dbg's .debug_loclists is 1.4 MB of its 10 MB plain).
  */
 const LEFT_COMPRESSED: ReadonlySet<string> = new Set(['.debug_loclists', '.debug_loc', '.debug_macro', '.debug_macinfo']);
+/** More compressed sections than any real debug file has (libc6-dbg's: 8). */
+const MAX_SECTIONS = 64;
 /** Sections aligned past this are not ones a debugger reads: the file is left as it is. */
 const MAX_SECTION_ALIGN = 1n << 16n;
 const STREAM_CHUNK = 1 << 20;
@@ -81,9 +84,13 @@ export async function writePlainCopy(src: string, dest: string, maxBytes: number
   const tmp = `${dest}.${randomUUID()}.tmp`;
   try {
     await copyFile(src, tmp);
+    // copyFile keeps the source's mode: a read-only original (a package's, a debuginfod cache's) would
+    // give a copy this cannot open for writing.
+    await chmod(tmp, 0o600);
     const out = await open(tmp, 'r+');
     try {
-      await Promise.all(plan.inflations.map((s) => inflateInto(src, s, out)));
+      // One section at a time: each inflater holds its own buffers.
+      for (const s of plan.inflations) await inflateInto(src, s, out);
       await out.write(patchedTable(plan), 0, plan.table.length, plan.shoff);
       const shoff = Buffer.alloc(plan.layout.wordSize);
       writeWord(plan.layout, shoff, 0, BigInt(plan.shoff));
@@ -109,12 +116,20 @@ async function planCopy(src: (position: bigint, length: number) => Promise<Buffe
   const table = await readExact(src, h.shoff, h.shentsize * h.shnum);
   if (!table) return undefined;
   const names = (await readNamedSections(src, h)).map((n) => n.sectionName);
+  // dwz moves DIEs shared between files into the file .gnu_debugaltlink names, possibly by a path
+  // relative to this one: a copy elsewhere could lose it.
+  if (names.includes('.gnu_debugaltlink')) return undefined;
   const inflations: Inflation[] = [];
+  const streams: Array<{ from: bigint; to: bigint }> = [];
   let end = BigInt(fileSize);
   for (let i = 0; i < h.shnum; i++) {
     const s = parseSectionHeader(l, table, i * h.shentsize);
     if (s.type === SHT_NOBITS || (s.flags & SHF_COMPRESSED) === 0n || LEFT_COMPRESSED.has(names[i] ?? '')) continue;
     if (s.size <= BigInt(chdrSize(l)) || s.offset + s.size > BigInt(fileSize)) return undefined;
+    // A real .debug file compresses a dozen sections, each its own bytes: a crafted one could name one
+    // small stream from thousands of headers, each inflated anew.
+    if (inflations.length >= MAX_SECTIONS || streams.some((o) => s.offset < o.to && o.from < s.offset + s.size)) return undefined;
+    streams.push({ from: s.offset, to: s.offset + s.size });
     const chdr = parseCompressionHeader(l, (await readExact(src, s.offset, chdrSize(l))) ?? Buffer.alloc(0));
     // Another compression (zstd) stays as it is: the tools that know it read it in place.
     if (!chdr || chdr.type !== ELFCOMPRESS_ZLIB) continue;

@@ -12,6 +12,8 @@ import { debuginfoCandidates } from './local';
 
 /** Past this many bytes of plain copies in one directory, the least recently used go. */
 export const PLAIN_COPIES_MAX_BYTES = 2 * 1024 ** 3;
+/** A copy marked used this recently may be read by an analysis still running: never trimmed. */
+const IN_USE_MS = 10 * 60 * 1000;
 /** A copy being written is renamed into place within seconds; one this old was left by a killed writer. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 /** A file whose plain sections would pass this is read compressed, as it is. */
@@ -71,12 +73,16 @@ export class PlainCopies {
   private async write(buildId: string, file: string): Promise<string | undefined> {
     const path = this.pathOf(buildId);
     if (!path || !(await worthPlainCopy(buildId, file))) return undefined;
+    // Made meanwhile by another analysis (or process) that planned it too.
+    const made = await this.existing(buildId);
+    if (made) return made;
     try {
       await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
       if (!(await writePlainCopy(file, path, MAX_COPY_BYTES))) return undefined;
-    } catch {
-      // A file that does not inflate as its headers say is read as it is; so is a full disk.
-      compressed.set(buildId, false);
+    } catch (err) {
+      // A file that does not inflate as its headers say is read as it is from then on; a full disk or
+      // an unwritable directory may pass, and is tried again by the next core.
+      if ((err as NodeJS.ErrnoException).code === undefined) compressed.set(buildId, false);
       return undefined;
     }
     void this.trim(path).catch(() => undefined);
@@ -103,7 +109,8 @@ export class PlainCopies {
     let total = files.reduce((n, f) => n + f.size, 0);
     for (const f of files.sort((a, b) => a.used - b.used)) {
       if (total <= this.maxBytes) break;
-      if (f.path === keep) continue;
+      // Planned by an analysis still running (existing() marked it used): its tools may be about to read it.
+      if (f.path === keep || Date.now() - f.used < IN_USE_MS) continue;
       await rm(f.path, { force: true });
       total -= f.size;
     }

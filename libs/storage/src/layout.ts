@@ -68,6 +68,16 @@ export function uploadPartRange(key: string): { offset: number; length: number }
   return m ? { offset: Number(m[1]), length: Number(m[2]) } : undefined;
 }
 
+/**
+ * A session's objects in the order they are removed: its parts, then its answer, then its record. A
+ * session whose record is gone is unknown (never resumed on half-removed parts), and one half removed
+ * never looks unfinished while its record is there.
+ */
+export function sessionRemovalOrder(sessionKeys: readonly string[]): string[] {
+  const rank = (key: string): number => (key.endsWith('/session.json') ? 2 : key.endsWith('/answer.json') ? 1 : 0);
+  return [...sessionKeys].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** The session a key under uploads/ belongs to; undefined for a single-request upload (uploads/<uploadId>). */
 export function uploadSessionOf(key: string): string | undefined {
   return /^uploads\/([0-9a-f]{32})\//.exec(key)?.[1];

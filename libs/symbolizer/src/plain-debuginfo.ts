@@ -64,7 +64,10 @@ export class PlainDebuginfo {
     const kept = this.kept;
     if (!kept) return;
     const ids = new Set(threads.flatMap((t) => t.frames.flatMap((f) => (f.buildId ? [f.buildId] : []))));
-    for (const id of ids) void this.makeOne(kept, id);
+    // One after the other: each may be up to 1 GiB on disk before the directory is trimmed again.
+    void (async () => {
+      for (const id of ids) await this.makeOne(kept, id);
+    })();
   }
 
   private async makeOne(copies: PlainCopies, id: string): Promise<void> {

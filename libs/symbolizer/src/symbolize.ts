@@ -274,7 +274,8 @@ export async function prestartStack(
   const ids = modules.flatMap((m) => (m.buildId ? [m.buildId] : []));
   // Looked up only where copies are kept: the named run's path names their tree when it holds one of them.
   const found = options.plainCopiesDir === undefined ? new Map<string, string>() : await debuginfoOf(ids, ctx.dirs);
-  const plain = await PlainDebuginfo.plan(found, options.plainCopiesDir);
+  // Which copies are kept is all it needs: none is made from here.
+  const plain = await PlainDebuginfo.plan(found, options.plainCopiesDir, () => false);
   if (plain.dir) ctx.readPaths.push(plain.dir);
   // The unnamed run always: it names the frames from kept lines, or gives their pcs while the named run works.
   const runs = keptLinesFor(options.cacheDir, modules) ? [false] : [true, false];

@@ -4,7 +4,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { TriageConfig } from '@triage/config';
 import { IntakeError } from '@triage/intake';
-import { isUploadSessionId, keys, uploadPartRange, type StoragePort } from '@triage/storage';
+import { isUploadSessionId, keys, sessionRemovalOrder, uploadPartRange, type StoragePort } from '@triage/storage';
 import { ApiError, ClientAbortError, notFound, ServiceUnavailableError } from '../http/errors';
 import { mapError } from '../http/exception.filter';
 import { CONFIG, STORAGE } from '../infra/tokens';
@@ -249,8 +249,7 @@ export class UploadSessions {
     const found: string[] = [];
     for await (const object of this.storage.list(keys.uploadSessionPrefix(id))) found.push(object.key);
     // The record last: a session whose record is gone is unknown, so no request starts on half-removed parts.
-    for (const key of found.filter((k) => k !== keys.uploadSession(id))) await this.storage.delete(key);
-    await this.storage.delete(keys.uploadSession(id));
+    for (const key of sessionRemovalOrder(found)) await this.storage.delete(key);
   }
 }
 

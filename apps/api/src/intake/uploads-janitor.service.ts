@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { TriageConfig } from '@triage/config';
-import { uploadSessionOf, type StoragePort } from '@triage/storage';
+import { sessionRemovalOrder, uploadSessionOf, type StoragePort } from '@triage/storage';
 import { sweepScratch } from '@triage/tools';
 import { CONFIG, STORAGE } from '../infra/tokens';
 
@@ -57,8 +57,8 @@ export class UploadsJanitor implements OnApplicationBootstrap, OnModuleDestroy {
     let sessionsRemoved = 0;
     for (const [id, entry] of sessions) {
       if (now - entry.newest < this.config.uploadSessionTtlMs) continue;
-      // The record last (session.json sorts after parts/): a half-swept session is unknown, never resumed.
-      for (const key of entry.keys.sort()) await this.storage.delete(key);
+      // The record last, the answer just before it (sessionRemovalOrder).
+      for (const key of sessionRemovalOrder(entry.keys)) await this.storage.delete(key);
       this.logger.log(`removed upload session ${id} (${entry.keys.length} object(s), untouched for ${Math.round((now - entry.newest) / 60_000)} min)`);
       sessionsRemoved++;
     }
