@@ -106,7 +106,7 @@ test('a section said to lie past the end of the file: no copy', async () => {
   assert.deepEqual(readdirSync(dir), ['bad.debug']);
 });
 
-test('two sections sharing their bytes, or a dwz file: no copy; a read-only original: copied', async () => {
+test('two sections sharing their bytes, a zlib bomb, or a dwz file: no copy', async () => {
   const dir = mkdtempSync(join(work, 'crafted-'));
   const bytes = readFileSync(o2.debug);
   const shoff = Number(bytes.readBigUInt64LE(0x28));
@@ -126,11 +126,18 @@ test('two sections sharing their bytes, or a dwz file: no copy; a read-only orig
   shared.writeBigUInt64LE(bytes.readBigUInt64LE(first + 32), second + 32);
   writeFileSync(join(dir, 'shared.debug'), shared);
   assert.equal(await writePlainCopy(join(dir, 'shared.debug'), join(dir, 'out1'), 1 << 30), false);
+  // A header that says its stream inflates to 1 GiB: a zlib bomb is no debuginfo.
+  const bomb = Buffer.from(bytes);
+  const at = section(o2.debug, '.debug_info').offset + 8;
+  bomb.writeBigUInt64LE(1n << 30n, at);
+  writeFileSync(join(dir, 'bomb.debug'), bomb);
+  assert.equal(await compressedSectionBytes(join(dir, 'bomb.debug')), undefined);
+  assert.equal(await writePlainCopy(join(dir, 'bomb.debug'), join(dir, 'out0'), 4 * 1024 ** 3), false);
   // dwz's supplement named by path: a copy elsewhere could lose it.
   writeFileSync(join(dir, 'alt'), Buffer.concat([Buffer.from('/usr/lib/debug/.dwz/x.debug\0'), Buffer.alloc(20, 1)]));
   execFileSync('objcopy', ['--add-section', `.gnu_debugaltlink=${join(dir, 'alt')}`, o2.debug, join(dir, 'dwz.debug')]);
   assert.equal(await writePlainCopy(join(dir, 'dwz.debug'), join(dir, 'out2'), 1 << 30), false);
-  assert.deepEqual(readdirSync(dir).sort(), ['alt', 'dwz.debug', 'shared.debug']);
+  assert.deepEqual(readdirSync(dir).sort(), ['alt', 'bomb.debug', 'dwz.debug', 'shared.debug']);
 });
 
 test('a read-only original (a package\'s file) is copied all the same', { skip: process.getuid?.() === 0 ? 'root opens any file for writing' : false }, async () => {

@@ -10,9 +10,9 @@
  * Elf_Chdr); the compressed bytes stay behind, unreferenced, and the program headers are untouched.
  * That is all objcopy --decompress-debug-sections changes that a reader can see, without rewriting
  * the layout. The file is untrusted (an upload's debuginfo): a section that points outside the file or
- * shares its bytes with another, more than MAX_SECTIONS of them, a stream that inflates to another size
- * than its header says, or a total past `maxBytes` gives no copy, and the tools read the original as
- * before. A dwz file (.gnu_debugaltlink) is not copied.
+ * shares its bytes with another, more than MAX_SECTIONS of them, sizes past MAX_RATIO times their
+ * streams', a stream that inflates to another size than its header says, or a total past `maxBytes`
+ * gives no copy, and the tools read the original as before. A dwz file (.gnu_debugaltlink) is not copied.
  */
 import { randomUUID } from 'node:crypto';
 import { chmod, copyFile, open, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -58,6 +58,8 @@ interface Plan {
  * calls never reads (libc6-dbg's .debug_loclists is 1.4 MB of its 10 MB plain).
  */
 const LEFT_COMPRESSED: ReadonlySet<string> = new Set(['.debug_loclists', '.debug_loc', '.debug_macro', '.debug_macinfo']);
+/** Plain bytes per compressed byte past which a file is not copied. */
+const MAX_RATIO = 32;
 /** More compressed sections than any real debug file has (libc6-dbg's: 8). */
 const MAX_SECTIONS = 64;
 /** Sections aligned past this are not ones a debugger reads: the file is left as it is. */
@@ -141,6 +143,10 @@ async function planCopy(src: (position: bigint, length: number) => Promise<Buffe
     inflations.push({ index: i, from: Number(s.offset) + chdrSize(l), to: Number(s.offset + s.size) - 1, at: Number(at), size: Number(chdr.size), align });
   }
   if (inflations.length === 0) return undefined;
+  // DWARF inflates 2-6x (libc6-dbg's 2.4x); a stream that claims hundreds is a zlib bomb, not debuginfo.
+  const plain = inflations.reduce((n, s) => n + s.size, 0);
+  const packed = inflations.reduce((n, s) => n + (s.to - s.from + 1), 0);
+  if (plain > MAX_RATIO * packed + (1 << 20)) return undefined;
   return { layout: l, table, shoff: Number(alignUp(end, 8n)), inflations };
 }
 
