@@ -15,8 +15,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Report } from '@triage/report';
-import { sandboxStatus } from '@triage/tools';
-import { bwrapStandIn, type BwrapStandIn } from '../support/bwrap-stand-in';
+import { watchingBwrap, type BwrapStandIn } from '../support/bwrap-stand-in';
 import { triage } from '../support/cli';
 import { crash } from '../support/crashers';
 import { signalledSleep } from '../support/real-programs';
@@ -30,8 +29,7 @@ describe('eu-stack starts before the objects are looked up, and its run is taken
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'triage-early-stack-'));
-    bwrap = bwrapStandIn();
-    bwrap.setMode((await sandboxStatus()).available ? 'real' : 'pass');
+    bwrap = await watchingBwrap();
   });
   after(() => {
     bwrap?.remove();

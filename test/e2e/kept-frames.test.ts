@@ -14,8 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Report } from '@triage/report';
 import { KeptFrames, type KeptFramesOptions } from '../../libs/symbolizer/src/kept-frames';
-import { sandboxStatus } from '@triage/tools';
-import { bwrapStandIn, type BwrapStandIn } from '../support/bwrap-stand-in';
+import { watchingBwrap, type BwrapStandIn } from '../support/bwrap-stand-in';
 import { triage } from '../support/cli';
 import { crash } from '../support/crashers';
 import { signalledSleep } from '../support/real-programs';
@@ -47,8 +46,7 @@ describe('eu-stack names kept from an earlier run', { timeout: 300_000 }, () => 
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'triage-kept-frames-'));
-    bwrap = bwrapStandIn();
-    bwrap.setMode((await sandboxStatus()).available ? 'real' : 'pass');
+    bwrap = await watchingBwrap();
   });
   after(() => {
     bwrap?.remove();

@@ -15,8 +15,7 @@ import { join } from 'node:path';
 import { compressedSectionBytes, openCore } from '@triage/core-dump';
 import { findDebuginfo } from '@triage/debuginfo';
 import type { Report } from '@triage/report';
-import { sandboxStatus } from '@triage/tools';
-import { bwrapStandIn, type BwrapStandIn } from '../support/bwrap-stand-in';
+import { watchingBwrap, type BwrapStandIn } from '../support/bwrap-stand-in';
 import { triage } from '../support/cli';
 import { signalledSleep } from '../support/real-programs';
 
@@ -32,8 +31,7 @@ describe('plain copies of compressed debuginfo', { timeout: 300_000 }, () => {
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'triage-plain-debuginfo-'));
-    bwrap = bwrapStandIn();
-    bwrap.setMode((await sandboxStatus()).available ? 'real' : 'pass');
+    bwrap = await watchingBwrap();
     core = (await signalledSleep('SIGABRT')).core;
     const libc = openCore(core).then(async (c) => {
       try {

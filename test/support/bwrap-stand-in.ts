@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sandboxStatus } from '@triage/tools';
 
 export type BwrapMode = 'refuse' | 'pass' | 'real';
 
@@ -68,4 +69,11 @@ exec "$@"
     clear: () => writeFileSync(log, ''),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A stand-in that logs every call and hands it to the real bwrap where that works here (else runs the tool bare). */
+export async function watchingBwrap(): Promise<BwrapStandIn> {
+  const bwrap = bwrapStandIn();
+  bwrap.setMode((await sandboxStatus()).available ? 'real' : 'pass');
+  return bwrap;
 }

@@ -27,10 +27,10 @@ import {
   alignUp,
   chdrSize,
   parseCompressionHeader,
-  parseSectionHeader,
   readExact,
   shdrSize,
   withFile,
+  type ByteSource,
   type Layout,
 } from './elf';
 import { readHeader, readNamedSections } from './elf-file';
@@ -109,24 +109,24 @@ export async function writePlainCopy(src: string, dest: string, maxBytes: number
   }
 }
 
-async function planCopy(src: (position: bigint, length: number) => Promise<Buffer | undefined>, fileSize: number): Promise<Plan | undefined> {
+async function planCopy(src: ByteSource, fileSize: number): Promise<Plan | undefined> {
   const h = await readHeader(src);
   if (!h) return undefined;
   const l = h.layout;
-  // Extended section numbering (e_shnum 0, the count in section 0) is for relocatable objects with 65k sections: not a .debug file.
-  if (h.shoff === 0n || h.shentsize !== shdrSize(l) || h.shnum === 0) return undefined;
-  const table = await readExact(src, h.shoff, h.shentsize * h.shnum);
-  if (!table) return undefined;
-  const names = (await readNamedSections(src, h)).map((n) => n.sectionName);
+  // Extended section numbering (e_shnum 0, the count in section 0) is for relocatable objects with 65k
+  // sections, not a .debug file: readNamedSections gives none then, nor for a table it cannot read.
+  const sections = await readNamedSections(src, h);
   // dwz moves DIEs shared between files into the file .gnu_debugaltlink names, possibly by a path
   // relative to this one: a copy elsewhere could lose it.
-  if (names.includes('.gnu_debugaltlink')) return undefined;
+  if (sections.length === 0 || sections.some((s) => s.sectionName === '.gnu_debugaltlink')) return undefined;
+  // The table as it is, to be patched: its entries are what readNamedSections parsed.
+  const table = await readExact(src, h.shoff, h.shentsize * h.shnum);
+  if (!table) return undefined;
   const inflations: Inflation[] = [];
   const streams: Array<{ from: bigint; to: bigint }> = [];
   let end = BigInt(fileSize);
-  for (let i = 0; i < h.shnum; i++) {
-    const s = parseSectionHeader(l, table, i * h.shentsize);
-    if (s.type === SHT_NOBITS || (s.flags & SHF_COMPRESSED) === 0n || LEFT_COMPRESSED.has(names[i] ?? '')) continue;
+  for (const [i, s] of sections.entries()) {
+    if (s.type === SHT_NOBITS || (s.flags & SHF_COMPRESSED) === 0n || LEFT_COMPRESSED.has(s.sectionName)) continue;
     if (s.size <= BigInt(chdrSize(l)) || s.offset + s.size > BigInt(fileSize)) return undefined;
     // A real .debug file compresses a dozen sections, each its own bytes: a crafted one could name one
     // small stream from thousands of headers, each inflated anew.

@@ -23,6 +23,31 @@ const TORN_READ_ATTEMPTS = 3;
 const TORN_READ_PAUSE_MS = 50;
 
 /**
+ * A JSON record of the store (an object), or undefined when absent. A store that overwrites in place
+ * (some S3 servers) can hand out a record mid-write: read again, and if it is still unreadable say the
+ * store is unavailable (retryable), never crash. Bytes that stayed the same through every read are a
+ * write that stopped, not one in progress: TornRecordError.
+ */
+export async function readJsonRecord<T>(storage: StoragePort, key: string): Promise<T | undefined> {
+  let first: Buffer | undefined;
+  let unchanged = true;
+  for (let attempt = 1; ; attempt++) {
+    const buf = await storage.getBuffer(key);
+    if (!buf) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(buf.toString('utf8'));
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as T;
+    } catch {
+      // torn or corrupt: read again below
+    }
+    first ??= buf;
+    unchanged &&= buf.equals(first);
+    if (attempt >= TORN_READ_ATTEMPTS) throw unchanged ? new TornRecordError(key) : new StorageUnavailableError(`the stored record ${key} is unreadable`);
+    await new Promise((r) => setTimeout(r, TORN_READ_PAUSE_MS));
+  }
+}
+
+/**
  * The reason a status rebuilt in place of a torn status.json carries (the upload path and the reconciler
  * write it; a client sees it on the queued core).
  */
@@ -59,28 +84,8 @@ export interface StoredObject {
 export class CoreRecords {
   constructor(private readonly storage: StoragePort) {}
 
-  /**
-   * A store that overwrites in place (some S3 servers) can hand out a record mid-write: read again, and
-   * if it is still unreadable say the store is unavailable (retryable), never crash. Bytes that stayed the
-   * same through every read are a write that stopped, not one in progress: TornRecordError.
-   */
-  private async readJson<T>(key: string): Promise<T | undefined> {
-    let first: Buffer | undefined;
-    let unchanged = true;
-    for (let attempt = 1; ; attempt++) {
-      const buf = await this.storage.getBuffer(key);
-      if (!buf) return undefined;
-      try {
-        const parsed: unknown = JSON.parse(buf.toString('utf8'));
-        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as T;
-      } catch {
-        // torn or corrupt: read again below
-      }
-      first ??= buf;
-      unchanged &&= buf.equals(first);
-      if (attempt >= TORN_READ_ATTEMPTS) throw unchanged ? new TornRecordError(key) : new StorageUnavailableError(`the stored record ${key} is unreadable`);
-      await new Promise((r) => setTimeout(r, TORN_READ_PAUSE_MS));
-    }
+  private readJson<T>(key: string): Promise<T | undefined> {
+    return readJsonRecord<T>(this.storage, key);
   }
 
   private async writeJson(key: string, value: unknown): Promise<void> {

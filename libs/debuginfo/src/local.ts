@@ -58,6 +58,13 @@ export async function findDebuginfo(buildId: string, dirs: string[]): Promise<st
   return undefined;
 }
 
+/** Separate debuginfo for each of `buildIds` found in `dirs` (build-id -> file), looked up side by side. */
+export async function findDebuginfoFor(buildIds: Iterable<string>, dirs: string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(buildIds)];
+  const found = await Promise.all(ids.map((id) => findDebuginfo(id, dirs)));
+  return new Map(ids.flatMap((id, i): Array<[string, string]> => (found[i] ? [[id, found[i] as string]] : [])));
+}
+
 /** The (possibly stripped) ELF object itself for `buildId`. */
 export async function findExecutableByBuildId(buildId: string, dirs: string[]): Promise<string | undefined> {
   for (const dir of dirs) {

@@ -2,8 +2,8 @@
  * Plain copies of compressed debuginfo (core-dump's writePlainCopy), kept by build-id in a `.build-id`
  * tree the tools are pointed at first: each tool run then reads the DWARF as it is instead of
  * inflating it again (libc6-dbg's ~10 MB, ~45 ms a run). A worker and `triage analyze` keep them in a
- * directory of their own across jobs and runs, the oldest unused going first past a size bound; a
- * one-off analysis (`--no-cache`) makes them in a scratch tree it removes.
+ * directory of their own across jobs and runs, the oldest unused going first past a size bound;
+ * `--no-cache` makes none.
  */
 import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';

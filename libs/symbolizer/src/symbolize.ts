@@ -9,6 +9,7 @@ import {
   debuginfoCandidates,
   debuginfoSearchDirs,
   findDebuginfo,
+  findDebuginfoFor,
   inBuildIdLayout,
   linkBuildIdTree,
   type BuildIdTree,
@@ -21,7 +22,7 @@ import { KeptFrames, keptFramesDir, keptLinesFor } from './kept-frames';
 import { buildIdFile } from './kept-file';
 import { gdbBacktrace } from './gdb';
 import { objectFilePaths, resolveObjectFiles, type ObjectFiles } from './object-files';
-import { debuginfoOf, PlainDebuginfo } from './plain-debuginfo';
+import { PlainDebuginfo } from './plain-debuginfo';
 import { parseUnstripList, type CoreModuleInfo } from './modules';
 import { ToolError, type SymbolizedThread, type SymbolizeOptions, type SymbolizeResult } from './types';
 
@@ -100,10 +101,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
       const kept = new KeptFrames({ dir: options.cacheDir && keptFramesDir(options.cacheDir), objects, debuginfo, modules, maxFrames: ctx.maxFrames });
       const named = keptLinesFor(options.cacheDir, modules) ? kept : undefined;
       await options.toolsGate;
-      const onPcs = (pcs: SymbolizedThread[]): void => {
-        earlier = askInlineChains(pcs, inline);
-      };
-      const threads = await euStack(ctx, toolDirs, plain.namedDirs(toolDirs), named, kept, onPcs);
+      const threads = await euStack(ctx, toolDirs, plain.namedDirs(toolDirs), named, kept, (pcs) => (earlier = askInlineChains(pcs, inline)));
       result = { tool: 'eu-stack', threads };
     } catch (err) {
       if (!(err instanceof ToolError)) throw err;
@@ -212,15 +210,13 @@ async function prepareDebuginfo(
   objects: ObjectFiles,
   trustNamedPaths: boolean,
 ): Promise<{ debuginfo: Map<string, string>; tree?: BuildIdTree; links: Link[]; atNamedPaths: Link[] }> {
-  const debuginfo = new Map<string, string>();
   const links: Link[] = [];
   const atNamedPaths: Link[] = [];
   // Looked up all at once (a few stats each), used in the modules' order.
   const ids = [...new Set(modules.flatMap((m) => (m.buildId ? [m.buildId] : [])))];
-  const found = await Promise.all(ids.map((id) => findDebuginfo(id, ctx.dirs)));
-  for (const [i, id] of ids.entries()) {
-    const debug = found[i];
-    if (debug) debuginfo.set(id, debug);
+  const debuginfo = await findDebuginfoFor(ids, ctx.dirs);
+  for (const id of ids) {
+    const debug = debuginfo.get(id);
     const link: Link = { buildId: id };
     if (debug && !inBuildIdLayout(debug)) link.debuginfo = debug;
     const object = objects.get(id);
@@ -273,9 +269,8 @@ export async function prestartStack(
   ctx.readPaths.push(...(objectPaths ?? []));
   const ids = modules.flatMap((m) => (m.buildId ? [m.buildId] : []));
   // Looked up only where copies are kept: the named run's path names their tree when it holds one of them.
-  const found = options.plainCopiesDir === undefined ? new Map<string, string>() : await debuginfoOf(ids, ctx.dirs);
-  // Which copies are kept is all it needs: none is made from here.
-  const plain = await PlainDebuginfo.plan(found, options.plainCopiesDir, () => false);
+  const found = options.plainCopiesDir === undefined ? new Map<string, string>() : await findDebuginfoFor(ids, ctx.dirs);
+  const plain = await PlainDebuginfo.plan(found, options.plainCopiesDir);
   if (plain.dir) ctx.readPaths.push(plain.dir);
   // The unnamed run always: it names the frames from kept lines, or gives their pcs while the named run works.
   const runs = keptLinesFor(options.cacheDir, modules) ? [false] : [true, false];

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough, Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { TriageConfig } from '@triage/config';
+import { readJsonRecord, TornRecordError } from '@triage/cores';
 import { IntakeError } from '@triage/intake';
 import { isUploadSessionId, keys, sessionRemovalOrder, uploadPartRange, type StoragePort } from '@triage/storage';
 import { ApiError, ClientAbortError, notFound, ServiceUnavailableError } from '../http/errors';
@@ -225,19 +226,23 @@ export class UploadSessions {
 
   private async readRecord(id: string): Promise<UploadSessionRecord> {
     if (!isUploadSessionId(id)) throw notFound(`no upload ${JSON.stringify(id.slice(0, 80))}`);
-    const raw = await this.storage.getBuffer(keys.uploadSession(id));
-    if (!raw) throw notFound(`no upload ${id} (finished long ago, removed, or abandoned and swept)`);
-    const record = parsed<UploadSessionRecord>(raw);
     // Cut off mid-write (a store that writes in place, its writer killed): the API that opened it died
     // before it answered, so no client continues this one; the janitor sweeps it.
-    if (!record || record.id !== id || !Number.isSafeInteger(record.length)) throw notFound(`no upload ${id} (its record was cut off while it was being written: open a new upload)`);
+    const cutOff = () => notFound(`no upload ${id} (its record was cut off while it was being written: open a new upload)`);
+    const record = await readJsonRecord<UploadSessionRecord>(this.storage, keys.uploadSession(id)).catch((err: unknown) => {
+      throw err instanceof TornRecordError ? cutOff() : err;
+    });
+    if (!record) throw notFound(`no upload ${id} (finished long ago, removed, or abandoned and swept)`);
+    if (record.id !== id || !Number.isSafeInteger(record.length)) throw cutOff();
     return record;
   }
 
   /** The answer of a finished upload; undefined when not finished, or when its write was cut off (finished again then). */
   private async readAnswer(id: string): Promise<AcceptedCore | undefined> {
-    const raw = await this.storage.getBuffer(keys.uploadSessionAnswer(id));
-    const answer = raw && parsed<AcceptedCore>(raw);
+    const answer = await readJsonRecord<AcceptedCore>(this.storage, keys.uploadSessionAnswer(id)).catch((err: unknown) => {
+      if (err instanceof TornRecordError) return undefined;
+      throw err;
+    });
     return answer && typeof answer.id === 'string' ? answer : undefined;
   }
 
@@ -250,15 +255,6 @@ export class UploadSessions {
     for await (const object of this.storage.list(keys.uploadSessionPrefix(id))) found.push(object.key);
     // The record last: a session whose record is gone is unknown, so no request starts on half-removed parts.
     for (const key of sessionRemovalOrder(found)) await this.storage.delete(key);
-  }
-}
-
-/** JSON stored by this service, or undefined when the store kept only part of it. */
-function parsed<T>(raw: Buffer): T | undefined {
-  try {
-    return JSON.parse(raw.toString('utf8')) as T;
-  } catch {
-    return undefined;
   }
 }
 
