@@ -4,6 +4,7 @@
  * inlined frames, and a `-g` program built with Debian's gcc for DWARF built into the module.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +68,36 @@ describe('frames and signatures of real programs (issue 11, item 6)', () => {
     assert.equal(r.modules.find((m) => m.name === 'dwarf-in')?.debuginfo, 'found');
     assert.ok(!r.classification.flags.some((f) => f.startsWith('no-debuginfo:dwarf-in')), r.classification.flags.join(' '));
     assert.equal(r.classification.blame.function, 'deref');
+  });
+});
+
+describe('inline chains of an LTO build with its DWARF built in', () => {
+  const work = mkdtempSync(join(tmpdir(), 'triage-lto-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test("a -g -O2 -flto program: the calls inlined into outer() are frames of their own, where bare eu-stack shows one", () => {
+    const source = `#include <stdlib.h>
+#include <stdio.h>
+__attribute__((noinline)) int boom(int *p, int n) { return p[n]; }
+static inline __attribute__((always_inline)) int deep(int *p, int n) { return boom(p, n) * 2; }
+static inline __attribute__((always_inline)) int mid(int *p, int n) { return deep(p, n) + 1; }
+__attribute__((noinline)) int outer(int *p, int n) { return mid(p, n) + 3; }
+int main(int argc, char **argv) { (void)argv; int *p = argc > 5 ? malloc(4) : (int *)0x10; printf("%d\\n", outer(p, argc)); return 0; }
+`;
+    const exe = buildC('lto-inlined', source, { cflags: ['-O2', '-flto'] });
+    const { core } = debianCore('lto-inlined', [exe]);
+    // elfutils does not follow the ltrans unit's abstract origins: one frame for three calls.
+    const bare = execFileSync('eu-stack', ['-s', '-i', '--core', core, '-e', exe], { encoding: 'utf8' });
+    assert.doesNotMatch(bare, /\bdeep\b/, bare);
+    const frames = crashed(analyze(core, { TRIAGE_CACHE_DIR: work })).frames;
+    const shown = frames.slice(0, 5).map((f) => [f.function, f.inlined ?? false, f.file?.split('/').pop(), f.line]);
+    assert.deepEqual(shown, [
+      ['boom', false, 'lto-inlined.c', 3],
+      ['deep', true, 'lto-inlined.c', 4],
+      ['mid', true, 'lto-inlined.c', 5],
+      ['outer', false, 'lto-inlined.c', 6],
+      ['main', false, 'lto-inlined.c', 7],
+    ]);
   });
 });
 

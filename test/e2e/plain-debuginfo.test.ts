@@ -3,8 +3,9 @@
  * a core of /usr/bin/sleep whose frames pass through libc, whose libc6-dbg debuginfo is shipped with
  * every .debug_* section zlib-compressed. `triage analyze` with its cache makes the copy of libc's
  * debuginfo once its answer is out, from the second core through libc on; a later core (at pcs whose
- * names were not kept) has its named eu-stack run and addr2line read it. Either way the answer is
- * exactly the one without copies.
+ * names were not kept) has its named eu-stack run read it (addr2line, which reads copies too, is not
+ * asked about libc: glibc is built without LTO, and eu-stack prints its inline chains itself). Either
+ * way the answer is exactly the one without copies.
  * `--no-cache` neither makes nor reads one. The tools' command lines are seen through a logging bwrap.
  */
 import { test, describe, before, after } from 'node:test';
@@ -64,7 +65,7 @@ describe('plain copies of compressed debuginfo', { timeout: 300_000 }, () => {
   const named = (runs: string[]) => runs.filter((l) => l.startsWith('eu-stack ') && !/ -q /.test(l));
   const addr2line = (runs: string[]) => runs.filter((l) => l.startsWith('addr2line '));
 
-  test("libc met again: its debuginfo copied plain after the answer; a later core's named run and addr2line read it; the same answer", async () => {
+  test("libc met again: its debuginfo copied plain after the answer; a later core's named run reads it; the same answer", async () => {
     const plainTree = (cache: string) => join(cache, 'plain-debuginfo');
     const bare = analyze(join(work, 'unused-cache'), ['--no-cache']);
     assert.ok(!existsSync(plainTree(join(work, 'unused-cache'))), '--no-cache makes no copy');
@@ -84,13 +85,12 @@ describe('plain copies of compressed debuginfo', { timeout: 300_000 }, () => {
     assert.equal(await compressedSectionBytes(copy), undefined, 'nothing the tools read is compressed in the copy');
     assert.ok([...first.runs, ...second.runs].every((l) => !l.includes('plain-debuginfo')), 'no tool read a copy before there was one');
 
-    // A core at pcs whose names were not kept: its named run and addr2line read the copy.
+    // A core at pcs whose names were not kept: its named run reads the copy.
     rmSync(join(cache, 'eu-stack-frames'), { recursive: true, force: true });
     rmSync(join(cache, 'inline-frames'), { recursive: true, force: true });
     const again = analyze(cache);
     assert.deepEqual(answer(again.report), answer(bare.report), 'the same report read from the copy');
     assert.match(named(again.runs)[0] ?? '', new RegExp(`--debuginfo-path=${plainTree(cache)}:`), 'the named run looks in the copies first');
-    assert.ok(addr2line(again.runs).length > 0, "addr2line asked about libc's inlined calls");
-    for (const run of addr2line(again.runs)) assert.ok(run.includes(`-e ${copy} `), `addr2line reads the copy: ${run}`);
+    assert.deepEqual(addr2line([...bare.runs, ...again.runs]), [], "libc's inline chains are eu-stack's own: addr2line is not asked");
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Inline chains from a separate .debug file (addr2line -i): spliced into the stack; asked once per
- * build-id and address in a process (a worker's next job reuses the answer); never asked of a .debug
- * file whose abbreviations declare no inlined subroutine (an -O0 build). Go frames' lines from the same run.
+ * Inline chains eu-stack collapses (an LTO build's, whose inlined calls name origins in other units),
+ * asked of addr2line -i: spliced into the stack; asked once per build-id and address in a process (a
+ * worker's next job reuses the answer); never asked of a file whose chains eu-stack prints itself (no
+ * LTO) or that declares no inlined subroutine (an -O0 build). Go frames' lines from the same run.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -28,13 +29,18 @@ int main(int argc, char **argv) { (void)argv; volatile int v = argc; return walk
 `,
 );
 
-/** A PIE built at `opt` whose DWARF is moved to a separate .debug file; its build-id and the .debug path. */
-async function splitBuild(opt: string): Promise<{ exe: string; debug: string; buildId: string }> {
-  const exe = join(work, `inl${opt}`);
-  execFileSync('gcc', [opt, '-g', '-fPIE', '-pie', '-Wl,--build-id', '-o', exe, source]);
-  const debug = `${exe}.debug`;
-  execFileSync('objcopy', ['--only-keep-debug', exe, debug]);
-  execFileSync('strip', ['--strip-debug', exe]);
+/**
+ * A PIE built at `opt` (with -flto unless `lto` is false) whose DWARF is moved to a separate .debug
+ * file (or left in it: `split` false); its build-id and the file with its DWARF.
+ */
+async function splitBuild(opt: string, { lto = true, split = true } = {}): Promise<{ exe: string; debug: string; buildId: string }> {
+  const exe = join(work, `inl${opt}${lto ? '-lto' : ''}${split ? '' : '-g'}`);
+  execFileSync('gcc', [opt, ...(lto ? ['-flto'] : []), '-g', '-fPIE', '-pie', '-Wl,--build-id', '-o', exe, source]);
+  const debug = split ? `${exe}.debug` : exe;
+  if (split) {
+    execFileSync('objcopy', ['--only-keep-debug', exe, debug]);
+    execFileSync('strip', ['--strip-debug', exe]);
+  }
   const buildId = await readBuildIdFromFile(exe);
   assert.ok(buildId);
   return { exe, debug, buildId };
@@ -102,6 +108,32 @@ test('-O2: the inline chain is spliced in, and asked of addr2line once per build
   });
   assert.equal(again.runs, 0, 'the answer for that build-id and address is reused');
   assert.deepEqual(again.result[0].frames, frames);
+});
+
+test('-O2 with LTO, its DWARF built in: the chain is asked of the object itself and spliced in', async () => {
+  // -Os: a build-id of its own (the -O2 build's, before its DWARF moved out, is the split one's).
+  const b = await splitBuild('-Os', { split: false });
+  const { address, chain } = inlinedInMain(b, '-Os -flto');
+  const threads = threadAt(address, b.buildId);
+  const { result, runs } = await countingAddr2line(() => expandInlineFrames(threads, { debuginfo: new Map(), objects: new Map([[b.buildId, b.exe]]), run: { timeoutMs: 30_000 } }));
+  assert.deepEqual([result, runs], [[], 1]);
+  assert.deepEqual(threads[0].frames.map((f) => f.function), [...chain.slice(0, -1).map((l) => l.function), 'main']);
+});
+
+test('-O2 without LTO: eu-stack printed its chains itself, so addr2line is not run', async () => {
+  for (const [opt, split] of [['-O2', true], ['-O1', false]] as const) {
+    // A build-id each: the answer is remembered by build-id.
+    const b = await splitBuild(opt, { lto: false, split });
+    const { address } = inlinedInMain(b, opt);
+    // What the unwinder printed there: the chain, one frame per call, as addr2line gives it.
+    const eu = execFileSync('eu-addr2line', ['-i', '-f', '-e', b.debug, `0x${address.toString(16)}`], { encoding: 'utf8' });
+    assert.ok(eu.trim().split('\n').length >= 4, `eu-addr2line gives the chain: ${eu}`);
+    const threads = threadAt(address, b.buildId);
+    const options = split ? { debuginfo: new Map([[b.buildId, b.debug]]) } : { debuginfo: new Map<string, string>(), objects: new Map([[b.buildId, b.exe]]) };
+    const { result, runs } = await countingAddr2line(() => expandInlineFrames(threads, { ...options, run: { timeoutMs: 30_000 } }));
+    assert.deepEqual([result, runs], [[], 0], split ? 'separate .debug' : 'DWARF built in');
+    assert.equal(threads[0].frames.length, 1);
+  }
 });
 
 test('-O0: its .debug file declares no inlined subroutine, so addr2line is not run', async () => {

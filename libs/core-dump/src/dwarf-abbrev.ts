@@ -1,27 +1,47 @@
 /**
- * Whether an ELF file's DWARF can describe an inlined call at all. Every DIE names its abbreviation,
- * and .debug_abbrev lists each abbreviation's tag, so a file whose abbreviations never declare
- * DW_TAG_inlined_subroutine holds no inlined call (an -O0 build): asking addr2line -i about its pcs
- * cannot add a frame. Reading .debug_abbrev is a few KiB, not the whole .debug_info.
+ * Whether elfutils can print a file's inlined calls itself. eu-stack -i and eu-addr2line -i find the
+ * scopes at a pc with libdw's dwarf_getscopes, which looks for an inlined call's abstract origin only
+ * in the call's own unit: an origin in another unit (gcc's LTO puts the concrete code in an ltrans unit
+ * and the abstract functions in the units it read; dwz's partial units) or in another file (dwz's
+ * .dwz, a supplementary file) is not followed, and the chain comes out as one frame, the containing
+ * function's name with the innermost call's line. binutils' addr2line follows them. Every DIE names
+ * its abbreviation and .debug_abbrev lists each one's tag, attributes and forms, so the question is
+ * answered from that table (a few KiB to ~1 MiB), not from .debug_info.
  */
 import { constants, inflateSync } from 'node:zlib';
 import { ELFCOMPRESS_ZLIB, SHF_COMPRESSED, chdrSize, parseCompressionHeader, readExact, withFile, type ElfHeader, type SectionHeader } from './elf';
 import { readHeader, readNamedSections, readSection } from './elf-file';
 
 const DW_TAG_INLINED_SUBROUTINE = 0x1d;
+const DW_AT_ABSTRACT_ORIGIN = 0x31;
 /** DWARF 5's attribute form whose value sits in the abbreviation itself (a SLEB128 after the form). */
 const DW_FORM_IMPLICIT_CONST = 0x21;
-/** Bigger than any real .debug_abbrev (libc's is ~100 KiB); a section past it is not read. */
+/** The form is in the DIE, not the abbreviation: where it points is not known from the table. */
+const DW_FORM_INDIRECT = 0x16;
+/** References out of the DIE's own unit: DW_FORM_ref_addr, ref_sup4, ref_sup8, GNU_ref_alt. */
+const OUT_OF_UNIT_FORMS: ReadonlySet<number> = new Set([0x10, 0x1c, 0x24, 0x1f20, DW_FORM_INDIRECT]);
+/** Bigger than any real .debug_abbrev (libc's is ~1 MiB); a section past it is not read. */
 const MAX_ABBREV_BYTES = 64 << 20;
 /** The head of .debug_abbrev looked at first: 16 KiB of zlib stream is ~100 KiB of abbreviations. */
 const HEAD_BYTES = 16 << 10;
 
+/** What a .debug_abbrev declares that decides whether elfutils prints a file's inline chains. */
+export interface AbbrevFacts {
+  /** Some abbreviation is a DW_TAG_inlined_subroutine: the file may describe inlined calls (not an -O0 build). */
+  inlinedCalls: boolean;
+  /** Some abbreviation's DW_AT_abstract_origin may point out of its unit (or its form is not in the table). */
+  originsOutOfUnit: boolean;
+  /** The bytes ended between two entries. */
+  complete: boolean;
+}
+
 /**
- * `true`/`false`: the file's abbreviations do/do not declare an inlined subroutine. `undefined`: not
- * known (no .debug_abbrev, a compression we do not read, a malformed table, or a dwz file whose
- * shared DIEs live in another file), so the caller must assume there may be inlined calls.
+ * `true`: the file declares inlined calls and abstract origins out of their unit, so eu-stack may
+ * have printed a chain as one frame (ask addr2line). `false`: no DWARF, no inlined call (an -O0
+ * build) or every origin in its unit (eu-stack printed the chains). `undefined`: not known (a
+ * compression we do not read, a malformed table, a dwz file), so the caller must assume `true`.
  */
-export async function declaresInlinedSubroutines(path: string): Promise<boolean | undefined> {
+export async function elfutilsCollapsesInlineChains(path: string): Promise<boolean | undefined> {
   return withFile(path, async (src) => {
     const h = await readHeader(src);
     if (!h) return undefined;
@@ -32,19 +52,21 @@ export async function declaresInlinedSubroutines(path: string): Promise<boolean 
     const plain = named('.debug_abbrev');
     const zdebug = plain ? undefined : named('.zdebug_abbrev');
     const section = plain ?? zdebug;
-    if (!section) return undefined;
+    if (!section) return false;
     const compressed = (section.flags & SHF_COMPRESSED) !== 0n;
-    // An optimized build declares an inlined call among its first units' abbreviations: the section's
-    // head answers that without reading (or inflating, ~1 MB for libc6-dbg's) the rest.
+    const collapses = (facts: AbbrevFacts): boolean => facts.inlinedCalls && facts.originsOutOfUnit;
+    // An LTO build declares both among its first units' abbreviations: the section's head answers
+    // that without reading (or inflating, ~1 MiB for libc6-dbg's) the rest.
     if (plain && section.size > BigInt(HEAD_BYTES)) {
       const head = await readExact(src, section.offset, HEAD_BYTES);
       const bytes = head && (compressed ? inflateHead(h, head) : head);
-      if (bytes && abbrevTagsInclude(bytes, DW_TAG_INLINED_SUBROUTINE) === true) return true;
+      if (bytes && collapses(scanAbbrev(bytes))) return true;
     }
     const raw = await readSection(src, section, MAX_ABBREV_BYTES);
     if (!raw) return undefined;
     const bytes = zdebug ? inflateZdebug(raw) : compressed ? inflateCompressed(h, raw) : raw;
-    return bytes && abbrevTagsInclude(bytes, DW_TAG_INLINED_SUBROUTINE);
+    const facts = bytes && scanAbbrev(bytes);
+    return facts && facts.complete ? collapses(facts) : undefined;
   }).catch(() => undefined);
 }
 
@@ -85,27 +107,31 @@ function inflate(stream: Buffer, size: number): Buffer | undefined {
 
 /**
  * Walks .debug_abbrev: tables of (code, tag, has_children, (attribute, form[, implicit const])*, 0, 0)
- * entries, each table ended by a zero code. `undefined` when the bytes do not parse as that.
+ * entries, each table ended by a zero code. What was declared before the bytes ended; `complete` false
+ * when they end mid-entry (a head of the section, or bytes that are not such a table).
  */
-export function abbrevTagsInclude(b: Buffer, tag: number): boolean | undefined {
+export function scanAbbrev(b: Buffer): AbbrevFacts {
   const r = { b, pos: 0 };
+  const facts: AbbrevFacts = { inlinedCalls: false, originsOutOfUnit: false, complete: false };
   while (r.pos < b.length) {
     const code = uleb(r);
-    if (code === undefined) return undefined;
+    if (code === undefined) return facts;
     if (code === 0) continue; // end of one CU's table; the next starts here
-    const t = uleb(r);
-    if (t === undefined || r.pos >= b.length) return undefined;
-    if (t === tag) return true;
+    const tag = uleb(r);
+    if (tag === undefined || r.pos >= b.length) return facts;
+    if (tag === DW_TAG_INLINED_SUBROUTINE) facts.inlinedCalls = true;
     r.pos++; // DW_CHILDREN_yes/no
     for (;;) {
       const attr = uleb(r);
       const form = uleb(r);
-      if (attr === undefined || form === undefined) return undefined;
+      if (attr === undefined || form === undefined) return facts;
       if (attr === 0 && form === 0) break;
-      if (form === DW_FORM_IMPLICIT_CONST && uleb(r) === undefined) return undefined;
+      if (attr === DW_AT_ABSTRACT_ORIGIN && OUT_OF_UNIT_FORMS.has(form)) facts.originsOutOfUnit = true;
+      if (form === DW_FORM_IMPLICIT_CONST && uleb(r) === undefined) return facts;
     }
   }
-  return false;
+  facts.complete = true;
+  return facts;
 }
 
 /**

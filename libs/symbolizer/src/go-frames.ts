@@ -13,7 +13,7 @@ import type { InlineLocation } from './types';
 export interface GoModule {
   /** The module is a Go program's: its frames' locations come from addr2line only. */
   go: boolean;
-  /** The file addr2line reads its lines from: the separate debuginfo, else the object's own DWARF; none when stripped. */
+  /** The file addr2line reads (any module's, not only Go's): the separate debuginfo, else the object's own DWARF; none when stripped. */
   dwarf?: string;
 }
 
@@ -38,9 +38,9 @@ export function goModule(buildId: string, object: string | undefined, debuginfo:
 
 async function readGoModule(object: string | undefined, debuginfo: string | undefined): Promise<GoModule> {
   const file = object ?? debuginfo;
-  if (!file || !(await isGoObject(file))) return { go: false };
-  if (debuginfo) return { go: true, dwarf: debuginfo };
-  return object && (await hasOwnDwarf(object)) ? { go: true, dwarf: object } : { go: true };
+  const go = file !== undefined && (await isGoObject(file));
+  const dwarf = debuginfo ?? (object !== undefined && (await hasOwnDwarf(object)) ? object : undefined);
+  return dwarf === undefined ? { go } : { go, dwarf };
 }
 
 /**

@@ -1,13 +1,16 @@
 /**
- * Inlined calls that eu-stack -i collapses. With DWARF in a separate .debug file (Debian's -dbg
- * packages, our own split builds) elfutils 0.188 prints one frame per pc: the outer function's name
- * with the innermost inlined call's line. gdb, and binutils' addr2line on the same .debug file, show
- * the whole chain. The chain is asked of addr2line -i per .debug file (one run for all its pcs, in
- * the same sandbox and limits as the other tools) and spliced into the stack. The same run answers a
- * Go module's pcs, whose lines elfutils gets wrong (go-frames.ts): there it gives the location only.
+ * Inlined calls that eu-stack -i collapses. Where an inlined call's abstract origin lies in another
+ * unit or file (an LTO build: Debian's python3.11, whether its DWARF is in python3.11-dbg or built
+ * in; a dwz'd file), elfutils 0.188 prints one frame per pc: the outer function's name with the
+ * innermost inlined call's line (elfutilsCollapsesInlineChains says which files). gdb, and binutils'
+ * addr2line on the same file, show the whole chain. The chain is asked of addr2line -i per file (one
+ * run for all its pcs, in the same sandbox and limits as the other tools) and spliced into the stack;
+ * a file whose chains eu-stack printed itself (libc6-dbg's, any build without LTO) is not asked. The
+ * same run answers a Go module's pcs, whose lines elfutils gets wrong (go-frames.ts): there it gives
+ * the location only.
  */
 import { readFile } from 'node:fs/promises';
-import { declaresInlinedSubroutines, firstLoadAddress } from '@triage/core-dump';
+import { elfutilsCollapsesInlineChains, firstLoadAddress } from '@triage/core-dump';
 import type { Frame } from '@triage/report';
 import { runTool, ToolNotFoundError, type RunToolOptions } from '@triage/tools';
 import { goModule, placeGoFrame } from './go-frames';
@@ -46,7 +49,7 @@ export function parseAddr2line(stdout: string): Map<bigint, InlineLocation[]> {
 export interface InlineExpansionOptions {
   /** build-id -> separate debuginfo file the tools used. */
   debuginfo: ReadonlyMap<string, string>;
-  /** build-id -> the object itself (found by build-id): a Go module's own DWARF is read there when it has no separate debuginfo. */
+  /** build-id -> the object itself (found by build-id): its own DWARF is read when it has no separate debuginfo. */
   objects?: ReadonlyMap<string, string>;
   run: Pick<RunToolOptions, 'timeoutMs' | 'sandbox' | 'limits'>;
   /**
@@ -58,20 +61,21 @@ export interface InlineExpansionOptions {
 }
 
 /**
- * build-id -> whether its .debug file may hold inlined calls, for the life of the process (a worker
- * sees the same libc build-id in job after job; one build-id is one set of bytes).
+ * build-id -> whether eu-stack may have collapsed its inline chains, for the life of the process (a
+ * worker sees the same libc build-id in job after job; one build-id is one set of bytes).
  */
-const mayInline = new Map<string, boolean>();
+const collapsing = new Map<string, boolean>();
 
 /**
- * False only when the file's .debug_abbrev declares no DW_TAG_inlined_subroutine (an -O0 build): then
- * addr2line -i cannot add a frame, and its run (a sandboxed process) is skipped.
+ * False when the file's .debug_abbrev shows that eu-stack printed every chain itself (no inlined call,
+ * or none whose origin is out of its unit): addr2line -i cannot add a frame, and its run (a sandboxed
+ * process) is skipped.
  */
-async function mayHoldInlinedCalls(buildId: string, file: string): Promise<boolean> {
-  let answer = mayInline.get(buildId);
+async function chainsMayBeCollapsed(buildId: string, file: string): Promise<boolean> {
+  let answer = collapsing.get(buildId);
   if (answer === undefined) {
-    answer = (await declaresInlinedSubroutines(file)) !== false;
-    mayInline.set(buildId, answer);
+    answer = (await elfutilsCollapsesInlineChains(file)) !== false;
+    collapsing.set(buildId, answer);
   }
   return answer;
 }
@@ -165,10 +169,9 @@ async function questionsFor(
     for (const frame of t.frames) {
       const id = frame.buildId;
       if (!id || !frame.offset) continue;
-      const debuginfo = options.debuginfo.get(id);
-      const { go, dwarf } = await goModule(id, options.objects?.get(id), debuginfo);
+      const { go, dwarf } = await goModule(id, options.objects?.get(id), options.debuginfo.get(id));
       // A Go frame is asked even inside the unwinder's chain: its location there is as wrong as anywhere.
-      const file = go ? dwarf : alreadyChained.has(frame.pc) ? undefined : debuginfo;
+      const file = go || !alreadyChained.has(frame.pc) ? dwarf : undefined;
       if (file !== undefined && !bases.has(file)) {
         const base = await firstLoadAddress(file);
         bases.set(file, base);
@@ -207,7 +210,7 @@ async function ask(questions: Questions, options: InlineExpansionOptions, skip?:
       continue;
     }
     // Asked only for addresses no earlier run answered: reading .debug_abbrev means inflating it.
-    if (!go && !(await mayHoldInlinedCalls(buildId, file))) {
+    if (!go && !(await chainsMayBeCollapsed(buildId, file))) {
       for (const a of addresses) remember(`${buildId}:${a.toString(16)}`, []);
       if (options.cacheDir) await keep(options.cacheDir, buildId);
       continue;
@@ -233,7 +236,7 @@ async function ask(questions: Questions, options: InlineExpansionOptions, skip?:
       if (!run.truncated && options.cacheDir) await keep(options.cacheDir, buildId);
     } catch (err) {
       if (err instanceof ToolNotFoundError) {
-        fail('addr2line (binutils) is not installed; inlined frames from separate debuginfo stay collapsed, Go frames have no file:line');
+        fail('addr2line (binutils) is not installed; inlined frames eu-stack collapsed (LTO builds) stay collapsed, Go frames have no file:line');
         break;
       }
       fail(`addr2line: ${(err as Error).message}; ${what}`);
