@@ -125,11 +125,13 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
     if (!existsSync(workerMain)) return t.skip(`no built worker at ${workerMain} (npm run build)`);
     const prefix = `triage-faults-kill-${process.pid}-${Date.now()}`;
     const upstream = await blackHole();
-    // Short locks when the worker reads them (TRIAGE_WORKER_LOCK_MS); BullMQ's defaults otherwise.
+    // Short locks when the worker reads them (TRIAGE_WORKER_LOCK_MS); BullMQ's defaults otherwise. Not
+    // 4 s: a worker renews its lock every half of it, and with a 4 s lock one run of the suite on 2 busy
+    // CPUs started the job a third time (a renewal held up past the lock, the likeliest reading).
     const env = {
       ...serviceEnv({ redisPrefix: prefix, s3Port: s3.port }),
       DEBUGINFOD_URLS: upstream.url,
-      TRIAGE_WORKER_LOCK_MS: '4000',
+      TRIAGE_WORKER_LOCK_MS: '8000',
       TRIAGE_WORKER_STALLED_INTERVAL_MS: '2000',
       TRIAGE_WORKER_CONCURRENCY: '1',
       TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-a'),
