@@ -139,10 +139,21 @@ describe('AnalyzeProcessor', () => {
     const id = await storedCore();
     await processorWith(async () => fakeReport(id)).process(fakeJob(id));
     let intake: AbortSignal | undefined;
-    const result = await processorWith(async (path, options) => {
+    const analysing = signal();
+    // The status read answers once the analysis has its core (a busy machine may read the status first,
+    // and the job then ends before any analysis started: nothing to stop).
+    class StatusAfterIntake extends CoreRecords {
+      override async readStatusForWriter(coreId: string): ReturnType<CoreRecords['readStatusForWriter']> {
+        assert.ok(await analysing.within5s(), 'the analysis started');
+        return super.readStatusForWriter(coreId);
+      }
+    }
+    const processor = new AnalyzeProcessor(config, logger, new StatusAfterIntake(storage), cache, async (path, options) => {
       intake = options.signal;
+      analysing.give();
       return toolsMustNotRun('analyzed twice')(path, options);
-    }).process(fakeJob(id));
+    });
+    const result = await processor.process(fakeJob(id));
     assert.equal(result.alreadyDone, true);
     assert.equal(intake?.aborted, true, 'the analysis was told to stop reading the core');
   });
