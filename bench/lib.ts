@@ -178,33 +178,52 @@ export function startNode(
 }
 
 function statusKiB(pid: number, field: string): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
+  return statusFieldsKiB(pid, [field])[field] ?? 0;
 }
 
-/** Samples a process's RSS while something runs; `peak` also reads the kernel's high-water mark. */
+/** Fields of /proc/PID/status in KiB, read at one moment (0 for a field not there). */
+function statusFieldsKiB(pid: number, fields: readonly string[]): Record<string, number> {
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // The process is gone: zeros.
+  }
+  return Object.fromEntries(fields.map((f) => [f, Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0)]));
+}
+
+/** What a process's resident memory was made of at its sampled peak, in MiB. */
+export interface RssPeak {
+  sampledMiB: number;
+  hwmMiB: number;
+  /** At the sampled peak: anonymous memory (heaps, buffers, thread stacks) and mapped files (code, libraries). */
+  anonMiB: number;
+  fileMiB: number;
+}
+
+/** Samples a process's VmRSS: the peak, what it was made of then, and VmHWM. */
 export class RssSampler {
-  private maxRss = 0;
+  private peak = { VmRSS: 0, RssAnon: 0, RssFile: 0 };
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly pid: number,
     intervalMs = 25,
   ) {
-    this.timer = setInterval(() => {
-      this.maxRss = Math.max(this.maxRss, statusKiB(pid, 'VmRSS'));
-    }, intervalMs);
+    this.timer = setInterval(() => this.sample(), intervalMs);
   }
 
-  /** MiB: the larger of the sampled VmRSS and VmHWM (the latter covers the whole life of the process). */
-  stop(): { sampledMiB: number; hwmMiB: number } {
+  private sample(): void {
+    const now = statusFieldsKiB(this.pid, ['VmRSS', 'RssAnon', 'RssFile']);
+    if (now.VmRSS > this.peak.VmRSS) this.peak = { VmRSS: now.VmRSS, RssAnon: now.RssAnon, RssFile: now.RssFile };
+  }
+
+  /** MiB: the sampled peak and VmHWM (the latter covers the whole life of the process). */
+  stop(): RssPeak {
     clearInterval(this.timer);
-    this.maxRss = Math.max(this.maxRss, statusKiB(this.pid, 'VmRSS'));
-    return { sampledMiB: this.maxRss / 1024, hwmMiB: statusKiB(this.pid, 'VmHWM') / 1024 };
+    this.sample();
+    const mib = (kib: number) => kib / 1024;
+    return { sampledMiB: mib(this.peak.VmRSS), hwmMiB: mib(statusKiB(this.pid, 'VmHWM')), anonMiB: mib(this.peak.RssAnon), fileMiB: mib(this.peak.RssFile) };
   }
 }
 

@@ -31,6 +31,7 @@ import {
   MiB,
   ReportAnnouncements,
   RssSampler,
+  type RssPeak,
   buildToucher,
   distRoot,
   fileSize,
@@ -105,7 +106,7 @@ async function uploadSection(e: Env, exe: string, warmCore: string, sizesGiB: nu
     const plainRuns: number[] = [];
     const ingestRuns: number[] = [];
     const api = await startApi(e);
-    let rss: { sampledMiB: number; hwmMiB: number };
+    let rss: RssPeak;
     try {
       // A server that has served once (JIT, Redis and the threads warm), as in production.
       await uploadFile(api.url, warmCore);
@@ -143,7 +144,8 @@ async function uploadSection(e: Env, exe: string, warmCore: string, sizesGiB: nu
     add({
       section: 'ingest',
       measure: `API peak RSS, ${sizeLabel(bytes)} upload`,
-      ours: `${fmt(peak, 0)} MiB`,
+      // What the peak was made of: the API's heaps and buffers, or the code and libraries it has mapped.
+      ours: `${fmt(peak, 0)} MiB (at the sampled peak: anon ${fmt(rss.anonMiB, 0)}, files ${fmt(rss.fileMiB, 0)})`,
       floor: `core ${fmt(bytes / MiB, 0)} MiB`,
       ratio: `${fmt((peak * MiB) / bytes, 3)}x core`,
       target: '< 200 MiB',
