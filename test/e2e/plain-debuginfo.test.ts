@@ -5,7 +5,8 @@
  * debuginfo once its answer is out, from the second core through libc on; a later core (at pcs whose
  * names were not kept) has its named eu-stack run read it (addr2line, which reads copies too, is not
  * asked about libc: glibc is built without LTO, and eu-stack prints its inline chains itself). Either
- * way the answer is exactly the one without copies.
+ * way the answer is exactly the one without copies. Debian's python3.11, built with LTO, has its
+ * chains asked of addr2line, which reads the copy of python3.11-dbg's debuginfo.
  * `--no-cache` neither makes nor reads one. The tools' command lines are seen through a logging bwrap.
  */
 import { test, describe, before, after } from 'node:test';
@@ -19,6 +20,7 @@ import type { Report } from '@triage/report';
 import { watchingBwrap, type BwrapStandIn } from '../support/bwrap-stand-in';
 import { triage } from '../support/cli';
 import { signalledSleep } from '../support/real-programs';
+import { debianCore, DEBIAN_PYTHON } from '../support/debian-programs';
 
 /** What a user reads of a report, and what groups it: everything but the times. */
 const answer = (r: Report) => ({ id: r.id, threads: r.threads, signature: r.signature, classification: r.classification, modules: r.modules, warnings: r.analysis.warnings });
@@ -52,9 +54,9 @@ describe('plain copies of compressed debuginfo', { timeout: 300_000 }, () => {
   });
 
   /** The report, and the tools' command lines (eu-stack's and addr2line's) as bwrap was asked to run them. */
-  function analyze(cache: string, extra: string[] = []): { report: Report; runs: string[] } {
+  function analyze(cache: string, extra: string[] = [], of = core): { report: Report; runs: string[] } {
     bwrap.clear();
-    const res = triage(['analyze', '--json', ...extra, core], {
+    const res = triage(['analyze', '--json', ...extra, of], {
       env: { PATH: `${bwrap.dir}:${process.env.PATH ?? '/usr/bin:/bin'}`, TRIAGE_CACHE_DIR: cache },
     });
     assert.equal(res.status, 0, `triage analyze failed: ${res.stderr}`);
@@ -92,5 +94,24 @@ describe('plain copies of compressed debuginfo', { timeout: 300_000 }, () => {
     assert.deepEqual(answer(again.report), answer(bare.report), 'the same report read from the copy');
     assert.match(named(again.runs)[0] ?? '', new RegExp(`--debuginfo-path=${plainTree(cache)}:`), 'the named run looks in the copies first');
     assert.deepEqual(addr2line([...bare.runs, ...again.runs]), [], "libc's inline chains are eu-stack's own: addr2line is not asked");
+  });
+
+  test("python3.11 (an LTO build) met again: addr2line reads the plain copy of python3.11-dbg's debuginfo; the same answer", async () => {
+    const python = debianCore('python-string-at', [DEBIAN_PYTHON, '-c', 'import ctypes; ctypes.string_at(0)']).core;
+    const cache = join(work, 'cache-python');
+    const bare = analyze(join(work, 'unused-cache'), ['--no-cache'], python);
+    assert.ok(addr2line(bare.runs).length > 0, "addr2line is asked for the chains eu-stack collapses in python3.11's frames");
+    analyze(cache, [], python);
+    const second = analyze(cache, [], python);
+    const id = second.report.modules.find((m) => m.name === 'python3.11')?.buildId ?? '';
+    const copy = join(cache, 'plain-debuginfo', '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`);
+    assert.ok(existsSync(copy), `the copy of python3.11's debuginfo is kept at ${copy}`);
+
+    // Nothing kept but the copies: the named run and addr2line run again, on the copy.
+    rmSync(join(cache, 'eu-stack-frames'), { recursive: true, force: true });
+    rmSync(join(cache, 'inline-frames'), { recursive: true, force: true });
+    const again = analyze(cache, [], python);
+    assert.deepEqual(answer(again.report), answer(bare.report), 'the same report read from the copy');
+    assert.ok(addr2line(again.runs).some((run) => run.includes(`-e ${copy} `)), `addr2line reads the copy:\n${addr2line(again.runs).join('\n')}`);
   });
 });

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -29,20 +29,25 @@ function debugFile(flags: string[], compress: 'none' | 'zlib-gabi' | 'zlib-gnu')
   return { exe, debug };
 }
 
-const sectionNames = (file: string): string => execFileSync('readelf', ['-S', '-W', file], { encoding: 'utf8' });
+const sectionNames = (file: string): string => execFileSync('readelf', ['-S', '-W', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 
 /** Per address of main() where addr2line -i gives a chain, how many frames each tool prints there. */
 function chainsInMain(b: { exe: string; debug: string }): Array<{ binutils: number; elfutils: number }> {
   const line = execFileSync('nm', ['-S', b.exe], { encoding: 'utf8' }).split('\n').find((l) => / T main$/.test(l));
   assert.ok(line, 'main in the symbol table');
   const [start, size] = line.split(' ').slice(0, 2).map((x) => Number.parseInt(x, 16));
-  const frames = (tool: string, address: number) =>
-    execFileSync(tool, ['-i', '-f', '-e', b.debug, `0x${address.toString(16)}`], { encoding: 'utf8' }).trim().split('\n').length / 2;
-  const out: Array<{ binutils: number; elfutils: number }> = [];
-  for (let a = start; a < start + size; a++) {
-    const binutils = frames('addr2line', a);
-    if (binutils >= 2) out.push({ binutils, elfutils: frames('eu-addr2line', a) });
-  }
+  const addresses = Array.from({ length: size }, (_, i) => `0x${(start + i).toString(16)}`);
+  // One run of each tool for every address: -a starts each address's answer with the address itself.
+  const framesPer = (tool: string): number[] =>
+    execFileSync(tool, ['-a', '-i', '-f', '-e', b.debug, ...addresses], { encoding: 'utf8' })
+      .split(/^0x[0-9a-f]+$/m)
+      .slice(1)
+      .map((answer) => answer.trim().split('\n').length / 2);
+  const binutils = framesPer('addr2line');
+  const elfutils = framesPer('eu-addr2line');
+  assert.equal(binutils.length, size);
+  assert.equal(elfutils.length, size);
+  const out = binutils.flatMap((n, i) => (n >= 2 ? [{ binutils: n, elfutils: elfutils[i] }] : []));
   assert.ok(out.length > 0, 'the build inlines into main');
   return out;
 }
@@ -77,6 +82,24 @@ test('SHF_COMPRESSED (zlib) and .zdebug_abbrev give the same answers', async () 
     assert.equal(await elfutilsCollapsesInlineChains(o2), false, `${compress} -O2`);
     assert.equal(await elfutilsCollapsesInlineChains(lto), true, `${compress} -O2 -flto`);
   }
+});
+
+test("Debian's files: python3.11-dbg (built with LTO) collapses, from its section's head; libc6-dbg does not", async () => {
+  const debugOf = (program: string): string => {
+    const id = /Build ID: ([0-9a-f]+)/.exec(execFileSync('readelf', ['-n', program], { encoding: 'utf8' }))?.[1] ?? '';
+    return `/usr/lib/debug/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug`;
+  };
+  const python = debugOf('/usr/bin/python3.11');
+  const libc = debugOf(realpathSync('/lib/x86_64-linux-gnu/libc.so.6'));
+  // Both larger than the head read first (16 KiB of the compressed section).
+  for (const file of [python, libc]) {
+    const fields = sectionNames(file).split('\n').find((l) => l.includes(' .debug_abbrev '))?.trim().split(/\s+/) ?? [];
+    // Name, type, address, offset, size.
+    const size = Number.parseInt(fields[fields.indexOf('.debug_abbrev') + 4] ?? '0', 16);
+    assert.ok(size > 16 * 1024, `${file}: .debug_abbrev is ${size} bytes`);
+  }
+  assert.equal(await elfutilsCollapsesInlineChains(python), true);
+  assert.equal(await elfutilsCollapsesInlineChains(libc), false);
 });
 
 test('no DWARF: nothing to collapse; not ELF or missing: not known, the caller must assume collapsed chains', async () => {

@@ -52,7 +52,8 @@ export async function elfutilsCollapsesInlineChains(path: string): Promise<boole
     const plain = named('.debug_abbrev');
     const zdebug = plain ? undefined : named('.zdebug_abbrev');
     const section = plain ?? zdebug;
-    if (!section) return false;
+    // No DWARF at all says false only when the section table was read: an unreadable one is not known.
+    if (!section) return sections.length > 0 && !named('.debug_info') && !named('.zdebug_info') ? false : undefined;
     const compressed = (section.flags & SHF_COMPRESSED) !== 0n;
     const collapses = (facts: AbbrevFacts): boolean => facts.inlinedCalls && facts.originsOutOfUnit;
     // An LTO build declares both among its first units' abbreviations: the section's head answers

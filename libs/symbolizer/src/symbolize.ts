@@ -126,7 +126,7 @@ export async function symbolize(options: SymbolizeOptions): Promise<SymbolizeRes
     warnings.push(
       ...(await finishFrames(result.threads, {
         ...inline,
-        // gdb prints inlined calls itself; eu-stack loses them when DWARF is in a separate file.
+        // gdb prints inlined calls itself; eu-stack loses those whose origin is in another unit (LTO builds).
         expandInline: result.tool === 'eu-stack',
         earlier,
       })),

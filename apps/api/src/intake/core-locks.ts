@@ -11,6 +11,8 @@ import { CONFIG } from '../infra/tokens';
  * keeps its lock by renewing it every third of this.
  */
 const HOLD_MS = 30_000;
+/** A commit still running after this (a store that stopped answering) no longer keeps its lock: the next upload of the core may go ahead. */
+const MAX_RENEWED_MS = 10 * 60_000;
 /** How long an upload waits for another upload of the same core to commit before it answers 503. */
 const WAIT_MS = 30_000;
 const POLL_MS = 20;
@@ -47,7 +49,11 @@ export class CoreLocks {
       throw new ServiceUnavailableError('the job queue (Redis) is unavailable', 5, { cause: err });
     }
     // A renewal that fails (Redis gone) leaves the lock to expire: the commit goes on, as the store is the truth.
-    const renewal = setInterval(() => void this.redis.commands.eval(RENEW, 1, key, token, holdMs).catch(() => undefined), holdMs / 3);
+    const renewUntil = Date.now() + MAX_RENEWED_MS;
+    const renewal = setInterval(() => {
+      if (Date.now() > renewUntil) clearInterval(renewal);
+      else void this.redis.commands.eval(RENEW, 1, key, token, holdMs).catch(() => undefined);
+    }, holdMs / 3);
     try {
       return await work();
     } finally {
