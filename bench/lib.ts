@@ -103,10 +103,11 @@ export function percentile(values: number[], p: number): number {
 
 export const median = (v: number[]): number => percentile(v, 50);
 
-/** Compiles bench/fixtures/toucher.c with debuginfo and a build-id. */
-export function buildToucher(dir: string): string {
+/** Compiles bench/fixtures/toucher.c with debuginfo and a build-id (another `optimize` level: another build-id). */
+export function buildToucher(dir: string, optimize = '-O1'): string {
+  mkdirSync(dir, { recursive: true });
   const exe = join(dir, 'toucher');
-  execFileSync('gcc', ['-O1', '-g', '-Wl,--build-id', '-o', exe, join(repoRoot, 'bench', 'fixtures', 'toucher.c')]);
+  execFileSync('gcc', [optimize, '-g', '-Wl,--build-id', '-o', exe, join(repoRoot, 'bench', 'fixtures', 'toucher.c')]);
   return exe;
 }
 

@@ -2,13 +2,14 @@
  * `npm run bench`: the figures of issues 6, 13 and 14, each beside its floor measured in the same run on
  * this machine, with the target and by how much it is met or missed. Not a test: it takes minutes and
  * gigabytes. `npm run bench -- --only analyze,cli` (or `--skip problems`) runs some sections:
- * cli, analyze, ingest, listing, latency, workers, problems. Environment:
+ * cli, analyze, ingest, listing, latency, debuginfod, workers, problems. Environment:
  *
  *   BENCH_CLI_N=20         paired runs of `triage --help`/`--version` and `node -e 0`
  *   BENCH_ANALYZE_N=10     paired runs of `triage analyze` and bare eu-stack, per core
  *   BENCH_SIZES=1,4        upload core sizes in GiB (BENCH_SIZES=0.1 for a quick run)
  *   BENCH_LIST_SMALL_MIB=10  the small core of the listing comparison (the big one is the first size)
  *   BENCH_LATENCY_N=20     small cores for upload-to-report latency
+ *   BENCH_DEBUGINFOD_N=5   a program's cores after its first, with and without a hanging upstream server
  *   BENCH_THROUGHPUT_N=30  small cores per worker-throughput round
  *   BENCH_WORKER_CONCURRENCY=1  jobs per worker process
  *   BENCH_SECTIONS=ingest,latency  which sections to run when no flag names them
@@ -49,6 +50,7 @@ import {
 } from './lib';
 import { analyzeSection, cliSection, largeCoreSection } from './analyze';
 import { problemsSection } from './problems';
+import { debuginfodSection } from './debuginfod';
 import { API_NODE_FLAGS } from '../apps/api/src/node-flags';
 import { add, fmt, printTable, sizeLabel, verdict } from './table';
 import { testDatabaseUrl } from '../test/support/catalog';
@@ -208,14 +210,12 @@ async function listingSection(small: string, big: string): Promise<void> {
  * run it (the API and the worker in their own processes, Redis, s3rver as the object store), each core's
  * report time followed by bare eu-stack on the same core.
  */
-async function latencySection(e: Env, exe: string, n: number): Promise<void> {
-  const dir = join(e.work, 'latency');
-  process.stderr.write(`latency: making ${n + 2} small cores...\n`);
-  const cores = Array.from({ length: n + 2 }, () => makeCore(exe, 1, dir));
-  // In a process of its own, as MinIO runs: inside the bench's, its requests waited on the bench's own
-  // work (the upload it sends, the announcements it reads), ~15 ms more on the 202 (paired runs).
-  const s3 = await startNode(join(distRoot, 'bench', 's3-server.js'), { BENCH_S3_DIR: join(e.work, 's3rver') }, /listening (\d+)/);
-  const env = { ...e.env, ...serviceEnv({ redisPrefix: e.prefix, s3Port: Number(s3.match[1]) }) };
+/** s3rver (in a process of its own, as MinIO runs), the API and one worker on it, with `extra` in their environment. */
+async function startService(e: Env, dir: string, extra: Record<string, string> = {}): Promise<Service> {
+  // Inside the bench's process, s3rver's requests waited on the bench's own work (the upload it sends,
+  // the announcements it reads), ~15 ms more on the 202 (paired runs).
+  const s3 = await startNode(join(distRoot, 'bench', 's3-server.js'), { BENCH_S3_DIR: join(dir, 's3rver') }, /listening (\d+)/);
+  const env = { ...e.env, ...serviceEnv({ redisPrefix: e.prefix, s3Port: Number(s3.match[1]) }), ...extra };
   const api = await startApi({ ...e, env }).catch(async (err: unknown) => {
     await s3.stop();
     throw err;
@@ -225,6 +225,30 @@ async function latencySection(e: Env, exe: string, n: number): Promise<void> {
     await s3.stop();
     throw err;
   });
+  return {
+    api,
+    worker,
+    env,
+    async stop() {
+      await worker.stop();
+      await api.stop();
+      await s3.stop();
+    },
+  };
+}
+
+interface Service {
+  api: Child & { url: string };
+  worker: Child;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+async function latencySection(e: Env, exe: string, n: number): Promise<void> {
+  const dir = join(e.work, 'latency');
+  process.stderr.write(`latency: making ${n + 2} small cores...\n`);
+  const cores = Array.from({ length: n + 2 }, () => makeCore(exe, 1, dir));
+  const { api, worker, env, stop } = await startService(e, dir);
   let announcements: ReportAnnouncements | undefined;
   try {
     announcements = await ReportAnnouncements.open(api.url);
@@ -301,9 +325,7 @@ async function latencySection(e: Env, exe: string, n: number): Promise<void> {
     }
   } finally {
     announcements?.close();
-    await worker.stop();
-    await api.stop();
-    await s3.stop();
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -377,7 +399,7 @@ async function throughputSection(e: Env, exe: string, n: number): Promise<void> 
   }
 }
 
-const SECTIONS = ['cli', 'analyze', 'ingest', 'listing', 'latency', 'workers', 'problems'] as const;
+const SECTIONS = ['cli', 'analyze', 'ingest', 'listing', 'latency', 'debuginfod', 'workers', 'problems'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench [-- [--only SECTION[,SECTION...]] [--skip SECTION[,SECTION...]]]
@@ -463,6 +485,10 @@ async function main(): Promise<void> {
       );
     }
     if (sections.has('latency')) await latencySection(e, exe, envNumber('BENCH_LATENCY_N', 20));
+    if (sections.has('debuginfod')) {
+      const bench = { work, warmExe: exe, exe: buildToucher(join(work, 'debuginfod-program'), '-O2'), startService: (dir: string, extra: Record<string, string>) => startService(e, dir, extra), add, verdict };
+      await debuginfodSection(bench, envNumber('BENCH_DEBUGINFOD_N', 5));
+    }
     if (sections.has('workers')) await throughputSection(e, exe, envNumber('BENCH_THROUGHPUT_N', 30));
     if (sections.has('problems')) {
       process.stderr.write('problems: the catalog at 1,000 and at BENCH_PROBLEMS problems\n');

@@ -1,0 +1,124 @@
+/**
+ * An upstream debuginfod server that takes every request and answers none, as a worker meets one that
+ * hangs: a program's first core waits the configured timeout (TRIAGE_DEBUGINFOD_TIMEOUT_MS) once for its
+ * build-id, its next cores not at all (the miss is remembered, TRIAGE_DEBUGINFOD_MISS_TTL_MS), the
+ * server is asked once per build-id and file, and the report says which server did not answer.
+ *
+ * The floor is the same service without an upstream server, the same programs' cores in the same order:
+ * what the hanging server adds is the difference.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { makeCore, median, now, ReportAnnouncements, uploadFile, type Child } from './lib';
+import { fmt, type Row } from './table';
+
+export interface DebuginfodBench {
+  work: string;
+  /** Two builds of one program (different build-ids): the first warms the worker, the second is measured. */
+  warmExe: string;
+  exe: string;
+  /** s3rver, the API and one worker, with `extra` in their environment; the worker's log is its output. */
+  startService(dir: string, extra: Record<string, string>): Promise<{ api: Child & { url: string }; stop(): Promise<void> }>;
+  add(row: Row): void;
+  verdict(value: number, target: number, kind: 'min' | 'max' | 'atMost', unit: string): string;
+}
+
+/** What the measured program's cores took, upload to report-ready, and what the first one's report warned. */
+interface Run {
+  first: number;
+  next: number[];
+  warnings: string[];
+}
+
+/** A loopback server that counts every request by path and answers none (until it is closed). */
+function hangingServer(): Promise<{ server: Server; url: string; asked: Map<string, number> }> {
+  const asked = new Map<string, number>();
+  const server = createServer((req) => {
+    asked.set(req.url ?? '', (asked.get(req.url ?? '') ?? 0) + 1);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, asked })));
+}
+
+async function run(b: DebuginfodBench, label: string, extra: Record<string, string>, nextCores: number): Promise<Run> {
+  const dir = join(b.work, 'debuginfod', label);
+  const warm = [0, 1].map(() => makeCore(b.warmExe, 1, dir));
+  const cores = Array.from({ length: nextCores + 1 }, () => makeCore(b.exe, 1, dir));
+  // A debuginfo cache of its own: nothing found or missed by the other run.
+  const service = await b.startService(dir, { ...extra, TRIAGE_DEBUGINFO_CACHE: join(dir, 'debuginfo-cache') });
+  const announcements = await ReportAnnouncements.open(service.api.url);
+  try {
+    const timed = async (core: string): Promise<{ ms: number; id: string }> => {
+      const t0 = now();
+      const { id } = await uploadFile(service.api.url, core);
+      return { ms: (await announcements.readyAt(id)) - t0, id };
+    };
+    // The worker warmed (its code, the host's libraries' debuginfo and misses) by another program.
+    for (const core of warm) await timed(core);
+    const first = await timed(cores[0]);
+    const next: number[] = [];
+    for (const core of cores.slice(1)) next.push((await timed(core)).ms);
+    const report = (await (await fetch(`${service.api.url}/v1/reports/${first.id}`)).json()) as { analysis?: { warnings?: string[] } };
+    return { first: first.ms, next, warnings: report.analysis?.warnings ?? [] };
+  } finally {
+    announcements.close();
+    await service.stop();
+  }
+}
+
+export async function debuginfodSection(b: DebuginfodBench, nextCores: number): Promise<void> {
+  const timeoutMs = 2_000;
+  process.stderr.write(`debuginfod: ${nextCores + 1} cores of a program, without an upstream server and with one that never answers (timeout ${timeoutMs} ms)\n`);
+  const bare = await run(b, 'none', { DEBUGINFOD_URLS: '' }, nextCores);
+  const hanging = await hangingServer();
+  let held: Run;
+  try {
+    held = await run(b, 'hanging', { DEBUGINFOD_URLS: hanging.url, TRIAGE_DEBUGINFOD_TIMEOUT_MS: String(timeoutMs) }, nextCores);
+  } finally {
+    hanging.server.closeAllConnections();
+    hanging.server.close();
+  }
+  // One measurement against another on a shared machine: a few percent of the timeout are noise.
+  const slack = 1.05;
+  const added = held.first - bare.first;
+  b.add({
+    section: 'debuginfod',
+    measure: `a server that never answers: a program's first core, upload to report (timeout ${timeoutMs} ms)`,
+    ours: `${fmt(held.first, 0)} ms`,
+    floor: `no server ${fmt(bare.first, 0)} ms`,
+    ratio: `+${fmt(added, 0)} ms = ${fmt(added / timeoutMs, 2)}x the timeout`,
+    target: '<= 1x the timeout (+5%)',
+    verdict: b.verdict(added / timeoutMs, slack, 'atMost', 'x'),
+  });
+  const nextHeld = median(held.next);
+  const nextBare = median(bare.next);
+  b.add({
+    section: 'debuginfod',
+    measure: `the same program's next ${nextCores} cores, p50 (the miss remembered)`,
+    ours: `${fmt(nextHeld, 0)} ms`,
+    floor: `no server ${fmt(nextBare, 0)} ms`,
+    ratio: `+${fmt(nextHeld - nextBare, 0)} ms`,
+    target: `no timeout again (< +${fmt(timeoutMs / 10, 0)} ms)`,
+    verdict: b.verdict(nextHeld - nextBare, timeoutMs / 10, 'max', ' ms'),
+  });
+  const most = Math.max(0, ...hanging.asked.values());
+  b.add({
+    section: 'debuginfod',
+    measure: `requests to the server per build-id and file (${hanging.asked.size} asked, all cores)`,
+    ours: `${most} at most`,
+    floor: '-',
+    ratio: '-',
+    target: '<= 1 per worker',
+    verdict: b.verdict(most, 1, 'atMost', ''),
+  });
+  const said = held.warnings.find((w) => w.includes(hanging.url));
+  b.add({
+    section: 'debuginfod',
+    measure: "the first core's report names the server that did not answer",
+    ours: said ? `"${said.length > 90 ? `${said.slice(0, 87)}...` : said}"` : 'no such warning',
+    floor: '-',
+    ratio: '-',
+    target: 'a warning',
+    verdict: said ? 'PASS' : 'MISS',
+  });
+}
