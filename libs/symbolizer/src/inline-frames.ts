@@ -13,7 +13,8 @@ import { readFile } from 'node:fs/promises';
 import { elfutilsCollapsesInlineChains, firstLoadAddress } from '@triage/core-dump';
 import type { Frame } from '@triage/report';
 import { runTool, ToolNotFoundError, type RunToolOptions } from '@triage/tools';
-import { goModule, placeGoFrame } from './go-frames';
+import { placeGoFrame } from './go-frames';
+import { moduleDwarf } from './module-dwarf';
 import type { InlineLocation, SymbolizedThread } from './types';
 import { buildIdFile, writeWhole } from './kept-file';
 
@@ -169,7 +170,7 @@ async function questionsFor(
     for (const frame of t.frames) {
       const id = frame.buildId;
       if (!id || !frame.offset) continue;
-      const { go, dwarf } = await goModule(id, options.objects?.get(id), options.debuginfo.get(id));
+      const { go, dwarf } = await moduleDwarf(id, options.objects?.get(id), options.debuginfo.get(id));
       // A Go frame is asked even inside the unwinder's chain: its location there is as wrong as anywhere.
       const file = go || !alreadyChained.has(frame.pc) ? dwarf : undefined;
       if (file !== undefined && !bases.has(file)) {
