@@ -31,6 +31,8 @@ interface Run {
   warnings: string[];
 }
 
+const signed = (ms: number): string => `${ms >= 0 ? '+' : ''}${fmt(ms, 0)}`;
+
 /** A loopback server that counts every request by path and answers none (until it is closed). */
 function hangingServer(): Promise<{ server: Server; url: string; asked: Map<string, number> }> {
   const asked = new Map<string, number>();
@@ -86,7 +88,7 @@ export async function debuginfodSection(b: DebuginfodBench, nextCores: number): 
     measure: `a server that never answers: a program's first core, upload to report (timeout ${timeoutMs} ms)`,
     ours: `${fmt(held.first, 0)} ms`,
     floor: `no server ${fmt(bare.first, 0)} ms`,
-    ratio: `+${fmt(added, 0)} ms = ${fmt(added / timeoutMs, 2)}x the timeout`,
+    ratio: `${signed(added)} ms = ${fmt(added / timeoutMs, 2)}x the timeout`,
     target: '<= 1x the timeout (+5%)',
     verdict: b.verdict(added / timeoutMs, slack, 'atMost', 'x'),
   });
@@ -97,7 +99,7 @@ export async function debuginfodSection(b: DebuginfodBench, nextCores: number): 
     measure: `the same program's next ${nextCores} cores, p50 (the miss remembered)`,
     ours: `${fmt(nextHeld, 0)} ms`,
     floor: `no server ${fmt(nextBare, 0)} ms`,
-    ratio: `+${fmt(nextHeld - nextBare, 0)} ms`,
+    ratio: `${signed(nextHeld - nextBare)} ms`,
     target: `no timeout again (< +${fmt(timeoutMs / 10, 0)} ms)`,
     verdict: b.verdict(nextHeld - nextBare, timeoutMs / 10, 'max', ' ms'),
   });
