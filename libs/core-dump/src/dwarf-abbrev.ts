@@ -1,12 +1,14 @@
 /**
  * Whether elfutils can print a file's inlined calls itself. eu-stack -i and eu-addr2line -i find the
- * scopes at a pc with libdw's dwarf_getscopes, which looks for an inlined call's abstract origin only
- * in the call's own unit: an origin in another unit (gcc's LTO puts the concrete code in an ltrans unit
- * and the abstract functions in the units it read; dwz's partial units) or in another file (dwz's
- * .dwz, a supplementary file) is not followed, and the chain comes out as one frame, the containing
- * function's name with the innermost call's line. binutils' addr2line follows them. Every DIE names
- * its abbreviation and .debug_abbrev lists each one's tag, attributes and forms, so the question is
- * answered from that table (a few KiB to ~1 MiB), not from .debug_info.
+ * scopes at a pc with libdw's dwarf_getscopes, which follows an inlined call's abstract origin within
+ * the call's own unit and the partial units it imports (dwz's, in the file or its .dwz supplement),
+ * not into another compile unit: gcc's LTO puts the concrete code in an ltrans unit and the abstract
+ * functions in the units it read, and such a chain comes out as one frame, the containing function's
+ * name with the innermost call's line. binutils' addr2line follows them. Every DIE names its
+ * abbreviation and .debug_abbrev lists each one's tag, attributes and forms, so the question is
+ * answered from that table (a few KiB to ~1 MiB), not from .debug_info. The table tells an origin out
+ * of the unit (DW_FORM_ref_addr) but not where it lands: a dwz'd file is taken to collapse its chains
+ * too (addr2line asked for a chain eu-stack printed: one run more, the same frames).
  */
 import { constants, inflateSync } from 'node:zlib';
 import { ELFCOMPRESS_ZLIB, SHF_COMPRESSED, chdrSize, parseCompressionHeader, readExact, withFile, type ElfHeader, type SectionHeader } from './elf';

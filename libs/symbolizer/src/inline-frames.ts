@@ -1,7 +1,7 @@
 /**
  * Inlined calls that eu-stack -i collapses. Where an inlined call's abstract origin lies in another
- * unit or file (an LTO build: Debian's python3.11, whether its DWARF is in python3.11-dbg or built
- * in; a dwz'd file), elfutils 0.188 prints one frame per pc: the outer function's name with the
+ * compile unit (an LTO build: Debian's python3.11, whether its DWARF is in python3.11-dbg or built
+ * in), elfutils 0.188 prints one frame per pc: the outer function's name with the
  * innermost inlined call's line (elfutilsCollapsesInlineChains says which files). gdb, and binutils'
  * addr2line on the same file, show the whole chain. The chain is asked of addr2line -i per file (one
  * run for all its pcs, in the same sandbox and limits as the other tools) and spliced into the stack;
