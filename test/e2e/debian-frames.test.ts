@@ -4,8 +4,8 @@
  * inlined frames, and a `-g` program built with Debian's gcc for DWARF built into the module.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -98,6 +98,63 @@ int main(int argc, char **argv) { (void)argv; int *p = argc > 5 ? malloc(4) : (i
       ['outer', false, 'lto-inlined.c', 6],
       ['main', false, 'lto-inlined.c', 7],
     ]);
+  });
+});
+
+describe("inline chains of dwz'd debuginfo (as Debian's -dbgsym packages ship it)", () => {
+  const work = mkdtempSync(join(tmpdir(), 'triage-dwz-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test('two builds through dwz -m (a .dwz supplement beside them, in --debuginfo-dir): the inlined calls are frames, addr2line asked as for LTO', () => {
+    const header = `struct big { int a, b, c, d; long e[8]; char name[32]; struct big *next; };
+__attribute__((noinline)) int boom(struct big *p, int n);
+static inline __attribute__((always_inline)) int deep(struct big *p, int n) { return boom(p, n) * 2 + p->a; }
+static inline __attribute__((always_inline)) int mid(struct big *p, int n) { return deep(p, n) + p->b; }
+int f1(struct big *p, int n); int f2(struct big *p, int n); int f3(struct big *p, int n);
+`;
+    writeFileSync(join(work, 'common.h'), header);
+    for (const i of [1, 2, 3]) writeFileSync(join(work, `f${i}.c`), `#include "common.h"\n__attribute__((noinline)) int f${i}(struct big *p, int n) { return mid(p, n) + ${i}; }\n`);
+    writeFileSync(
+      join(work, 'main.c'),
+      '#include <stdio.h>\n#include "common.h"\n__attribute__((noinline)) int boom(struct big *p, int n) { return ((int *)0)[n] + p->c; }\nint main(int argc, char **argv) { (void)argv; struct big b = {0}; printf("%d\\n", f1(&b, argc) + f2(&b, argc) + f3(&b, argc)); return 0; }\n',
+    );
+    const sources = ['main.c', 'f1.c', 'f2.c', 'f3.c'];
+    const dbg = join(work, 'debug');
+    mkdirSync(join(dbg, '.dwz'), { recursive: true });
+    // Two builds (-O2, -O1) whose DWARF shares the header's types and functions: what dwz -m moves into the supplement.
+    const builds = ['-O2', '-O1'].map((opt) => {
+      const exe = join(work, `prog${opt}`);
+      execFileSync('gcc', [opt, '-g', '-Wl,--build-id', '-o', exe, ...sources], { cwd: work });
+      execFileSync('objcopy', ['--only-keep-debug', exe, `${exe}.debug`]);
+      execFileSync('strip', ['--strip-debug', exe]);
+      return exe;
+    });
+    const supplement = join(dbg, '.dwz', 'common.debug');
+    execFileSync('dwz', ['-m', supplement, '-M', supplement, ...builds.map((b) => `${b}.debug`)]);
+    const [exe] = builds;
+    const id = /Build ID: ([0-9a-f]+)/.exec(execFileSync('readelf', ['-n', exe], { encoding: 'utf8' }))?.[1] ?? '';
+    mkdirSync(join(dbg, '.build-id', id.slice(0, 2)), { recursive: true });
+    renameSync(`${exe}.debug`, join(dbg, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`));
+    assert.match(execFileSync('readelf', ['-S', '-W', join(dbg, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`)], { encoding: 'utf8' }), /\.gnu_debugaltlink/, "the program's .debug names its supplement");
+
+    // Crashed in the test's own directory (a new build each run: nothing for the shared core cache).
+    spawnSync('bash', ['-c', 'ulimit -c unlimited; exec "$@"', 'crash', exe], { cwd: work, stdio: 'ignore' });
+    const dumped = readdirSync(work).filter((f) => f === 'core' || f.startsWith('core.'));
+    assert.equal(dumped.length, 1, `one core in ${work}: ${dumped.join(' ')}`);
+    const core = join(work, dumped[0]);
+    const r = triage(['analyze', core, '--json', '--no-cache', '--debuginfo-dir', dbg]);
+    assert.equal(r.status, 0, r.stderr);
+    const frames = crashed(JSON.parse(r.stdout) as Report).frames;
+    assert.deepEqual(
+      frames.slice(0, 5).map((f) => [f.function, f.inlined ?? false, f.file?.split('/').pop()]),
+      [
+        ['boom', false, 'main.c'],
+        ['deep', true, 'common.h'],
+        ['mid', true, 'common.h'],
+        ['f1', false, 'f1.c'],
+        ['main', false, 'main.c'],
+      ],
+    );
   });
 });
 
