@@ -213,7 +213,7 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
       second = startWorker({ ...env, TRIAGE_DEBUGINFO_CACHE: join(work, 'cache-term-b') });
       const status = await finalStatus(api, id, 90_000);
       assert.equal(status.status, 'done', `second worker: ${second.output()}`);
-      assert.equal(status.attempts, 2, 'started twice (the handed-back run and the next), finished once');
+      assert.equal(status.attempts, 2, `started twice (the handed-back run and the next), finished once; first worker:\n${first.output().slice(-3000)}\nsecond worker:\n${second.output().slice(-4000)}`);
       const reports: string[] = [];
       for await (const o of storage.list('reports/')) if (o.key === keys.report(id)) reports.push(o.key);
       assert.deepEqual(reports, [keys.report(id)]);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +99,54 @@ describe('S3Storage specifics', () => {
       for await (const o of s.list('')) assert.fail(`listed ${o.key}`);
     }, StorageUnavailableError);
     assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+  });
+
+  test("a request whose connection closes before any answer (a pooled socket the server let go) is sent once more; twice is an outage", async () => {
+    // A proxy to s3rver that closes the connection a request came on, as soon as it starts, while told to
+    // drop: what the client sees of a pooled socket the server closed as it was reused.
+    let drop = 0;
+    let dropped = 0;
+    const proxy = createServer((client) => {
+      const upstream = connect(port, '127.0.0.1');
+      upstream.pipe(client);
+      client.on('data', (chunk: Buffer) => {
+        if (drop > 0 && /^(GET|PUT|HEAD|DELETE|POST) /.test(chunk.toString('latin1', 0, 8))) {
+          drop--;
+          dropped++;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        upstream.write(chunk);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      client.on('close', () => upstream.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const s = new S3Storage(config({ port: (proxy.address() as AddressInfo).port }));
+      for (const [what, call] of [
+        ['put', () => s.put('dropped/record.json', '{"state":"analyzing"}')],
+        ['put signed', () => s.put('dropped/core', bytes(1000), { sha256: createHash('sha256').update(bytes(1000)).digest('hex') })],
+        ['stat', () => s.stat('dropped/record.json')],
+        ['get', () => s.getBuffer('dropped/record.json')],
+        ['delete', () => s.delete('dropped/core')],
+      ] as const) {
+        drop = 1;
+        dropped = 0;
+        await call();
+        assert.deepEqual([dropped, drop], [1, 0], `${what}: one connection dropped, the request sent again`);
+      }
+      assert.equal((await s.getBuffer('dropped/record.json'))?.toString(), '{"state":"analyzing"}');
+      assert.equal(await s.stat('dropped/core'), undefined);
+      // Dropped again on the second try: the store is taken to be down, as a refused connection is.
+      drop = 2;
+      await assert.rejects(s.put('dropped/record.json', '{}'), StorageUnavailableError);
+      assert.equal(drop, 0);
+    } finally {
+      proxy.close();
+    }
   });
 
   test('a server that accepts but never answers fails ping within its deadline', async () => {

@@ -41,6 +41,18 @@ export function isUnavailable(err: unknown, depth = 0): boolean {
   return 'cause' in err && isUnavailable((err as { cause: unknown }).cause, depth + 1);
 }
 
+/**
+ * The request's connection closed before any answer came: a pooled keep-alive socket the server had
+ * just let go of ("socket hang up", ECONNRESET, EPIPE), the race of every HTTP connection pool. Sent
+ * again on a fresh connection it gets through; a server that is down refuses the connection instead.
+ */
+export function isDroppedConnection(err: unknown, depth = 0): boolean {
+  if (depth > 4 || typeof err !== 'object' || err === null) return false;
+  if (isErrorCode(err, 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET')) return true;
+  if (err instanceof Error && /socket hang up/i.test(err.message)) return true;
+  return 'cause' in err && isDroppedConnection((err as { cause: unknown }).cause, depth + 1);
+}
+
 /** Rethrows backend outages as StorageUnavailableError (callers answer 503 / retry); anything else unchanged. */
 export function translate(err: unknown, what: string): never {
   if (err instanceof StorageUnavailableError) throw err;

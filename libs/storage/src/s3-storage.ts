@@ -6,7 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { BucketItem, Client } from 'minio';
 import type { StorageConfig } from '@triage/config';
-import { checkKey, checkPrefix, isBodyError, isErrorCode, ObjectNotFoundError, translate } from './errors';
+import { checkKey, checkPrefix, isBodyError, isDroppedConnection, isErrorCode, ObjectNotFoundError, translate } from './errors';
 import { StorageUnavailableError, type ListOptions, type ObjectInfo, type PutOptions, type StoragePort } from './storage.port';
 
 export type S3StorageConfig = Extract<StorageConfig, { kind: 's3' }>;
@@ -38,6 +38,22 @@ const READ_IDLE_MS = 10_000;
  */
 const SMALL_OBJECT_BYTES = 1 << 20;
 const SMALL_READ_IDLE_MS = 500;
+
+/**
+ * Sends a request once more when its connection closed before any answer (isDroppedConnection): for
+ * requests that can be sent again as they were (no stream body) and mean the same twice (a GET, a
+ * HEAD, a DELETE, a PUT of the same bytes). minio's own retries are off (they would replay a
+ * half-consumed upload stream), and without this a worker's status write that met a pooled socket
+ * the server had just closed failed its whole job.
+ */
+async function resent<T>(request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (err) {
+    if (!isDroppedConnection(err)) throw err;
+    return request();
+  }
+}
 
 /** S3 / MinIO adapter over the minio client. Outages become StorageUnavailableError. */
 export class S3Storage implements StoragePort {
@@ -104,9 +120,11 @@ export class S3Storage implements StoragePort {
       // facts, three statuses, the report).
       let size: number;
       if (body instanceof Readable) size = await this.putStream(key, body, headers);
-      else if (Buffer.isBuffer(body) && options.sha256 && this.client.enableSHA256) size = await this.putHashed(key, body, options.sha256, headers);
-      else {
-        await this.client.putObject(this.bucket, key, body, undefined, headers);
+      else if (Buffer.isBuffer(body) && options.sha256 && this.client.enableSHA256) {
+        const sha256 = options.sha256;
+        size = await resent(() => this.putHashed(key, body, sha256, headers));
+      } else {
+        await resent(() => this.client.putObject(this.bucket, key, body, undefined, headers));
         size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       }
       return { key, size, lastModified: new Date(), metadata };
@@ -204,7 +222,7 @@ export class S3Storage implements StoragePort {
   private async open(key: string): Promise<Readable | undefined> {
     checkKey(key);
     try {
-      return await this.client.getObject(this.bucket, key);
+      return await resent(() => this.client.getObject(this.bucket, key));
     } catch (err) {
       if (isErrorCode(err, ...NOT_FOUND)) return undefined;
       return translate(err, `get ${key}`);
@@ -244,7 +262,7 @@ export class S3Storage implements StoragePort {
   async stat(key: string): Promise<ObjectInfo | undefined> {
     checkKey(key);
     try {
-      const st = await this.client.statObject(this.bucket, key);
+      const st = await resent(() => this.client.statObject(this.bucket, key));
       return { key, size: st.size, lastModified: st.lastModified, metadata: userMetadata(st.metaData) };
     } catch (err) {
       if (isErrorCode(err, ...NOT_FOUND)) return undefined;
@@ -255,7 +273,7 @@ export class S3Storage implements StoragePort {
   async delete(key: string): Promise<void> {
     checkKey(key);
     try {
-      await this.client.removeObject(this.bucket, key);
+      await resent(() => this.client.removeObject(this.bucket, key));
     } catch (err) {
       if (isErrorCode(err, ...NOT_FOUND)) return;
       translate(err, `delete ${key}`);
