@@ -125,9 +125,8 @@ describe('faults: nothing lost, nothing analysed twice', { timeout: 240_000 }, (
     if (!existsSync(workerMain)) return t.skip(`no built worker at ${workerMain} (npm run build)`);
     const prefix = `triage-faults-kill-${process.pid}-${Date.now()}`;
     const upstream = await blackHole();
-    // Short locks when the worker reads them (TRIAGE_WORKER_LOCK_MS); BullMQ's defaults otherwise. Not
-    // 4 s: a worker renews its lock every half of it, and with a 4 s lock one run of the suite on 2 busy
-    // CPUs started the job a third time (a renewal held up past the lock, the likeliest reading).
+    // Short locks when the worker reads them (TRIAGE_WORKER_LOCK_MS); BullMQ's defaults otherwise. 8 s
+    // leaves a worker's renewals (every half of it) room on 2 busy CPUs.
     const env = {
       ...serviceEnv({ redisPrefix: prefix, s3Port: s3.port }),
       DEBUGINFOD_URLS: upstream.url,
