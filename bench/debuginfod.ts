@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeCore, median, now, ReportAnnouncements, uploadFile, type Child } from './lib';
-import { fmt, type Row } from './table';
+import { add, fmt, verdict } from './table';
 
 export interface DebuginfodBench {
   work: string;
@@ -20,8 +20,6 @@ export interface DebuginfodBench {
   exe: string;
   /** s3rver, the API and one worker, with `extra` in their environment; the worker's log is its output. */
   startService(dir: string, extra: Record<string, string>): Promise<{ api: Child & { url: string }; stop(): Promise<void> }>;
-  add(row: Row): void;
-  verdict(value: number, target: number, kind: 'min' | 'max' | 'atMost', unit: string): string;
 }
 
 /** What the measured program's cores took, upload to report-ready, and what the first one's report warned. */
@@ -83,38 +81,38 @@ export async function debuginfodSection(b: DebuginfodBench, nextCores: number): 
   // One measurement against another on a shared machine: a few percent of the timeout are noise.
   const slack = 1.05;
   const added = held.first - bare.first;
-  b.add({
+  add({
     section: 'debuginfod',
     measure: `a server that never answers: a program's first core, upload to report (timeout ${timeoutMs} ms)`,
     ours: `${fmt(held.first, 0)} ms`,
     floor: `no server ${fmt(bare.first, 0)} ms`,
     ratio: `${signed(added)} ms = ${fmt(added / timeoutMs, 2)}x the timeout`,
     target: '<= 1x the timeout (+5%)',
-    verdict: b.verdict(added / timeoutMs, slack, 'atMost', 'x'),
+    verdict: verdict(added / timeoutMs, slack, 'atMost', 'x'),
   });
   const nextHeld = median(held.next);
   const nextBare = median(bare.next);
-  b.add({
+  add({
     section: 'debuginfod',
     measure: `the same program's next ${nextCores} cores, p50 (the miss remembered)`,
     ours: `${fmt(nextHeld, 0)} ms`,
     floor: `no server ${fmt(nextBare, 0)} ms`,
     ratio: `${signed(nextHeld - nextBare)} ms`,
     target: `no timeout again (< +${fmt(timeoutMs / 10, 0)} ms)`,
-    verdict: b.verdict(nextHeld - nextBare, timeoutMs / 10, 'max', ' ms'),
+    verdict: verdict(nextHeld - nextBare, timeoutMs / 10, 'max', ' ms'),
   });
   const most = Math.max(0, ...hanging.asked.values());
-  b.add({
+  add({
     section: 'debuginfod',
     measure: `requests to the server per build-id and file (${hanging.asked.size} asked, all cores)`,
     ours: `${most} at most`,
     floor: '-',
     ratio: '-',
     target: '<= 1 per worker',
-    verdict: b.verdict(most, 1, 'atMost', ''),
+    verdict: verdict(most, 1, 'atMost', ''),
   });
   const said = held.warnings.find((w) => w.includes(hanging.url));
-  b.add({
+  add({
     section: 'debuginfod',
     measure: "the first core's report names the server that did not answer",
     ours: said ? `"${said.length > 90 ? `${said.slice(0, 87)}...` : said}"` : 'no such warning',

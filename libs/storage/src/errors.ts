@@ -1,9 +1,12 @@
 import { StorageUnavailableError } from './storage.port';
 
+/** A connection that closed before any answer came (droppedHere). */
+const DROPPED_CODES = ['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'];
+
 /** Socket-level failures: the backend is down or unreachable, not a problem with the request itself. */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
-  'ECONNRESET',
+  ...DROPPED_CODES,
   'ECONNABORTED',
   'ETIMEDOUT',
   'EHOSTUNREACH',
@@ -12,9 +15,7 @@ const NETWORK_CODES = new Set([
   'ENETDOWN',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'EPIPE',
   'ESOCKETTIMEDOUT',
-  'UND_ERR_SOCKET',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
@@ -36,7 +37,7 @@ export function isUnavailable(err: unknown, depth = 0): boolean {
   const code = codeOf(err);
   if (code && (NETWORK_CODES.has(code) || S3_BUSY_CODES.has(code) || DISK_CODES.has(code))) return true;
   // minio wraps a 5xx answer in a plain Error once its own retries are spent.
-  if (err instanceof Error && /Retryable HTTP status|socket hang up/i.test(err.message)) return true;
+  if (droppedHere(err) || (err instanceof Error && /Retryable HTTP status/i.test(err.message))) return true;
   if (err instanceof AggregateError) return err.errors.some((e) => isUnavailable(e, depth + 1));
   return 'cause' in err && isUnavailable((err as { cause: unknown }).cause, depth + 1);
 }
@@ -48,9 +49,12 @@ export function isUnavailable(err: unknown, depth = 0): boolean {
  */
 export function isDroppedConnection(err: unknown, depth = 0): boolean {
   if (depth > 4 || typeof err !== 'object' || err === null) return false;
-  if (isErrorCode(err, 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET')) return true;
-  if (err instanceof Error && /socket hang up/i.test(err.message)) return true;
-  return 'cause' in err && isDroppedConnection((err as { cause: unknown }).cause, depth + 1);
+  return droppedHere(err) || ('cause' in err && isDroppedConnection((err as { cause: unknown }).cause, depth + 1));
+}
+
+/** The error itself (not its causes) says its connection closed before any answer. */
+function droppedHere(err: object): boolean {
+  return isErrorCode(err, ...DROPPED_CODES) || (err instanceof Error && /socket hang up/i.test(err.message));
 }
 
 /** Rethrows backend outages as StorageUnavailableError (callers answer 503 / retry); anything else unchanged. */
