@@ -1,10 +1,12 @@
-/** libs/cores on a filesystem store: the torn-read rule, facts.json old and new, raw-core deletion. */
+/** libs/cores on a filesystem store: the torn-read rule, facts.json old and new, raw-core deletion, the stored core's forms. */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreRecords, sweepExpiredCores, TORN_STATUS_REASON, TornRecordError } from '@triage/cores';
+import { CoreRecords, RAW_CORE_MAX_BYTES, sweepExpiredCores, TORN_STATUS_REASON, TornRecordError } from '@triage/cores';
+import { compressZstdBuffer, decompressSmallZstd } from '@triage/intake';
 import { FsStorage, keys, StorageUnavailableError, type StoragePort } from '@triage/storage';
 
 const dir = mkdtempSync(join(tmpdir(), 'triage-cores-'));
@@ -86,4 +88,36 @@ test('deleteCore runs the hook once something exists, then removes every record,
   assert.deepEqual(deleted?.deleted, [keys.core(id(6)), keys.coreStatus(id(6)), keys.report(id(6))].sort());
   for await (const o of storage.list(`cores/${id(6)}/`)) assert.fail(`left behind: ${o.key}`);
   assert.equal(await records.hasReport(id(6)), false);
+});
+
+test('downloadCore: a small core frame is written decompressed; a core stored as it came, a frame without its size, a larger or damaged one as stored', async () => {
+  const core = Buffer.concat([Buffer.from('7f454c46020101', 'hex'), Buffer.alloc(300_000, 'heap record ')]);
+  const at = (n: number) => join(dir, `download-${n}`);
+  const stored = async (n: number, bytes: Buffer): Promise<Buffer> => {
+    await storage.put(keys.core(id(n)), bytes);
+    assert.equal(await records.downloadCore(id(n), at(n)), true);
+    return readFileSync(at(n));
+  };
+  // As the API stores a small core: one frame, its size in the header, decompressed on this thread.
+  const frame = await compressZstdBuffer(core, 1);
+  assert.ok(frame.length < core.length / 10);
+  assert.ok((await stored(20, frame)).equals(core), 'the ELF core itself');
+  // As an older API stored a small core: the ELF core itself.
+  assert.ok((await stored(21, core)).equals(core));
+  // The zstd command (and the streaming compressor) leave the size out when they cannot know it: left to the intake.
+  const unsized = execFileSync('zstd', ['-q', '-c', '--no-content-size'], { input: core });
+  assert.ok((await stored(22, unsized)).equals(unsized));
+  // Declared past RAW_CORE_MAX_BYTES (a core of zeros compresses to a few KiB): never inflated here.
+  const zeros = await compressZstdBuffer(Buffer.alloc(RAW_CORE_MAX_BYTES + 1), 1);
+  assert.ok(zeros.length < 4096);
+  assert.ok((await stored(23, zeros)).equals(zeros));
+  // A frame damaged in storage fails its checksum: passed on for the intake to say it is corrupt.
+  const damaged = Buffer.from(frame);
+  damaged[damaged.length - 2] ^= 0xff;
+  assert.ok((await stored(24, damaged)).equals(damaged));
+  assert.equal(decompressSmallZstd(damaged, RAW_CORE_MAX_BYTES), undefined);
+  // Two frames: the intake's stream reads them all; the in-process path takes exactly one.
+  const two = Buffer.concat([frame, frame]);
+  assert.ok((await stored(25, two)).equals(two));
+  assert.equal(await records.downloadCore(id(26), at(26)), false, 'a core not stored');
 });

@@ -5,7 +5,8 @@ export { classifyHead, EXPECTED_CORE, EXPECTED_INPUT, type Contents } from './cl
 export { detectFormat, elfType, looksLikeCrashDescription, looksLikeTar, isCompression, ET_CORE, type CompressionFormat } from './magic';
 export { DEFAULT_LIMITS, HEAD_BYTES, MAX_BACKTRACE_BYTES, MAX_TAR_ENTRIES, abrtFileCap, maxTarBytes } from './limits';
 export { decompressStream } from './stream/decompress';
-export { compressZstd } from './stream/compress-zstd';
+export { compressZstd, compressZstdBuffer } from './stream/compress-zstd';
+export { decompressSmallZstd } from './stream/decompress-small';
 export { byteLimit } from './stream/byte-limit';
 export { hashingPassThrough, type HashingPassThrough, type StreamDigest } from './stream/hashing';
 export { CHILD_HASH_MIN_BYTES, hashFile, INLINE_HASH_MAX_BYTES } from './stream/hash-file';

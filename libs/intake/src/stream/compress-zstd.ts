@@ -6,6 +6,7 @@
  * the compressed bytes come back.
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { BatchFeed } from './thread-batches';
 import { JobThread, type ThreadJob } from './thread-jobs';
 
@@ -39,6 +40,8 @@ parentPort.on('message', (m) => {
       cctx.setParameter(zstd.CParameter.compressionLevel, m.level);
       // As the zstd command writes by default: a frame damaged in storage fails its decompression.
       cctx.setParameter(zstd.CParameter.checksumFlag, 1);
+      // A size known beforehand goes into the frame's header: a reader can size its buffer, or refuse, before inflating.
+      if (m.size !== undefined) cctx.setPledgedSrcSize(m.size);
       streams.set(m.id, cctx);
     } else if (m.op === 'update') {
       const cctx = streams.get(m.id);
@@ -80,12 +83,13 @@ function zstdLevel(level: number): number {
 }
 
 /**
- * zstd-compresses a stream into one frame (with its checksum, as the zstd command writes). Every stream
+ * zstd-compresses a stream into one frame (with its checksum, as the zstd command writes; with its
+ * content size in the header when `size` is given, and then it must be the stream's length). Every stream
  * of the process shares the one thread, as every hash shares the hash thread: level 1 costs ~0.6 s of
  * CPU per GiB alone (~0.85 s beside the API's other threads on 2 CPUs), while the API's event loop,
  * which receives, parses and copies every byte, moves at most ~0.7 GiB/s of all its uploads together.
  */
-export function compressZstd(level = 3): Transform {
+export function compressZstd(level = 3, size?: number): Transform {
   let job: ThreadJob<CompressAnswer> | undefined;
   let finish: ((err?: Error) => void) | undefined;
   let ended = false;
@@ -102,7 +106,7 @@ export function compressZstd(level = 3): Transform {
       if ('ack' in answer) feed.returned(answer.bytes);
       else finish?.();
     });
-    opened.post({ op: 'open', level: zstdLevel(level) });
+    opened.post({ op: 'open', level: zstdLevel(level), size });
     return (job = opened);
   };
   const feed = new BatchFeed((bytes, length) => theJob().post({ op: 'update', bytes, length }, [bytes]), COMPRESS_BATCHES);
@@ -128,4 +132,13 @@ export function compressZstd(level = 3): Transform {
     },
   });
   return stream;
+}
+
+/** `bytes` as one zstd frame that declares its content size (decompressSmallZstd reads it back), compressed on the thread. */
+export async function compressZstdBuffer(bytes: Buffer, level: number): Promise<Buffer> {
+  const zstd = compressZstd(level, bytes.length);
+  const out: Buffer[] = [];
+  zstd.on('data', (chunk: Buffer) => out.push(chunk));
+  await finished(zstd.end(bytes));
+  return Buffer.concat(out);
 }
