@@ -76,6 +76,9 @@ export class AnalyzeProcessor {
     let counted: Promise<void> | undefined;
     let analysis: Promise<Report> | undefined;
     let done: Promise<void> | undefined;
+    // "analysis-started": sent once the attempt is counted, beside the tools (a round trip to Redis, ~1-6 ms
+    // on a busy worker, that the tools need not wait for); every later event of the job waits for it. Never rejects.
+    let announced: Promise<void> | undefined;
     // When each step ended, from the job's start: where a job's time goes, in its log line.
     const stages: { gateMs?: number; analysisMs?: number; reportMs?: number } = {};
     // Everything is inside the try, the first storage read included: with storage down the job must
@@ -96,7 +99,7 @@ export class AnalyzeProcessor {
         if (previous?.state === 'done' && (await this.records.hasReport(coreId))) throw new ReportAlreadyWritten();
         attempts = (previous?.attempts ?? 0) + 1;
         await this.records.writeStatus(coreId, this.status('analyzing', attempts));
-        await this.lifecycle?.started(coreId, attempts);
+        announced = this.lifecycle?.started(coreId, attempts);
       })();
       // Awaited by the analysis before its tools, and below; an analysis that fails first waits for it in the catch.
       counted.catch(() => undefined);
@@ -130,7 +133,7 @@ export class AnalyzeProcessor {
       // written; report-ready goes out after both, as readers of the status expect.
       done = this.records.writeStatus(coreId, this.status('done', attempts));
       done.catch(() => undefined);
-      await this.lifecycle?.reportStored(report, await meta, done);
+      await this.lifecycle?.reportStored(report, await meta, Promise.all([done, announced]));
       await done;
       log.info({ ms: Date.now() - started, stages, kind: report.classification.kind, signature: report.signature }, 'analysis done');
       return { coreId, signature: report.signature, alreadyDone: false };
@@ -150,6 +153,7 @@ export class AnalyzeProcessor {
       await this.records
         .writeStatus(coreId, this.status(lastAttempt ? 'failed' : 'queued', attempts, lastAttempt ? failure.reason : `will retry: ${failure.reason}`))
         .catch((statusErr: unknown) => log.error({ err: statusErr }, 'could not write the status'));
+      await announced;
       await this.lifecycle?.failed(coreId, failure.reason, attempts, !lastAttempt);
       if (failure.permanent) throw new UnrecoverableError(failure.reason);
       throw err;
