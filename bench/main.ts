@@ -432,7 +432,23 @@ function chooseSections(args: string[]): Set<Section> {
   return new Set(chosen.filter((x) => !skip.includes(x)));
 }
 
-const loadLine = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).join(', ')}`;
+/**
+ * The load average, and the share of the last minute in which some task waited for a CPU (Linux PSI):
+ * the service's figures (several processes on the machine's CPUs) move with it far more than a lone
+ * eu-stack does, and on a shared machine the load average alone does not say how much others took.
+ */
+const loadLine = (): string => {
+  const pressure = /^some .*avg60=([\d.]+)/m.exec(readFileIfThere('/proc/pressure/cpu'))?.[1];
+  return `load average ${loadavg().map((l) => l.toFixed(2)).join(', ')}${pressure ? `, CPU pressure ${pressure}%` : ''}`;
+};
+
+function readFileIfThere(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
