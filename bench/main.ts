@@ -502,7 +502,8 @@ async function main(): Promise<void> {
     }
     if (sections.has('latency')) await latencySection(e, exe, envNumber('BENCH_LATENCY_N', 20));
     if (sections.has('debuginfod')) {
-      const bench = { work, warmExe: exe, exe: buildToucher(join(work, 'debuginfod-program'), '-O2'), startService: (dir: string, extra: Record<string, string>) => startService(e, dir, extra) };
+      const exes = ['-O2', '-O3', '-Os'].map((level) => buildToucher(join(work, `debuginfod-program${level}`), level));
+      const bench = { work, warmExe: exe, exes, startService: (dir: string, extra: Record<string, string>) => startService(e, dir, extra) };
       await debuginfodSection(bench, envNumber('BENCH_DEBUGINFOD_N', 5));
     }
     if (sections.has('workers')) await throughputSection(e, exe, envNumber('BENCH_THROUGHPUT_N', 30));

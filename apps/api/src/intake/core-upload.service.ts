@@ -288,7 +288,11 @@ export class CoreUploadService {
         const raw = Buffer.concat(head, headBytes);
         // On the compress thread while the hash thread ends; a tenth of the bytes to the store and back
         // (s3rver: ~12 ms less on the 202 and the job's download of a 1.5 MiB core).
-        const packed = await compressZstdBuffer(raw, 1);
+        // Should the thread fail, the core is stored as it came: a form every reader takes.
+        const packed = await compressZstdBuffer(raw, 1).catch((err: Error) => {
+          this.logger.warn(`a ${raw.length}-byte core is stored uncompressed: ${err.message}`);
+          return raw;
+        });
         const compressed = packed.length < raw.length;
         const bytes = compressed ? packed : raw;
         return { storedSize: bytes.length, bytes, compressed, facts: await facts.finish(), corruption: facts.corruption() };
