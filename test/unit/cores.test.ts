@@ -119,5 +119,9 @@ test('downloadCore: a small core frame is written decompressed; a core stored as
   // Two frames: the intake's stream reads them all; the in-process path takes exactly one.
   const two = Buffer.concat([frame, frame]);
   assert.ok((await stored(25, two)).equals(two));
+  // Past RAW_CORE_MAX_BYTES, read in many chunks: passed on whole, as stored, from the first byte.
+  const large = Buffer.alloc(RAW_CORE_MAX_BYTES + 100_000);
+  for (let i = 0; i < large.length; i += 4096) large.writeUInt32LE(i, i);
+  assert.ok((await stored(27, large)).equals(large));
   assert.equal(await records.downloadCore(id(26), at(26)), false, 'a core not stored');
 });

@@ -133,7 +133,8 @@ export class AnalyzeProcessor {
       // written; report-ready goes out after both, as readers of the status expect.
       done = this.records.writeStatus(coreId, this.status('done', attempts));
       done.catch(() => undefined);
-      await this.lifecycle?.reportStored(report, await meta, Promise.all([done, announced]));
+      // Settled later: the grouping may still run when a failed "done" write rejects it (awaited below, and in the catch).
+      await this.lifecycle?.reportStored(report, await meta, settledLater(Promise.all([done, announced])));
       await done;
       log.info({ ms: Date.now() - started, stages, kind: report.classification.kind, signature: report.signature }, 'analysis done');
       return { coreId, signature: report.signature, alreadyDone: false };
@@ -247,7 +248,7 @@ export class AnalyzeProcessor {
     };
   }
 
-  /** As stored (zstd-compressed, or the ELF core itself when small): intake tells which by its magic. */
+  /** As downloadCore writes it (a small core's frame decompressed, a larger one zstd): intake tells which by its magic. */
   private async downloadCore(coreId: string, work: string, signal?: AbortSignal): Promise<string> {
     const corePath = join(work, 'core');
     if (!(await this.records.downloadCore(coreId, corePath, signal))) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);

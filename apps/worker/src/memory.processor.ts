@@ -35,7 +35,7 @@ export class MemoryProcessor {
     const started = Date.now();
     const work = await makeScratchDir('memory');
     try {
-      // As stored (zstd-compressed, or the ELF core itself when small): intake tells which by its magic.
+      // As downloadCore writes it (a small core's frame decompressed, a larger one zstd): intake tells which by its magic.
       const corePath = join(work, 'core');
       if (!(await this.records.downloadCore(request.coreId, corePath))) {
         return { ok: false, failure: { category: 'not-found', reason: `no core ${request.coreId}` } };

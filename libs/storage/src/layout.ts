@@ -5,7 +5,8 @@
  *   uploads/<uploadId>            an upload in flight (moved away when complete, never read as a core)
  *   uploads/<sessionId>/session.json          a resumable upload: its declared length, fields, and once done its answer
  *   uploads/<sessionId>/parts/<offset>-<length>  <length> bytes it received from <offset> on, as sent (one object per part)
- *   cores/<coreId>/core.zst       the raw core, zstd-compressed, or as it came up to RAW_CORE_MAX_BYTES (libs/cores)
+ *   cores/<coreId>/core.zst       the raw core, zstd-compressed (up to RAW_CORE_MAX_BYTES one frame that declares its
+ *                                 size; as it came when that was no smaller, or from an older triage: libs/cores)
  *                                 (coreId = first 32 hex of the raw core's sha256)
  *   cores/<coreId>/meta.json      what the client said, sha256, size, format, upload count and times
  *   cores/<coreId>/facts.json     what the upload's single pass read: signal, threads, modules with build-ids
