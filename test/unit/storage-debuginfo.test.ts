@@ -235,6 +235,12 @@ describe('DebuginfoCache and DebuginfodClient', () => {
     const second = await cache.fetchForModules(ids);
     assert.equal(slowRequests.length, 4, 'not asked again');
     assert.deepEqual(cache.unreachableWarnings(second), [warning]);
+    // A fetch that never settles, even aborted, still ends at the timeout: the timer answers, not fetch.
+    const deaf = new DebuginfodClient(['http://debuginfod.test'], { timeoutMs: 50, fetch: () => new Promise<Response>(() => undefined) });
+    assert.deepEqual(await deaf.download('7777aaaa8888bbbb', 'debuginfo', join(work, 'z')), {
+      outcome: 'missing',
+      unreachable: ['http://debuginfod.test: no answer within 50 ms'],
+    });
     // A refused connection is unreachable too, with the reason.
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
