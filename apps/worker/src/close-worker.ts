@@ -1,6 +1,6 @@
 import { WaitingError, type Job, type Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { withDeadline } from '@triage/infra';
+import { withDeadline } from '@triage/promises';
 
 /** For workers without a setting of their own (memory reads: a person waits, their client retries). */
 const SHUTDOWN_GRACE_MS = 5_000;

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { settledLater, withDeadline } from '@triage/promises';
 import type { DebuginfoKind } from './store';
 
 export interface DebuginfodClientOptions {
@@ -186,28 +187,19 @@ export class DebuginfodClient {
    * aborted request 25-45 ms after the abort; a hanging server added that to every program's first core.
    */
   private async ask(url: string, controller: AbortController): Promise<Response> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(controller.signal.reason);
-      }, this.timeoutMs);
-    });
-    const asked = this.fetchImpl(url, { signal: controller.signal, redirect: 'follow' });
     // Once the timeout has answered, fetch's own rejection is nobody's to handle.
-    asked.catch(() => undefined);
-    try {
-      const res = await Promise.race([asked, timedOut]);
-      const length = Number(res.headers.get('content-length') ?? NaN);
-      if (res.status !== 200 || !res.body || length > this.maxBytes) {
-        await res.body?.cancel().catch(() => undefined);
-        // An answer, even a 5xx, is not a stall: only silence and broken connections are "unreachable".
-        throw new NotThereError(`${url}: ${res.status}`);
-      }
-      return res;
-    } finally {
-      clearTimeout(timer);
+    const asked = settledLater(this.fetchImpl(url, { signal: controller.signal, redirect: 'follow' }));
+    const res = await withDeadline(asked, this.timeoutMs, () => {
+      controller.abort();
+      return controller.signal.reason as Error;
+    });
+    const length = Number(res.headers.get('content-length') ?? NaN);
+    if (res.status !== 200 || !res.body || length > this.maxBytes) {
+      await res.body?.cancel().catch(() => undefined);
+      // An answer, even a 5xx, is not a stall: only silence and broken connections are "unreachable".
+      throw new NotThereError(`${url}: ${res.status}`);
     }
+    return res;
   }
 
   private sizeCap(): Transform {

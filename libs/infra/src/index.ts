@@ -2,4 +2,3 @@ export * from './redis';
 export * from './redis.module';
 export * from './logging';
 export * from './logging.module';
-export * from './deadline';

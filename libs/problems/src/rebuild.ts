@@ -1,4 +1,5 @@
 import type { CoreRecords } from '@triage/cores';
+import { inOrder } from '@triage/promises';
 import { CatalogLoader } from './catalog-loader';
 import type { RebuildResult } from './model';
 import type { ProblemCatalog } from './problem-catalog';
@@ -10,22 +11,6 @@ const READ_AHEAD = 64;
 export interface RebuildOptions {
   /** While reading metadata, (0, reports listed so far); then (reports grouped, all reports). */
   onProgress?: (done: number, total: number) => void;
-}
-
-/**
- * Maps `items` (an array, or a listing still under way) through `fn` with at most `width` calls under
- * way, yielding results in the items' order.
- */
-async function* inOrder<T, R>(items: Iterable<T> | AsyncIterable<T>, width: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
-  const pending: Array<Promise<R>> = [];
-  for await (const item of items) {
-    const next = fn(item);
-    // Handled here so a consumer that stops early leaves no unhandled rejection; awaited below it still throws.
-    next.catch(() => undefined);
-    pending.push(next);
-    if (pending.length >= width) yield await (pending.shift() as Promise<R>);
-  }
-  while (pending.length) yield await (pending.shift() as Promise<R>);
 }
 
 /**

@@ -4,6 +4,7 @@ import { access, constants, mkdir, open, readdir, rename, rm, stat, type FileHan
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { inOrder } from '@triage/promises';
 import { checkKey, checkPrefix, isErrorCode, ObjectNotFoundError, translate } from './errors';
 import type { ListOptions, ObjectInfo, PutOptions, StoragePort } from './storage.port';
 
@@ -182,24 +183,14 @@ export class FsStorage implements StoragePort {
     const slash = prefix.lastIndexOf('/');
     const base = slash < 0 ? '' : prefix.slice(0, slash);
     const info = options.metadata === false ? (key: string) => this.statBare(key) : (key: string) => this.stat(key);
-    // Stats run LIST_AHEAD at a time (one at a time, a million keys wait on a million file-system round trips), yielded in order.
-    const pending: Array<Promise<ObjectInfo | undefined>> = [];
-    for await (const key of this.walk(base)) {
-      if (!key.startsWith(prefix)) continue;
-      const next = info(key);
-      // Marked handled now, so a consumer that stops early leaves no unhandled rejection; awaited below it still throws.
-      next.catch(() => undefined);
-      pending.push(next);
-      if (pending.length >= LIST_AHEAD) {
-        const next = await pending.shift();
-        // Deleted while we were listing: S3 would not list it either.
-        if (next) yield next;
-      }
-    }
-    for (const p of pending) {
-      const next = await p;
+    for await (const next of inOrder(this.keysUnder(base, prefix), LIST_AHEAD, info)) {
+      // Deleted while we were listing: S3 would not list it either.
       if (next) yield next;
     }
+  }
+
+  private async *keysUnder(base: string, prefix: string): AsyncGenerator<string> {
+    for await (const key of this.walk(base)) if (key.startsWith(prefix)) yield key;
   }
 
   /** An object's size and time without its sidecar. */

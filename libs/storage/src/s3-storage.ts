@@ -6,6 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { BucketItem, Client } from 'minio';
 import type { StorageConfig } from '@triage/config';
+import { withDeadline } from '@triage/promises';
 import { checkKey, checkPrefix, isBodyError, isDroppedConnection, isErrorCode, ObjectNotFoundError, translate } from './errors';
 import { StorageUnavailableError, type ListOptions, type ObjectInfo, type PutOptions, type StoragePort } from './storage.port';
 
@@ -348,18 +349,12 @@ export class S3Storage implements StoragePort {
   }
 
   async ping(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StorageUnavailableError(`object storage did not answer within ${this.pingTimeoutMs} ms`)), this.pingTimeoutMs);
-    });
     try {
       const probe = this.createBucket ? this.ensureBucket().then(() => true) : this.client.bucketExists(this.bucket);
-      const exists = await Promise.race([probe, deadline]);
+      const exists = await withDeadline(probe, this.pingTimeoutMs, () => new StorageUnavailableError(`object storage did not answer within ${this.pingTimeoutMs} ms`));
       if (!exists) throw new StorageUnavailableError(`bucket ${this.bucket} does not exist`);
     } catch (err) {
       translate(err, 'ping');
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

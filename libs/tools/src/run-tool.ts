@@ -9,6 +9,7 @@ import { constants as fsConstants, existsSync, lstatSync, readlinkSync } from 'n
 import { access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { settledLater } from '@triage/promises';
 
 export interface SandboxSpec {
   /** Files and directories the tool may read, bound read-only at the same path. Missing ones are skipped. */
@@ -298,9 +299,8 @@ export async function prestartTool(cmd: string, args: string[], options: RunTool
   const first = await firstAttempt(cmd, args, options);
   const full = await fullArgv(first.argv, options);
   const stop = new AbortController();
-  const run = spawnBounded(full[0], full.slice(1), { ...options, env: toolEnv(options.env), signal: stop.signal });
   // Nobody may take it: its failure then is no one's to report.
-  run.catch(() => undefined);
+  const run = settledLater(spawnBounded(full[0], full.slice(1), { ...options, env: toolEnv(options.env), signal: stop.signal }));
   const entry: Prestarted = { key: runKey(full, options), run, stop };
   // The same run guessed again replaces the first.
   const same = prestarted.get(first.exe)?.find((p) => p.key === entry.key);

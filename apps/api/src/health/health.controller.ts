@@ -4,7 +4,7 @@ import type { StoragePort } from '@triage/storage';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { STORAGE } from '../infra/tokens';
 import { Public } from '../auth/scope.decorator';
-import { withDeadline } from '@triage/infra';
+import { withDeadline } from '@triage/promises';
 
 const CHECK_DEADLINE_MS = 3_000;
 

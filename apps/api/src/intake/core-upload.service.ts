@@ -14,7 +14,7 @@ import { factsBuildIds, RAW_CORE_MAX_BYTES } from '@triage/cores';
 import type { CoreMeta, CoreState, StatusRead, UploadEvent } from '../cores/core-record';
 import { CoreStore } from '../cores/core-store';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
-import { settledLater, withDeadline } from '@triage/infra';
+import { settledLater, withDeadline } from '@triage/promises';
 import { ApiError, ClientAbortError, ServiceUnavailableError } from '../http/errors';
 import { CONFIG, STORAGE } from '../infra/tokens';
 import { EventsService } from '../events/events.service';

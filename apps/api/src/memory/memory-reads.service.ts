@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TriageConfig } from '@triage/config';
-import { RedisConnections, withDeadline } from '@triage/infra';
+import { RedisConnections } from '@triage/infra';
+import { withDeadline } from '@triage/promises';
 import { MEMORY_JOB_OPTIONS, MEMORY_QUEUE, type MemoryAnswer, type MemoryJob } from '@triage/queue';
 import { ApiError, ServiceUnavailableError, WorkerFailure } from '../http/errors';
 import { CONFIG } from '../infra/tokens';

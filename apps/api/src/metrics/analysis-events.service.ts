@@ -2,7 +2,8 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TriageConfig } from '@triage/config';
-import { RedisConnections, withDeadline } from '@triage/infra';
+import { RedisConnections } from '@triage/infra';
+import { withDeadline } from '@triage/promises';
 import { ANALYZE_QUEUE } from '@triage/queue';
 import { AnalysisQueue } from '../infra/analysis-queue.service';
 import { CONFIG } from '../infra/tokens';
