@@ -99,16 +99,22 @@ test('downloadCore: a small core frame is written decompressed; a core stored as
     return readFileSync(at(n));
   };
   // As the API stores a small core: one frame, its size in the header, decompressed on this thread.
-  const frame = await compressZstdBuffer(core, 1);
+  const frame = await compressZstdBuffer([core.subarray(0, 1000), core.subarray(1000, 70_000), core.subarray(70_000)], 1);
   assert.ok(frame.length < core.length / 10);
-  assert.ok((await stored(20, frame)).equals(core), 'the ELF core itself');
+  assert.ok((await stored(20, frame)).equals(core), 'the ELF core itself, from the pieces it came in');
+  // The room a download decompresses into is kept for the next: a shorter core after it is only itself.
+  const shorter = core.subarray(0, core.length >> 1);
+  assert.ok((await stored(28, await compressZstdBuffer([shorter], 1))).equals(shorter));
+  assert.ok((await stored(29, frame)).equals(core));
+  // A room too small for the frame: a buffer of the declared size instead.
+  assert.ok(decompressSmallZstd(frame, RAW_CORE_MAX_BYTES, Buffer.alloc(16))?.equals(core));
   // As an older API stored a small core: the ELF core itself.
   assert.ok((await stored(21, core)).equals(core));
   // The zstd command (and the streaming compressor) leave the size out when they cannot know it: left to the intake.
   const unsized = execFileSync('zstd', ['-q', '-c', '--no-content-size'], { input: core });
   assert.ok((await stored(22, unsized)).equals(unsized));
   // Declared past RAW_CORE_MAX_BYTES (a core of zeros compresses to a few KiB): never inflated here.
-  const zeros = await compressZstdBuffer(Buffer.alloc(RAW_CORE_MAX_BYTES + 1), 1);
+  const zeros = await compressZstdBuffer([Buffer.alloc(RAW_CORE_MAX_BYTES + 1)], 1);
   assert.ok(zeros.length < 4096);
   assert.ok((await stored(23, zeros)).equals(zeros));
   // A frame damaged in storage fails its checksum: passed on for the intake to say it is corrupt.
@@ -116,6 +122,9 @@ test('downloadCore: a small core frame is written decompressed; a core stored as
   damaged[damaged.length - 2] ^= 0xff;
   assert.ok((await stored(24, damaged)).equals(damaged));
   assert.equal(decompressSmallZstd(damaged, RAW_CORE_MAX_BYTES), undefined);
+  assert.equal(decompressSmallZstd(damaged, RAW_CORE_MAX_BYTES, Buffer.alloc(RAW_CORE_MAX_BYTES)), undefined);
+  // The next frame after a damaged one decompresses as ever.
+  assert.ok(decompressSmallZstd(frame, RAW_CORE_MAX_BYTES, Buffer.alloc(RAW_CORE_MAX_BYTES))?.equals(core));
   // Two frames: the intake's stream reads them all; the in-process path takes exactly one.
   const two = Buffer.concat([frame, frame]);
   assert.ok((await stored(25, two)).equals(two));

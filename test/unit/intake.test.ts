@@ -88,6 +88,29 @@ describe('openInput: cores, raw and compressed', () => {
     }
   });
 
+  test('openCrashInputEarly: an identity the caller knows is taken for a raw core of its size, not read again; another size is hashed', async () => {
+    const known = { sha256: 'ab'.repeat(32), size: want.size };
+    const taken = await openCrashInputEarly(c.core, { workDir: freshDir('early-known'), identity: known });
+    try {
+      assert.deepEqual(await taken.digest(), known);
+    } finally {
+      await taken.cleanup();
+    }
+    const otherSize = await openCrashInputEarly(c.core, { workDir: freshDir('early-other'), identity: { ...known, size: want.size + 1 } });
+    try {
+      assert.deepEqual(await otherSize.digest(), want);
+    } finally {
+      await otherSize.cleanup();
+    }
+    // A compressed input is hashed as it is read, whatever the caller says.
+    const zst = await openCrashInputEarly(compressedCopy(c, 'zstd'), { workDir: freshDir('early-known-zst'), identity: known });
+    try {
+      assert.deepEqual(await zst.digest(), want);
+    } finally {
+      await zst.cleanup();
+    }
+  });
+
   test('openCrashInputEarly: cleanup before the hash is done stops it, and its digest rejects', async () => {
     const big = join(freshDir('early-big'), 'core');
     // The crasher's core, then 64 MiB more: still an ELF core by its head, long enough to hash that cleanup comes first.

@@ -269,6 +269,9 @@ export class AnalyzeProcessor {
     const report = await this.analyzeInput(corePath, {
       metadata,
       mapsPath,
+      // The API hashed the core as it came (its id): it is not read again for that. A compressed one's
+      // bytes were checked on their way back by zstd's checksum.
+      identity: meta && { sha256: meta.sha256, size: meta.size },
       debuginfoDirs: [this.cache.dir],
       plainCopiesDir: join(this.cache.dir, 'plain'),
       // The attempt is counted before the tools run; the debuginfo and the objects are looked up meanwhile.

@@ -28,7 +28,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  */
 export async function analyzeInput(inputPath: string, options: AnalyzeOptions = {}): Promise<Report> {
   // A raw core on disk is analysed while the same read hashes it: the identity is needed only by the report.
-  const input = await openCrashInputEarly(inputPath, { workDir: options.workDir, limits: options.limits, signal: options.signal });
+  const input = await openCrashInputEarly(inputPath, { workDir: options.workDir, limits: options.limits, signal: options.signal, identity: options.identity });
   try {
     if (input.corePath === undefined) return await analyzeBacktraceOnly({ ...input, ...(await input.digest()) }, options);
     let core: CoreDump;

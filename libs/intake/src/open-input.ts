@@ -2,6 +2,7 @@ import { closeSync, createReadStream, openSync, readSync, type Stats } from 'nod
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { settledLater } from '@triage/promises';
 import { CORE_BACKTRACE_FILE, metadataFromAbrtFiles, MAPS_FILE } from './abrt/files';
 import { readAbrtDir } from './abrt/dir';
 import { EXPECTED_CORE, EXPECTED_INPUT } from './classify';
@@ -22,6 +23,12 @@ export interface OpenInputOptions {
   limits?: Partial<IntakeLimits>;
   /** Stops the reading (openCrashInputEarly): the caller no longer needs the input. */
   signal?: AbortSignal;
+  /**
+   * The raw core's sha256 and size as the caller knows them already (the worker: from the stored core's
+   * record, its bytes checked on the way by zstd's checksum): a raw core of that size is not read again
+   * to hash it. Any other size, or any other input, is hashed as it is read.
+   */
+  identity?: StreamDigest;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -67,7 +74,7 @@ export async function openCrashInputEarly(path: string, options: OpenInputOption
   options.signal?.addEventListener('abort', stop, { once: true });
   if (options.signal?.aborted) stop();
   try {
-    const opened = await openPath(path, limits, workspace, reading.signal);
+    const opened = await openPath(path, limits, workspace, reading.signal, options.identity);
     return {
       ...opened,
       cleanup: async () => {
@@ -143,25 +150,21 @@ function isRawCore(path: string): boolean {
   return !isCompression(detectFormat(bytes)) && headHolds(bytes, path) === 'core';
 }
 
-async function openPath(path: string, limits: IntakeLimits, workspace: Workspace, signal: AbortSignal): Promise<EarlyOpened> {
+async function openPath(path: string, limits: IntakeLimits, workspace: Workspace, signal: AbortSignal, identity?: StreamDigest): Promise<EarlyOpened> {
   const stats = await statInput(path);
   if (stats.isDirectory()) return known(await openAbrtDir(path, limits, workspace));
   if (!stats.isFile()) throw new IntakeError('unsupported', `${path} is neither a regular file nor a directory; ${EXPECTED_INPUT}`);
   // Over the limit, the whole read runs first and refuses it: the tools never see such a core.
   if (stats.size <= limits.maxCoreBytes && isRawCore(path)) {
-    // Usable as it lies; its hash (hashFile) is started once, here, and awaited by whoever needs the id.
-    let hashing: Promise<StreamDigest> | undefined;
-    const digest = (): Promise<StreamDigest> => {
-      if (!hashing) {
-        hashing = hashFile(path, stats.size, limits.maxCoreBytes, path, signal);
-        // Nobody may await it (an analysis that failed first): its failure is then no one's to report.
-        hashing.catch(() => undefined);
-      }
-      return hashing;
-    };
-    // Started now: beside the tools, it is the longest part of an analysis whose stack tool is quick.
-    digest();
-    return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest };
+    // Usable as it lies; its hash (hashFile), unless the caller knows it, is started once, here, and
+    // awaited by whoever needs the id: beside the tools, it is the longest part of an analysis whose
+    // stack tool is quick.
+    const hashing =
+      identity?.size === stats.size
+        ? Promise.resolve(identity)
+        : // Nobody may await it (an analysis that failed first): its failure is then no one's to report.
+          settledLater(hashFile(path, stats.size, limits.maxCoreBytes, path, signal));
+    return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest: () => hashing };
   }
   const read = await fromFile(path, (source) => readInput(source, { name: path, limits }, coreOnDisk(path, workspace, 'core')), signal);
   return known(await openRead(path, read, workspace));

@@ -134,11 +134,19 @@ export function compressZstd(level = 3, size?: number): Transform {
   return stream;
 }
 
-/** `bytes` as one zstd frame that declares its content size (decompressSmallZstd reads it back), compressed on the thread. */
-export async function compressZstdBuffer(bytes: Buffer, level: number): Promise<Buffer> {
-  const zstd = compressZstd(level, bytes.length);
+/**
+ * `chunks`, in order, as one zstd frame that declares its content size (decompressSmallZstd reads it
+ * back), compressed on the thread. Taken as the pieces they came in: joining them first would fault in
+ * a fresh buffer as large as the core (~4.5 ms for 1.5 MB on a 2-CPU VM) that is thrown away at once.
+ */
+export async function compressZstdBuffer(chunks: readonly Buffer[], level: number): Promise<Buffer> {
+  const zstd = compressZstd(
+    level,
+    chunks.reduce((n, c) => n + c.length, 0),
+  );
   const out: Buffer[] = [];
   zstd.on('data', (chunk: Buffer) => out.push(chunk));
-  await finished(zstd.end(bytes));
+  for (const chunk of chunks) zstd.write(chunk);
+  await finished(zstd.end());
   return Buffer.concat(out);
 }
