@@ -4,7 +4,7 @@ import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { ConfigError, loadConfig, type TriageConfig } from '@triage/config';
 import { createLogger } from '@triage/infra';
 import { logSandboxStatus } from '@triage/security';
-import { sweepScratch } from '@triage/tools';
+import { sweepScratch, useToolSpawner } from '@triage/tools';
 import { startHeartbeat } from './heartbeat';
 import { WorkerModule } from './worker.module';
 
@@ -23,6 +23,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger('triage-worker', { level: config.logLevel });
+  // A worker holds ~150 MB: forking it for every tool costs each job more than its decompression (tool-spawner.ts).
+  useToolSpawner();
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, logger), { bufferLogs: true });
   // Nest's own messages (module init, shutdown) go to the same log as ours.
   app.useLogger(app.get(NestPinoLogger));

@@ -1,2 +1,3 @@
 export * from './run-tool';
 export * from './scratch';
+export { useToolSpawner } from './tool-spawner';

@@ -4,12 +4,12 @@
  * A core can be crafted to make an unwinder loop or allocate without end, and gdb executes
  * whatever a core or its debuginfo points it at (python, auto-load), so nothing here trusts the tool.
  */
-import { spawn } from 'node:child_process';
 import { constants as fsConstants, existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { settledLater } from '@triage/promises';
+import type { Bounded } from './spawn-bounded';
+import { spawnTool } from './tool-spawner';
 
 export interface SandboxSpec {
   /** Files and directories the tool may read, bound read-only at the same path. Missing ones are skipped. */
@@ -40,16 +40,8 @@ export interface RunToolOptions {
   input?: string;
 }
 
-export interface ToolRun {
-  stdout: string;
-  stderr: string;
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  /** Output went over maxOutputBytes: the tool was stopped and only the first bytes are here. */
-  truncated: boolean;
+export interface ToolRun extends Bounded {
   sandboxed: boolean;
-  durationMs: number;
 }
 
 export class ToolNotFoundError extends Error {
@@ -62,8 +54,6 @@ export class ToolNotFoundError extends Error {
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin';
 /** A stalled debuginfod server otherwise blocks a tool 90 s per module. */
 const DEFAULT_DEBUGINFOD_TIMEOUT = '5';
-/** Time allowed for the pipes to close after the group was killed, in case something escaped the group. */
-const CLOSE_GRACE_MS = 1000;
 
 export function toolEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = { PATH: process.env.PATH || DEFAULT_PATH, LANG: 'C', LC_ALL: 'C' };
@@ -169,7 +159,7 @@ export function sandboxStatus(): Promise<SandboxStatus> {
     if (!bwrap) return { available: false, reason: 'bwrap is not installed' };
     const truePath = (await resolveCommand('true')) ?? '/usr/bin/true';
     try {
-      const res = await spawnBounded(bwrap, [...bwrapArgs({ readPaths: [] }), truePath], {
+      const res = await spawnTool(bwrap, [...bwrapArgs({ readPaths: [] }), truePath], {
         timeoutMs: 5000,
         maxOutputBytes: 4096,
         env: toolEnv(),
@@ -212,9 +202,6 @@ async function trySandbox(): Promise<string | undefined> {
   }
   return !sandboxProbe || (await sandboxProbe).available ? bwrap : undefined;
 }
-
-/** A run as spawnBounded reports it, before runTool says whether it was sandboxed. */
-type Bounded = Omit<ToolRun, 'sandboxed'>;
 
 /** bwrap's own refusal (no user namespaces, a mount it may not make): exit 1 and its message, before the tool ran. */
 function bwrapRefused(res: Bounded): boolean {
@@ -300,7 +287,7 @@ export async function prestartTool(cmd: string, args: string[], options: RunTool
   const full = await fullArgv(first.argv, options);
   const stop = new AbortController();
   // Nobody may take it: its failure then is no one's to report.
-  const run = settledLater(spawnBounded(full[0], full.slice(1), { ...options, env: toolEnv(options.env), signal: stop.signal }));
+  const run = settledLater(spawnTool(full[0], full.slice(1), { ...options, env: toolEnv(options.env), signal: stop.signal }));
   const entry: Prestarted = { key: runKey(full, options), run, stop };
   // The same run guessed again replaces the first.
   const same = prestarted.get(first.exe)?.find((p) => p.key === entry.key);
@@ -330,101 +317,5 @@ async function runArgv(exe: string, argv: string[], options: RunToolOptions): Pr
   const early = prestarted.get(exe)?.find((p) => p.key === key);
   if (early && withdraw(exe, early)) return early.run;
   endPrestarted(exe);
-  return spawnBounded(full[0], full.slice(1), { ...options, env: toolEnv(options.env) });
-}
-
-function spawnBounded(
-  cmd: string,
-  args: string[],
-  options: { timeoutMs: number; maxOutputBytes: number; env: Record<string, string>; input?: string; signal?: AbortSignal },
-): Promise<Bounded> {
-  return new Promise((resolvePromise, reject) => {
-    const started = Date.now();
-    const child = spawn(cmd, args, {
-      detached: true,
-      env: options.env,
-      cwd: tmpdir(),
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
-    const size = { stdout: 0, stderr: 0 };
-    let truncated = false;
-    let timedOut = false;
-    let settled = false;
-    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let graceTimer: NodeJS.Timeout | undefined;
-
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // ESRCH: the group is already gone.
-      }
-    };
-    const finish = (): void => {
-      if (settled) return;
-      settled = true;
-      options.signal?.removeEventListener('abort', onAbort);
-      clearTimeout(timer);
-      if (graceTimer) clearTimeout(graceTimer);
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      resolvePromise({
-        stdout: Buffer.concat(out.stdout).toString('utf8'),
-        stderr: Buffer.concat(out.stderr).toString('utf8'),
-        exitCode: exit?.code ?? null,
-        signal: exit?.signal ?? null,
-        timedOut,
-        truncated,
-        durationMs: Date.now() - started,
-      });
-    };
-    // Once the run is over its group id may be another's: an abort then must kill nothing.
-    const onAbort = (): void => {
-      if (!settled) killGroup();
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-      graceTimer = setTimeout(finish, CLOSE_GRACE_MS);
-    }, options.timeoutMs);
-
-    const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-      const room = options.maxOutputBytes - size[stream];
-      const kept = chunk.length > room ? chunk.subarray(0, Math.max(room, 0)) : chunk;
-      if (kept.length) out[stream].push(kept);
-      size[stream] += kept.length;
-      // Output past the cap (in this chunk, or after a chunk that filled it exactly) is thrown away,
-      // so the tool need not spend CPU on it.
-      if (chunk.length > room && !truncated) {
-        truncated = true;
-        killGroup();
-      }
-    };
-    child.stdout?.on('data', collect('stdout'));
-    child.stderr?.on('data', collect('stderr'));
-    child.on('error', (err) => {
-      if (settled) return;
-      settled = true;
-      options.signal?.removeEventListener('abort', onAbort);
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      // Only the leader exited; children that kept the pipes are bounded by the group kill below.
-      killGroup();
-      graceTimer ??= setTimeout(finish, CLOSE_GRACE_MS);
-    });
-    child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      exit ??= { code, signal };
-      finish();
-    });
-    if (options.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(options.input);
-    }
-  });
+  return spawnTool(full[0], full.slice(1), { ...options, env: toolEnv(options.env) });
 }
