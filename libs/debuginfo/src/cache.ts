@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DebuginfodClient } from './debuginfod-client';
 import type { DebuginfoKind, DebuginfoStore } from './store';
+import { statQuietly } from '@triage/tools';
 
 export type CacheSource = 'cache' | 'store' | 'upstream' | 'missing';
 
@@ -160,7 +161,7 @@ export class DebuginfoCache {
 
   private async load(buildId: string, kind: DebuginfoKind, signal: AbortSignal): Promise<Loaded> {
     const target = this.pathOf(buildId, kind);
-    if (await isFile(target)) return { source: 'cache', unreachable: [] };
+    if (isFile(target)) return { source: 'cache', unreachable: [] };
     await mkdir(dirname(target), { recursive: true });
     const tmp = join(dirname(target), `.tmp-${randomUUID()}`);
     try {
@@ -192,10 +193,6 @@ export class DebuginfoCache {
   }
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
+function isFile(path: string): boolean {
+  return statQuietly(path)?.isFile() ?? false;
 }

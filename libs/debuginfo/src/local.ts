@@ -5,8 +5,8 @@
  * server can be given as a directory.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rm, stat, symlink } from 'node:fs/promises';
-import { makeScratchDir } from '@triage/tools';
+import { mkdir, rm, symlink } from 'node:fs/promises';
+import { makeScratchDir, statQuietly } from '@triage/tools';
 import { join, resolve } from 'node:path';
 
 const SYSTEM_DEBUG_DIR = '/usr/lib/debug';
@@ -40,13 +40,9 @@ export function executableCandidates(buildId: string, dir: string): string[] {
   return [join(dir, '.build-id', head, rest), join(dir, head, rest, 'executable'), join(dir, id, 'executable')];
 }
 
-async function firstFile(paths: string[]): Promise<string | undefined> {
-  for (const p of paths) {
-    // stat follows the .build-id symlinks; a dangling one means the package is gone.
-    const st = await stat(p).catch(() => undefined);
-    if (st?.isFile()) return p;
-  }
-  return undefined;
+function firstFile(paths: string[]): string | undefined {
+  // stat follows the .build-id symlinks; a dangling one means the package is gone.
+  return paths.find((p) => statQuietly(p)?.isFile());
 }
 
 /** Separate debuginfo for `buildId`: the first dir that has it wins. */

@@ -9,6 +9,7 @@ import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compressedSectionBytes, writePlainCopy } from '@triage/core-dump';
 import { debuginfoCandidates } from './local';
+import { statQuietly } from '@triage/tools';
 
 /** Past this many bytes of plain copies in one directory, the least recently used go. */
 export const PLAIN_COPIES_MAX_BYTES = 2 * 1024 ** 3;
@@ -49,7 +50,7 @@ export class PlainCopies {
   /** The kept copy of `buildId`'s debuginfo, marked used now (the least recently used go first). */
   async existing(buildId: string): Promise<string | undefined> {
     const path = this.pathOf(buildId);
-    const st = path ? await stat(path).catch(() => undefined) : undefined;
+    const st = path ? statQuietly(path) : undefined;
     if (!path || !st?.isFile()) return undefined;
     const now = new Date();
     await utimes(path, now, now).catch(() => undefined);

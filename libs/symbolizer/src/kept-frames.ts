@@ -11,9 +11,9 @@
  * at the frame limit, and the named run is made as before.
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolveCommand } from '@triage/tools';
+import { resolveCommand, statQuietly } from '@triage/tools';
 import type { ObjectFiles } from './object-files';
 import { buildIdFile, writeWhole } from './kept-file';
 
@@ -149,7 +149,7 @@ function cutThreads(stderr: string): Set<number> {
 async function fileIdentity(path: string | undefined): Promise<string> {
   if (!path) return '-';
   // The file, not its spelling: /lib/... and /usr/lib/... are one libc on a merged-/usr system.
-  const s = await stat(path).catch(() => undefined);
+  const s = statQuietly(path);
   return s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}` : `${path}:missing`;
 }
 

@@ -8,10 +8,11 @@
  * path, again only when the build-id matches.
  */
 import { readdirSync, type Dirent } from 'node:fs';
-import { lstat, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { readFileIdentity } from '@triage/core-dump';
 import { findExecutableByBuildId } from '@triage/debuginfo';
+import { lstatQuietly } from '@triage/tools';
 
 export interface MappedObject {
   /** Path as the core names it (NT_FILE, maps): attacker-controlled for an uploaded core. */
@@ -81,7 +82,7 @@ async function* candidates(o: MappedObject, id: string, policy: ObjectFilePolicy
  * versioned file. Such a link is followed only to a file that is itself inside the system dirs.
  */
 async function inSystemDirs(path: string, dirs: readonly string[]): Promise<string> {
-  const st = await lstat(path).catch(() => undefined);
+  const st = lstatQuietly(path);
   if (!st?.isSymbolicLink()) return path;
   const target = await realpath(path).catch(() => undefined);
   const roots = await Promise.all(dirs.map((d) => realpath(d).catch(() => d)));
@@ -95,7 +96,7 @@ async function firstWithBuildId(id: string, goBuildId: string | undefined, files
 
 /** A regular file (not a directory, device or /proc entry reached through a link) with this build-id. */
 export async function hasBuildId(file: string, buildId: string, goBuildId: string | undefined): Promise<boolean> {
-  const st = await lstat(file).catch(() => undefined);
+  const st = lstatQuietly(file);
   // The .build-id trees are symlinks to the objects: those are ours, so follow them; nothing else is.
   const isLinkInTree = st?.isSymbolicLink() && /\/\.build-id\/[0-9a-f]{2}\/[0-9a-f]+$/.test(file);
   if (!st || (!st.isFile() && !isLinkInTree)) return false;
