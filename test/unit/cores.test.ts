@@ -2,11 +2,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreRecords, RAW_CORE_MAX_BYTES, sweepExpiredCores, TORN_STATUS_REASON, TornRecordError } from '@triage/cores';
-import { compressZstdBuffer, decompressSmallZstd } from '@triage/intake';
+import { compressZstdBuffer, decompressSmallZstd, zstdFrameChecksummed } from '@triage/intake';
 import { FsStorage, keys, StorageUnavailableError, type StoragePort } from '@triage/storage';
 
 const dir = mkdtempSync(join(tmpdir(), 'triage-cores-'));
@@ -93,19 +93,24 @@ test('deleteCore runs the hook once something exists, then removes every record,
 test('downloadCore: a small core frame is written decompressed; a core stored as it came, a frame without its size, a larger or damaged one as stored', async () => {
   const core = Buffer.concat([Buffer.from('7f454c46020101', 'hex'), Buffer.alloc(300_000, 'heap record ')]);
   const at = (n: number) => join(dir, `download-${n}`);
-  const stored = async (n: number, bytes: Buffer): Promise<Buffer> => {
+  const stored = async (n: number, bytes: Buffer, checked = false): Promise<Buffer> => {
     await storage.put(keys.core(id(n)), bytes);
-    assert.equal(await records.downloadCore(id(n), at(n)), true);
+    assert.deepEqual(await records.downloadCore(id(n), at(n)), { checked }, 'checked against a checksum only when a frame with one was decompressed');
     return readFileSync(at(n));
   };
   // As the API stores a small core: one frame, its size in the header, decompressed on this thread.
   const frame = await compressZstdBuffer([core.subarray(0, 1000), core.subarray(1000, 70_000), core.subarray(70_000)], 1);
   assert.ok(frame.length < core.length / 10);
-  assert.ok((await stored(20, frame)).equals(core), 'the ELF core itself, from the pieces it came in');
+  assert.ok((await stored(20, frame, true)).equals(core), 'the ELF core itself, from the pieces it came in');
   // The room a download decompresses into is kept for the next: a shorter core after it is only itself.
   const shorter = core.subarray(0, core.length >> 1);
-  assert.ok((await stored(28, await compressZstdBuffer([shorter], 1))).equals(shorter));
-  assert.ok((await stored(29, frame)).equals(core));
+  assert.ok((await stored(28, await compressZstdBuffer([shorter], 1), true)).equals(shorter));
+  assert.ok((await stored(29, frame, true)).equals(core));
+  // A frame written without a checksum (zstd --no-check) is decompressed, but nothing vouches for its bytes.
+  writeFileSync(join(dir, 'plain-core'), core);
+  const unchecked = execFileSync('zstd', ['-q', '-c', '--no-check', join(dir, 'plain-core')]);
+  assert.equal(zstdFrameChecksummed(unchecked), false);
+  assert.ok((await stored(30, unchecked)).equals(core));
   // A room too small for the frame: a buffer of the declared size instead.
   assert.ok(decompressSmallZstd(frame, RAW_CORE_MAX_BYTES, Buffer.alloc(16))?.equals(core));
   // As an older API stored a small core: the ELF core itself.
@@ -132,5 +137,5 @@ test('downloadCore: a small core frame is written decompressed; a core stored as
   const large = Buffer.alloc(RAW_CORE_MAX_BYTES + 100_000);
   for (let i = 0; i < large.length; i += 4096) large.writeUInt32LE(i, i);
   assert.ok((await stored(27, large)).equals(large));
-  assert.equal(await records.downloadCore(id(26), at(26)), false, 'a core not stored');
+  assert.equal(await records.downloadCore(id(26), at(26)), undefined, 'a core not stored');
 });

@@ -6,7 +6,8 @@ import { dropRedisPrefix } from '../support/redis';
 import { describe, test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
@@ -17,10 +18,10 @@ import { DebuginfoCache } from '@triage/debuginfo';
 import { DebuginfoStore } from '@triage/debuginfo';
 import { DebuginfodClient } from '@triage/debuginfo';
 import { RedisConnections } from '@triage/infra';
-import { IntakeError } from '@triage/intake';
+import { compressZstdBuffer, decompressSmallZstd, IntakeError } from '@triage/intake';
 import { createAnalyzeQueue, enqueueAnalysis, type AnalyzeJob, type ReprocessJob } from '@triage/queue';
 import type { Report } from '@triage/report';
-import { CoreRecords, type CoreMeta, type CoreStatus } from '@triage/cores';
+import { CoreRecords, RAW_CORE_MAX_BYTES, type CoreMeta, type CoreStatus } from '@triage/cores';
 import { FsStorage } from '@triage/storage';
 import { keys } from '@triage/storage';
 import { ToolError } from '@triage/symbolizer';
@@ -124,6 +125,31 @@ describe('AnalyzeProcessor', () => {
     assert.equal(status?.state, 'done');
     assert.equal(status?.attempts, 1);
     assert.equal(status?.reason, undefined);
+  });
+
+  test("the core's identity is passed from its record only for bytes checked against their frame's checksum on the way down", async () => {
+    const identityFor = async (stored: Buffer, size: number): Promise<AnalyzeOptions['identity']> => {
+      const id = await storedCore();
+      await storage.put(keys.core(id), stored);
+      await records.writeMeta({ ...((await records.readMeta(id)) as CoreMeta), size });
+      let seen: AnalyzeOptions['identity'];
+      await processorWith(async (_path, options) => {
+        seen = options.identity;
+        return fakeReport(id);
+      }).process(fakeJob(id));
+      return seen;
+    };
+    const raw = Buffer.from('ELF core bytes, as an older API stored a small core');
+    // A checksummed frame, as the API writes one: its record's sha256 is taken.
+    const identity = await identityFor(await compressZstdBuffer([raw], 1), raw.length);
+    assert.equal(identity?.size, raw.length);
+    assert.match(identity?.sha256 ?? '', /^c+[0-9a-f]*0{32}$/);
+    // Stored as it came, or framed without a checksum: nothing vouches for the bytes, the analysis hashes them.
+    assert.equal(await identityFor(raw, raw.length), undefined);
+    writeFileSync(join(work, 'raw-core'), raw);
+    const unchecked = execFileSync('zstd', ['-q', '-c', '--no-check', join(work, 'raw-core')]);
+    assert.equal(decompressSmallZstd(unchecked, RAW_CORE_MAX_BYTES)?.equals(raw), true, 'a frame that declares its size');
+    assert.equal(await identityFor(unchecked, raw.length), undefined);
   });
 
   test('a torn status.json (a writer killed mid-write) is analysed as if absent, at the last attempt too', async () => {

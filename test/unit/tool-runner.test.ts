@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { bwrapArgs, prestartTool, runTool, sandboxAvailable, sandboxUnavailableReason, ToolNotFoundError } from '@triage/tools';
+import { bwrapArgs, prestartTool, runTool, sandboxAvailable, sandboxUnavailableReason, spawnTool, toolEnv, ToolNotFoundError } from '@triage/tools';
 
 test('a timeout kills the whole process group promptly', async () => {
   const started = Date.now();
@@ -53,6 +53,15 @@ test('resource limits reach the tool', async () => {
     limits: { addressSpaceBytes: 512 * 1024 * 1024, cpuSeconds: 7 },
   });
   assert.deepEqual(res.stdout.trim().split('\n'), ['524288', '7']);
+});
+
+test('a spawn that cannot start rejects with its errno code; a run whose signal was aborted before it began is killed at once', async () => {
+  const bounds = { timeoutMs: 5000, maxOutputBytes: 1024, env: toolEnv() };
+  await assert.rejects(spawnTool('/nonexistent/triage-tool', [], bounds), (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && /ENOENT/.test(err.message));
+  const started = Date.now();
+  const stopped = await spawnTool('sleep', ['30'], { ...bounds, signal: AbortSignal.abort() });
+  assert.equal(stopped.signal, 'SIGKILL');
+  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
 });
 
 test('a missing tool is its own error', async () => {

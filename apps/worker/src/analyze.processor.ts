@@ -12,7 +12,7 @@ import { settledLater } from '@triage/promises';
 import { IntakeError, type CoreMetadata } from '@triage/intake';
 import type { AnalyzeJob, ReprocessJob } from '@triage/queue';
 import type { Report } from '@triage/report';
-import { CoreRecords, type CoreMeta, type CoreStatus } from '@triage/cores';
+import { CoreRecords, type CoreMeta, type CoreStatus, type DownloadedCore } from '@triage/cores';
 import { isCoreId } from '@triage/storage';
 import { makeScratchDir } from '@triage/tools';
 import { JobLifecycle } from './lifecycle';
@@ -24,12 +24,16 @@ export type Analyzer = (inputPath: string, options: AnalyzeOptions) => Promise<R
 /** What a job reads from storage before the tools run, each read started as soon as nothing it needs is missing. */
 interface JobInputs {
   /** The stored core on local disk (rejects with IntakeError not-found when it is gone). */
-  corePath: Promise<string>;
+  core: Promise<LocalCore>;
   meta: Promise<CoreMeta | undefined>;
   /** The debuginfo of the build-ids the upload saw (the job's list, else facts.json); empty when there are none. */
   debuginfo: Promise<Map<string, ModuleFiles>>;
   /** Stops the analysis's intake (decompressing, unpacking) and its later fetches once the job no longer needs it (end()). */
   signal: AbortSignal;
+}
+
+interface LocalCore extends DownloadedCore {
+  path: string;
 }
 
 interface StartedInputs extends JobInputs {
@@ -232,10 +236,10 @@ export class AnalyzeProcessor {
     const download = new AbortController();
     const prefetch = new AbortController();
     const intake = new AbortController();
-    const corePath = settledLater(this.downloadCore(coreId, work, download.signal));
+    const core = settledLater(this.downloadCore(coreId, work, download.signal));
     const debuginfo = this.prefetchDebuginfo(coreId, buildIds, prefetch.signal);
     return {
-      corePath,
+      core,
       meta: settledLater(this.records.readMeta(coreId)),
       debuginfo,
       signal: intake.signal,
@@ -243,22 +247,23 @@ export class AnalyzeProcessor {
         intake.abort();
         download.abort();
         prefetch.abort(new Error('the job ended'));
-        await corePath.catch(() => undefined);
+        await core.catch(() => undefined);
         await debuginfo;
       },
     };
   }
 
   /** As downloadCore writes it (a small core's frame decompressed, a larger one zstd): intake tells which by its magic. */
-  private async downloadCore(coreId: string, work: string, signal?: AbortSignal): Promise<string> {
-    const corePath = join(work, 'core');
-    if (!(await this.records.downloadCore(coreId, corePath, signal))) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
-    return corePath;
+  private async downloadCore(coreId: string, work: string, signal?: AbortSignal): Promise<LocalCore> {
+    const path = join(work, 'core');
+    const downloaded = await this.records.downloadCore(coreId, path, signal);
+    if (!downloaded) throw new IntakeError('not-found', `the stored core ${coreId} is gone`);
+    return { path, ...downloaded };
   }
 
   /** `counted`: the attempt recorded, awaited before the tools run (a reprocessing has none to wait for). */
   private async analyze(coreId: string, inputs: JobInputs, work: string, counted?: Promise<void>): Promise<Report> {
-    const corePath = await inputs.corePath;
+    const core = await inputs.core;
     const meta = await inputs.meta;
     const metadata: CoreMetadata = { ...meta?.metadata };
     let mapsPath: string | undefined;
@@ -266,12 +271,13 @@ export class AnalyzeProcessor {
       mapsPath = join(work, 'maps');
       await writeFile(mapsPath, metadata.maps);
     }
-    const report = await this.analyzeInput(corePath, {
+    const report = await this.analyzeInput(core.path, {
       metadata,
       mapsPath,
-      // The API hashed the core as it came (its id): it is not read again for that. A compressed one's
-      // bytes were checked on their way back by zstd's checksum.
-      identity: meta && { sha256: meta.sha256, size: meta.size },
+      // The API hashed the core as it came (its id): bytes checked against their frame's checksum on
+      // the way down are those, and are not read again for it. Any other core is hashed here, and a
+      // core whose bytes are not its id's is refused below.
+      identity: core.checked && meta ? { sha256: meta.sha256, size: meta.size } : undefined,
       debuginfoDirs: [this.cache.dir],
       plainCopiesDir: join(this.cache.dir, 'plain'),
       // The attempt is counted before the tools run; the debuginfo and the objects are looked up meanwhile.

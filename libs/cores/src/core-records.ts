@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CoreFacts } from '@triage/core-dump';
-import { compressZstd, decompressSmallZstd, detectFormat } from '@triage/intake';
+import { compressZstd, decompressSmallZstd, detectFormat, zstdFrameChecksummed } from '@triage/intake';
 import type { Report } from '@triage/report';
 import { isCoreId, keys, StorageUnavailableError, type StoragePort } from '@triage/storage';
 import type { CoreFactsRecord, CoreMeta, CoreStatus, DeletedCore, ProblemWorkflowRecord } from './records';
@@ -94,17 +94,18 @@ export class CoreRecords {
 
   /**
    * The stored core written to `dest` on local disk for the tools, which tell by its magic: a small
-   * one's frame decompressed on the way, a larger one as it is stored (zstd); false when the raw core is gone (deleted by retention or on request).
-   * `signal` stops the transfer (the job no longer needs it).
+   * one's frame decompressed on the way, a larger one as it is stored (zstd); undefined when the raw
+   * core is gone (deleted by retention or on request). `signal` stops the transfer (the job no longer needs it).
    */
-  async downloadCore(id: string, dest: string, signal?: AbortSignal): Promise<boolean> {
+  async downloadCore(id: string, dest: string, signal?: AbortSignal): Promise<DownloadedCore | undefined> {
     const body = await this.storage.get(keys.core(id));
-    if (!body) return false;
+    if (!body) return undefined;
     const room = rooms.pop() ?? Buffer.allocUnsafeSlow(RAW_CORE_MAX_BYTES);
-    await pipeline(body, (source: AsyncIterable<Buffer>) => smallFrameDecompressed(source, room), createWriteStream(dest), { signal });
+    const downloaded: DownloadedCore = { checked: false };
+    await pipeline(body, (source: AsyncIterable<Buffer>) => smallFrameDecompressed(source, room, downloaded), createWriteStream(dest), { signal });
     // Only after the file is written: a download that failed may still have a write of it under way.
     if (rooms.length < KEPT_ROOMS) rooms.push(room);
-    return true;
+    return downloaded;
   }
 
   /**
@@ -298,6 +299,15 @@ export function factsBuildIds(facts: CoreFacts): string[] {
   return facts.modules.flatMap((m) => (m.buildId ? [m.buildId] : []));
 }
 
+/** A stored core on local disk. */
+export interface DownloadedCore {
+  /**
+   * Its bytes were checked on the way against a checksum (a small core's zstd frame): they are the
+   * bytes the API hashed into its id, so its record's sha256 is theirs. Anything else is not checked here.
+   */
+  checked: boolean;
+}
+
 /**
  * Room for a small core's frame decompressed, kept from one download to the next: a fresh buffer's
  * pages are faulted in as it is written (~4.5 ms for a 1.5 MB core on a 2-CPU VM, ten times the
@@ -306,8 +316,11 @@ export function factsBuildIds(facts: CoreFacts): string[] {
 const rooms: Buffer[] = [];
 const KEPT_ROOMS = 2;
 
-/** A stored core as the tools read it: a small one's single frame decompressed (into `room`), anything else passed on as it is stored. */
-async function* smallFrameDecompressed(source: AsyncIterable<Buffer>, room: Buffer): AsyncGenerator<Buffer> {
+/**
+ * A stored core as the tools read it: a small one's single frame decompressed (into `room`), anything
+ * else passed on as it is stored. `downloaded.checked` says the bytes matched the frame's checksum.
+ */
+async function* smallFrameDecompressed(source: AsyncIterable<Buffer>, room: Buffer, downloaded: DownloadedCore): AsyncGenerator<Buffer> {
   const held: Buffer[] = [];
   let heldBytes = 0;
   let passing = false;
@@ -325,5 +338,7 @@ async function* smallFrameDecompressed(source: AsyncIterable<Buffer>, room: Buff
   }
   if (passing) return;
   const stored = Buffer.concat(held, heldBytes);
-  yield decompressSmallZstd(stored, RAW_CORE_MAX_BYTES, room) ?? stored;
+  const core = decompressSmallZstd(stored, RAW_CORE_MAX_BYTES, room);
+  downloaded.checked = core !== undefined && zstdFrameChecksummed(stored);
+  yield core ?? stored;
 }

@@ -6,7 +6,7 @@ export { detectFormat, elfType, looksLikeCrashDescription, looksLikeTar, isCompr
 export { DEFAULT_LIMITS, HEAD_BYTES, MAX_BACKTRACE_BYTES, MAX_TAR_ENTRIES, abrtFileCap, maxTarBytes } from './limits';
 export { decompressStream } from './stream/decompress';
 export { compressZstd, compressZstdBuffer } from './stream/compress-zstd';
-export { decompressSmallZstd } from './stream/decompress-small';
+export { decompressSmallZstd, zstdFrameChecksummed } from './stream/decompress-small';
 export { byteLimit } from './stream/byte-limit';
 export { hashingPassThrough, type HashingPassThrough, type StreamDigest } from './stream/hashing';
 export { CHILD_HASH_MIN_BYTES, hashFile, INLINE_HASH_MAX_BYTES } from './stream/hash-file';

@@ -25,8 +25,8 @@ export interface OpenInputOptions {
   signal?: AbortSignal;
   /**
    * The raw core's sha256 and size as the caller knows them already (the worker: from the stored core's
-   * record, its bytes checked on the way by zstd's checksum): a raw core of that size is not read again
-   * to hash it. Any other size, or any other input, is hashed as it is read.
+   * record, for bytes it checked against their frame's checksum as it downloaded them): a raw core of
+   * that size is not read again to hash it. Any other size, or any other input, is hashed as it is read.
    */
   identity?: StreamDigest;
 }
@@ -62,8 +62,8 @@ export async function openCrashInput(path: string, options: OpenInputOptions = {
 
 /**
  * As openCrashInput, but a raw core used in place comes back as soon as its head is checked, its sha256
- * started then and read beside whatever the caller does next (its tools), `digest()` giving it when it
- * is done, so nothing waits for a pass over the whole core. cleanup() also stops that read. Every other input is read whole first (it must be
+ * (unless the caller gave it: `identity`) started then and read beside whatever the caller does next
+ * (its tools), `digest()` giving it when it is done, so nothing waits for a pass over the whole core. cleanup() also stops that read. Every other input is read whole first (it must be
  * decompressed or unpacked before anything can use it), and its digest is already there.
  */
 export async function openCrashInputEarly(path: string, options: OpenInputOptions = {}): Promise<EarlyCrashInput> {

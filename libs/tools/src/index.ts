@@ -1,4 +1,4 @@
 export * from './run-tool';
 export * from './scratch';
-export { useToolSpawner } from './tool-spawner';
+export { spawnTool, useToolSpawner } from './tool-spawner';
 export * from './file-stat';

@@ -15,6 +15,8 @@ export interface BoundedOptions {
   env: Record<string, string>;
   input?: string;
   signal?: AbortSignal;
+  /** Told the run's pid (its process group's id) once it is spawned. */
+  onStart?: (pid: number) => void;
 }
 
 /** A run as spawnBounded reports it, before runTool says whether it was sandboxed. */
@@ -77,6 +79,8 @@ export function spawnBounded(cmd: string, args: string[], options: BoundedOption
       if (!settled) killGroup();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    if (child.pid !== undefined) options.onStart?.(child.pid);
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup();
