@@ -88,27 +88,31 @@ describe('openInput: cores, raw and compressed', () => {
     }
   });
 
-  test('openCrashInputEarly: an identity the caller knows is taken for a raw core of its size, not read again; another size is hashed', async () => {
+  test('openCrashInputEarly: an identity the caller knows is taken for bytes a checksum vouches for, not read again; anything else is hashed', async () => {
     const known = { sha256: 'ab'.repeat(32), size: want.size };
-    const taken = await openCrashInputEarly(c.core, { workDir: freshDir('early-known'), identity: known });
-    try {
-      assert.deepEqual(await taken.digest(), known);
-    } finally {
-      await taken.cleanup();
-    }
-    const otherSize = await openCrashInputEarly(c.core, { workDir: freshDir('early-other'), identity: { ...known, size: want.size + 1 } });
-    try {
-      assert.deepEqual(await otherSize.digest(), want);
-    } finally {
-      await otherSize.cleanup();
-    }
-    // A compressed input is hashed as it is read, whatever the caller says.
-    const zst = await openCrashInputEarly(compressedCopy(c, 'zstd'), { workDir: freshDir('early-known-zst'), identity: known });
-    try {
-      assert.deepEqual(await zst.digest(), want);
-    } finally {
-      await zst.cleanup();
-    }
+    const digestOf = async (path: string, identity: { sha256: string; size: number; checked: boolean }, dir: string): Promise<unknown> => {
+      const opened = await openCrashInputEarly(path, { workDir: freshDir(dir), identity });
+      try {
+        return await opened.digest();
+      } finally {
+        await opened.cleanup();
+      }
+    };
+    // A raw core the caller checked (a small core's frame, decompressed against its checksum).
+    assert.deepEqual(await digestOf(c.core, { ...known, checked: true }, 'known-raw'), known);
+    // Not checked by the caller, or of another size: hashed.
+    assert.deepEqual(await digestOf(c.core, { ...known, checked: false }, 'known-unchecked'), want);
+    assert.deepEqual(await digestOf(c.core, { ...known, size: want.size + 1, checked: true }, 'known-other'), want);
+    // zstd frames that carry their checksum (the zstd command's default, and the API's): counted, not hashed.
+    const zst = compressedCopy(c, 'zstd');
+    assert.deepEqual(await digestOf(zst, { ...known, checked: false }, 'known-zst'), known);
+    // ... and refused when they decompress to another size than the record says.
+    await rejectsWith(digestOf(zst, { ...known, size: want.size - 1, checked: false }, 'known-zst-size'), 'corrupt', /holds \d+ bytes, its record says/);
+    // zstd frames without a checksum, and other compressions: hashed.
+    const unchecked = join(freshDir('unchecked-zst'), 'core.zst');
+    execFileSync('zstd', ['-q', '--no-check', '-o', unchecked, c.core]);
+    assert.deepEqual(await digestOf(unchecked, { ...known, checked: false }, 'known-unchecked-zst'), want);
+    assert.deepEqual(await digestOf(compressedCopy(c, 'xz'), { ...known, checked: true }, 'known-xz'), want);
   });
 
   test('openCrashInputEarly: cleanup before the hash is done stops it, and its digest rejects', async () => {

@@ -140,16 +140,17 @@ describe('AnalyzeProcessor', () => {
       return seen;
     };
     const raw = Buffer.from('ELF core bytes, as an older API stored a small core');
-    // A checksummed frame, as the API writes one: its record's sha256 is taken.
+    // A checksummed frame, as the API writes one: its record's sha256, the bytes checked.
     const identity = await identityFor(await compressZstdBuffer([raw], 1), raw.length);
     assert.equal(identity?.size, raw.length);
+    assert.equal(identity?.checked, true);
     assert.match(identity?.sha256 ?? '', /^c+[0-9a-f]*0{32}$/);
-    // Stored as it came, or framed without a checksum: nothing vouches for the bytes, the analysis hashes them.
-    assert.equal(await identityFor(raw, raw.length), undefined);
+    // Stored as it came, or framed without a checksum: nothing vouched for the bytes on the way down.
+    assert.equal((await identityFor(raw, raw.length))?.checked, false);
     writeFileSync(join(work, 'raw-core'), raw);
     const unchecked = execFileSync('zstd', ['-q', '-c', '--no-check', join(work, 'raw-core')]);
     assert.equal(decompressSmallZstd(unchecked, RAW_CORE_MAX_BYTES)?.equals(raw), true, 'a frame that declares its size');
-    assert.equal(await identityFor(unchecked, raw.length), undefined);
+    assert.equal((await identityFor(unchecked, raw.length))?.checked, false);
   });
 
   test('a torn status.json (a writer killed mid-write) is analysed as if absent, at the last attempt too', async () => {

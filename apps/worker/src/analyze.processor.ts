@@ -274,10 +274,10 @@ export class AnalyzeProcessor {
     const report = await this.analyzeInput(core.path, {
       metadata,
       mapsPath,
-      // The API hashed the core as it came (its id): bytes checked against their frame's checksum on
-      // the way down are those, and are not read again for it. Any other core is hashed here, and a
-      // core whose bytes are not its id's is refused below.
-      identity: core.checked && meta ? { sha256: meta.sha256, size: meta.size } : undefined,
+      // The API hashed the core as it came (its id): bytes a checksum vouches for on the way down (a
+      // small core's frame, a large one's zstd frames) are those, and are not read again for it. Any
+      // other core is hashed here, and a core whose bytes are not its id's is refused below.
+      identity: meta && { sha256: meta.sha256, size: meta.size, checked: core.checked },
       debuginfoDirs: [this.cache.dir],
       plainCopiesDir: join(this.cache.dir, 'plain'),
       // The attempt is counted before the tools run; the debuginfo and the objects are looked up meanwhile.

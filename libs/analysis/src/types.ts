@@ -1,5 +1,5 @@
 import type { CoreModule } from '@triage/core-dump';
-import type { CoreMetadata, IntakeLimits, StreamDigest } from '@triage/intake';
+import type { CoreMetadata, IntakeLimits, KnownIdentity } from '@triage/intake';
 import type { ReportBody } from '@triage/report';
 
 /** Options of the one analysis pipeline that `triage analyze` and the worker both run. */
@@ -11,10 +11,10 @@ export interface AnalyzeOptions {
   /** A /proc/PID/maps file, for cores without an NT_FILE note. */
   mapsPath?: string;
   /**
-   * The raw core's sha256 and size, when the caller knows them (the worker, from the stored core's
-   * record): a core of that size is not read again for its identity.
+   * The core's sha256 and size, when the caller knows them (the worker, from the stored core's record):
+   * bytes a checksum vouches for are not read again for their identity (openCrashInputEarly says which).
    */
-  identity?: StreamDigest;
+  identity?: KnownIdentity;
   /** Per tool-run wall-clock limit (default 60 s). */
   timeoutMs?: number;
   /**

@@ -11,6 +11,8 @@ export interface Layer {
   stream: AsyncIterable<Buffer>;
   /** The compression taken off, if any. */
   compression?: CompressionFormat;
+  /** First bytes of the data as it came, before the compression was taken off (its frame's header). */
+  packedHead?: Buffer;
 }
 
 /**
@@ -27,7 +29,7 @@ export async function withOneLayerOff<T>(source: AsyncIterable<Buffer>, consume:
     await pipeline(outer.stream, decompressStream(format), async (decompressed: AsyncIterable<Buffer>) => {
       try {
         const inner = await sniffHead(decompressed, HEAD_BYTES);
-        result = { value: await consume({ head: inner.head, stream: inner.stream, compression: format }) };
+        result = { value: await consume({ head: inner.head, stream: inner.stream, compression: format, packedHead: outer.head }) };
         // Whatever `consume` left unread (tar padding) is drained so the decompressor can exit cleanly.
         for await (const _chunk of inner.stream) {
           // nothing to keep

@@ -13,8 +13,7 @@ import { detectFormat, isCompression } from './magic';
 import { writeStreamTo } from './stream/write-file';
 import { metadataFromSystemdName, parseSystemdName, readCoredumpXattrs } from './systemd';
 import { hashFile } from './stream/hash-file';
-import type { StreamDigest } from './stream/hashing';
-import { IntakeError, type InputRead, type BacktraceInput, type CoreConsumer, type CoreMetadata, type CrashInput, type EarlyCrashInput, type IntakeLimits, type IntakeResult, type Pending } from './types';
+import { IntakeError, type InputRead, type BacktraceInput, type CoreConsumer, type CoreMetadata, type CrashInput, type EarlyCrashInput, type IntakeLimits, type IntakeResult, type KnownIdentity, type Pending } from './types';
 import { Workspace } from './workspace';
 
 export interface OpenInputOptions {
@@ -24,11 +23,12 @@ export interface OpenInputOptions {
   /** Stops the reading (openCrashInputEarly): the caller no longer needs the input. */
   signal?: AbortSignal;
   /**
-   * The raw core's sha256 and size as the caller knows them already (the worker: from the stored core's
-   * record, for bytes it checked against their frame's checksum as it downloaded them): a raw core of
-   * that size is not read again to hash it. Any other size, or any other input, is hashed as it is read.
+   * The core's sha256 and size as the caller knows them already (the worker: from the stored core's
+   * record): a raw core of that size the caller checked (`checked`) is not read again to hash it; a
+   * core in zstd frames that carry their checksum is counted as it is decompressed instead of hashed
+   * (readInput). Anything else is hashed as it is read.
    */
-  identity?: StreamDigest;
+  identity?: KnownIdentity;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -150,7 +150,7 @@ function isRawCore(path: string): boolean {
   return !isCompression(detectFormat(bytes)) && headHolds(bytes, path) === 'core';
 }
 
-async function openPath(path: string, limits: IntakeLimits, workspace: Workspace, signal: AbortSignal, identity?: StreamDigest): Promise<EarlyOpened> {
+async function openPath(path: string, limits: IntakeLimits, workspace: Workspace, signal: AbortSignal, identity?: KnownIdentity): Promise<EarlyOpened> {
   const stats = await statInput(path);
   if (stats.isDirectory()) return known(await openAbrtDir(path, limits, workspace));
   if (!stats.isFile()) throw new IntakeError('unsupported', `${path} is neither a regular file nor a directory; ${EXPECTED_INPUT}`);
@@ -160,13 +160,13 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
     // awaited by whoever needs the id: beside the tools, it is the longest part of an analysis whose
     // stack tool is quick.
     const hashing =
-      identity?.size === stats.size
-        ? Promise.resolve(identity)
+      identity?.checked && identity.size === stats.size
+        ? Promise.resolve({ sha256: identity.sha256, size: identity.size })
         : // Nobody may await it (an analysis that failed first): its failure is then no one's to report.
           settledLater(hashFile(path, stats.size, limits.maxCoreBytes, path, signal));
     return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest: () => hashing };
   }
-  const read = await fromFile(path, (source) => readInput(source, { name: path, limits }, coreOnDisk(path, workspace, 'core')), signal);
+  const read = await fromFile(path, (source) => readInput(source, { name: path, limits, identity }, coreOnDisk(path, workspace, 'core')), signal);
   return known(await openRead(path, read, workspace));
 }
 

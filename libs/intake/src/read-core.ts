@@ -1,12 +1,12 @@
-import { pipeline, Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { MAX_BACKTRACE_BYTES } from './limits';
 import { classifyHead } from './classify';
 import type { Layer } from './layers';
 import type { CompressionFormat } from './magic';
 import { withOneLayerOff } from './layers';
 import { byteLimit } from './stream/byte-limit';
-import { hashingPassThrough, type HashingPassThrough } from './stream/hashing';
-import type { CoreConsumer, CoreRead, IntakeLimits } from './types';
+import { hashingPassThrough, type HashingPassThrough, type StreamDigest } from './stream/hashing';
+import { IntakeError, type CoreConsumer, type CoreRead, type IntakeLimits } from './types';
 
 /**
  * The core's bytes under maxCoreBytes, hashed on their way: a bomb stops at the limit, the identity costs
@@ -17,6 +17,25 @@ function measured(source: AsyncIterable<Buffer>, max: number, what: string): Has
   const hasher = hashingPassThrough();
   pipeline(Readable.from(source, { objectMode: false }), byteLimit(max, what), hasher, () => undefined);
   return hasher;
+}
+
+/** As measured, for bytes whose identity the caller knows: counted, not hashed; digest() gives that identity, or refuses another size. */
+function counted(source: AsyncIterable<Buffer>, max: number, what: string, identity: StreamDigest): Readable & { digest(): StreamDigest } {
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  pipeline(Readable.from(source, { objectMode: false }), byteLimit(max, what), counter, () => undefined);
+  return Object.assign(counter, {
+    digest(): StreamDigest {
+      if (!counter.writableFinished) throw new Error('counted: digest() before the stream finished');
+      if (size !== identity.size) throw new IntakeError('corrupt', `${what} holds ${size} bytes, its record says ${identity.size}`);
+      return identity;
+    },
+  });
 }
 
 /**
@@ -35,9 +54,14 @@ export async function takeBacktrace<T>(stream: AsyncIterable<Buffer>, what: stri
   return { ...text.digest(), compression, entry, backtrace: true, value };
 }
 
-/** Hands a layer already known to hold an ELF core to `consume`, bounded and hashed. */
-export async function takeCore<T>(layer: Layer, what: string, limits: IntakeLimits, consume: CoreConsumer<T>, entry?: string): Promise<CoreRead<T>> {
-  const core = measured(layer.stream, limits.maxCoreBytes, layer.compression ? `the decompressed ${what}` : what);
+/**
+ * Hands a layer already known to hold an ELF core to `consume`, bounded and hashed; with `identity` (its
+ * sha256 and size, known to the caller for bytes a checksum vouches for) only bounded and counted, and
+ * refused as corrupt when the count is not that size.
+ */
+export async function takeCore<T>(layer: Layer, what: string, limits: IntakeLimits, consume: CoreConsumer<T>, entry?: string, identity?: StreamDigest): Promise<CoreRead<T>> {
+  const named = layer.compression ? `the decompressed ${what}` : what;
+  const core = identity ? counted(layer.stream, limits.maxCoreBytes, named, identity) : measured(layer.stream, limits.maxCoreBytes, named);
   let value: T;
   try {
     value = await consume({ stream: core, compression: layer.compression, entry });

@@ -6,12 +6,19 @@ import { classifyHead, type Contents } from './classify';
 import { withOneLayerOff } from './layers';
 import { resolveLimits } from './limits';
 import { takeBacktrace, takeCore } from './read-core';
-import { IntakeError, type CoreConsumer, type InputRead, type IntakeLimits } from './types';
+import { zstdFrameChecksummed } from './stream/decompress-small';
+import { IntakeError, type CoreConsumer, type InputRead, type IntakeLimits, type KnownIdentity } from './types';
 
 export interface ReadInputOptions {
   /** How refusals name the input: its path, or "the upload". */
   name: string;
   limits?: Partial<IntakeLimits>;
+  /**
+   * The core's sha256 and size as the caller knows them (the worker: a stored core's record): a core
+   * compressed once in zstd frames that carry their checksum is then not hashed again, only counted (the
+   * decompressor checks the bytes; another count is refused as corrupt). Anything else is hashed.
+   */
+  identity?: KnownIdentity;
 }
 
 /** What a whole input's head holds (after at most one layer of compression): anything else is refused here (IntakeError). */
@@ -37,7 +44,9 @@ export async function readInput<T>(source: AsyncIterable<Buffer>, options: ReadI
       return { format, core: await takeBacktrace(layer.stream, what, consume, layer.compression), metadata: {} };
     }
     if (holds === 'core') {
-      return { format: layer.compression ?? 'elf', core: await takeCore(layer, what, limits, consume), metadata: {} };
+      const vouched = layer.compression === 'zstd' && layer.packedHead && zstdFrameChecksummed(layer.packedHead);
+      const known = vouched && options.identity ? { sha256: options.identity.sha256, size: options.identity.size } : undefined;
+      return { format: layer.compression ?? 'elf', core: await takeCore(layer, what, limits, consume, undefined, known), metadata: {} };
     }
     const tar = await readAbrtTar(layer.stream, limits, consume);
     const backtrace = tar.files.get(CORE_BACKTRACE_FILE);

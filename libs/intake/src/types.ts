@@ -63,6 +63,16 @@ export interface CoreStream {
 /** What a door does with the core's bytes (store them, write them to disk); its result comes back in CoreRead. */
 export type CoreConsumer<T> = (core: CoreStream) => Promise<T>;
 
+/** A core's sha256 and size as a caller knows them (the worker: a stored core's record). */
+export interface KnownIdentity extends StreamDigest {
+  /**
+   * The caller checked the bytes it hands over against a checksum (a small core's zstd frame): a raw
+   * core of that size needs no other check. Without it only a decompression that checks its frames'
+   * checksums (zstd frames that carry one) takes the identity.
+   */
+  checked: boolean;
+}
+
 export interface CoreRead<T> extends StreamDigest {
   compression?: CompressionFormat;
   entry?: string;
