@@ -44,6 +44,7 @@ export async function readInput<T>(source: AsyncIterable<Buffer>, options: ReadI
       return { format, core: await takeBacktrace(layer.stream, what, consume, layer.compression), metadata: {} };
     }
     if (holds === 'core') {
+      // The first frame's header tells: the API stores a core as one frame.
       const vouched = layer.compression === 'zstd' && layer.packedHead && zstdFrameChecksummed(layer.packedHead);
       const known = vouched && options.identity ? { sha256: options.identity.sha256, size: options.identity.size } : undefined;
       return { format: layer.compression ?? 'elf', core: await takeCore(layer, what, limits, consume, undefined, known), metadata: {} };
