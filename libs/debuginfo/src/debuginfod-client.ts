@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { settledLater, withDeadline } from '@triage/promises';
+import { withDeadline } from '@triage/promises';
 import type { DebuginfoKind } from './store';
 
 export interface DebuginfodClientOptions {
@@ -187,9 +187,8 @@ export class DebuginfodClient {
    * aborted request 25-45 ms after the abort; a hanging server added that to every program's first core.
    */
   private async ask(url: string, controller: AbortController): Promise<Response> {
-    // Once the timeout has answered, fetch's own rejection is nobody's to handle.
-    const asked = settledLater(this.fetchImpl(url, { signal: controller.signal, redirect: 'follow' }));
-    const res = await withDeadline(asked, this.timeoutMs, () => {
+    // withDeadline's race also takes fetch's own rejection after the timeout has answered.
+    const res = await withDeadline(this.fetchImpl(url, { signal: controller.signal, redirect: 'follow' }), this.timeoutMs, () => {
       controller.abort();
       return controller.signal.reason as Error;
     });

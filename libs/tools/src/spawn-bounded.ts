@@ -31,6 +31,15 @@ export interface Bounded {
   durationMs: number;
 }
 
+/** Kills a run's whole process group (its leader's pid), if it is still there. */
+export function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
 export function spawnBounded(cmd: string, args: string[], options: BoundedOptions): Promise<Bounded> {
   return new Promise((resolvePromise, reject) => {
     const started = Date.now();
@@ -48,13 +57,8 @@ export function spawnBounded(cmd: string, args: string[], options: BoundedOption
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let graceTimer: NodeJS.Timeout | undefined;
 
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // ESRCH: the group is already gone.
-      }
+    const killRun = (): void => {
+      if (child.pid !== undefined) killGroup(child.pid);
     };
     const finish = (): void => {
       if (settled) return;
@@ -76,14 +80,14 @@ export function spawnBounded(cmd: string, args: string[], options: BoundedOption
     };
     // Once the run is over its group id may be another's: an abort then must kill nothing.
     const onAbort = (): void => {
-      if (!settled) killGroup();
+      if (!settled) killRun();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
     if (child.pid !== undefined) options.onStart?.(child.pid);
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup();
+      killRun();
       graceTimer = setTimeout(finish, CLOSE_GRACE_MS);
     }, options.timeoutMs);
 
@@ -96,7 +100,7 @@ export function spawnBounded(cmd: string, args: string[], options: BoundedOption
       // so the tool need not spend CPU on it.
       if (chunk.length > room && !truncated) {
         truncated = true;
-        killGroup();
+        killRun();
       }
     };
     child.stdout?.on('data', collect('stdout'));
@@ -111,7 +115,7 @@ export function spawnBounded(cmd: string, args: string[], options: BoundedOption
     child.on('exit', (code, signal) => {
       exit = { code, signal };
       // Only the leader exited; children that kept the pipes are bounded by the group kill below.
-      killGroup();
+      killRun();
       graceTimer ??= setTimeout(finish, CLOSE_GRACE_MS);
     });
     child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {

@@ -14,7 +14,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { spawnBounded, type Bounded, type BoundedOptions } from './spawn-bounded';
+import { killGroup, spawnBounded, type Bounded, type BoundedOptions } from './spawn-bounded';
 
 /** What the spawner is told: a run to start, or a run to stop (its caller gave up). */
 export type SpawnerRequest = { id: number; cmd: string; args: string[]; options: Omit<BoundedOptions, 'signal' | 'onStart'> } | { id: number; abort: true };
@@ -167,13 +167,5 @@ class Spawner {
       this.child.unref();
       this.child.channel?.unref();
     }
-  }
-}
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // ESRCH: the group is already gone.
   }
 }

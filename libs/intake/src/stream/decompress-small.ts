@@ -9,6 +9,14 @@ import type { DCtx } from 'zstd-napi/binding';
 let context: DCtx | undefined;
 
 /**
+ * Whether a zstd frame's header asks for a content checksum (the Frame_Header_Descriptor's bit 2):
+ * decompressSmallZstd then gave back only bytes that matched it. The API writes every frame with one.
+ */
+export function zstdFrameChecksummed(bytes: Uint8Array): boolean {
+  return bytes.length > 4 && (bytes[4] & 0x04) !== 0;
+}
+
+/**
  * `bytes` decompressed when they are exactly one zstd frame whose header declares at most `maxBytes`
  * (a frame that lies about its size fails, as does a bad checksum); undefined for anything else (no
  * zstd, several frames, no size declared, larger, corrupt), which the caller hands to the intake as it
@@ -17,14 +25,6 @@ let context: DCtx | undefined;
  * caller keeps from one core to the next is not page-faulted anew, which cost ~4.5 ms of a 1.5 MB core
  * where decompressing it took ~0.4 (docs/performance.md).
  */
-/**
- * Whether a zstd frame's header asks for a content checksum (the Frame_Header_Descriptor's bit 2):
- * decompressSmallZstd then gave back only bytes that matched it. The API writes every frame with one.
- */
-export function zstdFrameChecksummed(bytes: Uint8Array): boolean {
-  return bytes.length > 4 && (bytes[4] & 0x04) !== 0;
-}
-
 export function decompressSmallZstd(bytes: Uint8Array, maxBytes: number, room?: Buffer): Buffer | undefined {
   // Loaded on first use: the commands that never meet a stored core do not load a native module.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
