@@ -10,6 +10,7 @@
  * read-only home) is simply not kept. V8 runs the cache's code as it is: it is read only from a directory
  * and a file of the process's own user that no one else may write.
  */
+import { isAscii } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
@@ -25,9 +26,11 @@ const toKeep: Array<() => void> = [];
 
 /** Loads the CommonJS bundle at `file` (absolute) as require would, through `dir`'s code cache. */
 export function loadWithCodeCache(file: string, dir: string): unknown {
-  const source = readFileSync(file, 'utf8');
+  const bytes = readFileSync(file);
+  // esbuild writes ASCII (its default charset), which latin1 decodes as utf8 would, without the checks.
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const name = basename(file, '.js');
-  const id = createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const id = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
   const cacheFile = join(dir, `${name}-${id}-${process.version}-${process.arch}.bin`);
   const usable = ownedByUs(dir, true);
   const cachedData = usable && ownedByUs(cacheFile, false) ? readFileSync(cacheFile) : undefined;

@@ -13,6 +13,7 @@ import { detectFormat, isCompression } from './magic';
 import { writeStreamTo } from './stream/write-file';
 import { metadataFromSystemdName, parseSystemdName, readCoredumpXattrs } from './systemd';
 import { hashFile } from './stream/hash-file';
+import type { StreamDigest } from './stream/hashing';
 import { IntakeError, type InputRead, type BacktraceInput, type CoreConsumer, type CoreMetadata, type CrashInput, type EarlyCrashInput, type IntakeLimits, type IntakeResult, type KnownIdentity, type Pending } from './types';
 import { Workspace } from './workspace';
 
@@ -62,8 +63,8 @@ export async function openCrashInput(path: string, options: OpenInputOptions = {
 
 /**
  * As openCrashInput, but a raw core used in place comes back as soon as its head is checked, its sha256
- * (unless the caller gave it: `identity`) started then and read beside whatever the caller does next
- * (its tools), `digest()` giving it when it is done, so nothing waits for a pass over the whole core. cleanup() also stops that read. Every other input is read whole first (it must be
+ * (unless the caller gave it: `identity`) started by the first `digest()` and read beside whatever the
+ * caller does meanwhile (its tools), so nothing waits for a pass over the whole core. cleanup() also stops that read. Every other input is read whole first (it must be
  * decompressed or unpacked before anything can use it), and its digest is already there.
  */
 export async function openCrashInputEarly(path: string, options: OpenInputOptions = {}): Promise<EarlyCrashInput> {
@@ -156,15 +157,15 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
   if (!stats.isFile()) throw new IntakeError('unsupported', `${path} is neither a regular file nor a directory; ${EXPECTED_INPUT}`);
   // Over the limit, the whole read runs first and refuses it: the tools never see such a core.
   if (stats.size <= limits.maxCoreBytes && isRawCore(path)) {
-    // Usable as it lies; its hash (hashFile), unless the caller knows it, is started once, here, and
-    // awaited by whoever needs the id: beside the tools, it is the longest part of an analysis whose
-    // stack tool is quick.
-    const hashing =
-      identity?.checked && identity.size === stats.size
-        ? Promise.resolve({ sha256: identity.sha256, size: identity.size })
-        : // Nobody may await it (an analysis that failed first): its failure is then no one's to report.
-          settledLater(hashFile(path, stats.size, limits.maxCoreBytes, path, signal));
-    return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest: () => hashing };
+    // Usable as it lies; its hash (hashFile), unless the caller knows it, is started once, by the first
+    // to ask, and awaited by whoever needs the id: beside the tools, it is the longest part of an
+    // analysis whose stack tool is quick.
+    let hashing: Promise<StreamDigest> | undefined =
+      identity?.checked && identity.size === stats.size ? Promise.resolve({ sha256: identity.sha256, size: identity.size }) : undefined;
+    // The analysis asks once its tools run: its blocks read before then held back eu-stack's start
+    // (a small core's `triage analyze` 0.98x as long, paired; docs/performance.md).
+    const digest = (): Promise<StreamDigest> => (hashing ??= settledLater(hashFile(path, stats.size, limits.maxCoreBytes, path, signal)));
+    return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest };
   }
   const read = await fromFile(path, (source) => readInput(source, { name: path, limits, identity }, coreOnDisk(path, workspace, 'core')), signal);
   return known(await openRead(path, read, workspace));
