@@ -12,7 +12,7 @@ import { headHolds, readInput } from './read-input';
 import { detectFormat, isCompression } from './magic';
 import { writeStreamTo } from './stream/write-file';
 import { metadataFromSystemdName, parseSystemdName, readCoredumpXattrs } from './systemd';
-import { hashFile } from './stream/hash-file';
+import { CHILD_HASH_MIN_BYTES, hashFile } from './stream/hash-file';
 import type { StreamDigest } from './stream/hashing';
 import { IntakeError, type InputRead, type BacktraceInput, type CoreConsumer, type CoreMetadata, type CrashInput, type EarlyCrashInput, type IntakeLimits, type IntakeResult, type KnownIdentity, type Pending } from './types';
 import { Workspace } from './workspace';
@@ -157,14 +157,17 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
   if (!stats.isFile()) throw new IntakeError('unsupported', `${path} is neither a regular file nor a directory; ${EXPECTED_INPUT}`);
   // Over the limit, the whole read runs first and refuses it: the tools never see such a core.
   if (stats.size <= limits.maxCoreBytes && isRawCore(path)) {
-    // Usable as it lies; its hash (hashFile), unless the caller knows it, is started once, by the first
-    // to ask, and awaited by whoever needs the id: beside the tools, it is the longest part of an
-    // analysis whose stack tool is quick.
+    // Usable as it lies; its hash (hashFile), unless the caller knows it, is started once and awaited
+    // by whoever needs the id: beside the tools, it is the longest part of an analysis whose stack tool
+    // is quick.
     let hashing: Promise<StreamDigest> | undefined =
       identity?.checked && identity.size === stats.size ? Promise.resolve({ sha256: identity.sha256, size: identity.size }) : undefined;
-    // The analysis asks once its tools run: its blocks read before then held back eu-stack's start
-    // (a small core's `triage analyze` 0.98x as long, paired; docs/performance.md).
     const digest = (): Promise<StreamDigest> => (hashing ??= settledLater(hashFile(path, stats.size, limits.maxCoreBytes, path, signal)));
+    // Past CHILD_HASH_MIN_BYTES it is hashed on another CPU, started now: it ends last on a large core.
+    // A small core's blocks are read on this thread: started by the first to ask (the analysis asks once
+    // its tools run), as read before then they held back eu-stack's start (`triage analyze` 0.98x as
+    // long on a small core, paired; started late, 1.07x on a node core of 138 MB: docs/performance.md).
+    if (stats.size > CHILD_HASH_MIN_BYTES) void digest();
     return { corePath: path, format: 'elf', ...(await inPlaceMetadata(path)), digest };
   }
   const read = await fromFile(path, (source) => readInput(source, { name: path, limits, identity }, coreOnDisk(path, workspace, 'core')), signal);
