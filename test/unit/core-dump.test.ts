@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
@@ -249,16 +249,24 @@ test('readAbortMessage recovers the assert text and the heap-check message', asy
   const a = crash('assert');
   await withCore(a.core, async (core) => {
     assert.equal(core.modules.find((m) => m.name === 'libc.so.6')?.path, LIBC);
-    const msg = await readAbortMessage(core, LIBC);
+    const msg = await readAbortMessage(core, [LIBC]);
     assert.match(msg ?? '', /assert\.c:6: check_quota: Assertion `used <= limit' failed\.$/);
   });
   const d = crash('double-free');
   await withCore(d.core, async (core) => {
-    assert.equal(await readAbortMessage(core, LIBC), 'free(): double free detected in tcache 2');
+    assert.equal(await readAbortMessage(core, [LIBC]), 'free(): double free detected in tcache 2');
+    // Asked in turn: a file without the symbol (the crasher) is passed over; libc6-dbg's .debug file
+    // (the symbol in .symtab, .dynsym there NOBITS) gives the same text, at the same address.
+    assert.equal(await readAbortMessage(core, [d.exe, LIBC]), 'free(): double free detected in tcache 2');
+    const id = await readBuildIdFromFile(LIBC);
+    const debug = `/usr/lib/debug/.build-id/${id?.slice(0, 2)}/${id?.slice(2)}.debug`;
+    assert.ok(existsSync(debug), `libc6-dbg's ${debug} (scripts/install-deps.sh installs libc6-dbg)`);
+    assert.equal(await readAbortMessage(core, [debug]), 'free(): double free detected in tcache 2');
+    assert.equal(await readAbortMessage(core, []), undefined);
   });
   const n = crash('null-read');
   await withCore(n.core, async (core) => {
-    assert.equal(await readAbortMessage(core, LIBC), undefined);
+    assert.equal(await readAbortMessage(core, [LIBC]), undefined);
   });
 });
 

@@ -274,7 +274,7 @@ async function exerciseCore(path: string, rng: Rng): Promise<void> {
     // The forensics read libc's symbol table: a quarter of the cases is enough to cover them.
     if (rng.chance(0.25)) {
       await readUncaughtExceptionType(core);
-      if (LIBC) await readAbortMessage(core, LIBC);
+      if (LIBC) await readAbortMessage(core, [LIBC]);
     }
   } finally {
     await core.close();

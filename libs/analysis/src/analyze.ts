@@ -7,13 +7,14 @@ import { openCrashInputEarly, type BacktraceInput, type CoreMetadata, type Intak
 import { buildReport, buildReportBody, helperCallFor, identify, moduleRole, SIG, signalName, type CrashEvidence } from '@triage/report';
 import type { ModuleEntry, Report, ReportBody } from '@triage/report';
 import { hasBuildId, prestartStack, resolveObjectFiles, symbolize, ToolError, type ObjectFiles } from '@triage/symbolizer';
+import { settledLater } from '@triage/promises';
 import { inSystemView } from '@triage/tools';
 import type { SymbolizeResult } from '@triage/symbolizer';
 import { guessExecutableModule, inferSignal, readCrashDescription, readOptionalCrashDescription, reasonToUseBacktrace, ureportMetadata } from './backtrace';
 import { withGivenExecutable } from './given-executable';
 import { readHelperMessage } from './helper-message';
 import { buildIdsWithOwnDwarf } from './own-dwarf';
-import { findLibcFile } from './runtime-files';
+import { libcSymbolFiles } from './runtime-files';
 import { attributeFromMappings, truncationWarnings } from './truncation';
 import { faultingInstructionEvidence, signalFrameEvidence, snapshotEvidence } from './signal-evidence';
 import { crossUncrossedTrampoline, faultFrameExact } from './uncrossed-trampoline';
@@ -125,6 +126,8 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
   if (given.warning) early.push(given.warning);
   // The hash of a raw core takes the main thread in slices: started now, it runs while the tools do.
   const digest = pending.digest();
+  // Read from the core and libc's symbols alone: beside the tools too, no longer after them.
+  const abortMessage = settledLater(abortMessageOf(core, signalOf(core, metadata), debuginfoDirs, objects));
   let identified = false;
   digest.then(
     () => (identified = true),
@@ -159,7 +162,7 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
   const stackSource = fromBacktrace ? 'core_backtrace' : 'core';
   const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo), fromBacktrace?.buildIds);
   const signal = signalOf(core, metadata);
-  const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata);
+  const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata, await abortMessage);
   const body = buildReportBody({
     createdAt: new Date().toISOString(),
     core: reportCore(core, pending, metadata, signal),
@@ -346,6 +349,13 @@ function moduleEntries(core: CoreDump, symbols: SymbolizeResult, ownDwarf: Reado
 
 const throwsOrTerminates = /^(__cxa_throw|__cxa_rethrow|std::terminate|__gnu_cxx::__verbose_terminate_handler)/;
 
+/** glibc's message before a SIGABRT (an assertion's text, a heap check's), from the core's memory. */
+async function abortMessageOf(core: CoreDump, signal: number, debuginfoDirs: string[], objects: ObjectFiles): Promise<string | undefined> {
+  if (signal !== SIG.ABRT) return undefined;
+  const libc = core.modules.find((m) => moduleRole(m.name) === 'libc');
+  return libc ? readAbortMessage(core, await libcSymbolFiles(libc, debuginfoDirs, objects)) : undefined;
+}
+
 async function gatherEvidence(
   core: CoreDump,
   symbols: SymbolizeResult,
@@ -354,17 +364,12 @@ async function gatherEvidence(
   debuginfoDirs: string[],
   objects: ObjectFiles,
   metadata: CoreMetadata,
+  abortMessage: string | undefined,
 ): Promise<CrashEvidence> {
   const crashing = core.crashingThread;
   const crashingTid = crashing?.tid ?? symbols.threads[0]?.tid ?? 0;
   const crashFrames = symbols.threads.find((t) => t.tid === crashingTid)?.frames ?? [];
 
-  let abortMessage: string | undefined;
-  if (signal === SIG.ABRT) {
-    const libc = core.modules.find((m) => moduleRole(m.name) === 'libc');
-    const libcFile = libc ? await findLibcFile(libc, debuginfoDirs, objects) : undefined;
-    if (libc && libcFile) abortMessage = await readAbortMessage(core, libcFile);
-  }
   let exception: { type?: string; message?: string } | undefined;
   if (crashFrames.some((f) => f.function && throwsOrTerminates.test(f.function))) {
     exception = await readUncaughtExceptionType(core, (buildId) => objects.get(buildId));

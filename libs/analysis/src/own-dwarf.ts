@@ -1,5 +1,5 @@
-import { hasOwnDwarf, type CoreModule } from '@triage/core-dump';
-import type { ObjectFiles } from '@triage/symbolizer';
+import type { CoreModule } from '@triage/core-dump';
+import { moduleDwarf, type ObjectFiles } from '@triage/symbolizer';
 
 /**
  * Build-ids of modules whose own file (found by build-id) carries DWARF: a `-g` binary that was not
@@ -7,10 +7,10 @@ import type { ObjectFiles } from '@triage/symbolizer';
  */
 export async function buildIdsWithOwnDwarf(modules: readonly CoreModule[], objects: ObjectFiles, separate: ReadonlyMap<string, string>): Promise<Set<string>> {
   const ids = [...new Set(modules.flatMap((m) => (m.buildId && !separate.has(m.buildId) ? [m.buildId] : [])))];
-  // Each check reads an object's section headers: all at once.
+  // As the inline expansion asked of the same modules (moduleDwarf keeps each answer): not read again.
   const own = await Promise.all(ids.map(async (id) => {
     const file = objects.get(id);
-    return file !== undefined && (await hasOwnDwarf(file));
+    return file !== undefined && (await moduleDwarf(id, file, undefined)).dwarf === file;
   }));
   return new Set(ids.filter((_, i) => own[i]));
 }

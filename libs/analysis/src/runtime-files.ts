@@ -3,11 +3,14 @@ import { findDebuginfo } from '@triage/debuginfo';
 import type { ObjectFiles } from '@triage/symbolizer';
 
 /**
- * A file with the symbol table of the libc that was mapped in the core: its separate debuginfo by
- * build-id, else the library itself as resolved by build-id (the core may come from another machine,
- * where a same-named libc would give wrong addresses, and its path is the client's word).
+ * Files with the symbol table of the libc that was mapped in the core, as found by build-id (the core
+ * may come from another machine, where a same-named libc would give wrong addresses, and its path is
+ * the client's word): the library itself first (its .dynsym holds what glibc exports, the smaller
+ * read), then its separate debuginfo (.symtab: all of its symbols).
  */
-export async function findLibcFile(libc: CoreModule, debuginfoDirs: string[], objects: ObjectFiles): Promise<string | undefined> {
-  if (!libc.buildId) return undefined;
-  return (await findDebuginfo(libc.buildId, debuginfoDirs)) ?? objects.get(libc.buildId);
+export async function libcSymbolFiles(libc: CoreModule, debuginfoDirs: string[], objects: ObjectFiles): Promise<string[]> {
+  if (!libc.buildId) return [];
+  const object = objects.get(libc.buildId);
+  const debuginfo = await findDebuginfo(libc.buildId, debuginfoDirs);
+  return [object, debuginfo].filter((f): f is string => f !== undefined);
 }

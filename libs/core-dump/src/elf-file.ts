@@ -108,29 +108,45 @@ export async function readBuildIdFromFile(path: string): Promise<string | undefi
   return (await readFileIdentity(path))?.buildId;
 }
 
-/**
- * Whether the file is a Go program (or its separate debuginfo): Go's linker writes its build ID note
- * in every build, internal or external (gcc) linking, and its .gopclntab / .go.buildinfo sections,
- * which `-ldflags=-buildid=` and `-s -w` leave in place. The GNU build-id a gcc link adds does not
- * make the file any less Go's, so this is asked apart from readFileIdentity.
- */
-export async function isGoObject(path: string): Promise<boolean> {
-  return withFile(path, async (src) => {
-    const h = await readHeader(src);
-    if (!h) return false;
-    for await (const notes of noteBlocks(src, h)) if (goBuildIdFromNotes(notes)) return true;
-    return (await readNamedSections(src, h)).some((s) => GO_SECTIONS.has(s.sectionName));
-  }).catch(() => false);
+const GO_SECTIONS: ReadonlySet<string> = new Set(['.gopclntab', '.go.buildinfo', '.data.rel.ro.gopclntab']);
+
+/** What an object file says of itself (readObjectTraits). */
+export interface ObjectTraits {
+  /**
+   * A Go program (or its separate debuginfo): Go's linker writes its build ID note in every build,
+   * internal or external (gcc) linking, and its .gopclntab / .go.buildinfo sections, which
+   * `-ldflags=-buildid=` and `-s -w` leave in place. The GNU build-id a gcc link adds does not make the
+   * file any less Go's, so this is asked apart from readFileIdentity.
+   */
+  go: boolean;
+  /**
+   * The file carries its own DWARF (a `-g` build that was not stripped): a `.debug_info` (or compressed
+   * `.zdebug_info`) section with bytes in the file. Such a module needs no separate debuginfo.
+   */
+  ownDwarf: boolean;
 }
 
-const GO_SECTIONS: ReadonlySet<string> = new Set(['.gopclntab', '.go.buildinfo', '.data.rel.ro.gopclntab']);
+/** Both traits from one read of the file's headers (each asked alone read its section headers again). */
+export async function readObjectTraits(path: string): Promise<ObjectTraits> {
+  return withFile(path, async (src) => {
+    const h = await readHeader(src);
+    if (!h) return { go: false, ownDwarf: false };
+    const sections = await readNamedSections(src, h);
+    const ownDwarf = sections.some(
+      (s) => s.type !== SHT_NOBITS && s.size !== 0n && (s.sectionName === '.debug_info' || s.sectionName === '.zdebug_info'),
+    );
+    if (sections.some((s) => GO_SECTIONS.has(s.sectionName))) return { go: true, ownDwarf };
+    for await (const notes of noteBlocks(src, h, sections)) if (goBuildIdFromNotes(notes)) return { go: true, ownDwarf };
+    return { go: false, ownDwarf };
+  }).catch(() => ({ go: false, ownDwarf: false }));
+}
 
 /**
  * The notes of each PT_NOTE segment, then of each SHT_NOTE section, MAX_NOTES_TOTAL_BYTES at most in all:
  * a real object has a handful of small note sections, a crafted one may list 65,535 of a MiB each (over
  * the same bytes), which cost seconds of reading and parsing per uploaded file.
  */
-async function* noteBlocks(src: ByteSource, h: ElfHeader): AsyncGenerator<Note[]> {
+async function* noteBlocks(src: ByteSource, h: ElfHeader, sections?: readonly SectionHeader[]): AsyncGenerator<Note[]> {
   let budget = MAX_NOTES_TOTAL_BYTES;
   const take = (size: bigint): boolean => {
     if (size > BigInt(Math.min(MAX_NOTE_BYTES, budget))) return false;
@@ -142,7 +158,7 @@ async function* noteBlocks(src: ByteSource, h: ElfHeader): AsyncGenerator<Note[]
     const b = await readExact(src, ph.offset, Number(ph.filesz));
     if (b) yield parseNotes(h.layout, b) ?? [];
   }
-  for (const s of await readSections(src, h)) {
+  for (const s of sections ?? (await readSections(src, h))) {
     if (s.type !== SHT_NOTE || !take(s.size)) continue;
     const b = await readSection(src, s, MAX_NOTE_BYTES);
     if (b) yield parseNotes(h.layout, b) ?? [];
@@ -219,20 +235,6 @@ export async function readNamedSections(src: ByteSource, h: ElfHeader): Promise<
     const end = names.subarray(0, limit).indexOf(0, s.name);
     return { ...s, sectionName: names.subarray(s.name, end < 0 ? limit : end).toString('latin1') };
   });
-}
-
-/**
- * Whether the file carries its own DWARF (a `-g` build that was not stripped): a `.debug_info` (or
- * compressed `.zdebug_info`) section with bytes in the file. Such a module needs no separate debuginfo.
- */
-export async function hasOwnDwarf(path: string): Promise<boolean> {
-  return withFile(path, async (src) => {
-    const h = await readHeader(src);
-    if (!h) return false;
-    return (await readNamedSections(src, h)).some(
-      (s) => s.type !== SHT_NOBITS && s.size !== 0n && (s.sectionName === '.debug_info' || s.sectionName === '.zdebug_info'),
-    );
-  }).catch(() => false);
 }
 
 /**

@@ -8,14 +8,21 @@ const MAX_MESSAGE = 4096;
 /**
  * glibc's `__abort_msg`: a pointer to `struct abort_msg_s { unsigned int size; char msg[]; }`, set by
  * __assert_fail and __libc_message (heap-check failures) just before abort().
- * `libcFile` must be the same build as the mapped libc (the .so or its .debug file).
+ * `libcFiles` are files of the same build as the mapped libc (the .so, its .debug file), asked in turn
+ * for the symbol: the .so's .dynsym holds it (~100 KB read, where the .debug file's .symtab is ~370 KB).
  */
-export async function readAbortMessage(core: CoreDump, libcFile: string): Promise<string | undefined> {
-  const libc = await findLibcModule(core, libcFile);
-  if (!libc) return undefined;
-  const value = await findSymbol(libcFile, '__abort_msg');
-  if (value === undefined) return undefined;
-  const ptr = await readPointer(core, libc.loadBias + value);
+export async function readAbortMessage(core: CoreDump, libcFiles: readonly string[]): Promise<string | undefined> {
+  for (const file of libcFiles) {
+    const value = await findSymbol(file, '__abort_msg').catch(() => undefined);
+    if (value === undefined) continue;
+    const libc = await findLibcModule(core, file);
+    return libc && (await readAbortText(core, libc.loadBias + value));
+  }
+  return undefined;
+}
+
+async function readAbortText(core: CoreDump, symbolAddress: bigint): Promise<string | undefined> {
+  const ptr = await readPointer(core, symbolAddress);
   if (!ptr) return undefined;
   const header = await core.readMemory(ptr, 4);
   if (!header) return undefined;

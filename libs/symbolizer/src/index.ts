@@ -5,6 +5,7 @@ export { SAFE_GDB_ARGS, gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEv
 export { parseEuStack } from './eu-stack';
 export { askInlineChains, expandInlineFrames, parseAddr2line, type AskedChains } from './inline-frames';
 export { demangleFrames } from './demangle';
+export { moduleDwarf, type ModuleDwarf } from './module-dwarf';
 export { parseUnstripList, type CoreModuleInfo } from './modules';
 export { hasBuildId, isObjectWithId, objectFilePaths, resolveObjectFiles, SYSTEM_OBJECT_DIRS, type MappedObject, type ObjectFilePolicy, type ObjectFiles } from './object-files';
 export { ToolError } from './types';

@@ -9,14 +9,13 @@
  * same run answers a Go module's pcs, whose lines elfutils gets wrong (go-frames.ts): there it gives
  * the location only.
  */
-import { readFile } from 'node:fs/promises';
 import { elfutilsCollapsesInlineChains, firstLoadAddress } from '@triage/core-dump';
 import type { Frame } from '@triage/report';
 import { runTool, ToolNotFoundError, type RunToolOptions } from '@triage/tools';
 import { placeGoFrame } from './go-frames';
 import { moduleDwarf } from './module-dwarf';
 import type { InlineLocation, SymbolizedThread } from './types';
-import { buildIdFile, writeWhole } from './kept-file';
+import { buildIdFile, readKept, writeWhole } from './kept-file';
 
 const OUTPUT_CAP = 8 * 1024 * 1024;
 
@@ -104,7 +103,7 @@ const loaded = new Set<string>();
 async function loadKept(dir: string, buildId: string): Promise<void> {
   if (loaded.has(buildId)) return;
   loaded.add(buildId);
-  const text = await readFile(buildIdFile(dir, buildId), 'utf8').catch(() => undefined);
+  const text = readKept(dir, buildId);
   if (text === undefined) return;
   let kept: unknown;
   try {

@@ -11,11 +11,10 @@
  * at the frame limit, and the named run is made as before.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveCommand, statQuietly } from '@triage/tools';
 import type { ObjectFiles } from './object-files';
-import { buildIdFile, writeWhole } from './kept-file';
+import { buildIdFile, readKept, writeWhole } from './kept-file';
 
 /** Where a cache directory keeps the lines, one file per build-id. */
 export function keptFramesDir(cacheDir: string): string {
@@ -293,7 +292,7 @@ export class KeptFrames {
         if (!this.hasFile(buildId)) return undefined;
         const { dir } = this.options;
         const [stored, identity] = await Promise.all([
-          dir === undefined ? inProcess.get(buildId)?.file : readFile(buildIdFile(dir, buildId), 'utf8').then(parseKept, () => undefined),
+          dir === undefined ? inProcess.get(buildId)?.file : parseKept(readKept(dir, buildId)),
           this.identity(buildId),
         ]);
         return stored && stored.identity === identity ? stored : undefined;
@@ -361,7 +360,8 @@ function oneFramesLines(lines: NamedLine[], frames: number | undefined): NamedLi
 }
 
 /** On disk: `{ identity, lines: [[offset, NamedLine[]], ...] }`, oldest first. */
-function parseKept(text: string): KeptFile | undefined {
+function parseKept(text: string | undefined): KeptFile | undefined {
+  if (text === undefined) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -3,7 +3,7 @@
  * from addr2line only: go-frames.ts) and which file holds its DWARF (the separate debuginfo, else the
  * object's own; none when stripped), the file whose inline chains eu-stack may have collapsed.
  */
-import { hasOwnDwarf, isGoObject } from '@triage/core-dump';
+import { readObjectTraits } from '@triage/core-dump';
 
 export interface ModuleDwarf {
   /** The module is a Go program's: its frames' locations come from addr2line only. */
@@ -33,7 +33,8 @@ export function moduleDwarf(buildId: string, object: string | undefined, debugin
 
 async function readModuleDwarf(object: string | undefined, debuginfo: string | undefined): Promise<ModuleDwarf> {
   const file = object ?? debuginfo;
-  const go = file !== undefined && (await isGoObject(file));
-  const dwarf = debuginfo ?? (object !== undefined && (await hasOwnDwarf(object)) ? object : undefined);
+  const traits = file === undefined ? undefined : await readObjectTraits(file);
+  const go = traits?.go ?? false;
+  const dwarf = debuginfo ?? (object !== undefined && traits?.ownDwarf ? object : undefined);
   return dwarf === undefined ? { go } : { go, dwarf };
 }
