@@ -45,6 +45,8 @@ import {
   timed,
   timedSync,
   uploadFile,
+  uploadFileWithCurl,
+  CURL,
   waitReport,
   type Child,
 } from './lib';
@@ -119,7 +121,7 @@ async function uploadSection(e: Env, exe: string, warmCore: string, sizesGiB: nu
         await floorStore.delete('bench/plain');
         sync();
         // The same bytes again would be a duplicate (same id): the API still reads, hashes and compresses them all.
-        ingestRuns.push((await timed(() => uploadFile(api.url, core))).ms);
+        ingestRuns.push((await timed(() => (CURL ? uploadFileWithCurl(CURL, api.url, core) : uploadFile(api.url, core)))).ms);
         process.stderr.write(`upload: pair ${r + 1}: plain PUT ${fmt(plainRuns[r] / 1000, 2)} s, ingest ${fmt(ingestRuns[r] / 1000, 2)} s\n`);
       }
       rss = sampler.stop();
@@ -135,7 +137,7 @@ async function uploadSection(e: Env, exe: string, warmCore: string, sizesGiB: nu
     const floor = bytes / MiB / (plainMs / 1000);
     add({
       section: 'ingest',
-      measure: `upload ${sizeLabel(bytes)} core (MiB/s${runs > 1 ? `, the median of ${runs} pairs` : ''})`,
+      measure: `upload ${sizeLabel(bytes)} core (MiB/s${runs > 1 ? `, the median of ${runs} pairs` : ''}; client ${CURL ? 'curl' : "node's http"})`,
       ours: `${fmt(ours, 0)} MiB/s (${fmt(ingestMs / 1000, 2)} s)`,
       floor: `plain PUT ${fmt(floor, 0)} MiB/s (${fmt(plainMs / 1000, 2)} s)`,
       ratio: `${fmt(ratio, 2)}x`,

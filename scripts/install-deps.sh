@@ -2,7 +2,7 @@
 # Installs what triage and its tests need on Debian 12: the tools it drives and the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(elfutils gdb libc6-dbg zstd lz4 xz-utils bubblewrap binutils openssl gcc g++ make redis-server postgresql chromium pkg-config libglib2.0-dev libkrb5-dev libssl-dev libgoogle-glog-dev libabsl-dev libboost-dev qtbase5-dev python3 python3.11 python3.11-dbg rustc golang-go zsh dwz)
+pkgs=(elfutils gdb libc6-dbg zstd lz4 xz-utils bubblewrap binutils openssl gcc g++ make redis-server postgresql chromium pkg-config libglib2.0-dev libkrb5-dev libssl-dev libgoogle-glog-dev libabsl-dev libboost-dev qtbase5-dev python3 python3.11 python3.11-dbg rustc golang-go zsh dwz curl)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
