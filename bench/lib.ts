@@ -266,7 +266,8 @@ export const CURL = ['/usr/bin/curl', '/bin/curl'].find((p) => existsSync(p));
  */
 export function uploadFileWithCurl(curl: string, baseUrl: string, path: string): Promise<UploadAnswer> {
   return new Promise((done, fail) => {
-    const args = ['-sS', '-X', 'POST', '-T', path, '-H', 'content-type: application/octet-stream', '-H', 'Expect:', '-w', '\n%{http_code}', `${baseUrl}/v1/cores`];
+    // -q first: no ~/.curlrc; no proxy from the environment (node's client uses neither).
+    const args = ['-q', '--noproxy', '*', '-sS', '-X', 'POST', '-T', path, '-H', 'content-type: application/octet-stream', '-H', 'Expect:', '-w', '\n%{http_code}', `${baseUrl}/v1/cores`];
     const child = spawn(curl, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -278,7 +279,11 @@ export function uploadFileWithCurl(curl: string, baseUrl: string, path: string):
       const status = out.slice(cut + 1);
       const body = out.slice(0, Math.max(cut, 0));
       if (code !== 0 || status !== '202') return fail(new Error(`upload of ${path} with curl: exit ${code}, HTTP ${status}: ${body || err}`));
-      done(JSON.parse(body) as UploadAnswer);
+      try {
+        done(JSON.parse(body) as UploadAnswer);
+      } catch {
+        fail(new Error(`upload of ${path} with curl: HTTP 202 with a body that is not JSON: ${body.slice(0, 200)}`));
+      }
     });
   });
 }

@@ -13,6 +13,7 @@ import {
   openCore,
   readAbortMessage,
   readBuildIdFromFile,
+  readObjectTraits,
   readUncaughtExceptionType,
   type CoreDump,
   type CoreModule,
@@ -246,28 +247,49 @@ test('bad inputs are CoreFormatErrors with a reason', async () => {
 });
 
 test('readAbortMessage recovers the assert text and the heap-check message', async () => {
+  const libcOf = (core: CoreDump): CoreModule => {
+    const libc = core.modules.find((m) => m.name === 'libc.so.6');
+    assert.ok(libc, 'the core maps libc.so.6');
+    return libc;
+  };
   const a = crash('assert');
   await withCore(a.core, async (core) => {
-    assert.equal(core.modules.find((m) => m.name === 'libc.so.6')?.path, LIBC);
-    const msg = await readAbortMessage(core, [LIBC]);
+    assert.equal(libcOf(core).path, LIBC);
+    const msg = await readAbortMessage(core, libcOf(core), [LIBC]);
     assert.match(msg ?? '', /assert\.c:6: check_quota: Assertion `used <= limit' failed\.$/);
   });
   const d = crash('double-free');
   await withCore(d.core, async (core) => {
-    assert.equal(await readAbortMessage(core, [LIBC]), 'free(): double free detected in tcache 2');
+    const libc = libcOf(core);
+    assert.equal(await readAbortMessage(core, libc, [LIBC]), 'free(): double free detected in tcache 2');
     // Asked in turn: a file without the symbol (the crasher) is passed over; libc6-dbg's .debug file
     // (the symbol in .symtab, .dynsym there NOBITS) gives the same text, at the same address.
-    assert.equal(await readAbortMessage(core, [d.exe, LIBC]), 'free(): double free detected in tcache 2');
+    assert.equal(await readAbortMessage(core, libc, [d.exe, LIBC]), 'free(): double free detected in tcache 2');
     const id = await readBuildIdFromFile(LIBC);
     const debug = `/usr/lib/debug/.build-id/${id?.slice(0, 2)}/${id?.slice(2)}.debug`;
     assert.ok(existsSync(debug), `libc6-dbg's ${debug} (scripts/install-deps.sh installs libc6-dbg)`);
-    assert.equal(await readAbortMessage(core, [debug]), 'free(): double free detected in tcache 2');
-    assert.equal(await readAbortMessage(core, []), undefined);
+    assert.equal(await readAbortMessage(core, libc, [debug]), 'free(): double free detected in tcache 2');
+    assert.equal(await readAbortMessage(core, libc, []), undefined);
+    assert.equal(await readAbortMessage(core, libc, ['/nonexistent/libc.so.6']), undefined);
   });
   const n = crash('null-read');
   await withCore(n.core, async (core) => {
-    assert.equal(await readAbortMessage(core, [LIBC]), undefined);
+    assert.equal(await readAbortMessage(core, libcOf(core), [LIBC]), undefined);
   });
+});
+
+test('readObjectTraits: own DWARF and Go-ness from one read; a file it cannot read is undefined, not a trait-less object', async () => {
+  const c = crash('assert');
+  const id = c.buildIds[basename(c.exe)];
+  const debug = join(c.debugDir, '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`);
+  // The stripped executable has no DWARF of its own; its .debug file has.
+  assert.deepEqual(await readObjectTraits(c.exe), { go: false, ownDwarf: false });
+  assert.deepEqual(await readObjectTraits(debug), { go: false, ownDwarf: true });
+  assert.deepEqual(await readObjectTraits(LIBC), { go: false, ownDwarf: false });
+  const notElf = join(mkdtempSync(join(tmpdir(), 'triage-traits-')), 'text');
+  writeFileSync(notElf, 'not an ELF file at all\n');
+  assert.deepEqual(await readObjectTraits(notElf), { go: false, ownDwarf: false });
+  assert.equal(await readObjectTraits('/nonexistent/object'), undefined);
 });
 
 test('readUncaughtExceptionType finds the thrown config::ParseError', async () => {

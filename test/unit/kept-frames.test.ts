@@ -4,10 +4,12 @@
  * and a frame whose lines run to pages is never kept.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { buildIdFile, readKept } from '../../libs/symbolizer/src/kept-file';
 import { KeptFrames, type KeptFramesOptions } from '../../libs/symbolizer/src/kept-frames';
 
 const work = mkdtempSync(join(tmpdir(), 'triage-kept-frames-unit-'));
@@ -107,4 +109,25 @@ test('a worker (no cache directory) keeps lines only for a build-id whose object
   const dir = mkdtempSync(join(work, 'dir-'));
   await new KeptFrames(options(dir, onlyDebuginfo)).keep(text(named), '');
   assert.equal(await new KeptFrames(options(dir, onlyDebuginfo)).name(text(unnamed), ''), text(named), 'the user\'s own cache: a -g build is its debuginfo');
+});
+
+test('readKept: a regular file of a bounded size only; a FIFO, a link or an oversized file is none, and nothing blocks', () => {
+  const dir = join(work, 'read-kept');
+  mkdirSync(dir, { recursive: true });
+  const id = (n: number): string => n.toString(16).padStart(40, '0');
+  writeFileSync(buildIdFile(dir, id(1)), '{"identity":"x","lines":[]}');
+  assert.equal(readKept(dir, id(1)), '{"identity":"x","lines":[]}');
+  assert.equal(readKept(dir, id(2)), undefined);
+  // Planted where a cache dir others can write would let them: read synchronously, each would hold the thread.
+  execFileSync('mkfifo', [buildIdFile(dir, id(3))]);
+  assert.equal(readKept(dir, id(3)), undefined);
+  symlinkSync('/dev/zero', buildIdFile(dir, id(4)));
+  assert.equal(readKept(dir, id(4)), undefined);
+  symlinkSync(buildIdFile(dir, id(1)), buildIdFile(dir, id(5)));
+  assert.equal(readKept(dir, id(5)), undefined);
+  writeFileSync(buildIdFile(dir, id(6)), '');
+  truncateSync(buildIdFile(dir, id(6)), 17 * 1024 * 1024);
+  assert.equal(readKept(dir, id(6)), undefined);
+  mkdirSync(buildIdFile(dir, id(7)));
+  assert.equal(readKept(dir, id(7)), undefined);
 });

@@ -128,54 +128,59 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
   const digest = pending.digest();
   // Read from the core and libc's symbols alone: beside the tools too, no longer after them.
   const abortMessage = settledLater(abortMessageOf(core, signalOf(core, metadata), debuginfoDirs, objects));
-  let identified = false;
-  digest.then(
-    () => (identified = true),
-    () => undefined,
-  );
-  let symbols: SymbolizeResult;
   try {
-    symbols = await symbolize({
-      corePath: pending.corePath,
-      executable: options.executable ? given.executable : executableHint(core, objects),
-      debuginfoDirs,
-      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      sandbox: options.sandbox ?? true,
-      cacheDir: options.cacheDir,
-      plainCopiesDir: options.plainCopiesDir,
-      trustMappedPaths: options.trustMappedPaths ?? false,
-      toolsGate: options.toolsGate,
-      modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
-      objects,
+    let identified = false;
+    digest.then(
+      () => (identified = true),
+      () => undefined,
+    );
+    let symbols: SymbolizeResult;
+    try {
+      symbols = await symbolize({
+        corePath: pending.corePath,
+        executable: options.executable ? given.executable : executableHint(core, objects),
+        debuginfoDirs,
+        timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        sandbox: options.sandbox ?? true,
+        cacheDir: options.cacheDir,
+        plainCopiesDir: options.plainCopiesDir,
+        trustMappedPaths: options.trustMappedPaths ?? false,
+        toolsGate: options.toolsGate,
+        modules: core.modules.map((m) => ({ start: m.start, size: m.end - m.start, buildId: m.buildId, name: m.path.startsWith('/') ? m.path : m.name })),
+        objects,
+      });
+    } catch (err) {
+      // Neither tool could unwind the core: the core_backtrace still can tell the crash.
+      if (!(err instanceof ToolError) || !description) throw err;
+      symbols = { tool: 'eu-stack', threads: [], debuginfo: new Map(), warnings: [err.message] };
+    }
+    // Passed already when symbolize ran its tools; the tools below (the core_backtrace's, a runtime's) wait for it too.
+    await options.toolsGate;
+    attributeFromMappings(core, symbols.threads);
+    await continuePastTrampoline(core, symbols, debuginfoDirs, options, objects);
+    symbols.warnings.unshift(...truncationWarnings(core), ...fetchWarnings, ...early);
+    const fromBacktrace = description ? await crashStackFromBacktrace(core, symbols, description.backtrace, debuginfoDirs, options) : undefined;
+    const stackSource = fromBacktrace ? 'core_backtrace' : 'core';
+    const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo), fromBacktrace?.buildIds);
+    const signal = signalOf(core, metadata);
+    const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata, await abortMessage);
+    const body = buildReportBody({
+      createdAt: new Date().toISOString(),
+      core: reportCore(core, pending, metadata, signal),
+      evidence,
+      modules,
+      // A core's stack and the core_backtrace's frames each say when their tools ran without bwrap: once is enough.
+      analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...new Set(symbols.warnings)], stackSource },
     });
-  } catch (err) {
-    // Neither tool could unwind the core: the core_backtrace still can tell the crash.
-    if (!(err instanceof ToolError) || !description) throw err;
-    symbols = { tool: 'eu-stack', threads: [], debuginfo: new Map(), warnings: [err.message] };
+    if (!identified) options.beforeIdentity?.(body);
+    const report = identify(body, await digest);
+    // Not before: it would share the CPUs with the answer.
+    symbols.afterAnswer?.();
+    return report;
+  } finally {
+    // Never reading the core once its caller closes it: an error above ends the analysis before it is awaited.
+    await abortMessage.catch(() => undefined);
   }
-  // Passed already when symbolize ran its tools; the tools below (the core_backtrace's, a runtime's) wait for it too.
-  await options.toolsGate;
-  attributeFromMappings(core, symbols.threads);
-  await continuePastTrampoline(core, symbols, debuginfoDirs, options, objects);
-  symbols.warnings.unshift(...truncationWarnings(core), ...fetchWarnings, ...early);
-  const fromBacktrace = description ? await crashStackFromBacktrace(core, symbols, description.backtrace, debuginfoDirs, options) : undefined;
-  const stackSource = fromBacktrace ? 'core_backtrace' : 'core';
-  const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo), fromBacktrace?.buildIds);
-  const signal = signalOf(core, metadata);
-  const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata, await abortMessage);
-  const body = buildReportBody({
-    createdAt: new Date().toISOString(),
-    core: reportCore(core, pending, metadata, signal),
-    evidence,
-    modules,
-    // A core's stack and the core_backtrace's frames each say when their tools ran without bwrap: once is enough.
-    analysis: { tool: symbols.tool, durationMs: Date.now() - started, warnings: [...new Set(symbols.warnings)], stackSource },
-  });
-  if (!identified) options.beforeIdentity?.(body);
-  const report = identify(body, await digest);
-  // Not before: it would share the CPUs with the answer.
-  symbols.afterAnswer?.();
-  return report;
 }
 
 /** The crashing thread continued past a runtime's signal trampoline the unwinder stopped at (Go's crash), a fault panic's frame looked up at its exact pc. */
@@ -353,7 +358,7 @@ const throwsOrTerminates = /^(__cxa_throw|__cxa_rethrow|std::terminate|__gnu_cxx
 async function abortMessageOf(core: CoreDump, signal: number, debuginfoDirs: string[], objects: ObjectFiles): Promise<string | undefined> {
   if (signal !== SIG.ABRT) return undefined;
   const libc = core.modules.find((m) => moduleRole(m.name) === 'libc');
-  return libc ? readAbortMessage(core, await libcSymbolFiles(libc, debuginfoDirs, objects)) : undefined;
+  return libc ? readAbortMessage(core, libc, await libcSymbolFiles(libc, debuginfoDirs, objects)) : undefined;
 }
 
 async function gatherEvidence(

@@ -126,8 +126,12 @@ export interface ObjectTraits {
   ownDwarf: boolean;
 }
 
-/** Both traits from one read of the file's headers (each asked alone read its section headers again). */
-export async function readObjectTraits(path: string): Promise<ObjectTraits> {
+/**
+ * Both traits from one read of the file's headers (each asked alone read its section headers again),
+ * or undefined when the file cannot be read at all (a failure worth asking again, unlike a file that is
+ * no ELF object: that one has neither trait).
+ */
+export async function readObjectTraits(path: string): Promise<ObjectTraits | undefined> {
   return withFile(path, async (src) => {
     const h = await readHeader(src);
     if (!h) return { go: false, ownDwarf: false };
@@ -135,10 +139,19 @@ export async function readObjectTraits(path: string): Promise<ObjectTraits> {
     const ownDwarf = sections.some(
       (s) => s.type !== SHT_NOBITS && s.size !== 0n && (s.sectionName === '.debug_info' || s.sectionName === '.zdebug_info'),
     );
-    if (sections.some((s) => GO_SECTIONS.has(s.sectionName))) return { go: true, ownDwarf };
-    for await (const notes of noteBlocks(src, h, sections)) if (goBuildIdFromNotes(notes)) return { go: true, ownDwarf };
-    return { go: false, ownDwarf };
-  }).catch(() => ({ go: false, ownDwarf: false }));
+    return { go: sections.some((s) => GO_SECTIONS.has(s.sectionName)) || (await hasGoNote(src, h, sections)), ownDwarf };
+  }).catch(() => undefined);
+}
+
+/** Go's build ID note in a PT_NOTE segment or an SHT_NOTE section; unreadable notes say nothing. */
+async function hasGoNote(src: ByteSource, h: ElfHeader, named: readonly SectionHeader[]): Promise<boolean> {
+  try {
+    // The headers are read again when their names could not be (readNamedSections gives none then).
+    for await (const notes of noteBlocks(src, h, named.length > 0 ? named : undefined)) if (goBuildIdFromNotes(notes)) return true;
+  } catch {
+    // As when there is no such note.
+  }
+  return false;
 }
 
 /**

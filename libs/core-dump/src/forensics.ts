@@ -1,6 +1,6 @@
 /** Facts recovered from a core's memory beyond the registers: glibc's abort message and an uncaught C++ exception. */
 import { open } from 'node:fs/promises';
-import { findSymbol, readBuildIdFromFile } from './elf-file';
+import { findSymbol } from './elf-file';
 import type { CoreDump, CoreModule } from './types';
 
 const MAX_MESSAGE = 4096;
@@ -8,15 +8,14 @@ const MAX_MESSAGE = 4096;
 /**
  * glibc's `__abort_msg`: a pointer to `struct abort_msg_s { unsigned int size; char msg[]; }`, set by
  * __assert_fail and __libc_message (heap-check failures) just before abort().
- * `libcFiles` are files of the same build as the mapped libc (the .so, its .debug file), asked in turn
- * for the symbol: the .so's .dynsym holds it (~100 KB read, where the .debug file's .symtab is ~370 KB).
+ * `libcFiles` are files of the same build as `libc`, the mapped libc (the .so, its .debug file, found by
+ * its build-id), asked in turn for the symbol: the .so's .dynsym holds it (~100 KB read, where the .debug
+ * file's .symtab is ~370 KB).
  */
-export async function readAbortMessage(core: CoreDump, libcFiles: readonly string[]): Promise<string | undefined> {
+export async function readAbortMessage(core: CoreDump, libc: CoreModule, libcFiles: readonly string[]): Promise<string | undefined> {
   for (const file of libcFiles) {
     const value = await findSymbol(file, '__abort_msg').catch(() => undefined);
-    if (value === undefined) continue;
-    const libc = await findLibcModule(core, file);
-    return libc && (await readAbortText(core, libc.loadBias + value));
+    if (value !== undefined) return readAbortText(core, libc.loadBias + value);
   }
   return undefined;
 }
@@ -32,14 +31,6 @@ async function readAbortText(core: CoreDump, symbolAddress: bigint): Promise<str
   const text = await core.readCString(ptr + 4n, limit);
   const trimmed = text?.replace(/\n+$/, '');
   return trimmed ? trimmed : undefined;
-}
-
-async function findLibcModule(core: CoreDump, libcFile: string): Promise<CoreModule | undefined> {
-  const byPath = core.modules.find((m) => m.path === libcFile);
-  if (byPath) return byPath;
-  const buildId = await readBuildIdFromFile(libcFile).catch(() => undefined);
-  const byId = buildId ? core.modules.find((m) => m.buildId === buildId) : undefined;
-  return byId ?? core.modules.find((m) => /^libc(-[0-9.]+)?\.so/.test(m.name));
 }
 
 export async function readPointer(core: CoreDump, address: bigint): Promise<bigint | undefined> {

@@ -24,17 +24,23 @@ export function moduleDwarf(buildId: string, object: string | undefined, debugin
   const key = `${buildId}\0${object ?? ''}\0${debuginfo ?? ''}`;
   let answer = known.get(key);
   if (!answer) {
-    answer = readModuleDwarf(object, debuginfo);
-    known.set(key, answer);
+    const read = readModuleDwarf(object, debuginfo);
+    const kept = read.then((r) => r.dwarf);
+    answer = kept;
+    known.set(key, kept);
     if (known.size > KNOWN_MAX) known.delete(known.keys().next().value as string);
+    // A file that could not be read (EMFILE, EIO) is asked again by the next core, not taken as stripped.
+    void read.then((r) => {
+      if (!r.readable && known.get(key) === kept) known.delete(key);
+    });
   }
   return answer;
 }
 
-async function readModuleDwarf(object: string | undefined, debuginfo: string | undefined): Promise<ModuleDwarf> {
+async function readModuleDwarf(object: string | undefined, debuginfo: string | undefined): Promise<{ dwarf: ModuleDwarf; readable: boolean }> {
   const file = object ?? debuginfo;
   const traits = file === undefined ? undefined : await readObjectTraits(file);
   const go = traits?.go ?? false;
   const dwarf = debuginfo ?? (object !== undefined && traits?.ownDwarf ? object : undefined);
-  return dwarf === undefined ? { go } : { go, dwarf };
+  return { dwarf: dwarf === undefined ? { go } : { go, dwarf }, readable: file === undefined || traits !== undefined };
 }
