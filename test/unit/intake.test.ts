@@ -115,6 +115,19 @@ describe('openInput: cores, raw and compressed', () => {
     assert.deepEqual(await digestOf(compressedCopy(c, 'xz'), { ...known, checked: true }, 'known-xz'), want);
   });
 
+  test('openCrashInputEarly: a core that changes between its opening and its hash is refused as corrupt, with the reason', async () => {
+    const growing = join(freshDir('early-growing'), 'core');
+    copyFileSync(c.core, growing);
+    const r = await openCrashInputEarly(growing);
+    try {
+      // Still being written: the id would name other bytes than the ones the analysis read.
+      sh('head -c 4096 /dev/zero >> "$1"', growing);
+      await rejectsWith(r.digest(), 'corrupt', /changed while it was read \(\d+ bytes when it was opened, \d+ when hashed\)/);
+    } finally {
+      await r.cleanup();
+    }
+  });
+
   test('openCrashInputEarly: cleanup before the hash is done stops it, and its digest rejects', async () => {
     const big = join(freshDir('early-big'), 'core');
     // The crasher's core, then 64 MiB more: still an ELF core by its head, long enough to hash that cleanup comes first.

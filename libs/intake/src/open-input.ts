@@ -162,7 +162,7 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
     // is quick.
     let hashing: Promise<StreamDigest> | undefined =
       identity?.checked && identity.size === stats.size ? Promise.resolve({ sha256: identity.sha256, size: identity.size }) : undefined;
-    const digest = (): Promise<StreamDigest> => (hashing ??= settledLater(hashFile(path, stats.size, limits.maxCoreBytes, path, signal)));
+    const digest = (): Promise<StreamDigest> => (hashing ??= settledLater(hashFile(path, stats.size, limits.maxCoreBytes, path, signal).then((d) => sameSize(d, stats.size, path))));
     // Past CHILD_HASH_MIN_BYTES it is hashed on another CPU, started now: it ends last on a large core.
     // A small core's blocks are read on this thread: started by the first to ask (the analysis asks once
     // its tools run), as read before then they held back eu-stack's start (`triage analyze` 0.98x as
@@ -172,6 +172,15 @@ async function openPath(path: string, limits: IntakeLimits, workspace: Workspace
   }
   const read = await fromFile(path, (source) => readInput(source, { name: path, limits, identity }, coreOnDisk(path, workspace, 'core')), signal);
   return known(await openRead(path, read, workspace));
+}
+
+/**
+ * The bytes hashed are the ones measured when the core was opened, or its id would name other bytes
+ * than the ones analysed: a core still being written (or replaced) meanwhile is refused, with the reason.
+ */
+function sameSize(digest: StreamDigest, opened: number, path: string): StreamDigest {
+  if (digest.size === opened) return digest;
+  throw new IntakeError('corrupt', `${path} changed while it was read (${opened} bytes when it was opened, ${digest.size} when hashed): analyze a copy that is no longer written to`);
 }
 
 /** A systemd-coredump file keeps its identity in its name and xattrs (the xattrs hold the exact values; the name is what survives a copy). */
