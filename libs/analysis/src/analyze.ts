@@ -126,8 +126,9 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
   if (given.warning) early.push(given.warning);
   // The hash of a raw core takes the main thread in slices: started now, it runs while the tools do.
   const digest = pending.digest();
+  const signal = signalOf(core, metadata);
   // Read from the core and libc's symbols alone: beside the tools too, no longer after them.
-  const abortMessage = settledLater(abortMessageOf(core, signalOf(core, metadata), debuginfoDirs, objects));
+  const abortMessage = settledLater(abortMessageOf(core, signal, debuginfoDirs, objects));
   try {
     let identified = false;
     digest.then(
@@ -162,7 +163,6 @@ async function analyzeCoreStack(core: CoreDump, pending: Pending<IntakeResult>, 
     const fromBacktrace = description ? await crashStackFromBacktrace(core, symbols, description.backtrace, debuginfoDirs, options) : undefined;
     const stackSource = fromBacktrace ? 'core_backtrace' : 'core';
     const modules = moduleEntries(core, symbols, await buildIdsWithOwnDwarf(core.modules, objects, symbols.debuginfo), fromBacktrace?.buildIds);
-    const signal = signalOf(core, metadata);
     const evidence = await gatherEvidence(core, symbols, modules, signal, debuginfoDirs, objects, metadata, await abortMessage);
     const body = buildReportBody({
       createdAt: new Date().toISOString(),

@@ -1,4 +1,4 @@
-import { pipeline, Readable, Transform } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { MAX_BACKTRACE_BYTES } from './limits';
 import { classifyHead } from './classify';
 import type { Layer } from './layers';
@@ -21,18 +21,12 @@ function measured(source: AsyncIterable<Buffer>, max: number, what: string): Has
 
 /** As measured, for bytes whose identity the caller knows: counted, not hashed; digest() gives that identity, or refuses another size. */
 function counted(source: AsyncIterable<Buffer>, max: number, what: string, identity: StreamDigest): Readable & { digest(): StreamDigest } {
-  let size = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  pipeline(Readable.from(source, { objectMode: false }), byteLimit(max, what), counter, () => undefined);
-  return Object.assign(counter, {
+  const limit = byteLimit(max, what);
+  pipeline(Readable.from(source, { objectMode: false }), limit, () => undefined);
+  return Object.assign(limit, {
     digest(): StreamDigest {
-      if (!counter.writableFinished) throw new Error('counted: digest() before the stream finished');
-      if (size !== identity.size) throw new IntakeError('corrupt', `${what} holds ${size} bytes, its record says ${identity.size}`);
+      if (!limit.writableFinished) throw new Error('counted: digest() before the stream finished');
+      if (limit.bytesSeen() !== identity.size) throw new IntakeError('corrupt', `${what} holds ${limit.bytesSeen()} bytes, its record says ${identity.size}`);
       return identity;
     },
   });

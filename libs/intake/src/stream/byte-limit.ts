@@ -4,10 +4,11 @@ import { IntakeError } from '../types';
 /**
  * Passes bytes through until more than `max` have gone by, then fails with 'too-large'. It sits after a
  * decompressor so a small bomb cannot fill the disk: the error stops the pipeline at the limit.
+ * `bytesSeen()` is the count so far (a stream whose identity is known is counted, not hashed).
  */
-export function byteLimit(max: number, what = 'the data'): Transform {
+export function byteLimit(max: number, what = 'the data'): Transform & { bytesSeen(): number } {
   let seen = 0;
-  return new Transform({
+  const limit = new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       seen += chunk.length;
       if (seen > max) {
@@ -17,6 +18,7 @@ export function byteLimit(max: number, what = 'the data'): Transform {
       callback(null, chunk);
     },
   });
+  return Object.assign(limit, { bytesSeen: () => seen });
 }
 
 export function formatBytes(n: number): string {
