@@ -79,19 +79,22 @@ export interface Paired {
  * `env` is A's environment, and B's unless `envB` is given.
  */
 export async function pairedRuns(a: string[], b: string[], runs: number, warmup = 1, env = process.env, envB = env): Promise<Paired> {
-  for (let i = 0; i < warmup; i++) {
-    await timedRun(a, env);
-    await timedRun(b, envB);
-  }
+  return pairedRunsOf(Array.from({ length: warmup + runs }, () => ({ a, b })), warmup, env, envB);
+}
+
+/** As pairedRuns, each pair its own commands (the first `warmup` unmeasured): a new input for every pair. */
+export async function pairedRunsOf(pairs: ReadonlyArray<{ a: string[]; b: string[] }>, warmup: number, env = process.env, envB = env): Promise<Paired> {
   const ta: number[] = [];
   const tb: number[] = [];
   const ratios: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    ta.push(await timedRun(a, env));
-    tb.push(await timedRun(b, envB));
-    ratios.push(ta[i] / tb[i]);
+  for (const [i, { a, b }] of pairs.entries()) {
+    const ms = [await timedRun(a, env), await timedRun(b, envB)];
+    if (i < warmup) continue;
+    ta.push(ms[0]);
+    tb.push(ms[1]);
+    ratios.push(ms[0] / ms[1]);
   }
-  return { a: median(ta), b: median(tb), ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), runs };
+  return { a: median(ta), b: median(tb), ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), runs: ta.length };
 }
 
 export function percentile(values: number[], p: number): number {
@@ -104,10 +107,10 @@ export function percentile(values: number[], p: number): number {
 export const median = (v: number[]): number => percentile(v, 50);
 
 /** Compiles bench/fixtures/toucher.c with debuginfo and a build-id (another `optimize` level: another build-id). */
-export function buildToucher(dir: string, optimize = '-O1'): string {
+export function buildToucher(dir: string, optimize = '-O1', buildId?: string): string {
   mkdirSync(dir, { recursive: true });
   const exe = join(dir, 'toucher');
-  execFileSync('gcc', [optimize, '-g', '-Wl,--build-id', '-o', exe, join(repoRoot, 'bench', 'fixtures', 'toucher.c')]);
+  execFileSync('gcc', [optimize, '-g', `-Wl,--build-id${buildId ? `=0x${buildId}` : ''}`, '-o', exe, join(repoRoot, 'bench', 'fixtures', 'toucher.c')]);
   return exe;
 }
 

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { crash } from '../support/crashers';
-import { demangleFrames, gdbBacktrace, gdbEvaluate, parseEuStack, parseUnstripList, symbolize } from '@triage/symbolizer';
+import { demangleFrames, gdbBacktrace, gdbEvaluate, namedStackCommandLine, parseEuStack, parseUnstripList, symbolize } from '@triage/symbolizer';
 import type { Frame } from '@triage/report';
-import { sandboxAvailable } from '@triage/tools';
+import { sandboxAvailable, toolEnv } from '@triage/tools';
 import { defaultDebuginfoDirs, findDebuginfo, findExecutableByBuildId } from '@triage/debuginfo';
 import { mkdirSync, mkdtempSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,19 @@ test('null-read with its debuginfo: the crashing frame has function, line, modul
   assert.match(top.offset ?? '', /^0x[0-9a-f]+$/);
   assert.equal(r.threads[0].frames[1].function, 'main');
   assert.equal(r.debuginfo.get(c.buildIds['null-read']), await findDebuginfo(c.buildIds['null-read'], [c.debugDir]));
+});
+
+test("eu-stack's named run as a command line of its own (the bench's least sandboxed run) names the frames symbolize names", async (t) => {
+  if (!(await sandboxAvailable())) return t.skip('no sandbox here');
+  const c = crash('null-read');
+  const argv = await namedStackCommandLine({ corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true, objectPaths: [c.exe] });
+  assert.ok(argv.includes('--unshare-all') && argv.includes('-s') && argv.includes(c.core), argv.join(' '));
+  const alone = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: toolEnv() });
+  assert.equal(alone.status, 0, alone.stderr);
+  const frames = parseEuStack(alone.stdout, alone.stderr).threads.flatMap((th) => th.frames.map((f) => [f.function, f.line]));
+  const r = await symbolize({ trustMappedPaths: true, corePath: c.core, debuginfoDirs: [c.debugDir], timeoutMs: TIMEOUT, sandbox: true });
+  assert.deepEqual(frames, r.threads.flatMap((th) => th.frames.map((f) => [f.function, f.line])));
+  assert.deepEqual(frames[0], ['session_user_len', 10]);
 });
 
 test('null-read without debuginfo: the stripped executable still gives module and offset', async () => {

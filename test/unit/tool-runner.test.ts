@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { bwrapArgs, prestartTool, runTool, sandboxAvailable, sandboxUnavailableReason, spawnTool, toolEnv, ToolNotFoundError } from '@triage/tools';
+import { bwrapArgs, prestartTool, runTool, sandboxAvailable, sandboxUnavailableReason, spawnTool, toolCommandLine, toolEnv, ToolNotFoundError } from '@triage/tools';
 
 test('a timeout kills the whole process group promptly', async () => {
   const started = Date.now();
@@ -81,6 +81,17 @@ test('the sandbox shows only the system and the given paths, without network', a
   assert.deepEqual(res.stdout.trim().split('\n'), ['given', '3']);
   const outside = await runTool('sh', ['-c', 'test -e /etc/passwd && echo passwd'], { timeoutMs: 5000, maxOutputBytes: 100 });
   assert.equal(outside.stdout.trim(), 'passwd');
+});
+
+test('the command line runTool spawns, run by itself, is the same bounded, sandboxed run', async (t) => {
+  if (!(await sandboxAvailable())) return t.skip(await sandboxUnavailableReason());
+  const script = 'ulimit -t; test -e "$0" && echo given; test -e /root && echo root; cat /proc/net/dev | wc -l';
+  const options = { timeoutMs: 10_000, maxOutputBytes: 4096, sandbox: { readPaths: [__filename] }, limits: { cpuSeconds: 7 } };
+  const argv = await toolCommandLine('sh', ['-c', script, __filename], options);
+  const alone = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: toolEnv() });
+  assert.equal(alone.status, 0, alone.stderr);
+  assert.deepEqual(alone.stdout.trim().split('\n'), ['7', 'given', '3']);
+  assert.equal(alone.stdout, (await runTool('sh', ['-c', script, __filename], options)).stdout);
 });
 
 test('a timeout inside the sandbox also ends promptly', async (t) => {

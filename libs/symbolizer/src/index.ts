@@ -1,5 +1,5 @@
 /** Stacks for every thread of a core (eu-stack, gdb fallback), run bounded and sandboxed. */
-export { symbolize, debuginfoSearchPaths, prestartStack, toolLimits } from './symbolize';
+export { symbolize, debuginfoSearchPaths, namedStackCommandLine, prestartStack, toolLimits } from './symbolize';
 export { finishFrames, type FinishFramesOptions } from './finish-frames';
 export { SAFE_GDB_ARGS, gdbBacktrace, gdbEvaluate, parseGdbBacktrace, type GdbEvaluateOptions, type GdbEvaluation, type GdbRunOptions } from './gdb';
 export { parseEuStack } from './eu-stack';

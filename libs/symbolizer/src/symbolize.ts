@@ -14,7 +14,7 @@ import {
   linkBuildIdTree,
   type BuildIdTree,
 } from '@triage/debuginfo';
-import { inSystemView, prestartTool, runTool, sandboxFallbackWarning, ToolNotFoundError, type RunToolOptions, type SandboxSpec, type ToolRun } from '@triage/tools';
+import { inSystemView, prestartTool, runTool, sandboxFallbackWarning, toolCommandLine, ToolNotFoundError, type RunToolOptions, type SandboxSpec, type ToolRun } from '@triage/tools';
 import { parseEuStack } from './eu-stack';
 import { finishFrames } from './finish-frames';
 import { askInlineChains, type AskedChains } from './inline-frames';
@@ -286,6 +286,20 @@ export async function prestartStack(
     throw err;
   }
   return cancel;
+}
+
+/**
+ * eu-stack's named run on a core of this machine as prestartStack starts it with nothing kept: the
+ * command line itself (limits, sandbox, tool), for measuring what that run costs on its own.
+ */
+export async function namedStackCommandLine(
+  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames'> & { objectPaths?: readonly string[] },
+): Promise<string[]> {
+  const { objectPaths, ...rest } = options;
+  const ctx = contextOf({ ...rest, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
+  ctx.readPaths.push(...(objectPaths ?? []));
+  const run = euStackRun(ctx, ctx.dirs, true);
+  return toolCommandLine('eu-stack', run.args, run.options);
 }
 
 /**

@@ -275,6 +275,14 @@ async function fullArgv(argv: string[], options: RunToolOptions): Promise<string
 }
 
 /**
+ * The command line runTool first spawns for `cmd args`: its limits, its sandbox, then the tool. For a
+ * measure of what running the tool so costs by itself (the bench's least sandboxed run).
+ */
+export async function toolCommandLine(cmd: string, args: string[], options: RunToolOptions): Promise<string[]> {
+  return fullArgv((await firstAttempt(cmd, args, options)).argv, options);
+}
+
+/**
  * Starts now the run that runTool(cmd, args, options) would make: a caller's guess at the run it will
  * ask for once it has read what decides it, so the tool overlaps that reading. A runTool of the very
  * same run (command line, bounds, environment, input) takes it; one that matches no run started ahead
