@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { namedStackCommandLine } from '@triage/symbolizer';
+import { toolEnv } from '@triage/tools';
 import { buildToucher, crashFor, distRoot, fileSize, makeCore, median, pairedRuns, pairedRunsOf, timedFirstOutput, timedRun, type Paired } from './lib';
 import { add, fmt, sizeLabel, verdict } from './table';
 
@@ -78,15 +79,16 @@ function checkReport(core: string, minThreads: number): void {
  * the tool's command line (limits, bwrap, eu-stack) and its output read, no code of triage's own.
  */
 const LEAST_SANDBOXED = [
-  "const [cmd, ...args] = JSON.parse(process.argv[1]);",
-  "const c = require('node:child_process').spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });",
+  "const [[cmd, ...args], env] = JSON.parse(process.argv[1]);",
+  "const c = require('node:child_process').spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });",
   "c.stdout.resume(); c.stderr.resume();",
   "c.on('close', (code) => process.exit(code === 0 ? 0 : 1));",
 ].join('\n');
 
 async function leastSandboxed(core: string, exe: string): Promise<string[]> {
   const argv = await namedStackCommandLine({ corePath: core, debuginfoDirs: [], timeoutMs: 60_000, sandbox: true, objectPaths: [exe] });
-  return [process.execPath, '-e', LEAST_SANDBOXED, JSON.stringify(argv)];
+  // The tools' own environment, as runTool gives it (no DEBUGINFOD_URLS of the bench's).
+  return [process.execPath, '-e', LEAST_SANDBOXED, JSON.stringify([argv, toolEnv()])];
 }
 
 /** `count` cores of programs never analysed before (a build-id of their own each), from the C crasher's source. */
