@@ -258,15 +258,10 @@ function euStackRun(ctx: Context, toolDirs: readonly string[], named: boolean): 
  * program. Returns the cancel for the runs symbolize did not take.
  */
 export async function prestartStack(
-  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames' | 'cacheDir' | 'plainCopiesDir'> & {
-    modules: ReadonlyArray<{ buildId?: string }>;
-    /** The object files symbolize is expected to find, in the order it will bind them (objectFilePaths). */
-    objectPaths?: readonly string[];
-  },
+  options: AheadOptions & Pick<SymbolizeOptions, 'cacheDir' | 'plainCopiesDir'> & { modules: ReadonlyArray<{ buildId?: string }> },
 ): Promise<() => void> {
-  const { modules, objectPaths, ...rest } = options;
-  const ctx = contextOf({ ...rest, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
-  ctx.readPaths.push(...(objectPaths ?? []));
+  const { modules, ...rest } = options;
+  const ctx = aheadContext(rest);
   const ids = modules.flatMap((m) => (m.buildId ? [m.buildId] : []));
   // Looked up only where copies are kept: the named run's path names their tree when it holds one of them.
   const found = options.plainCopiesDir === undefined ? new Map<string, string>() : await findDebuginfoFor(ids, ctx.dirs);
@@ -292,14 +287,23 @@ export async function prestartStack(
  * eu-stack's named run on a core of this machine as prestartStack starts it with nothing kept: the
  * command line itself (limits, sandbox, tool), for measuring what that run costs on its own.
  */
-export async function namedStackCommandLine(
-  options: Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames'> & { objectPaths?: readonly string[] },
-): Promise<string[]> {
+export async function namedStackCommandLine(options: AheadOptions): Promise<string[]> {
+  const ctx = aheadContext(options);
+  const run = euStackRun(ctx, ctx.dirs, true);
+  return toolCommandLine('eu-stack', run.args, run.options);
+}
+
+type AheadOptions = Pick<SymbolizeOptions, 'corePath' | 'debuginfoDirs' | 'timeoutMs' | 'sandbox' | 'maxFrames'> & {
+  /** The object files symbolize is expected to find, in the order it will bind them (objectFilePaths). */
+  objectPaths?: readonly string[];
+};
+
+/** A run's context ahead of symbolize, for a core whose objects outside the system view are `objectPaths`. */
+function aheadContext(options: AheadOptions): Context {
   const { objectPaths, ...rest } = options;
   const ctx = contextOf({ ...rest, dirs: debuginfoSearchDirs(options.debuginfoDirs) }, []);
   ctx.readPaths.push(...(objectPaths ?? []));
-  const run = euStackRun(ctx, ctx.dirs, true);
-  return toolCommandLine('eu-stack', run.args, run.options);
+  return ctx;
 }
 
 /**
